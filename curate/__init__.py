@@ -1,0 +1,1 @@
+"""curate: dedupe, balance, split, report and export a manifest."""

@@ -1,0 +1,1 @@
+"""harvest: collectors that append verified images and their metadata to a manifest."""

@@ -1,0 +1,12 @@
+"""Collectors, one module per source, registered by name in ``COLLECTORS``."""
+
+from __future__ import annotations
+
+from .base import Collector
+from .folder import FolderCollector, FolderOptions
+
+COLLECTORS: dict[str, type[Collector]] = {
+    FolderCollector.name: FolderCollector,
+}
+
+__all__ = ["COLLECTORS", "Collector", "FolderCollector", "FolderOptions"]

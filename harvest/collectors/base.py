@@ -1,0 +1,41 @@
+"""The collector plug-in base: one small abstract class every source implements.
+
+A collector is built from a frozen options dataclass (constructing it does no I/O and makes no
+request), and ``run`` feeds rows to an ``Appender`` while filling a ``RunSummary``. Rows are plain
+dicts keyed by :mod:`manifests.schema` column names plus any collector metadata.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from manifests import Appender
+
+from ..summary import NoProgress, Progress, RunSummary
+
+
+class Collector(ABC):
+    """Base of all collectors.
+
+    Subclasses set ``name`` (the ``harvest`` sub-command), ``source`` (the manifest's ``source``
+    value) and ``example`` (a command line that shows typical use), and implement ``run``.
+    """
+
+    name: ClassVar[str]
+    source: ClassVar[str]
+    example: ClassVar[str]
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+
+    @abstractmethod
+    def run(self, sink: Appender, progress: Progress | None = None) -> RunSummary:
+        """Collect rows into ``sink``; per-item failures are rows, whole-run failures raise."""
+
+    def new_summary(self) -> RunSummary:
+        return RunSummary(self.source)
+
+    @staticmethod
+    def progress_or_none(progress: Progress | None) -> Progress:
+        return progress if progress is not None else NoProgress()

@@ -1,0 +1,84 @@
+"""What a harvest run reports: counts per label and status, skipped and unmatched inputs.
+
+A ``RunSummary`` is filled by a collector as it goes and printed by the CLI (a table, or ``--json``).
+``Progress`` is the small hook collectors call to drive a progress bar without knowing which one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from manifests import MergeStats, schema
+
+LISTED = 20  # how many skipped or unmatched names a summary lists
+
+
+class Progress(Protocol):
+    """Progress hook: ``total`` once the amount of work is known, ``advance`` as items finish."""
+
+    def total(self, n: int | None, description: str = "") -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+class NoProgress:
+    """A progress hook that shows nothing."""
+
+    def total(self, n: int | None, description: str = "") -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+@dataclass
+class RunSummary:
+    """Counts of one collector run."""
+
+    source: str
+    by_label: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    skipped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    merge: MergeStats = MergeStats()
+    known: int = 0  # inputs recognised as already in the manifest without being read again
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, label: str | None, status: str) -> None:
+        """Count one row that goes into the manifest."""
+        self.by_label[label or "(none)"][status] += 1
+
+    def skip(self, reason: str, name: str) -> None:
+        """Count one input that makes no row, keeping the first few names."""
+        self.skipped[reason] += 1
+        if len(self.examples[reason]) < LISTED:
+            self.examples[reason].append(name)
+
+    @property
+    def statuses(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for counts in self.by_label.values():
+            total.update(counts)
+        return total
+
+    @property
+    def failed(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status != schema.OK)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-able data."""
+        return {
+            "source": self.source,
+            "rows": sum(self.statuses.values()),
+            "ok": self.statuses.get(schema.OK, 0),
+            "failed": self.failed,
+            "added": self.merge.added,
+            "already_present": self.merge.already_present + self.known,
+            "replaced_failures": self.merge.replaced_failures,
+            "statuses": dict(sorted(self.statuses.items())),
+            "by_label": {k: dict(sorted(v.items())) for k, v in sorted(self.by_label.items())},
+            "skipped": dict(sorted(self.skipped.items())),
+            "skipped_examples": {k: list(v) for k, v in sorted(self.examples.items())},
+            **self.details,
+        }

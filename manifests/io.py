@@ -1,0 +1,143 @@
+"""Reading and writing manifests: CSV (default) or Parquet (by extension), with the same dtypes.
+
+``read`` and ``write`` are the only functions that touch manifest files. Both enforce the schema's
+dtypes, so a CSV and a Parquet copy of one manifest read back as equal DataFrames. ``write`` is
+atomic: it writes a temporary file beside the target, fsyncs it and renames it over the target, so a
+crash at any point leaves either the old manifest or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import schema
+from .errors import ManifestError
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def is_parquet(path: str | os.PathLike[str]) -> bool:
+    """True when the path names a Parquet manifest (by extension)."""
+    return Path(path).suffix.lower() in PARQUET_SUFFIXES
+
+
+def empty() -> pd.DataFrame:
+    """An empty manifest with the core and stage columns."""
+    return conform(pd.DataFrame({name: [] for name in schema.REQUIRED}))
+
+
+def _coerce(series: pd.Series, dtype: str) -> pd.Series:
+    """Convert one column to its declared dtype; strings stay exact, '' becomes missing."""
+    if dtype == schema.STRING:
+        out = series.astype("string")
+        return out.mask(out == "")
+    if dtype == schema.BOOL:
+        if series.dtype == "boolean":
+            return series
+        text = series.astype("string").str.strip().str.lower()
+        mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        return text.map(mapping, na_action="ignore").astype("boolean")
+    if dtype == schema.INT and series.dtype == object:
+        # Exact for integers beyond 2**53: never go through float.
+        return pd.array([None if _missing(v) else int(v) for v in series], dtype="Int64")
+    if series.dtype in ("string", object):
+        series = series.mask(series.astype("string") == "")
+    return series.astype(dtype)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value == "" or (isinstance(value, float) and value != value)
+
+
+def conform(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a frame every required column, the declared dtypes and the canonical column order."""
+    frame = frame.copy()
+    for name in schema.REQUIRED:
+        if name not in frame.columns:
+            frame[name] = pd.NA
+    for name in frame.columns:
+        try:
+            frame[name] = _coerce(frame[name], schema.dtype_of(name))
+        except (TypeError, ValueError) as exc:
+            expected = schema.dtype_of(name)
+            raise ManifestError(f"column {name!r} does not hold {expected} values: {exc}") from exc
+    return frame[schema.ordered(list(frame.columns))].reset_index(drop=True)
+
+
+def from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Build a conformed manifest frame from row dicts (keys are column names)."""
+    rows = list(records)
+    if not rows:
+        return empty()
+    return conform(pd.DataFrame(rows, dtype=object))
+
+
+def read(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a manifest; a missing file is an empty manifest."""
+    path = Path(path)
+    if not path.exists():
+        return empty()
+    try:
+        if is_parquet(path):
+            frame = pd.read_parquet(path, dtype_backend="numpy_nullable")
+        else:
+            with path.open("r", encoding="utf-8", newline="") as fh:
+                header = next(csv.reader(fh), [])
+            dtypes = {n: schema.dtype_of(n) for n in header}
+            dtypes = {n: ("string" if d in (schema.STRING, schema.BOOL) else d) for n, d in dtypes.items()}
+            frame = _read_csv(path, dtypes)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+    return conform(frame)
+
+
+def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
+    options = {"keep_default_na": False, "na_values": [""], "encoding": "utf-8", "engine": "c"}
+    try:
+        return pd.read_csv(path, dtype=dtypes, **options)
+    except ValueError:
+        # Read as text so that conform() can name the column that does not fit its dtype.
+        conform(pd.read_csv(path, dtype="string", **options))
+        raise
+
+
+def write(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a manifest atomically: temp file in the same folder, fsync, rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = conform(frame)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if is_parquet(path):
+                frame.to_parquet(fh, engine="pyarrow", index=False)
+            else:
+                # CRLF rows: the csv writer then quotes every field holding \r or \n (RFC 4180).
+                frame.to_csv(fh, index=False, encoding="utf-8", lineterminator="\r\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

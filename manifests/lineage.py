@@ -1,0 +1,82 @@
+"""The lineage log: ``<manifest>.log.jsonl``, one JSON line per command that changed the manifest.
+
+Each line holds the full command line, the gleanset version, the schema version, the UTC time, the rows
+added/changed/removed and whatever details the command chose to record (a crop box, a threshold).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import schema
+from .merge import Changes
+
+
+def log_path(manifest: str | os.PathLike[str]) -> Path:
+    """Where the lineage log of a manifest lives."""
+    manifest = Path(manifest)
+    return manifest.with_name(manifest.name + ".log.jsonl")
+
+
+def version() -> str:
+    """The installed gleanset version."""
+    try:
+        return metadata.version("gleanset")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The full command line as a shell would take it."""
+    argv = list(sys.argv if argv is None else argv)
+    if argv:
+        argv[0] = Path(argv[0]).name
+    return shlex.join(argv)
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 with seconds."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def append(manifest: str | os.PathLike[str], command: str, changes: Changes,
+           rows: int, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Append one entry to the manifest's lineage log and return it."""
+    entry: dict[str, Any] = {
+        "time": now(),
+        "command": command,
+        "version": version(),
+        "schema_version": schema.SCHEMA_VERSION,
+        **changes.as_dict(),
+        "rows": rows,
+    }
+    if details:
+        entry["details"] = details
+    path = log_path(manifest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return entry
+
+
+def entries(manifest: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """All entries of a manifest's lineage log, oldest first (a torn last line is ignored)."""
+    path = log_path(manifest)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out

@@ -1,0 +1,162 @@
+"""The manifest schema: every column name and dtype gleanset knows, declared once.
+
+A manifest is a table with one row per image (or per failed attempt at one). The *core* columns are
+written by every collector; the *stage* columns belong to later stages (dedupe, split, balance); the
+*metadata* columns are what particular collectors record. Columns that no one declared (fields a user
+extracted with ``harvest folder --pattern``, say) are kept verbatim as strings and never dropped.
+
+Other packages refer to columns through the constants below (``schema.SHA256``), never by literal
+strings, so a rename happens here and nowhere else.
+
+Missing values: an empty string and a missing value are the same thing in a manifest (CSV cannot tell
+them apart), so string columns hold ``pd.NA`` where there is nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+
+# -- core columns (every row) ------------------------------------------------------------------
+SHA256 = "sha256"
+PATH = "path"
+LABEL = "label"
+SOURCE = "source"
+ORIGIN = "origin"
+WIDTH = "width"
+HEIGHT = "height"
+FORMAT = "format"
+BYTES = "bytes"
+HARVESTED_AT = "harvested_at"
+STATUS = "status"
+ERROR = "error"
+
+# -- columns later stages own ------------------------------------------------------------------
+PHASH = "phash"
+DUP_OF = "dup_of"
+DUP_CLUSTER = "dup_cluster"
+SPLIT = "split"
+WEIGHT = "weight"
+
+# -- collector metadata with a known dtype -----------------------------------------------------
+# folder
+STREET = "street"
+# frames
+VIDEO = "video"
+FRAME = "frame"
+TIME = "time"
+SCENE = "scene"
+CROP = "crop"
+# reddit / search
+POST_ID = "post_id"
+SUBREDDIT = "subreddit"
+TITLE = "title"
+AUTHOR = "author"
+SCORE = "score"
+UPVOTE_RATIO = "upvote_ratio"
+NUM_COMMENTS = "num_comments"
+CREATED_UTC = "created_utc"
+PERMALINK = "permalink"
+FLAIR = "flair"
+OVER_18 = "over_18"
+SPOILER = "spoiler"
+GALLERY_INDEX = "gallery_index"
+MEDIA_URL = "media_url"
+LICENSE = "license"
+
+STRING = "string"
+INT = "Int64"
+FLOAT = "Float64"
+BOOL = "boolean"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column: its name, pandas dtype and what it means."""
+
+    name: str
+    dtype: str
+    doc: str
+
+
+CORE: tuple[Column, ...] = (
+    Column(SHA256, STRING, "sha256 of the image bytes, hex; the identity of a row"),
+    Column(PATH, STRING, "image path, relative to the manifest's folder"),
+    Column(LABEL, STRING, "class label"),
+    Column(SOURCE, STRING, "collector: folder, frames, reddit, search:<engine>"),
+    Column(ORIGIN, STRING, "where the image came from: URL, file#frame=N or the original path"),
+    Column(WIDTH, INT, "width in pixels"),
+    Column(HEIGHT, INT, "height in pixels"),
+    Column(FORMAT, STRING, "real image format from the bytes (jpeg, png, ...)"),
+    Column(BYTES, INT, "file size in bytes"),
+    Column(HARVESTED_AT, STRING, "UTC time the row was harvested, ISO 8601"),
+    Column(STATUS, STRING, "ok, or why the row is not usable (corrupt, duplicate, ...)"),
+    Column(ERROR, STRING, "a one-line explanation when status is not ok"),
+)
+
+STAGES: tuple[Column, ...] = (
+    Column(PHASH, STRING, "perceptual hash, hex (curate dedupe)"),
+    Column(DUP_OF, STRING, "sha256 of the kept near-duplicate (curate dedupe)"),
+    Column(DUP_CLUSTER, STRING, "near-duplicate cluster id (curate dedupe)"),
+    Column(SPLIT, STRING, "train, val or test (curate split)"),
+    Column(WEIGHT, FLOAT, "sampling weight, mean 1 over kept rows (curate balance)"),
+)
+
+METADATA: tuple[Column, ...] = (
+    Column(STREET, STRING, "street or location a screenshot was taken on"),
+    Column(VIDEO, STRING, "video file a frame came from"),
+    Column(FRAME, INT, "frame index in the video"),
+    Column(TIME, FLOAT, "frame time in seconds"),
+    Column(SCENE, STRING, "scene id, <video stem>:<nnnn>"),
+    Column(CROP, STRING, "crop box applied, W:H:X:Y"),
+    Column(POST_ID, STRING, "Reddit post id"),
+    Column(SUBREDDIT, STRING, "subreddit name"),
+    Column(TITLE, STRING, "post or page title"),
+    Column(AUTHOR, STRING, "author name"),
+    Column(SCORE, INT, "post score"),
+    Column(UPVOTE_RATIO, FLOAT, "upvote ratio"),
+    Column(NUM_COMMENTS, INT, "number of comments"),
+    Column(CREATED_UTC, INT, "creation time, Unix seconds"),
+    Column(PERMALINK, STRING, "link to the post"),
+    Column(FLAIR, STRING, "post flair text"),
+    Column(OVER_18, BOOL, "marked NSFW"),
+    Column(SPOILER, BOOL, "marked as a spoiler"),
+    Column(GALLERY_INDEX, INT, "position in a gallery"),
+    Column(MEDIA_URL, STRING, "URL the bytes were downloaded from"),
+    Column(LICENSE, STRING, "licence of the image"),
+)
+
+COLUMNS: dict[str, Column] = {c.name: c for c in (*CORE, *STAGES, *METADATA)}
+CORE_NAMES: tuple[str, ...] = tuple(c.name for c in CORE)
+STAGE_NAMES: tuple[str, ...] = tuple(c.name for c in STAGES)
+REQUIRED: tuple[str, ...] = CORE_NAMES + STAGE_NAMES
+
+# -- values ------------------------------------------------------------------------------------
+OK = "ok"
+# Why a row is not usable. Collectors and stages add their own; these are the image store's.
+EMPTY = "empty"  # zero bytes
+NOT_IMAGE = "not_image"  # HTML, text or another non-image served or saved as an image
+CORRUPT = "corrupt"  # an image header, but the data does not decode
+TRUNCATED = "truncated"  # the data ends before the image does
+TOO_LARGE = "too_large"  # over the byte or pixel limit (decompression bombs)
+UNSUPPORTED = "unsupported"  # an image format gleanset cannot decode (SVG)
+UNREADABLE = "unreadable"  # the file cannot be read (permissions, vanished)
+SPLITS = ("train", "val", "test")
+SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
+                 "validation": "val", "test": "test", "testing": "test"}
+# Columns that identify a group of related images; splitting randomly across them leaks.
+GROUP_COLUMNS = (SCENE, POST_ID, STREET, VIDEO, DUP_CLUSTER)
+
+
+def dtype_of(name: str) -> str:
+    """The pandas dtype of a column; undeclared columns are strings."""
+    col = COLUMNS.get(name)
+    return col.dtype if col else STRING
+
+
+def ordered(names: list[str]) -> list[str]:
+    """Core and stage columns first in declared order, then the others in first-seen order."""
+    present = set(names)
+    head = [n for n in REQUIRED if n in present]
+    return head + [n for n in dict.fromkeys(names) if n not in REQUIRED]

@@ -1,0 +1,27 @@
+"""Shared test fixtures: paths to ../shared, a fail-on-error-log guard, a temporary dataset folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+
+@pytest.fixture
+def shared_fixtures() -> Path:
+    """../shared/fixtures, or a skip that says why when a clone does not have it."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent (only developer machines have ../shared)")
+    return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _no_error_logs(caplog: pytest.LogCaptureFixture):
+    """Fail any test whose code logged at ERROR level without the test expecting it."""
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    if errors and not getattr(caplog, "errors_expected", False):
+        pytest.fail(f"unexpected ERROR log: {errors[0].getMessage()}")

@@ -1,0 +1,1 @@
+"""train: fine-tune a torchvision model from a curated manifest."""
