@@ -35,10 +35,11 @@ lint: venv
 demo: venv ffmpeg
 	rm -rf $(DEMO)
 	$(PY) -m harvest.demo $(DEMO)
-	$(BIN)/harvest folder $(DEMO)/screenshots -m $(DEMO)/manifest.csv \
+	@echo "== screenshots from six streets: labels from the file names, street as a column"
+	$(BIN)/harvest folder $(DEMO)/screenshots -m $(DEMO)/streets/manifest.csv \
 	  --pattern '{street}/cog_{suit}_{entity}_{n:\d+}.png' --label-field suit
 	@echo
-	@echo "demo manifest: $(DEMO)/manifest.csv  (lineage: $(DEMO)/manifest.csv.log.jsonl)"
+	@echo "demo manifests: $(DEMO)/streets/manifest.csv (lineage: manifest.csv.log.jsonl beside it)"
 
 bench: venv ffmpeg
 	$(PY) bench/folder_import.py
