@@ -24,6 +24,7 @@ from rich.progress import (
 )
 from rich.progress import Progress as _RichProgress
 
+from . import lineage
 from .errors import ExitStatus, GleansetError
 
 err_console = Console(stderr=True)
@@ -48,6 +49,7 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    lineage.use_command([prog_name, *args])
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)

@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -33,8 +34,18 @@ def version() -> str:
         return "0+unknown"
 
 
+_COMMAND: ContextVar[str | None] = ContextVar("gleanset_command", default=None)
+
+
+def use_command(argv: list[str]) -> None:
+    """Record the command line being run (the CLIs call this; it beats ``sys.argv``)."""
+    _COMMAND.set(shlex.join(argv))
+
+
 def command_line(argv: list[str] | None = None) -> str:
     """The full command line as a shell would take it."""
+    if argv is None and _COMMAND.get() is not None:
+        return str(_COMMAND.get())
     argv = list(sys.argv if argv is None else argv)
     if argv:
         argv[0] = Path(argv[0]).name

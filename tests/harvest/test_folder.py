@@ -158,6 +158,8 @@ def test_cli_json_summary_and_exit_codes(split_tree: Path, tmp_path: Path, capsy
     manifest = tmp_path / "m.csv"
     code, out, _ = harvest(["folder", str(split_tree), "-m", str(manifest), "--json"], capsys)
     data = json.loads(out)
+    (entry,) = manifests.lineage_entries(manifest)
+    assert entry["command"] == f"harvest folder {split_tree} -m {manifest} --json"
     assert code == 0 and data["ok"] == 12 and data["by_label"]["doom"] == {"ok": 6, "truncated": 1}
     code, out, _ = harvest(["folder", str(split_tree), "-m", str(tmp_path / "s.csv"), "--json",
                             "--strict"], capsys)
