@@ -74,12 +74,16 @@ def cells_of(frame: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
 
 
 def cell_counts(frame: pd.DataFrame, by: tuple[str, ...]) -> pd.Series:
-    """Rows per cell (a Series indexed by the ``by`` values); empty combinations included when small."""
+    """Rows per cell (a Series indexed by the ``by`` values); empty combinations included when the
+    table is small and more than half full."""
     cells = cells_of(frame, by)
     counts = cells.groupby(list(by), sort=True).size()
     if len(by) > 1 and len(counts):
         levels = [sorted(cells[c].unique()) for c in by]
-        if int(np.prod([len(lv) for lv in levels])) <= DENSE_LIMIT:
+        product = int(np.prod([len(lv) for lv in levels]))
+        # Fill in empty combinations when the table is small and mostly full (suits x streets), not
+        # when one column nests in another (every scene belongs to one label).
+        if product <= DENSE_LIMIT and len(counts) * 2 > product:
             full = pd.MultiIndex.from_product(levels, names=list(by))
             counts = counts.reindex(full, fill_value=0)
     return counts

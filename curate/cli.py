@@ -200,7 +200,7 @@ def _print_split(report: SplitReport, dry_run: bool) -> None:
     grid.add_row("[bold]all[/]", *[f"{totals[s]} ({totals[s] / n:.1%})" for s in report.splits])
     console.print(grid)
     where = f" ({report.worst[0]} in {report.worst[1]})" if report.worst else ""
-    console.print(f"largest deviation from the ratios: {report.deviation:.1%}{where}", highlight=False)
+    console.print(f"largest deviation from the ratios: {report.deviation:.2%}{where}", highlight=False)
     console.print(f"{report.assigned} rows assigned, {report.kept} kept from the existing split column"
                   + (" (--force to redo them)" if report.kept else ""), highlight=False)
     for split, n_groups in report.pinned.items():

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 ANNOTATE_LIMIT = 40  # write the count in each cell when neither side has more labels than this
+MAX_TICKS = 60  # label at most this many rows (or columns); the others are still drawn
 
 
 def plot_heatmap(table: pd.DataFrame, path: str | os.PathLike[str], minimum: int = 0,
@@ -23,6 +24,8 @@ def plot_heatmap(table: pd.DataFrame, path: str | os.PathLike[str], minimum: int
     """Draw ``table`` (rows x columns of counts) as a heatmap to ``path``; cells under ``minimum`` in red."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if table.shape[1] > ANNOTATE_LIMIT and table.shape[1] > table.shape[0]:
+        table = table.T  # the long side (scenes, posts) goes down the page
     values = table.to_numpy(dtype=float)
     rows = [" x ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in table.index]
     cols = [str(c) for c in table.columns]
@@ -32,8 +35,9 @@ def plot_heatmap(table: pd.DataFrame, path: str | os.PathLike[str], minimum: int
     try:
         image = ax.imshow(values, cmap="viridis", aspect="auto")
         fig.colorbar(image, ax=ax, label="rows")
-        ax.set_xticks(np.arange(len(cols)), labels=cols, rotation=45, ha="right")
-        ax.set_yticks(np.arange(len(rows)), labels=rows)
+        xs, ys = _ticks(len(cols)), _ticks(len(rows))
+        ax.set_xticks(xs, labels=[cols[i] for i in xs], rotation=45, ha="right")
+        ax.set_yticks(ys, labels=[rows[i] for i in ys])
         ax.set_xlabel(str(table.columns.name or ""))
         ax.set_ylabel(" x ".join(str(n) for n in table.index.names if n is not None))
         ax.set_title(title or "rows per cell")
@@ -43,6 +47,11 @@ def plot_heatmap(table: pd.DataFrame, path: str | os.PathLike[str], minimum: int
     finally:
         plt.close(fig)
     return path
+
+
+def _ticks(n: int) -> np.ndarray:
+    """At most ``MAX_TICKS`` evenly spaced tick positions."""
+    return np.arange(0, n, max(1, int(np.ceil(n / MAX_TICKS))))
 
 
 def _annotate(ax: plt.Axes, values: np.ndarray, minimum: int) -> None:
