@@ -131,7 +131,8 @@ def _print_balance(report: BalanceReport, minimum: int, plot: Path | None, dry_r
         console.print(f"{len(report.thin)} thin cells (< {minimum}): " + "; ".join(report.thin[:20])
                       + (" ..." if len(report.thin) > 20 else ""), highlight=False)
     if report.capped:
-        console.print(f"over_cap: {sum(report.capped.values())} rows in {len(report.capped)} cells ("
+        cells = f"{len(report.capped)} cell{'s' if len(report.capped) != 1 else ''}"
+        console.print(f"over_cap: {sum(report.capped.values())} rows in {cells} ("
                       + ", ".join(f"{k}: {v}" for k, v in report.capped.items()) + ")", highlight=False)
     if report.weights:
         console.print(f"weight: {report.weights[0]} to {report.weights[1]} (mean 1 over kept rows)",
