@@ -73,6 +73,13 @@ def cells_of(frame: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({c: frame[c].astype("string").fillna(MISSING) for c in by}, index=frame.index)
 
 
+def cell_names(frame: pd.DataFrame, by: tuple[str, ...]) -> pd.Series:
+    """Each row's cell as one string, ``"lawbot x mml"``."""
+    parts = cells_of(frame, by)
+    first = parts[by[0]]
+    return first.str.cat([parts[c] for c in by[1:]], sep=" x ") if len(by) > 1 else first
+
+
 def cell_counts(frame: pd.DataFrame, by: tuple[str, ...]) -> pd.Series:
     """Rows per cell (a Series indexed by the ``by`` values); empty combinations included when the
     table is small and more than half full."""
@@ -180,7 +187,7 @@ def cap(frame: pd.DataFrame, options: BalanceOptions) -> tuple[pd.DataFrame, dic
     ok = out[out[schema.STATUS] == schema.OK].copy()
     if not len(ok) or options.max_per_cell is None:
         return out, {}
-    cells = cells_of(ok, options.by).agg(" x ".join, axis=1)
+    cells = cell_names(ok, options.by)
     ok["_tiebreak"] = tiebreak(ok, options.seed).astype(float)
     keys = PREFERENCES[options.prefer](ok, cells, options.by)
     codes, _ = pd.factorize(cells, sort=True)
@@ -200,7 +207,7 @@ def cap(frame: pd.DataFrame, options: BalanceOptions) -> tuple[pd.DataFrame, dic
 def weights(frame: pd.DataFrame, by: tuple[str, ...]) -> pd.Series:
     """Inverse cell frequency for ok rows, mean 1 over them; NA for the other rows."""
     ok = frame[schema.STATUS] == schema.OK
-    cells = cells_of(frame[ok], by).agg(" x ".join, axis=1)
+    cells = cell_names(frame[ok], by)
     size = cells.map(cells.value_counts())
     w = len(cells) / (cells.nunique() * size.astype(float))
     return w.reindex(frame.index).astype("Float64")

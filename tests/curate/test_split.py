@@ -252,5 +252,12 @@ def test_split_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                        capsys)
     assert code == 0 and set(manifests.read(other)[schema.SPLIT]) == {"train", "val", "test"}
     assert set(manifests.read(path)[schema.SPLIT]) == {"train", "val"}
+    pins = tmp_path / "test_streets.txt"
+    pins.write_text("ttc\nmml\n")
+    code, out, _ = run(["split", str(path), "--group-by", "street", "--force", "--pin", f"test={pins}"],
+                       capsys)
+    split = manifests.read(path)
+    assert code == 0 and "pinned: 2 groups in test" in out
+    assert (split[split[schema.STREET].isin(["ttc", "mml"])][schema.SPLIT] == "test").all()
     code, _, err = run(["split", str(tmp_path / "missing.csv"), "--random"], capsys)
     assert code == 4
