@@ -24,6 +24,9 @@ STREETS = ("ttc", "dd", "dg", "mml", "tb", "ddl")
 # Achieved per-class share of each split may differ from the ratio by at most this much on the movie
 # fixture (about 120 scenes per class): the groups allow far better, this leaves room for the search.
 MOVIE_TOLERANCE = 0.02
+# Six whole streets cannot give every suit 70/15/15 (the best of the 3**6 placements is 0.10 off for
+# Bossbot); ours may be this much further off than that best placement.
+TOON_TOLERANCE = 0.02
 
 
 def rows_frame(rows: list[dict]) -> pd.DataFrame:
@@ -61,6 +64,12 @@ def shares(out: pd.DataFrame) -> pd.DataFrame:
     ok = out[out[schema.STATUS] == schema.OK]
     table = pd.crosstab(ok[schema.LABEL], ok[schema.SPLIT])
     return table.div(table.sum(axis=1), axis=0)
+
+
+def max_deviation(counts: np.ndarray, assign: np.ndarray, ratios: np.ndarray) -> float:
+    achieved = np.zeros((len(ratios), counts.shape[1]))
+    np.add.at(achieved, assign, counts)
+    return float(np.abs(achieved / counts.sum(axis=0) - ratios[:, None]).max())
 
 
 def splits_per(out: pd.DataFrame, col: str) -> pd.Series:
@@ -133,10 +142,13 @@ def test_toon_streets_split_is_the_best_the_streets_allow() -> None:
     street_order = sorted(STREETS)
     ours = np.array([["train", "val", "test"].index(out[out[schema.STREET] == s][schema.SPLIT].iloc[0])
                      for s in street_order])
-    best = min(objective(counts, np.array(a), ratios) for a in itertools.product(range(3), repeat=6))
+    placements = [np.array(a) for a in itertools.product(range(3), repeat=6)]
+    best = min(objective(counts, a, ratios) for a in placements)
     assert objective(counts, ours, ratios) <= best + 1e-12
     got = shares(out)[["train", "val", "test"]]
     assert report.deviation == pytest.approx((got - ratios).abs().to_numpy().max())
+    best_max = min(max_deviation(counts, a, ratios) for a in placements)
+    assert report.deviation <= best_max + TOON_TOLERANCE and report.warnings == []
     assert report.counts["bossbot"]["train"] + report.counts["bossbot"]["val"] \
         + report.counts["bossbot"]["test"] == 30 + 6 * 4 + 10
 
