@@ -164,7 +164,7 @@ def split_cmd(
     seed: SeedOpt = 0,
     pin: Annotated[list[str] | None, typer.Option(
         help="SPLIT=FILE: put the groups listed in FILE (one a line) in SPLIT first. Repeatable.")] = None,
-    force: Annotated[bool, typer.Option(help="Redo rows that already have a split.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Redo rows that already have a split.")] = False,
     random: Annotated[bool, typer.Option(
         "--random", help="Split rows one by one even though a group column exists.")] = False,
     dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,

@@ -7,8 +7,10 @@ can be fixed in advance (pinned groups, a split kept from an earlier run).
 
 The objective is the sum over splits and classes of the squared *relative* deviation
 ``((rows[s, c] - ratio[s] * total[c]) / total[c]) ** 2``, so a class of 30 rows matters as much as a
-class of 30,000. It is NP-hard to minimise exactly (it contains number partitioning), so the solver
-does what works well in practice, with several seeded restarts:
+class of 30,000. (Minimising only the worst class instead would spread a skew that the groups make
+inevitable, one street holding most Bossbots, onto every other class.) It is NP-hard to minimise
+exactly (it contains number partitioning), so the solver does what works well in practice, with
+several seeded restarts:
 
 1. greedy: items largest first (the order perturbed on restarts), each to the split where it lowers
    the objective most; single-row items are placed in bulk per class by exact water-filling;
