@@ -16,7 +16,6 @@ from manifests import InputError, read, update
 from manifests.console import print_json, run_app, setup_logging
 
 from .balance import BalanceOptions, BalanceReport, balance, table
-from .heatmap import plot_heatmap
 from .split import SplitOptions, SplitReport, assign_splits, parse_ratios, read_pins
 from .stats import stats
 
@@ -108,6 +107,8 @@ def balance_cmd(
         tx.details = {"by": list(options.by), "strategy": strategy, "max_per_cell": max_per_cell,
                       "prefer": prefer, "seed": seed, "over_cap": sum(report.capped.values())}
     if plot:
+        from .heatmap import plot_heatmap  # matplotlib only when a plot is asked for
+
         plot_heatmap(table(report.before), plot, min_per_cell, f"ok rows per {' x '.join(options.by)}")
     if as_json:
         print_json({**report.as_dict(), "changes": tx.changes.as_dict(), "dry_run": dry_run,
