@@ -38,11 +38,21 @@ demo: venv ffmpeg
 	@echo "== screenshots from six streets: labels from the file names, street as a column"
 	$(BIN)/harvest folder $(DEMO)/screenshots -m $(DEMO)/streets/manifest.csv \
 	  --pattern '{street}/cog_{suit}_{entity}_{n:\d+}.png' --label-field suit
+	@echo "== balance: suits per street (dg holds most Bossbots); weights for a balanced sampler"
+	$(BIN)/curate balance $(DEMO)/streets/manifest.csv --by label,street --plot $(DEMO)/streets/balance.png
+	@echo "== split by street: no street in two splits, each suit as close to 70/15/15 as streets allow"
+	$(BIN)/curate split $(DEMO)/streets/manifest.csv --group-by street
+	@if [ -f $(DEMO)/movies/manifest.csv ]; then \
+	  echo "== movie frames: label x scene counts, then a split by scene (no scene on both sides)"; \
+	  $(BIN)/curate balance $(DEMO)/movies/manifest.csv --by label,scene --plot $(DEMO)/movies/balance.png \
+	  && $(BIN)/curate split $(DEMO)/movies/manifest.csv --group-by scene; \
+	fi
 	@echo
 	@echo "demo manifests: $(DEMO)/streets/manifest.csv (lineage: manifest.csv.log.jsonl beside it)"
 
 bench: venv ffmpeg
 	$(PY) bench/folder_import.py
+	$(PY) bench/split.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache .hypothesis

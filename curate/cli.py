@@ -12,9 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from manifests import InputError, read
+from manifests import InputError, read, update
 from manifests.console import print_json, run_app, setup_logging
 
+from .balance import BalanceOptions, BalanceReport, balance, table
+from .split import SplitOptions, SplitReport, assign_splits, parse_ratios, read_pins
 from .stats import stats
 
 app = typer.Typer(
@@ -23,6 +25,10 @@ app = typer.Typer(
     epilog="Add --debug to any command to see the traceback of an error.")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write the result to this manifest and leave the input untouched.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed: the same manifest and seed give the same result.")]
 
 
 @app.callback()
@@ -53,6 +59,158 @@ def stats_cmd(
         for key, n in counts.items():
             table.add_row(key, str(n))
         console.print(table)
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip())
+
+
+def _existing(manifest: Path) -> Path:
+    if not manifest.exists():
+        raise InputError(f"{manifest} does not exist")
+    return manifest
+
+
+BALANCE_EPILOG = """Examples:
+
+  curate balance data/manifest.csv --by label,street --plot balance.png
+
+  curate balance data/manifest.csv --by label,scene --max-per-cell 200 --prefer spread
+
+  curate balance data/manifest.csv --by label,subreddit --strategy weight --json
+"""
+
+
+@app.command("balance", epilog=BALANCE_EPILOG)
+def balance_cmd(
+    manifest: Annotated[Path, typer.Argument(help="Manifest to balance (.csv or .parquet).")],
+    by: Annotated[str, typer.Option(help="Comma-separated columns whose combinations are the cells.")
+                  ] = "label",
+    min_per_cell: Annotated[int, typer.Option(help="Name the cells with fewer rows than this.")] = 5,
+    max_per_cell: Annotated[int | None, typer.Option(
+        help="Cap: rows beyond this in a cell get status=over_cap.")] = None,
+    prefer: Annotated[str, typer.Option(
+        help="Which rows a cap keeps: score, resolution, spread (over groups/time) or random.")
+                      ] = "random",
+    seed: SeedOpt = 0,
+    strategy: Annotated[str, typer.Option(
+        help="cap (over_cap rows), weight (the weight column) or both.")] = "both",
+    plot: Annotated[Path | None, typer.Option(help="Save a heatmap of the counts (PNG).")
+                    ] = None,
+    dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,
+) -> None:
+    """Count rows per cell of any columns, cap crowded cells and write sampling weights."""
+    options = BalanceOptions(by=_columns(by), min_per_cell=min_per_cell, max_per_cell=max_per_cell,
+                             prefer=prefer, seed=seed, strategy=strategy)
+    with update(_existing(manifest), output=output, dry_run=dry_run) as tx:
+        tx.frame, report = balance(tx.frame, options)
+        tx.details = {"by": list(options.by), "strategy": strategy, "max_per_cell": max_per_cell,
+                      "prefer": prefer, "seed": seed, "over_cap": sum(report.capped.values())}
+    if plot:
+        from .heatmap import plot_heatmap  # matplotlib only when a plot is asked for
+
+        plot_heatmap(table(report.before), plot, min_per_cell, f"ok rows per {' x '.join(options.by)}")
+    if as_json:
+        print_json({**report.as_dict(), "changes": tx.changes.as_dict(), "dry_run": dry_run,
+                    "plot": str(plot) if plot else None})
+        return
+    _print_balance(report, min_per_cell, plot, dry_run)
+
+
+def _print_balance(report: BalanceReport, minimum: int, plot: Path | None, dry_run: bool) -> None:
+    console = Console()
+    counts = table(report.before)
+    grid = Table(title=f"ok rows per {' x '.join(report.by)}")
+    grid.add_column(" x ".join(str(n) for n in counts.index.names if n) or "cell")
+    for col in counts.columns:
+        grid.add_column(str(col), justify="right")
+    for key, row in counts.iterrows():
+        name = " x ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+        grid.add_row(name, *[f"[red]{v}[/]" if v < minimum else str(v) for v in row])
+    console.print(grid)
+    if report.thin:
+        console.print(f"{len(report.thin)} thin cells (< {minimum}): " + "; ".join(report.thin[:20])
+                      + (" ..." if len(report.thin) > 20 else ""), highlight=False)
+    if report.capped:
+        cells = f"{len(report.capped)} cell{'s' if len(report.capped) != 1 else ''}"
+        console.print(f"over_cap: {sum(report.capped.values())} rows in {cells} ("
+                      + ", ".join(f"{k}: {v}" for k, v in report.capped.items()) + ")", highlight=False)
+    if report.weights:
+        console.print(f"weight: {report.weights[0]} to {report.weights[1]} (mean 1 over kept rows)",
+                      highlight=False)
+    if plot:
+        console.print(f"heatmap: {plot}", highlight=False)
+    if dry_run:
+        console.print("dry run: nothing written")
+
+
+SPLIT_EPILOG = """Examples:
+
+  curate split data/manifest.csv --group-by street
+
+  curate split data/manifest.csv --group-by video,scene --ratios 0.8,0.2 --pin val=my_scenes.txt
+
+  curate split data/manifest.csv --random --seed 3 --json   # no group column: rows one by one
+"""
+
+
+@app.command("split", epilog=SPLIT_EPILOG)
+def split_cmd(
+    manifest: Annotated[Path, typer.Argument(help="Manifest to split (.csv or .parquet).")],
+    group_by: Annotated[str, typer.Option(
+        help="Column(s) whose values never cross splits (street, scene, post_id, video,scene).")] = "",
+    ratios: Annotated[str, typer.Option(help="train,val[,test] shares.")] = "0.7,0.15,0.15",
+    stratify: Annotated[str, typer.Option(help="Class column to balance per split ('' for none).")
+                        ] = "label",
+    seed: SeedOpt = 0,
+    pin: Annotated[list[str] | None, typer.Option(
+        help="SPLIT=FILE: put the groups listed in FILE (one a line) in SPLIT first. Repeatable.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo rows that already have a split.")] = False,
+    random: Annotated[bool, typer.Option(
+        "--random", help="Split rows one by one even though a group column exists.")] = False,
+    dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,
+) -> None:
+    """Write a leak-free train/val/test split: whole groups, near-duplicates together, stratified."""
+    groups = _columns(group_by)
+    options = SplitOptions(group_by=groups, ratios=parse_ratios(ratios), stratify=stratify or None,
+                           seed=seed, pins=read_pins(pin or [], groups), force=force, random=random)
+    with update(_existing(manifest), output=output, dry_run=dry_run) as tx:
+        tx.frame, report = assign_splits(tx.frame, options)
+        tx.details = {"group_by": list(groups), "ratios": list(options.ratios), "stratify": stratify,
+                      "seed": seed, "pinned": report.pinned, "force": force, "random": random,
+                      "max_deviation": round(report.deviation, 6)}
+    if as_json:
+        print_json({**report.as_dict(), "changes": tx.changes.as_dict(), "dry_run": dry_run})
+        return
+    _print_split(report, dry_run)
+
+
+def _print_split(report: SplitReport, dry_run: bool) -> None:
+    console = Console()
+    grid = Table(title=f"rows per class and split ({report.groups} groups, {report.items} after joining "
+                       "near-duplicates)")
+    grid.add_column("class")
+    for name, ratio in zip(report.splits, report.ratios, strict=True):
+        grid.add_column(f"{name} ({ratio:.0%})", justify="right")
+    totals = dict.fromkeys(report.splits, 0)
+    for cls, row in report.counts.items():
+        n = sum(row.values()) or 1
+        grid.add_row(cls, *[f"{row[s]} ({row[s] / n:.1%})" for s in report.splits])
+        for s in report.splits:
+            totals[s] += row[s]
+    n = sum(totals.values()) or 1
+    grid.add_row("[bold]all[/]", *[f"{totals[s]} ({totals[s] / n:.1%})" for s in report.splits])
+    console.print(grid)
+    where = f" ({report.worst[0]} in {report.worst[1]})" if report.worst else ""
+    console.print(f"largest deviation from the ratios: {report.deviation:.2%}{where}", highlight=False)
+    console.print(f"{report.assigned} rows assigned, {report.kept} kept from the existing split column"
+                  + (" (--force to redo them)" if report.kept else ""), highlight=False)
+    for split, n_groups in report.pinned.items():
+        console.print(f"pinned: {n_groups} groups in {split}", highlight=False)
+    for line in report.warnings:
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+    if dry_run:
+        console.print("dry run: nothing written")
 
 
 def main(argv: list[str] | None = None) -> int:

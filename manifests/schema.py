@@ -142,6 +142,7 @@ TRUNCATED = "truncated"  # the data ends before the image does
 TOO_LARGE = "too_large"  # over the byte or pixel limit (decompression bombs)
 UNSUPPORTED = "unsupported"  # an image format gleanset cannot decode (SVG)
 UNREADABLE = "unreadable"  # the file cannot be read (permissions, vanished)
+OVER_CAP = "over_cap"  # beyond curate balance's --max-per-cell for its cell
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}
