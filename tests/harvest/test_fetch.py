@@ -141,7 +141,7 @@ def test_size_limit_without_content_length(web: FakeWeb) -> None:
                 pass
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/stream"
         result = Fetcher(FetchOptions(max_bytes=100_000)).get(url)
