@@ -163,27 +163,29 @@ def arctic_posts(fetcher: Fetcher, base_url: str, subreddit: str, after: int | N
     """Posts of one subreddit in a window from the Arctic Shift API, paged by ``created_utc``."""
     url = base_url.rstrip("/") + "/api/posts/search"
     seen: set[str] = set()
+    # The bounds sent are widened by a second and the window is enforced here, so it does not matter
+    # whether the API treats them as inclusive; a post repeated across pages is dropped by id.
+    low = after - 1 if after is not None else None
+    high = before
     while True:
         params: dict[str, Any] = {"subreddit": subreddit, "limit": ARCTIC_PAGE,
                                   "sort": "desc" if newest_first else "asc"}
-        if after is not None:
-            params["after"] = after
-        if before is not None:
-            params["before"] = before
+        params.update({k: v for k, v in (("after", low), ("before", high)) if v is not None})
         page = fetcher.get_json(url, params)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
             raise NetworkError(f"{url} answered without a 'data' list: {str(page)[:200]}")
         fresh = [p for p in page["data"] if p.get("id") not in seen]
         for post in fresh:
             seen.add(post.get("id"))
-            yield post
+            if _in_window(post, after, before):
+                yield post
         if not fresh or len(page["data"]) < ARCTIC_PAGE:
             return
         edge = [int(float(p.get("created_utc") or 0)) for p in fresh]
         if newest_first:
-            before = min(edge)
+            high = min(edge) + 1
         else:
-            after = max(edge)
+            low = max(edge) - 1
 
 
 @dataclass
