@@ -19,6 +19,7 @@ while results keep the URL that was asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import importlib.metadata
 import logging
@@ -214,7 +215,7 @@ class Fetcher:
             try:
                 with self._host_slot(target):
                     result = self._attempt(url, target, params)
-                return FetchResult(**{**result.__dict__, "attempts": attempt})
+                return dataclasses.replace(result, attempts=attempt)
             except _Retry as retry:
                 if attempt > self.options.retries:
                     return FetchResult(url, retry.status, f"{retry.error} (after {attempt} attempts)",

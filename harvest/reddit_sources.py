@@ -238,8 +238,9 @@ class PostStream:
         import prawcore
 
         opts = self.options
-        kwargs: dict[str, Any] = {**(credentials(self.env) or {}), "check_for_updates": False,
-                                  "check_for_async": False}
+        # A praw.ini site brings its own credentials; otherwise they come from REDDIT_* variables.
+        found = {} if opts.site else credentials(self.env) or {}
+        kwargs: dict[str, Any] = {**found, "check_for_updates": False, "check_for_async": False}
         if opts.oauth_url:
             kwargs["oauth_url"] = opts.oauth_url
         if opts.reddit_url:

@@ -239,3 +239,21 @@ def test_killed_run_leaves_a_valid_manifest_and_rerun_completes(world: RedditWor
     frame = manifests.read(manifest)
     assert len(frame) == 40 and (frame[schema.STATUS] == "ok").all()
     assert summary["added"] == 40 - len(partial)
+
+
+def test_praw_ini_site_credentials(world: RedditWorld, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "praw.ini").write_text(
+        "[gleanbot]\nclient_id=ini-id\nclient_secret=ini-secret\n"
+        "user_agent=python:gleanset-ini:1.0 (by u/tests)\n")
+    monkeypatch.chdir(tmp_path)
+    posts = [post("ini01")]
+    world.listing("Doom", "hot", posts)
+    world.images(posts)
+    summary = collect(world, tmp_path / "m.csv", env={}, site="gleanbot")
+    assert summary["post_source"] == "praw" and summary["ok"] == 1
+    token = next(r for r in world.web.log if r.path == "/api/v1/access_token")
+    import base64
+
+    assert base64.b64decode(token.headers["Authorization"].split()[1]) == b"ini-id:ini-secret"
+    assert world.web.log[-2].headers["User-Agent"].startswith("python:gleanset-ini:1.0")
