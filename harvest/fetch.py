@@ -323,8 +323,6 @@ class Fetcher:
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests exception, on one line."""
-    while exc.__context__ is not None and not str(exc):
-        exc = exc.__context__
+    """A requests exception on one short line."""
     text = str(exc.args[0] if exc.args else exc) or type(exc).__name__
     return " ".join(text.split())[:300]

@@ -17,6 +17,7 @@ With ``top`` the window is ranked by score client-side and the best ``top`` post
 
 from __future__ import annotations
 
+import configparser
 import heapq
 import io
 import json
@@ -30,7 +31,7 @@ from typing import Any
 
 from manifests import InputError, NetworkError, UsageError
 
-from .fetch import Fetcher
+from .fetch import DEFAULT_USER_AGENT, Fetcher
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def credentials(env: Mapping[str, str]) -> dict[str, str] | None:
     if not (cid and secret):
         return None
     return {"client_id": cid, "client_secret": secret,
-            "user_agent": env.get("REDDIT_USER_AGENT") or "python:gleanset:0.1 (dataset harvester)"}
+            "user_agent": env.get("REDDIT_USER_AGENT") or DEFAULT_USER_AGENT}
 
 
 def choose(options: SourceOptions, env: Mapping[str, str]) -> SourceChoice:
@@ -208,9 +209,8 @@ class PostStream:
         if ranked:
             keep = opts.top or opts.limit
             everything = list(posts)
-            key = _score
-            posts = iter(heapq.nlargest(keep, everything, key=key) if keep
-                         else sorted(everything, key=key, reverse=True))
+            posts = iter(heapq.nlargest(keep, everything, key=_score) if keep
+                         else sorted(everything, key=_score, reverse=True))
             if opts.top:
                 self.notes.append(f"ranked {len(everything)} posts of the window by score, kept the top "
                                   f"{min(opts.top, len(everything))}")
@@ -255,6 +255,9 @@ class PostStream:
             for submission in gen:
                 count += 1
                 yield submission_dict(submission)
+        except configparser.NoSectionError as exc:
+            raise UsageError(f"praw.ini has no site {opts.site!r} (looked in ./praw.ini and "
+                             "~/.config/praw.ini)") from exc
         except praw.exceptions.MissingRequiredAttributeException as exc:
             raise UsageError(f"praw is missing credentials: {exc}") from exc
         except (prawcore.exceptions.Redirect, prawcore.exceptions.NotFound) as exc:

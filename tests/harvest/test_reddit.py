@@ -247,6 +247,9 @@ def test_praw_ini_site_credentials(world: RedditWorld, tmp_path: Path,
         "[gleanbot]\nclient_id=ini-id\nclient_secret=ini-secret\n"
         "user_agent=python:gleanset-ini:1.0 (by u/tests)\n")
     monkeypatch.chdir(tmp_path)
+    import praw.config
+
+    monkeypatch.setattr(praw.config.Config, "CONFIG", None)  # praw reads praw.ini once per process
     posts = [post("ini01")]
     world.listing("Doom", "hot", posts)
     world.images(posts)
@@ -257,3 +260,5 @@ def test_praw_ini_site_credentials(world: RedditWorld, tmp_path: Path,
 
     assert base64.b64decode(token.headers["Authorization"].split()[1]) == b"ini-id:ini-secret"
     assert world.web.log[-2].headers["User-Agent"].startswith("python:gleanset-ini:1.0")
+    with pytest.raises(manifests.UsageError, match="no site 'other'"):
+        collect(world, tmp_path / "m.csv", env={}, site="other")
