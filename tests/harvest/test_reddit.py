@@ -85,7 +85,7 @@ def test_previews_nsfw_spoilers_and_label(world: RedditWorld, tmp_path: Path) ->
 
 
 def test_faults_become_rows(world: RedditWorld, tmp_path: Path) -> None:
-    posts = [post(f"f{i:04d}") for i in range(7)]
+    posts = [post(f"f{i:04d}") for i in range(7)] + [post("f0007", "imgur_page")]
     world.listing("Doom", "hot", posts)
     img = media.jpeg(1, (80, 60))
     web = world.web
@@ -97,16 +97,23 @@ def test_faults_become_rows(world: RedditWorld, tmp_path: Path) -> None:
     web.route("/i.redd.it/f0004.jpg", Reply(media.html_page(), content_type="image/jpeg"))
     placeholder = media.removed_placeholder()
     web.route("/i.redd.it/f0005.jpg", Reply(media.encode(placeholder, "PNG")))
+    # imgur answers a deleted image's direct link with a redirect to its placeholder
+    web.route("/i.imgur.com/f0007Xyz.jpg", Reply(b"", 302, {"Location": web.url("/i.imgur.com/removed.png")}))
+    web.route("/i.imgur.com/removed.png", Reply(media.encode(placeholder.resize((200, 100)), "PNG")))
     known = tmp_path / "removed.png"
     placeholder.resize((80, 40)).save(known)
     summary = collect(world, tmp_path / "m.csv", placeholders=PlaceholderSet.from_files([known]))
     frame = manifests.read(tmp_path / "m.csv").set_index(schema.POST_ID)
     status = frame[schema.STATUS].to_dict()
     assert status == {"f0000": "ok", "f0001": "ok", "f0002": "ok", "f0003": "truncated",
-                      "f0004": "not_image", "f0005": "removed", "f0006": "http_error"}
+                      "f0004": "not_image", "f0005": "removed", "f0006": "http_error",
+                      "f0007": "removed"}
+    assert frame.loc["f0007", schema.MEDIA_URL] == "https://i.imgur.com/removed.png"
+    assert frame.loc[["f0005", "f0007"], schema.PATH].isna().all()  # placeholders are not stored
+    assert frame.loc["f0007", schema.ORIGIN] == "https://i.imgur.com/f0007Xyz.jpg"
     assert "served as image/jpeg" in frame.loc["f0004", schema.ERROR]
     assert frame.loc["f0006", schema.ERROR].startswith("HTTP 404")
-    assert summary["failed"] == 4 and summary["ok"] == 3
+    assert summary["failed"] == 5 and summary["ok"] == 3
 
 
 def test_resume_downloads_nothing_twice_and_retries_transient(world: RedditWorld, tmp_path: Path) -> None:
