@@ -82,6 +82,13 @@ class SourceOptions:
             raise UsageError("--after must be earlier than --before")
 
 
+def archive_period(options: SourceOptions) -> str:
+    """The ``--time`` span the archive stands in for a listing with: hot, new and rising are recent."""
+    if options.sort in ("hot", "new", "rising") and options.time == "all":
+        return "week"
+    return options.time
+
+
 @dataclass(frozen=True)
 class SourceChoice:
     name: str
@@ -107,7 +114,8 @@ def choose(options: SourceOptions, env: Mapping[str, str]) -> SourceChoice:
     if options.site or credentials(env):
         how = f"praw.ini site {options.site!r}" if options.site else "REDDIT_CLIENT_ID/REDDIT_CLIENT_SECRET"
         return SourceChoice("praw", f"Reddit API through praw with credentials from {how}")
-    span = "all time" if options.time == "all" else f"the last {options.time}"
+    period = archive_period(options)
+    span = "all time" if period == "all" else f"the last {period}"
     ranked = "newest first" if options.sort == "new" else f"ranked by score ('{options.sort}' approximated)"
     return SourceChoice("arctic-shift", "no Reddit credentials (set REDDIT_CLIENT_ID, "
                         "REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or use --site); using the public "
@@ -227,8 +235,9 @@ class PostStream:
                 yield from self._praw(name)
         else:
             after, before = opts.after, opts.before
-            if after is None and before is None and TIMES[opts.time]:
-                after = int(time.time()) - TIMES[opts.time]
+            span = TIMES[archive_period(opts)]
+            if after is None and before is None and span:
+                after = int(time.time()) - span
             for name in opts.subreddits:
                 yield from arctic_posts(self.fetcher, opts.arctic_url, name, after, before,
                                         newest_first=opts.sort == "new")

@@ -41,6 +41,8 @@ def test_choose_explains_the_source() -> None:
     assert choose(SourceOptions(("Doom",), site="bot1"), {}).reason.endswith("praw.ini site 'bot1'")
     none = choose(base, {})
     assert none.name == "arctic-shift" and "no Reddit credentials" in none.reason
+    assert "the last week" in none.reason  # hot is recent: not the whole history
+    assert "all time" in choose(SourceOptions(("Doom",), sort="top"), {}).reason
     window = choose(SourceOptions(("Doom",), after=JULY), ENV)
     assert window.name == "arctic-shift" and "--after/--before" in window.reason
     assert choose(SourceOptions(("Doom",), dumps=(Path("x.zst"),)), ENV).name == "dump"
