@@ -151,15 +151,14 @@ def _link_media(post: dict[str, Any], rules: MediaRules) -> MediaPlan:
 
 def plan_media(post: dict[str, Any], rules: MediaRules = MediaRules()) -> MediaPlan:
     """The images of a post under ``rules``, or why there are none."""
-    if is_removed(post):
+    source = (post.get("crosspost_parent_list") or [post])[0]  # a crosspost shows its parent's media
+    posts = (post, source)
+    if any(is_removed(p) for p in posts):
         return MediaPlan(skip=REMOVED_POST)
-    if post.get("over_18") and not rules.allow_nsfw:
+    if any(p.get("over_18") for p in posts) and not rules.allow_nsfw:
         return MediaPlan(skip=NSFW)
-    if post.get("spoiler") and not rules.allow_spoilers:
+    if any(p.get("spoiler") for p in posts) and not rules.allow_spoilers:
         return MediaPlan(skip=SPOILER)
-    parents = post.get("crosspost_parent_list") or []
-    if parents:
-        return _link_media(parents[0], rules)
-    if post.get("is_self"):
+    if source.get("is_self"):
         return MediaPlan(skip=SELF_POST)
-    return _link_media(post, rules)
+    return _link_media(source, rules)

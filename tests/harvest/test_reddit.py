@@ -201,6 +201,9 @@ def test_cli_without_credentials_says_which_source(world: RedditWorld, tmp_path:
     assert code == 2 and "not a subreddit" in err
     code, _, err = harvest(["reddit", "Doom", "--after", "July"], capsys)
     assert code == 2 and "not a date" in err
+    world.web.route("/api/posts/search", Reply(b"", 503))
+    code, _, err = harvest([*args, "--retries", "0"], capsys)
+    assert code == 6 and "503" in err and "Traceback" not in err
 
 
 KILLED_RUN = """

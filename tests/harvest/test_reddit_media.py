@@ -57,6 +57,23 @@ def test_crosspost_takes_the_parents_media() -> None:
     assert [m.gallery_index for m in plan.media] == [0, 2] and plan.media[0].kind == "gallery"
 
 
+def test_crossposts_of_self_removed_or_nsfw_posts_give_nothing() -> None:
+    assert plan_media(crosspost("c2", post("p2", "self"))).skip == rm.SELF_POST
+    assert plan_media(crosspost("c3", post("p3", removed_by_category="author"))).skip == rm.REMOVED_POST
+    assert plan_media(crosspost("c4", post("p4", over_18=True))).skip == rm.NSFW
+
+
+@pytest.mark.shared
+def test_recorded_crosspost_of_a_self_post(shared_fixtures: Path) -> None:
+    cassette = json.loads((shared_fixtures / "reddit" / "crosspost_cassette.json").read_text())
+    bodies = [json.loads(i["response"]["body"]["string"]) for i in cassette["interactions"]
+              if "/comments/" in i["request"]["uri"]]
+    posts = [b[0]["data"]["children"][0]["data"] for b in bodies]
+    crossposts = [p for p in posts if p.get("crosspost_parent_list")]
+    assert crossposts and crossposts[0]["crosspost_parent_list"][0]["is_self"]
+    assert plan_media(crossposts[0]).skip == rm.SELF_POST
+
+
 def test_link_posts_need_previews() -> None:
     link = post("l1", "link")
     assert plan_media(link).skip == rm.LINK_ONLY
