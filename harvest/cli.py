@@ -139,8 +139,8 @@ def reddit(
     after: Annotated[str | None, typer.Option(help="Posts created at or after (YYYY-MM-DD, ISO time, "
                                               "Unix seconds); uses Arctic Shift or --dump.")] = None,
     before: Annotated[str | None, typer.Option(help="Posts created before this time.")] = None,
-    top: Annotated[int | None, typer.Option(min=1, help="Keep the N best-scored posts of the "
-                                            "window.")] = None,
+    top: Annotated[int | None, typer.Option(min=1, help="Keep the N best-scored posts of each "
+                                            "subreddit in the window.")] = None,
     dump: Annotated[list[Path] | None, typer.Option(help="Reddit dump file (RS_YYYY-MM.zst); "
                                                     "repeatable.")] = None,
     site: Annotated[str | None, typer.Option(help="praw.ini site with the credentials.")] = None,

@@ -12,7 +12,8 @@ Reddit serves), whichever source they came from:
   ``REDDIT_CLIENT_SECRET``, ``REDDIT_USER_AGENT`` or a praw.ini site; sorts, ``--time``, ``--limit``
   (default: all the listing gives; Reddit stops near 1000, and ``notes`` says so when it does).
 
-With ``top`` the window is ranked by score client-side and the best ``top`` posts are kept.
+With ``top`` the window is ranked by score client-side and the best ``top`` posts of each subreddit
+are kept.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,21 +212,24 @@ class PostStream:
         self.choice = choose(self.options, self.env)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Posts in source order, or ranked by score; ``top`` and ``limit`` count per subreddit."""
         opts = self.options
-        posts = self._raw()
         ranked = opts.top or (self.choice.name == "arctic-shift" and opts.sort != "new"
                               and opts.after is None and opts.before is None)
-        if ranked:
-            keep = opts.top or opts.limit
-            everything = list(posts)
-            posts = iter(heapq.nlargest(keep, everything, key=_score) if keep
-                         else sorted(everything, key=_score, reverse=True))
+        if not ranked:
+            limited = opts.limit and self.choice.name != "praw"  # praw applies the limit itself
+            yield from _per_subreddit(self._raw(), opts.limit) if limited else self._raw()
+            return
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for post in self._raw():
+            groups[str(post.get("subreddit") or "")].append(post)
+        keep = opts.top or opts.limit
+        for name, group in groups.items():
+            yield from (heapq.nlargest(keep, group, key=_score) if keep
+                        else sorted(group, key=_score, reverse=True))
             if opts.top:
-                self.notes.append(f"ranked {len(everything)} posts of the window by score, kept the top "
-                                  f"{min(opts.top, len(everything))}")
-        elif opts.limit and self.choice.name != "praw":
-            posts = _take(posts, opts.limit)
-        yield from posts
+                self.notes.append(f"r/{name}: ranked {len(group)} posts of the window by score, kept "
+                                  f"the top {min(opts.top, len(group))}")
 
     def _raw(self) -> Iterator[dict[str, Any]]:
         opts = self.options
@@ -290,11 +295,14 @@ def _score(post: dict[str, Any]) -> int:
         return 0
 
 
-def _take(posts: Iterator[dict[str, Any]], n: int) -> Iterator[dict[str, Any]]:
-    for i, post in enumerate(posts):
-        if i >= n:
-            return
-        yield post
+def _per_subreddit(posts: Iterator[dict[str, Any]], n: int) -> Iterator[dict[str, Any]]:
+    """The first ``n`` posts of each subreddit."""
+    taken: Counter[str] = Counter()
+    for post in posts:
+        name = str(post.get("subreddit") or "").lower()
+        if taken[name] < n:
+            taken[name] += 1
+            yield post
 
 
 def parse_when(text: str) -> int:

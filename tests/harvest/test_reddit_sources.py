@@ -78,6 +78,7 @@ def test_window_top_n_downloads_the_best_posts(world: RedditWorld, tmp_path: Pat
     best = sorted((p for p in posts[:250]), key=lambda p: p["score"], reverse=True)[:20]
     assert sorted(frame[schema.POST_ID]) == sorted(p["id"] for p in best)
     assert summary["post_source"] == "arctic-shift" and "kept the top 20" in summary["notes"][0]
+    assert summary["notes"][0].startswith("r/Doom: ranked 250 posts")
 
 
 def write_dump(path: Path, posts: list[dict]) -> Path:
@@ -104,8 +105,10 @@ def test_dump_top_n_end_to_end(world: RedditWorld, tmp_path: Path) -> None:
     posts = month_of_posts()
     dump = write_dump(tmp_path / "RS_2020-07.zst", posts)
     world.images(posts)
-    summary = collect(world, tmp_path / "m.csv", dumps=(dump,), after=JULY, before=AUGUST, top=5)
-    assert summary["post_source"] == "dump" and summary["ok"] == 5
+    summary = collect(world, tmp_path / "m.csv", dumps=(dump,), after=JULY, before=AUGUST, top=5,
+                      subreddits=("Doom", "AnimalCrossing"))
+    assert summary["post_source"] == "dump" and summary["ok"] == 6  # top 5 of r/Doom, 1 of r/AC
+    assert summary["by_label"] == {"AnimalCrossing": {"ok": 1}, "Doom": {"ok": 5}}
     assert world.web.hits("/api/posts/search") == 0
 
 
