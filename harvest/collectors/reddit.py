@@ -120,8 +120,7 @@ class RedditCollector(Collector):
     source = "reddit"
     example = "harvest reddit r/Doom --after 2020-07-01 --before 2020-08-01 --top 900"
 
-    def __init__(self, options: RedditOptions) -> None:
-        super().__init__(options)
+    options: RedditOptions
 
     def source_choice(self) -> SourceChoice:
         """The post source this run will use and why (no I/O)."""
