@@ -13,10 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from manifests import Appender, ExitStatus, schema
+from manifests import Appender, ExitStatus, UsageError, schema
 from manifests.console import RichProgress, print_json, run_app, setup_logging
 
-from .collectors import COLLECTORS, FolderOptions
+from .collectors import COLLECTORS, FolderOptions, RedditOptions
+from .fetch import DEFAULT_USER_AGENT, FetchOptions
+from .placeholders import PlaceholderSet
+from .reddit_media import MediaRules
+from .reddit_sources import ARCTIC_SHIFT_URL, SourceOptions, parse_when, subreddit_name
 from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Limits
 from .summary import RunSummary
 
@@ -107,6 +111,88 @@ def folder(
     collector = COLLECTORS["folder"](options)
     with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
         summary = collector.run(sink, progress)
+    return _finish(summary, manifest, as_json, strict)
+
+
+def _mirror(text: str) -> tuple[str, str]:
+    prefix, sep, target = text.partition("=")
+    if not sep or not prefix or not target:
+        raise UsageError(f"--mirror takes PREFIX=URL, not {text!r}")
+    return prefix, target
+
+
+@app.command("reddit", epilog="Examples:\n\n"
+             "  harvest reddit r/Doom --sort top --time month -m data/manifest.csv\n\n"
+             "  harvest reddit r/Doom r/AnimalCrossing --after 2020-07-01 --before 2020-08-01 "
+             "--top 900\n\n"
+             "  harvest reddit r/Doom --dump RS_2020-07.zst --top 900 --previews\n\n"
+             "Credentials: REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or --site; "
+             "without them the public Arctic Shift archive is used.")
+def reddit(
+    subreddits: Annotated[list[str], typer.Argument(help="Subreddits: r/Doom or Doom.")],
+    manifest: ManifestOpt = Path("manifest.csv"),
+    sort: Annotated[str, typer.Option(help="hot, new, top, controversial or rising.")] = "hot",
+    time: Annotated[str, typer.Option("--time", help="hour, day, week, month, year or all "
+                                      "(top and controversial).")] = "all",
+    limit: Annotated[int | None, typer.Option(min=1, help="Posts per subreddit (default: all the "
+                                              "listing gives; Reddit stops near 1000).")] = None,
+    after: Annotated[str | None, typer.Option(help="Posts created at or after (YYYY-MM-DD, ISO time, "
+                                              "Unix seconds); uses Arctic Shift or --dump.")] = None,
+    before: Annotated[str | None, typer.Option(help="Posts created before this time.")] = None,
+    top: Annotated[int | None, typer.Option(min=1, help="Keep the N best-scored posts of each "
+                                            "subreddit in the window.")] = None,
+    dump: Annotated[list[Path] | None, typer.Option(help="Reddit dump file (RS_YYYY-MM.zst); "
+                                                    "repeatable.")] = None,
+    site: Annotated[str | None, typer.Option(help="praw.ini site with the credentials.")] = None,
+    oauth_url: Annotated[str | None, typer.Option(help="Reddit OAuth API URL (a mirror).")] = None,
+    reddit_url: Annotated[str | None, typer.Option(help="Reddit URL for the token endpoint.")] = None,
+    arctic_url: Annotated[str, typer.Option(help="Arctic Shift API URL.")] = ARCTIC_SHIFT_URL,
+    label: Annotated[str | None, typer.Option(help="One label for every image (default: the "
+                                              "subreddit).")] = None,
+    previews: Annotated[bool, typer.Option("--previews", help="Take Reddit's preview image of "
+                                           "link posts.")] = False,
+    allow_nsfw: Annotated[bool, typer.Option("--allow-nsfw", help="Keep NSFW posts.")] = False,
+    allow_spoilers: Annotated[bool, typer.Option("--allow-spoilers", help="Keep spoiler posts.")] = False,
+    placeholder: Annotated[list[Path] | None, typer.Option(help="Image of a 'removed' placeholder "
+                                                           "to reject by content; repeatable.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel downloads.")] = 16,
+    per_host: Annotated[int, typer.Option(min=1, help="Parallel downloads per host.")] = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds to connect and between bytes.")] = 30.0,
+    retries: Annotated[int, typer.Option(min=0, help="Retries on 5xx, 429 and network errors.")] = 3,
+    user_agent: Annotated[str, typer.Option(help="User-Agent of downloads.")] = DEFAULT_USER_AGENT,
+    mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
+                                                     "PREFIX from URL instead; repeatable.")] = None,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    as_json: JsonOpt = False,
+    strict: StrictOpt = False,
+) -> int:
+    """Download the images of subreddit posts with their metadata (score, title, flair, ...).
+
+    Direct i.redd.it images, galleries, imgur links and crossposts; v.redd.it videos, self posts,
+    NSFW and spoiler posts are skipped and counted. Running it again downloads only what is new.
+    """
+    source = SourceOptions(
+        subreddits=tuple(subreddit_name(s) for s in subreddits), sort=sort, time=time, limit=limit,
+        after=parse_when(after) if after else None, before=parse_when(before) if before else None,
+        top=top, dumps=tuple(dump or ()), site=site, oauth_url=oauth_url, reddit_url=reddit_url,
+        arctic_url=arctic_url)
+    fetch = FetchOptions(user_agent=user_agent, workers=workers, per_host=per_host, timeout=timeout,
+                         retries=retries, max_bytes=max_bytes,
+                         mirrors=tuple(_mirror(m) for m in mirror or ()))
+    options = RedditOptions(source=source, fetch=fetch, label=label,
+                            rules=MediaRules(previews, allow_nsfw, allow_spoilers),
+                            placeholders=PlaceholderSet.from_files(placeholder or ()),
+                            limits=Limits(max_bytes, max_pixels))
+    collector = COLLECTORS["reddit"](options)
+    choice = collector.source_choice()
+    if not as_json:
+        Console(stderr=True).print(f"source: {choice.name} — {choice.reason}", highlight=False)
+    with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
+        summary = collector.run(sink, progress)
+    if not as_json:
+        for note in summary.details.get("notes", []):
+            Console(stderr=True).print(f"note: {note}", highlight=False)
     return _finish(summary, manifest, as_json, strict)
 
 

@@ -143,6 +143,14 @@ TOO_LARGE = "too_large"  # over the byte or pixel limit (decompression bombs)
 UNSUPPORTED = "unsupported"  # an image format gleanset cannot decode (SVG)
 UNREADABLE = "unreadable"  # the file cannot be read (permissions, vanished)
 OVER_CAP = "over_cap"  # beyond curate balance's --max-per-cell for its cell
+# The fetcher's (harvest.fetch) and the Reddit collector's.
+HTTP_ERROR = "http_error"  # the server answered 4xx (the error says which)
+SERVER_ERROR = "server_error"  # the server answered 5xx on every attempt
+NETWORK = "network"  # no answer: connection refused or reset, timeout, bad URL
+RATE_LIMITED = "rate_limited"  # 429 with a wait longer than we accept, or 429 on every attempt
+REMOVED = "removed"  # the bytes are a known "this image was removed" placeholder
+# Failures a later run may retry (the others are final for that URL).
+TRANSIENT = (SERVER_ERROR, NETWORK, RATE_LIMITED, TRUNCATED)
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from .base import Collector
 from .folder import FolderCollector, FolderOptions
+from .reddit import RedditCollector, RedditOptions
 
 COLLECTORS: dict[str, type[Collector]] = {
     FolderCollector.name: FolderCollector,
+    RedditCollector.name: RedditCollector,
 }
 
-__all__ = ["COLLECTORS", "Collector", "FolderCollector", "FolderOptions"]
+__all__ = ["COLLECTORS", "Collector", "FolderCollector", "FolderOptions", "RedditCollector",
+           "RedditOptions"]

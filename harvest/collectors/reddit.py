@@ -1,0 +1,207 @@
+"""``harvest reddit``: subreddit images with their post metadata, resumable.
+
+Posts come from ``harvest.reddit_sources`` (praw, Arctic Shift or dump files), their images from
+``harvest.reddit_media``; every image is downloaded by the one fetcher (``harvest.fetch``), checked
+against known "removed" placeholders by content, and verified and written by the image store. Each
+image is a row with the post's metadata (``post_id`` groups the images of one post); failed downloads
+are rows with a ``status`` and ``error``; posts without images are counted as skipped with a reason.
+
+Resume: media URLs already recorded in the manifest (as ``origin``) are not downloaded again, except
+those that failed transiently (``schema.TRANSIENT``); a post whose images are all recorded is skipped.
+
+Videos: ``v.redd.it`` posts are skipped unless ``RedditOptions.video_frames`` is set. That hook is the
+extension point for the frames collector: it receives the downloaded video file and the post's row
+fields and returns the rows of the frames it extracted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from manifests import Appender, lineage, read, schema
+
+from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..placeholders import PlaceholderSet
+from ..reddit_media import VIDEO, Media, MediaRules, plan_media
+from ..reddit_sources import PostStream, SourceChoice, SourceOptions, choose
+from ..store import Limits, store_bytes
+from ..summary import Progress, RunSummary
+from .base import Collector
+
+log = logging.getLogger(__name__)
+
+REDDIT = "https://www.reddit.com"
+# Receives a downloaded video file and the post's row fields; returns one row per extracted frame.
+VideoFrames = Callable[[Path, dict[str, Any]], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class RedditOptions:
+    """Options of ``harvest reddit``.
+
+    Attributes:
+        source: which posts, from where (subreddits, sort, window, endpoints).
+        rules: which posts and media to take (previews, NSFW, spoilers).
+        fetch: the fetcher's settings (workers, per-host limit, retries, User-Agent, mirrors).
+        label: one label for every image (default: the subreddit name).
+        placeholders: known "removed" placeholder images, rejected by content.
+        limits: byte and pixel limits of the image store.
+        video_frames: the frames extractor for ``v.redd.it`` videos; ``None`` skips videos.
+        env: environment holding ``REDDIT_*`` credentials (default: ``os.environ``).
+    """
+
+    source: SourceOptions
+    rules: MediaRules = MediaRules()
+    fetch: FetchOptions = FetchOptions()
+    label: str | None = None
+    placeholders: PlaceholderSet = PlaceholderSet()
+    limits: Limits = Limits()
+    video_frames: VideoFrames | None = None
+    env: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class _Job:
+    media: Media
+    fields: dict[str, Any]
+
+
+@dataclass
+class _Counts:
+    """The progress bar's counters: posts listed, images stored, skipped and failed."""
+
+    progress: Progress
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, what: str, n: int = 1) -> None:
+        self.counts[what] += n
+        c = self.counts
+        self.progress.total(None, f"posts {c['posts']} · stored {c['stored']} · "
+                            f"skipped {c['skipped']} · failed {c['failed']}")
+        if what == "posts":
+            self.progress.advance(n)
+
+
+def post_fields(post: dict[str, Any], label: str | None) -> dict[str, Any]:
+    """The manifest columns a post gives each of its images."""
+    permalink = post.get("permalink") or ""
+    subreddit = str(post.get("subreddit") or "") or None
+    created = post.get("created_utc")
+    return {
+        schema.POST_ID: post.get("id"), schema.SUBREDDIT: subreddit,
+        schema.LABEL: label or subreddit, schema.TITLE: post.get("title"),
+        schema.AUTHOR: post.get("author"), schema.SCORE: post.get("score"),
+        schema.UPVOTE_RATIO: post.get("upvote_ratio"), schema.NUM_COMMENTS: post.get("num_comments"),
+        schema.CREATED_UTC: int(float(created)) if created is not None else None,
+        schema.PERMALINK: REDDIT + permalink if permalink.startswith("/") else permalink or None,
+        schema.FLAIR: post.get("link_flair_text"), schema.OVER_18: bool(post.get("over_18")),
+        schema.SPOILER: bool(post.get("spoiler")),
+    }
+
+
+def recorded_origins(manifest: Path, source: str) -> set[str]:
+    """Origins of a source already in the manifest, except transient failures (retried)."""
+    frame = read(manifest)
+    frame = frame[(frame[schema.SOURCE] == source) & ~frame[schema.STATUS].isin(schema.TRANSIENT)]
+    return set(frame[schema.ORIGIN].dropna().astype(str))
+
+
+class RedditCollector(Collector):
+    """Images of subreddit posts (direct, galleries, imgur, crossposts, previews) with post metadata."""
+
+    name = "reddit"
+    source = "reddit"
+    example = "harvest reddit r/Doom --after 2020-07-01 --before 2020-08-01 --top 900"
+
+    options: RedditOptions
+
+    def source_choice(self) -> SourceChoice:
+        """The post source this run will use and why (no I/O)."""
+        return choose(self.options.source, self._env())
+
+    def _env(self) -> Mapping[str, str]:
+        return self.options.env if self.options.env is not None else os.environ
+
+    def run(self, sink: Appender, progress: Progress | None = None) -> RunSummary:
+        """List posts, download their images into the store under the manifest's folder, add rows."""
+        opts = self.options
+        summary = self.new_summary()
+        counts = _Counts(self.progress_or_none(progress))
+        done = recorded_origins(sink.path, self.source)
+        root = sink.path.parent
+        with Fetcher(opts.fetch) as fetcher:
+            stream = PostStream(opts.source, fetcher, self._env())
+            summary.details.update(post_source=stream.choice.name, source_reason=stream.choice.reason)
+            jobs = self._jobs(stream, done, summary, counts)
+            for rows in fetcher.map(jobs, lambda job, result: self._handle(job, result, root),
+                                    url=lambda job: job.media.url):
+                for row in rows:
+                    sink.add(row)
+                    summary.record(row.get(schema.LABEL), row[schema.STATUS])
+                    counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
+        sink.flush()
+        summary.merge = sink.stats
+        summary.details.update(posts_listed=counts.counts["posts"],
+                               posts_known=counts.counts["known"], notes=stream.notes)
+        return summary
+
+    def _jobs(self, stream: PostStream, done: set[str], summary: RunSummary,
+              counts: _Counts) -> Iterator[_Job]:
+        """Downloads to do, post by post; skipped posts and recorded media are counted here."""
+        for post in stream:
+            counts.add("posts")
+            name = f"{post.get('subreddit')}/{post.get('id')}"
+            plan = plan_media(post, self.options.rules)
+            if plan.skip:
+                summary.skip(plan.skip, name)
+                counts.add("skipped")
+                continue
+            fields = post_fields(post, self.options.label)
+            todo = [m for m in plan.media if m.url not in done]
+            summary.known += len(plan.media) - len(todo)
+            if not todo:
+                counts.add("known")
+                continue
+            for media in todo:
+                if media.kind == VIDEO and self.options.video_frames is None:
+                    summary.skip("video", name)
+                    counts.add("skipped")
+                    continue
+                done.add(media.url)
+                yield _Job(media, fields)
+
+    def _handle(self, job: _Job, result: FetchResult, root: Path) -> list[dict[str, Any]]:
+        """Turn one download into rows (runs on a fetcher thread)."""
+        row = {**job.fields, schema.SOURCE: self.source, schema.ORIGIN: job.media.url,
+               schema.MEDIA_URL: result.final_url or job.media.url,
+               schema.GALLERY_INDEX: job.media.gallery_index, schema.HARVESTED_AT: lineage.now()}
+        if not result.ok or result.data is None:
+            return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
+        if job.media.kind == VIDEO:
+            return self._video_rows(job, result.data, row)
+        placeholder = self.options.placeholders.match(result.data)
+        if placeholder:
+            return [{**row, schema.STATUS: schema.REMOVED,
+                     schema.ERROR: f"the bytes are a 'removed image' placeholder ({placeholder})"}]
+        info, rel = store_bytes(result.data, root, self.options.limits)
+        row.update(info.row())
+        if rel is not None:
+            row[schema.PATH] = rel.as_posix()
+        elif result.content_type:
+            row[schema.ERROR] = f"{info.error} (served as {result.content_type})"
+        return [row]
+
+    def _video_rows(self, job: _Job, data: bytes, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """Hand a downloaded video to the ``video_frames`` extension point."""
+        assert self.options.video_frames is not None
+        with tempfile.TemporaryDirectory(prefix="gleanset-video-") as tmp:
+            path = Path(tmp) / "video.mp4"
+            path.write_bytes(data)
+            return self.options.video_frames(path, row)
