@@ -57,7 +57,9 @@ class HashMethod:
 
     ``compute(image, size, full_size)`` hashes an already reduced image; ``full_size`` is the size of
     the image before reduction, for methods whose parameters depend on it (whash). ``side(size,
-    full_size)`` is how many pixels per side the method resizes to, ``bits(size)`` the hash length and
+    full_size)`` is how many pixels a side reduced decoding keeps at least (divided by
+    :data:`DRAFT_FACTOR`): the size the method resizes to, more for methods that resize to so few
+    pixels that a coarse decode would move their bits (dhash, ahash), ``bits(size)`` the hash length and
     ``mode`` the mode to decode in.
     """
 
@@ -84,9 +86,10 @@ METHODS: dict[str, HashMethod] = {
     "phash": HashMethod("phash", schema.PHASH, schema.PHASH_FLIP,
                         lambda im, s, _: imagehash.phash(im, s), lambda s, _: 4 * s, lambda s: s * s),
     "dhash": HashMethod("dhash", schema.DHASH, schema.DHASH_FLIP,
-                        lambda im, s, _: imagehash.dhash(im, s), lambda s, _: s + 1, lambda s: s * s),
+                        lambda im, s, _: imagehash.dhash(im, s), lambda s, _: 4 * (s + 1), lambda s: s * s),
     "ahash": HashMethod("ahash", schema.AHASH, schema.AHASH_FLIP,
-                        lambda im, s, _: imagehash.average_hash(im, s), lambda s, _: s, lambda s: s * s),
+                        lambda im, s, _: imagehash.average_hash(im, s), lambda s, _: 4 * s,
+                        lambda s: s * s),
     "whash": HashMethod("whash", schema.WHASH, schema.WHASH_FLIP,
                         lambda im, s, full: imagehash.whash(im, s, image_scale=_whash_scale(s, full)),
                         _whash_scale, lambda s: s * s),
@@ -120,7 +123,8 @@ def load_reduced(path: str | os.PathLike[str], side: int, mode: str = "L"
                  ) -> tuple[Image.Image, tuple[int, int]]:
     """Decode an image file at reduced size (see :func:`reduce_open`); also returns its full size."""
     with Image.open(path) as img:
-        return reduce_open(img, side, mode), img.size
+        full = img.size
+        return reduce_open(img, side, mode), full
 
 
 def hash_image(img: Image.Image, full: tuple[int, int], how: HashMethod, size: int,
