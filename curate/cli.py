@@ -88,12 +88,11 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
             console.print(f"leak: {frame.at[pair.a, schema.PATH]} ({pair.split_a}) ~ "
                           f"{frame.at[pair.b, schema.PATH]} ({pair.split_b})", **PLAIN)
         console.print(f"{summary['leak_pairs']} near-duplicate pairs across splits, "
-                      f"{summary['leaking_clusters']} clusters spanning more than one split.",
-                      highlight=False)
+                      f"{summary['leaking_clusters']} clusters spanning more than one split.", **PLAIN)
     console.print(f"{summary['rows_considered']} rows considered ({summary['hashed']} hashed, "
                   f"{summary['hash_reused']} hashes reused, {summary['hash_failed']} unreadable): "
                   f"{summary['clusters']} clusters, {summary['marked_duplicate']} rows marked duplicate.",
-                  highlight=False)
+                  **PLAIN)
 
 
 def _json_dedupe(result: DedupeResult) -> dict:
