@@ -138,9 +138,11 @@ def dedupe_cmd(
 ) -> int:
     """Find near-duplicate images by perceptual hash and mark all but one of each cluster.
 
-    Hashes are stored in the manifest (phash column, or the chosen method's) and computed only for
-    rows that lack them. In each cluster the keeper stays ok; the others get status=duplicate and
-    dup_of=<keeper sha256>; all get dup_cluster. Files are never deleted unless --delete-files.
+    Hashes are stored in the manifest (the phash column, or the method's); only rows lacking one are hashed.
+
+    Per cluster the keeper stays ok; the others get status=duplicate and dup_of=<keeper sha256>.
+
+    Files are never deleted unless --delete-files.
     """
     if not manifest.exists():
         raise InputError(f"{manifest} does not exist")

@@ -119,7 +119,11 @@ def _grow(arr: np.ndarray, size: int) -> np.ndarray:  # pragma: no cover - compi
 @numba.njit(cache=True, nogil=True)
 def _mih_kernel(words, keys, chunk, order, offsets, present, masks, radius, threshold,
                 part, parts):  # pragma: no cover - compiled
-    """Pairs found by one chunk, over the buckets ``present[part::parts]``."""
+    """Pairs found by one chunk, over the buckets ``present[part::parts]``.
+
+    ``words`` are the hashes in bucket order (``order`` maps positions back to rows), so the members
+    of a bucket are contiguous in memory.
+    """
     out_i = np.empty(1024, dtype=np.int64)
     out_j = np.empty(1024, dtype=np.int64)
     count = 0
@@ -131,15 +135,14 @@ def _mih_kernel(words, keys, chunk, order, offsets, present, masks, radius, thre
             if b < a or b >= len(offsets) - 1:
                 continue
             for x in range(offsets[a], offsets[a + 1]):
-                i = order[x]
                 start = offsets[b] if b != a else x + 1
                 for y in range(start, offsets[b + 1]):
-                    j = order[y]
                     dist = 0
                     for w in range(nwords):
-                        dist += _popcount(words[i, w] ^ words[j, w])
+                        dist += _popcount(words[x, w] ^ words[y, w])
                     if dist > threshold:
                         continue
+                    i, j = order[x], order[y]
                     earlier = False
                     for c in range(chunk):
                         if _popcount(np.uint64(keys[c, i] ^ keys[c, j])) <= radius:
@@ -186,7 +189,8 @@ def mih_pairs(packed: np.ndarray, threshold: int, workers: int = 1, chunks: int 
             counts = np.bincount(keys[c], minlength=1 << width)
             offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
             present = np.flatnonzero(counts).astype(np.int64)
-            jobs = [pool.submit(_mih_kernel, words, keys, c, order, offsets, present, masks, radius,
+            ordered = np.ascontiguousarray(words[order])
+            jobs = [pool.submit(_mih_kernel, ordered, keys, c, order, offsets, present, masks, radius,
                                 threshold, p, parts) for p in range(parts)]
             for job in jobs:
                 i, j = job.result()
