@@ -31,8 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curate import hashing, index
-from tests.fixtures.media import scene
-from tests.fixtures.transforms import TRANSFORMS
+from tests.fixtures.transforms import TRANSFORMS, scene
 
 
 def _imagededup():

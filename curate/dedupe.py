@@ -226,7 +226,9 @@ def _by(frame: pd.DataFrame, rows: pd.Index, column: str) -> dict[str, dict[str,
 def summarize(frame: pd.DataFrame, rows: pd.Index, result: DedupeResult, options: DedupeOptions
               ) -> dict[str, Any]:
     """Counts for people and scripts: clusters, rows marked, per label and per source."""
-    mixed = sum(frame.loc[c, schema.LABEL].nunique(dropna=False) > 1 for c in result.clusters)
+    part = frame.loc[rows]
+    clustered = part[part[schema.DUP_CLUSTER].notna()]
+    mixed = (clustered.groupby(schema.DUP_CLUSTER)[schema.LABEL].nunique(dropna=False) > 1).sum()
     return {
         "hash": options.hash, "hash_size": options.size, "threshold": options.threshold,
         "keep": options.keep, "flip_invariant": options.flip_invariant,

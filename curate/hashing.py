@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from manifests import schema
 log = logging.getLogger(__name__)
 
 DRAFT_FACTOR = 4
+_HEX = re.compile(r"[0-9a-fA-F]+")
 Image.MAX_IMAGE_PIXELS = None  # the image store refused decompression bombs at harvest time
 
 
@@ -187,8 +189,9 @@ class HashOutcome:
 
 
 def needs_hash(values: Sequence[object], length: int) -> np.ndarray:
-    """Which stored hex hashes are missing or of another length."""
-    return np.array([not isinstance(v, str) or len(v) != length for v in values], dtype=bool)
+    """Which stored hex hashes are missing, of another length or not hex at all."""
+    return np.array([not isinstance(v, str) or len(v) != length or not _HEX.fullmatch(v) for v in values],
+                    dtype=bool)
 
 
 def compute_hashes(frame: pd.DataFrame, root: Path, rows: np.ndarray, how: HashMethod, size: int, flip: bool,

@@ -18,8 +18,7 @@ import manifests
 from curate import cli, index
 from curate.dedupe import DedupeOptions, dedupe, keeper_rank
 from manifests import UsageError, schema
-from tests.fixtures import media
-from tests.fixtures.transforms import FLIPS, TRANSFORMS
+from tests.fixtures.transforms import FLIPS, TRANSFORMS, scene
 
 
 # -- the index ---------------------------------------------------------------------------------
@@ -90,7 +89,7 @@ def transformed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.Data
     root = tmp_path_factory.mktemp("transformed")
     rows = []
     for seed in range(12):
-        img = media.scene(480, 360, seed=100 + seed)
+        img = scene(480, 360, seed=100 + seed)
         label = "ab"[seed % 2]
         rows.append(_row(root, _save(img, root / f"{seed}/original.jpg"), label, origin=str(seed),
                          transform="original"))
@@ -155,7 +154,7 @@ def test_rerun_is_idempotent_and_reuses_hashes(transformed: tuple[Path, pd.DataF
 @pytest.fixture
 def trio(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     """One photo three times: small and first harvested, large, and medium with the best score."""
-    img = media.scene(400, 300, seed=9)
+    img = scene(400, 300, seed=9)
     specs = [("small.jpg", 0.5, "2024-01-01T00:00:00+00:00", 5),
              ("large.jpg", 1.0, "2024-03-01T00:00:00+00:00", 1),
              ("medium.jpg", 0.75, "2024-02-01T00:00:00+00:00", 50)]
@@ -163,7 +162,7 @@ def trio(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     for name, scale, when, score in specs:
         path = _save(img.resize((int(400 * scale), int(300 * scale))), tmp_path / name)
         rows.append(_row(tmp_path, path, "x", harvested_at=when, score=score))
-    rows.append(_row(tmp_path, _save(media.scene(400, 300, seed=10), tmp_path / "other.jpg"), "x"))
+    rows.append(_row(tmp_path, _save(scene(400, 300, seed=10), tmp_path / "other.jpg"), "x"))
     return tmp_path, manifests.from_records(rows)
 
 

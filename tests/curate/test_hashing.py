@@ -15,6 +15,7 @@ from curate import hashing
 from curate.index import hamming, to_words
 from manifests import schema
 from tests.fixtures import media
+from tests.fixtures.transforms import scene
 
 
 def _full_hash(path: Path, how: hashing.HashMethod, size: int) -> str:
@@ -34,13 +35,13 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("photos")
     paths = []
     for seed in range(24):
-        img = media.scene(1280, 720, seed=seed)
+        img = scene(1280, 720, seed=seed)
         path = root / f"{seed}.jpg"
         img.save(path, quality=88)
         paths.append(path)
     for seed in range(24, 32):
         path = root / f"{seed}.png"
-        media.scene(800, 600, seed=seed).save(path)
+        scene(800, 600, seed=seed).save(path)
         paths.append(path)
     return paths
 
@@ -66,7 +67,7 @@ def test_draft_decodes_a_large_jpeg_at_reduced_size(photos: list[Path]) -> None:
 
 
 def test_registry_contract() -> None:
-    img = media.scene(200, 150, seed=1)
+    img = scene(200, 150, seed=1)
     for name, how in hashing.METHODS.items():
         assert how.name == name
         assert how.column in schema.COLUMNS and how.flip_column in schema.COLUMNS
@@ -78,14 +79,14 @@ def test_registry_contract() -> None:
 
 
 def test_hex_to_bits_keeps_hamming_distance() -> None:
-    a = imagehash.phash(media.scene(300, 200, seed=3))
-    b = imagehash.phash(media.scene(300, 200, seed=4))
+    a = imagehash.phash(scene(300, 200, seed=3))
+    b = imagehash.phash(scene(300, 200, seed=4))
     words = to_words(hashing.hex_to_bits([str(a), str(b)], len(str(a))))
     assert hamming(words[:1], words[1:])[0] == a - b
 
 
 def test_mirror_hash_matches_hash_of_mirrored_file(tmp_path: Path) -> None:
-    img = media.scene(400, 300, seed=5)
+    img = scene(400, 300, seed=5)
     img.save(tmp_path / "a.png")
     img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp_path / "b.png")
     value_a, mirror_a, _, _ = hashing.hash_file(str(tmp_path / "a.png"), "phash", 8, flip=True)
@@ -105,11 +106,13 @@ def test_compute_hashes_only_for_rows_lacking_them(tmp_path: Path) -> None:
     frame = _frame(paths, tmp_path)
     frame.loc[0, schema.PHASH] = "0123456789abcdef"  # stored, right length: kept
     frame.loc[1, schema.PHASH] = "0123"  # another hash size: recomputed
+    frame.loc[2, schema.PHASH] = "not-a-hash-at-al"  # garbage of the right length: recomputed
     how = hashing.METHODS["phash"]
     outcome = hashing.compute_hashes(frame, tmp_path, frame.index.to_numpy(), how, 8, flip=False)
     assert outcome == hashing.HashOutcome(hashed=3, failed=2, reused=1)
     assert frame.loc[0, schema.PHASH] == "0123456789abcdef"
     assert frame.loc[1, schema.PHASH] == _full_hash(paths[1], how, 8)
+    assert frame.loc[2, schema.PHASH] == _full_hash(paths[2], how, 8)
     assert frame.loc[4, schema.STATUS] == schema.UNREADABLE and "not found" in frame.loc[4, schema.ERROR]
     assert frame.loc[5, schema.STATUS] == schema.CORRUPT
     again = hashing.compute_hashes(frame, tmp_path, frame.index[:4].to_numpy(), how, 8, flip=False)
