@@ -91,7 +91,8 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
                       f"{summary['leaking_clusters']} clusters spanning more than one split.", **PLAIN)
     console.print(f"{summary['rows_considered']} rows considered ({summary['hashed']} hashed, "
                   f"{summary['hash_reused']} hashes reused, {summary['hash_failed']} unreadable): "
-                  f"{summary['clusters']} clusters, {summary['marked_duplicate']} rows marked duplicate.",
+                  f"{summary['clusters']} clusters ({summary['clusters_with_mixed_labels']} with mixed "
+                  f"labels), {summary['marked_duplicate']} rows marked duplicate.",
                   **PLAIN)
 
 
