@@ -129,6 +129,8 @@ def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions,
     how = hashing.method(options.hash)
     if options.threshold < 0:
         raise UsageError("--threshold must be >= 0")
+    if not how.valid_size(options.size):
+        raise UsageError(f"--hash-size for {how.name} must be {how.size_rule}, not {options.size}")
     frame = frame.copy()
     eligible = frame.index[frame[schema.STATUS].isin([schema.OK, schema.DUPLICATE])
                            & frame[schema.PATH].notna()]

@@ -73,6 +73,13 @@ class HashMethod:
     bits: Callable[[int], int]
     default_size: int = 8
     mode: str = "L"
+    size_rule: str = "at least 2"
+
+    def valid_size(self, size: int) -> bool:
+        """Whether imagehash accepts this hash size for the method (see ``size_rule``)."""
+        if self.size_rule == "a power of 2":
+            return size >= 2 and size & (size - 1) == 0
+        return size >= 2
 
     def hex_length(self, size: int) -> int:
         """Characters in this method's hex hash of the given size."""
@@ -94,7 +101,7 @@ METHODS: dict[str, HashMethod] = {
                         lambda s: s * s),
     "whash": HashMethod("whash", schema.WHASH, schema.WHASH_FLIP,
                         lambda im, s, full: imagehash.whash(im, s, image_scale=_whash_scale(s, full)),
-                        _whash_scale, lambda s: s * s),
+                        _whash_scale, lambda s: s * s, size_rule="a power of 2"),
     "colorhash": HashMethod("colorhash", schema.COLORHASH, schema.COLORHASH_FLIP,
                             lambda im, s, _: imagehash.colorhash(im, binbits=s), lambda s, _: 16,
                             lambda s: 14 * s, default_size=3, mode="RGB"),

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 
-import numba
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -109,67 +108,10 @@ def _chunk_keys(packed: np.ndarray, m: int) -> tuple[np.ndarray, int]:
     return keys, int(np.diff(edges).max())
 
 
-@numba.njit(cache=True, nogil=True)
-def _grow(arr: np.ndarray, size: int) -> np.ndarray:  # pragma: no cover - compiled
-    out = np.empty(max(size, 2 * len(arr)), dtype=arr.dtype)
-    out[: len(arr)] = arr
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _mih_kernel(words, keys, chunk, order, offsets, present, masks, radius, threshold,
-                part, parts):  # pragma: no cover - compiled
-    """Pairs found by one chunk, over the buckets ``present[part::parts]``.
-
-    ``words`` are the hashes in bucket order (``order`` maps positions back to rows), so the members
-    of a bucket are contiguous in memory.
-    """
-    out_i = np.empty(1024, dtype=np.int64)
-    out_j = np.empty(1024, dtype=np.int64)
-    count = 0
-    nwords = words.shape[1]
-    for p in range(part, len(present), parts):
-        a = present[p]
-        for mask in masks:
-            b = a ^ mask
-            if b < a or b >= len(offsets) - 1:
-                continue
-            for x in range(offsets[a], offsets[a + 1]):
-                start = offsets[b] if b != a else x + 1
-                for y in range(start, offsets[b + 1]):
-                    dist = 0
-                    for w in range(nwords):
-                        dist += _popcount(words[x, w] ^ words[y, w])
-                    if dist > threshold:
-                        continue
-                    i, j = order[x], order[y]
-                    earlier = False
-                    for c in range(chunk):
-                        if _popcount(np.uint64(keys[c, i] ^ keys[c, j])) <= radius:
-                            earlier = True
-                            break
-                    if earlier:
-                        continue
-                    if count == len(out_i):
-                        out_i = _grow(out_i, count + 1)
-                        out_j = _grow(out_j, count + 1)
-                    out_i[count] = min(i, j)
-                    out_j[count] = max(i, j)
-                    count += 1
-    return out_i[:count], out_j[:count]
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _popcount(x):  # pragma: no cover - compiled
-    x = np.uint64(x)
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
-
-
 def mih_pairs(packed: np.ndarray, threshold: int, workers: int = 1, chunks: int | None = None) -> Pairs:
     """All pairs ``i < j`` within ``threshold``, by multi-index hashing (see the module docstring)."""
+    from . import mih_kernel  # numba: imported on first use, so other commands start fast
+
     packed = np.ascontiguousarray(packed, dtype=np.uint8)
     n, nbytes = packed.shape
     if n < 2:
@@ -190,8 +132,8 @@ def mih_pairs(packed: np.ndarray, threshold: int, workers: int = 1, chunks: int 
             offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
             present = np.flatnonzero(counts).astype(np.int64)
             ordered = np.ascontiguousarray(words[order])
-            jobs = [pool.submit(_mih_kernel, ordered, keys, c, order, offsets, present, masks, radius,
-                                threshold, p, parts) for p in range(parts)]
+            jobs = [pool.submit(mih_kernel.pairs_in_chunk, ordered, keys, c, order, offsets, present,
+                                masks, radius, threshold, p, parts) for p in range(parts)]
             for job in jobs:
                 i, j = job.result()
                 out_i.append(i)

@@ -241,6 +241,9 @@ def test_cli_errors(manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["dedupe", str(manifest.with_name("nope.csv"))]) == 4
     assert _run(["dedupe", str(manifest), "--hash", "md5"]) == 2
     assert "unknown --hash" in capsys.readouterr().err
+    assert _run(["dedupe", str(manifest), "--hash", "whash", "--hash-size", "12"]) == 2
+    assert "must be a power of 2" in capsys.readouterr().err
+    assert _run(["dedupe", str(manifest), "--keep", "score", "--index", "brute"]) == 0
 
 
 def test_leaks_exit_code(manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
