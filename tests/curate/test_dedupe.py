@@ -42,6 +42,7 @@ def hash_sets(draw: st.DrawFn) -> tuple[np.ndarray, int]:
     return packed, draw(st.integers(0, min(24, nbytes * 8)))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(data=hash_sets(), chunks=st.sampled_from([None, 1, 2, 3, 5]))
 def test_index_engines_return_exactly_the_brute_force_pairs(data: tuple[np.ndarray, int],
