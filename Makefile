@@ -38,6 +38,12 @@ demo: venv ffmpeg
 	@echo "== screenshots from six streets: labels from the file names, street as a column"
 	$(BIN)/harvest folder $(DEMO)/screenshots -m $(DEMO)/streets/manifest.csv \
 	  --pattern '{street}/cog_{suit}_{entity}_{n:\d+}.png' --label-field suit
+	@echo "== near-duplicates (a 16x16 phash: at 8x8 every street backdrop looks alike)"
+	$(BIN)/curate dedupe $(DEMO)/streets/manifest.csv --hash-size 16 --threshold 24
+	@if [ -f $(DEMO)/movies/manifest.csv ]; then \
+	  echo "== near-duplicate movie frames (mirrored copies too)"; \
+	  $(BIN)/curate dedupe $(DEMO)/movies/manifest.csv --flip-invariant; \
+	fi
 	@echo "== balance: suits per street (dg holds most Bossbots); weights for a balanced sampler"
 	$(BIN)/curate balance $(DEMO)/streets/manifest.csv --by label,street --plot $(DEMO)/streets/balance.png
 	@echo "== split by street: no street in two splits, each suit as close to 70/15/15 as streets allow"

@@ -38,6 +38,16 @@ DUP_OF = "dup_of"
 DUP_CLUSTER = "dup_cluster"
 SPLIT = "split"
 WEIGHT = "weight"
+# optional stage columns: written only when a stage is asked for them (curate dedupe --hash ...)
+DHASH = "dhash"
+WHASH = "whash"
+AHASH = "ahash"
+COLORHASH = "colorhash"
+PHASH_FLIP = "phash_flip"
+DHASH_FLIP = "dhash_flip"
+WHASH_FLIP = "whash_flip"
+AHASH_FLIP = "ahash_flip"
+COLORHASH_FLIP = "colorhash_flip"
 
 # -- collector metadata with a known dtype -----------------------------------------------------
 # folder
@@ -103,6 +113,18 @@ STAGES: tuple[Column, ...] = (
     Column(WEIGHT, FLOAT, "sampling weight, mean 1 over kept rows (curate balance)"),
 )
 
+STAGE_EXTRAS: tuple[Column, ...] = (
+    Column(DHASH, STRING, "difference hash, hex (curate dedupe --hash dhash)"),
+    Column(WHASH, STRING, "wavelet hash, hex (curate dedupe --hash whash)"),
+    Column(AHASH, STRING, "average hash, hex (curate dedupe --hash ahash)"),
+    Column(COLORHASH, STRING, "colour histogram hash, hex (curate dedupe --hash colorhash)"),
+    Column(PHASH_FLIP, STRING, "phash of the horizontally mirrored image (curate dedupe --flip-invariant)"),
+    Column(DHASH_FLIP, STRING, "dhash of the mirrored image (curate dedupe --flip-invariant)"),
+    Column(WHASH_FLIP, STRING, "whash of the mirrored image (curate dedupe --flip-invariant)"),
+    Column(AHASH_FLIP, STRING, "ahash of the mirrored image (curate dedupe --flip-invariant)"),
+    Column(COLORHASH_FLIP, STRING, "colorhash of the mirrored image (curate dedupe --flip-invariant)"),
+)
+
 METADATA: tuple[Column, ...] = (
     Column(STREET, STRING, "street or location a screenshot was taken on"),
     Column(VIDEO, STRING, "video file a frame came from"),
@@ -127,7 +149,7 @@ METADATA: tuple[Column, ...] = (
     Column(LICENSE, STRING, "licence of the image"),
 )
 
-COLUMNS: dict[str, Column] = {c.name: c for c in (*CORE, *STAGES, *METADATA)}
+COLUMNS: dict[str, Column] = {c.name: c for c in (*CORE, *STAGES, *STAGE_EXTRAS, *METADATA)}
 CORE_NAMES: tuple[str, ...] = tuple(c.name for c in CORE)
 STAGE_NAMES: tuple[str, ...] = tuple(c.name for c in STAGES)
 REQUIRED: tuple[str, ...] = CORE_NAMES + STAGE_NAMES
@@ -151,6 +173,7 @@ RATE_LIMITED = "rate_limited"  # 429 with a wait longer than we accept, or 429 o
 REMOVED = "removed"  # the bytes are a known "this image was removed" placeholder
 # Failures a later run may retry (the others are final for that URL).
 TRANSIENT = (SERVER_ERROR, NETWORK, RATE_LIMITED, TRUNCATED)
+DUPLICATE = "duplicate"  # a near-duplicate of the row named in dup_of (curate dedupe)
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}

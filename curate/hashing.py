@@ -1,0 +1,243 @@
+"""Perceptual hashes of manifest images: the hash methods, reduced-size decoding and a process pool.
+
+Each method in :data:`METHODS` wraps one imagehash function and names the manifest column its hex
+hashes live in (``phash`` for phash; the others are declared in :mod:`manifests.schema`). Decoding is
+most of the cost, so :func:`load_reduced` asks Pillow for a smaller image before decoding (JPEG's DCT
+scaling through ``Image.draft``: a 1080p JPEG decodes at 1/8 size for an 8x8 phash) and box-reduces
+other formats, always keeping at least :data:`DRAFT_FACTOR` times the pixels the method resizes to,
+so the hash stays within a bit or two of imagehash on the full decode.
+
+:func:`compute_hashes` hashes the files of the rows that lack a hash (or hold one of another size),
+on a process pool; per-file failures come back as a status and an error, never as an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import imagehash
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from manifests import schema
+
+log = logging.getLogger(__name__)
+
+DRAFT_FACTOR = 4
+_HEX = re.compile(r"[0-9a-fA-F]+")
+Image.MAX_IMAGE_PIXELS = None  # the image store refused decompression bombs at harvest time
+
+
+class Progress(Protocol):
+    """Progress hook: ``total`` once the amount of work is known, ``advance`` as items finish."""
+
+    def total(self, n: int | None, description: str = "") -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+class _NoProgress:
+    def total(self, n: int | None, description: str = "") -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class HashMethod:
+    """One perceptual hash: the imagehash function, its manifest columns and its working size.
+
+    ``compute(image, size, full_size)`` hashes an already reduced image; ``full_size`` is the size of
+    the image before reduction, for methods whose parameters depend on it (whash). ``side(size,
+    full_size)`` is how many pixels a side reduced decoding keeps at least (divided by
+    :data:`DRAFT_FACTOR`): the size the method resizes to, more for methods that resize to so few
+    pixels that a coarse decode would move their bits (dhash, ahash), ``bits(size)`` the hash length and
+    ``mode`` the mode to decode in.
+    """
+
+    name: str
+    column: str
+    flip_column: str
+    compute: Callable[[Image.Image, int, tuple[int, int]], imagehash.ImageHash]
+    side: Callable[[int, tuple[int, int]], int]
+    bits: Callable[[int], int]
+    default_size: int = 8
+    mode: str = "L"
+    size_rule: str = "at least 2"
+
+    def valid_size(self, size: int) -> bool:
+        """Whether imagehash accepts this hash size for the method (see ``size_rule``)."""
+        if self.size_rule == "a power of 2":
+            return size >= 2 and size & (size - 1) == 0
+        return size >= 2
+
+    def hex_length(self, size: int) -> int:
+        """Characters in this method's hex hash of the given size."""
+        return -(-self.bits(size) // 4)
+
+
+def _whash_scale(size: int, full_size: tuple[int, int]) -> int:
+    """The image_scale imagehash.whash would pick for the full image."""
+    return max(2 ** int(math.log2(max(1, min(full_size)))), size)
+
+
+METHODS: dict[str, HashMethod] = {
+    "phash": HashMethod("phash", schema.PHASH, schema.PHASH_FLIP,
+                        lambda im, s, _: imagehash.phash(im, s), lambda s, _: 4 * s, lambda s: s * s),
+    "dhash": HashMethod("dhash", schema.DHASH, schema.DHASH_FLIP,
+                        lambda im, s, _: imagehash.dhash(im, s), lambda s, _: 4 * (s + 1), lambda s: s * s),
+    "ahash": HashMethod("ahash", schema.AHASH, schema.AHASH_FLIP,
+                        lambda im, s, _: imagehash.average_hash(im, s), lambda s, _: 4 * s,
+                        lambda s: s * s),
+    "whash": HashMethod("whash", schema.WHASH, schema.WHASH_FLIP,
+                        lambda im, s, full: imagehash.whash(im, s, image_scale=_whash_scale(s, full)),
+                        _whash_scale, lambda s: s * s, size_rule="a power of 2"),
+    "colorhash": HashMethod("colorhash", schema.COLORHASH, schema.COLORHASH_FLIP,
+                            lambda im, s, _: imagehash.colorhash(im, binbits=s), lambda s, _: 16,
+                            lambda s: 14 * s, default_size=3, mode="RGB"),
+}
+
+
+def method(name: str) -> HashMethod:
+    """The registered hash method of that name, or a KeyError naming the choices."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise KeyError(f"unknown hash method {name!r} (choose from {', '.join(METHODS)})") from None
+
+
+def reduce_open(img: Image.Image, side: int, mode: str = "L") -> Image.Image:
+    """Decode an opened image at reduced size, keeping >= ``DRAFT_FACTOR * side`` pixels a side."""
+    target = DRAFT_FACTOR * side
+    full = img.size
+    scale = max(1, min(full) // target)
+    if scale > 1:
+        img.draft(mode, (max(1, full[0] // scale), max(1, full[1] // scale)))
+    out = img.convert(mode) if img.mode != mode else img.copy()
+    factor = min(out.size) // target
+    return out.reduce(factor) if factor > 1 else out
+
+
+def load_reduced(path: str | os.PathLike[str], side: int, mode: str = "L"
+                 ) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode an image file at reduced size (see :func:`reduce_open`); also returns its full size."""
+    with Image.open(path) as img:
+        full = img.size
+        return reduce_open(img, side, mode), full
+
+
+def hash_image(img: Image.Image, full: tuple[int, int], how: HashMethod, size: int,
+               flip: bool = False) -> tuple[str, str | None]:
+    """The hex hash of a decoded image and, with ``flip``, of its mirror image."""
+    value = str(how.compute(img, size, full))
+    mirrored = str(how.compute(ImageOps.mirror(img), size, full)) if flip else None
+    return value, mirrored
+
+
+def hash_file(path: str, name: str, size: int, flip: bool = False) -> tuple[str | None, str | None,
+                                                                                 str | None, str | None]:
+    """``(hash, mirrored hash, status, error)`` of one file; status is None when it hashed."""
+    how = METHODS[name]
+    try:
+        with Image.open(path) as img:
+            full = img.size
+            small = reduce_open(img, how.side(size, full), how.mode)
+        value, mirrored = hash_image(small, full, how, size, flip)
+    except FileNotFoundError as exc:
+        return None, None, schema.UNREADABLE, f"file not found: {exc.filename}"
+    except PermissionError as exc:
+        return None, None, schema.UNREADABLE, f"cannot read: {exc}"
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        return None, None, schema.CORRUPT, f"cannot decode for hashing: {exc}"
+    return value, mirrored, None, None
+
+
+def _hash_many(args: tuple[Sequence[str], str, int, bool]) -> list[tuple[str | None, ...]]:
+    paths, name, size, flip = args
+    return [hash_file(p, name, size, flip) for p in paths]
+
+
+def hash_files(paths: Sequence[str], name: str, size: int, flip: bool = False, workers: int = 1,
+               progress: Progress | None = None) -> Iterator[tuple[str | None, ...]]:
+    """Hash files in order, on ``workers`` processes; yields ``hash_file`` results."""
+    progress = progress or _NoProgress()
+    progress.total(len(paths), f"hashing ({name})")
+    batch = 64
+    batches = [(paths[i:i + batch], name, size, flip) for i in range(0, len(paths), batch)]
+    if workers <= 1 or len(paths) <= batch:
+        results: Iterator[list[tuple[str | None, ...]]] = map(_hash_many, batches)
+        for chunk in results:
+            progress.advance(len(chunk))
+            yield from chunk
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        for chunk in pool.map(_hash_many, batches):
+            progress.advance(len(chunk))
+            yield from chunk
+
+
+@dataclass(frozen=True)
+class HashOutcome:
+    """What :func:`compute_hashes` did: rows hashed, rows that failed, rows that already had one."""
+
+    hashed: int
+    failed: int
+    reused: int
+
+
+def needs_hash(values: Sequence[object], length: int) -> np.ndarray:
+    """Which stored hex hashes are missing, of another length or not hex at all."""
+    return np.array([not isinstance(v, str) or len(v) != length or not _HEX.fullmatch(v) for v in values],
+                    dtype=bool)
+
+
+def compute_hashes(frame: pd.DataFrame, root: Path, rows: np.ndarray, how: HashMethod, size: int, flip: bool,
+                   workers: int = 1, progress: Progress | None = None) -> HashOutcome:
+    """Fill ``how.column`` (and the mirrored column with ``flip``) for ``rows`` of ``frame`` in place.
+
+    Only rows whose stored hash is missing or of another size are hashed; files are looked up
+    relative to ``root`` (the manifest's folder). Rows whose file cannot be hashed get a status and
+    an error.
+    """
+    length = how.hex_length(size)
+    for col in (how.column, how.flip_column) if flip else (how.column,):
+        if col not in frame.columns:
+            frame[col] = None
+    todo = needs_hash(frame.loc[rows, how.column].tolist(), length)
+    if flip:
+        todo |= needs_hash(frame.loc[rows, how.flip_column].tolist(), length)
+    targets = rows[todo]
+    paths = [str(root / p) if isinstance(p, str) else "" for p in frame.loc[targets, schema.PATH]]
+    results = list(hash_files(paths, how.name, size, flip, workers, progress))
+    failed = 0
+    values, mirrors = [], []
+    for index, (value, mirrored, status, error) in zip(targets, results, strict=True):
+        values.append(value)
+        mirrors.append(mirrored)
+        if status is not None:
+            failed += 1
+            frame.loc[index, schema.STATUS] = status
+            frame.loc[index, schema.ERROR] = error
+            log.warning("%s: %s", frame.loc[index, schema.PATH], error)
+    if len(targets):
+        frame.loc[targets, how.column] = values
+        if flip:
+            frame.loc[targets, how.flip_column] = mirrors
+    return HashOutcome(hashed=len(targets) - failed, failed=failed, reused=len(rows) - len(targets))
+
+
+def hex_to_bits(values: Sequence[str], length: int) -> np.ndarray:
+    """Hex hashes of one length as a bit-packed ``uint8`` matrix (one row per hash)."""
+    width = length + (length % 2)
+    joined = "".join(v.rjust(width, "0") for v in values)
+    return np.frombuffer(bytes.fromhex(joined), dtype=np.uint8).reshape(len(values), width // 2).copy()
