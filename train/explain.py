@@ -53,7 +53,7 @@ class GradCAM:
         if not self.arch.tokens:
             return t
         tokens = t[:, 1:, :]  # drop the class token; the rest is a square grid of patches
-        side = int(round(tokens.shape[1] ** 0.5))
+        side = round(tokens.shape[1] ** 0.5)
         return tokens.reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor | None = None) -> np.ndarray:

@@ -149,7 +149,8 @@ def optimizer_for(model: nn.Module, arch: Arch, stage: Stage, steps: int
         else [stage.base_lr]
     opt = torch.optim.AdamW([{"params": g, "lr": lr} for g, lr in zip(groups, lrs, strict=True)],
                             weight_decay=0.01)
-    sched = OneCycleLR(opt, max_lr=lrs, total_steps=max(1, stage.epochs * steps), pct_start=0.25)
+    total = max(4, stage.epochs * steps)  # one-cycle needs a few steps to warm up and anneal
+    sched = OneCycleLR(opt, max_lr=lrs, total_steps=total, pct_start=min(0.5, max(0.25, 2 / total)))
     return opt, sched
 
 

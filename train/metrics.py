@@ -16,17 +16,17 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
 )
 
-from manifests import schema  # noqa: E402
+from manifests import schema
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ def plot_confusion(matrix: list[list[int]], classes: tuple[str, ...], path: Path
     n = len(classes)
     side = max(4.0, 0.5 * n + 2.5)
     fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side))
-    for ax, data, name, fmt in ((axes[0], counts, "counts", "{:.0f}"), (axes[1], norm, "normalised", "{:.2f}")):
+    panels = ((axes[0], counts, "counts", "{:.0f}"), (axes[1], norm, "normalised", "{:.2f}"))
+    for ax, data, name, fmt in panels:
         ax.imshow(data, cmap="Blues", vmin=0, vmax=max(data.max(), 1e-9))
         ax.set_title(f"{title} {name}".strip())
         ax.set_xticks(range(n), classes, rotation=45, ha="right")

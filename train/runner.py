@@ -24,10 +24,29 @@ import torchvision
 from manifests import UsageError
 
 from . import explain, metrics
-from .data import AUGMENTS, DiskCache, ManifestDataset, Table, load_table, make_loader, rank_world, \
-    train_sampler
-from .loop import Fit, NullReporter, Reporter, State, auto_batch_size, fit, init_distributed, \
-    load_checkpoint, make_context, plan, validate
+from .data import (
+    AUGMENTS,
+    DiskCache,
+    ManifestDataset,
+    Table,
+    load_table,
+    make_loader,
+    rank_world,
+    train_sampler,
+)
+from .loop import (
+    Fit,
+    NullReporter,
+    Reporter,
+    State,
+    auto_batch_size,
+    fit,
+    init_distributed,
+    load_checkpoint,
+    make_context,
+    plan,
+    validate,
+)
 from .model import ModelInfo, Preprocess, build_sized, get_arch, num_outputs, preprocess_for, save_model
 from .predict import pick_device
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
 import manifests
@@ -18,13 +19,14 @@ STREETS = ("ttc", "dg", "ddl")
 
 
 def shape_image(label: str, street: int, rng: np.random.Generator, side: int = 48) -> Image.Image:
-    """A noisy background (darker per street) with a shape whose form and colour give the class."""
-    base = 150 - 40 * street
-    arr = np.clip(rng.normal(base, 12, (side, side, 3)), 0, 255).astype(np.uint8)
+    """A noisy background (darker per street, tinted by class) with a shape whose form and colour give
+    the class."""
+    base = 0.5 * (150 - 40 * street) + 0.5 * np.array(COLOURS[label], dtype=float)  # tinted by class
+    arr = np.clip(rng.normal(base, 8, (side, side, 3)), 0, 255).astype(np.uint8)
     img = Image.fromarray(arr, "RGB")
     draw = ImageDraw.Draw(img)
     colour = tuple(int(c + rng.integers(-20, 20)) for c in COLOURS[label])
-    r = int(rng.integers(side // 5, side // 3))
+    r = int(rng.integers(side // 4, side // 3))
     cx, cy = (int(v) for v in rng.integers(r + 1, side - r - 1, 2))
     if label == "circle":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
@@ -39,7 +41,7 @@ def shape_image(label: str, street: int, rng: np.random.Generator, side: int = 4
 def make_dataset(root: Path, classes: tuple[str, ...] = CLASSES, per_split: dict[str, int] | None = None,
                  seed: int = 0, with_split: bool = True) -> Path:
     """Write images and a manifest (status ok, street group, split column set here)."""
-    per_split = per_split or {"train": 18, "val": 6, "test": 6}
+    per_split = per_split or {"train": 20, "val": 8, "test": 6}
     rng = np.random.default_rng(seed)
     records = []
     for label in classes:
@@ -62,7 +64,33 @@ def make_dataset(root: Path, classes: tuple[str, ...] = CLASSES, per_split: dict
     return manifest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a few shared cores, more threads spin against each other (10x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three-class dataset's manifest (shared, read-only)."""
     return make_dataset(tmp_path_factory.mktemp("shapes"))
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A very small three-class dataset (for runs that test plumbing, not learning)."""
+    return make_dataset(tmp_path_factory.mktemp("tiny"), per_split={"train": 5, "val": 3}, seed=1)
+
+
+@pytest.fixture(scope="session")
+def trained(shapes: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One real run on the shapes dataset: resnet18 from scratch, 3 epochs, 32 px, CPU."""
+    from train.runner import TrainOptions, train
+
+    out = tmp_path_factory.mktemp("runs") / "shapes"
+    opts = TrainOptions(arch="resnet18", weights="none", epochs=3, freeze_epochs=0, img_size=32,
+                        batch_size=8, lr=5e-3, workers=0, device="cpu", out=out, review=4)
+    return train(shapes, opts)
