@@ -20,6 +20,8 @@ def main(args: list[str]) -> int:
     return run_app(app, with_default_command(args), "train")
 
 
+pytestmark = pytest.mark.slow  # one real training run shared by the module
+
 OUTPUTS = ("model.pt", "config.json", "history.csv", "curves.png", "metrics.json", "confusion.png",
            "predictions.csv", "review.html")
 
