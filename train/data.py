@@ -53,8 +53,11 @@ class Table:
         return frame[schema.LABEL].map(index).to_numpy(dtype=np.int64)
 
 
-def load_table(manifest: Path) -> Table:
-    """Read a manifest and keep what training can use; raise a one-line error when it can't be used."""
+def load_table(manifest: Path, for_training: bool = True) -> Table:
+    """Read a manifest and keep what training can use; raise a one-line error when it can't be used.
+
+    ``for_training=False`` (evaluation) drops the checks that a train and a val split exist.
+    """
     if not manifest.is_file():
         raise InputError(f"manifest {manifest} does not exist")
     frame = manifests.read(manifest)
@@ -79,7 +82,8 @@ def load_table(manifest: Path) -> Table:
         log.warning("skipping %d rows whose image file is missing (e.g. %s)", len(missing), missing[0])
     usable = usable[exists].reset_index(drop=True)
     classes = tuple(sorted(usable[schema.LABEL].unique()))
-    _check(manifest, usable, classes)
+    if for_training:
+        _check(manifest, usable, classes)
     return Table(root, usable, classes, skipped)
 
 
@@ -178,6 +182,8 @@ class ManifestDataset(Dataset):
         img = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
         if self.transform is not None:
             img = self.transform(img)
+        if img.shape[-1] != self.pre.size:  # the cache holds larger squares (--cache-size)
+            img = v2.functional.resize(img, [self.pre.size, self.pre.size], antialias=True)
         return img, int(self.targets[i]), i
 
 

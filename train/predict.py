@@ -112,7 +112,7 @@ def evaluate_manifest(model_path: Path, manifest: Path, split: str = "test", dev
                       batch_size: int = 64) -> tuple[dict, pd.DataFrame]:
     """Metrics and predictions of a saved model on one split of a manifest."""
     predictor = Predictor.load(model_path, device)
-    table = load_table(manifest)
+    table = load_table(manifest, for_training=False)
     rows = table.split(split)
     if rows.empty:
         raise InputError(f"{manifest} has no usable {split} rows")

@@ -117,3 +117,21 @@ def test_balanced_sampling_prefers_the_weight_column(tiny):
     weights = data.class_weights(table, train)
     assert weights.max() == 3.0 and weights.min() == 1.0
     assert data.train_sampler(table, train, balanced=False, seed=0) is None  # plain shuffle
+
+
+def test_larger_cached_squares_are_resized_to_the_input(tiny, tmp_path):
+    table = data.load_table(tiny)
+    cache = data.DiskCache(tmp_path / "cache", Preprocess(48, 48))
+    ds = data.ManifestDataset(table, table.split("train"), Preprocess(32, 32), cache)
+    img, _, _ = ds[0]
+    assert img.shape == (3, 32, 32)
+    assert next((tmp_path / "cache").rglob("*.npy")).stat().st_size > 48 * 48 * 3
+
+
+def test_evaluation_needs_no_train_split(tiny, tmp_path):
+    manifest = _copy(tiny, tmp_path)
+    frame = manifests.read(manifest)
+    manifests.write(frame.assign(**{schema.SPLIT: "test"}), manifest)
+    with pytest.raises(InputError, match="no usable train rows"):
+        data.load_table(manifest)
+    assert len(data.load_table(manifest, for_training=False).split("test")) == len(frame)
