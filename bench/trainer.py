@@ -2,8 +2,9 @@
 
 (Named trainer.py: a script called bench/train.py would shadow the ``train`` package.)
 
-The anchor is the least any trainer must do: forward, backward and an AdamW step of the same model,
-same batch size, input size, AMP mode and memory format, on tensors already on the device. The trainer
+The anchor, timed before and after the trainer (their mean is the reference), is the least any
+trainer must do: forward, backward and an AdamW step of the same model, same batch size, input size,
+AMP mode and memory format, on tensors already on the device. The trainer
 is ``train.runner.train`` on a generated manifest of JPEG photos (decode cache, loaders, host-to-device
 copies, validation every epoch, checkpoints). Its figure is the steady state: the mean images/s of the
 unfrozen epochs after the first (which fills the decode cache); the whole run's wall-clock rate is
@@ -78,7 +79,7 @@ def model_only(args: argparse.Namespace, device: torch.device) -> float:
         if start is not None and steps >= 3 + args.min_steps:
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            if time.perf_counter() - start > 5:
+            if time.perf_counter() - start > args.seconds:
                 return seen / (time.perf_counter() - start)
 
 
@@ -109,19 +110,22 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     parser.add_argument("--min-steps", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=15, help="timing window of the model alone")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
-        anchor = model_only(args, device)
+        before = model_only(args, device)
         steady, whole = trainer(args, Path(tmp))
+        after = model_only(args, device)  # before and after: shared machines drift during a run
+    anchor = (before + after) / 2
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print("| device | arch | img | batch | model alone img/s | trainer img/s (steady) | ratio | "
-          "whole run img/s |")
+    print("| device | arch | img | batch | model alone img/s (before/after) | trainer img/s (steady) | ratio "
+          "| whole run img/s |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| {name} ({torch.get_num_threads()} threads) | {args.arch} | {args.img_size} | {args.batch_size} "
-          f"| {anchor:.1f} | {steady:.1f} | {steady / anchor:.0%} | {whole:.1f} |")
+          f"| {anchor:.1f} ({before:.1f}/{after:.1f}) | {steady:.1f} | {steady / anchor:.0%} | {whole:.1f} |")
 
 
 if __name__ == "__main__":

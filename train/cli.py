@@ -8,6 +8,8 @@ builds :class:`~train.runner.TrainOptions`, calls the library and prints; the wo
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,6 +42,12 @@ DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
                                                help="More log output (-vv for debug).")] = 0) -> None:
     setup_logging(verbose)
+    if _rank() > 0:  # under torchrun only rank 0 reports
+        logging.disable(logging.WARNING)
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
 
 
 class EpochBars:
@@ -134,7 +142,7 @@ def run_cmd(
         binary=binary, balanced=balanced, augment=augment, label_smoothing=label_smoothing, amp=amp,
         device=device, workers=workers, out=out, resume=resume, early_stop=early_stop, seed=seed,
         cache_size=_num(cache_size, "cache-size", int), cache_dir=cache_dir)
-    with EpochBars(enabled=not as_json) as bars:
+    with EpochBars(enabled=not as_json and _rank() == 0) as bars:
         result = train(manifest, opts, bars)
     if as_json:
         print_json({"out": str(result.out), "metrics": result.metrics, "history": result.history})
