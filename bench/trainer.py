@@ -7,8 +7,10 @@ trainer must do: forward, backward and an AdamW step of the same model, same bat
 AMP mode and memory format, on tensors already on the device. The trainer
 is ``train.runner.train`` on a generated manifest of JPEG photos (decode cache, loaders, host-to-device
 copies, validation every epoch, checkpoints). Its figure is the steady state: the mean images/s of the
-unfrozen epochs after the first (which fills the decode cache); the whole run's wall-clock rate is
-printed too. Prints a Markdown row for BENCHMARKS.md.
+epochs after the first (which fills the decode cache), train steps only; the whole run's wall-clock
+rate (validation, outputs, review page included) is printed too. On the CPU a second row counts this
+process's CPU seconds instead of wall seconds, which other load on a shared machine does not distort
+(use ``--workers 0`` so decoding is counted too). Prints Markdown rows for BENCHMARKS.md.
 
     .venv/bin/python bench/trainer.py                      # CPU: resnet18, 112 px
     .venv/bin/python bench/trainer.py --arch resnet50 --img-size 224 --n 4096 --batch-size 128   # GPU
@@ -53,8 +55,13 @@ def make_manifest(root: Path, n: int, classes: int = 4, side: tuple[int, int] = 
     return manifest
 
 
-def model_only(args: argparse.Namespace, device: torch.device) -> float:
-    """Images/s of train steps on synthetic tensors already on the device."""
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def model_only(args: argparse.Namespace, device: torch.device) -> tuple[float, float]:
+    """(images per wall second, images per CPU second) of train steps on synthetic device tensors."""
     pre = preprocess_for(get_arch(args.arch), "none", args.img_size)
     model = build_model(args.arch, 4, "none").to(device).to(memory_format=torch.channels_last).train()
     ctx = make_context(device, args.amp, pre, False, 0.0)
@@ -62,13 +69,11 @@ def model_only(args: argparse.Namespace, device: torch.device) -> float:
     x = torch.randn(args.batch_size, 3, args.img_size, args.img_size, device=device)
     x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 4, (args.batch_size,), device=device)
-    steps, seen = 0, 0
-    start = None
+    steps, seen, start, cpu = 0, 0, 0.0, 0.0
     while True:
         if steps == 3:  # warm-up done
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start, seen = time.perf_counter(), 0
+            _sync(device)
+            start, cpu, seen = time.perf_counter(), time.process_time(), 0
         with ctx.autocast():
             loss = ctx.loss(model(x), y)
         opt.zero_grad(set_to_none=True)
@@ -76,25 +81,47 @@ def model_only(args: argparse.Namespace, device: torch.device) -> float:
         opt.step()
         steps += 1
         seen += args.batch_size
-        if start is not None and steps >= 3 + args.min_steps:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+        if steps >= 3 + args.min_steps:
+            _sync(device)
             if time.perf_counter() - start > args.seconds:
-                return seen / (time.perf_counter() - start)
+                return seen / (time.perf_counter() - start), seen / (time.process_time() - cpu)
 
 
-def trainer(args: argparse.Namespace, root: Path) -> tuple[float, float]:
-    """(steady-state epoch images/s, whole-run images/s) of ``train`` on the generated manifest."""
+class EpochClock:
+    """A train() reporter that times the train part of each epoch, on the wall and CPU clocks."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch, self.epochs = batch, []
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        self.epochs.append({"start": time.perf_counter(), "cpu": time.process_time(), "steps": 0})
+
+    def step(self, n: int = 1) -> None:
+        e = self.epochs[-1]
+        e["steps"] += n
+        e["end"], e["cpu_end"] = time.perf_counter(), time.process_time()
+
+    def end_epoch(self, row: dict) -> None: ...
+
+    def rates(self, images: int) -> tuple[float, float]:
+        steady = self.epochs[1:]  # the first epoch fills the decode cache
+        wall = sum(e["end"] - e["start"] for e in steady)
+        cpu = sum(e["cpu_end"] - e["cpu"] for e in steady)
+        return images * len(steady) / wall, images * len(steady) / cpu
+
+
+def trainer(args: argparse.Namespace, root: Path) -> tuple[float, float, float]:
+    """Steady-state (wall, CPU) images/s of ``train`` on the generated manifest, and the whole run's."""
     manifest = make_manifest(root, args.n)
     opts = TrainOptions(arch=args.arch, weights="none", epochs=args.epochs, freeze_epochs=0,
                         img_size=args.img_size, batch_size=args.batch_size, amp=args.amp,
                         device=args.device, workers=args.workers, out=root / "run", early_stop=0,
                         review=2)
+    clock = EpochClock(args.batch_size)
     start = time.perf_counter()
-    result = train(manifest, opts)
-    wall = time.perf_counter() - start
-    steady = [row["images_per_s"] for row in result.history[1:]]
-    return float(np.mean(steady)), args.n * args.epochs / wall
+    train(manifest, opts, clock)
+    whole = args.n * args.epochs / (time.perf_counter() - start)
+    return (*clock.rates(args.n), whole)
 
 
 def main() -> None:
@@ -117,15 +144,19 @@ def main() -> None:
     device = pick_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         before = model_only(args, device)
-        steady, whole = trainer(args, Path(tmp))
+        wall, cpu, whole = trainer(args, Path(tmp))
         after = model_only(args, device)  # before and after: shared machines drift during a run
-    anchor = (before + after) / 2
+    anchor_wall, anchor_cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print("| device | arch | img | batch | model alone img/s (before/after) | trainer img/s (steady) | ratio "
-          "| whole run img/s |")
-    print("|---|---|---|---|---|---|---|---|")
-    print(f"| {name} ({torch.get_num_threads()} threads) | {args.arch} | {args.img_size} | {args.batch_size} "
-          f"| {anchor:.1f} ({before:.1f}/{after:.1f}) | {steady:.1f} | {steady / anchor:.0%} | {whole:.1f} |")
+    print("| device | arch | img | batch | clock | model alone img/s (before/after) | trainer img/s "
+          "(steady) | ratio | whole run img/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    head = f"| {name} ({torch.get_num_threads()} threads) | {args.arch} | {args.img_size} | {args.batch_size}"
+    print(f"{head} | wall | {anchor_wall:.1f} ({before[0]:.1f}/{after[0]:.1f}) | {wall:.1f} "
+          f"| {wall / anchor_wall:.0%} | {whole:.1f} |")
+    if device.type == "cpu":  # CPU seconds of this process: robust to other load on a shared machine
+        print(f"{head} | CPU | {anchor_cpu:.1f} ({before[1]:.1f}/{after[1]:.1f}) | {cpu:.1f} "
+              f"| {cpu / anchor_cpu:.0%} | |")
 
 
 if __name__ == "__main__":
