@@ -53,12 +53,17 @@ demo: venv ffmpeg
 	  $(BIN)/curate balance $(DEMO)/movies/manifest.csv --by label,scene --plot $(DEMO)/movies/balance.png \
 	  && $(BIN)/curate split $(DEMO)/movies/manifest.csv --group-by scene; \
 	fi
-	@echo
-	@echo "demo manifests: $(DEMO)/streets/manifest.csv (lineage: manifest.csv.log.jsonl beside it)"
+	@echo "== train: resnet18 from scratch on the screenshots (CPU, 4 epochs, 48 px); accuracy per street exposes leaks"
+	$(BIN)/train $(DEMO)/streets/manifest.csv --arch resnet18 --weights none --freeze-epochs 0 --epochs 4 \
+	  --img-size 48 --batch-size 16 --lr 5e-3 --workers 0 --device cpu --out $(DEMO)/runs/streets
+	@echo "run folder: $(DEMO)/runs/streets/ (model.pt, metrics.json, confusion.png, predictions.csv)"
+	@echo "review page: $(DEMO)/runs/streets/review.html"
+	@echo "demo manifests: $(DEMO)/*/manifest.csv (lineage: manifest.csv.log.jsonl beside each)"
 
 bench: venv ffmpeg
 	$(PY) bench/folder_import.py
 	$(PY) bench/split.py
+	$(PY) bench/trainer.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache .hypothesis

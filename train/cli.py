@@ -1,22 +1,244 @@
-"""``train``: fine-tune a torchvision model from a curated manifest (issue 7 builds the trainer)."""
+"""``train``: fine-tune a torchvision model from a curated manifest, predict and evaluate with it.
+
+``train manifest.csv [options]`` is short for ``train run manifest.csv [options]``. The CLI parses,
+builds :class:`~train.runner.TrainOptions`, calls the library and prints; the work lives in
+:mod:`train.runner`, :mod:`train.loop` and :mod:`train.predict`.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from manifests import GleansetError
-from manifests.console import run_app
+from manifests import UsageError
+from manifests.console import err_console, print_json, run_app, setup_logging
 
-app = typer.Typer(name="train", rich_markup_mode="rich",
-                  help="Fine-tune a torchvision model from a manifest's splits.")
+from .model import ARCHS
+from .predict import evaluate_manifest, predict_paths
+from .runner import TrainOptions, train
+
+COMMANDS = ("run", "predict", "eval")
+
+app = typer.Typer(
+    name="train", no_args_is_help=True, rich_markup_mode="rich",
+    help="Fine-tune a torchvision model from a manifest's splits; predict and evaluate with it.\n\n"
+         "[bold]train manifest.csv ...[/] is short for [bold]train run manifest.csv ...[/]",
+    epilog="Add --debug to any command to see the traceback of an error.")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 
 
-@app.command()
-def run() -> None:
-    """Train a model (not built yet)."""
-    raise GleansetError("the trainer is not built yet; it arrives with the train issue")
+@app.callback()
+def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                               help="More log output (-vv for debug).")] = 0) -> None:
+    setup_logging(verbose)
+    if _rank() > 0:  # under torchrun only rank 0 reports
+        logging.disable(logging.WARNING)
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+class EpochBars:
+    """A rich progress bar per epoch and a one-line summary after it (stderr)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err_console, transient=True,
+                            disable=not enabled)
+        self.enabled = enabled
+        self.task: Any = None
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        self.bar.start()
+        self.task = self.bar.add_task(f"epoch {epoch}/{epochs}", total=steps)
+
+    def step(self, n: int = 1) -> None:
+        self.bar.advance(self.task, n)
+
+    def end_epoch(self, row: dict[str, Any]) -> None:
+        self.bar.remove_task(self.task)
+        if self.enabled:
+            self.bar.console.print(
+                f"epoch {row['epoch']} ({row['stage']}): train loss {row['train_loss']:.4f}, val loss "
+                f"{row['val_loss']:.4f}, val acc {row['val_accuracy']:.3f}, {row['images_per_s']:.0f} img/s",
+                highlight=False)
+
+    def __enter__(self) -> EpochBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+
+def _num(value: str, name: str, kind: type) -> Any:
+    if value == "auto":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise UsageError(f"--{name} takes auto or a number, not {value!r}") from None
+
+
+@app.command("run", epilog="Examples:\n\n"
+             "  train data/manifest.csv --arch resnet50 --epochs 10\n\n"
+             "  train run data/manifest.csv --arch resnet18 --weights none --epochs 3 --img-size 64 "
+             "--out runs/small\n\n"
+             "  train data/manifest.csv --binary --balanced --augment light --out runs/doom\n\n"
+             "  train data/manifest.csv --out runs/doom --resume   (after Ctrl-C)")
+def run_cmd(
+    manifest: Annotated[Path, typer.Argument(help="Curated manifest with a split column.")],
+    arch: Annotated[str, typer.Option(help=f"Model: {', '.join(ARCHS)}.")] = "resnet50",
+    weights: Annotated[str, typer.Option(help="imagenet (torchvision's recommended weights), none, or a "
+                                         "PATH to a state dict / model.pt.")] = "imagenet",
+    epochs: Annotated[int, typer.Option(help="Epochs with everything unfrozen.")] = 10,
+    freeze_epochs: Annotated[int, typer.Option(help="Epochs training only the head first.")] = 1,
+    lr: Annotated[str, typer.Option(help="Max learning rate of the head, or auto (2e-3).")] = "auto",
+    batch_size: Annotated[str, typer.Option(help="auto (largest that fits on the GPU) or N.")] = "auto",
+    img_size: Annotated[str, typer.Option(help="Input side in pixels; auto = the weights' (224).")] = "auto",
+    binary: Annotated[bool, typer.Option("--binary", help="Two classes, one logit, BCEWithLogits.")] = False,
+    balanced: Annotated[bool, typer.Option("--balanced", help="Sample by the weight column (curate "
+                                           "balance), else by inverse class frequency.")] = False,
+    augment: Annotated[str, typer.Option(help="none, light (crops, flips) or strong (+ colour jitter).")]
+    = "none",
+    label_smoothing: Annotated[float, typer.Option(help="Cross-entropy label smoothing.")] = 0.0,
+    amp: Annotated[str, typer.Option(help="auto (bf16 where supported on CUDA), bf16, fp16 or off.")]
+    = "auto",
+    device: DeviceOpt = "auto",
+    workers: Annotated[int | None, typer.Option(help="Data loader workers (default: cores, max 8).")]
+    = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<dataset>-<arch>-<time>).")]
+    = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its "
+                                         "checkpoint.")] = False,
+    early_stop: Annotated[int, typer.Option(help="Stop after N epochs without a better val loss "
+                                            "(0: never).")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    cache_size: Annotated[str, typer.Option(help="Side of the decoded squares cached on disk: auto "
+                                            "(= img size) or N; 0 turns the cache off.")] = "auto",
+    cache_dir: Annotated[Path | None, typer.Option(help="Decode cache folder (default: .cache/train "
+                                                   "beside the manifest).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune a torchvision model on the manifest's train split, validating on val.
+
+    Writes model.pt, config.json, history.csv, curves.png, metrics.json (with accuracy per street,
+    scene, source... to expose leaks), confusion.png, predictions.csv and review.html to the run folder.
+    """
+    opts = TrainOptions(
+        arch=arch, weights=weights, epochs=epochs, freeze_epochs=freeze_epochs, lr=_num(lr, "lr", float),
+        batch_size=_num(batch_size, "batch-size", int), img_size=_num(img_size, "img-size", int),
+        binary=binary, balanced=balanced, augment=augment, label_smoothing=label_smoothing, amp=amp,
+        device=device, workers=workers, out=out, resume=resume, early_stop=early_stop, seed=seed,
+        cache_size=_num(cache_size, "cache-size", int), cache_dir=cache_dir)
+    with EpochBars(enabled=not as_json and _rank() == 0) as bars:
+        result = train(manifest, opts, bars)
+    if as_json:
+        print_json({"out": str(result.out), "metrics": result.metrics, "history": result.history})
+        return
+    primary = result.metrics.get("primary")
+    if primary is None:  # a non-zero rank under torchrun
+        return
+    m = result.metrics[primary]
+    console = Console()
+    skipped = ", ".join(f"{n} {why}" for why, n in result.skipped.items())
+    console.print(f"{primary}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} on {m['n']} "
+                  f"images (best epoch {result.metrics['best_epoch']})"
+                  + (f"; skipped {skipped}" if skipped else ""), highlight=False)
+    _print_groups(console, m["groups"])
+    console.print(f"run folder: {result.out}\nreview page: {result.out / 'review.html'}", highlight=False)
+
+
+def _print_groups(console: Console, groups: dict[str, dict[str, dict[str, float]]]) -> None:
+    for col, values in groups.items():
+        if len(values) > 20:
+            console.print(f"accuracy by {col}: {len(values)} values (see metrics.json)", highlight=False)
+            continue
+        table = Table(title=f"accuracy by {col}")
+        table.add_column(col)
+        table.add_column("accuracy", justify="right")
+        table.add_column("n", justify="right")
+        for key, v in values.items():
+            table.add_row(key, f"{v['accuracy']:.3f}", str(v["n"]))
+        console.print(table)
+
+
+@app.command("predict", epilog="Examples:\n\n  train predict runs/doom/model.pt meme.jpg\n\n"
+             "  train predict runs/streets/model.pt screenshots/ --json > predictions.json")
+def predict_cmd(
+    model: Annotated[Path, typer.Argument(help="model.pt written by train run.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Image files or folders.")],
+    device: DeviceOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Predict the class of image files (folders are searched recursively)."""
+    frame = predict_paths(model, inputs, device)
+    if as_json:
+        print_json(json.loads(frame.to_json(orient="records")))
+        return
+    for _, row in frame.iterrows():
+        if "error" in frame.columns and isinstance(row.get("error"), str):
+            sys.stdout.write(f"{row['path']}\terror: {row['error']}\n")
+        else:
+            sys.stdout.write(f"{row['path']}\t{row['prediction']}\t{row['confidence']:.3f}\n")
+
+
+@app.command("eval", epilog="Example:\n\n  train eval runs/streets/model.pt data/manifest.csv --split test")
+def eval_cmd(
+    model: Annotated[Path, typer.Argument(help="model.pt written by train run.")],
+    manifest: Annotated[Path, typer.Argument(help="Manifest with a split column.")],
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    device: DeviceOpt = "auto",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the predictions "
+                                                "CSV here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate a saved model on one split of a manifest: accuracy, macro-F1, per class and per group."""
+    result, predictions = evaluate_manifest(model, manifest, split, device)
+    if output:
+        predictions.to_csv(output, index=False)
+    if as_json:
+        print_json(result)
+        return
+    console = Console()
+    console.print(f"{split}: accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f} on "
+                  f"{result['n']} images", highlight=False)
+    table = Table(title="per class")
+    for col in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, v in result["per_class"].items():
+        table.add_row(name, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}",
+                      str(v["support"]))
+    console.print(table)
+    _print_groups(console, result["groups"])
+
+
+GROUP_OPTIONS = ("-v", "-vv", "-vvv", "--verbose")
+
+
+def with_default_command(args: list[str]) -> list[str]:
+    """``train manifest.csv ...`` (or ``train --arch x manifest.csv``) means ``train run ...``."""
+    i = 0
+    while i < len(args) and args[i] in GROUP_OPTIONS:
+        i += 1
+    if i == len(args) or args[i] in COMMANDS or args[i] in ("--help", "--install-completion",
+                                                              "--show-completion"):
+        return args
+    return [*args[:i], "run", *args[i:]]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``train`` console script."""
-    raise SystemExit(run_app(app, argv, "train"))
+    args = list(sys.argv[1:] if argv is None else argv)
+    raise SystemExit(run_app(app, with_default_command(args), "train"))

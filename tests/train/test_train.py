@@ -1,0 +1,117 @@
+"""End to end: a real training run on generated shapes, its outputs, and predict/eval on its model."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+import torch
+
+import manifests
+from manifests import schema
+from manifests.console import run_app
+from train.cli import app, with_default_command
+
+
+def main(args: list[str]) -> int:
+    """Run the train CLI in-process and return its exit status."""
+    return run_app(app, with_default_command(args), "train")
+
+
+pytestmark = pytest.mark.slow  # one real training run shared by the module
+
+OUTPUTS = ("model.pt", "config.json", "history.csv", "curves.png", "metrics.json", "confusion.png",
+           "predictions.csv", "review.html")
+
+
+def test_beats_chance_on_val(trained):
+    assert len(trained.history) == 3
+    assert trained.metrics["val"]["accuracy"] >= 0.7  # chance is 1/3
+    assert trained.metrics["val"]["macro_f1"] >= 0.6
+    assert trained.history[-1]["train_loss"] < trained.history[0]["train_loss"]
+
+
+def test_run_folder_holds_every_output(trained):
+    for name in OUTPUTS:
+        assert (trained.out / name).stat().st_size > 0, name
+    assert not (trained.out / "checkpoint.pt").exists()  # finished runs keep only model.pt
+    saved = torch.load(trained.out / "model.pt", weights_only=True)
+    assert saved["arch"] == "resnet18"
+    assert saved["classes"] == ["circle", "square", "stripes"]
+    assert saved["preprocess"]["size"] == 32
+    config = json.loads((trained.out / "config.json").read_text())
+    assert config["batch_size"] == 8 and config["device"] == "cpu" and config["amp"] == "off"
+    history = pd.read_csv(trained.out / "history.csv")
+    assert list(history["epoch"]) == [1, 2, 3]
+
+
+def test_metrics_per_class_and_per_group(trained, shapes):
+    metrics = json.loads((trained.out / "metrics.json").read_text())
+    assert metrics["primary"] == "test"
+    val = metrics["val"]
+    assert set(val["per_class"]) == {"circle", "square", "stripes"}
+    assert sum(v["support"] for v in val["per_class"].values()) == val["n"] == 24
+    rows = manifests.read(shapes)
+    val_streets = set(rows[rows[schema.SPLIT] == "val"][schema.STREET])
+    assert set(val["groups"]["street"]) == val_streets
+    assert sum(v["n"] for v in val["groups"]["street"].values()) == 24
+    assert val["groups"]["source"]["folder"]["n"] == 24
+
+
+def test_predictions_join_back_to_the_manifest(trained, shapes):
+    predictions = pd.read_csv(trained.out / "predictions.csv")
+    manifest = manifests.read(shapes)
+    joined = predictions.merge(manifest, on=schema.SHA256, suffixes=("", "_m"), validate="one_to_one")
+    assert len(joined) == len(predictions) == 24 + 18
+    assert (joined[schema.LABEL] == joined["label_m"]).all()
+    assert (joined[schema.SPLIT] == joined["split_m"]).all()
+    probs = predictions[["p_circle", "p_square", "p_stripes"]]
+    assert ((probs.sum(axis=1) - 1).abs() < 1e-4).all()
+    assert (probs.idxmax(axis=1).str[2:] == predictions["prediction"]).all()
+
+
+def test_review_page_shows_original_heatmap_overlay(trained):
+    page = (trained.out / "review.html").read_text()
+    assert "Most confident mistakes" in page and "Least confident predictions" in page
+    images = re.findall(r"src='data:image/png;base64,", page)
+    assert images and len(images) % 3 == 0
+    assert page.count("<figcaption>overlay</figcaption>") == len(images) // 3
+
+
+def test_predict_matches_the_run(trained, shapes, capsys):
+    predictions = pd.read_csv(trained.out / "predictions.csv").set_index(schema.PATH)
+    first = predictions.index[0]
+    assert main(["predict", str(trained.out / "model.pt"), str(shapes.parent / first), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result) == 1
+    assert result[0]["prediction"] == predictions.loc[first, "prediction"]
+    assert result[0]["p_circle"] == pytest.approx(predictions.loc[first, "p_circle"], abs=1e-4)
+
+
+def test_predict_a_folder_counts_unreadable_files(trained, shapes, capsys, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for src in sorted((shapes.parent / "images" / "circle").glob("test_*"))[:3]:
+        (folder / src.name).write_bytes(src.read_bytes())
+    (folder / "broken.png").write_bytes(b"not an image")
+    assert main(["predict", str(trained.out / "model.pt"), str(folder), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result) == 4
+    assert sum(1 for r in result if r.get("error")) == 1
+
+
+def test_eval_reproduces_test_metrics(trained, shapes, capsys):
+    assert main(["eval", str(trained.out / "model.pt"), str(shapes), "--split", "test", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["accuracy"] == pytest.approx(trained.metrics["test"]["accuracy"], abs=1e-6)
+    assert "street" in result["groups"]
+
+
+def test_default_command_is_run():
+    assert with_default_command(["m.csv", "--epochs", "2"]) == ["run", "m.csv", "--epochs", "2"]
+    assert with_default_command(["-v", "--arch", "resnet18", "m.csv"]) == ["-v", "run", "--arch",
+                                                                          "resnet18", "m.csv"]
+    assert with_default_command(["predict", "a.pt", "x.jpg"]) == ["predict", "a.pt", "x.jpg"]
+    assert with_default_command(["--help"]) == ["--help"]

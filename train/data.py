@@ -1,0 +1,256 @@
+"""From a manifest to data loaders: usable rows, class names, the decode cache, samplers and batches.
+
+``load_table`` reads a manifest and keeps ``status=ok`` rows that have a label, a ``split`` and an image
+file (missing files are counted skips); a manifest with no splits is an error that says to run
+``curate split``. ``load_image`` decodes one image at reduced size (JPEG draft mode), resizes its shorter
+side and centre-crops a square, so a 1080p frame never reaches full resolution in memory; ``DiskCache``
+stores that square as ``.npy`` keyed by sha256 so later epochs and runs skip decoding. Datasets yield
+``uint8`` CHW tensors; :func:`to_input` normalises a whole batch on the device (channels_last).
+Samplers are process-group aware: under ``torchrun`` each rank sees its own shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, WeightedRandomSampler
+from torchvision.transforms import v2
+
+import manifests
+from manifests import InputError, schema
+
+from .model import Preprocess
+
+log = logging.getLogger(__name__)
+
+AUGMENTS = ("none", "light", "strong")
+
+
+@dataclass(frozen=True)
+class Table:
+    """The usable rows of a manifest, by split, with the class names (sorted) and what was skipped."""
+
+    root: Path
+    rows: pd.DataFrame
+    classes: tuple[str, ...]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def split(self, name: str) -> pd.DataFrame:
+        return self.rows[self.rows[schema.SPLIT] == name].reset_index(drop=True)
+
+    def targets(self, frame: pd.DataFrame) -> np.ndarray:
+        index = {c: i for i, c in enumerate(self.classes)}
+        return frame[schema.LABEL].map(index).to_numpy(dtype=np.int64)
+
+
+def load_table(manifest: Path, for_training: bool = True) -> Table:
+    """Read a manifest and keep what training can use; raise a one-line error when it can't be used.
+
+    ``for_training=False`` (evaluation) drops the checks that a train and a val split exist.
+    """
+    if not manifest.is_file():
+        raise InputError(f"manifest {manifest} does not exist")
+    frame = manifests.read(manifest)
+    root = manifest.resolve().parent
+    ok = frame[frame[schema.STATUS] == schema.OK]
+    if ok.empty:
+        raise InputError(f"{manifest} has no rows with status=ok")
+    if ok[schema.SPLIT].isna().all():
+        raise InputError(f"{manifest} has no split column (train/val/test): run `curate split "
+                         f"{manifest}` first")
+    skipped: dict[str, int] = {}
+    splits = ok[schema.SPLIT].str.lower().map(schema.SPLIT_ALIASES)
+    usable = ok.assign(**{schema.SPLIT: splits})
+    for reason, bad in (("no split", usable[schema.SPLIT].isna()), ("no label", usable[schema.LABEL].isna())):
+        if bad.any():
+            skipped[reason] = int(bad.sum())
+        usable = usable[~bad]
+    exists = usable[schema.PATH].map(lambda p: isinstance(p, str) and (root / p).is_file())
+    if (~exists).any():
+        missing = usable.loc[~exists, schema.PATH].astype(str).tolist()
+        skipped["missing file"] = len(missing)
+        log.warning("skipping %d rows whose image file is missing (e.g. %s)", len(missing), missing[0])
+    usable = usable[exists].reset_index(drop=True)
+    classes = tuple(sorted(usable[schema.LABEL].unique()))
+    if for_training:
+        _check(manifest, usable, classes)
+    return Table(root, usable, classes, skipped)
+
+
+def _check(manifest: Path, rows: pd.DataFrame, classes: tuple[str, ...]) -> None:
+    if len(classes) < 2:
+        raise InputError(f"{manifest} has {len(classes)} usable class(es); training needs at least 2")
+    for split in ("train", "val"):
+        if not (rows[schema.SPLIT] == split).any():
+            raise InputError(f"{manifest} has no usable {split} rows: run `curate split {manifest}`")
+    counts = rows[rows[schema.SPLIT] == "train"][schema.LABEL].value_counts()
+    empty = [c for c in classes if counts.get(c, 0) == 0]
+    if empty:
+        raise InputError(f"class(es) {', '.join(empty)} have no usable train images "
+                         f"(they appear only in val/test); fix the split or drop them")
+
+
+def _draft(img: Image.Image, resize: int) -> None:
+    """Let the JPEG decoder scale down by 1/2, 1/4 or 1/8 while the shorter side stays >= resize."""
+    if img.format == "JPEG":
+        w, h = img.size
+        scale = resize / min(w, h)
+        img.draft("RGB", (max(1, round(w * scale)), max(1, round(h * scale))))
+
+
+def load_image(path: Path, pre: Preprocess) -> np.ndarray:
+    """Decode an image into an RGB ``uint8`` array of ``pre.size`` x ``pre.size`` (HWC)."""
+    with Image.open(path) as img:
+        _draft(img, pre.resize)
+        img = img.convert("RGB")
+        w, h = img.size
+        scale = pre.resize / min(w, h)
+        nw, nh = max(pre.resize, round(w * scale)), max(pre.resize, round(h * scale))
+        img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
+        left, top = (nw - pre.size) // 2, (nh - pre.size) // 2
+        img = img.crop((left, top, left + pre.size, top + pre.size))
+        return np.array(img, dtype=np.uint8)
+
+
+class DiskCache:
+    """Decoded, resized squares as ``.npy`` files under ``folder/<size>-<resize>/<sha[:2]>/<sha>.npy``."""
+
+    def __init__(self, folder: Path, pre: Preprocess) -> None:
+        self.folder = folder / f"{pre.size}-{pre.resize}"
+        self.pre = pre
+
+    def _file(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.npy"
+
+    def get(self, path: Path, sha: str | None) -> np.ndarray:
+        key = sha if isinstance(sha, str) and sha else hashlib.sha256(str(path).encode()).hexdigest()
+        file = self._file(key)
+        try:
+            return np.load(file)
+        except (OSError, ValueError):
+            pass
+        arr = load_image(path, self.pre)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy", dir=file.parent)
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, arr)
+        os.replace(tmp, file)  # atomic: workers and ranks may race on the same image
+        return arr
+
+
+def augmentation(kind: str, size: int) -> v2.Transform | None:
+    """Augmentation on uint8 tensors: none (default; flips and crops hurt text-heavy images)."""
+    if kind == "light":
+        return v2.Compose([v2.RandomResizedCrop(size, scale=(0.7, 1.0), antialias=True),
+                           v2.RandomHorizontalFlip()])
+    if kind == "strong":
+        return v2.Compose([v2.RandomResizedCrop(size, scale=(0.4, 1.0), antialias=True),
+                           v2.RandomHorizontalFlip(),
+                           v2.ColorJitter(0.4, 0.4, 0.4, 0.05)])
+    return None
+
+
+class ManifestDataset(Dataset):
+    """Rows of one split as ``(uint8 CHW image, target, row index)``."""
+
+    def __init__(self, table: Table, frame: pd.DataFrame, pre: Preprocess,
+                 cache: DiskCache | None = None, augment: str = "none") -> None:
+        self.paths = [table.root / p for p in frame[schema.PATH]]
+        self.shas = frame[schema.SHA256].astype(object).where(frame[schema.SHA256].notna(), None).tolist()
+        self.targets = table.targets(frame)
+        self.pre, self.cache = pre, cache
+        self.transform = augmentation(augment, pre.size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+        if self.cache is not None:
+            arr = self.cache.get(self.paths[i], self.shas[i])
+        else:
+            arr = load_image(self.paths[i], self.pre)
+        img = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
+        if self.transform is not None:
+            img = self.transform(img)
+        if img.shape[-1] != self.pre.size:  # the cache holds larger squares (--cache-size)
+            img = v2.functional.resize(img, [self.pre.size, self.pre.size], antialias=True)
+        return img, int(self.targets[i]), i
+
+
+def class_weights(table: Table, frame: pd.DataFrame) -> np.ndarray:
+    """Per-row sampling weights: the manifest's ``weight`` column, else inverse class frequency."""
+    weights = frame[schema.WEIGHT]
+    if weights.notna().all() and (weights > 0).any():
+        return weights.to_numpy(dtype=np.float64)
+    targets = table.targets(frame)
+    counts = np.bincount(targets, minlength=len(table.classes)).astype(np.float64)
+    return 1.0 / counts[targets]
+
+
+def rank_world() -> tuple[int, int]:
+    """This process's rank and the world size (0, 1 outside a process group)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class ShardedWeightedSampler(Sampler[int]):
+    """Weighted sampling with replacement, each rank drawing its own share with its own seed."""
+
+    def __init__(self, weights: np.ndarray, seed: int) -> None:
+        self.rank, self.world = rank_world()
+        self.weights = torch.as_tensor(weights, dtype=torch.double)
+        self.num_samples = -(-len(weights) // self.world)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(self.seed + 7919 * self.epoch + self.rank)
+        return iter(torch.multinomial(self.weights, self.num_samples, True, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+def train_sampler(table: Table, frame: pd.DataFrame, balanced: bool, seed: int) -> Sampler[int] | None:
+    """The train split's sampler: weighted when balanced, sharded under a process group, else None."""
+    _, world = rank_world()
+    if balanced:
+        weights = class_weights(table, frame)
+        if world == 1:
+            gen = torch.Generator().manual_seed(seed)
+            return WeightedRandomSampler(weights.tolist(), len(weights), replacement=True, generator=gen)
+        return ShardedWeightedSampler(weights, seed)
+    if world > 1:
+        return DistributedSampler(range(len(frame)), shuffle=True, seed=seed)
+    return None
+
+
+def make_loader(dataset: Dataset, batch_size: int, workers: int, pin: bool,
+                sampler: Sampler[int] | None = None, shuffle: bool = False, seed: int = 0) -> DataLoader:
+    """A DataLoader with pinned memory on CUDA and persistent workers."""
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
+                      shuffle=shuffle and sampler is None, num_workers=workers, pin_memory=pin,
+                      persistent_workers=workers > 0, drop_last=False, generator=gen,
+                      prefetch_factor=4 if workers > 0 else None)
+
+
+def to_input(images: torch.Tensor, pre: Preprocess, device: torch.device) -> torch.Tensor:
+    """uint8 NCHW batch -> normalised float on ``device`` in channels_last memory format."""
+    x = images.to(device, non_blocking=True).float().div_(255)
+    mean = torch.tensor(pre.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1)
+    return x.sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)

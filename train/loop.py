@@ -1,0 +1,331 @@
+"""The fine-tuning loop: two stages of one-cycle AdamW, early stopping, AMP, checkpoints and resume.
+
+The schedule follows fastai's ``fine_tune``: ``freeze_epochs`` with the backbone frozen and a one-cycle
+schedule on the head, then ``epochs`` with everything unfrozen, discriminative learning rates (the
+earliest layers 100x lower than the head) and a fresh one-cycle. Early stopping watches the validation
+loss and the best weights are restored at the end. A checkpoint is written after every epoch; Ctrl-C
+stops with a message and ``resume=True`` continues from the last finished epoch. Under ``torchrun`` the
+model is wrapped in DDP per stage, samplers shard by rank and only rank 0 writes or reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.lr_scheduler import OneCycleLR
+
+from manifests import ExitStatus, GleansetError, UsageError
+
+from .data import rank_world, to_input
+from .model import Arch, Preprocess, param_groups, set_frozen
+from .predict import probabilities
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LR = 2e-3  # fastai fine_tune's base_lr; the unfrozen stage uses half of it on the head
+LR_MULT = 100  # earliest layers get lr / LR_MULT in the unfrozen stage
+
+
+class TrainingInterrupted(GleansetError):
+    """Ctrl-C during training; the last finished epoch's checkpoint is on disk."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+
+class Reporter(Protocol):
+    """Progress hook: one bar per epoch and a summary row after it."""
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
+    def step(self, n: int = 1) -> None: ...
+    def end_epoch(self, row: dict[str, Any]) -> None: ...
+
+
+class NullReporter:
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
+    def step(self, n: int = 1) -> None: ...
+    def end_epoch(self, row: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Context:
+    """What every step needs: device, AMP dtype and scaler, preprocessing, loss."""
+
+    device: torch.device
+    amp: torch.dtype | None
+    pre: Preprocess
+    binary: bool
+    loss_fn: nn.Module
+    scaler: torch.amp.GradScaler | None = None
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None)
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.binary:
+            return self.loss_fn(logits[:, 0].float(), targets.float())
+        return self.loss_fn(logits.float(), targets)
+
+
+def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
+    """``auto``: bf16 on CUDA where supported, else fp16 on CUDA, off on the CPU."""
+    if mode == "off":
+        return None
+    if mode == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if mode == "fp16" and device.type != "cuda":
+        raise UsageError("--amp fp16 needs a CUDA device; use --amp bf16 or off on the CPU")
+    if mode not in ("bf16", "fp16"):
+        raise UsageError(f"unknown --amp {mode!r}; choose auto, bf16, fp16 or off")
+    return torch.bfloat16 if mode == "bf16" else torch.float16
+
+
+def make_context(device: torch.device, amp: str, pre: Preprocess, binary: bool,
+                 label_smoothing: float) -> Context:
+    dtype = resolve_amp(amp, device)
+    loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return Context(device, dtype, pre, binary, loss_fn, scaler)
+
+
+def auto_batch_size(model: nn.Module, ctx: Context, limit: int) -> int:
+    """The largest power of two (16..1024) whose train step fits on the GPU; 32 on the CPU."""
+    if ctx.device.type != "cuda":
+        return max(1, min(32, limit))
+    best, size = 8, 16
+    model.train()
+    while size <= min(1024, max(16, limit)):
+        try:
+            x = torch.randn(size, 3, ctx.pre.size, ctx.pre.size, device=ctx.device)
+            with ctx.autocast():
+                out = model(x.contiguous(memory_format=torch.channels_last))
+            out.float().mean().backward()
+            best, size = size, size * 2
+        except torch.OutOfMemoryError:
+            break
+        finally:
+            model.zero_grad(set_to_none=True)
+            torch.cuda.empty_cache()
+    log.info("batch size auto: %d", best)
+    return max(1, min(best, limit))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One one-cycle stage: its name, epochs and max learning rate per parameter group."""
+
+    name: str
+    epochs: int
+    frozen: bool
+    base_lr: float
+
+
+def plan(freeze_epochs: int, epochs: int, lr: float | None) -> list[Stage]:
+    base = lr or DEFAULT_LR
+    stages = [Stage("frozen", freeze_epochs, True, base), Stage("unfrozen", epochs, False, base / 2)]
+    return [s for s in stages if s.epochs > 0]
+
+
+def optimizer_for(model: nn.Module, arch: Arch, stage: Stage, steps: int
+                  ) -> tuple[torch.optim.Optimizer, OneCycleLR]:
+    """AdamW + one-cycle; unfrozen groups get geometrically spaced LRs from lr/LR_MULT to lr."""
+    set_frozen(model, arch, stage.frozen)
+    groups = param_groups(model, arch)
+    if stage.frozen:
+        groups = groups[-1:]
+    n = len(groups)
+    lrs = [stage.base_lr / LR_MULT ** ((n - 1 - i) / max(n - 1, 1)) for i in range(n)] if n > 1 \
+        else [stage.base_lr]
+    opt = torch.optim.AdamW([{"params": g, "lr": lr} for g, lr in zip(groups, lrs, strict=True)],
+                            weight_decay=0.01)
+    total = max(4, stage.epochs * steps)  # one-cycle needs a few steps to warm up and anneal
+    sched = OneCycleLR(opt, max_lr=lrs, total_steps=total, pct_start=min(0.5, max(0.25, 2 / total)))
+    return opt, sched
+
+
+def wrap(model: nn.Module, device: torch.device) -> nn.Module:
+    """DDP around the model when a process group is running (rebuilt per stage, as trainable
+    parameters change when the backbone is unfrozen)."""
+    if rank_world()[1] == 1:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+def train_one_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, sched: OneCycleLR,
+                    ctx: Context, reporter: Reporter) -> tuple[float, int]:
+    """One pass over the train loader; returns (mean loss, images seen)."""
+    model.train()
+    total, seen = 0.0, 0
+    for images, targets, _ in loader:
+        x = to_input(images, ctx.pre, ctx.device)
+        y = targets.to(ctx.device, non_blocking=True)
+        with ctx.autocast():
+            loss = ctx.loss(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        if ctx.scaler is not None:
+            ctx.scaler.scale(loss).backward()
+            ctx.scaler.step(opt)
+            ctx.scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        sched.step()
+        total += loss.item() * len(y)
+        seen += len(y)
+        reporter.step()
+    return total / max(seen, 1), seen
+
+
+@torch.inference_mode()
+def validate(model: nn.Module, loader: Any, ctx: Context) -> tuple[float, float, torch.Tensor]:
+    """Mean loss, accuracy and probabilities (in loader order) over a loader."""
+    model.eval()
+    total, correct, probs = 0.0, 0, []
+    for images, targets, _ in loader:
+        x = to_input(images, ctx.pre, ctx.device)
+        y = targets.to(ctx.device, non_blocking=True)
+        with ctx.autocast():
+            logits = model(x)
+        total += ctx.loss(logits, y).item() * len(y)
+        p = probabilities(logits, ctx.binary)
+        correct += int((p.argmax(dim=1) == y).sum())
+        probs.append(p.cpu())
+    n = sum(len(p) for p in probs)
+    return total / max(n, 1), correct / max(n, 1), torch.cat(probs)
+
+
+@dataclass
+class State:
+    """Progress that a checkpoint keeps: finished epochs, history and the best weights so far."""
+
+    epoch: int = 0
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+
+    def observe(self, val_loss: float, model: nn.Module, patience: int) -> None:
+        if val_loss < self.best_loss - 1e-6:
+            self.best_loss, self.best_epoch, self.bad_epochs = val_loss, self.epoch, 0
+            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+            self.stopped_early = patience > 0 and self.bad_epochs >= patience
+
+
+def save_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, sched: OneCycleLR,
+                    stage: str, state: State, scaler: torch.amp.GradScaler | None) -> None:
+    payload = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+               "scaler": scaler.state_dict() if scaler else None, "stage": stage,
+               "state": {k: v for k, v in vars(state).items() if k != "best_state"},
+               "best_state": state.best_state}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def stage_at(stages: list[Stage], epoch: int) -> tuple[Stage, int]:
+    """The stage that 0-based global ``epoch`` falls in and the epoch's offset inside it."""
+    for stage in stages:
+        if epoch < stage.epochs:
+            return stage, epoch
+        epoch -= stage.epochs
+    return stages[-1], stages[-1].epochs
+
+
+@dataclass
+class Fit:
+    """Everything :func:`fit` needs besides the model."""
+
+    arch: Arch
+    ctx: Context
+    loaders: dict[str, Any]
+    stages: list[Stage]
+    patience: int
+    checkpoint: Path
+    reporter: Reporter = field(default_factory=NullReporter)
+    on_epoch: Any = None  # callable(state) after each epoch, rank 0 (writes history.csv)
+
+
+def fit(model: nn.Module, job: Fit, resume: dict[str, Any] | None = None) -> State:
+    """Run the stages; returns the final state with the best weights loaded into ``model``."""
+    state = State()
+    if resume:
+        model.load_state_dict(resume["model"])
+        state = State(**resume["state"], best_state=resume["best_state"])
+    total = sum(s.epochs for s in job.stages)
+    steps = len(job.loaders["train"])
+    main = rank_world()[0] == 0
+    try:
+        while state.epoch < total and not state.stopped_early:
+            stage, offset = stage_at(job.stages, state.epoch)
+            opt, sched = optimizer_for(model, job.arch, stage, steps)
+            if resume and resume["stage"] == stage.name and offset > 0:
+                opt.load_state_dict(resume["optimizer"])
+                sched.load_state_dict(resume["scheduler"])
+                if job.ctx.scaler and resume.get("scaler"):
+                    job.ctx.scaler.load_state_dict(resume["scaler"])
+            resume = None
+            net = wrap(model, job.ctx.device)
+            for _ in range(offset, stage.epochs):
+                _epoch(model, net, job, stage, opt, sched, state, total)
+                if main:
+                    save_checkpoint(job.checkpoint, model, opt, sched, stage.name, state, job.ctx.scaler)
+                if state.stopped_early:
+                    break
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"interrupted after epoch {state.epoch} of {total}; checkpoint {job.checkpoint}: run the "
+            f"same command with --resume to continue") from None
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
+    return state
+
+
+def _epoch(model: nn.Module, net: nn.Module, job: Fit, stage: Stage, opt: torch.optim.Optimizer,
+           sched: OneCycleLR, state: State, total: int) -> None:
+    sampler = getattr(job.loaders["train"], "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(state.epoch)
+    job.reporter.start_epoch(state.epoch + 1, total, len(job.loaders["train"]))
+    start = time.perf_counter()
+    train_loss, seen = train_one_epoch(net, job.loaders["train"], opt, sched, job.ctx, job.reporter)
+    seconds = time.perf_counter() - start
+    val_loss, val_acc, _ = validate(model, job.loaders["val"], job.ctx)
+    state.epoch += 1
+    state.observe(val_loss, model, job.patience)
+    row = {"epoch": state.epoch, "stage": stage.name, "train_loss": round(train_loss, 5),
+           "val_loss": round(val_loss, 5), "val_accuracy": round(val_acc, 4),
+           "lr": f"{max(g['lr'] for g in opt.param_groups):.3g}",
+           "images_per_s": round(seen / max(seconds, 1e-9), 1), "seconds": round(seconds, 2)}
+    state.history.append(row)
+    if rank_world()[0] == 0:
+        job.reporter.end_epoch(row)
+        if job.on_epoch:
+            job.on_epoch(state)
+
+
+def init_distributed() -> None:
+    """Join the process group ``torchrun`` describes (WORLD_SIZE > 1); nothing otherwise."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))

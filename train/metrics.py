@@ -1,0 +1,133 @@
+"""What a trained model got right: metrics, per-group accuracy, predictions table and plots.
+
+``evaluate`` turns a split's rows and predicted probabilities into ``metrics.json`` material: accuracy,
+macro-F1, per-class precision/recall/F1/support (scikit-learn) and accuracy per value of every group
+column present (street, scene, source, video, post_id, ...): the table that exposes a leak.
+``predictions_frame`` is ``predictions.csv`` (joinable to the manifest by sha256). Plots use
+matplotlib's Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+
+from manifests import schema
+
+log = logging.getLogger(__name__)
+
+GROUP_COLUMNS = (schema.SOURCE, schema.SUBREDDIT, schema.STREET, schema.SCENE, schema.VIDEO,
+                 schema.POST_ID, schema.DUP_CLUSTER)
+PREDICTION = "prediction"
+CONFIDENCE = "confidence"
+CORRECT = "correct"
+
+
+def predictions_frame(rows: pd.DataFrame, probs: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
+    """One row per image: sha256, path, label, prediction, confidence, p_<class>..., split."""
+    pred = probs.argmax(axis=1)
+    out = pd.DataFrame({
+        schema.SHA256: rows[schema.SHA256].to_numpy(),
+        schema.PATH: rows[schema.PATH].to_numpy(),
+        schema.LABEL: rows[schema.LABEL].to_numpy(),
+        PREDICTION: np.asarray(classes, dtype=object)[pred],
+        CONFIDENCE: probs.max(axis=1).round(6),
+        schema.SPLIT: rows[schema.SPLIT].to_numpy(),
+    })
+    for i, name in enumerate(classes):
+        out[f"p_{name}"] = probs[:, i].round(6)
+    out[CORRECT] = out[schema.LABEL] == out[PREDICTION]
+    return out
+
+
+def group_accuracy(rows: pd.DataFrame, correct: np.ndarray) -> dict[str, dict[str, dict[str, float]]]:
+    """Accuracy and count per value of each group column that holds any value."""
+    result: dict[str, dict[str, dict[str, float]]] = {}
+    for col in GROUP_COLUMNS:
+        if col not in rows.columns or rows[col].isna().all():
+            continue
+        keys = rows[col].astype("string").fillna("(none)").to_numpy()
+        frame = pd.DataFrame({"key": keys, "ok": correct.astype(float)})
+        stats = frame.groupby("key")["ok"].agg(["mean", "size"])
+        result[col] = {str(k): {"accuracy": round(float(r["mean"]), 4), "n": int(r["size"])}
+                       for k, r in stats.iterrows()}
+    return result
+
+
+def evaluate(rows: pd.DataFrame, probs: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class P/R/F1/support, confusion matrix and per-group accuracy."""
+    index = {c: i for i, c in enumerate(classes)}
+    y_true = rows[schema.LABEL].map(index).to_numpy(dtype=np.int64)
+    y_pred = probs.argmax(axis=1)
+    labels = list(range(len(classes)))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {
+        "n": len(rows),
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+        "macro_f1": round(float(f1_score(y_true, y_pred, labels=labels, average="macro",
+                                         zero_division=0)), 4),
+        "per_class": {c: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+                          "f1": round(float(f[i]), 4), "support": int(s[i])}
+                      for i, c in enumerate(classes)},
+        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "groups": group_accuracy(rows, y_true == y_pred),
+    }
+
+
+def plot_confusion(matrix: list[list[int]], classes: tuple[str, ...], path: Path, title: str = "") -> None:
+    """confusion.png: counts on the left, row-normalised (recall) on the right."""
+    counts = np.asarray(matrix, dtype=float)
+    norm = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    n = len(classes)
+    side = max(4.0, 0.5 * n + 2.5)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side))
+    panels = ((axes[0], counts, "counts", "{:.0f}"), (axes[1], norm, "normalised", "{:.2f}"))
+    for ax, data, name, fmt in panels:
+        ax.imshow(data, cmap="Blues", vmin=0, vmax=max(data.max(), 1e-9))
+        ax.set_title(f"{title} {name}".strip())
+        ax.set_xticks(range(n), classes, rotation=45, ha="right")
+        ax.set_yticks(range(n), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        if n <= 30:
+            for i in range(n):
+                for j in range(n):
+                    colour = "white" if data[i, j] > data.max() / 2 else "black"
+                    ax.text(j, i, fmt.format(data[i, j]), ha="center", va="center", color=colour,
+                            fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_curves(history: pd.DataFrame, path: Path) -> None:
+    """curves.png: train/val loss and val accuracy per epoch, the unfreeze point marked."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(history["epoch"], history["train_loss"], marker="o", label="train loss")
+    ax_loss.plot(history["epoch"], history["val_loss"], marker="o", label="val loss")
+    ax_acc.plot(history["epoch"], history["val_accuracy"], marker="o", color="tab:green",
+                label="val accuracy")
+    frozen = history[history["stage"] == "frozen"]
+    for ax in (ax_loss, ax_acc):
+        if not frozen.empty and len(frozen) < len(history):
+            ax.axvline(frozen["epoch"].max() + 0.5, color="grey", linestyle="--", label="unfrozen")
+        ax.set_xlabel("epoch")
+        ax.legend()
+    ax_acc.set_ylim(0, 1.02)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
