@@ -38,8 +38,9 @@ demo: venv ffmpeg
 	@echo "== screenshots from six streets: labels from the file names, street as a column"
 	$(BIN)/harvest folder $(DEMO)/screenshots -m $(DEMO)/streets/manifest.csv \
 	  --pattern '{street}/cog_{suit}_{entity}_{n:\d+}.png' --label-field suit
-	@echo "== near-duplicates (a 16x16 phash: at 8x8 every street backdrop looks alike)"
-	$(BIN)/curate dedupe $(DEMO)/streets/manifest.csv --hash-size 16 --threshold 24
+	@echo "== near-duplicates: six screenshots were re-posted downscaled (drawn scenes are simpler than"
+	@echo "   photos, so a tighter threshold than the default 10 keeps different screenshots apart)"
+	$(BIN)/curate dedupe $(DEMO)/streets/manifest.csv --threshold 6
 	@if [ -f $(DEMO)/movies/manifest.csv ]; then \
 	  echo "== near-duplicate movie frames (mirrored copies too)"; \
 	  $(BIN)/curate dedupe $(DEMO)/movies/manifest.csv --flip-invariant; \

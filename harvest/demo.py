@@ -2,8 +2,9 @@
 
 ``python -m harvest.demo DIR`` writes ``DIR/screenshots/<street>/cog_<suit>_<entity>_<n>.png``, a
 ToonTown-style screenshot folder with four suits on six streets (one street deliberately holds most
-Bossbots, the imbalance a balance report must expose), plus the debris real folders have: a corrupt
-image, an HTML page saved as .png, a text file and a file that does not follow the naming pattern.
+Bossbots, the imbalance a balance report must expose), a few downscaled reposts for dedupe, plus the
+debris real folders have: a truncated image, an HTML page saved as .png, a text file and a file that
+does not follow the naming pattern.
 """
 
 from __future__ import annotations
@@ -22,37 +23,47 @@ ENTITIES = {"bossbot": ["flunky", "yesman"], "lawbot": ["bottomfeeder", "doublet
             "cashbot": ["shortchange", "pennypincher"], "sellbot": ["cold_caller", "telemarketer"]}
 
 
-def screenshot(street: str, suit: str, rng: np.random.Generator, size: tuple[int, int] = (96, 72)
+def screenshot(street: str, suit: str, rng: np.random.Generator, size: tuple[int, int] = (128, 96)
                ) -> Image.Image:
-    """One fake screenshot: the street's sky and ground, a cog of the suit's shape and colour."""
+    """One fake screenshot: the street's sky, buildings and ground, a cog of the suit's shape."""
     w, h = size
     sky = np.array(STREETS[street], dtype=np.float32)
     arr = np.empty((h, w, 3), dtype=np.float32)
     arr[:] = sky
-    arr[int(h * 0.65):] = sky * 0.5 + 40
-    arr += rng.normal(0, 6, arr.shape)
+    arr[int(h * 0.7):] = sky * 0.5 + 40
     img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(3, 7))):  # buildings: every screenshot a different skyline
+        x0, bw, bh = int(rng.integers(-10, w)), int(rng.integers(10, 36)), int(rng.integers(15, 55))
+        shade = tuple(int(c) for c in np.clip(sky * rng.uniform(0.3, 1.3) + rng.normal(0, 25, 3), 0, 255))
+        draw.rectangle((x0, int(h * 0.7) - bh, x0 + bw, int(h * 0.7)), fill=shade)
     colour, shape = SUITS[suit]
-    cx, cy = int(rng.integers(20, w - 20)), int(rng.integers(18, h - 18))
-    r = int(rng.integers(9, 15))
+    cx, cy = int(rng.integers(24, w - 24)), int(rng.integers(24, h - 24))
+    r = int(rng.integers(13, 20))
     box = (cx - r, cy - r, cx + r, cy + r)
+    outline = (20, 20, 20)
     if shape == "rect":
-        draw.rectangle(box, fill=colour)
+        draw.rectangle(box, fill=colour, outline=outline, width=2)
     elif shape == "ellipse":
-        draw.ellipse(box, fill=colour)
+        draw.ellipse(box, fill=colour, outline=outline, width=2)
     elif shape == "triangle":
-        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
+        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour, outline=outline)
     else:
-        draw.polygon([(cx, cy - r), (cx - r, cy), (cx, cy + r), (cx + r, cy)], fill=colour)
-    return img
+        draw.polygon([(cx, cy - r), (cx - r, cy), (cx, cy + r), (cx + r, cy)], fill=colour, outline=outline)
+    noisy = np.asarray(img, dtype=np.float32) + rng.normal(0, 5, (h, w, 3))
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB")
 
 
-def make_screenshots(root: Path, per_cell: int = 6, seed: int = 0) -> Path:
-    """Write the demo screenshot folder and return it."""
+def make_screenshots(root: Path, per_cell: int = 8, seed: int = 0, near_duplicates: int = 6) -> Path:
+    """Write the demo screenshot folder and return it.
+
+    ``near_duplicates`` screenshots are saved a second time, downscaled and re-encoded, under a new
+    number on the same street: the reposts ``curate dedupe`` must find.
+    """
     rng = np.random.default_rng(seed)
     out = root / "screenshots"
     n = 0
+    written: list[Path] = []
     for street in STREETS:
         for suit in SUITS:
             count = per_cell * 3 if (street, suit) == ("dg", "bossbot") else per_cell
@@ -61,7 +72,15 @@ def make_screenshots(root: Path, per_cell: int = 6, seed: int = 0) -> Path:
                 path = out / street / f"cog_{suit}_{entity}_{n}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 screenshot(street, suit, rng).save(path)
+                written.append(path)
                 n += 1
+    for index in rng.choice(len(written), size=near_duplicates, replace=False):
+        original = written[int(index)]
+        suit, entity = original.stem.split("_", 1)[1].rsplit("_", 1)[0].split("_", 1)
+        with Image.open(original) as img:
+            copy = img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.Resampling.LANCZOS)
+        copy.save(original.parent / f"cog_{suit}_{entity}_{n}.png")
+        n += 1
     good = (out / "ttc" / f"cog_lawbot_bottomfeeder_{n}.png")
     screenshot("ttc", "lawbot", rng).save(good)
     data = good.read_bytes()

@@ -179,6 +179,8 @@ SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "
                  "validation": "val", "test": "test", "testing": "test"}
 # Columns that identify a group of related images; splitting randomly across them leaks.
 GROUP_COLUMNS = (SCENE, POST_ID, STREET, VIDEO, DUP_CLUSTER)
+# Columns a trained model's accuracy is reported per value of (the table that exposes a leak).
+REPORT_GROUPS = (SOURCE, SUBREDDIT, STREET, SCENE, VIDEO, POST_ID)
 
 
 def dtype_of(name: str) -> str:

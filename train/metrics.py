@@ -30,8 +30,6 @@ from manifests import schema
 
 log = logging.getLogger(__name__)
 
-GROUP_COLUMNS = (schema.SOURCE, schema.SUBREDDIT, schema.STREET, schema.SCENE, schema.VIDEO,
-                 schema.POST_ID, schema.DUP_CLUSTER)
 PREDICTION = "prediction"
 CONFIDENCE = "confidence"
 CORRECT = "correct"
@@ -57,7 +55,7 @@ def predictions_frame(rows: pd.DataFrame, probs: np.ndarray, classes: tuple[str,
 def group_accuracy(rows: pd.DataFrame, correct: np.ndarray) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy and count per value of each group column that holds any value."""
     result: dict[str, dict[str, dict[str, float]]] = {}
-    for col in GROUP_COLUMNS:
+    for col in schema.REPORT_GROUPS:
         if col not in rows.columns or rows[col].isna().all():
             continue
         keys = rows[col].astype("string").fillna("(none)").to_numpy()
