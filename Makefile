@@ -40,7 +40,7 @@ demo: venv ffmpeg
 	  --pattern '{street}/cog_{suit}_{entity}_{n:\d+}.png' --label-field suit
 	@echo "== near-duplicates: six screenshots were re-posted downscaled (drawn scenes are simpler than"
 	@echo "   photos, so a tighter threshold than the default 10 keeps different screenshots apart)"
-	$(BIN)/curate dedupe $(DEMO)/streets/manifest.csv --threshold 6
+	$(BIN)/curate dedupe $(DEMO)/streets/manifest.csv --threshold 4
 	@if [ -f $(DEMO)/movies/manifest.csv ]; then \
 	  echo "== near-duplicate movie frames (mirrored copies too)"; \
 	  $(BIN)/curate dedupe $(DEMO)/movies/manifest.csv --flip-invariant; \

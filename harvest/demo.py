@@ -38,8 +38,8 @@ def screenshot(street: str, suit: str, rng: np.random.Generator, size: tuple[int
         shade = tuple(int(c) for c in np.clip(sky * rng.uniform(0.3, 1.3) + rng.normal(0, 25, 3), 0, 255))
         draw.rectangle((x0, int(h * 0.7) - bh, x0 + bw, int(h * 0.7)), fill=shade)
     colour, shape = SUITS[suit]
-    cx, cy = int(rng.integers(24, w - 24)), int(rng.integers(24, h - 24))
-    r = int(rng.integers(13, 20))
+    cx, cy = int(rng.integers(30, w - 30)), int(rng.integers(29, h - 29))
+    r = int(rng.integers(20, 28))
     box = (cx - r, cy - r, cx + r, cy + r)
     outline = (20, 20, 20)
     if shape == "rect":
