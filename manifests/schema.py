@@ -48,6 +48,7 @@ FRAME = "frame"
 TIME = "time"
 SCENE = "scene"
 CROP = "crop"
+SAMPLING = "sampling"
 # reddit / search
 POST_ID = "post_id"
 SUBREDDIT = "subreddit"
@@ -110,6 +111,8 @@ METADATA: tuple[Column, ...] = (
     Column(TIME, FLOAT, "frame time in seconds"),
     Column(SCENE, STRING, "scene id, <video stem>:<nnnn>"),
     Column(CROP, STRING, "crop box applied, W:H:X:Y"),
+    Column(SAMPLING, STRING, "how frames were taken from a video: every=N or every_seconds=S, "
+           "range, crop mode, size and format (frames resume by it)"),
     Column(POST_ID, STRING, "Reddit post id"),
     Column(SUBREDDIT, STRING, "subreddit name"),
     Column(TITLE, STRING, "post or page title"),
@@ -142,6 +145,11 @@ TRUNCATED = "truncated"  # the data ends before the image does
 TOO_LARGE = "too_large"  # over the byte or pixel limit (decompression bombs)
 UNSUPPORTED = "unsupported"  # an image format gleanset cannot decode (SVG)
 UNREADABLE = "unreadable"  # the file cannot be read (permissions, vanished)
+# Why a video gave no rows, or not all of them (harvest frames).
+MISSING = "missing"  # the file does not exist
+NOT_VIDEO = "not_video"  # ffmpeg cannot read it as a video (a text file, an image)
+NO_VIDEO = "no_video_stream"  # an audio-only file
+DAMAGED = "damaged"  # the stream has undecodable parts; frames before and after them are kept
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}

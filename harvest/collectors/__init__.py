@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from .base import Collector
 from .folder import FolderCollector, FolderOptions
+from .frames import FrameOptions, FramesCollector, FramesOptions, harvest_video
 
 COLLECTORS: dict[str, type[Collector]] = {
     FolderCollector.name: FolderCollector,
+    FramesCollector.name: FramesCollector,
 }
 
-__all__ = ["COLLECTORS", "Collector", "FolderCollector", "FolderOptions"]
+__all__ = ["COLLECTORS", "Collector", "FolderCollector", "FolderOptions", "FrameOptions",
+           "FramesCollector", "FramesOptions", "harvest_video"]

@@ -1,0 +1,111 @@
+"""Scene-change detection and dark-frame tests on decoded frames (numpy arrays, RGB, uint8).
+
+``SceneTracker`` is fed a small copy of *every* decoded frame, in order, and numbers scenes:
+
+- **hard cuts**: the content score of a frame is the mean absolute difference of its HSV pixels from
+  the previous frame's (PySceneDetect's ``detect-content`` measure, on a 0-255 scale), except that hue
+  and saturation are weighted down in dark pixels. Hue and saturation of near-black pixels are noise,
+  and without the weighting every fade to or from black would end in a burst of false cuts. A frame
+  whose score reaches ``threshold`` starts a new scene.
+- **fades through black**: the first picture after at least ``black_gap`` frames of black starts a new
+  scene when the picture before the black faded out (a fade-out, a black hold and a fade-in separate
+  two scenes although no single frame jumps). A hard cut *into* black has already started the scene
+  that the black and the picture fading in after it belong to, and short black dips inside a fade
+  start nothing.
+
+``is_dark`` tells near-black and near-uniform frames (credits, fades to black, blank loading screens).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_THRESHOLD = 27.0
+# Below this brightness (0-255) hue and saturation count proportionally less.
+DARK_KNEE = 32.0
+# A frame is black when its mean brightness is below this and almost no pixel is bright.
+BLACK_MEAN = 2.5
+BRIGHT_LEVEL = 40
+BRIGHT_FRACTION = 0.02
+UNIFORM_STD = 3.0
+
+
+def hsv_features(rgb: np.ndarray) -> np.ndarray:
+    """HSV planes (hue 0-180, saturation and value 0-255), hue and saturation dimmed in dark pixels."""
+    x = rgb.astype(np.float32)
+    mx = x.max(axis=-1)
+    delta = mx - x.min(axis=-1)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    safe = np.maximum(delta, 1e-6)
+    hue = np.where(mx == r, (g - b) / safe, np.where(mx == g, 2 + (b - r) / safe, 4 + (r - g) / safe))
+    hue = np.where(delta > 0, (hue * 30.0) % 180.0, 0.0)
+    sat = np.where(mx > 0, delta / np.maximum(mx, 1e-6) * 255.0, 0.0)
+    weight = np.minimum(mx, DARK_KNEE) / DARK_KNEE
+    return np.stack([hue * weight, sat * weight, mx], axis=0)
+
+
+def is_black(rgb: np.ndarray) -> bool:
+    """No picture at all: black, perhaps with a small overlay (a logo, a copyright line)."""
+    value = rgb.max(axis=-1)
+    return bool(value.mean() < BLACK_MEAN and (value > BRIGHT_LEVEL).mean() < BRIGHT_FRACTION)
+
+
+def dark_reason(rgb: np.ndarray) -> str | None:
+    """``"dark"`` for near-black frames, ``"uniform"`` for near-constant ones, else ``None``."""
+    sample = rgb[::2, ::2] if rgb.shape[0] * rgb.shape[1] > 200_000 else rgb
+    value = sample.max(axis=-1)
+    if (value > BRIGHT_LEVEL).mean() < BRIGHT_FRACTION:
+        return "dark"
+    if float(sample.reshape(-1, 3).std(axis=0).max()) < UNIFORM_STD:
+        return "uniform"
+    return None
+
+
+@dataclass
+class SceneTracker:
+    """Numbers scenes over consecutive frames; ``scene`` is the current scene number.
+
+    ``feed(index, rgb)`` takes frames in decoding order and returns the scene number of that frame.
+    A tracker can start mid-video (a resumed run) at a known ``scene`` number.
+    """
+
+    threshold: float = DEFAULT_THRESHOLD
+    black_gap: int = 12
+    scene: int = 0
+    _prev: np.ndarray | None = None
+    _black_run: int = 0
+    _picture_seen: bool = False
+    _cut_since_picture: bool = False
+    cuts: int = 0
+
+    def feed(self, rgb: np.ndarray) -> int:
+        """Score one frame against the previous one; a cut or the end of a black gap starts a scene."""
+        features = hsv_features(rgb)
+        black = is_black(rgb)
+        new_scene = False
+        if self._prev is not None:
+            score = float(np.abs(features - self._prev).mean())
+            new_scene = score >= self.threshold
+            if (not black and self._picture_seen and not self._cut_since_picture
+                    and self._black_run >= self.black_gap):
+                new_scene = True
+        self._black_run = self._black_run + 1 if black else 0
+        self._cut_since_picture = (self._cut_since_picture or new_scene) and black
+        self._picture_seen = self._picture_seen or not black
+        self._prev = features
+        if new_scene:
+            self.scene += 1
+            self.cuts += 1
+        return self.scene
+
+
+def scene_id(stem: str, number: int) -> str:
+    """The ``scene`` column value: ``<stem>:<nnnn>``."""
+    return f"{stem}:{number:04d}"
+
+
+def scene_number(scene: str) -> int:
+    """The number at the end of a scene id."""
+    return int(str(scene).rsplit(":", 1)[-1])
