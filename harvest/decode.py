@@ -2,9 +2,9 @@
 
 ffmpeg decodes the video once and splits it in two branches:
 
-- every frame, shrunk to a thumbnail, streams out on stdout; a thread scores each against the previous
-  one (:class:`harvest.scenes.SceneTracker`), so scenes are found over *all* frames;
-- the frames to keep are chosen by ffmpeg's ``select`` on the frame index, cropped and scaled, and
+- every frame, cropped and shrunk to a thumbnail, streams out on stdout; a thread scores each against
+  the previous one (:class:`harvest.scenes.SceneTracker`), so scenes are found over *all* frames;
+- the frames to keep are chosen by ffmpeg's ``select`` on the frame index and scaled, and
   stream out on a second pipe as raw RGB, one at a time, to be stored as they come.
 
 Both sides compute the same selection rule (``Selection``), so the k-th frame on the second pipe is
@@ -112,7 +112,8 @@ class VideoDecoder:
         self.info = info
         self.plan = plan
         self.state = DecodeState()
-        self.thumb = (THUMB_WIDTH, max(2, round(THUMB_WIDTH * info.height / info.width / 2) * 2))
+        box = plan.crop
+        self.thumb = (THUMB_WIDTH, max(2, round(THUMB_WIDTH * box.h / box.w / 2) * 2))
         self._proc: subprocess.Popen[bytes] | None = None
         self._threads: list[threading.Thread] = []
         self._kept_read = -1
@@ -123,15 +124,16 @@ class VideoDecoder:
         # Seek to a time at or just before the start frame: accurate seeking drops what precedes it.
         seek = {"ss": f"{math.floor(info.time_of(plan.start) * 1e6) / 1e6:.6f}"} if plan.start else {}
         source = ffmpeg.input(str(info.path), **seek)
-        video = source.video
+        # Constant frame rate: frames a damaged stretch loses are filled in, so indices stay true.
+        video = source.video.filter("fps", fps=str(info.fps))
         if plan.end is not None:
             video = video.trim(end_frame=plan.end - plan.start)
+        box = plan.crop
+        if (box.w, box.h) != (info.width, info.height):
+            video = video.crop(box.x, box.y, box.w, box.h)
         parts = video.split()
         thumbs = parts[0].filter("scale", *self.thumb, flags="area")
         kept = parts[1].filter("select", plan.selection.expression(plan.start, info.fps))
-        box = plan.crop
-        if (box.w, box.h) != (info.width, info.height):
-            kept = kept.crop(box.x, box.y, box.w, box.h)
         if plan.out_size != (box.w, box.h):
             kept = kept.filter("scale", *plan.out_size)
         raw = {"format": "rawvideo", "pix_fmt": "rgb24", "fps_mode": "passthrough"}

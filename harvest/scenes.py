@@ -6,7 +6,9 @@
   the previous frame's (PySceneDetect's ``detect-content`` measure, on a 0-255 scale), except that hue
   and saturation are weighted down in dark pixels. Hue and saturation of near-black pixels are noise,
   and without the weighting every fade to or from black would end in a burst of false cuts. A frame
-  whose score reaches ``threshold`` starts a new scene.
+  whose score reaches ``threshold`` starts a new scene, provided its brightness pattern is not simply
+  the previous frame's made darker or brighter: the correlation of the two grey images must be below
+  ``MAX_CORRELATION`` (a fade keeps it near 1 on every frame, a cut to another shot drops it).
 - **fades through black**: the first picture after at least ``black_gap`` frames of black starts a new
   scene when the picture before the black faded out (a fade-out, a black hold and a fade-in separate
   two scenes although no single frame jumps). A hard cut *into* black has already started the scene
@@ -23,13 +25,23 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_THRESHOLD = 27.0
-# Below this brightness (0-255) hue and saturation count proportionally less.
-DARK_KNEE = 32.0
+# Below this brightness (0-255) hue and saturation count less, with the square of the brightness.
+DARK_KNEE = 64.0
 # A frame is black when its mean brightness is below this and almost no pixel is bright.
 BLACK_MEAN = 2.5
 BRIGHT_LEVEL = 40
 BRIGHT_FRACTION = 0.02
 UNIFORM_STD = 3.0
+MAX_CORRELATION = 0.8
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two grey images; 0 when either is (nearly) flat."""
+    a, b = a - a.mean(), b - b.mean()
+    sa, sb = float(a.std()), float(b.std())
+    if min(sa, sb) < 2.0:
+        return 0.0
+    return float((a * b).mean() / (sa * sb))
 
 
 def hsv_features(rgb: np.ndarray) -> np.ndarray:
@@ -42,7 +54,7 @@ def hsv_features(rgb: np.ndarray) -> np.ndarray:
     hue = np.where(mx == r, (g - b) / safe, np.where(mx == g, 2 + (b - r) / safe, 4 + (r - g) / safe))
     hue = np.where(delta > 0, (hue * 30.0) % 180.0, 0.0)
     sat = np.where(mx > 0, delta / np.maximum(mx, 1e-6) * 255.0, 0.0)
-    weight = np.minimum(mx, DARK_KNEE) / DARK_KNEE
+    weight = np.square(np.minimum(mx, DARK_KNEE) / DARK_KNEE)
     return np.stack([hue * weight, sat * weight, mx], axis=0)
 
 
@@ -75,6 +87,7 @@ class SceneTracker:
     black_gap: int = 12
     scene: int = 0
     _prev: np.ndarray | None = None
+    _prev_grey: np.ndarray | None = None
     _black_run: int = 0
     _picture_seen: bool = False
     _cut_since_picture: bool = False
@@ -83,18 +96,19 @@ class SceneTracker:
     def feed(self, rgb: np.ndarray) -> int:
         """Score one frame against the previous one; a cut or the end of a black gap starts a scene."""
         features = hsv_features(rgb)
+        grey = rgb.mean(axis=-1, dtype=np.float32)
         black = is_black(rgb)
         new_scene = False
-        if self._prev is not None:
+        if self._prev is not None and self._prev_grey is not None:
             score = float(np.abs(features - self._prev).mean())
-            new_scene = score >= self.threshold
+            new_scene = score >= self.threshold and correlation(grey, self._prev_grey) < MAX_CORRELATION
             if (not black and self._picture_seen and not self._cut_since_picture
                     and self._black_run >= self.black_gap):
                 new_scene = True
         self._black_run = self._black_run + 1 if black else 0
         self._cut_since_picture = (self._cut_since_picture or new_scene) and black
         self._picture_seen = self._picture_seen or not black
-        self._prev = features
+        self._prev, self._prev_grey = features, grey
         if new_scene:
             self.scene += 1
             self.cuts += 1
