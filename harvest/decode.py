@@ -32,7 +32,7 @@ from .video import CropBox, VideoInfo
 
 log = logging.getLogger(__name__)
 
-THUMB_WIDTH = 128
+THUMB_WIDTH = 96
 
 
 @dataclass(frozen=True)

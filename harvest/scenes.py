@@ -7,7 +7,7 @@
   and saturation are weighted down in dark pixels. Hue and saturation of near-black pixels are noise,
   and without the weighting every fade to or from black would end in a burst of false cuts. A frame
   whose score reaches ``threshold`` starts a new scene, provided its brightness pattern is not simply
-  the previous frame's made darker or brighter: the correlation of the two grey images must be below
+  the previous frame's made darker or brighter: the correlation of the two brightness images must be below
   ``MAX_CORRELATION`` (a fade keeps it near 1 on every frame, a cut to another shot drops it).
 - **fades through black**: the first picture after at least ``black_gap`` frames of black starts a new
   scene when the picture before the black faded out (a fade-out, a black hold and a fade-in separate
@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 DEFAULT_THRESHOLD = 27.0
 # Below this brightness (0-255) hue and saturation count less, with the square of the brightness.
@@ -45,22 +46,20 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def hsv_features(rgb: np.ndarray) -> np.ndarray:
-    """HSV planes (hue 0-180, saturation and value 0-255), hue and saturation dimmed in dark pixels."""
-    x = rgb.astype(np.float32)
-    mx = x.max(axis=-1)
-    delta = mx - x.min(axis=-1)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    safe = np.maximum(delta, 1e-6)
-    hue = np.where(mx == r, (g - b) / safe, np.where(mx == g, 2 + (b - r) / safe, 4 + (r - g) / safe))
-    hue = np.where(delta > 0, (hue * 30.0) % 180.0, 0.0)
-    sat = np.where(mx > 0, delta / np.maximum(mx, 1e-6) * 255.0, 0.0)
-    weight = np.square(np.minimum(mx, DARK_KNEE) / DARK_KNEE)
-    return np.stack([hue * weight, sat * weight, mx], axis=0)
+    """HSV planes (hue on OpenCV's 0-180 scale, saturation and value 0-255) as float32 (h, w, 3),
+    hue and saturation dimmed in dark pixels."""
+    hsv = np.asarray(Image.fromarray(np.ascontiguousarray(rgb), "RGB").convert("HSV"), dtype=np.float32)
+    weight = np.minimum(hsv[..., 2], DARK_KNEE) * (1.0 / DARK_KNEE)
+    weight *= weight
+    hsv[..., 0] *= weight * (180.0 / 256.0)
+    hsv[..., 1] *= weight
+    return hsv
 
 
-def is_black(rgb: np.ndarray) -> bool:
-    """No picture at all: black, perhaps with a small overlay (a logo, a copyright line)."""
-    value = rgb.max(axis=-1)
+def is_black(value: np.ndarray) -> bool:
+    """No picture at all: black, perhaps with a small overlay (a logo, a copyright line).
+
+    ``value`` is the HSV value plane (the brightest channel of each pixel)."""
     return bool(value.mean() < BLACK_MEAN and (value > BRIGHT_LEVEL).mean() < BRIGHT_FRACTION)
 
 
@@ -96,8 +95,8 @@ class SceneTracker:
     def feed(self, rgb: np.ndarray) -> int:
         """Score one frame against the previous one; a cut or the end of a black gap starts a scene."""
         features = hsv_features(rgb)
-        grey = rgb.mean(axis=-1, dtype=np.float32)
-        black = is_black(rgb)
+        grey = features[..., 2]
+        black = is_black(grey)
         new_scene = False
         if self._prev is not None and self._prev_grey is not None:
             score = float(np.abs(features - self._prev).mean())
