@@ -38,11 +38,17 @@ demo: venv ffmpeg
 	@echo "== screenshots from six streets: labels from the file names, street as a column"
 	$(BIN)/harvest folder $(DEMO)/screenshots -m $(DEMO)/streets/manifest.csv \
 	  --pattern '{street}/cog_{suit}_{entity}_{n:\d+}.png' --label-field suit
+	@echo "== movie frames: every 12th frame, letterbox bars and thin edge lines cropped, a scene id per shot"
+	$(BIN)/harvest frames $(DEMO)/movies_src/castle.mp4 $(DEMO)/movies_src/meadow.mp4 \
+	  $(DEMO)/movies_src/dusk.mp4 -m $(DEMO)/movies/manifest.csv --every 12 --workers 2
 	@echo
-	@echo "demo manifests: $(DEMO)/streets/manifest.csv (lineage: manifest.csv.log.jsonl beside it)"
+	@echo "demo manifests: $(DEMO)/streets/manifest.csv, $(DEMO)/movies/manifest.csv" \
+	  "(lineage: manifest.csv.log.jsonl beside each)"
 
 bench: venv ffmpeg
 	$(PY) bench/folder_import.py
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) bench/frames.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache .hypothesis
