@@ -33,6 +33,7 @@ from .video import CropBox, VideoInfo
 log = logging.getLogger(__name__)
 
 THUMB_WIDTH = 96
+THUMB_BATCH = 16  # thumbnails scored together
 
 
 @dataclass(frozen=True)
@@ -153,12 +154,13 @@ class VideoDecoder:
         w, h = self.thumb
         tracker = SceneTracker(self.plan.scene_threshold, self.plan.black_gap, self.plan.first_scene)
         index, selection, fps = self.plan.start, self.plan.selection, self.info.fps
-        while (data := _read_exact(pipe, w * h * 3)) is not None:
-            scene = tracker.feed(np.frombuffer(data, np.uint8).reshape(h, w, 3))
-            if selection.keeps(index, fps):
-                self.state.scenes[index] = scene
-            index += 1
-            self.state.decoded += 1
+        while data := pipe.read(w * h * 3 * THUMB_BATCH):
+            frames = np.frombuffer(data, np.uint8, len(data) // (w * h * 3) * w * h * 3)
+            for scene in tracker.feed(frames.reshape(-1, h, w, 3)):
+                if selection.keeps(index, fps):
+                    self.state.scenes[index] = scene
+                index += 1
+            self.state.decoded = index - self.plan.start
         self.state.cuts = tracker.cuts
         self.state.done.set()
 

@@ -78,40 +78,57 @@ def dark_reason(rgb: np.ndarray) -> str | None:
 class SceneTracker:
     """Numbers scenes over consecutive frames; ``scene`` is the current scene number.
 
-    ``feed(index, rgb)`` takes frames in decoding order and returns the scene number of that frame.
-    A tracker can start mid-video (a resumed run) at a known ``scene`` number.
+    ``feed(frames)`` takes a batch of thumbnails (n, h, w, 3) in decoding order and returns the scene
+    number of each; the scoring is vectorised over the batch. A tracker can start mid-video (a resumed
+    run) at a known ``scene`` number.
     """
 
     threshold: float = DEFAULT_THRESHOLD
     black_gap: int = 12
     scene: int = 0
     _prev: np.ndarray | None = None
-    _prev_grey: np.ndarray | None = None
     _black_run: int = 0
     _picture_seen: bool = False
     _cut_since_picture: bool = False
     cuts: int = 0
 
-    def feed(self, rgb: np.ndarray) -> int:
-        """Score one frame against the previous one; a cut or the end of a black gap starts a scene."""
-        features = hsv_features(rgb)
-        grey = features[..., 2]
-        black = is_black(grey)
-        new_scene = False
-        if self._prev is not None and self._prev_grey is not None:
-            score = float(np.abs(features - self._prev).mean())
-            new_scene = score >= self.threshold and correlation(grey, self._prev_grey) < MAX_CORRELATION
-            if (not black and self._picture_seen and not self._cut_since_picture
+    def _measure(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame: content score and brightness correlation against the frame before, blackness."""
+        n, h, w, _ = frames.shape
+        features = hsv_features(frames.reshape(n * h, w, 3)).reshape(n, h, w, 3)
+        value = features[..., 2]
+        black = (value.mean(axis=(1, 2)) < BLACK_MEAN) & \
+            ((value > BRIGHT_LEVEL).mean(axis=(1, 2)) < BRIGHT_FRACTION)
+        chain = features if self._prev is None else np.concatenate([self._prev[None], features])
+        scores = np.abs(chain[1:] - chain[:-1]).mean(axis=(1, 2, 3))
+        grey = chain[..., 2].reshape(len(chain), -1)
+        grey = grey - grey.mean(axis=1, keepdims=True)
+        spread = grey.std(axis=1)
+        cov = (grey[1:] * grey[:-1]).mean(axis=1)
+        flat = np.minimum(spread[1:], spread[:-1]) < 2.0
+        corr = np.where(flat, 0.0, cov / np.maximum(spread[1:] * spread[:-1], 1e-6))
+        if self._prev is None:  # the very first frame has nothing to differ from
+            scores, corr = np.concatenate([[0.0], scores]), np.concatenate([[1.0], corr])
+        self._prev = features[-1]
+        return scores, corr, black
+
+    def feed(self, frames: np.ndarray) -> list[int]:
+        """Scene numbers of a batch of frames; a cut or the end of a black gap starts a scene."""
+        scores, corr, black = self._measure(frames)
+        out = []
+        for score, similar, dark in zip(scores.tolist(), corr.tolist(), black.tolist(), strict=True):
+            new_scene = score >= self.threshold and similar < MAX_CORRELATION
+            if (not dark and self._picture_seen and not self._cut_since_picture
                     and self._black_run >= self.black_gap):
                 new_scene = True
-        self._black_run = self._black_run + 1 if black else 0
-        self._cut_since_picture = (self._cut_since_picture or new_scene) and black
-        self._picture_seen = self._picture_seen or not black
-        self._prev, self._prev_grey = features, grey
-        if new_scene:
-            self.scene += 1
-            self.cuts += 1
-        return self.scene
+            self._black_run = self._black_run + 1 if dark else 0
+            self._cut_since_picture = (self._cut_since_picture or new_scene) and dark
+            self._picture_seen = self._picture_seen or not dark
+            if new_scene:
+                self.scene += 1
+                self.cuts += 1
+            out.append(self.scene)
+        return out
 
 
 def scene_id(stem: str, number: int) -> str:

@@ -216,8 +216,12 @@ def _line_depth(strips: np.ndarray) -> int:
         depth = d + 1
     if depth == 0:
         return 0
-    inner = np.abs(strips[:, depth - 1] - strips[:, depth]).mean(axis=(1, 2))
-    return depth if (inner > LINE_CONTRAST).mean() >= 0.5 else 0
+    # A line stays put while the picture beside it changes over the video (or at least often differs
+    # from it); a band of static uniform content (a still sky) does neither, and is kept.
+    inner = strips[:, depth]
+    drifts = float(inner.mean(axis=1).std(axis=0).max()) >= LINE_DRIFT
+    contrast = (np.abs(strips[:, depth - 1] - inner).mean(axis=(1, 2)) > LINE_CONTRAST).mean()
+    return depth if drifts or contrast >= 0.3 else 0
 
 
 def _edge_lines(frames: list[np.ndarray], box: CropBox) -> dict[str, int]:
