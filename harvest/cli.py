@@ -130,7 +130,10 @@ def _frame_options(every: int | None, every_seconds: float | None, crop: str, si
         raise UsageError("give --every or --every-seconds, not both")
     if crop not in ("auto", "none") and not re.fullmatch(r"\d+:\d+(:\d+:\d+)?", crop):
         raise UsageError(f"--crop {crop!r} is not auto, none or W:H:X:Y")
-    if kwargs.get("size") and kwargs.get("max_side"):
+    start, end = kwargs.get("start"), kwargs.get("end")
+    if start is not None and end is not None and end <= start:  # type: ignore[operator]
+        raise UsageError(f"--end {end} must be after --start {start}")
+    if size and kwargs.get("max_side"):
         raise UsageError("give --size or --max-side, not both")
     return FrameOptions(every=every, every_seconds=every_seconds, crop=crop, size=_size(size),
                         **kwargs)  # type: ignore[arg-type]

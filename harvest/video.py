@@ -4,7 +4,8 @@
 - ``probe`` reads a video's size, frame rate and length, or raises ``VideoError`` with a status and a
   one-line reason: missing file, zero-length file, not a video, audio-only file.
 - ``detect_crop`` finds the box to keep: letterbox/pillarbox bars by ffmpeg's ``cropdetect`` over
-  frames spread across the whole video (key frames, decoded alone, so it costs little), combined per
+  frames spread across the whole video (key frames decoded alone, or one key frame after each of a
+  dozen seeks in long videos, so it costs little), combined per
   edge so dark scenes and fades cannot decide alone; then thin near-constant lines along the edges
   (a 2-4 px black or coloured line present on every frame), which ``cropdetect`` cannot see.
 
@@ -36,6 +37,7 @@ INSTALL_HINT = ("ffmpeg is not installed: install it with 'sudo apt-get install 
                 "'brew install ffmpeg' (macOS) or 'conda install -c conda-forge ffmpeg'")
 CROP_SAMPLES = 12
 MIN_SAMPLES = 4
+LONG_VIDEO = 600.0  # seconds; longer videos are sampled by seeking instead of decoding all key frames
 CROPDETECT_LIMIT = 24  # 0-255: pixels darker than this count as bar
 EDGE_QUANTILE = 0.2  # an edge is cropped as far as 80 % of the sampled frames allow
 LINE_STD = 12.0  # along-the-edge spread of a line row
@@ -162,8 +164,37 @@ def _video_info(path: Path, stream: dict[str, Any], fmt: dict[str, Any]) -> Vide
     seconds = float(duration) if duration not in (None, "N/A") else None
     if frames_n is None and seconds:
         frames_n = round(seconds * fps)
-    return VideoInfo(path, int(stream["width"]), int(stream["height"]), fps, frames_n, seconds,
-                     stream.get("codec_name", "?"))
+    width, height = int(stream["width"]), int(stream["height"])
+    if abs(_rotation(stream)) % 180 == 90:  # ffmpeg turns the frames upright when it decodes them
+        width, height = height, width
+    return VideoInfo(path, width, height, fps, frames_n, seconds, stream.get("codec_name", "?"))
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    """Display rotation in degrees from the stream's side data or its (older) ``rotate`` tag."""
+    for side in stream.get("side_data_list", []):
+        if "rotation" in side:
+            return int(float(side["rotation"]))
+    return int(float(stream.get("tags", {}).get("rotate", 0) or 0))
+
+
+def _raw_frames(data: bytes, info: VideoInfo) -> list[np.ndarray]:
+    size = info.width * info.height * 3
+    return [np.frombuffer(data, np.uint8, size, i * size).reshape(info.height, info.width, 3)
+            for i in range(len(data) // size)]
+
+
+def _run(stream: Any) -> tuple[list[str], bytes]:
+    """Run a cropdetect pass; its log lines (one per frame) and the raw frames."""
+    args = (stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+            .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "info").compile())
+    proc = subprocess.run(args, capture_output=True, check=False)
+    lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if "crop=" in ln]
+    return lines, proc.stdout
+
+
+def _cropdetect(stream: Any) -> Any:
+    return stream.filter("cropdetect", limit=CROPDETECT_LIMIT, round=2, reset=1, skip=0)
 
 
 def _sample_frames(info: VideoInfo, key_frames_only: bool) -> tuple[list[np.ndarray], list[str]]:
@@ -171,16 +202,22 @@ def _sample_frames(info: VideoInfo, key_frames_only: bool) -> tuple[list[np.ndar
     step = max((info.duration or 1.0) / CROP_SAMPLES, 1e-3)
     input_args = {"skip_frame": "nokey"} if key_frames_only else {}
     stream = (ffmpeg.input(str(info.path), **input_args).video
-              .filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{step!r})")
-              .filter("cropdetect", limit=CROPDETECT_LIMIT, round=2, reset=1))
-    args = (stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
-            .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "info").compile())
-    proc = subprocess.run(args, capture_output=True, check=False)
-    size = info.width * info.height * 3
-    count = len(proc.stdout) // size
-    frames = [np.frombuffer(proc.stdout, np.uint8, size, i * size).reshape(info.height, info.width, 3)
-              for i in range(count)]
-    lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if "crop=" in ln]
+              .filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{step!r})"))
+    lines, data = _run(_cropdetect(stream))
+    return _raw_frames(data, info), lines
+
+
+def _seek_samples(info: VideoInfo) -> tuple[list[np.ndarray], list[str]]:
+    """For long videos: one key frame near each of ``CROP_SAMPLES`` evenly spaced times."""
+    frames, lines = [], []
+    for k in range(CROP_SAMPLES):
+        at = (k + 0.5) * (info.duration or 0.0) / CROP_SAMPLES
+        source = ffmpeg.input(str(info.path), ss=f"{at:.3f}", skip_frame="nokey", noaccurate_seek=None)
+        found, data = _run(_cropdetect(source.video.filter("select", "eq(n,0)")))
+        got = _raw_frames(data, info)
+        if got and found:
+            frames.append(got[0])
+            lines.append(found[0])
     return frames, lines
 
 
@@ -252,7 +289,10 @@ def _even_box(width: int, height: int, cut: dict[str, int]) -> CropBox:
 
 def detect_crop(info: VideoInfo) -> CropReport:
     """Find the box without bars and edge lines, from frames spread across the whole video."""
-    frames, lines = _sample_frames(info, key_frames_only=True)
+    if (info.duration or 0.0) >= LONG_VIDEO:
+        frames, lines = _seek_samples(info)
+    else:
+        frames, lines = _sample_frames(info, key_frames_only=True)
     if len(frames) < MIN_SAMPLES:
         frames, lines = _sample_frames(info, key_frames_only=False)
     bars = _bar_edges(info, frames, lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from harvest.collectors.frames import FrameOptions, harvest_video
-from harvest.video import CropBox
+from harvest.video import CropBox, detect_crop, probe
 from manifests import schema
 from tests.fixtures.video import RATE, cuts, make_video
 
@@ -125,6 +126,21 @@ def test_thin_edge_lines_are_cropped(tmp_path: Path) -> None:
         top, right = pixels[0].mean(axis=0), pixels[:, -1].mean(axis=0)
         assert not (top[0] > 180 and top[1] < 80 and top[2] < 80), "the red line survived"
         assert not (right[1] > 180 and right[0] < 80 and right[2] < 80), "the green line survived"
+
+
+def test_long_videos_are_sampled_by_seeking(monkeypatch, tmp_path: Path) -> None:
+    video = make_video(tmp_path / "wide.mp4", SEGMENTS, post="pad=160:160:0:20:black")
+    monkeypatch.setattr("harvest.video.LONG_VIDEO", 0.0)
+    report = detect_crop(probe(video))
+    assert report.samples == 12 and str(report.box) == "160:120:0:20"
+
+
+def test_rotated_videos_come_out_upright(cut_video: Path, tmp_path: Path) -> None:
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(cut_video), "-c", "copy", "-metadata:s:v",
+                    "rotate=90", str(rotated)], check=True)
+    rows, _ = harvest(rotated, tmp_path, every=30, crop="none")
+    assert {(r[schema.WIDTH], r[schema.HEIGHT]) for r in rows} == {(120, 160)}
 
 
 def test_no_crop_when_there_is_nothing_to_crop(cut_video: Path, tmp_path: Path) -> None:
