@@ -242,10 +242,10 @@ def _line_depth(strips: np.ndarray) -> int:
     """Depth of the near-constant band at an edge; ``strips`` is (samples, depth, length, 3)."""
     length = strips.shape[2]
     # the ends of a line may cross a line on the neighbouring edge: judge its middle
-    strips = strips[:, :, length // 8: length - length // 8].astype(np.float32)
+    strips = strips[:, :, length // 8: length - length // 8]
     depth = 0
     for d in range(strips.shape[1] - 1):
-        row = strips[:, d]
+        row = strips[:, d].astype(np.float32)
         flat = (row.std(axis=1).max(axis=-1) < LINE_STD).mean() >= 1 - EDGE_QUANTILE
         steady = float(row.mean(axis=1).std(axis=0).max()) < LINE_DRIFT
         if not (flat and steady):
@@ -255,7 +255,7 @@ def _line_depth(strips: np.ndarray) -> int:
         return 0
     # A line stays put while the picture beside it changes over the video (or at least often differs
     # from it); a band of static uniform content (a still sky) does neither, and is kept.
-    inner = strips[:, depth]
+    inner = strips[:, depth].astype(np.float32)
     drifts = float(inner.mean(axis=1).std(axis=0).max()) >= LINE_DRIFT
     contrast = (np.abs(strips[:, depth - 1] - inner).mean(axis=(1, 2)) > LINE_CONTRAST).mean()
     return depth if drifts or contrast >= 0.3 else 0
@@ -265,13 +265,19 @@ def _edge_lines(frames: list[np.ndarray], box: CropBox) -> dict[str, int]:
     """Thin lines inside the bar-free box, per edge (depth in pixels, 0 when none)."""
     if not frames:
         return {"left": 0, "right": 0, "top": 0, "bottom": 0}
-    inner = np.stack([f[box.y:box.y + box.h, box.x:box.x + box.w] for f in frames])
     max_h, max_w = max(box.h // 4, 2), max(box.w // 4, 2)
+    x0, x1, y0, y1 = box.x, box.x + box.w, box.y, box.y + box.h
+
+    def band(rows: slice, cols: slice, flip: bool, transpose: bool) -> np.ndarray:
+        stack = np.stack([f[rows, cols] for f in frames])
+        stack = stack.transpose(0, 2, 1, 3) if transpose else stack
+        return stack[:, ::-1] if flip else stack
+
     return {
-        "top": _line_depth(inner[:, :max_h]),
-        "bottom": _line_depth(inner[:, ::-1][:, :max_h]),
-        "left": _line_depth(inner.transpose(0, 2, 1, 3)[:, :max_w]),
-        "right": _line_depth(inner.transpose(0, 2, 1, 3)[:, ::-1][:, :max_w]),
+        "top": _line_depth(band(slice(y0, y0 + max_h), slice(x0, x1), False, False)),
+        "bottom": _line_depth(band(slice(y1 - max_h, y1), slice(x0, x1), True, False)),
+        "left": _line_depth(band(slice(y0, y1), slice(x0, x0 + max_w), False, True)),
+        "right": _line_depth(band(slice(y0, y1), slice(x1 - max_w, x1), True, True)),
     }
 
 

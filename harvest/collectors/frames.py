@@ -255,6 +255,8 @@ def _failure_row(path: Path, result: VideoResult, label: str | None,
 
 def _judge(result: VideoResult, code: int, errors: list[tuple[int, str]], path: Path) -> None:
     """Turn ffmpeg's exit status and error lines into the result's status."""
+    if result.decoded == 0 and not errors and code == 0:
+        return  # nothing in the range asked for
     if result.decoded == 0:
         reason = errors[-1][1] if errors else f"ffmpeg exited with status {code}"
         result.status, result.error = schema.DAMAGED, f"{path}: no frame could be decoded ({reason})"
