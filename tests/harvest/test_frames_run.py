@@ -167,3 +167,17 @@ def test_recorded_videos_scene_boundaries(shared_fixtures: Path, tmp_path: Path)
     rows.clear()
     harvest_video(shared_fixtures / "video" / "fades.mp4", options, sink, store_root=tmp_path)
     assert len(rows) == 250 and {row[schema.SCENE] for row in rows} == {"fades:0000"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--every", "4", "--every-seconds", "1"], "not both"),
+    (["--size", "big"], "WIDTHxHEIGHT"),
+    (["--start", "3", "--end", "1"], "must be after"),
+    (["--crop", "left"], "W:H:X:Y"),
+    (["--format", "gif"], "jpg, png or webp"),
+])
+def test_usage_errors_are_one_line(videos: dict[str, Path], tmp_path: Path, capsys, args, message) -> None:
+    assert run("frames", str(videos["clean"]), "-m", str(tmp_path / "m.csv"), *args) == ExitStatus.USAGE
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "m.csv").exists()
