@@ -4,8 +4,9 @@ The core is :func:`harvest_video`, a library function any collector can call on 
 (the reddit collector uses it on downloaded ``v.redd.it`` videos)::
 
     from harvest.collectors.frames import FrameOptions, harvest_video
-    result = harvest_video("clip.mp4", FrameOptions(every=48), sink, store_root="data",
-                           extra={"post_id": "abc123"}, label="doom")
+    result = harvest_video("/tmp/abc123.mp4", FrameOptions(every=48), sink, store_root="data",
+                           extra={"post_id": "abc123"}, label="doom",
+                           name="https://v.redd.it/abc123/DASH_720.mp4")
 
 It probes the video, finds the crop box (``--crop auto``: bars by cropdetect over frames from the whole
 video, plus thin edge lines), then decodes the video once (:mod:`harvest.decode`): kept frames are
@@ -197,23 +198,28 @@ class _Rows:
 
 def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_root: str | Path,
                   extra: Mapping[str, Any] | None = None, label: str | None = None,
-                  resume: ResumePoint | None = None, progress: FrameProgress | None = None
-                  ) -> VideoResult:
-    """Take frames from one video into ``sink``; see the module docstring."""
+                  name: str | None = None, resume: ResumePoint | None = None,
+                  progress: FrameProgress | None = None) -> VideoResult:
+    """Take frames from one video into ``sink``; see the module docstring.
+
+    ``name`` is what rows call the video (``video`` and ``origin``), by default its path: a collector
+    that downloaded the file passes its URL.
+    """
     require_ffmpeg()
     path = Path(path)
-    result = VideoResult(str(path))
+    name = name or str(path)
+    result = VideoResult(name)
     try:
         info = probe(path)
         report = choose_crop(info, options.crop)
     except VideoError as exc:
         result.status, result.error = exc.status, str(exc)
-        sink.add(_failure_row(path, result, label, extra))
+        sink.add(_failure_row(name, path, result, label, extra))
         return result
     result.crop = report.details()
     plan = _plan(info, options, report, resume)
     result.resumed_at = plan.start if resume is not None else None
-    base = {schema.SOURCE: SOURCE, schema.LABEL: label or path.stem, schema.VIDEO: str(path),
+    base = {schema.SOURCE: SOURCE, schema.LABEL: label or path.stem, schema.VIDEO: name,
             schema.CROP: str(report.box), schema.SAMPLING: options.sampling(), **(extra or {})}
     rows = _Rows(sink, path.stem)
     progress = progress or _NoFrameProgress()
@@ -231,7 +237,7 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_r
                                      options.limits)
             row = {**base, **info_.row(), schema.PATH: rel.as_posix() if rel else None,
                    schema.FRAME: index, schema.TIME: round(info.time_of(index), 3),
-                   schema.ORIGIN: f"{path}#frame={index}", schema.HARVESTED_AT: lineage.now()}
+                   schema.ORIGIN: f"{name}#frame={index}", schema.HARVESTED_AT: lineage.now()}
             result.kept += 1
             rows.add(index, row, decoder.state.scenes)
         code = decoder.finish()
@@ -239,21 +245,21 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_r
         state = decoder.state
     result.decoded, result.scenes = state.decoded, state.cuts + 1
     progress.update(state.decoded, result.kept, state.decoded)
-    _judge(result, code, state.errors, path)
+    _judge(result, code, state.errors, name)
     if result.status != schema.OK:
-        sink.add(_failure_row(path, result, label, extra))
+        sink.add(_failure_row(name, path, result, label, extra))
     return result
 
 
-def _failure_row(path: Path, result: VideoResult, label: str | None,
+def _failure_row(name: str, path: Path, result: VideoResult, label: str | None,
                  extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """The manifest row that records why a video gave no frames, or not all of them."""
-    return {schema.SOURCE: SOURCE, schema.ORIGIN: str(path), schema.VIDEO: str(path),
+    return {schema.SOURCE: SOURCE, schema.ORIGIN: name, schema.VIDEO: name,
             schema.LABEL: label or path.stem, schema.STATUS: result.status, schema.ERROR: result.error,
             schema.HARVESTED_AT: lineage.now(), **(extra or {})}
 
 
-def _judge(result: VideoResult, code: int, errors: list[tuple[int, str]], path: Path) -> None:
+def _judge(result: VideoResult, code: int, errors: list[tuple[int, str]], path: str) -> None:
     """Turn ffmpeg's exit status and error lines into the result's status."""
     if result.decoded == 0 and not errors and code == 0:
         return  # nothing in the range asked for

@@ -163,3 +163,14 @@ def test_dark_and_uniform_frames_are_dropped_and_counted(tmp_path: Path) -> None
     assert result.dropped == {"dark": 4, "uniform": 4}
     kept, _ = harvest(video, tmp_path, every=5, crop="none", keep_dark=True)
     assert len(kept) == 16
+
+
+def test_another_collector_can_name_the_video_and_add_columns(cut_video: Path, tmp_path: Path) -> None:
+    sink = Rows()
+    url = "https://v.redd.it/abc123/DASH_360.mp4"
+    result = harvest_video(cut_video, FrameOptions(every=45), sink, store_root=tmp_path, name=url,
+                           extra={schema.POST_ID: "abc123", schema.SUBREDDIT: "doom"}, label="doom")
+    assert result.kept == 2
+    assert [(r[schema.ORIGIN], r[schema.VIDEO], r[schema.POST_ID], r[schema.LABEL]) for r in sink.rows] == [
+        (f"{url}#frame=0", url, "abc123", "doom"), (f"{url}#frame=45", url, "abc123", "doom")]
+    assert all(r[schema.SCENE].startswith("cuts:") for r in sink.rows)
