@@ -36,7 +36,7 @@ def make_movie(path: Path, size: tuple[int, int], seconds: int) -> int:
     w, h = size
     inner = h * 3 // 4 // 2 * 2
     part = max(1, seconds // 6)
-    sources = ["testsrc2", "mandelbrot", "gradients=speed=0.02:seed=3"] * 2
+    sources = ["testsrc2", "mandelbrot", "sierpinski=seed=3"] * 2
     inputs, chains = [], []
     for i, src in enumerate(sources):
         name, _, opts = src.partition("=")

@@ -80,7 +80,8 @@ def make_screenshots(root: Path, per_cell: int = 6, seed: int = 0) -> Path:
 
 
 MOVIE_SIZE = (320, 180)
-SHOTS = ("testsrc2", "mandelbrot", "gradients=speed=0.03:seed=7", "sierpinski", "testsrc")
+SHOTS = ("testsrc2", "mandelbrot", "sierpinski=seed=3", "testsrc",
+         "mandelbrot=start_scale=0.3:start_x=-0.75:start_y=0.1")
 
 
 def _shot(source: str, seconds: float, size: tuple[int, int] = MOVIE_SIZE) -> ffmpeg.nodes.FilterableStream:

@@ -199,11 +199,12 @@ class _Rows:
 def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_root: str | Path,
                   extra: Mapping[str, Any] | None = None, label: str | None = None,
                   name: str | None = None, resume: ResumePoint | None = None,
-                  progress: FrameProgress | None = None) -> VideoResult:
+                  progress: FrameProgress | None = None,
+                  cancel: threading.Event | None = None) -> VideoResult:
     """Take frames from one video into ``sink``; see the module docstring.
 
     ``name`` is what rows call the video (``video`` and ``origin``), by default its path: a collector
-    that downloaded the file passes its URL.
+    that downloaded the file passes its URL. Setting ``cancel`` stops the pass (``KeyboardInterrupt``).
     """
     require_ffmpeg()
     path = Path(path)
@@ -225,6 +226,8 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_r
     progress = progress or _NoFrameProgress()
     with VideoDecoder(info, plan) as decoder:
         for index, rgb in decoder:
+            if cancel is not None and cancel.is_set():
+                raise KeyboardInterrupt
             progress.update(decoder.state.decoded, result.kept, info.frames)
             if resume is not None and index <= resume.frame:
                 continue
@@ -316,7 +319,11 @@ class FramesCollector(Collector):
         shared = _LockedSink(sink)
         results: dict[str, VideoResult] = {}
 
+        cancel = threading.Event()
+
         def one(video: Path) -> VideoResult:
+            if cancel.is_set():
+                raise KeyboardInterrupt
             key = video_key(video)
             if key in done:
                 return VideoResult(key, skipped=True, kept=done[key].get("kept", 0),
@@ -324,13 +331,19 @@ class FramesCollector(Collector):
                                    error=done[key].get("error"))
             bar = bars(video) if bars else None
             return harvest_video(key, opts.frames, shared, store_root=sink.path.parent,
-                                 label=opts.label, resume=points.get(key), progress=bar)
+                                 label=opts.label, resume=points.get(key), progress=bar, cancel=cancel)
 
         progress.total(len(opts.videos), "videos")
         with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
-            for video, result in zip(opts.videos, pool.map(one, opts.videos), strict=True):
-                results[str(video)] = result
-                progress.advance()
+            mapped = map(one, opts.videos) if opts.workers <= 1 else pool.map(one, opts.videos)
+            try:
+                for video, result in zip(opts.videos, mapped, strict=True):
+                    results[str(video)] = result
+                    progress.advance()
+            except BaseException:  # Ctrl-C: stop the other workers between two frames
+                cancel.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         sink.flush()
         _summarise(summary, results, opts.label)
         summary.merge = sink.stats

@@ -15,7 +15,7 @@ from harvest.video import CropBox, detect_crop, probe
 from manifests import schema
 from tests.fixtures.video import RATE, cuts, make_video
 
-SEGMENTS = [("testsrc2", 30), ("mandelbrot", 30), ("gradients=speed=0.05:seed=4", 30)]
+SEGMENTS = [("testsrc2", 30), ("mandelbrot", 30), ("sierpinski=seed=3", 30)]
 
 
 class Rows:
@@ -90,7 +90,7 @@ def test_a_fade_through_held_black_separates_scenes(tmp_path: Path) -> None:
     # the first shot fades out, one second of black, the second shot fades in
     video = make_video(tmp_path / "hold.mp4", [
         ("testsrc2", 40, "fade=t=out:start_frame=20:nb_frames=20"), ("color=c=black", 25, "null"),
-        ("gradients=speed=0.05:seed=2", 40, "fade=t=in:start_frame=0:nb_frames=20")])
+        ("sierpinski=seed=5", 40, "fade=t=in:start_frame=0:nb_frames=20")])
     rows, _ = harvest(video, tmp_path, every=1, crop="none", keep_dark=True)
     scenes = [r[schema.SCENE] for r in rows]
     assert set(scenes[:65]) == {"hold:0000"}

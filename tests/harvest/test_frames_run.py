@@ -14,7 +14,7 @@ from harvest.collectors.frames import FrameOptions, FramesCollector, FramesOptio
 from manifests import Appender, ExitStatus, MissingToolError, lineage_entries, read, schema
 from tests.fixtures.video import corrupt, make_audio, make_video
 
-SEGMENTS = [("testsrc2", 30), ("mandelbrot", 30), ("gradients=speed=0.05:seed=4", 30)]
+SEGMENTS = [("testsrc2", 30), ("mandelbrot", 30), ("sierpinski=seed=3", 30)]
 
 
 def run(*args: str) -> int:
