@@ -14,8 +14,8 @@ cropped and scaled by ffmpeg, encoded, stored in the image store under ``store_r
 ``sink`` (anything with ``add(row)``, such as a ``manifests.Appender``) as they come, each row carrying
 ``video``, ``frame``, ``time``, ``scene``, ``crop``, ``sampling``, ``origin = <file>#frame=N`` and the
 ``extra`` columns. Near-black and near-uniform frames are dropped (counted) unless ``keep_dark``.
-Per-video failures come back in ``VideoResult`` (``status``/``error``), they are never raised;
-only a missing ffmpeg raises ``MissingToolError``.
+Per-video failures come back in ``VideoResult`` (``status``/``error``) and as a row with that status
+in ``sink``, never as exceptions; only a missing ffmpeg raises ``MissingToolError``.
 
 ``FramesCollector`` runs it over several videos in parallel threads (ffmpeg does the decoding in its
 own processes), resumes an interrupted run from the last frame in the manifest, and skips videos the
