@@ -87,7 +87,6 @@ class DecodeState:
     scenes: dict[int, int] = field(default_factory=dict)
     errors: list[tuple[int, str]] = field(default_factory=list)
     cuts: int = 0
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 def _read_exact(pipe: IO[bytes], size: int) -> bytes | None:
@@ -117,7 +116,6 @@ class VideoDecoder:
         self.thumb = (THUMB_WIDTH, max(2, round(THUMB_WIDTH * box.h / box.w / 2) * 2))
         self._proc: subprocess.Popen[bytes] | None = None
         self._threads: list[threading.Thread] = []
-        self._kept_read = -1
 
     def command(self, kept_fd: int) -> list[str]:
         """The ffmpeg command line of this pass."""
@@ -162,7 +160,6 @@ class VideoDecoder:
                 index += 1
             self.state.decoded = index - self.plan.start
         self.state.cuts = tracker.cuts
-        self.state.done.set()
 
     def _stderr(self, pipe: IO[bytes]) -> None:
         for line in iter(pipe.readline, b""):
@@ -195,7 +192,6 @@ class VideoDecoder:
             data = _read_exact(self._kept, w * h * 3)
             if data is None:
                 return
-            self._kept_read = index
             yield index, np.frombuffer(data, np.uint8).reshape(h, w, 3)
 
     def finish(self) -> int:

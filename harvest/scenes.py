@@ -15,7 +15,7 @@
   that the black and the picture fading in after it belong to, and short black dips inside a fade
   start nothing.
 
-``is_dark`` tells near-black and near-uniform frames (credits, fades to black, blank loading screens).
+``dark_reason`` tells near-black and near-uniform frames (credits, fades to black, blank loading screens).
 """
 
 from __future__ import annotations
@@ -36,15 +36,6 @@ UNIFORM_STD = 3.0
 MAX_CORRELATION = 0.8
 
 
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two grey images; 0 when either is (nearly) flat."""
-    a, b = a - a.mean(), b - b.mean()
-    sa, sb = float(a.std()), float(b.std())
-    if min(sa, sb) < 2.0:
-        return 0.0
-    return float((a * b).mean() / (sa * sb))
-
-
 def hsv_features(rgb: np.ndarray) -> np.ndarray:
     """HSV planes (hue on OpenCV's 0-180 scale, saturation and value 0-255) as float32 (h, w, 3),
     hue and saturation dimmed in dark pixels."""
@@ -54,13 +45,6 @@ def hsv_features(rgb: np.ndarray) -> np.ndarray:
     hsv[..., 0] *= weight * (180.0 / 256.0)
     hsv[..., 1] *= weight
     return hsv
-
-
-def is_black(value: np.ndarray) -> bool:
-    """No picture at all: black, perhaps with a small overlay (a logo, a copyright line).
-
-    ``value`` is the HSV value plane (the brightest channel of each pixel)."""
-    return bool(value.mean() < BLACK_MEAN and (value > BRIGHT_LEVEL).mean() < BRIGHT_FRACTION)
 
 
 def dark_reason(rgb: np.ndarray) -> str | None:
