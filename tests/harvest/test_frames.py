@@ -72,10 +72,13 @@ def test_scene_ids_change_exactly_at_the_cuts(cut_video: Path, tmp_path: Path) -
     assert result.scenes == 3
 
 
-def test_scenes_are_found_over_all_frames_not_only_kept_ones(cut_video: Path, tmp_path: Path) -> None:
-    rows, _ = harvest(cut_video, tmp_path, every=25, crop="none")
+def test_scenes_are_found_over_all_frames_not_only_kept_ones(tmp_path: Path) -> None:
+    # a five-frame flash of another shot between two kept frames of the same-looking shot
+    video = make_video(tmp_path / "flash.mp4", [("testsrc2", 30), ("mandelbrot", 5), ("testsrc2", 30)])
+    rows, result = harvest(video, tmp_path, every=25, crop="none")
     assert [(r[schema.FRAME], r[schema.SCENE]) for r in rows] == [
-        (0, "cuts:0000"), (25, "cuts:0000"), (50, "cuts:0001"), (75, "cuts:0002")]
+        (0, "flash:0000"), (25, "flash:0000"), (50, "flash:0002")]
+    assert result.scenes == 3
 
 
 def test_slow_fades_make_no_new_scene(tmp_path: Path) -> None:
