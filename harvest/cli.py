@@ -6,6 +6,7 @@ is in :mod:`harvest.collectors`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -14,11 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from manifests import Appender, ExitStatus, UsageError, schema
-from manifests.console import RichProgress, print_json, run_app, setup_logging
+from manifests.console import RichProgress, fail, print_json, run_app, setup_logging
 
-from .collectors import COLLECTORS, FolderOptions, RedditOptions
+from .collectors import COLLECTORS, FolderOptions, FrameOptions, FramesOptions, RedditOptions
 from .fetch import DEFAULT_USER_AGENT, FetchOptions
 from .placeholders import PlaceholderSet
+from .progress import FrameBars
 from .reddit_media import MediaRules
 from .reddit_sources import ARCTIC_SHIFT_URL, SourceOptions, parse_when, subreddit_name
 from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Limits
@@ -112,6 +114,107 @@ def folder(
     with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
         summary = collector.run(sink, progress)
     return _finish(summary, manifest, as_json, strict)
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 700x400") from None
+    if w < 2 or h < 2:
+        raise UsageError(f"--size {text!r} is too small")
+    return w, h
+
+
+def _frame_options(every: int | None, every_seconds: float | None, crop: str, size: str | None,
+                   **kwargs: object) -> FrameOptions:
+    if every and every_seconds:
+        raise UsageError("give --every or --every-seconds, not both")
+    if crop not in ("auto", "none") and not re.fullmatch(r"\d+:\d+(:\d+:\d+)?", crop):
+        raise UsageError(f"--crop {crop!r} is not auto, none or W:H:X:Y")
+    start, end = kwargs.get("start"), kwargs.get("end")
+    if start is not None and end is not None and end <= start:  # type: ignore[operator]
+        raise UsageError(f"--end {end} must be after --start {start}")
+    if size and kwargs.get("max_side"):
+        raise UsageError("give --size or --max-side, not both")
+    return FrameOptions(every=every, every_seconds=every_seconds, crop=crop, size=_size(size),
+                        **kwargs)  # type: ignore[arg-type]
+
+
+@app.command("frames", epilog="Examples:\n\n"
+             "  harvest frames kiki.mkv --every 48 --label kiki -m ghibli/manifest.csv\n\n"
+             "  harvest frames films/*.mkv --every-seconds 2 --max-side 720 --workers 2 "
+             "-m ghibli/manifest.csv\n\n"
+             "  harvest frames match.mp4 --crop 1280:720:0:0 --start 30 --end 600 --format png")
+def frames(
+    videos: Annotated[list[Path], typer.Argument(help="Video files (anything ffmpeg reads).")],
+    manifest: ManifestOpt = Path("manifest.csv"),
+    every: Annotated[int | None, typer.Option(min=1, help="Keep frames 0, N, 2N, ... (frame index; "
+                                              "default 48).")] = None,
+    every_seconds: Annotated[float | None, typer.Option(min=0.001, help="Keep the first frame of every "
+                                                        "S seconds instead.")] = None,
+    label: Annotated[str | None, typer.Option(help="Label of every frame (default: the video's file "
+                                              "name without extension).")] = None,
+    start: Annotated[float | None, typer.Option(min=0, help="Start at this time (seconds).")] = None,
+    end: Annotated[float | None, typer.Option(min=0, help="Stop before this time (seconds).")] = None,
+    crop: Annotated[str, typer.Option(help="auto: find bars and thin edge lines; none; or a box "
+                                      "W:H:X:Y.")] = "auto",
+    size: Annotated[str | None, typer.Option(help="Output size WIDTHxHEIGHT, e.g. 700x400.")] = None,
+    max_side: Annotated[int | None, typer.Option(min=2, help="Scale so the longer side is at most "
+                                                 "this (aspect kept).")] = None,
+    image_format: Annotated[str, typer.Option("--format", help="jpg, png or webp.")] = "jpg",
+    quality: Annotated[int, typer.Option(min=1, max=100, help="jpg/webp quality.")] = 92,
+    keep_dark: Annotated[bool, typer.Option("--keep-dark", help="Keep near-black and near-uniform "
+                                            "frames (dropped and counted by default).")] = False,
+    scene_threshold: Annotated[float, typer.Option(min=0.1, help="Content change (0-255 HSV scale) "
+                                                   "that counts as a cut.")] = 27.0,
+    black_gap: Annotated[float, typer.Option(min=0.0, help="Seconds of black between two fades "
+                                             "that end a scene.")] = 0.5,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
+                                         "parallel.")] = 1,
+    as_json: JsonOpt = False,
+) -> int:
+    """Take every Nth frame of videos: borders cropped, scenes recorded, one decoding pass each.
+
+    Frames go into the manifest folder's image store (images/). Each row has video, frame, time,
+    scene (<stem>:<nnnn>, changes at hard cuts, not inside fades), crop (W:H:X:Y) and origin
+    (file#frame=N). Running it again adds nothing and decodes only what is missing.
+    """
+    if image_format not in ("jpg", "jpeg", "png", "webp"):
+        raise UsageError(f"--format {image_format!r}: use jpg, png or webp")
+    options = FramesOptions(
+        videos=tuple(videos), label=label, workers=workers,
+        frames=_frame_options(every, every_seconds, crop, size, start=start, end=end,
+                              max_side=max_side, format=image_format.replace("jpeg", "jpg"),
+                              quality=quality, keep_dark=keep_dark, scene_threshold=scene_threshold,
+                              black_gap=black_gap))
+    collector = COLLECTORS["frames"](options)
+    with Appender(manifest) as sink, FrameBars(enabled=not as_json) as bars:
+        summary = collector.run(sink, bars=bars)
+    code = _finish(summary, manifest, as_json, strict=False)
+    if not as_json:
+        _print_frames(summary.details)
+    failed = summary.details["failed_videos"]
+    for message in failed:
+        fail(message, ExitStatus.INPUT)
+    return int(ExitStatus.INPUT) if failed else code
+
+
+def _print_frames(details: dict[str, object]) -> None:
+    console = Console(stderr=True)
+    for name, video in details["videos"].items():  # type: ignore[attr-defined]
+        if video["skipped"]:
+            console.print(f"{name}: finished earlier with the same options, nothing decoded",
+                          highlight=False)
+        elif video.get("crop"):
+            console.print(f"{name}: {video['decoded']} frames decoded, {video['kept']} kept, "
+                          f"{video['scenes']} scenes, crop {video['crop']}", highlight=False)
+    dropped = details.get("dropped_frames") or {}
+    if dropped:
+        shown = ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items()))  # type: ignore[union-attr]
+        console.print(f"dropped {shown} frames (--keep-dark keeps them)", highlight=False)
 
 
 def _mirror(text: str) -> tuple[str, str]:

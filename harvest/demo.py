@@ -5,6 +5,11 @@ ToonTown-style screenshot folder with four suits on six streets (one street deli
 Bossbots, the imbalance a balance report must expose), a few downscaled reposts for dedupe, plus the
 debris real folders have: a truncated image, an HTML page saved as .png, a text file and a file that
 does not follow the naming pattern.
+
+It also writes ``DIR/movies_src/*.mp4``, three short "movies" made with ffmpeg's lavfi sources (through
+ffmpeg-python): ``castle.mp4`` letterboxed with black bars, ``meadow.mp4`` with a thin light line along
+two edges on every frame (the kind of border a model learns instead of the content), ``dusk.mp4``
+fading out to black and back in; each has hard cuts between visually distinct shots.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import ffmpeg
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -92,11 +98,49 @@ def make_screenshots(root: Path, per_cell: int = 8, seed: int = 0, near_duplicat
     return out
 
 
+MOVIE_SIZE = (320, 180)
+SHOTS = ("testsrc2", "mandelbrot", "sierpinski=seed=3", "testsrc",
+         "mandelbrot=start_scale=0.3:start_x=-0.75:start_y=0.1")
+
+
+def _shot(source: str, seconds: float, size: tuple[int, int] = MOVIE_SIZE) -> ffmpeg.nodes.FilterableStream:
+    """One shot: a lavfi source (``name`` or ``name=opt=value``) for ``seconds``."""
+    name, _, opts = source.partition("=")
+    graph = f"{name}=size={size[0]}x{size[1]}:rate=24" + (f":{opts}" if opts else "")
+    return (ffmpeg.input(graph, f="lavfi").video.trim(duration=seconds).setpts("PTS-STARTPTS")
+            .filter("format", "yuv420p"))
+
+
+def _write(stream: ffmpeg.nodes.FilterableStream, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (stream.output(str(path), vcodec="libx264", pix_fmt="yuv420p", g=24, preset="veryfast")
+     .global_args("-hide_banner", "-loglevel", "error").overwrite_output().run())
+    return path
+
+
+def make_movies(root: Path) -> list[Path]:
+    """Write the three demo movies under ``root/movies_src`` and return their paths."""
+    out = root / "movies_src"
+    w, h = MOVIE_SIZE
+    castle = ffmpeg.concat(*(_shot(s, 2) for s in SHOTS[:3])).filter("pad", w, h + 60, 0, 30)
+    meadow = (ffmpeg.concat(*(_shot(s, 2) for s in SHOTS[1:4]))
+              .drawbox(0, 0, w, 3, color="0xd0d0d0", thickness="fill")
+              .drawbox(0, 0, 2, h, color="0xd0d0d0", thickness="fill"))
+    dusk = ffmpeg.concat(
+        _shot(SHOTS[0], 2).filter("fade", type="out", start_frame=24, nb_frames=24),
+        _shot("color=c=black", 1),
+        _shot(SHOTS[2], 2).filter("fade", type="in", start_frame=0, nb_frames=24),
+        _shot(SHOTS[4], 1))
+    return [_write(castle, out / "castle.mp4"), _write(meadow, out / "meadow.mp4"),
+            _write(dusk, out / "dusk.mp4")]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(args[0] if args else "demo")
     out = make_screenshots(root)
-    print(f"demo sources written under {root}: {out}")
+    movies = make_movies(root)
+    print(f"demo sources written under {root}: {out}, {len(movies)} movies in {movies[0].parent}")
     return 0
 
 

@@ -58,6 +58,7 @@ FRAME = "frame"
 TIME = "time"
 SCENE = "scene"
 CROP = "crop"
+SAMPLING = "sampling"
 # reddit / search
 POST_ID = "post_id"
 SUBREDDIT = "subreddit"
@@ -132,6 +133,8 @@ METADATA: tuple[Column, ...] = (
     Column(TIME, FLOAT, "frame time in seconds"),
     Column(SCENE, STRING, "scene id, <video stem>:<nnnn>"),
     Column(CROP, STRING, "crop box applied, W:H:X:Y"),
+    Column(SAMPLING, STRING, "how frames were taken from a video: every=N or every_seconds=S, "
+           "range, crop mode, size and format (frames resume by it)"),
     Column(POST_ID, STRING, "Reddit post id"),
     Column(SUBREDDIT, STRING, "subreddit name"),
     Column(TITLE, STRING, "post or page title"),
@@ -174,6 +177,11 @@ REMOVED = "removed"  # the bytes are a known "this image was removed" placeholde
 # Failures a later run may retry (the others are final for that URL).
 TRANSIENT = (SERVER_ERROR, NETWORK, RATE_LIMITED, TRUNCATED)
 DUPLICATE = "duplicate"  # a near-duplicate of the row named in dup_of (curate dedupe)
+# Why a video gave no rows, or not all of them (harvest frames).
+MISSING = "missing"  # the file does not exist
+NOT_VIDEO = "not_video"  # ffmpeg cannot read it as a video (a text file, an image)
+NO_VIDEO = "no_video_stream"  # an audio-only file
+DAMAGED = "damaged"  # the stream has undecodable parts; frames before and after them are kept
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from .base import Collector
 from .folder import FolderCollector, FolderOptions
+from .frames import FrameOptions, FramesCollector, FramesOptions, harvest_video
 from .reddit import RedditCollector, RedditOptions
 
 COLLECTORS: dict[str, type[Collector]] = {
     FolderCollector.name: FolderCollector,
+    FramesCollector.name: FramesCollector,
     RedditCollector.name: RedditCollector,
 }
 
-__all__ = ["COLLECTORS", "Collector", "FolderCollector", "FolderOptions", "RedditCollector",
-           "RedditOptions"]
+__all__ = ["COLLECTORS", "Collector", "FolderCollector", "FolderOptions", "FrameOptions",
+           "FramesCollector", "FramesOptions", "RedditCollector", "RedditOptions", "harvest_video"]

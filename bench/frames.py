@@ -1,0 +1,104 @@
+"""Benchmark: `harvest frames --every 48` against ffmpeg's bare decode and PySceneDetect, in one run.
+
+For each generated input (720p and 1080p, H.264, 24 fps, letterbox bars and hard cuts) it times:
+
+- ``ffmpeg -i X -f null -``: decoding alone, the least any frame extractor must do;
+- ``harvest frames X --every 48``: the whole command (process start, crop detection, the one decoding
+  pass with scene scoring on every frame, JPEG encoding, the image store and the manifest);
+- ``scenedetect -i X detect-content save-images``: PySceneDetect (OpenCV decoding), which finds
+  scenes and saves 3 images per scene but does not crop.
+
+Each is run ``--repeat`` times and the best wall time and best CPU time (user + system of the command
+and its children, less disturbed by other work on a shared machine) are kept. Prints Markdown rows for
+BENCHMARKS.md.
+
+    .venv/bin/python bench/frames.py [--seconds 30] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+def make_movie(path: Path, size: tuple[int, int], seconds: int) -> int:
+    """Segments of three lavfi sources (a hard cut every few seconds), letterboxed; returns frames."""
+    w, h = size
+    inner = h * 3 // 4 // 2 * 2
+    part = max(1, seconds // 6)
+    sources = ["testsrc2", "mandelbrot", "sierpinski=seed=3"] * 2
+    inputs, chains = [], []
+    for i, src in enumerate(sources):
+        name, _, opts = src.partition("=")
+        inputs += ["-f", "lavfi", "-i", f"{name}=size={w}x{inner}:rate=24" + (f":{opts}" if opts else "")]
+        chains.append(f"[{i}:v]trim=duration={part},setpts=PTS-STARTPTS,format=yuv420p[s{i}]")
+    graph = ";".join(chains) + ";" + "".join(f"[s{i}]" for i in range(len(sources)))
+    graph += f"concat=n={len(sources)}:v=1:a=0,pad={w}:{h}:0:{(h - inner) // 2}"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", graph, "-c:v", "libx264",
+                    "-preset", "veryfast", "-crf", "20", "-g", "48", "-pix_fmt", "yuv420p", str(path)],
+                   check=True)
+    return part * len(sources) * 24
+
+
+def timed(args: list[str], repeat: int, env: dict[str, str] | None = None,
+          before: object = None) -> tuple[float, float]:
+    """Best wall time and best CPU time (user + system, children included) over ``repeat`` runs."""
+    wall = cpu = float("inf")
+    for _ in range(repeat):
+        if callable(before):
+            before()
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        wall = min(wall, time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = min(cpu, after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime)
+    return wall, cpu
+
+
+def bench_one(name: str, movie: Path, frames: int, work: Path, repeat: int) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    bare = timed(["ffmpeg", "-v", "error", "-i", str(movie), "-f", "null", "-"], repeat)
+    out = work / f"{name}-harvest"
+    harvest = timed([sys.executable, "-c", "from harvest.cli import main; main()", "frames", str(movie),
+                     "--every", "48", "-m", str(out / "manifest.csv"), "--json"], repeat, env,
+                    before=lambda: shutil.rmtree(out, ignore_errors=True))
+    scenedetect = shutil.which("scenedetect", path=str(Path(sys.executable).parent)) or "scenedetect"
+    sd_out = work / f"{name}-sd"
+    sd = timed([scenedetect, "-i", str(movie), "-o", str(sd_out), "detect-content", "save-images"],
+               repeat, before=lambda: shutil.rmtree(sd_out, ignore_errors=True))
+    return (f"| {name} | {frames} | {bare[0]:.2f} s ({bare[1]:.2f}) | {harvest[0]:.2f} s ({harvest[1]:.2f}) "
+            f"| {harvest[0] / bare[0]:.2f}x ({harvest[1] / bare[1]:.2f}x) | {frames / harvest[0]:.0f} "
+            f"| {sd[0]:.2f} s ({sd[1]:.2f}) | {sd[0] / harvest[0]:.2f}x ({sd[1] / harvest[1]:.2f}x) |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sizes", default="720p,1080p")
+    args = parser.parse_args()
+    print("wall time (CPU seconds)")
+    print("| input | frames | ffmpeg decode | harvest frames --every 48 | harvest / decode | frames/s | "
+          "PySceneDetect | PySceneDetect / harvest |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in args.sizes.split(","):
+            movie = work / f"{name}.mp4"
+            frames = make_movie(movie, SIZES[name], args.seconds)
+            print(bench_one(name, movie, frames, work, args.repeat), flush=True)
+
+
+if __name__ == "__main__":
+    main()

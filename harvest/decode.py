@@ -1,0 +1,213 @@
+"""The one decoding pass over a video: select, crop, scale and scene scoring in one ffmpeg run.
+
+ffmpeg decodes the video once and splits it in two branches:
+
+- every frame, cropped and shrunk to a thumbnail, streams out on stdout; a thread scores each against
+  the previous one (:class:`harvest.scenes.SceneTracker`), so scenes are found over *all* frames;
+- the frames to keep are chosen by ffmpeg's ``select`` on the frame index and scaled, and
+  stream out on a second pipe as raw RGB, one at a time, to be stored as they come.
+
+Both sides compute the same selection rule (``Selection``), so the k-th frame on the second pipe is
+known to be frame ``Selection.kept(...)[k]`` without asking ffmpeg. A third thread drains stderr and
+counts decoding errors (a damaged stretch): ffmpeg goes on past them, and so do we.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import IO
+
+import ffmpeg
+import numpy as np
+
+from .scenes import SceneTracker
+from .video import CropBox, VideoInfo
+
+log = logging.getLogger(__name__)
+
+THUMB_WIDTH = 96
+THUMB_BATCH = 16  # thumbnails scored together
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which frames to keep: every ``every``-th frame, or the first frame of each ``seconds`` slot."""
+
+    every: int | None = None
+    seconds: float | None = None
+
+    def _rate(self, fps: Fraction) -> float:
+        return float(Fraction(self.seconds).limit_denominator(10**6) * fps)  # type: ignore[arg-type]
+
+    def keeps(self, index: int, fps: Fraction) -> bool:
+        """Whether frame ``index`` is kept (the same rule as ``expression``)."""
+        if self.every:
+            return index % self.every == 0
+        rate = self._rate(fps)
+        return index == 0 or math.floor(index / rate) > math.floor((index - 1) / rate)
+
+    def expression(self, offset: int, fps: Fraction) -> str:
+        """ffmpeg ``select`` expression; ``n + offset`` is the frame index in the whole video."""
+        i = f"(n+{offset})"
+        if self.every:
+            return f"not(mod({i},{self.every}))"
+        rate = repr(self._rate(fps))
+        return f"eq({i},0)+gt(floor({i}/{rate}),floor(({i}-1)/{rate}))"
+
+    def key(self) -> str:
+        return f"every={self.every}" if self.every else f"every_seconds={self.seconds:g}"
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """One decoding pass: frames ``start`` (inclusive) to ``end`` (exclusive), what to keep, how."""
+
+    selection: Selection
+    crop: CropBox
+    out_size: tuple[int, int]
+    start: int = 0
+    end: int | None = None
+    scene_threshold: float = 27.0
+    black_gap: int = 12
+    first_scene: int = 0
+
+
+@dataclass
+class DecodeState:
+    """Shared between the threads of one pass: counts, scenes of kept frames, errors."""
+
+    decoded: int = 0
+    scenes: dict[int, int] = field(default_factory=dict)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    cuts: int = 0
+
+
+def _read_exact(pipe: IO[bytes], size: int) -> bytes | None:
+    """Read exactly ``size`` bytes, or ``None`` at the end of the stream."""
+    chunks, got = [], 0
+    while got < size:
+        chunk = pipe.read(size - got)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+class VideoDecoder:
+    """Runs one ``DecodePlan`` over a video and yields ``(frame index, RGB array)`` of kept frames.
+
+    Use as an iterator inside ``with``; ``state`` holds counts, the scene of each kept frame (ready once
+    the thumbnail thread passed it; all of them after the iteration ends) and decoding errors.
+    """
+
+    def __init__(self, info: VideoInfo, plan: DecodePlan) -> None:
+        self.info = info
+        self.plan = plan
+        self.state = DecodeState()
+        box = plan.crop
+        self.thumb = (THUMB_WIDTH, max(2, round(THUMB_WIDTH * box.h / box.w / 2) * 2))
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._threads: list[threading.Thread] = []
+
+    def command(self, kept_fd: int) -> list[str]:
+        """The ffmpeg command line of this pass."""
+        plan, info = self.plan, self.info
+        # Seek to a time at or just before the start frame: accurate seeking drops what precedes it.
+        seek = {"ss": f"{math.floor(info.time_of(plan.start) * 1e6) / 1e6:.6f}"} if plan.start else {}
+        source = ffmpeg.input(str(info.path), **seek)
+        # Constant frame rate: frames a damaged stretch loses are filled in, so indices stay true.
+        video = source.video.filter("fps", fps=str(info.fps))
+        if plan.end is not None:
+            video = video.trim(end_frame=plan.end - plan.start)
+        box = plan.crop
+        if (box.w, box.h) != (info.width, info.height):
+            video = video.crop(box.x, box.y, box.w, box.h)
+        parts = video.split()
+        thumbs = parts[0].filter("scale", *self.thumb, flags="area")
+        kept = parts[1].filter("select", plan.selection.expression(plan.start, info.fps))
+        if plan.out_size != (box.w, box.h):
+            kept = kept.filter("scale", *plan.out_size)
+        raw = {"format": "rawvideo", "pix_fmt": "rgb24", "fps_mode": "passthrough"}
+        return (ffmpeg.merge_outputs(thumbs.output("pipe:1", flush_packets=1, **raw),
+                                     kept.output(f"pipe:{kept_fd}", **raw))
+                .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error").compile())
+
+    def kept_indices(self) -> Iterator[int]:
+        """Indices of the frames this pass keeps, in order."""
+        index = self.plan.start
+        while self.plan.end is None or index < self.plan.end:
+            if self.plan.selection.keeps(index, self.info.fps):
+                yield index
+            index += 1
+
+    def _thumbs(self, pipe: IO[bytes]) -> None:
+        w, h = self.thumb
+        tracker = SceneTracker(self.plan.scene_threshold, self.plan.black_gap, self.plan.first_scene)
+        index, selection, fps = self.plan.start, self.plan.selection, self.info.fps
+        while data := pipe.read(w * h * 3 * THUMB_BATCH):
+            frames = np.frombuffer(data, np.uint8, len(data) // (w * h * 3) * w * h * 3)
+            for scene in tracker.feed(frames.reshape(-1, h, w, 3)):
+                if selection.keeps(index, fps):
+                    self.state.scenes[index] = scene
+                index += 1
+            self.state.decoded = index - self.plan.start
+        self.state.cuts = tracker.cuts
+
+    def _stderr(self, pipe: IO[bytes]) -> None:
+        for line in iter(pipe.readline, b""):
+            text = line.decode("utf-8", "replace").strip()
+            if text:
+                self.state.errors.append((self.plan.start + self.state.decoded, text))
+
+    def __enter__(self) -> VideoDecoder:
+        read_fd, write_fd = os.pipe()
+        try:
+            args = self.command(write_fd)
+            log.debug("ffmpeg: %s", " ".join(args))
+            self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, pass_fds=(write_fd,))
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self._kept = os.fdopen(read_fd, "rb")
+        for target, pipe in ((self._thumbs, self._proc.stdout), (self._stderr, self._proc.stderr)):
+            thread = threading.Thread(target=target, args=(pipe,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        w, h = self.plan.out_size
+        for index in self.kept_indices():
+            data = _read_exact(self._kept, w * h * 3)
+            if data is None:
+                return
+            yield index, np.frombuffer(data, np.uint8).reshape(h, w, 3)
+
+    def finish(self) -> int:
+        """Wait for ffmpeg and the threads; return ffmpeg's exit status."""
+        assert self._proc is not None
+        self._kept.read()  # drain: ffmpeg may still be writing
+        code = self._proc.wait()
+        for thread in self._threads:
+            thread.join()
+        return code
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.poll() is None and exc[0] is not None:
+            self._proc.kill()
+        if self._proc is not None:
+            self._proc.wait()
+        self._kept.close()
+        for thread in self._threads:
+            thread.join(timeout=5)

@@ -1,0 +1,313 @@
+"""Video probing and border detection with ffmpeg (through ffmpeg-python, over the real ffmpeg).
+
+- ``require_ffmpeg`` raises ``MissingToolError`` (with how to install it) when ffmpeg is absent.
+- ``probe`` reads a video's size, frame rate and length, or raises ``VideoError`` with a status and a
+  one-line reason: missing file, zero-length file, not a video, audio-only file.
+- ``detect_crop`` finds the box to keep: letterbox/pillarbox bars by ffmpeg's ``cropdetect`` over
+  frames spread across the whole video (key frames decoded alone, or one key frame after each of a
+  dozen seeks in long videos, so it costs little), combined per
+  edge so dark scenes and fades cannot decide alone; then thin near-constant lines along the edges
+  (a 2-4 px black or coloured line present on every frame), which ``cropdetect`` cannot see.
+
+The decoding pass itself lives in :mod:`harvest.decode`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+import numpy as np
+
+from manifests import MissingToolError, schema
+
+from .scenes import dark_reason
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = ("ffmpeg is not installed: install it with 'sudo apt-get install ffmpeg' (Debian/Ubuntu), "
+                "'brew install ffmpeg' (macOS) or 'conda install -c conda-forge ffmpeg'")
+CROP_SAMPLES = 12
+MIN_SAMPLES = 4
+LONG_VIDEO = 600.0  # seconds; longer videos are sampled by seeking instead of decoding all key frames
+CROPDETECT_LIMIT = 24  # 0-255: pixels darker than this count as bar
+EDGE_QUANTILE = 0.2  # an edge is cropped as far as 80 % of the sampled frames allow
+LINE_STD = 12.0  # along-the-edge spread of a line row
+LINE_DRIFT = 10.0  # spread of a line row's colour across the sampled frames
+LINE_CONTRAST = 10.0  # the row inside a line must differ from it by this much
+_CROPDETECT = re.compile(r"x1:(-?\d+) x2:(-?\d+) y1:(-?\d+) y2:(-?\d+)")
+
+
+class VideoError(Exception):
+    """One video cannot be used; ``status`` is the manifest status, the message one line."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What ``probe`` learned about a video's first video stream."""
+
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    frames: int | None
+    duration: float | None
+    codec: str
+
+    def frame_at(self, seconds: float) -> int:
+        """Index of the first frame at or after ``seconds``."""
+        return int(-(-Fraction(seconds).limit_denominator(10**6) * self.fps // 1))
+
+    def time_of(self, index: int) -> float:
+        """Time of frame ``index`` in seconds (constant frame rate)."""
+        return float(index / self.fps)
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """A crop rectangle in pixels, ``W:H:X:Y`` like ffmpeg's crop filter."""
+
+    w: int
+    h: int
+    x: int = 0
+    y: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.w}:{self.h}:{self.x}:{self.y}"
+
+    @classmethod
+    def parse(cls, text: str) -> CropBox:
+        """Parse ``W:H:X:Y`` (X and Y default to 0)."""
+        parts = [int(p) for p in text.split(":")]
+        if len(parts) not in (2, 4) or min(parts) < 0 or parts[0] == 0 or parts[1] == 0:
+            raise ValueError(f"crop box {text!r} is not W:H:X:Y")
+        return cls(*parts)
+
+    def fits(self, width: int, height: int) -> bool:
+        return self.x + self.w <= width and self.y + self.h <= height
+
+
+@dataclass
+class CropReport:
+    """The crop box chosen and why: bars found by cropdetect and lines found along the edges."""
+
+    box: CropBox
+    bars: dict[str, int] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+    samples: int = 0
+
+    def details(self) -> dict[str, Any]:
+        return {"crop": str(self.box), "bars": self.bars, "lines": self.lines, "samples": self.samples}
+
+
+def require_ffmpeg() -> None:
+    """Raise ``MissingToolError`` unless ffmpeg and ffprobe are on the PATH."""
+    missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
+    if missing:
+        raise MissingToolError(INSTALL_HINT if "ffmpeg" in missing else
+                               INSTALL_HINT.replace("ffmpeg is not", "ffprobe is not"))
+
+
+def _last_line(stderr: bytes | str | None) -> str:
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else (stderr or "")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "ffmpeg could not read it"
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Probe a video file; raise ``VideoError`` when it is missing, empty or not a video."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(schema.MISSING, f"{path}: no such file")
+    if path.is_dir():
+        raise VideoError(schema.NOT_VIDEO, f"{path}: is a folder, not a video")
+    if path.stat().st_size == 0:
+        raise VideoError(schema.EMPTY, f"{path}: zero-length file")
+    try:
+        meta = ffmpeg.probe(str(path))
+    except ffmpeg.Error as exc:
+        reason = _last_line(exc.stderr).replace(f"{path}: ", "")
+        raise VideoError(schema.NOT_VIDEO, f"{path}: not a video ({reason})") from exc
+    streams = meta.get("streams", [])
+    fmt = meta.get("format", {}).get("format_name", "")
+    video = [s for s in streams if s.get("codec_type") == "video"
+             and not s.get("disposition", {}).get("attached_pic")]
+    if not video:
+        if any(s.get("codec_type") == "audio" for s in streams):
+            raise VideoError(schema.NO_VIDEO, f"{path}: audio-only file, it has no video stream")
+        raise VideoError(schema.NOT_VIDEO, f"{path}: not a video (no video stream in {fmt or 'it'})")
+    if fmt.endswith("_pipe") or fmt in ("image2", "gif"):
+        raise VideoError(schema.NOT_VIDEO, f"{path}: an image, not a video; use 'harvest folder'")
+    return _video_info(path, video[0], meta.get("format", {}))
+
+
+def _video_info(path: Path, stream: dict[str, Any], fmt: dict[str, Any]) -> VideoInfo:
+    rate = stream.get("avg_frame_rate") or "0/0"
+    if rate in ("0/0", "0/1"):
+        rate = stream.get("r_frame_rate") or "25/1"
+    fps = Fraction(rate) if not rate.endswith("/0") else Fraction(25)
+    duration = stream.get("duration") or fmt.get("duration")
+    frames = stream.get("nb_frames")
+    frames_n = int(frames) if frames and str(frames).isdigit() and int(frames) > 0 else None
+    seconds = float(duration) if duration not in (None, "N/A") else None
+    if frames_n is None and seconds:
+        frames_n = round(seconds * fps)
+    width, height = int(stream["width"]), int(stream["height"])
+    if abs(_rotation(stream)) % 180 == 90:  # ffmpeg turns the frames upright when it decodes them
+        width, height = height, width
+    return VideoInfo(path, width, height, fps, frames_n, seconds, stream.get("codec_name", "?"))
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    """Display rotation in degrees from the stream's side data or its (older) ``rotate`` tag."""
+    for side in stream.get("side_data_list", []):
+        if "rotation" in side:
+            return int(float(side["rotation"]))
+    return int(float(stream.get("tags", {}).get("rotate", 0) or 0))
+
+
+def _raw_frames(data: bytes, info: VideoInfo) -> list[np.ndarray]:
+    size = info.width * info.height * 3
+    return [np.frombuffer(data, np.uint8, size, i * size).reshape(info.height, info.width, 3)
+            for i in range(len(data) // size)]
+
+
+def _run(stream: Any) -> tuple[list[str], bytes]:
+    """Run a cropdetect pass; its log lines (one per frame) and the raw frames."""
+    args = (stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+            .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "info").compile())
+    proc = subprocess.run(args, capture_output=True, check=False)
+    lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if "crop=" in ln]
+    return lines, proc.stdout
+
+
+def _cropdetect(stream: Any) -> Any:
+    return stream.filter("cropdetect", limit=CROPDETECT_LIMIT, round=2, reset=1, skip=0)
+
+
+def _sample_frames(info: VideoInfo, key_frames_only: bool) -> tuple[list[np.ndarray], list[str]]:
+    """Decode about ``CROP_SAMPLES`` frames spread over the video, with cropdetect's log lines."""
+    step = max((info.duration or 1.0) / CROP_SAMPLES, 1e-3)
+    input_args = {"skip_frame": "nokey"} if key_frames_only else {}
+    stream = (ffmpeg.input(str(info.path), **input_args).video
+              .filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{step!r})"))
+    lines, data = _run(_cropdetect(stream))
+    return _raw_frames(data, info), lines
+
+
+def _seek_samples(info: VideoInfo) -> tuple[list[np.ndarray], list[str]]:
+    """For long videos: one key frame near each of ``CROP_SAMPLES`` evenly spaced times."""
+    frames, lines = [], []
+    for k in range(CROP_SAMPLES):
+        at = (k + 0.5) * (info.duration or 0.0) / CROP_SAMPLES
+        source = ffmpeg.input(str(info.path), ss=f"{at:.3f}", skip_frame="nokey", noaccurate_seek=None)
+        found, data = _run(_cropdetect(source.video.filter("select", "eq(n,0)")))
+        got = _raw_frames(data, info)
+        if got and found:
+            frames.append(got[0])
+            lines.append(found[0])
+    return frames, lines
+
+
+def _bar_edges(info: VideoInfo, frames: list[np.ndarray], lines: list[str]) -> dict[str, int]:
+    """Bar width per edge: a low quantile over sampled frames that have a picture."""
+    edges: dict[str, list[int]] = {"left": [], "right": [], "top": [], "bottom": []}
+    for frame, line in zip(frames, lines, strict=False):
+        match = _CROPDETECT.search(line)
+        if not match or dark_reason(frame[::4, ::4]) is not None:
+            continue
+        x1, x2, y1, y2 = (int(v) for v in match.groups())
+        if x2 <= x1 or y2 <= y1:
+            continue
+        edges["left"].append(x1)
+        edges["right"].append(info.width - 1 - x2)
+        edges["top"].append(y1)
+        edges["bottom"].append(info.height - 1 - y2)
+    return {k: int(np.quantile(v, EDGE_QUANTILE, method="lower")) if v else 0 for k, v in edges.items()}
+
+
+def _line_depth(strips: np.ndarray) -> int:
+    """Depth of the near-constant band at an edge; ``strips`` is (samples, depth, length, 3)."""
+    length = strips.shape[2]
+    # the ends of a line may cross a line on the neighbouring edge: judge its middle
+    strips = strips[:, :, length // 8: length - length // 8]
+    depth = 0
+    for d in range(strips.shape[1] - 1):
+        row = strips[:, d].astype(np.float32)
+        flat = (row.std(axis=1).max(axis=-1) < LINE_STD).mean() >= 1 - EDGE_QUANTILE
+        steady = float(row.mean(axis=1).std(axis=0).max()) < LINE_DRIFT
+        if not (flat and steady):
+            break
+        depth = d + 1
+    if depth == 0:
+        return 0
+    # A line stays put while the picture beside it changes over the video (or at least often differs
+    # from it); a band of static uniform content (a still sky) does neither, and is kept.
+    inner = strips[:, depth].astype(np.float32)
+    drifts = float(inner.mean(axis=1).std(axis=0).max()) >= LINE_DRIFT
+    contrast = (np.abs(strips[:, depth - 1] - inner).mean(axis=(1, 2)) > LINE_CONTRAST).mean()
+    return depth if drifts or contrast >= 0.3 else 0
+
+
+def _edge_lines(frames: list[np.ndarray], box: CropBox) -> dict[str, int]:
+    """Thin lines inside the bar-free box, per edge (depth in pixels, 0 when none)."""
+    if not frames:
+        return {"left": 0, "right": 0, "top": 0, "bottom": 0}
+    max_h, max_w = max(box.h // 4, 2), max(box.w // 4, 2)
+    x0, x1, y0, y1 = box.x, box.x + box.w, box.y, box.y + box.h
+
+    def band(rows: slice, cols: slice, flip: bool, transpose: bool) -> np.ndarray:
+        stack = np.stack([f[rows, cols] for f in frames])
+        stack = stack.transpose(0, 2, 1, 3) if transpose else stack
+        return stack[:, ::-1] if flip else stack
+
+    return {
+        "top": _line_depth(band(slice(y0, y0 + max_h), slice(x0, x1), False, False)),
+        "bottom": _line_depth(band(slice(y1 - max_h, y1), slice(x0, x1), True, False)),
+        "left": _line_depth(band(slice(y0, y1), slice(x0, x0 + max_w), False, True)),
+        "right": _line_depth(band(slice(y0, y1), slice(x1 - max_w, x1), True, True)),
+    }
+
+
+def _even_box(width: int, height: int, cut: dict[str, int]) -> CropBox:
+    """The box left after cutting each edge, shrunk to even offsets and sizes (yuv 4:2:0 safe)."""
+    x = cut["left"] + cut["left"] % 2
+    y = cut["top"] + cut["top"] % 2
+    w = width - x - cut["right"]
+    h = height - y - cut["bottom"]
+    w, h = w - w % 2, h - h % 2
+    if w < width // 4 or h < height // 4:  # implausible: keep the whole frame
+        return CropBox(width, height)
+    return CropBox(w, h, x, y)
+
+
+def detect_crop(info: VideoInfo) -> CropReport:
+    """Find the box without bars and edge lines, from frames spread across the whole video."""
+    if (info.duration or 0.0) >= LONG_VIDEO:
+        frames, lines = _seek_samples(info)
+    else:
+        frames, lines = _sample_frames(info, key_frames_only=True)
+    if len(frames) < MIN_SAMPLES:
+        frames, lines = _sample_frames(info, key_frames_only=False)
+    bars = _bar_edges(info, frames, lines)
+    bar_box = CropBox(info.width - bars["left"] - bars["right"],
+                      info.height - bars["top"] - bars["bottom"], bars["left"], bars["top"])
+    pictures = [f for f in frames if dark_reason(f[::4, ::4]) is None]
+    edge_lines = _edge_lines(pictures, bar_box) if bar_box.w > 8 and bar_box.h > 8 else {}
+    cut = {k: bars[k] + edge_lines.get(k, 0) for k in bars}
+    box = _even_box(info.width, info.height, cut)
+    log.info("%s: crop %s (bars %s, lines %s, %d samples)", info.path, box, bars, edge_lines,
+             len(frames))
+    return CropReport(box, bars, edge_lines, len(frames))
