@@ -38,9 +38,9 @@ demo: venv ffmpeg
 	@echo "== screenshots from six streets: labels from the file names, street as a column"
 	$(BIN)/harvest folder $(DEMO)/screenshots -m $(DEMO)/streets/manifest.csv \
 	  --pattern '{street}/cog_{suit}_{entity}_{n:\d+}.png' --label-field suit
-	@echo "== movie frames: every 12th frame, letterbox bars and thin edge lines cropped, a scene id per shot"
+	@echo "== movie frames: every 6th frame, letterbox bars and thin edge lines cropped, a scene id per shot"
 	$(BIN)/harvest frames $(DEMO)/movies_src/castle.mp4 $(DEMO)/movies_src/meadow.mp4 \
-	  $(DEMO)/movies_src/dusk.mp4 -m $(DEMO)/movies/manifest.csv --every 12 --workers 2
+	  $(DEMO)/movies_src/dusk.mp4 -m $(DEMO)/movies/manifest.csv --every 6 --workers 2
 	@echo "== near-duplicates: six screenshots were re-posted downscaled (drawn scenes are simpler than"
 	@echo "   photos, so a tighter threshold than the default 10 keeps different screenshots apart)"
 	$(BIN)/curate dedupe $(DEMO)/streets/manifest.csv --threshold 4

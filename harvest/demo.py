@@ -9,7 +9,8 @@ does not follow the naming pattern.
 It also writes ``DIR/movies_src/*.mp4``, three short "movies" made with ffmpeg's lavfi sources (through
 ffmpeg-python): ``castle.mp4`` letterboxed with black bars, ``meadow.mp4`` with a thin light line along
 two edges on every frame (the kind of border a model learns instead of the content), ``dusk.mp4``
-fading out to black and back in; each has hard cuts between visually distinct shots.
+fading out to black and back in; each has hard cuts between visually distinct shots and its own
+colour cast, so the three are three classes a model can tell apart.
 """
 
 from __future__ import annotations
@@ -99,16 +100,26 @@ def make_screenshots(root: Path, per_cell: int = 8, seed: int = 0, near_duplicat
 
 
 MOVIE_SIZE = (320, 180)
-SHOTS = ("testsrc2", "mandelbrot", "sierpinski=seed=3", "testsrc",
-         "mandelbrot=start_scale=0.3:start_x=-0.75:start_y=0.1")
+SHOT_SECONDS = 1.5
+# Each movie has its own look (shots and a colour cast), as films of different studios do.
+CASTLE = ("mandelbrot", "sierpinski=seed=3:type=carpet",
+          "life=seed=1:mold=5:life_color=0xd06020:death_color=0x301008",
+          "testsrc2", "mandelbrot=start_scale=0.3:start_x=-0.75:start_y=0.1")
+MEADOW = ("life=seed=7:mold=10:life_color=0x40c040:death_color=0x103010",
+          "smptehdbars", "mandelbrot=start_scale=0.05:start_x=-1.25:start_y=0.02",
+          "sierpinski=seed=9:type=triangle", "life=seed=11:ratio=0.4:life_color=0x90e060")
+DUSK = ("rgbtestsrc", "smptebars", "yuvtestsrc", "cellauto=rule=30:seed=2")
 
 
-def _shot(source: str, seconds: float, size: tuple[int, int] = MOVIE_SIZE) -> ffmpeg.nodes.FilterableStream:
-    """One shot: a lavfi source (``name`` or ``name=opt=value``) for ``seconds``."""
+def _shot(source: str, seconds: float = SHOT_SECONDS, hue: float = 0.0,
+          size: tuple[int, int] = MOVIE_SIZE) -> ffmpeg.nodes.FilterableStream:
+    """One shot: a lavfi source (``name`` or ``name=opt=value``) for ``seconds``, hue-shifted."""
     name, _, opts = source.partition("=")
     graph = f"{name}=size={size[0]}x{size[1]}:rate=24" + (f":{opts}" if opts else "")
-    return (ffmpeg.input(graph, f="lavfi").video.trim(duration=seconds).setpts("PTS-STARTPTS")
-            .filter("format", "yuv420p"))
+    stream = ffmpeg.input(graph, f="lavfi").video.trim(duration=seconds).setpts("PTS-STARTPTS")
+    if hue:
+        stream = stream.filter("hue", h=hue)
+    return stream.filter("format", "yuv420p")
 
 
 def _write(stream: ffmpeg.nodes.FilterableStream, path: Path) -> Path:
@@ -122,15 +133,16 @@ def make_movies(root: Path) -> list[Path]:
     """Write the three demo movies under ``root/movies_src`` and return their paths."""
     out = root / "movies_src"
     w, h = MOVIE_SIZE
-    castle = ffmpeg.concat(*(_shot(s, 2) for s in SHOTS[:3])).filter("pad", w, h + 60, 0, 30)
-    meadow = (ffmpeg.concat(*(_shot(s, 2) for s in SHOTS[1:4]))
+    castle = ffmpeg.concat(*(_shot(s, hue=20) for s in CASTLE)).filter("pad", w, h + 60, 0, 30)
+    meadow = (ffmpeg.concat(*(_shot(s, hue=-40) for s in MEADOW))
               .drawbox(0, 0, w, 3, color="0xd0d0d0", thickness="fill")
-              .drawbox(0, 0, 2, h, color="0xd0d0d0", thickness="fill"))
+              .drawbox(0, 0, 4, h, color="0xd0d0d0", thickness="fill"))
+    fade = int(24 * SHOT_SECONDS / 2)
     dusk = ffmpeg.concat(
-        _shot(SHOTS[0], 2).filter("fade", type="out", start_frame=24, nb_frames=24),
+        _shot(DUSK[0], hue=200).filter("fade", type="out", start_frame=fade, nb_frames=fade),
         _shot("color=c=black", 1),
-        _shot(SHOTS[2], 2).filter("fade", type="in", start_frame=0, nb_frames=24),
-        _shot(SHOTS[4], 1))
+        _shot(DUSK[1], hue=200).filter("fade", type="in", start_frame=0, nb_frames=fade),
+        *(_shot(s, hue=200) for s in DUSK[2:]))
     return [_write(castle, out / "castle.mp4"), _write(meadow, out / "meadow.mp4"),
             _write(dusk, out / "dusk.mp4")]
 
