@@ -147,12 +147,14 @@ def test_cli_video_frames(world: RedditWorld, tmp_path: Path, clip: bytes, capsy
     assert code == 2 and "--crop only apply to video frames" in err
     code, _, err = harvest([*base, "--every", "5", "--every-seconds", "1"], capsys)
     assert code == 2 and "not both" in err
-    code, out, _ = harvest([*base, "--every", "20", "--max-side", "80", "--format", "png", "--json"], capsys)
+    code, out, _ = harvest([*base, "--every", "20", "--max-side", "80", "--format", "png", "--label",
+                            "clips", "--json"], capsys)
     data = json.loads(out)
     assert code == 0 and data["ok"] == 4 and data["skipped"] == {}
     rows = manifests.read(manifest)
     video = rows[rows[schema.POST_ID] == "vid01"]
     assert sorted(video[schema.FRAME]) == [0, 20, 40] and set(video[schema.FORMAT]) == {"png"}
+    assert set(rows[schema.LABEL]) == {"clips"} and set(video[schema.SCENE]) == {"vid01:0000", "vid01:0001"}
     assert set(video[schema.WIDTH]) == {80} and set(video[schema.HEIGHT]) == {60}
     code, out, _ = harvest([*base, "--video-frames", "--json"], capsys)
     assert code == 0 and json.loads(out)["posts_known"] == 2
