@@ -18,11 +18,13 @@ from manifests import Appender, ExitStatus, UsageError, schema
 from manifests.console import RichProgress, fail, print_json, run_app, setup_logging
 
 from .collectors import COLLECTORS, FolderOptions, FrameOptions, FramesOptions, RedditOptions
+from .collectors.reddit_video import RedditVideoFrames
 from .fetch import DEFAULT_USER_AGENT, FetchOptions
 from .placeholders import PlaceholderSet
 from .progress import FrameBars
 from .reddit_media import MediaRules
 from .reddit_sources import ARCTIC_SHIFT_URL, SourceOptions, parse_when, subreddit_name
+from .scenes import DEFAULT_THRESHOLD
 from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Limits
 from .summary import RunSummary
 
@@ -42,6 +44,23 @@ StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit with status 3 wh
 MaxPixelsOpt = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels "
                                            "(decompression bombs).")]
 MaxBytesOpt = Annotated[int, typer.Option("--max-bytes", help="Refuse files larger than this.")]
+# How frames are taken from a video (harvest frames, harvest reddit --video-frames).
+EveryOpt = Annotated[int | None, typer.Option(min=1, help="Keep frames 0, N, 2N, ... (frame index; "
+                                              "default 48).")]
+EverySecondsOpt = Annotated[float | None, typer.Option(min=0.001, help="Keep the first frame of every "
+                                                       "S seconds instead.")]
+CropOpt = Annotated[str, typer.Option(help="auto: find bars and thin edge lines; none; or a box W:H:X:Y.")]
+SizeOpt = Annotated[str | None, typer.Option(help="Output size WIDTHxHEIGHT, e.g. 700x400.")]
+MaxSideOpt = Annotated[int | None, typer.Option(min=2, help="Scale so the longer side is at most this "
+                                                "(aspect kept).")]
+FormatOpt = Annotated[str, typer.Option("--format", help="jpg, png or webp.")]
+QualityOpt = Annotated[int, typer.Option(min=1, max=100, help="jpg/webp quality.")]
+KeepDarkOpt = Annotated[bool, typer.Option("--keep-dark", help="Keep near-black and near-uniform "
+                                           "frames (dropped and counted by default).")]
+SceneThresholdOpt = Annotated[float, typer.Option(min=0.1, help="Content change (0-255 HSV scale) "
+                                                  "that counts as a cut.")]
+BlackGapOpt = Annotated[float, typer.Option(min=0.0, help="Seconds of black between two fades that "
+                                            "end a scene.")]
 
 
 @app.callback()
@@ -129,7 +148,10 @@ def _size(text: str | None) -> tuple[int, int] | None:
 
 
 def _frame_options(every: int | None, every_seconds: float | None, crop: str, size: str | None,
-                   **kwargs: object) -> FrameOptions:
+                   image_format: str = "jpg", **kwargs: object) -> FrameOptions:
+    """Check the frame options of ``harvest frames`` and ``harvest reddit --video-frames``."""
+    if image_format not in ("jpg", "jpeg", "png", "webp"):
+        raise UsageError(f"--format {image_format!r}: use jpg, png or webp")
     if every and every_seconds:
         raise UsageError("give --every or --every-seconds, not both")
     if crop not in ("auto", "none") and not re.fullmatch(r"\d+:\d+(:\d+:\d+)?", crop):
@@ -140,7 +162,7 @@ def _frame_options(every: int | None, every_seconds: float | None, crop: str, si
     if size and kwargs.get("max_side"):
         raise UsageError("give --size or --max-side, not both")
     return FrameOptions(every=every, every_seconds=every_seconds, crop=crop, size=_size(size),
-                        **kwargs)  # type: ignore[arg-type]
+                        format=image_format.replace("jpeg", "jpg"), **kwargs)  # type: ignore[arg-type]
 
 
 @app.command("frames", epilog="Examples:\n\n"
@@ -151,27 +173,20 @@ def _frame_options(every: int | None, every_seconds: float | None, crop: str, si
 def frames(
     videos: Annotated[list[Path], typer.Argument(help="Video files (anything ffmpeg reads).")],
     manifest: ManifestOpt = Path("manifest.csv"),
-    every: Annotated[int | None, typer.Option(min=1, help="Keep frames 0, N, 2N, ... (frame index; "
-                                              "default 48).")] = None,
-    every_seconds: Annotated[float | None, typer.Option(min=0.001, help="Keep the first frame of every "
-                                                        "S seconds instead.")] = None,
+    every: EveryOpt = None,
+    every_seconds: EverySecondsOpt = None,
     label: Annotated[str | None, typer.Option(help="Label of every frame (default: the video's file "
                                               "name without extension).")] = None,
     start: Annotated[float | None, typer.Option(min=0, help="Start at this time (seconds).")] = None,
     end: Annotated[float | None, typer.Option(min=0, help="Stop before this time (seconds).")] = None,
-    crop: Annotated[str, typer.Option(help="auto: find bars and thin edge lines; none; or a box "
-                                      "W:H:X:Y.")] = "auto",
-    size: Annotated[str | None, typer.Option(help="Output size WIDTHxHEIGHT, e.g. 700x400.")] = None,
-    max_side: Annotated[int | None, typer.Option(min=2, help="Scale so the longer side is at most "
-                                                 "this (aspect kept).")] = None,
-    image_format: Annotated[str, typer.Option("--format", help="jpg, png or webp.")] = "jpg",
-    quality: Annotated[int, typer.Option(min=1, max=100, help="jpg/webp quality.")] = 92,
-    keep_dark: Annotated[bool, typer.Option("--keep-dark", help="Keep near-black and near-uniform "
-                                            "frames (dropped and counted by default).")] = False,
-    scene_threshold: Annotated[float, typer.Option(min=0.1, help="Content change (0-255 HSV scale) "
-                                                   "that counts as a cut.")] = 27.0,
-    black_gap: Annotated[float, typer.Option(min=0.0, help="Seconds of black between two fades "
-                                             "that end a scene.")] = 0.5,
+    crop: CropOpt = "auto",
+    size: SizeOpt = None,
+    max_side: MaxSideOpt = None,
+    image_format: FormatOpt = "jpg",
+    quality: QualityOpt = 92,
+    keep_dark: KeepDarkOpt = False,
+    scene_threshold: SceneThresholdOpt = DEFAULT_THRESHOLD,
+    black_gap: BlackGapOpt = 0.5,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
     as_json: JsonOpt = False,
@@ -182,14 +197,11 @@ def frames(
     scene (<stem>:<nnnn>, changes at hard cuts, not inside fades), crop (W:H:X:Y) and origin
     (file#frame=N). Running it again adds nothing and decodes only what is missing.
     """
-    if image_format not in ("jpg", "jpeg", "png", "webp"):
-        raise UsageError(f"--format {image_format!r}: use jpg, png or webp")
     options = FramesOptions(
         videos=tuple(videos), label=label, workers=workers,
-        frames=_frame_options(every, every_seconds, crop, size, start=start, end=end,
-                              max_side=max_side, format=image_format.replace("jpeg", "jpg"),
-                              quality=quality, keep_dark=keep_dark, scene_threshold=scene_threshold,
-                              black_gap=black_gap))
+        frames=_frame_options(every, every_seconds, crop, size, image_format, start=start, end=end,
+                              max_side=max_side, quality=quality, keep_dark=keep_dark,
+                              scene_threshold=scene_threshold, black_gap=black_gap))
     collector = COLLECTORS["frames"](options)
     with Appender(manifest) as sink, FrameBars(enabled=not as_json) as bars:
         summary = collector.run(sink, bars=bars)
@@ -229,6 +241,7 @@ def _mirror(text: str) -> tuple[str, str]:
              "  harvest reddit r/Doom r/AnimalCrossing --after 2020-07-01 --before 2020-08-01 "
              "--top 900\n\n"
              "  harvest reddit r/Doom --dump RS_2020-07.zst --top 900 --previews\n\n"
+             "  harvest reddit r/Doom --sort top --time week --video-frames --every 48 --max-side 720\n\n"
              "Credentials: REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or --site; "
              "without them the public Arctic Shift archive is used.")
 def reddit(
@@ -265,6 +278,16 @@ def reddit(
     user_agent: Annotated[str, typer.Option(help="User-Agent of downloads.")] = DEFAULT_USER_AGENT,
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
+    video_frames: Annotated[bool, typer.Option("--video-frames", help="Take frames of v.redd.it videos "
+                                              "(as harvest frames does) instead of skipping them; "
+                                              "--every/--every-seconds imply it.")] = False,
+    every: EveryOpt = None,
+    every_seconds: EverySecondsOpt = None,
+    crop: CropOpt = "auto",
+    size: SizeOpt = None,
+    max_side: MaxSideOpt = None,
+    image_format: FormatOpt = "jpg",
+    keep_dark: KeepDarkOpt = False,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     as_json: JsonOpt = False,
@@ -272,9 +295,13 @@ def reddit(
 ) -> int:
     """Download the images of subreddit posts with their metadata (score, title, flair, ...).
 
-    Direct i.redd.it images, galleries, imgur links and crossposts; v.redd.it videos, self posts,
-    NSFW and spoiler posts are skipped and counted. Running it again downloads only what is new.
+    Direct i.redd.it images, galleries, imgur links and crossposts; self posts, NSFW and spoiler posts
+    are skipped and counted, and so are v.redd.it videos unless --video-frames (or --every N) takes
+    their frames. Running it again downloads only what is new.
     """
+    frames_of = _video_frames(video_frames or bool(every or every_seconds), every, every_seconds, crop,
+                              size, image_format, max_side=max_side, keep_dark=keep_dark,
+                              limits=Limits(max_bytes, max_pixels))
     source = SourceOptions(
         subreddits=tuple(subreddit_name(s) for s in subreddits), sort=sort, time=time, limit=limit,
         after=parse_when(after) if after else None, before=parse_when(before) if before else None,
@@ -286,7 +313,7 @@ def reddit(
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()),
-                            limits=Limits(max_bytes, max_pixels))
+                            limits=Limits(max_bytes, max_pixels), video_frames=frames_of)
     collector = COLLECTORS["reddit"](options)
     choice = collector.source_choice()
     if not as_json:
@@ -297,6 +324,20 @@ def reddit(
         for note in summary.details.get("notes", []):
             Console(stderr=True).print(f"note: {note}", highlight=False)
     return _finish(summary, manifest, as_json, strict)
+
+
+def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, crop: str,
+                  size: str | None, image_format: str, **kwargs: object) -> RedditVideoFrames | None:
+    """The ``harvest reddit`` video handler, or ``None`` (videos skipped) without --video-frames."""
+    if not wanted:
+        given = [name for name, on in (("--crop", crop != "auto"), ("--size", size),
+                                       ("--max-side", kwargs.get("max_side")),
+                                       ("--format", image_format != "jpg"),
+                                       ("--keep-dark", kwargs.get("keep_dark"))) if on]
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to video frames: add --video-frames")
+        return None
+    return RedditVideoFrames(_frame_options(every, every_seconds, crop, size, image_format, **kwargs))
 
 
 def main(argv: list[str] | None = None) -> int:

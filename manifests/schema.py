@@ -182,6 +182,7 @@ MISSING = "missing"  # the file does not exist
 NOT_VIDEO = "not_video"  # ffmpeg cannot read it as a video (a text file, an image)
 NO_VIDEO = "no_video_stream"  # an audio-only file
 DAMAGED = "damaged"  # the stream has undecodable parts; frames before and after them are kept
+NO_FRAMES = "no_frames"  # a downloaded video whose sampled frames were all dropped (harvest reddit)
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}

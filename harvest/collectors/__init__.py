@@ -6,6 +6,7 @@ from .base import Collector
 from .folder import FolderCollector, FolderOptions
 from .frames import FrameOptions, FramesCollector, FramesOptions, harvest_video
 from .reddit import RedditCollector, RedditOptions
+from .reddit_video import RedditVideoFrames
 
 COLLECTORS: dict[str, type[Collector]] = {
     FolderCollector.name: FolderCollector,
@@ -14,4 +15,5 @@ COLLECTORS: dict[str, type[Collector]] = {
 }
 
 __all__ = ["COLLECTORS", "Collector", "FolderCollector", "FolderOptions", "FrameOptions",
-           "FramesCollector", "FramesOptions", "RedditCollector", "RedditOptions", "harvest_video"]
+           "FramesCollector", "FramesOptions", "RedditCollector", "RedditOptions", "RedditVideoFrames",
+           "harvest_video"]

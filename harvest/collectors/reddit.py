@@ -6,18 +6,21 @@ against known "removed" placeholders by content, and verified and written by the
 image is a row with the post's metadata (``post_id`` groups the images of one post); failed downloads
 are rows with a ``status`` and ``error``; posts without images are counted as skipped with a reason.
 
-Resume: media URLs already recorded in the manifest (as ``origin``) are not downloaded again, except
-those that failed transiently (``schema.TRANSIENT``); a post whose images are all recorded is skipped.
+Resume: media URLs already recorded in the manifest (as ``origin``, or as ``video`` for the frames of
+a video) are not downloaded again, except those that failed transiently (``schema.TRANSIENT``); a post
+whose media are all recorded is skipped.
 
 Videos: ``v.redd.it`` posts are skipped unless ``RedditOptions.video_frames`` is set. That hook is the
-extension point for the frames collector: it receives the downloaded video file and the post's row
-fields and returns the rows of the frames it extracted.
+extension point for the frames collector (``harvest.collectors.reddit_video.RedditVideoFrames``): it
+receives the downloaded video file (named after the post, so scene ids are ``<post_id>:<nnnn>``), the
+post's row fields and the image store's root, and returns the rows of the frames it extracted.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -38,8 +41,9 @@ from .base import Collector
 log = logging.getLogger(__name__)
 
 REDDIT = "https://www.reddit.com"
-# Receives a downloaded video file and the post's row fields; returns one row per extracted frame.
-VideoFrames = Callable[[Path, dict[str, Any]], list[dict[str, Any]]]
+# Receives a downloaded video file, the post's row fields (``origin`` is the video URL) and the image
+# store's root; returns one row per extracted frame (or rows saying why there are none).
+VideoFrames = Callable[[Path, dict[str, Any], Path], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,13 @@ def post_fields(post: dict[str, Any], label: str | None) -> dict[str, Any]:
 
 
 def recorded_origins(manifest: Path, source: str) -> set[str]:
-    """Origins of a source already in the manifest, except transient failures (retried)."""
+    """Origins (and videos) of a source already in the manifest, except transient failures (retried)."""
     frame = read(manifest)
     frame = frame[(frame[schema.SOURCE] == source) & ~frame[schema.STATUS].isin(schema.TRANSIENT)]
-    return set(frame[schema.ORIGIN].dropna().astype(str))
+    done = set(frame[schema.ORIGIN].dropna().astype(str))
+    if schema.VIDEO in frame.columns:
+        done.update(frame[schema.VIDEO].dropna().astype(str))
+    return done
 
 
 class RedditCollector(Collector):
@@ -185,7 +192,7 @@ class RedditCollector(Collector):
         if not result.ok or result.data is None:
             return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
         if job.media.kind == VIDEO:
-            return self._video_rows(job, result.data, row)
+            return self._video_rows(job, result.data, row, root)
         placeholder = self.options.placeholders.match(result.data)
         if placeholder:
             return [{**row, schema.STATUS: schema.REMOVED,
@@ -198,10 +205,14 @@ class RedditCollector(Collector):
             row[schema.ERROR] = f"{info.error} (served as {result.content_type})"
         return [row]
 
-    def _video_rows(self, job: _Job, data: bytes, row: dict[str, Any]) -> list[dict[str, Any]]:
+    def _video_rows(self, job: _Job, data: bytes, row: dict[str, Any],
+                    root: Path) -> list[dict[str, Any]]:
         """Hand a downloaded video to the ``video_frames`` extension point."""
         assert self.options.video_frames is not None
+        stem = re.sub(r"[^\w-]", "_", str(row.get(schema.POST_ID) or "video"))
+        if job.media.gallery_index is not None:
+            stem += f"_{job.media.gallery_index}"
         with tempfile.TemporaryDirectory(prefix="gleanset-video-") as tmp:
-            path = Path(tmp) / "video.mp4"
+            path = Path(tmp) / f"{stem}.mp4"
             path.write_bytes(data)
-            return self.options.video_frames(path, row)
+            return self.options.video_frames(path, row, root)

@@ -141,14 +141,14 @@ def test_video_extension_point(world: RedditWorld, tmp_path: Path) -> None:
     world.web.route("/v.redd.it/vid02/DASH_720.mp4", Reply(b"\x00\x00\x00\x18ftypmp42fake-video"))
     seen = []
 
-    def frames(path: Path, row: dict) -> list[dict]:
-        seen.append(path.read_bytes())
+    def frames(path: Path, row: dict, root: Path) -> list[dict]:
+        seen.append((path.read_bytes(), path.name, root))
         data = media.png(5)
         return [{**row, schema.SHA256: "f" * 64, schema.STATUS: "ok", schema.FRAME: 0,
                  schema.BYTES: len(data)}]
 
     collect(world, tmp_path / "m.csv", video_frames=frames)
-    assert seen == [b"\x00\x00\x00\x18ftypmp42fake-video"]
+    assert seen == [(b"\x00\x00\x00\x18ftypmp42fake-video", "vid02.mp4", tmp_path)]
     row = manifests.read(tmp_path / "m.csv").iloc[0]
     assert row[schema.POST_ID] == "vid02" and row[schema.FRAME] == 0
 
