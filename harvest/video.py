@@ -4,10 +4,11 @@
 - ``probe`` reads a video's size, frame rate and length, or raises ``VideoError`` with a status and a
   one-line reason: missing file, zero-length file, not a video, audio-only file.
 - ``detect_crop`` finds the box to keep: letterbox/pillarbox bars by ffmpeg's ``cropdetect`` over
-  frames spread across the whole video (key frames decoded alone, or one key frame after each of a
-  dozen seeks in long videos, so it costs little), combined per
-  edge so dark scenes and fades cannot decide alone; then thin near-constant lines along the edges
-  (a 2-4 px black or coloured line present on every frame), which ``cropdetect`` cannot see.
+  frames spread across the whole video (about a dozen key frames, picked from the packet list and
+  decoded alone, or one key frame after each of a dozen seeks in long videos, so it costs little),
+  combined per edge so dark scenes and fades cannot decide alone; then thin near-constant lines
+  along the edges (a 2-4 px black or coloured line present on every frame), which ``cropdetect``
+  cannot see.
 
 The decoding pass itself lives in :mod:`harvest.decode`.
 """
@@ -43,6 +44,8 @@ EDGE_QUANTILE = 0.2  # an edge is cropped as far as 80 % of the sampled frames a
 LINE_STD = 12.0  # along-the-edge spread of a line row
 LINE_DRIFT = 10.0  # spread of a line row's colour across the sampled frames
 LINE_CONTRAST = 10.0  # the row inside a line must differ from it by this much
+# Decoders that honour ``skip_frame=nokey`` (others decode every frame and select among all of them)
+KEY_FRAME_CODECS = frozenset({"h264", "hevc"})
 _CROPDETECT = re.compile(r"x1:(-?\d+) x2:(-?\d+) y1:(-?\d+) y2:(-?\d+)")
 
 
@@ -209,10 +212,11 @@ def _sample_frames(info: VideoInfo, key_frames_only: bool) -> tuple[list[np.ndar
 
 
 def _chosen_key_packets(info: VideoInfo) -> list[int] | None:
-    """Decode-order numbers of the key packets ``_sample_frames`` would pick (its ``select`` rule on
-    the key frames' times), found by demuxing alone; ``None`` when the stream is rotated or has no
-    usable timestamps (the caller then decodes every key frame)."""
-    step = Fraction(max((info.duration or 1.0) / CROP_SAMPLES, 1e-3))
+    """Decode-order numbers of the key packets ``_sample_frames`` would pick, found by demuxing alone;
+    ``None`` when the stream is rotated or has no usable time base (the caller then decodes every key
+    frame). Its ``select`` rule is replayed on the times ffmpeg would give those frames, in the same
+    floating-point arithmetic (file start moved to 0, ``pts * time_base``), so the same frames win."""
+    step = max((info.duration or 1.0) / CROP_SAMPLES, 1e-3)
     try:
         meta = ffmpeg.probe(str(info.path), select_streams="v:0", show_entries="packet=pts,flags")
     except ffmpeg.Error:
@@ -221,13 +225,20 @@ def _chosen_key_packets(info: VideoInfo) -> list[int] | None:
     if _rotation(streams[0]) or "/" not in str(streams[0].get("time_base", "")):
         return None
     base = Fraction(streams[0]["time_base"])
+    if base <= 0:
+        return None
+    start = meta.get("format", {}).get("start_time")
+    start_us = round(float(start) * 1e6) if start not in (None, "N/A") else 0
+    shift = -start_us / base / 10**6  # av_rescale_q(-start, 1/1000000, time base), halves away from 0
+    shift_ts = int(abs(shift) + Fraction(1, 2)) * (1 if shift >= 0 else -1)
+    unit = base.numerator / base.denominator
     chosen: list[int] = []
-    previous: Fraction | None = None
+    previous: float | None = None
     for number, packet in enumerate(meta.get("packets", [])):
         pts = packet.get("pts")
         if "K" not in packet.get("flags", "") or pts in (None, "N/A"):
             continue
-        at = int(pts) * base
+        at = float(int(pts) + shift_ts) * unit
         if previous is None or at - previous >= step:
             chosen.append(number)
             previous = at
@@ -237,7 +248,7 @@ def _chosen_key_packets(info: VideoInfo) -> list[int] | None:
 def _key_samples(info: VideoInfo) -> tuple[list[np.ndarray], list[str]]:
     """The frames of ``_sample_frames(info, key_frames_only=True)``, decoding only those key frames:
     the other packets are dropped from a stream copy before the decoder sees them."""
-    chosen = _chosen_key_packets(info)
+    chosen = _chosen_key_packets(info) if info.codec in KEY_FRAME_CODECS else None
     if not chosen or len(chosen) > 4 * CROP_SAMPLES:
         return _sample_frames(info, key_frames_only=True)
     keep = "+".join(f"eq(n\\,{number})" for number in chosen)
