@@ -89,16 +89,16 @@ class DecodeState:
     cuts: int = 0
 
 
-def _read_exact(pipe: IO[bytes], size: int) -> bytes | None:
-    """Read exactly ``size`` bytes, or ``None`` at the end of the stream."""
-    chunks, got = [], 0
-    while got < size:
-        chunk = pipe.read(size - got)
-        if not chunk:
+def _read_frame(pipe: IO[bytes], shape: tuple[int, ...]) -> np.ndarray | None:
+    """Read one raw frame straight into a new array, or ``None`` at the end of the stream."""
+    frame = np.empty(shape, np.uint8)
+    view, got = memoryview(frame).cast("B"), 0
+    while got < frame.nbytes:
+        n = pipe.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
             return None
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += n
+    return frame
 
 
 class VideoDecoder:
@@ -179,7 +179,7 @@ class VideoDecoder:
             raise
         finally:
             os.close(write_fd)
-        self._kept = os.fdopen(read_fd, "rb")
+        self._kept = os.fdopen(read_fd, "rb", buffering=0)
         for target, pipe in ((self._thumbs, self._proc.stdout), (self._stderr, self._proc.stderr)):
             thread = threading.Thread(target=target, args=(pipe,), daemon=True)
             thread.start()
@@ -189,10 +189,10 @@ class VideoDecoder:
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         w, h = self.plan.out_size
         for index in self.kept_indices():
-            data = _read_exact(self._kept, w * h * 3)
-            if data is None:
+            frame = _read_frame(self._kept, (h, w, 3))
+            if frame is None:
                 return
-            yield index, np.frombuffer(data, np.uint8).reshape(h, w, 3)
+            yield index, frame
 
     def finish(self) -> int:
         """Wait for ffmpeg and the threads; return ffmpeg's exit status."""

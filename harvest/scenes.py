@@ -51,12 +51,14 @@ def dark_reason(rgb: np.ndarray) -> str | None:
     """``"dark"`` for near-black frames, ``"uniform"`` for near-constant ones, else ``None``."""
     step = max(1, int((rgb.shape[0] * rgb.shape[1] / 40_000) ** 0.5))  # about 40,000 pixels suffice
     sample = np.ascontiguousarray(rgb[::step, ::step]).reshape(-1, 3)
-    value = sample.max(axis=-1)
-    if (value > BRIGHT_LEVEL).mean() < BRIGHT_FRACTION:
+    value = np.maximum(np.maximum(sample[:, 0], sample[:, 1]), sample[:, 2])
+    if np.count_nonzero(value > BRIGHT_LEVEL) / value.size < BRIGHT_FRACTION:
         return "dark"
-    if float(sample.astype(np.float32).std(axis=0).max()) < UNIFORM_STD:
-        return "uniform"
-    return None
+    # A quick spread per colour plane; only when it is close to the limit decides the exact one.
+    spread = float(np.ascontiguousarray(sample.T, dtype=np.float32).std(axis=1).max())
+    if abs(spread - UNIFORM_STD) < 0.01 * UNIFORM_STD:
+        spread = float(sample.astype(np.float32).std(axis=0).max())
+    return "uniform" if spread < UNIFORM_STD else None
 
 
 @dataclass

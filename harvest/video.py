@@ -4,10 +4,11 @@
 - ``probe`` reads a video's size, frame rate and length, or raises ``VideoError`` with a status and a
   one-line reason: missing file, zero-length file, not a video, audio-only file.
 - ``detect_crop`` finds the box to keep: letterbox/pillarbox bars by ffmpeg's ``cropdetect`` over
-  frames spread across the whole video (key frames decoded alone, or one key frame after each of a
-  dozen seeks in long videos, so it costs little), combined per
-  edge so dark scenes and fades cannot decide alone; then thin near-constant lines along the edges
-  (a 2-4 px black or coloured line present on every frame), which ``cropdetect`` cannot see.
+  frames spread across the whole video (about a dozen key frames, picked from the packet list and
+  decoded alone, or one key frame after each of a dozen seeks in long videos, so it costs little),
+  combined per edge so dark scenes and fades cannot decide alone; then thin near-constant lines
+  along the edges (a 2-4 px black or coloured line present on every frame), which ``cropdetect``
+  cannot see.
 
 The decoding pass itself lives in :mod:`harvest.decode`.
 """
@@ -43,6 +44,8 @@ EDGE_QUANTILE = 0.2  # an edge is cropped as far as 80 % of the sampled frames a
 LINE_STD = 12.0  # along-the-edge spread of a line row
 LINE_DRIFT = 10.0  # spread of a line row's colour across the sampled frames
 LINE_CONTRAST = 10.0  # the row inside a line must differ from it by this much
+# Decoders that honour ``skip_frame=nokey`` (others decode every frame and select among all of them)
+KEY_FRAME_CODECS = frozenset({"h264", "hevc"})
 _CROPDETECT = re.compile(r"x1:(-?\d+) x2:(-?\d+) y1:(-?\d+) y2:(-?\d+)")
 
 
@@ -184,11 +187,12 @@ def _raw_frames(data: bytes, info: VideoInfo) -> list[np.ndarray]:
             for i in range(len(data) // size)]
 
 
-def _run(stream: Any) -> tuple[list[str], bytes]:
+def _run(stream: Any, stdin: Any = None) -> tuple[list[str], bytes]:
     """Run a cropdetect pass; its log lines (one per frame) and the raw frames."""
-    args = (stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
-            .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "info").compile())
-    proc = subprocess.run(args, capture_output=True, check=False)
+    args = (stream.output("pipe:1", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+            .global_args("-hide_banner", "-nostats", "-loglevel", "info").compile())
+    proc = subprocess.run(args, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                          capture_output=True, check=False)
     lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if "crop=" in ln]
     return lines, proc.stdout
 
@@ -205,6 +209,60 @@ def _sample_frames(info: VideoInfo, key_frames_only: bool) -> tuple[list[np.ndar
               .filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{step!r})"))
     lines, data = _run(_cropdetect(stream))
     return _raw_frames(data, info), lines
+
+
+def _chosen_key_packets(info: VideoInfo) -> list[int] | None:
+    """Decode-order numbers of the key packets ``_sample_frames`` would pick, found by demuxing alone;
+    ``None`` when the stream is rotated or has no usable time base (the caller then decodes every key
+    frame). Its ``select`` rule is replayed on the times ffmpeg would give those frames, in the same
+    floating-point arithmetic (file start moved to 0, ``pts * time_base``), so the same frames win."""
+    step = max((info.duration or 1.0) / CROP_SAMPLES, 1e-3)
+    try:
+        meta = ffmpeg.probe(str(info.path), select_streams="v:0", show_entries="packet=pts,flags")
+    except ffmpeg.Error:
+        return None
+    streams = meta.get("streams") or [{}]
+    if _rotation(streams[0]) or "/" not in str(streams[0].get("time_base", "")):
+        return None
+    base = Fraction(streams[0]["time_base"])
+    if base <= 0:
+        return None
+    start = meta.get("format", {}).get("start_time")
+    start_us = round(float(start) * 1e6) if start not in (None, "N/A") else 0
+    shift = -start_us / base / 10**6  # av_rescale_q(-start, 1/1000000, time base), halves away from 0
+    shift_ts = int(abs(shift) + Fraction(1, 2)) * (1 if shift >= 0 else -1)
+    unit = base.numerator / base.denominator
+    chosen: list[int] = []
+    previous: float | None = None
+    for number, packet in enumerate(meta.get("packets", [])):
+        pts = packet.get("pts")
+        if "K" not in packet.get("flags", "") or pts in (None, "N/A"):
+            continue
+        at = float(int(pts) + shift_ts) * unit
+        if previous is None or at - previous >= step:
+            chosen.append(number)
+            previous = at
+    return chosen
+
+
+def _key_samples(info: VideoInfo) -> tuple[list[np.ndarray], list[str]]:
+    """The frames of ``_sample_frames(info, key_frames_only=True)``, decoding only those key frames:
+    the other packets are dropped from a stream copy before the decoder sees them."""
+    chosen = _chosen_key_packets(info) if info.codec in KEY_FRAME_CODECS else None
+    if not chosen or len(chosen) > 4 * CROP_SAMPLES:
+        return _sample_frames(info, key_frames_only=True)
+    keep = "+".join(f"eq(n\\,{number})" for number in chosen)
+    copy = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(info.path), "-map", "0:v:0",
+            "-c", "copy", "-bsf:v", f"noise=drop=not({keep})", "-f", "matroska", "pipe:1"]
+    with subprocess.Popen(copy, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL) as remux:
+        lines, data = _run(_cropdetect(ffmpeg.input("pipe:0", format="matroska", skip_frame="nokey").video),
+                           stdin=remux.stdout)
+        remux.stdout.close()  # type: ignore[union-attr]
+    frames = _raw_frames(data, info)
+    if len(frames) != len(chosen) or len(lines) != len(chosen):
+        return _sample_frames(info, key_frames_only=True)
+    return frames, lines
 
 
 def _seek_samples(info: VideoInfo) -> tuple[list[np.ndarray], list[str]]:
@@ -298,7 +356,7 @@ def detect_crop(info: VideoInfo) -> CropReport:
     if (info.duration or 0.0) >= LONG_VIDEO:
         frames, lines = _seek_samples(info)
     else:
-        frames, lines = _sample_frames(info, key_frames_only=True)
+        frames, lines = _key_samples(info)
     if len(frames) < MIN_SAMPLES:
         frames, lines = _sample_frames(info, key_frames_only=False)
     bars = _bar_edges(info, frames, lines)
