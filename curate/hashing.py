@@ -2,7 +2,7 @@
 
 Each method in :data:`METHODS` wraps one imagehash function and names the manifest column its hex
 hashes live in (``phash`` for phash; the others are declared in :mod:`manifests.schema`). Decoding is
-most of the cost, so :func:`load_reduced` asks Pillow for a smaller image before decoding (JPEG's DCT
+most of the cost, so :func:`reduce_open` asks Pillow for a smaller image before decoding (JPEG's DCT
 scaling through ``Image.draft``: a 1080p JPEG decodes at 1/8 size for an 8x8 phash) and box-reduces
 other formats, always keeping at least :data:`DRAFT_FACTOR` times the pixels the method resizes to,
 so the hash stays within a bit or two of imagehash on the full decode.
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import imagehash
 import numpy as np
@@ -29,30 +28,12 @@ import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from manifests import schema
+from manifests.progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
 
 DRAFT_FACTOR = 4
 _HEX = re.compile(r"[0-9a-fA-F]+")
-Image.MAX_IMAGE_PIXELS = None  # the image store refused decompression bombs at harvest time
-
-
-class Progress(Protocol):
-    """Progress hook: ``total`` once the amount of work is known, ``advance`` as items finish."""
-
-    def total(self, n: int | None, description: str = "") -> None: ...
-
-    def advance(self, n: int = 1) -> None: ...
-
-
-class _NoProgress:
-    def total(self, n: int | None, description: str = "") -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-
 @dataclass(frozen=True)
 class HashMethod:
     """One perceptual hash: the imagehash function, its manifest columns and its working size.
@@ -128,14 +109,6 @@ def reduce_open(img: Image.Image, side: int, mode: str = "L") -> Image.Image:
     return out.reduce(factor) if factor > 1 else out
 
 
-def load_reduced(path: str | os.PathLike[str], side: int, mode: str = "L"
-                 ) -> tuple[Image.Image, tuple[int, int]]:
-    """Decode an image file at reduced size (see :func:`reduce_open`); also returns its full size."""
-    with Image.open(path) as img:
-        full = img.size
-        return reduce_open(img, side, mode), full
-
-
 def hash_image(img: Image.Image, full: tuple[int, int], how: HashMethod, size: int,
                flip: bool = False) -> tuple[str, str | None]:
     """The hex hash of a decoded image and, with ``flip``, of its mirror image."""
@@ -149,10 +122,14 @@ def hash_file(path: str, name: str, size: int, flip: bool = False) -> tuple[str 
     """``(hash, mirrored hash, status, error)`` of one file; status is None when it hashed."""
     how = METHODS[name]
     try:
-        with Image.open(path) as img:
-            full = img.size
-            small = reduce_open(img, how.side(size, full), how.mode)
+        with warnings.catch_warnings():  # the image store refused bombs at harvest time; no global change
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                full = img.size
+                small = reduce_open(img, how.side(size, full), how.mode)
         value, mirrored = hash_image(small, full, how, size, flip)
+    except Image.DecompressionBombError as exc:
+        return None, None, schema.TOO_LARGE, f"too many pixels to hash: {exc}"
     except FileNotFoundError as exc:
         return None, None, schema.UNREADABLE, f"file not found: {exc.filename}"
     except PermissionError as exc:
@@ -170,7 +147,7 @@ def _hash_many(args: tuple[Sequence[str], str, int, bool]) -> list[tuple[str | N
 def hash_files(paths: Sequence[str], name: str, size: int, flip: bool = False, workers: int = 1,
                progress: Progress | None = None) -> Iterator[tuple[str | None, ...]]:
     """Hash files in order, on ``workers`` processes; yields ``hash_file`` results."""
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     progress.total(len(paths), f"hashing ({name})")
     batch = 64
     batches = [(paths[i:i + batch], name, size, flip) for i in range(0, len(paths), batch)]

@@ -1,36 +1,17 @@
 """What a harvest run reports: counts per label and status, skipped and unmatched inputs.
 
 A ``RunSummary`` is filled by a collector as it goes and printed by the CLI (a table, or ``--json``).
-``Progress`` is the small hook collectors call to drive a progress bar without knowing which one.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from manifests import MergeStats, schema
 
 LISTED = 20  # how many skipped or unmatched names a summary lists
-
-
-class Progress(Protocol):
-    """Progress hook: ``total`` once the amount of work is known, ``advance`` as items finish."""
-
-    def total(self, n: int | None, description: str = "") -> None: ...
-
-    def advance(self, n: int = 1) -> None: ...
-
-
-class NoProgress:
-    """A progress hook that shows nothing."""
-
-    def total(self, n: int | None, description: str = "") -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
 
 
 @dataclass

@@ -11,8 +11,9 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from manifests import Appender
+from manifests.progress import NoProgress, Progress
 
-from ..summary import NoProgress, Progress, RunSummary
+from ..summary import RunSummary
 
 
 class Collector(ABC):

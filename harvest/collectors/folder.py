@@ -22,10 +22,11 @@ from typing import Any
 from PIL import Image
 
 from manifests import Appender, InputError, lineage, read, schema
+from manifests.progress import Progress
 
 from ..pattern import PathPattern, compile_pattern
 from ..store import Limits, inspect_file, store_file
-from ..summary import Progress, RunSummary
+from ..summary import RunSummary
 from .base import Collector
 
 log = logging.getLogger(__name__)

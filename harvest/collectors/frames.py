@@ -36,11 +36,12 @@ from typing import Any, Protocol
 from PIL import Image
 
 from manifests import Appender, lineage, schema
+from manifests.progress import NoProgress, Progress
 
 from ..decode import DecodePlan, Selection, VideoDecoder
 from ..scenes import DEFAULT_THRESHOLD, dark_reason, scene_id
 from ..store import Limits, store_bytes
-from ..summary import NoProgress, Progress, RunSummary
+from ..summary import RunSummary
 from ..video import CropBox, CropReport, VideoError, VideoInfo, detect_crop, probe, require_ffmpeg
 from .base import Collector
 from .frames_run import ResumePoint, finished_videos, resume_points, video_key

@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from manifests import Appender, lineage, read, schema
+from manifests.progress import Progress
 
 from ..fetch import Fetcher, FetchOptions, FetchResult
 from ..placeholders import PlaceholderSet
 from ..reddit_media import VIDEO, Media, MediaRules, plan_media
 from ..reddit_sources import PostStream, SourceChoice, SourceOptions, choose
 from ..store import Limits, store_bytes
-from ..summary import Progress, RunSummary
+from ..summary import RunSummary
 from .base import Collector
 
 log = logging.getLogger(__name__)
