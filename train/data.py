@@ -11,6 +11,7 @@ Samplers are process-group aware: under ``torchrun`` each rank sees its own shar
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -251,6 +252,13 @@ def make_loader(dataset: Dataset, batch_size: int, workers: int, pin: bool,
 def to_input(images: torch.Tensor, pre: Preprocess, device: torch.device) -> torch.Tensor:
     """uint8 NCHW batch -> normalised float on ``device`` in channels_last memory format."""
     x = images.to(device, non_blocking=True).float().div_(255)
-    mean = torch.tensor(pre.mean, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1)
+    mean, std = _norm(tuple(pre.mean), tuple(pre.std), device)
     return x.sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
+
+
+@functools.lru_cache(maxsize=8)
+def _norm(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalisation tensors on the device, made once rather than every batch."""
+    return (torch.tensor(mean, device=device).view(1, 3, 1, 1),
+            torch.tensor(std, device=device).view(1, 3, 1, 1))

@@ -104,6 +104,7 @@ def auto_batch_size(model: nn.Module, ctx: Context, limit: int) -> int:
     if ctx.device.type != "cuda":
         return max(1, min(32, limit))
     best, size = 8, 16
+    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}  # BatchNorm stats survive
     model.train()
     while size <= min(1024, max(16, limit)):
         try:
@@ -117,6 +118,7 @@ def auto_batch_size(model: nn.Module, ctx: Context, limit: int) -> int:
         finally:
             model.zero_grad(set_to_none=True)
             torch.cuda.empty_cache()
+    model.load_state_dict(saved)
     log.info("batch size auto: %d", best)
     return max(1, min(best, limit))
 
@@ -167,7 +169,7 @@ def train_one_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, s
                     ctx: Context, reporter: Reporter) -> tuple[float, int]:
     """One pass over the train loader; returns (mean loss, images seen)."""
     model.train()
-    total, seen = 0.0, 0
+    total, seen = torch.zeros((), device=ctx.device), 0  # summed on the device: no sync per step
     for images, targets, _ in loader:
         x = to_input(images, ctx.pre, ctx.device)
         y = targets.to(ctx.device, non_blocking=True)
@@ -182,28 +184,30 @@ def train_one_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, s
             loss.backward()
             opt.step()
         sched.step()
-        total += loss.item() * len(y)
+        total += loss.detach().float() * len(y)
         seen += len(y)
         reporter.step()
-    return total / max(seen, 1), seen
+    return float(total) / max(seen, 1), seen
 
 
 @torch.inference_mode()
 def validate(model: nn.Module, loader: Any, ctx: Context) -> tuple[float, float, torch.Tensor]:
     """Mean loss, accuracy and probabilities (in loader order) over a loader."""
     model.eval()
-    total, correct, probs = 0.0, 0, []
+    total = torch.zeros((), device=ctx.device)
+    correct = torch.zeros((), device=ctx.device)
+    probs = []
     for images, targets, _ in loader:
         x = to_input(images, ctx.pre, ctx.device)
         y = targets.to(ctx.device, non_blocking=True)
         with ctx.autocast():
             logits = model(x)
-        total += ctx.loss(logits, y).item() * len(y)
+        total += ctx.loss(logits, y).float() * len(y)
         p = probabilities(logits, ctx.binary)
-        correct += int((p.argmax(dim=1) == y).sum())
+        correct += (p.argmax(dim=1) == y).sum()
         probs.append(p.cpu())
     n = sum(len(p) for p in probs)
-    return total / max(n, 1), correct / max(n, 1), torch.cat(probs)
+    return float(total) / max(n, 1), float(correct) / max(n, 1), torch.cat(probs)
 
 
 @dataclass

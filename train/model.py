@@ -164,28 +164,22 @@ def load_matching(model: nn.Module, state: dict[str, torch.Tensor], source: str)
     return len(fitting)
 
 
-def build_model(arch_name: str, outputs: int, weights: str = "imagenet") -> nn.Module:
-    """Build ``arch_name`` with ``outputs`` logits and weights ``imagenet``, ``none`` or a file path."""
+def build_model(arch_name: str, outputs: int, weights: str = "imagenet",
+                image_size: int | None = None) -> nn.Module:
+    """Build ``arch_name`` with ``outputs`` logits and weights ``imagenet``, ``none`` or a file path.
+
+    ``image_size`` builds a patch model (ViT) for that input size; ImageNet weights fix it at 224.
+    """
     arch = get_arch(arch_name)
-    model = torchvision.models.get_model(arch.name, weights=None)
+    sized = arch.patch and weights != "imagenet" and image_size not in (None, 224)
+    model = torchvision.models.get_model(arch.name, weights=None,
+                                         **({"image_size": image_size} if sized else {}))
     if weights == "imagenet":
         model.load_state_dict(imagenet_state(arch))
     replace_head(model, arch, outputs)
     if weights not in ("imagenet", "none"):
         load_matching(model, read_state(Path(weights)), str(weights))
     return model
-
-
-def build_sized(arch_name: str, outputs: int, weights: str, size: int) -> nn.Module:
-    """Like :func:`build_model`, but ViT without ImageNet weights is built for ``size`` inputs."""
-    arch = get_arch(arch_name)
-    if arch.patch and weights != "imagenet" and size != 224:
-        model = torchvision.models.get_model(arch.name, weights=None, image_size=size)
-        replace_head(model, arch, outputs)
-        if weights != "none":
-            load_matching(model, read_state(Path(weights)), str(weights))
-        return model
-    return build_model(arch_name, outputs, weights)
 
 
 def param_groups(model: nn.Module, arch: Arch, n_groups: int = 3) -> list[list[nn.Parameter]]:
@@ -237,7 +231,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, ModelInfo]:
         raise InputError(f"{path} is not a model written by `train` (no arch/state_dict)")
     info = ModelInfo(data["arch"], tuple(data["classes"]), bool(data["binary"]),
                      Preprocess.from_dict(data["preprocess"]))
-    model = build_sized(info.arch, num_outputs(len(info.classes), info.binary), "none",
+    model = build_model(info.arch, num_outputs(len(info.classes), info.binary), "none",
                         info.preprocess.size)
     model.load_state_dict(data["state_dict"])
     return model.eval(), info

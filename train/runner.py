@@ -47,7 +47,7 @@ from .loop import (
     plan,
     validate,
 )
-from .model import ModelInfo, Preprocess, build_sized, get_arch, num_outputs, preprocess_for, save_model
+from .model import ModelInfo, Preprocess, build_model, get_arch, num_outputs, preprocess_for, save_model
 from .predict import pick_device
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def train(manifest: Path, opts: TrainOptions, reporter: Reporter | None = None) 
         device = torch.device("cuda", torch.cuda.current_device())
     pre = preprocess_for(get_arch(opts.arch), opts.weights, opts.img_size)
     outputs = num_outputs(len(table.classes), opts.binary)
-    model = build_sized(opts.arch, outputs, opts.weights, pre.size)
+    model = build_model(opts.arch, outputs, opts.weights, pre.size)
     model = model.to(device).to(memory_format=torch.channels_last)
     ctx = make_context(device, opts.amp, pre, opts.binary, opts.label_smoothing)
     n_train = len(table.split("train"))

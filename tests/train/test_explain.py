@@ -11,7 +11,7 @@ from manifests import schema
 from train import explain
 from train.data import load_image, to_input
 from train.metrics import CONFIDENCE, CORRECT
-from train.model import ARCHS, build_sized, load_checkpoint
+from train.model import ARCHS, build_model, load_checkpoint
 
 
 @pytest.mark.slow
@@ -30,7 +30,7 @@ def test_gradcam_maps_have_the_image_shape_and_vary(trained, shapes):
 
 def test_gradcam_on_vit_tokens():
     torch.manual_seed(0)
-    model = build_sized("vit_b_16", 2, "none", 32)
+    model = build_model("vit_b_16", 2, "none", 32)
     with explain.GradCAM(model, ARCHS["vit_b_16"]) as cam:
         maps = cam(torch.randn(1, 3, 32, 32))
     assert maps.shape == (1, 32, 32) and maps.std() > 0.01

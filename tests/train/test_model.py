@@ -17,7 +17,7 @@ def test_every_registered_arch_builds_with_a_new_head(name):
     arch = M.ARCHS[name]
     size = 224 if arch.patch else 64
     with torch.device("meta"):  # shapes only: no memory, no time
-        net = M.build_sized(name, 3, "none", size)
+        net = M.build_model(name, 3, "none", size)
         out = net(torch.zeros(2, 3, size, size))
     assert out.shape == (2, 3)
     head = net.get_submodule(arch.head)
