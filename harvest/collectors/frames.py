@@ -252,7 +252,19 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_r
     _judge(result, code, state.errors, name)
     if result.status != schema.OK:
         sink.add(_failure_row(name, path, result, label, extra))
+    elif result.kept == 0 and resume is None:
+        # Recorded, so a rerun knows the video is done rather than decoding it again.
+        row = _failure_row(name, path, result, label, extra)
+        sink.add({**row, schema.STATUS: schema.NO_FRAMES, schema.ERROR: _why_none(result, name),
+                  schema.SAMPLING: options.sampling()})
     return result
+
+
+def _why_none(result: VideoResult, name: str) -> str:
+    if result.dropped:
+        dropped = ", ".join(f"{n} {reason}" for reason, n in sorted(result.dropped.items()))
+        return f"{name}: every sampled frame was dropped ({dropped}); --keep-dark keeps them"
+    return f"{name}: no frame in the range asked for ({result.decoded} decoded)"
 
 
 def _failure_row(name: str, path: Path, result: VideoResult, label: str | None,

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from manifests import lineage, schema
+from manifests import schema
 
-from .frames import FrameOptions, VideoResult, harvest_video
+from .frames import FrameOptions, harvest_video
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,4 @@ class RedditVideoFrames:
                                label=fields.get(schema.LABEL), name=url)
         log.info("%s: %d frames decoded, %d kept, %d scenes, dropped %s (%s)", url, result.decoded,
                  result.kept, result.scenes, result.dropped or "none", result.status)
-        if result.status == schema.OK and result.kept == 0:
-            rows.add({**fields, schema.STATUS: schema.NO_FRAMES, schema.ERROR: _why_none(result, url),
-                      schema.HARVESTED_AT: lineage.now(), schema.SAMPLING: self.options.sampling()})
         return rows
-
-
-def _why_none(result: VideoResult, url: str) -> str:
-    if result.dropped:
-        dropped = ", ".join(f"{n} {reason}" for reason, n in sorted(result.dropped.items()))
-        return f"{url}: every sampled frame was dropped ({dropped}); --keep-dark keeps them"
-    return f"{url}: no frame in the range asked for ({result.decoded} decoded)"

@@ -181,3 +181,15 @@ def test_usage_errors_are_one_line(videos: dict[str, Path], tmp_path: Path, caps
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_all_dark_video_is_recorded_and_not_decoded_again(tmp_path: Path, capsys) -> None:
+    video = make_video(tmp_path / "black.mp4", [("color=c=black", 30)])
+    manifest = tmp_path / "m" / "manifest.csv"
+    assert run("frames", str(video), "--every", "10", "-m", str(manifest), "--json") == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["videos"][str(video)]["kept"] == 0
+    (row,) = read(manifest).to_dict("records")
+    assert row[schema.STATUS] == schema.NO_FRAMES and "--keep-dark" in row[schema.ERROR]
+    assert run("frames", str(video), "--every", "10", "-m", str(manifest), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["videos"][str(video)]["skipped"] is True
