@@ -6,7 +6,6 @@ is in :mod:`harvest.collectors`.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from manifests import Appender, ExitStatus, UsageError, schema
 from manifests.console import RichProgress, fail, print_json, run_app, setup_logging
 
 from .collectors import COLLECTORS, FolderOptions, FrameOptions, FramesOptions, RedditOptions
+from .collectors.frames import FORMATS
 from .collectors.reddit_video import RedditVideoFrames
 from .fetch import DEFAULT_USER_AGENT, FetchOptions
 from .placeholders import PlaceholderSet
@@ -27,6 +27,7 @@ from .reddit_sources import ARCTIC_SHIFT_URL, SourceOptions, parse_when, subredd
 from .scenes import DEFAULT_THRESHOLD
 from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Limits
 from .summary import RunSummary
+from .video import CropBox
 
 app = typer.Typer(
     name="harvest", no_args_is_help=True, rich_markup_mode="rich",
@@ -150,12 +151,15 @@ def _size(text: str | None) -> tuple[int, int] | None:
 def _frame_options(every: int | None, every_seconds: float | None, crop: str, size: str | None,
                    image_format: str = "jpg", **kwargs: object) -> FrameOptions:
     """Check the frame options of ``harvest frames`` and ``harvest reddit --video-frames``."""
-    if image_format not in ("jpg", "jpeg", "png", "webp"):
+    if image_format not in FORMATS:
         raise UsageError(f"--format {image_format!r}: use jpg, png or webp")
     if every and every_seconds:
         raise UsageError("give --every or --every-seconds, not both")
-    if crop not in ("auto", "none") and not re.fullmatch(r"\d+:\d+(:\d+:\d+)?", crop):
-        raise UsageError(f"--crop {crop!r} is not auto, none or W:H:X:Y")
+    if crop not in ("auto", "none"):
+        try:
+            CropBox.parse(crop)
+        except ValueError:
+            raise UsageError(f"--crop {crop!r} is not auto, none or W:H:X:Y (W and H above 0)") from None
     start, end = kwargs.get("start"), kwargs.get("end")
     if start is not None and end is not None and end <= start:  # type: ignore[operator]
         raise UsageError(f"--end {end} must be after --start {start}")

@@ -174,6 +174,7 @@ def test_recorded_videos_scene_boundaries(shared_fixtures: Path, tmp_path: Path)
     (["--size", "big"], "WIDTHxHEIGHT"),
     (["--start", "3", "--end", "1"], "must be after"),
     (["--crop", "left"], "W:H:X:Y"),
+    (["--crop", "0:10"], "W:H:X:Y"),
     (["--format", "gif"], "jpg, png or webp"),
 ])
 def test_usage_errors_are_one_line(videos: dict[str, Path], tmp_path: Path, capsys, args, message) -> None:
