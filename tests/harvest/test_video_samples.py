@@ -27,10 +27,13 @@ def test_chosen_key_packets_follow_the_time_rule(boxed: Path) -> None:
     assert video._chosen_key_packets(info) == [0, 20, 40, 70, 100, 130, 160, 190, 220]
 
 
-def test_only_the_chosen_key_frames_are_decoded_and_they_are_the_same(boxed: Path) -> None:
+def test_only_the_chosen_key_frames_are_decoded_and_they_are_the_same(
+        boxed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     info = video.probe(boxed)
-    fast, fast_lines = video._key_samples(info)
     full, full_lines = video._sample_frames(info, key_frames_only=True)
+    with monkeypatch.context() as patch:  # the fast path must not quietly fall back to the full pass
+        patch.setattr(video, "_sample_frames", lambda *a, **k: pytest.fail("fell back to the full pass"))
+        fast, fast_lines = video._key_samples(info)
     assert len(fast) == len(full) == 9
     assert all(np.array_equal(a, b) for a, b in zip(fast, full, strict=True))
     crop = [line.rsplit("crop=", 1)[1] for line in fast_lines]
