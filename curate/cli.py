@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from manifests import ExitStatus, InputError, UsageError, read, schema, update
+from manifests import ExitStatus, InputError, read, schema, update
 from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
 
 from .balance import BalanceOptions, BalanceReport, balance, table
@@ -48,9 +48,7 @@ def stats_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Count rows by status and by any columns (label, source, street, scene...)."""
-    if not manifest.exists():
-        raise InputError(f"{manifest} does not exist")
-    result = stats(read(manifest), [c.strip() for c in by.split(",") if c.strip()])
+    result = stats(read(_existing(manifest)), list(_columns(by)))
     if as_json:
         print_json(result)
         return
@@ -303,12 +301,7 @@ def dedupe_cmd(
 
     Files are never deleted unless --delete-files.
     """
-    if not manifest.exists():
-        raise InputError(f"{manifest} does not exist")
-    if hash_name not in METHODS:
-        raise UsageError(f"unknown --hash {hash_name!r} (choose from {', '.join(METHODS)})")
-    if engine not in ENGINES:
-        raise UsageError(f"unknown --index {engine!r} (choose from {', '.join(ENGINES)})")
+    _existing(manifest)
     options = DedupeOptions(hash=hash_name, hash_size=hash_size, threshold=threshold, keep=keep,
                             flip_invariant=flip_invariant, workers=workers, engine=engine)
     root = manifest.resolve().parent

@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from manifests import UsageError, schema
+from manifests.progress import Progress
 
 from . import hashing, index
 
@@ -124,9 +125,10 @@ def _graph(codes: list[np.ndarray], n_rows: int, options: DedupeOptions, length:
 
 
 def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions,
-           progress: hashing.Progress | None = None) -> DedupeResult:
+           progress: Progress | None = None) -> DedupeResult:
     """Hash what lacks a hash, find near-duplicate clusters and mark them in a copy of ``frame``."""
     how = hashing.method(options.hash)
+    index.check_engine(options.engine)  # before hashing: a bad engine fails fast
     if options.threshold < 0:
         raise UsageError("--threshold must be >= 0")
     if not how.valid_size(options.size):

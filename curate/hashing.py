@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from manifests import schema
+from manifests import UsageError, schema
 from manifests.progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,11 @@ METHODS: dict[str, HashMethod] = {
 
 
 def method(name: str) -> HashMethod:
-    """The registered hash method of that name, or a KeyError naming the choices."""
+    """The registered hash method of that name, or a UsageError naming the choices."""
     try:
         return METHODS[name]
     except KeyError:
-        raise KeyError(f"unknown hash method {name!r} (choose from {', '.join(METHODS)})") from None
+        raise UsageError(f"unknown --hash {name!r} (choose from {', '.join(METHODS)})") from None
 
 
 def reduce_open(img: Image.Image, side: int, mode: str = "L") -> Image.Image:

@@ -25,6 +25,8 @@ from itertools import combinations
 
 import numpy as np
 
+from manifests import UsageError
+
 log = logging.getLogger(__name__)
 
 Pairs = tuple[np.ndarray, np.ndarray]
@@ -150,8 +152,13 @@ def auto_pairs(packed: np.ndarray, threshold: int, workers: int = 1) -> Pairs:
 ENGINES: dict[str, Callable[..., Pairs]] = {"auto": auto_pairs, "brute": brute_pairs, "mih": mih_pairs}
 
 
+def check_engine(engine: str) -> None:
+    """A UsageError naming the choices when ``engine`` is not registered."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown --index {engine!r} (choose from {', '.join(ENGINES)})")
+
+
 def near_pairs(packed: np.ndarray, threshold: int, engine: str = "auto", workers: int = 1) -> Pairs:
     """All pairs of rows within ``threshold`` bits of each other, with the named engine."""
-    if engine not in ENGINES:
-        raise KeyError(f"unknown search engine {engine!r} (choose from {', '.join(ENGINES)})")
+    check_engine(engine)
     return ENGINES[engine](np.asarray(packed, dtype=np.uint8), int(threshold), workers)
