@@ -101,6 +101,7 @@ class FolderCollector(Collector):
 
     def __init__(self, options: FolderOptions) -> None:
         super().__init__(options)
+        self._root_name = Path(os.path.abspath(options.root)).name  # no filesystem access here
         self.pattern: PathPattern | None = compile_pattern(options.pattern) if options.pattern else None
         if options.label_field and (not self.pattern or options.label_field not in self.pattern.fields):
             raise InputError(f"--label-field {options.label_field!r} is not a field of --pattern")
@@ -118,7 +119,7 @@ class FolderCollector(Collector):
     def fields_for(self, rel: str) -> dict[str, Any] | None:
         """Columns derived from a relative path; ``None`` when the pattern does not match."""
         opts = self.options
-        fields: dict[str, Any] = layout_fields(rel.split("/"), opts.root.resolve().name)
+        fields: dict[str, Any] = layout_fields(rel.split("/"), self._root_name)
         if self.pattern:
             matched = self.pattern.match(rel)
             if matched is None:

@@ -147,11 +147,17 @@ def test_many_files_use_the_process_pool(tmp_path: Path) -> None:
 
 
 def test_collector_registry_contract(tmp_path: Path) -> None:
+    from harvest.cli import app
+
+    commands = {c.name for c in app.registered_commands}
     for name, cls in COLLECTORS.items():
-        assert cls.name == name and cls.source and cls.__doc__
+        assert cls.source and cls.__doc__ and name in commands  # every collector has its command
         assert cls.example.startswith(f"harvest {name} ")
     # constructing does no I/O: a folder that does not exist is only an error when run
-    FolderCollector(FolderOptions(root=tmp_path / "missing"))
+    collector = FolderCollector(FolderOptions(root=tmp_path / "missing"))
+    with pytest.raises(manifests.InputError, match="is not a folder"):
+        collector.run(Appender(tmp_path / "m.csv"))
+    assert not (tmp_path / "m.csv").exists()
 
 
 def test_cli_json_summary_and_exit_codes(split_tree: Path, tmp_path: Path, capsys) -> None:
