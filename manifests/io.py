@@ -108,11 +108,15 @@ def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
         raise
 
 
-def write(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write a manifest atomically: temp file in the same folder, fsync, rename over the target."""
+def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool = False) -> None:
+    """Write a manifest atomically: temp file in the same folder, fsync, rename over the target.
+
+    ``conformed=True`` skips :func:`conform` for a frame that already went through it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = conform(frame)
+    if not conformed:
+        frame = conform(frame)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -87,7 +87,7 @@ def update(manifest: str | os.PathLike[str], command: str | None = None,
         tx.changes = diff(before, tx.frame)
         if dry_run or (tx.changes == Changes() and target.exists()):
             return
-        io.write(tx.frame, target)
+        io.write(tx.frame, target, conformed=True)
         lineage.append(target, command or lineage.command_line(), tx.changes, len(tx.frame),
                        tx.details)
 
@@ -108,6 +108,7 @@ class Appender:
         self.interval = interval
         self.max_buffer = max_buffer
         self._last_flush = time.monotonic()
+        self._rows = 0  # rows in the manifest after this appender's last flush
         self.command = command or lineage.command_line()
         self.timeout = timeout
         self.stats = MergeStats()
@@ -131,7 +132,8 @@ class Appender:
             current = io.read(self.path)
             merged, stats = merge(current, batch)
             if stats.added or stats.replaced_failures or not self.path.exists():
-                io.write(merged, self.path)
+                io.write(merged, self.path, conformed=True)
+            self._rows = len(merged)
         self._buffer.clear()
         self._last_flush = time.monotonic()
         self.stats += stats
@@ -141,9 +143,8 @@ class Appender:
         """Flush what is left and write one lineage entry for the whole run."""
         self.flush()
         if self.stats.added or self.stats.replaced_failures:
-            rows = len(io.read(self.path))
             changes = Changes(added=self.stats.added, removed=self.stats.replaced_failures)
-            lineage.append(self.path, self.command, changes, rows,
+            lineage.append(self.path, self.command, changes, self._rows,
                            {"already_present": self.stats.already_present, **self.details})
         return self.stats
 
