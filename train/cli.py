@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from manifests import UsageError
+from manifests import UsageError, schema
 from manifests.console import err_console, print_json, run_app, setup_logging
 
+from .metrics import CONFIDENCE, PREDICTION
 from .model import ARCHS
 from .predict import evaluate_manifest, predict_paths
 from .runner import TrainOptions, train
@@ -188,10 +189,10 @@ def predict_cmd(
         print_json(json.loads(frame.to_json(orient="records")))
         return
     for _, row in frame.iterrows():
-        if "error" in frame.columns and isinstance(row.get("error"), str):
-            sys.stdout.write(f"{row['path']}\terror: {row['error']}\n")
+        if isinstance(row.get(schema.ERROR), str):
+            sys.stdout.write(f"{row[schema.PATH]}\terror: {row[schema.ERROR]}\n")
         else:
-            sys.stdout.write(f"{row['path']}\t{row['prediction']}\t{row['confidence']:.3f}\n")
+            sys.stdout.write(f"{row[schema.PATH]}\t{row[PREDICTION]}\t{row[CONFIDENCE]:.3f}\n")
 
 
 @app.command("eval", epilog="Example:\n\n  train eval runs/streets/model.pt data/manifest.csv --split test")

@@ -19,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from manifests import InputError, schema
 
 from .data import load_image, load_table, to_input
-from .metrics import evaluate, predictions_frame
+from .metrics import CONFIDENCE, PREDICTION, evaluate, predictions_frame
 from .model import ModelInfo, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,11 @@ def predict_paths(model_path: Path, inputs: list[Path], device: str = "auto",
             images.append(load_image(path, predictor.info.preprocess))
             good.append(path)
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-            bad.append({schema.PATH: str(path), "error": str(exc).splitlines()[0]})
+            bad.append({schema.PATH: str(path), schema.ERROR: str(exc).splitlines()[0]})
     probs = predictor.predict_arrays(images, batch_size)
     frame = pd.DataFrame({schema.PATH: [str(p) for p in good],
-                          "prediction": [classes[i] for i in probs.argmax(axis=1)] if len(good) else [],
-                          "confidence": probs.max(axis=1).round(6) if len(good) else []})
+                          PREDICTION: [classes[i] for i in probs.argmax(axis=1)] if len(good) else [],
+                          CONFIDENCE: probs.max(axis=1).round(6) if len(good) else []})
     for i, name in enumerate(classes):
         frame[f"p_{name}"] = probs[:, i].round(6)
     if bad:
