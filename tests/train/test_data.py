@@ -116,6 +116,11 @@ def test_balanced_sampling_prefers_the_weight_column(tiny):
     train[schema.WEIGHT] = np.where(train[schema.LABEL] == "circle", 3.0, 1.0)
     weights = data.class_weights(table, train)
     assert weights.max() == 3.0 and weights.min() == 1.0
+    sampler = data.train_sampler(table, train, balanced=True, seed=0)
+    circle = (train[schema.LABEL] == "circle").to_numpy()
+    drawn = np.array([circle[i] for _ in range(60) for i in sampler])
+    expected = 3 * circle.sum() / (3 * circle.sum() + (~circle).sum())
+    assert abs(drawn.mean() - expected) < 0.05  # drawn by the weight column, not by class counts
     assert data.train_sampler(table, train, balanced=False, seed=0) is None  # plain shuffle
 
 
