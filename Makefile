@@ -34,7 +34,7 @@ lint: venv
 
 demo: venv ffmpeg
 	rm -rf $(DEMO)
-	$(PY) -m harvest.demo $(DEMO)
+	$(PY) -m tests.fixtures.demo $(DEMO)
 	@echo "== screenshots from six streets: labels from the file names, street as a column"
 	$(BIN)/harvest folder $(DEMO)/screenshots -m $(DEMO)/streets/manifest.csv \
 	  --pattern '{street}/cog_{suit}_{entity}_{n:\d+}.png' --label-field suit

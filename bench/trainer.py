@@ -30,9 +30,9 @@ from PIL import Image
 
 import manifests
 from manifests import schema
+from train.device import pick_device
 from train.loop import make_context
 from train.model import build_model, get_arch, preprocess_for
-from train.predict import pick_device
 from train.runner import TrainOptions, train
 
 

@@ -1,7 +1,7 @@
 """``harvest``: collectors that append verified images and their metadata to a manifest.
 
 The CLI only parses options, builds a collector from the registry and prints its summary; the work
-is in :mod:`harvest.collectors`.
+is in :mod:`harvest.registry`.
 """
 
 from __future__ import annotations
@@ -16,18 +16,20 @@ from rich.table import Table
 from manifests import Appender, ExitStatus, UsageError, schema
 from manifests.console import RichProgress, fail, print_json, run_app, setup_logging
 
-from .collectors import COLLECTORS, FolderOptions, FrameOptions, FramesOptions, RedditOptions
-from .collectors.frames import FORMATS
-from .collectors.reddit_video import RedditVideoFrames
 from .fetch import DEFAULT_USER_AGENT, FetchOptions
-from .placeholders import PlaceholderSet
-from .progress import FrameBars
-from .reddit_media import MediaRules
-from .reddit_sources import ARCTIC_SHIFT_URL, SourceOptions, parse_when, subreddit_name
-from .scenes import DEFAULT_THRESHOLD
+from .folder import FolderOptions
+from .reddit import RedditOptions, RedditVideoFrames
+from .reddit.media import MediaRules
+from .reddit.placeholders import PlaceholderSet
+from .reddit.sources import ARCTIC_SHIFT_URL, SourceOptions, parse_when, subreddit_name
+from .registry import COLLECTORS
 from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Limits
 from .summary import RunSummary
-from .video import CropBox
+from .video import FrameOptions, FramesOptions
+from .video.collector import FORMATS
+from .video.probe import CropBox
+from .video.progress import FrameBars
+from .video.scenes import DEFAULT_THRESHOLD
 
 app = typer.Typer(
     name="harvest", no_args_is_help=True, rich_markup_mode="rich",

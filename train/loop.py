@@ -27,8 +27,8 @@ from torch.optim.lr_scheduler import OneCycleLR
 from manifests import ExitStatus, GleansetError, UsageError
 
 from .data import rank_world, to_input
+from .device import probabilities
 from .model import Arch, Preprocess, param_groups, set_frozen
-from .predict import probabilities
 
 log = logging.getLogger(__name__)
 

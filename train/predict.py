@@ -1,8 +1,7 @@
 """Using a trained ``model.pt``: predict image files or folders, or evaluate on a manifest's split.
 
 Everything needed comes from the file itself (arch, class names, preprocessing, binary head), so a model
-predicts with no manifest. ``probabilities`` is shared with the training loop: softmax over N logits, or
-``[1 - p, p]`` from the single ``--binary`` logit.
+predicts with no manifest.
 """
 
 from __future__ import annotations
@@ -19,30 +18,13 @@ from PIL import Image, UnidentifiedImageError
 from manifests import InputError, schema
 
 from .data import load_image, load_table, to_input
+from .device import pick_device, probabilities
 from .metrics import CONFIDENCE, PREDICTION, evaluate, predictions_frame
 from .model import ModelInfo, load_checkpoint
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-
-
-def probabilities(logits: torch.Tensor, binary: bool) -> torch.Tensor:
-    """Class probabilities from logits (float32, on the logits' device)."""
-    logits = logits.float()
-    if binary:
-        p = torch.sigmoid(logits[:, 0])
-        return torch.stack([1 - p, p], dim=1)
-    return torch.softmax(logits, dim=1)
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` is CUDA when available, else the CPU; asking for CUDA without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(name)
 
 
 @dataclass

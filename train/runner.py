@@ -34,6 +34,7 @@ from .data import (
     rank_world,
     train_sampler,
 )
+from .device import pick_device
 from .loop import (
     Fit,
     NullReporter,
@@ -48,7 +49,6 @@ from .loop import (
     validate,
 )
 from .model import ModelInfo, Preprocess, build_model, get_arch, num_outputs, preprocess_for, save_model
-from .predict import pick_device
 
 log = logging.getLogger(__name__)
 

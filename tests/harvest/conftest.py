@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harvest.fetch import FetchOptions
-from harvest.reddit_media import MediaRules, plan_media
+from harvest.reddit.media import MediaRules, plan_media
 from tests.fixtures import media
 from tests.fixtures.http import FakeWeb, Reply, Request, json_reply
 

@@ -9,8 +9,8 @@ import pytest
 
 import manifests
 from harvest import cli
-from harvest.collectors import COLLECTORS, FolderCollector, FolderOptions
 from harvest.pattern import compile_pattern
+from harvest.registry import COLLECTORS, FolderCollector, FolderOptions
 from manifests import Appender, UsageError, schema
 from tests.fixtures import media
 
@@ -63,7 +63,7 @@ def test_rerun_adds_nothing_and_reads_nothing(split_tree: Path, tmp_path: Path,
     manifest = tmp_path / "manifest.parquet"
     run_folder(split_tree, manifest)
     before = manifest.read_bytes()
-    import harvest.collectors.folder as folder_mod
+    import harvest.folder as folder_mod
 
     def must_not_read(task):
         raise AssertionError(f"re-read {task.file}")
@@ -206,7 +206,7 @@ KILLED_IMPORT = """
 import sys
 from pathlib import Path
 from manifests import Appender
-from harvest.collectors import FolderCollector, FolderOptions
+from harvest.registry import FolderCollector, FolderOptions
 with Appender(sys.argv[2], batch_size=20, interval=0) as sink:
     FolderCollector(FolderOptions(root=Path(sys.argv[1]), workers=1)).run(sink)
 """

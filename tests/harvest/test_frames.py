@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harvest.collectors.frames import FrameOptions, harvest_video
-from harvest.video import CropBox, detect_crop, probe
+from harvest.video.collector import FrameOptions, harvest_video
+from harvest.video.probe import CropBox, detect_crop, probe
 from manifests import schema
 from tests.fixtures.video import RATE, cuts, make_video
 
@@ -133,7 +133,7 @@ def test_thin_edge_lines_are_cropped(tmp_path: Path) -> None:
 
 def test_long_videos_are_sampled_by_seeking(monkeypatch, tmp_path: Path) -> None:
     video = make_video(tmp_path / "wide.mp4", SEGMENTS, post="pad=160:160:0:20:black")
-    monkeypatch.setattr("harvest.video.LONG_VIDEO", 0.0)
+    monkeypatch.setattr("harvest.video.probe.LONG_VIDEO", 0.0)
     report = detect_crop(probe(video))
     assert report.samples == 12 and str(report.box) == "160:120:0:20"
 

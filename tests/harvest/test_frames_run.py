@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harvest.cli import main
-from harvest.collectors.frames import FrameOptions, FramesCollector, FramesOptions, harvest_video
+from harvest.video.collector import FrameOptions, FramesCollector, FramesOptions, harvest_video
 from manifests import Appender, ExitStatus, MissingToolError, lineage_entries, read, schema
 from tests.fixtures.video import corrupt, make_audio, make_video
 

@@ -13,10 +13,10 @@ import pytest
 
 import manifests
 from harvest import cli
-from harvest.collectors import COLLECTORS, RedditCollector, RedditOptions
-from harvest.placeholders import PlaceholderSet
-from harvest.reddit_media import MediaRules
-from harvest.reddit_sources import SourceOptions
+from harvest.reddit.media import MediaRules
+from harvest.reddit.placeholders import PlaceholderSet
+from harvest.reddit.sources import SourceOptions
+from harvest.registry import COLLECTORS, RedditCollector, RedditOptions
 from manifests import Appender, schema
 from tests.fixtures import media
 from tests.fixtures.http import Reply
@@ -155,7 +155,7 @@ def test_video_extension_point(world: RedditWorld, tmp_path: Path) -> None:
 
 def test_cap_notice_when_listing_reaches_reddits_limit(world: RedditWorld, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import harvest.reddit_sources as sources
+    import harvest.reddit.sources as sources
 
     monkeypatch.setattr(sources, "CAP_NOTICE", 20)
     posts = [post(f"c{i:04d}", "self") for i in range(20)]
@@ -209,9 +209,9 @@ def test_cli_without_credentials_says_which_source(world: RedditWorld, tmp_path:
 KILLED_RUN = """
 import sys, json
 from pathlib import Path
-from harvest.collectors import RedditCollector, RedditOptions
+from harvest.registry import RedditCollector, RedditOptions
 from harvest.fetch import FetchOptions
-from harvest.reddit_sources import SourceOptions
+from harvest.reddit.sources import SourceOptions
 from manifests import Appender
 base, manifest, mirrors = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 opts = RedditOptions(source=SourceOptions(("Doom",), oauth_url=base, reddit_url=base),

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harvest import reddit_media as rm
-from harvest.placeholders import PlaceholderSet
-from harvest.reddit_media import MediaRules, imgur_direct, plan_media
+from harvest.reddit import media as rm
+from harvest.reddit.media import MediaRules, imgur_direct, plan_media
+from harvest.reddit.placeholders import PlaceholderSet
 from tests.fixtures import media
 from tests.harvest.conftest import crosspost, post
 

@@ -10,7 +10,7 @@ import zstandard
 
 import manifests
 from harvest.fetch import Fetcher
-from harvest.reddit_sources import (
+from harvest.reddit.sources import (
     PostStream,
     SourceOptions,
     arctic_posts,

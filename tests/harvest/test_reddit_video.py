@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import manifests
-from harvest.collectors import FrameOptions, RedditVideoFrames
-from harvest.reddit_media import MediaRules, plan_media
+from harvest.reddit.media import MediaRules, plan_media
+from harvest.registry import FrameOptions, RedditVideoFrames
 from manifests import schema
 from tests.fixtures import media
 from tests.fixtures.http import Reply
@@ -105,7 +105,7 @@ def test_a_rerun_downloads_and_decodes_nothing(world: RedditWorld, tmp_path: Pat
     dark = manifests.read(manifest).set_index(schema.POST_ID).loc["drk01"]
     assert dark[schema.STATUS] == "no_frames" and "2 dark" in dark[schema.ERROR]
     world.web.log.clear()
-    monkeypatch.setattr("harvest.collectors.reddit_video.harvest_video", _must_not_decode)
+    monkeypatch.setattr("harvest.reddit.video.harvest_video", _must_not_decode)
     second = collect(world, manifest, video_frames=FRAMES)
     assert video_hits(world) == [] and second["posts_known"] == 3 and second["added"] == 0
     assert len(manifests.read(manifest)) == 8

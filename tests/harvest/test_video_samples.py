@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harvest import video
+from harvest.video import probe as video
 from tests.fixtures.video import make_video
 
 # 240 frames at 25 fps with a key frame every 10: 24 key frames, one every 0.8 s (about) is sampled.

@@ -1,12 +1,14 @@
-"""Collectors, one module per source, registered by name in ``COLLECTORS``."""
+"""The collector registry: every source's collector by its ``harvest`` sub-command name.
+
+Shared machinery lives at the package root (fetch, store, pattern, folder); each source family has its
+own subpackage (``harvest.reddit``, ``harvest.video``, ``harvest.search``)."""
 
 from __future__ import annotations
 
-from .base import Collector
+from .collector import Collector
 from .folder import FolderCollector, FolderOptions
-from .frames import FrameOptions, FramesCollector, FramesOptions, harvest_video
-from .reddit import RedditCollector, RedditOptions
-from .reddit_video import RedditVideoFrames
+from .reddit import RedditCollector, RedditOptions, RedditVideoFrames
+from .video import FrameOptions, FramesCollector, FramesOptions, harvest_video
 
 COLLECTORS: dict[str, type[Collector]] = {
     FolderCollector.name: FolderCollector,

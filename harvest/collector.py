@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from manifests import Appender
 from manifests.progress import NoProgress, Progress
 
-from ..summary import RunSummary
+from .summary import RunSummary
 
 
 class Collector(ABC):

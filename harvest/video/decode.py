@@ -3,7 +3,7 @@
 ffmpeg decodes the video once and splits it in two branches:
 
 - every frame, cropped and shrunk to a thumbnail, streams out on stdout; a thread scores each against
-  the previous one (:class:`harvest.scenes.SceneTracker`), so scenes are found over *all* frames;
+  the previous one (:class:`harvest.video.scenes.SceneTracker`), so scenes are found over *all* frames;
 - the frames to keep are chosen by ffmpeg's ``select`` on the frame index and scaled, and
   stream out on a second pipe as raw RGB, one at a time, to be stored as they come.
 
@@ -27,8 +27,8 @@ from typing import IO
 import ffmpeg
 import numpy as np
 
+from .probe import CropBox, VideoInfo
 from .scenes import SceneTracker
-from .video import CropBox, VideoInfo
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from manifests import lineage_entries, read, schema
 
-from ..scenes import scene_number
+from .scenes import scene_number
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from typing import Any
 
 from manifests import InputError, NetworkError, UsageError
 
-from .fetch import DEFAULT_USER_AGENT, Fetcher
+from ..fetch import DEFAULT_USER_AGENT, Fetcher
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@
   along the edges (a 2-4 px black or coloured line present on every frame), which ``cropdetect``
   cannot see.
 
-The decoding pass itself lives in :mod:`harvest.decode`.
+The decoding pass itself lives in :mod:`harvest.video.decode`.
 """
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ from PIL import Image
 from manifests import Appender, InputError, lineage, read, schema
 from manifests.progress import Progress
 
-from ..pattern import PathPattern, compile_pattern
-from ..store import Limits, inspect_file, store_file
-from ..summary import RunSummary
-from .base import Collector
+from .collector import Collector
+from .pattern import PathPattern, compile_pattern
+from .store import Limits, inspect_file, store_file
+from .summary import RunSummary
 
 log = logging.getLogger(__name__)
 

@@ -3,13 +3,13 @@
 The core is :func:`harvest_video`, a library function any collector can call on a video file it has
 (the reddit collector uses it on downloaded ``v.redd.it`` videos)::
 
-    from harvest.collectors.frames import FrameOptions, harvest_video
+    from harvest.video.collector import FrameOptions, harvest_video
     result = harvest_video("/tmp/abc123.mp4", FrameOptions(every=48), sink, store_root="data",
                            extra={"post_id": "abc123"}, label="doom",
                            name="https://v.redd.it/abc123/DASH_720.mp4")
 
 It probes the video, finds the crop box (``--crop auto``: bars by cropdetect over frames from the whole
-video, plus thin edge lines), then decodes the video once (:mod:`harvest.decode`): kept frames are
+video, plus thin edge lines), then decodes the video once (:mod:`harvest.video.decode`): kept frames are
 cropped and scaled by ffmpeg, encoded, stored in the image store under ``store_root`` and added to
 ``sink`` (anything with ``add(row)``, such as a ``manifests.Appender``) as they come, each row carrying
 ``video``, ``frame``, ``time``, ``scene``, ``crop``, ``sampling``, ``origin = <file>#frame=N`` and the
@@ -38,13 +38,13 @@ from PIL import Image
 from manifests import Appender, lineage, schema
 from manifests.progress import NoProgress, Progress
 
-from ..decode import DecodePlan, Selection, VideoDecoder
-from ..scenes import DEFAULT_THRESHOLD, dark_reason, scene_id
+from ..collector import Collector
 from ..store import Limits, store_bytes
 from ..summary import RunSummary
-from ..video import CropBox, CropReport, VideoError, VideoInfo, detect_crop, probe, require_ffmpeg
-from .base import Collector
-from .frames_run import ResumePoint, finished_videos, resume_points, video_key
+from .decode import DecodePlan, Selection, VideoDecoder
+from .probe import CropBox, CropReport, VideoError, VideoInfo, detect_crop, probe, require_ffmpeg
+from .resume import ResumePoint, finished_videos, resume_points, video_key
+from .scenes import DEFAULT_THRESHOLD, dark_reason, scene_id
 
 log = logging.getLogger(__name__)
 

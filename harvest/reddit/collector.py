@@ -1,7 +1,7 @@
 """``harvest reddit``: subreddit images with their post metadata, resumable.
 
-Posts come from ``harvest.reddit_sources`` (praw, Arctic Shift or dump files), their images from
-``harvest.reddit_media``; every image is downloaded by the one fetcher (``harvest.fetch``), checked
+Posts come from ``harvest.reddit.sources`` (praw, Arctic Shift or dump files), their images from
+``harvest.reddit.media``; every image is downloaded by the one fetcher (``harvest.fetch``), checked
 against known "removed" placeholders by content, and verified and written by the image store. Each
 image is a row with the post's metadata (``post_id`` groups the images of one post); failed downloads
 are rows with a ``status`` and ``error``; posts without images are counted as skipped with a reason.
@@ -11,7 +11,7 @@ a video) are not downloaded again, except those that failed transiently (``schem
 whose media are all recorded is skipped.
 
 Videos: ``v.redd.it`` posts are skipped unless ``RedditOptions.video_frames`` is set. That hook is the
-extension point for the frames collector (``harvest.collectors.reddit_video.RedditVideoFrames``): it
+extension point for the frames collector (``harvest.reddit.video.RedditVideoFrames``): it
 receives the downloaded video file (named after the post, so scene ids are ``<post_id>:<nnnn>``), the
 post's row fields and the image store's root, and returns the rows of the frames it extracted.
 """
@@ -31,13 +31,13 @@ from typing import Any
 from manifests import Appender, lineage, read, schema
 from manifests.progress import Progress
 
+from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult
-from ..placeholders import PlaceholderSet
-from ..reddit_media import VIDEO, Media, MediaRules, plan_media
-from ..reddit_sources import PostStream, SourceChoice, SourceOptions, choose
 from ..store import Limits, store_bytes
 from ..summary import RunSummary
-from .base import Collector
+from .media import VIDEO, Media, MediaRules, plan_media
+from .placeholders import PlaceholderSet
+from .sources import PostStream, SourceChoice, SourceOptions, choose
 
 log = logging.getLogger(__name__)
 
