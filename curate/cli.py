@@ -250,6 +250,11 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
                   f"{summary['clusters']} clusters ({summary['clusters_with_mixed_labels']} with mixed "
                   f"labels), {summary['marked_duplicate']} rows marked duplicate.",
                   **PLAIN)
+    if summary["conflicts"]:
+        console.print(f"{summary['conflicts']} rows near a keeper with another label left ok (see the "
+                      "dup_conflict column; --conflicts mark marks them duplicate).", **PLAIN)
+    for warning in result.warnings:
+        console.print(f"warning: {warning}", **PLAIN)
 
 
 def _json_dedupe(result: DedupeResult) -> dict:
@@ -272,8 +277,15 @@ def dedupe_cmd(
                          ] = "phash",
     hash_size: Annotated[int | None, typer.Option(min=2, help="Hash size (bits per side; colorhash: "
                                                   "bits per bin). Default 8 (colorhash 3).")] = None,
-    threshold: Annotated[int, typer.Option(min=0, help="Largest Hamming distance between "
-                                           "near-duplicates.")] = 10,
+    threshold: Annotated[int | None, typer.Option(min=0, help="Largest Hamming distance between a "
+                                                  "duplicate and its keeper. Default: 10 per 64 bits "
+                                                  "of hash (10 for phash 8, 40 for 16).")] = None,
+    clusters: Annotated[str, typer.Option(help="keeper: every member within the threshold of its "
+                                          "keeper; components: connected components (chains join "
+                                          "far-apart images).")] = "keeper",
+    conflicts: Annotated[str, typer.Option(help="Members labelled unlike their keeper: keep (left ok "
+                                           "with a dup_conflict note) or mark (duplicate anyway).")
+                         ] = "keep",
     keep: Annotated[str, typer.Option(help="Which row of a cluster stays: largest (resolution), "
                                       "first (harvested), score (highest).")] = "largest",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the clusters; change nothing.")
@@ -298,12 +310,15 @@ def dedupe_cmd(
     Hashes are stored in the manifest (the phash column, or the method's); only rows lacking one are hashed.
 
     Per cluster the keeper stays ok; the others get status=duplicate and dup_of=<keeper sha256>.
+    Every member is within --threshold of its keeper (no chains). A member labelled unlike its keeper
+    stays ok with a dup_conflict note, unless --conflicts mark.
 
     Files are never deleted unless --delete-files.
     """
     _existing(manifest)
     options = DedupeOptions(hash=hash_name, hash_size=hash_size, threshold=threshold, keep=keep,
-                            flip_invariant=flip_invariant, workers=workers, engine=engine)
+                            flip_invariant=flip_invariant, workers=workers, engine=engine,
+                            clusters=clusters, conflicts=conflicts)
     root = manifest.resolve().parent
     check_only = dry_run or leaks
     with update(manifest, output=output, dry_run=check_only) as tx, \
@@ -311,7 +326,8 @@ def dedupe_cmd(
         result = dedupe(tx.frame, root, options, progress)
         tx.frame = result.frame
         tx.details = {k: result.summary[k] for k in ("hash", "hash_size", "threshold", "keep",
-                                                     "flip_invariant", "clusters", "marked_duplicate")}
+                                                     "flip_invariant", "clusters", "marked_duplicate",
+                                                     "cluster_method", "conflicts")}
     if as_json:
         print_json(_json_dedupe(result))
     else:
@@ -322,6 +338,9 @@ def dedupe_cmd(
             deleted = delete_duplicate_files(result.frame, root)
             err_console.print(f"deleted {len(deleted)} files", highlight=False)
     return int(ExitStatus.ERROR if leaks and result.leaking_clusters else ExitStatus.OK)
+
+
+from . import cli_quality  # noqa: E402, F401  (registers label-issues and check on the app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,11 @@ DHASH_FLIP = "dhash_flip"
 WHASH_FLIP = "whash_flip"
 AHASH_FLIP = "ahash_flip"
 COLORHASH_FLIP = "colorhash_flip"
+DUP_CONFLICT = "dup_conflict"
+LABEL_QUALITY = "label_quality"
+LABEL_ISSUE = "label_issue"
+SUGGESTED_LABEL = "suggested_label"
+OFF_TOPIC = "off_topic"
 
 # -- collector metadata with a known dtype -----------------------------------------------------
 # folder
@@ -124,6 +129,12 @@ STAGE_EXTRAS: tuple[Column, ...] = (
     Column(WHASH_FLIP, STRING, "whash of the mirrored image (curate dedupe --flip-invariant)"),
     Column(AHASH_FLIP, STRING, "ahash of the mirrored image (curate dedupe --flip-invariant)"),
     Column(COLORHASH_FLIP, STRING, "colorhash of the mirrored image (curate dedupe --flip-invariant)"),
+    Column(DUP_CONFLICT, STRING, "near-duplicate of a row with another label, left ok (curate dedupe)"),
+    Column(LABEL_QUALITY, FLOAT, "cleanlab label quality, 0-1, low is suspicious (curate label-issues)"),
+    Column(LABEL_ISSUE, BOOL, "cleanlab flags the label as likely wrong (curate label-issues)"),
+    Column(SUGGESTED_LABEL, STRING, "the class out-of-fold predictions favour (curate label-issues)"),
+    Column(OFF_TOPIC, FLOAT, "out-of-distribution score, 0-1, low is far from every class "
+           "(curate label-issues)"),
 )
 
 METADATA: tuple[Column, ...] = (

@@ -130,9 +130,21 @@ def run_cmd(
                                             "(= img size) or N; 0 turns the cache off.")] = "auto",
     cache_dir: Annotated[Path | None, typer.Option(help="Decode cache folder (default: .cache/train "
                                                    "beside the manifest).")] = None,
+    folds: Annotated[int | None, typer.Option(help="Train K grouped folds instead and write out-of-fold "
+                                              "probabilities (for curate label-issues).")] = None,
+    fold_groups: Annotated[str, typer.Option(help="With --folds: comma-separated columns whose values "
+                                             "never straddle folds (default: the group columns "
+                                             "present: street, scene, video, post_id, dup_cluster...).")
+                           ] = "",
+    predictions: Annotated[Path | None, typer.Option(help="With --folds: the predictions file (default "
+                                                     "<manifest stem>.oof.csv beside the manifest).")
+                           ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune a torchvision model on the manifest's train split, validating on val.
+
+    With --folds K: K models, each scoring the rows it never saw (whole groups per fold), and one
+    predictions file: sha256, label, fold, p_<class>... (no split column needed).
 
     Writes model.pt, config.json, history.csv, curves.png, metrics.json (with accuracy per street,
     scene, source... to expose leaks), confusion.png, predictions.csv and review.html to the run folder.
@@ -143,6 +155,9 @@ def run_cmd(
         binary=binary, balanced=balanced, augment=augment, label_smoothing=label_smoothing, amp=amp,
         device=device, workers=workers, out=out, resume=resume, early_stop=early_stop, seed=seed,
         cache_size=_num(cache_size, "cache-size", int), cache_dir=cache_dir)
+    if folds is not None:
+        _run_folds(manifest, opts, folds, fold_groups, predictions, as_json)
+        return
     with EpochBars(enabled=not as_json and _rank() == 0) as bars:
         result = train(manifest, opts, bars)
     if as_json:
@@ -159,6 +174,21 @@ def run_cmd(
                   + (f"; skipped {skipped}" if skipped else ""), highlight=False)
     _print_groups(console, m["groups"])
     console.print(f"run folder: {result.out}\nreview page: {result.out / 'review.html'}", highlight=False)
+
+
+def _run_folds(manifest: Path, opts: TrainOptions, k: int, groups: str, predictions: Path | None,
+               as_json: bool) -> None:
+    from .folds import out_of_fold
+
+    columns = tuple(c.strip() for c in groups.split(",") if c.strip()) or None
+    with EpochBars(enabled=not as_json) as bars:
+        path = out_of_fold(manifest, opts, k, columns, predictions, bars)
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    if as_json:
+        print_json({"predictions": str(path), **meta})
+        return
+    err_console.print(f"{k} folds of {manifest} grouped by {', '.join(meta['groups']) or 'row'}; fold "
+                      f"runs in {meta['runs']}\nout-of-fold predictions: {path}", highlight=False)
 
 
 def _print_groups(console: Console, groups: dict[str, dict[str, dict[str, float]]]) -> None:
