@@ -286,6 +286,14 @@ def dedupe_cmd(
     conflicts: Annotated[str, typer.Option(help="Members labelled unlike their keeper: keep (left ok "
                                            "with a dup_conflict note) or mark (duplicate anyway).")
                          ] = "keep",
+    method: Annotated[str, typer.Option(help="hash (perceptual hash) or embedding (cosine similarity "
+                                        "of the trainer's backbone features; catches crops, rotations "
+                                        "and recolourings).")] = "hash",
+    similarity: Annotated[float, typer.Option(help="embedding: smallest cosine similarity to the keeper."
+                                              )] = 0.95,
+    arch: Annotated[str, typer.Option(help="embedding: backbone (a train --arch).")] = "resnet18",
+    weights: Annotated[str, typer.Option(help="embedding: imagenet, none, or a PATH (a train model.pt "
+                                         "or state dict).")] = "imagenet",
     keep: Annotated[str, typer.Option(help="Which row of a cluster stays: largest (resolution), "
                                       "first (harvested), score (highest).")] = "largest",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the clusters; change nothing.")
@@ -318,7 +326,8 @@ def dedupe_cmd(
     _existing(manifest)
     options = DedupeOptions(hash=hash_name, hash_size=hash_size, threshold=threshold, keep=keep,
                             flip_invariant=flip_invariant, workers=workers, engine=engine,
-                            clusters=clusters, conflicts=conflicts)
+                            clusters=clusters, conflicts=conflicts, method=method, similarity=similarity,
+                            arch=arch, weights=weights)
     root = manifest.resolve().parent
     check_only = dry_run or leaks
     with update(manifest, output=output, dry_run=check_only) as tx, \

@@ -51,6 +51,12 @@ class DedupeOptions:
     engine: str = "auto"
     clusters: str = "keeper"  # or "components" (chains join; the old behaviour)
     conflicts: str = "keep"  # members labelled unlike their keeper stay ok ("mark": duplicate anyway)
+    method: str = "hash"  # or "embedding": cosine similarity of backbone features (curate.embedding)
+    similarity: float = 0.95  # embedding: smallest cosine similarity of a duplicate to its keeper
+    arch: str = "resnet18"  # embedding: the trainer's arch
+    weights: str = "imagenet"  # embedding: imagenet, none, a state dict or a train model.pt
+    img_size: int | None = None
+    device: str = "auto"
 
     @property
     def size(self) -> int:
@@ -147,6 +153,8 @@ def _check_options(options: DedupeOptions, how: hashing.HashMethod) -> None:
     if options.clusters not in clustering.METHODS:
         raise UsageError(f"unknown --clusters {options.clusters!r} (choose from "
                          f"{', '.join(clustering.METHODS)})")
+    if options.method not in ("hash", "embedding"):
+        raise UsageError(f"unknown --method {options.method!r} (choose from hash, embedding)")
     if options.conflicts not in CONFLICTS:
         raise UsageError(f"unknown --conflicts {options.conflicts!r} (choose from {', '.join(CONFLICTS)})")
 
@@ -156,6 +164,10 @@ def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions,
     """Hash what lacks a hash, find near-duplicate clusters and mark them in a copy of ``frame``."""
     how = hashing.method(options.hash)
     _check_options(options, how)
+    if options.method == "embedding":
+        from .embedding import dedupe_embedding
+
+        return dedupe_embedding(frame, root, options)
     frame = frame.copy()
     eligible = frame.index[frame[schema.STATUS].isin([schema.OK, schema.DUPLICATE])
                            & frame[schema.PATH].notna()]
@@ -173,7 +185,14 @@ def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions,
     leaking = 0
     if len(rows) > 1:
         labels, node_of, bits, pi, pj = _graph(codes, rank.loc[rows].to_numpy(), options, length)
-        clusters, distances = _mark(frame, rows, labels, rank, bits, node_of, options)
+        words = index.to_words(bits)
+
+        def hamming_to_keeper(pos: np.ndarray, keep_pos: np.ndarray) -> np.ndarray:
+            ref = words[node_of[0, keep_pos]]
+            return np.min([index.hamming(words[node_of[k, pos]], ref) for k in range(len(node_of))], axis=0)
+
+        clusters, distances = mark(frame, rows, labels, rank, hamming_to_keeper,
+                                   f"{options.hash} distance", options.conflicts)
         leaks, leaking = _leaks(frame, rows, labels, node_of, pi, pj)
     result = DedupeResult(frame, clusters, distances, leaks, leaking, outcome)
     warning = clustering.random_match_warning(options.bits, options.distance, len(rows))
@@ -184,9 +203,14 @@ def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions,
     return result
 
 
-def _mark(frame: pd.DataFrame, rows: pd.Index, labels: np.ndarray, rank: pd.Series, bits: np.ndarray,
-          node_of: np.ndarray, options: DedupeOptions) -> tuple[list[list[int]], dict[int, int]]:
-    """Mark every cluster of two or more rows; returns clusters (keeper first) and distances to it."""
+def mark(frame: pd.DataFrame, rows: pd.Index, labels: np.ndarray, rank: pd.Series,
+         distance: Callable[[np.ndarray, np.ndarray], np.ndarray], measure: str, conflicts: str
+         ) -> tuple[list[list[int]], dict[int, Any]]:
+    """Mark every cluster of two or more rows; returns clusters (keeper first) and distances to it.
+
+    ``labels`` are cluster ids of ``rows``; ``distance(pos, keeper_pos)`` gives each member's distance
+    to its keeper (positions in ``rows``), ``measure`` names it in the notes ("phash distance").
+    """
     members = pd.DataFrame({"row": np.asarray(rows), "label": labels, "rank": rank.loc[rows].to_numpy(),
                             "pos": np.arange(len(rows))})
     members = members[members.groupby("label")["row"].transform("size") > 1]
@@ -196,32 +220,29 @@ def _mark(frame: pd.DataFrame, rows: pd.Index, labels: np.ndarray, rank: pd.Seri
     first = members.groupby("label", sort=False)
     keep_row = first["row"].transform("first").to_numpy()
     keep_pos = first["pos"].transform("first").to_numpy()
-    words = index.to_words(bits)
-    ref = words[node_of[0, keep_pos]]
-    pos = members["pos"].to_numpy()
-    dist = np.min([index.hamming(words[node_of[k, pos]], ref) for k in range(len(node_of))], axis=0)
+    dist = distance(members["pos"].to_numpy(), keep_pos)
     member_rows = members["row"].to_numpy()
     keep_sha = frame.loc[keep_row, schema.SHA256].to_numpy(dtype=object)
     frame.loc[member_rows, schema.DUP_CLUSTER] = [str(s)[:16] for s in keep_sha]
     other = member_rows != keep_row
     label = frame[schema.LABEL].astype("string").fillna("")
     conflict = other & (label.loc[member_rows].to_numpy() != label.loc[keep_row].to_numpy())
-    if options.conflicts == "keep":
-        _note_conflicts(frame, member_rows[conflict], keep_row[conflict], dist[conflict], options)
+    if conflicts == "keep":
+        _note_conflicts(frame, member_rows[conflict], keep_row[conflict], dist[conflict], measure)
         other &= ~conflict
     marked = member_rows[other]
     frame.loc[marked, schema.STATUS] = schema.DUPLICATE
     frame.loc[marked, schema.DUP_OF] = keep_sha[other]
     keep_paths = frame.loc[keep_row[other], schema.PATH].to_numpy(dtype=object)
-    frame.loc[marked, schema.ERROR] = [f"near-duplicate of {p} ({options.hash} distance {d})"
+    frame.loc[marked, schema.ERROR] = [f"near-duplicate of {p} ({measure} {d})"
                                        for p, d in zip(keep_paths, dist[other], strict=True)]
     clusters = [list(map(int, g)) for g in first["row"].agg(list)]
-    return clusters, {int(r): int(d) for r, d in zip(member_rows[member_rows != keep_row],
-                                                     dist[member_rows != keep_row], strict=True)}
+    return clusters, {int(r): d.item() for r, d in zip(member_rows[member_rows != keep_row],
+                                                       dist[member_rows != keep_row], strict=True)}
 
 
 def _note_conflicts(frame: pd.DataFrame, rows: np.ndarray, keepers: np.ndarray, dist: np.ndarray,
-                    options: DedupeOptions) -> None:
+                    measure: str) -> None:
     """Members labelled unlike their keeper stay ok, with a note naming the keeper and its label."""
     if not len(rows):
         return
@@ -230,7 +251,7 @@ def _note_conflicts(frame: pd.DataFrame, rows: np.ndarray, keepers: np.ndarray, 
     paths = frame.loc[keepers, schema.PATH].to_numpy(dtype=object)
     labels = frame.loc[keepers, schema.LABEL].to_numpy(dtype=object)
     frame.loc[rows, schema.DUP_CONFLICT] = [
-        f"near-duplicate of {p} labelled {lab} ({options.hash} distance {d}); left ok"
+        f"near-duplicate of {p} labelled {lab} ({measure} {d}); left ok"
         for p, lab, d in zip(paths, labels, dist, strict=True)]
 
 
