@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,10 +94,16 @@ def covers(table: pd.DataFrame, frame: pd.DataFrame) -> bool:
 
 
 def train_command(manifest: Path, path: Path, options: LabelIssueOptions) -> list[str]:
-    """The ``python -m train run MANIFEST --folds K ...`` command line that writes ``path``."""
+    """The ``python -m train run MANIFEST --folds K ...`` command line that writes ``path``.
+
+    The fold runs go to ``.cache/folds/`` in the manifest's folder (never outside the dataset folder);
+    ``train_args`` come last, so a ``--out`` there wins.
+    """
+    runs = manifest.resolve().parent / ".cache" / "folds" / (
+        f"{manifest.stem}-{options.arch}-k{options.folds}-{time.strftime('%Y%m%d-%H%M%S')}")
     cmd = [sys.executable, "-m", "train", "run", str(manifest), "--folds", str(options.folds),
            "--arch", options.arch, "--weights", options.weights, "--epochs", str(options.epochs),
-           "--device", options.device, "--predictions", str(path)]
+           "--device", options.device, "--predictions", str(path), "--out", str(runs)]
     if options.img_size:
         cmd += ["--img-size", str(options.img_size)]
     if options.fold_groups:
@@ -116,10 +123,10 @@ def ensure_predictions(manifest: Path, frame: pd.DataFrame, options: LabelIssueO
         log.info("%s does not score every usable row: training the folds again", path)
     cmd = train_command(manifest, path, options)
     log.info("running %s", " ".join(cmd))
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False)  # its progress shows on stderr
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise GleansetError(f"train --folds failed (exit {done.returncode}): {last}")
+        raise GleansetError(f"train --folds failed (exit {done.returncode}; its error is above): "
+                            f"{' '.join(cmd[1:])}")
     return read_predictions(path), path, True
 
 

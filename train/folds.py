@@ -138,10 +138,13 @@ def _fold_manifest(rows: pd.DataFrame, root: Path, fold: np.ndarray, k: int, gro
 
 def safe_batch(n_train: int, batch: int) -> int:
     """A batch size whose last train batch is not a single image (BatchNorm cannot train on one)."""
+    if n_train < 2:
+        raise InputError(f"a fold would train on {n_train} image(s): use fewer --folds or more data")
     batch = max(2, min(batch, n_train))
-    while batch > 2 and n_train % batch == 1:
-        batch -= 1
-    return batch
+    for b in [*range(batch, 1, -1), *range(batch + 1, n_train + 1)]:
+        if n_train % b != 1:
+            return b
+    return n_train
 
 
 def _fold_options(options: TrainOptions, out: Path, n_train: int, cache: Path) -> TrainOptions:

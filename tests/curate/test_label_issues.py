@@ -35,8 +35,10 @@ def _run(args: list[str]) -> int:
 def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The noisy dataset after one `curate label-issues` run that trained the folds."""
     manifest = make_noisy(tmp_path_factory.mktemp("noisy"))
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["label-issues", str(manifest), *TRAIN, "--json"])
+    with pytest.MonkeyPatch.context() as patch:  # one thread in the train child: cores are shared
+        patch.setenv("OMP_NUM_THREADS", "1")
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["label-issues", str(manifest), *TRAIN, "--json"])
     assert exc.value.code == 0
     return manifest
 
@@ -109,3 +111,14 @@ def test_find_issues_checks_its_options_and_input(tmp_path: Path) -> None:
     bad.write_text("sha256,score\nabc,1\n")
     with pytest.raises(InputError, match="not a predictions file"):
         read_predictions(bad)
+
+
+@pytest.mark.slow
+def test_a_failing_train_is_one_line_and_changes_nothing(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = make_noisy(tmp_path, per_class=6, off_topic_n=0)
+    before = manifest.read_bytes()
+    assert _run(["label-issues", str(manifest), "--arch", "nope", "--folds", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "train --folds failed (exit 2" in err and "Traceback" not in err
+    assert manifest.read_bytes() == before
