@@ -7,7 +7,7 @@ through ``curate.label_issues.find_issues``. Anchors in the same run: the cost o
 ``train run`` of the same model and epochs (the folds cost about K of them), and the naive detector
 "argmax of the same out-of-fold probabilities differs from the label" (what cleanlab improves on).
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/label_issues.py [--per-class 60] [--epochs 8] \
+    OMP_NUM_THREADS=1 .venv/bin/python bench/label_issues.py [--per-class 60] [--epochs 8]
         [--configs resnet18:3,resnet18:5]
 """
 
