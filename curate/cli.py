@@ -228,8 +228,9 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
             console.print(f"cluster {frame.at[keeper, schema.DUP_CLUSTER]} ({len(cluster)}): keep "
                           f"{frame.at[keeper, schema.PATH]} ({frame.at[keeper, schema.LABEL]})", **PLAIN)
             for row in cluster[1:]:
+                measure = "similarity" if summary.get("method") == "embedding" else "distance"
                 console.print(f"    {frame.at[row, schema.PATH]} ({frame.at[row, schema.LABEL]}) "
-                              f"distance {result.distances[row]}", **PLAIN)
+                              f"{measure} {result.distances[row]}", **PLAIN)
         if len(result.clusters) > SHOWN:
             console.print(f"... and {len(result.clusters) - SHOWN} more clusters (--json lists all)")
     for column in ("label", "source"):
