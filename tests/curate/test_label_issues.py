@@ -79,6 +79,7 @@ def test_reuse_relabel_drop_and_summary(scored, capsys: pytest.CaptureFixture[st
     assert report["trained"] is False  # the predictions file scores every row: reused
     qualities = [row["label_quality"] for row in report["worst"]]
     assert report["by"]["label"] and qualities == sorted(qualities)
+    assert report["by"]["query"]["circle pattern"]["rows"] == 2  # per search query
     after = manifests.read(other)
     changed = after[schema.LABEL] != before[schema.LABEL]
     assert changed.sum() == report["relabelled"] > 0
