@@ -68,7 +68,9 @@ def test_each_problem_is_caught(dataset: Path, capsys: pytest.CaptureFixture[str
     assert "paths: 1 ok rows point at missing files: images/1.jpg" in err
     assert "sha256: 1 of 8 files checked do not match" in err and "images/2.jpg" in err
     assert "groups: 1 scene values in more than one split: s2 (test/val)" in err
-    assert "near_copies:" in err and "images/copy.jpg (test)" in err
+    assert ("near_copies: 1 near-duplicate pairs (phash distance <= 10) across splits: images/0.jpg (train) "
+            "~ images/copy.jpg (test)") in err
+    assert "4 problems in 6 checks" in err
     assert dataset.read_bytes() == before  # check never writes
 
 
