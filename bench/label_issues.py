@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import manifests
-from curate.label_issues import LabelIssueOptions, find_issues, read_predictions
+from curate.label_issues import LabelIssueOptions, find_issues, read_features, read_predictions
 from manifests import schema
 from tests.fixtures.noisy import PLANTED, make_noisy
 
@@ -45,7 +45,7 @@ def _child(cmd: list[str]) -> tuple[float, float]:
 
 
 def _scores(flagged: np.ndarray, frame) -> tuple[float, float, float]:
-    flipped = (frame[PLANTED] == "flipped").to_numpy()
+    flipped = frame[PLANTED].eq("flipped").fillna(False).to_numpy(bool)
     planted = frame[PLANTED].notna().to_numpy()
     n = max(1, flagged.sum())
     hits = (flagged & flipped).sum()
@@ -76,8 +76,9 @@ def main() -> None:
         print(f"{len(frame)} rows, {(frame[PLANTED] == 'flipped').sum()} flipped, "
               f"{(frame[PLANTED] == 'off_topic').sum()} off-topic; {args.epochs} epochs, 32 px, CPU")
         print("\n| model | K | wall | CPU s | CPU vs one train run | cleanlab recall | precision (flipped) "
-              "| precision (flipped or off-topic) | naive argmax recall / precision |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "| precision (flipped or off-topic) | naive argmax recall / precision "
+              "| off-topic images: median rank by label_quality / off_topic |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         anchors: dict[str, float] = {}
         for arch, k in configs:
             if arch not in anchors:
@@ -87,14 +88,18 @@ def main() -> None:
                                 "--arch", arch, "--epochs", str(args.epochs), *COMMON, "--fold-groups",
                                 "scene", "--predictions", str(preds), "--out", str(root / f"{arch}-{k}")])
             table = read_predictions(preds)
-            out, _ = find_issues(frame, table, LabelIssueOptions())
+            out, _ = find_issues(frame, table, LabelIssueOptions(), read_features(preds, table))
             flagged = out[schema.LABEL_ISSUE].fillna(False).to_numpy(bool)
             recall, prec, prec_planted = _scores(flagged, out)
             probs = table.set_index(schema.SHA256).loc[out[schema.SHA256]].filter(like="p_")
             argmax = probs.columns.str[2:].to_numpy()[probs.to_numpy().argmax(axis=1)]
             n_recall, n_prec, _ = _scores(argmax != out[schema.LABEL].to_numpy(dtype=str), out)
+            odd = out[PLANTED].eq("off_topic").fillna(False).to_numpy(bool)
+            q_rank = out[schema.LABEL_QUALITY].rank(pct=True).to_numpy()[odd]
+            o_rank = out[schema.OFF_TOPIC].rank(pct=True).to_numpy()[odd]
             print(f"| {arch} | {k} | {wall:.0f} s | {cpu:.0f} | {cpu / anchors[arch]:.1f}x | {recall:.0%} | "
-                  f"{prec:.0%} | {prec_planted:.0%} | {n_recall:.0%} / {n_prec:.0%} |", flush=True)
+                  f"{prec:.0%} | {prec_planted:.0%} | {n_recall:.0%} / {n_prec:.0%} | "
+                  f"{np.median(q_rank):.0%} / {np.median(o_rank):.0%} |", flush=True)
         print(f"\none train run (anchor), CPU s: {', '.join(f'{a} {s:.0f}' for a, s in anchors.items())}")
 
 

@@ -17,7 +17,13 @@ from manifests.console import err_console, print_json
 
 from .check import CheckOptions, check_manifest
 from .cli import DryRunOpt, JsonOpt, OutputOpt, _columns, _existing, app
-from .label_issues import LabelIssueOptions, LabelIssueReport, ensure_predictions, find_issues
+from .label_issues import (
+    LabelIssueOptions,
+    LabelIssueReport,
+    ensure_predictions,
+    find_issues,
+    read_features,
+)
 
 ManifestArg = Annotated[Path, typer.Argument(help="Manifest (.csv or .parquet); default manifest.csv "
                                              "in the current folder.")]
@@ -78,7 +84,7 @@ def label_issues_cmd(
     err_console.print(f"manifest: {manifest}", **PLAIN)
     table, path, trained = ensure_predictions(manifest, read(manifest), options)
     with update(manifest, output=output, dry_run=dry_run) as tx:
-        tx.frame, report = find_issues(tx.frame, table, options)
+        tx.frame, report = find_issues(tx.frame, table, options, read_features(path, table))
         report.predictions, report.trained = str(path), trained
         tx.details = {"predictions": str(path), "trained": trained, "folds": folds, "arch": arch,
                       "issues": report.issues, "off_topic": report.off_topic, "relabel": relabel,

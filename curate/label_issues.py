@@ -153,43 +153,73 @@ def _check(options: LabelIssueOptions) -> None:
         raise UsageError("--relabel and --drop exclude each other")
 
 
-def score(labels: np.ndarray, probs: np.ndarray, filter_by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """cleanlab's issue mask, label-quality scores and out-of-distribution scores."""
-    from cleanlab.filter import find_label_issues
+def read_features(path: Path, table: pd.DataFrame) -> np.ndarray | None:
+    """The ``.features.npy`` beside a predictions file, when it has one row per prediction."""
+    side = path.with_suffix(".features.npy")
+    if not side.is_file():
+        return None
+    feats = np.load(side)
+    return feats if feats.ndim == 2 and len(feats) == len(table) else None
+
+
+def off_topic_scores(probs: np.ndarray, labels: np.ndarray, feats: np.ndarray | None,
+                     folds: np.ndarray | None) -> np.ndarray:
+    """cleanlab OutOfDistribution scores (0-1, low = far from everything): on each fold's features
+    (one model's feature space per fold), else on the probabilities."""
     from cleanlab.outlier import OutOfDistribution
+
+    if feats is None or folds is None:
+        scores = OutOfDistribution().fit_score(pred_probs=probs, labels=labels, verbose=False)
+        return np.asarray(scores, float)
+    out = np.ones(len(feats))
+    for fold in np.unique(folds):
+        idx = np.flatnonzero(folds == fold)
+        if len(idx) > 2:
+            k = min(10, len(idx) - 1)
+            out[idx] = OutOfDistribution({"k": k}).fit_score(features=feats[idx], verbose=False)
+    return out
+
+
+def score(labels: np.ndarray, probs: np.ndarray, filter_by: str) -> tuple[np.ndarray, np.ndarray]:
+    """cleanlab's issue mask and label-quality scores."""
+    from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
     issues = find_label_issues(labels, probs, filter_by=filter_by)
     quality = get_label_quality_scores(labels, probs)
-    ood = OutOfDistribution().fit_score(pred_probs=probs, labels=labels)
-    return np.asarray(issues, bool), np.asarray(quality, float), np.asarray(ood, float)
+    return np.asarray(issues, bool), np.asarray(quality, float)
 
 
 def _aligned(frame: pd.DataFrame, table: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndarray,
-                                                                  tuple[str, ...]]:
-    """Scored rows, their label indices and probability rows (in class order), and the classes."""
+                                                                  tuple[str, ...], np.ndarray]:
+    """Scored rows, their label indices, probability rows (in class order), the classes, and each
+    scored row's position in the table."""
     columns = [c for c in table.columns if c.startswith(PROB_PREFIX)]
     classes = tuple(c[len(PROB_PREFIX):] for c in columns)
     rows = usable(frame)
     labels = frame.loc[rows, schema.LABEL].astype(str)
     rows = rows[labels.isin(classes).to_numpy()
                 & frame.loc[rows, schema.SHA256].isin(table[schema.SHA256]).to_numpy()]
-    probs = table.set_index(schema.SHA256).loc[frame.loc[rows, schema.SHA256], columns].to_numpy(float)
-    probs = np.clip(probs, 1e-9, None)
+    position = pd.Series(np.arange(len(table)), index=table[schema.SHA256].to_numpy())
+    pos = position.loc[frame.loc[rows, schema.SHA256].to_numpy()].to_numpy()
+    probs = np.clip(table[columns].to_numpy(float)[pos], 1e-9, None)
     probs /= probs.sum(axis=1, keepdims=True)
     index = {c: i for i, c in enumerate(classes)}
-    return rows, frame.loc[rows, schema.LABEL].map(index).to_numpy(np.int64), probs, classes
+    return rows, frame.loc[rows, schema.LABEL].map(index).to_numpy(np.int64), probs, classes, pos
 
 
-def find_issues(frame: pd.DataFrame, table: pd.DataFrame, options: LabelIssueOptions
-                ) -> tuple[pd.DataFrame, LabelIssueReport]:
-    """Score a copy of ``frame`` against a predictions table; relabel or drop only when asked."""
+def find_issues(frame: pd.DataFrame, table: pd.DataFrame, options: LabelIssueOptions,
+                features: np.ndarray | None = None) -> tuple[pd.DataFrame, LabelIssueReport]:
+    """Score a copy of ``frame`` against a predictions table (and its out-of-fold features, row for
+    row, when there are any); relabel or drop only when asked."""
     _check(options)
     frame = frame.copy()
-    rows, labels, probs, classes = _aligned(frame, table)
+    rows, labels, probs, classes, pos = _aligned(frame, table)
     if len(np.unique(labels)) < 2:
         raise InputError("fewer than 2 classes among the rows the predictions score")
-    issues, quality, ood = score(labels, probs, options.filter_by)
+    issues, quality = score(labels, probs, options.filter_by)
+    folds = table["fold"].to_numpy()[pos] if "fold" in table.columns else None
+    ood = off_topic_scores(probs, labels, None if features is None else features[pos], folds)
     suggested = np.asarray(classes, dtype=object)[probs.argmax(axis=1)]
     for col, dtype in ((schema.LABEL_QUALITY, "Float64"), (schema.LABEL_ISSUE, "boolean"),
                        (schema.SUGGESTED_LABEL, "string"), (schema.OFF_TOPIC, "Float64")):

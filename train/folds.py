@@ -17,7 +17,9 @@ The predictions file (the contract with curate) is a CSV with one row per scored
 - ``fold``: 0..K-1, the fold that scored it;
 - ``p_<class>``: one probability column per class (each row sums to 1).
 
-Beside it, ``<name>.json`` records the manifest, K, the group columns, the classes and the options.
+Beside it, ``<name>.json`` records the manifest, K, the group columns, the classes and the options,
+and ``<name>.features.npy`` holds each scored row's backbone features (same row order, from the
+fold's own model through :func:`train.features.embed`) for outlier scores in feature space.
 The default place is ``<manifest folder>/<manifest stem>.oof.csv``; fold runs go in ``--out``.
 """
 
@@ -35,6 +37,7 @@ import pandas as pd
 import manifests
 from manifests import InputError, UsageError, schema
 
+from .features import embed
 from .loop import Reporter
 from .runner import TrainOptions, train
 
@@ -52,6 +55,11 @@ CPU_BATCH = 32
 def default_predictions_path(manifest: Path) -> Path:
     """``<manifest folder>/<manifest stem>.oof.csv``: where ``train --folds`` writes by default."""
     return manifest.resolve().parent / f"{manifest.stem}.oof.csv"
+
+
+def features_path(predictions: Path) -> Path:
+    """``<name>.features.npy`` beside a predictions file ``<name>.csv``."""
+    return predictions.with_suffix(".features.npy")
 
 
 def group_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
@@ -168,7 +176,7 @@ def out_of_fold(manifest: Path, options: TrainOptions, k: int = 5, group_by: tup
     out = options.out or Path("runs") / (f"{root.name}-{options.arch}-folds{k}-"
                                          f"{time.strftime('%Y%m%d-%H%M%S')}")
     classes = sorted(rows[schema.LABEL].unique())
-    parts = []
+    parts, feats = [], []
     for i in range(k):
         folder = out / f"fold_{i}"
         fold_manifest = _fold_manifest(rows, root, fold, i, groups, options.seed, folder)
@@ -177,11 +185,15 @@ def out_of_fold(manifest: Path, options: TrainOptions, k: int = 5, group_by: tup
         result = train(fold_manifest, _fold_options(options, folder / "run", n_train,
                                                     root / ".cache" / "train"), reporter)
         scored = pd.read_csv(result.out / "predictions.csv")
-        scored = scored[scored[schema.SPLIT] == "test"]
+        scored = scored[scored[schema.SPLIT] == "test"].reset_index(drop=True)
         probs = scored[[f"{PROB_PREFIX}{c}" for c in classes]]
         parts.append(pd.concat([scored[[schema.SHA256, schema.LABEL]].assign(**{FOLD: i}), probs], axis=1))
+        feats.append(embed(scored[schema.PATH].tolist(), weights=str(result.out / "model.pt"),
+                           device=options.device))
     table = pd.concat(parts, ignore_index=True)
     path = predictions or default_predictions_path(manifest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(features_path(path), np.concatenate(feats).astype(np.float32))
     write_predictions(table, path, {"manifest": str(manifest.resolve()), "k": k, "groups": list(columns),
                                     "classes": classes, "runs": str(out),
                                     "options": json.loads(json.dumps(asdict(options), default=str))})

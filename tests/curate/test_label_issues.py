@@ -47,8 +47,8 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_flipped_labels_are_found_and_off_topic_images_rank_lowest(scored, capsys) -> None:
     manifest = scored
     frame = manifests.read(manifest)
-    flipped = (frame[PLANTED] == "flipped").to_numpy()
-    odd = (frame[PLANTED] == "off_topic").to_numpy()
+    flipped = frame[PLANTED].eq("flipped").fillna(False).to_numpy(bool)
+    odd = frame[PLANTED].eq("off_topic").fillna(False).to_numpy(bool)
     flagged = frame[schema.LABEL_ISSUE].fillna(False).to_numpy(bool)
     recall = (flagged & flipped).sum() / flipped.sum()
     precision = (flagged & (flipped | odd)).sum() / max(1, flagged.sum())
