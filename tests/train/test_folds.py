@@ -64,5 +64,7 @@ def test_out_of_fold_scores_every_row_once_with_a_model_that_never_saw_it(tmp_pa
         scored = set(table.loc[table["fold"] == k, schema.SHA256])
         assert scored == set(fold_rows.loc[fold_rows[schema.SPLIT] == "test", schema.SHA256])
         assert not scored & set(fold_rows.loc[fold_rows[schema.SPLIT] != "test", schema.SHA256])
+    feats = np.load(path.with_suffix(".features.npy"))  # out-of-fold features, row for row
+    assert feats.shape[0] == len(table) and np.allclose(np.linalg.norm(feats, axis=1), 1, atol=1e-3)
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["k"] == 2 and meta["groups"] == [schema.SCENE]
