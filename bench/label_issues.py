@@ -14,6 +14,7 @@ through ``curate.label_issues.find_issues``. Anchors in the same run: the cost o
 from __future__ import annotations
 
 import argparse
+import hashlib
 import resource
 import subprocess
 import sys
@@ -29,6 +30,7 @@ import manifests
 from curate.label_issues import LabelIssueOptions, find_issues, read_features, read_predictions
 from manifests import schema
 from tests.fixtures.noisy import PLANTED, make_noisy
+from train.folds import safe_batch
 
 COMMON = ["--weights", "none", "--img-size", "32", "--device", "cpu", "--batch-size", "16", "--lr", "0.01",
           "--freeze-epochs", "0", "--workers", "0"]
@@ -54,12 +56,14 @@ def _scores(flagged: np.ndarray, frame) -> tuple[float, float, float]:
 
 def single_run(manifest: Path, arch: str, epochs: int, out: Path) -> tuple[float, float]:
     frame = manifests.read(manifest)
-    scene_hash = frame[schema.SCENE].map(lambda s: hash(s) % 5)
+    scene_hash = frame[schema.SCENE].map(lambda s: int(hashlib.md5(s.encode()).hexdigest(), 16) % 5)
     frame[schema.SPLIT] = np.where(scene_hash == 0, "val", "train")
     split = manifest.with_name("split.csv")
     manifests.write(frame, split)
+    batch = safe_batch(int((frame[schema.SPLIT] == "train").sum()), 16)  # no 1-image BatchNorm batch
+    args = [*COMMON[:COMMON.index("--batch-size")], *COMMON[COMMON.index("--batch-size") + 2:]]
     return _child([sys.executable, "-m", "train", "run", str(split), "--arch", arch, "--epochs", str(epochs),
-                   *COMMON, "--out", str(out)])
+                   *args, "--batch-size", str(batch), "--out", str(out)])
 
 
 def main() -> None:
