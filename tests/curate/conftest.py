@@ -7,6 +7,7 @@ licence and a creator, label-quality columns and a lineage log.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def make_dataset(root: Path, per_label: int = 10) -> Dataset:
             data = png(seed, (64 + 8 * i, 48)) if i % 3 == 0 else jpeg(seed, (48, 64 + 4 * i))
             (images / name).write_bytes(data)
             split = SPLITS[i % 5]
-            row = {schema.SHA256: f"{seed:064x}", schema.PATH: f"images/{name}", schema.LABEL: label,
+            row = {schema.SHA256: hashlib.sha256(data).hexdigest(), schema.PATH: f"images/{name}", schema.LABEL: label,
                    schema.SOURCE: "folder", schema.ORIGIN: f"/src/{name}", schema.WIDTH: 64 + 8 * i,
                    schema.HEIGHT: 48, schema.FORMAT: "png" if i % 3 == 0 else "jpeg",
                    schema.BYTES: len(data), schema.STATUS: schema.OK, schema.SPLIT: split,
@@ -54,7 +55,7 @@ def make_dataset(root: Path, per_label: int = 10) -> Dataset:
     # a near-duplicate of cat 1 labelled dog: a cluster with mixed labels, the duplicate not exported
     (images / "dup.jpg").write_bytes(jpeg(1, (48, 72)))
     rows[1][schema.DUP_CLUSTER] = "c0ffee"
-    rows.append({schema.SHA256: f"{999:064x}", schema.PATH: "images/dup.jpg", schema.LABEL: "dog",
+    rows.append({schema.SHA256: hashlib.sha256(b"dup").hexdigest(), schema.PATH: "images/dup.jpg", schema.LABEL: "dog",
                  schema.SOURCE: "folder", schema.ORIGIN: "/src/dup.jpg", schema.STATUS: schema.DUPLICATE,
                  schema.DUP_OF: rows[1][schema.SHA256], schema.DUP_CLUSTER: "c0ffee", schema.SPLIT: None,
                  schema.ERROR: f"near-duplicate of {rows[1][schema.SHA256]} (phash distance 3)"})
