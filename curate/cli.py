@@ -383,7 +383,7 @@ EXPORT_EPILOG = """Examples:
 
   curate export data/manifest.csv out --format imagefolder          # hard links, split/label/file
 
-  curate export data/manifest.csv out --format hf --resize 256      # resized copies, metadata.csv
+  curate export data/manifest.csv out --format hf --resize 256      # resized copies, metadata.jsonl
 
   curate export shards --format webdataset --shard-size 5000    # manifest.csv here
 """

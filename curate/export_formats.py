@@ -7,7 +7,7 @@ samples into tar shards instead of placing files.
 ==============  ================================================================================
 imagefolder     ``OUT/{train,val,test}/<label>/<file>``: torchvision ``ImageFolder``, Keras
                 ``image_dataset_from_directory``
-hf              ``OUT/{train,validation,test}/<label>/<file>`` and a ``metadata.csv`` per split
+hf              ``OUT/{train,validation,test}/<label>/<file>`` and a ``metadata.jsonl`` per split
                 (``file_name``, ``label``, metadata): ``datasets.load_dataset("imagefolder", ...)``
 fastai          the imagefolder layout and ``labels.csv`` (``fname``, ``label``, ``is_valid``) for
                 ``ImageDataLoaders.from_df``; the test rows in ``test.csv``
@@ -133,24 +133,34 @@ class ImageFolder(Exporter):
 
 
 class HuggingFace(Exporter):
-    """The ``datasets`` imagefolder layout: split folders it recognises and a metadata.csv each."""
+    """The ``datasets`` imagefolder layout: split folders it recognises and a metadata file each.
+
+    The metadata is ``metadata.jsonl`` (``file_name``, ``label`` and the metadata columns) rather than
+    ``metadata.csv``: ``datasets`` infers CSV column types per file, so a licence column that is empty in
+    one split and filled in another makes the splits' features differ and loading fails. JSON lines
+    keep one type per column: text as strings ("" when missing), numbers as numbers.
+    """
 
     name = "hf"
-    help = "Hugging Face imagefolder with metadata.csv per split (load_dataset('imagefolder'))"
+    help = "Hugging Face imagefolder with metadata.jsonl per split (load_dataset('imagefolder'))"
     example = "curate export data/manifest.csv out --format hf"
     split_dirs: ClassVar[dict[str, str]] = {"val": "validation"}
 
     def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
         extra = [c for c in metadata(rows) if c != schema.LABEL]
+        numeric = {c for c in extra if pd.api.types.is_numeric_dtype(rows[c]) and rows[c].notna().all()}
         files = []
         for split, group in rows.groupby(schema.SPLIT, sort=True):
             folder = self.split_dir(str(split))
-            names = [rel_of[i][len(folder) + 1:] for i in group.index]
-            table = pd.DataFrame({"file_name": names, "label": group[schema.LABEL].astype(str).to_numpy()})
-            for col in extra:
-                table[col] = group[col].to_numpy()
-            table.to_csv(outdir / folder / "metadata.csv", index=False)
-            files.append(f"{folder}/metadata.csv")
+            lines = []
+            for index, row in group.iterrows():
+                record = {"file_name": rel_of[index][len(folder) + 1:], "label": str(row[schema.LABEL])}
+                for col in extra:
+                    value = row[col]
+                    record[col] = _plain(value) if col in numeric else ("" if pd.isna(value) else str(value))
+                lines.append(json.dumps(record, ensure_ascii=False))
+            (outdir / folder / "metadata.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            files.append(f"{folder}/metadata.jsonl")
         return files
 
 

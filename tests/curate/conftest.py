@@ -37,12 +37,14 @@ def make_dataset(root: Path, per_label: int = 10) -> Dataset:
         for i in range(per_label):
             seed = li * 100 + i
             name = f"{li}_{i}.{'png' if i % 3 == 0 else 'jpg'}"
-            data = png(seed, (64 + 8 * i, 48)) if i % 3 == 0 else jpeg(seed, (48, 64 + 4 * i))
+            size = (64 + 8 * i, 48) if i % 3 == 0 else (48, 64 + 4 * i)
+            data = png(seed, size) if i % 3 == 0 else jpeg(seed, size)
             (images / name).write_bytes(data)
             split = SPLITS[i % 5]
-            row = {schema.SHA256: hashlib.sha256(data).hexdigest(), schema.PATH: f"images/{name}", schema.LABEL: label,
-                   schema.SOURCE: "folder", schema.ORIGIN: f"/src/{name}", schema.WIDTH: 64 + 8 * i,
-                   schema.HEIGHT: 48, schema.FORMAT: "png" if i % 3 == 0 else "jpeg",
+            row = {schema.SHA256: hashlib.sha256(data).hexdigest(), schema.PATH: f"images/{name}",
+                   schema.LABEL: label, schema.SOURCE: "folder", schema.ORIGIN: f"/src/{name}",
+                   schema.WIDTH: size[0], schema.HEIGHT: size[1],
+                   schema.FORMAT: "png" if i % 3 == 0 else "jpeg",
                    schema.BYTES: len(data), schema.STATUS: schema.OK, schema.SPLIT: split,
                    schema.STREET: str((2, 10, 11)[i % 3]), cols.LABEL_QUALITY: round(0.05 + i / 20, 2),
                    cols.LABEL_ISSUE: i == 0}
@@ -55,8 +57,8 @@ def make_dataset(root: Path, per_label: int = 10) -> Dataset:
     # a near-duplicate of cat 1 labelled dog: a cluster with mixed labels, the duplicate not exported
     (images / "dup.jpg").write_bytes(jpeg(1, (48, 72)))
     rows[1][schema.DUP_CLUSTER] = "c0ffee"
-    rows.append({schema.SHA256: hashlib.sha256(b"dup").hexdigest(), schema.PATH: "images/dup.jpg", schema.LABEL: "dog",
-                 schema.SOURCE: "folder", schema.ORIGIN: "/src/dup.jpg", schema.STATUS: schema.DUPLICATE,
+    rows.append({schema.SHA256: hashlib.sha256(b"dup").hexdigest(), schema.PATH: "images/dup.jpg",
+                 schema.LABEL: "dog", schema.SOURCE: "folder", schema.ORIGIN: "/src/dup.jpg", schema.STATUS: schema.DUPLICATE,
                  schema.DUP_OF: rows[1][schema.SHA256], schema.DUP_CLUSTER: "c0ffee", schema.SPLIT: None,
                  schema.ERROR: f"near-duplicate of {rows[1][schema.SHA256]} (phash distance 3)"})
     (images / "bad.jpg").write_bytes(corrupt_jpeg())
