@@ -58,7 +58,8 @@ def make_dataset(root: Path, per_label: int = 10) -> Dataset:
     (images / "dup.jpg").write_bytes(jpeg(1, (48, 72)))
     rows[1][schema.DUP_CLUSTER] = "c0ffee"
     rows.append({schema.SHA256: hashlib.sha256(b"dup").hexdigest(), schema.PATH: "images/dup.jpg",
-                 schema.LABEL: "dog", schema.SOURCE: "folder", schema.ORIGIN: "/src/dup.jpg", schema.STATUS: schema.DUPLICATE,
+                 schema.LABEL: "dog", schema.SOURCE: "folder", schema.ORIGIN: "/src/dup.jpg",
+                 schema.STATUS: schema.DUPLICATE,
                  schema.DUP_OF: rows[1][schema.SHA256], schema.DUP_CLUSTER: "c0ffee", schema.SPLIT: None,
                  schema.ERROR: f"near-duplicate of {rows[1][schema.SHA256]} (phash distance 3)"})
     (images / "bad.jpg").write_bytes(corrupt_jpeg())
