@@ -93,7 +93,8 @@ def counts_section(frame: pd.DataFrame) -> Section:
     per = per.sort_values("ok rows", ascending=False)
     per["share of ok"] = (per["ok rows"] / max(len(ok), 1)).map("{:.1%}".format)
     per.index.name = "label"
-    body = (f"<p>{plural(len(frame), 'row')}, {len(ok)} ok, {plural(len(per), 'label')}.</p>"
+    labels = int(frame[schema.LABEL].nunique())
+    body = (f"<p>{plural(len(frame), 'row')}, {len(ok)} ok, {plural(labels, 'label')}.</p>"
             + table(per) + bars(per.loc[per["ok rows"] > 0, "ok rows"]))
     return Section("counts", "Counts per label", body)
 
