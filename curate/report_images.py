@@ -73,19 +73,19 @@ class Pictures:
     def contact_sheet(self) -> Section:
         if self.sample.empty:
             return Section("samples", "Samples per class and split", "<p>No ok rows.</p>")
+        label = as_text(self.sample[schema.LABEL])
         split = as_text(self.sample[schema.SPLIT]) if schema.SPLIT in self.sample else \
             pd.Series(MISSING, self.sample.index)
         splits = [s for s in (*schema.SPLITS, MISSING) if s in set(split)]
         splits += natural_sorted(set(split) - set(splits))
+        cells = {key: idx for key, idx in self.sample.groupby([label, split], sort=False).groups.items()}
+        names = self.sample[schema.PATH].astype(str).map(lambda p: Path(p).name)
         rows = []
-        for label in natural_sorted(set(as_text(self.sample[schema.LABEL]))):
-            cells = []
-            for s in splits:
-                pick = self.sample[(as_text(self.sample[schema.LABEL]) == label) & (split == s)]
-                figs = "".join(self._figure(i, esc(Path(str(r[schema.PATH])).name))
-                               for i, r in pick.iterrows())
-                cells.append(f"<td><div class='thumbs'>{figs}</div></td>")
-            rows.append(f"<tr><th>{esc(label)}</th>{''.join(cells)}</tr>")
+        for name in natural_sorted(set(label)):
+            tds = "".join("<td><div class='thumbs'>" + "".join(
+                self._figure(i, esc(names[i])) for i in cells.get((name, s), [])) + "</div></td>"
+                for s in splits)
+            rows.append(f"<tr><th>{esc(name)}</th>{tds}</tr>")
         head = "".join(f"<th>{esc(s)}</th>" for s in splits)
         note = (f"<p class='note'>Up to {self.options.per_cell} ok images per class and split, picked "
                 f"with seed {self.options.seed} (curate report --seed N shows others).</p>")
@@ -156,21 +156,22 @@ def _clusters(frame: pd.DataFrame, options: ReportOptions) -> list[pd.DataFrame]
     if schema.DUP_CLUSTER not in frame.columns or frame[schema.DUP_CLUSTER].isna().all():
         return []
     rows = frame[frame[schema.DUP_CLUSTER].notna()]
-    sizes = rows.groupby(schema.DUP_CLUSTER).size()
-    mixed = rows.groupby(schema.DUP_CLUSTER)[schema.LABEL].nunique() > 1
-    order = pd.DataFrame({"mixed": mixed, "size": sizes}).sort_values(
-        ["mixed", "size"], ascending=False, kind="stable").index[:options.clusters]
+    grouped = rows.groupby(schema.DUP_CLUSTER, sort=False)
+    order = pd.DataFrame({"mixed": grouped[schema.LABEL].nunique() > 1, "size": grouped.size()}
+                         ).sort_values(["mixed", "size"], ascending=False, kind="stable").index
+    members_of = grouped.indices
     out = []
-    for cid in order:
-        members = rows[rows[schema.DUP_CLUSTER] == cid]
-        keepers = members[members[schema.STATUS] != schema.DUPLICATE]
-        first = keepers.index[:1] if len(keepers) else members.index[:1]
+    for cid in order[:options.clusters]:
+        members = rows.iloc[members_of[cid]]
+        keepers = members.index[members[schema.STATUS] != schema.DUPLICATE]
+        first = keepers[:1] if len(keepers) else members.index[:1]
         out.append(members.loc[[*first, *members.index.drop(first)]].head(MAX_MEMBERS))
     return out
 
 
 def _distance(row: pd.Series, keeper: pd.Series) -> str:
-    found = _DISTANCE.search(str(row.get(schema.ERROR) or ""))
+    error = row.get(schema.ERROR)
+    found = _DISTANCE.search("" if error is None or pd.isna(error) else str(error))
     if found:
         return found.group(1)
     if schema.PHASH in row.index and pd.notna(row[schema.PHASH]) and pd.notna(keeper[schema.PHASH]):

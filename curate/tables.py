@@ -48,11 +48,18 @@ def as_text(series: pd.Series) -> pd.Series:
 
 def crosstab(frame: pd.DataFrame, rows: Sequence[str], column: str) -> pd.DataFrame:
     """Counts of ``rows`` values (down) by ``column`` values (across), in natural order, zeros filled."""
-    keys = [as_text(frame[c]) for c in rows]
-    table = pd.crosstab(keys if len(keys) > 1 else keys[0], as_text(frame[column]))
+    keys = pd.DataFrame({f"k{i}": as_text(frame[c]) for i, c in enumerate([*rows, column])})
+    if keys.empty:
+        return pd.DataFrame(index=pd.Index([], name=rows[0] if len(rows) == 1 else None),
+                            columns=pd.Index([], name=column), dtype=int)
+    counts = keys.groupby(list(keys.columns), sort=False).size()
+    table = counts.unstack(level=-1, fill_value=0)
     table = table.reindex(columns=natural_sorted(table.columns))
     if table.index.nlevels == 1:
         table = table.reindex(index=natural_sorted(table.index))
+    else:
+        table = table.sort_index()
+    table.index.names = list(rows)
     table.columns.name = column
     return table
 
