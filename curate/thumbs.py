@@ -13,6 +13,7 @@ import base64
 import hashlib
 import io
 import logging
+import math
 import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +52,9 @@ def make_thumbnail(path: Path, size: int) -> bytes | None:
     """A JPEG thumbnail of the image at ``path`` (longer side ``size``), or None when it does not open."""
     try:
         with Image.open(path) as img:
-            img.draft("RGB", (size, size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when that suffices
+            scale = min(1.0, size / max(img.size))
+            # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers the thumbnail
+            img.draft("RGB", (math.ceil(img.width * scale), math.ceil(img.height * scale)))
             img = ImageOps.exif_transpose(img)
             if img.mode not in ("RGB", "L"):
                 img = img.convert("RGB")
