@@ -59,7 +59,7 @@ def is_search(frame: pd.DataFrame) -> pd.Series:
     for col in (schema.LICENSE, CREATOR):
         if col in frame.columns:
             mask |= frame[col].notna()
-    return mask
+    return mask.astype(bool)
 
 
 def truthy(series: pd.Series) -> pd.Series:
@@ -67,3 +67,8 @@ def truthy(series: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(series):
         return series.fillna(False).astype(bool)
     return series.astype("string").str.strip().str.lower().isin(["true", "1", "yes"]).fillna(False)
+
+
+def is_ok(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose status is ok, as plain booleans (a missing status is not ok)."""
+    return frame[schema.STATUS].astype("string").eq(schema.OK).fillna(False).astype(bool)

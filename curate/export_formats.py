@@ -34,6 +34,7 @@ from manifests.progress import NoProgress
 from .columns import is_search
 from .export import (
     ATTRIBUTION_FILE,
+    LABELS_FILE,
     ExportOptions,
     ExportReport,
     Item,
@@ -68,6 +69,17 @@ class Exporter:
         """Write the format's metadata files; returns their paths relative to ``outdir``."""
         return []
 
+    def meta_names(self, splits: list[str]) -> list[str]:
+        """The metadata files :meth:`finish` may write (checked before anything is written)."""
+        return []
+
+    def check(self, rows: pd.DataFrame, outdir: Path, wanted: dict[str, str], state: dict[str, Any]) -> None:
+        """Refuse when an image or metadata file this export would write is someone else's."""
+        splits = sorted(set(rows[schema.SPLIT].astype(str)))
+        mine = dict.fromkeys([*state.get("files", {}), *state.get("meta", [])])
+        names = [LABELS_FILE, ATTRIBUTION_FILE, *self.meta_names(splits)]
+        check_foreign(outdir, {**wanted, **dict.fromkeys(names, "")}, mine)
+
     def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
               options: ExportOptions, report: ExportReport, progress: Any = None) -> None:
         """Place the images incrementally, then write labels, attribution and the format's files."""
@@ -80,7 +92,7 @@ class Exporter:
                      for it in items]
         rel_of = {it.index: self.rel(it) for it in items}
         wanted = {rel_of[it.index]: it.sha256 for it in items}
-        check_foreign(outdir, wanted, old)
+        self.check(rows, outdir, wanted, state)
         report.removed = remove_stale(outdir, old, wanted)
         todo = [it for it in items if not (same and old.get(rel_of[it.index]) == it.sha256
                                            and (outdir / rel_of[it.index]).exists())]
@@ -146,6 +158,9 @@ class HuggingFace(Exporter):
     example = "curate export data/manifest.csv out --format hf"
     split_dirs: ClassVar[dict[str, str]] = {"val": "validation"}
 
+    def meta_names(self, splits: list[str]) -> list[str]:
+        return [f"{self.split_dir(s)}/metadata.jsonl" for s in splits]
+
     def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
         extra = [c for c in metadata(rows) if c != schema.LABEL]
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(rows[c]) and rows[c].notna().all()}
@@ -171,6 +186,9 @@ class Fastai(Exporter):
     help = "images + labels.csv with fname, label, is_valid (ImageDataLoaders.from_df); test.csv"
     example = "curate export data/manifest.csv out --format fastai"
 
+    def meta_names(self, splits: list[str]) -> list[str]:
+        return ["labels.csv", "test.csv"]
+
     def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
         split = rows[schema.SPLIT].astype(str)
         table = pd.DataFrame({"fname": [rel_of[i] for i in rows.index],
@@ -191,6 +209,9 @@ class Csv(Exporter):
     name = "csv"
     help = "images + dataset.csv with path, label, split and metadata (pandas, Keras from_dataframe)"
     example = "curate export data/manifest.csv out --format csv --copy"
+
+    def meta_names(self, splits: list[str]) -> list[str]:
+        return ["dataset.csv"]
 
     def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
         table = pd.DataFrame({"path": [rel_of[i] for i in rows.index],
@@ -221,7 +242,7 @@ class WebDataset(Exporter):
         shards = _shards(items, options.shard_size)
         wanted = {rel: _digest(batch, options) for rel, batch in shards.items()}
         old = state.get("files", {})
-        check_foreign(outdir, wanted, old)
+        self.check(rows, outdir, wanted, state)
         report.removed = remove_stale(outdir, old, wanted)
         progress = progress or NoProgress()
         progress.total(len(items), "export webdataset")

@@ -83,7 +83,7 @@ class ReportResult:
 
 
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame[schema.STATUS] == schema.OK]
+    return frame[cols.is_ok(frame)]
 
 
 def counts_section(frame: pd.DataFrame) -> Section:
@@ -147,7 +147,7 @@ def splits_section(frame: pd.DataFrame) -> Section:
 
 def sources_section(frame: pd.DataFrame) -> Section:
     source = as_text(frame[schema.SOURCE])
-    status_ok = frame[schema.STATUS] == schema.OK
+    status_ok = cols.is_ok(frame)
     per = pd.DataFrame({"rows": source.value_counts(), "ok": source[status_ok].value_counts()})
     per = per.fillna(0).astype(int).sort_values("rows", ascending=False)
     per["ok share"] = (per["ok"] / per["rows"].replace(0, 1)).map("{:.1%}".format)
@@ -193,7 +193,7 @@ def failed_section(frame: pd.DataFrame, options: ReportOptions) -> Section:
 
 
 def attribution_section(frame: pd.DataFrame, options: ReportOptions) -> Section:
-    rows = frame[cols.is_search(frame) & (frame[schema.STATUS] == schema.OK)]
+    rows = frame[cols.is_search(frame) & cols.is_ok(frame)]
     if rows.empty:
         return Section("attribution", "Licences and attribution",
                        "<p class='note'>No search rows (no source search:&lt;engine&gt;, no licence "
@@ -237,7 +237,7 @@ def build_report(frame: pd.DataFrame, root: Path, options: ReportOptions,
                 pictures.duplicates(), failed_section(frame, options), pictures.issues(),
                 report_images.leaks_section(frame, options), attribution_section(frame, options),
                 lineage_section(entries or [])]
-    ok = int((frame[schema.STATUS] == schema.OK).sum())
+    ok = int(cols.is_ok(frame).sum())
     subtitle = (f"{plural(len(frame), 'row')}, {ok} ok. Made by <code>curate report</code>; "
                 f"contact sheet seed {options.seed}.")
     result = ReportResult(Path(), len(frame), ok, [s.id for s in sections], pictures.made,

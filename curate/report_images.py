@@ -143,7 +143,7 @@ class Pictures:
 
 
 def _sample(frame: pd.DataFrame, options: ReportOptions) -> pd.DataFrame:
-    ok = frame[frame[schema.STATUS] == schema.OK]
+    ok = frame[cols.is_ok(frame)]
     keys = pd.DataFrame({"label": as_text(ok[schema.LABEL]),
                          "split": as_text(ok[schema.SPLIT]) if schema.SPLIT in ok else MISSING,
                          "order": tiebreak(ok, options.seed)}, index=ok.index)
@@ -163,7 +163,7 @@ def _clusters(frame: pd.DataFrame, options: ReportOptions) -> list[pd.DataFrame]
     out = []
     for cid in order[:options.clusters]:
         members = rows.iloc[members_of[cid]]
-        keepers = members.index[members[schema.STATUS] != schema.DUPLICATE]
+        keepers = members.index[as_text(members[schema.STATUS]) != schema.DUPLICATE]
         first = keepers[:1] if len(keepers) else members.index[:1]
         out.append(members.loc[[*first, *members.index.drop(first)]].head(MAX_MEMBERS))
     return out

@@ -166,6 +166,11 @@ def test_refuses_foreign_files_missing_splits_and_unknown_formats(dataset: Datas
     (out / ".gleanset-export.json").unlink()  # files now look foreign: never overwritten
     with pytest.raises(InputError, match="was not written by curate export"):
         run(dataset, out, format="csv")
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "labels.csv").write_text("the user's own labels")
+    with pytest.raises(InputError, match=r"labels\.csv exists and was not written"):
+        run(dataset, tmp_path / "w", format="fastai")
+    assert (tmp_path / "w" / "labels.csv").read_text() == "the user's own labels"
     with manifests.update(dataset.manifest, command="test") as tx:
         tx.frame[schema.SPLIT] = pd.NA
     with pytest.raises(InputError, match="run `curate split` first"):

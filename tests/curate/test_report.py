@@ -145,3 +145,23 @@ def test_report_cli_default_manifest_and_json(dataset: Dataset, monkeypatch: pyt
     with pytest.raises(SystemExit) as exc:
         cli.main(["report", "missing.csv"])
     assert exc.value.code == 4 and "missing.csv does not exist" in capsys.readouterr().err
+
+
+def test_odd_manifests_report_without_error(tmp_path: Path) -> None:
+    import manifests
+    from manifests import schema
+
+    failed_only = tmp_path / "failed.csv"
+    manifests.write(manifests.from_records([{schema.SOURCE: "x", schema.ORIGIN: "u",
+                                             schema.STATUS: schema.CORRUPT, schema.ERROR: "bad"}]),
+                    failed_only)
+    result = write_report(failed_only, tmp_path / "f.html", ReportOptions())
+    assert (result.rows, result.ok) == (1, 0) and "bad" in (tmp_path / "f.html").read_text()
+    vanished = tmp_path / "gone.csv"
+    manifests.write(manifests.from_records([{schema.SHA256: "ab" * 32, schema.PATH: "gone.jpg",
+                                             schema.LABEL: "a", schema.STATUS: schema.OK}]), vanished)
+    result = write_report(vanished, tmp_path / "g.html", ReportOptions())
+    assert result.thumbnails_missing == 1 and "no image" in (tmp_path / "g.html").read_text()
+    foreign = tmp_path / "junk.csv"
+    foreign.write_text("hello,world\n1,2\n")  # no status column: nothing is ok, nothing crashes
+    assert write_report(foreign, tmp_path / "j.html", ReportOptions()).ok == 0
