@@ -13,10 +13,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from manifests import ExitStatus, InputError, UsageError, read, schema, update
+from manifests import ExitStatus, InputError, read, schema, update
 from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
 
 from .balance import BalanceOptions, BalanceReport, balance, table
+from .cli_report import EXPORT_EPILOG, REPORT_EPILOG, export_cmd, report_cmd
 from .dedupe import DedupeOptions, DedupeResult, dedupe, delete_duplicate_files
 from .hashing import METHODS
 from .index import ENGINES
@@ -378,120 +379,8 @@ def dedupe_cmd(
     return int(ExitStatus.ERROR if leaks and result.leaking_clusters else ExitStatus.OK)
 
 
-ManifestArg = Annotated[Path, typer.Argument(
-    help="Manifest to read (.csv or .parquet); default manifest.csv in the current folder.",
-    show_default=False)]
-
-
-def _used(manifest: Path) -> Path:
-    """The manifest a command works on, said on stderr (the argument is optional)."""
-    _existing(manifest)
-    err_console.print(f"manifest: {manifest}", highlight=False, soft_wrap=True)
-    return manifest
-
-
-REPORT_EPILOG = """Examples:
-
-  curate report                                   # manifest.csv here -> report.html
-
-  curate report data/manifest.csv -o data/report.html --seed 3 --top 20
-"""
-
-
-@app.command("report", epilog=REPORT_EPILOG)
-def report_cmd(
-    manifest: ManifestArg = Path("manifest.csv"),
-    out: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
-    top: Annotated[int, typer.Option(min=1, help="Groups per heatmap; the rest are summed as 'other'.")
-                   ] = 12,
-    per_cell: Annotated[int, typer.Option(min=0, help="Contact sheet images per class and split.")] = 6,
-    clusters: Annotated[int, typer.Option(min=0, help="Duplicate clusters shown.")] = 24,
-    thumb_size: Annotated[int, typer.Option(min=16, help="Longer side of a thumbnail, pixels.")] = 128,
-    seed: SeedOpt = 0,
-    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1, help="Threads making "
-                                                "thumbnails (default 2 per CPU, at most 8).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not keep thumbnails in "
-                                           ".cache/thumbs/ beside the manifest.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Write one self-contained HTML page that shows the dataset (opens offline, no JavaScript).
-
-    Counts per label, label x group heatmaps, splits, sources, sizes, a contact sheet per class and
-    split, duplicate clusters, failed rows, label issues, leaks, attribution and the lineage log.
-    """
-    from .report import ReportOptions, write_report
-
-    options = ReportOptions(top=top, per_cell=per_cell, clusters=clusters, thumb_size=thumb_size,
-                            seed=seed, workers=workers, cache=not no_cache)
-    with RichProgress(enabled=not as_json) as progress:
-        result = write_report(_used(manifest), out, options, progress)
-    if as_json:
-        print_json(result.as_dict())
-        return
-    missing = f", {result.thumbnails_missing} images did not open" if result.thumbnails_missing else ""
-    Console().print(f"report: {out} ({result.rows} rows, {result.ok} ok, {result.thumbnails} "
-                    f"thumbnails{missing}; {len(result.sections)} sections)", highlight=False)
-
-
-EXPORT_EPILOG = """Examples:
-
-  curate export data/manifest.csv out --format imagefolder          # hard links, split/label/file
-
-  curate export data/manifest.csv out --format hf --resize 256      # resized copies, metadata.jsonl
-
-  curate export shards --format webdataset --shard-size 5000    # manifest.csv here
-"""
-
-
-@app.command("export", epilog=EXPORT_EPILOG)
-def export_cmd(
-    paths: Annotated[list[Path], typer.Argument(
-        metavar="[MANIFEST] OUTDIR", show_default=False,
-        help="The manifest (default manifest.csv in the current folder) and the folder to export into.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="imagefolder, hf, fastai, webdataset or "
-                                     "csv.")] = "imagefolder",
-    copy: Annotated[bool, typer.Option("--copy", help="Copy the images instead of hard-linking them.")
-                    ] = False,
-    resize: Annotated[int | None, typer.Option(min=8, help="Write resized copies, shorter side S "
-                                               "pixels (never enlarged).", metavar="S")] = None,
-    shard_size: Annotated[int, typer.Option(min=1, help="Samples per tar shard (webdataset).")] = 1000,
-    include: Annotated[str, typer.Option(help="Also export rows with these statuses: duplicate, "
-                                         "over_cap.")] = "",
-    unsplit: Annotated[str | None, typer.Option(help="Split for rows without one (default: refuse).")
-                       ] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Export the ok rows in a layout other trainers load; a re-export only writes what changed.
-
-    Unsafe label names become safe folder names (classes.csv maps them); search rows keep attribution.
-    """
-    from .export import ExportOptions, export
-
-    if len(paths) > 2:
-        raise UsageError("give at most two paths: [MANIFEST] OUTDIR")
-    manifest, outdir = (paths[0], paths[1]) if len(paths) == 2 else (Path("manifest.csv"), paths[0])
-    options = ExportOptions(format=fmt, copy=copy, resize=resize, shard_size=shard_size,
-                            include=_columns(include), unsplit=unsplit)
-    frame = read(_used(manifest))
-    with RichProgress(enabled=not as_json) as progress:
-        report = export(frame, manifest.resolve().parent, outdir, options, progress)
-    if as_json:
-        print_json(report.as_dict())
-        return
-    _print_export(report)
-
-
-def _print_export(report: Any) -> None:
-    console = Console()
-    splits = ", ".join(f"{s} {sum(c.values())}" for s, c in report.per_split.items())
-    console.print(f"{report.format} export in {report.outdir}: {report.rows} images ({splits}); "
-                  f"{report.written} written ({report.linked} hard-linked), {report.kept} unchanged, "
-                  f"{report.removed} removed", highlight=False, soft_wrap=True)
-    for label, folder in report.renamed_labels.items():
-        console.print(f"label {label!r} is in folder {folder!r} (classes.csv)", highlight=False)
-    for line in report.failed[:SHOWN]:
-        console.print(f"[yellow]not exported:[/] {line}", highlight=False, soft_wrap=True)
-    console.print("files: " + ", ".join(report.files), highlight=False, soft_wrap=True)
+app.command("report", epilog=REPORT_EPILOG)(report_cmd)
+app.command("export", epilog=EXPORT_EPILOG)(export_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
