@@ -105,7 +105,7 @@ def confusion_figure(matrix: list[list[int]], classes: tuple[str, ...], title: s
     norm = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     n = len(classes)
     side = max(4.0, 0.5 * n + 2.5)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side + 0.6))
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side + 0.6), layout="constrained")
     panels = ((axes[0], counts, "counts", "{:.0f}"), (axes[1], norm, "share of each true class", "{:.2f}"))
     for ax, data, name, fmt in panels:
         image = ax.imshow(data, cmap="Blues", vmin=0, vmax=max(data.max(), 1e-9))
@@ -123,7 +123,6 @@ def confusion_figure(matrix: list[list[int]], classes: tuple[str, ...], title: s
                             color="black" if light[i, j] else "white")
     where = f"{title}: " if title else ""
     fig.suptitle(f"{where}accuracy {accuracy_of(counts):.1%} on {int(counts.sum())} images")
-    fig.tight_layout()
     return fig
 
 
