@@ -145,15 +145,16 @@ def select(frame: pd.DataFrame, options: ExportOptions) -> pd.DataFrame:
 
 def plan(rows: pd.DataFrame, root: Path) -> tuple[list[Item], dict[str, str]]:
     """Where each row goes: split, safe label folder, a unique readable file name."""
-    folders = safe_names(sorted(set(rows[schema.LABEL].astype(str))))
+    labels = rows[schema.LABEL].astype(str).tolist()
+    folders = safe_names(sorted(set(labels)))
+    shas = rows[schema.SHA256].astype("string").fillna("").tolist()
     items = []
-    for index, row in rows.iterrows():
-        src = root / str(row[schema.PATH])
-        sha = str(row[schema.SHA256]) if pd.notna(row[schema.SHA256]) else ""
-        stem = safe_name(src.stem)[:60]
+    for index, path, sha, split, label in zip(rows.index, rows[schema.PATH].astype(str), shas,
+                                              rows[schema.SPLIT].astype(str), labels, strict=True):
+        src = root / path
         tag = sha[:10] or safe_name(str(index))
-        items.append(Item(index, src, sha, str(row[schema.SPLIT]), str(row[schema.LABEL]),
-                          folders[str(row[schema.LABEL])], f"{stem}-{tag}{src.suffix.lower()}"))
+        items.append(Item(index, src, sha, split, label, folders[label],
+                          f"{safe_name(src.stem)[:60]}-{tag}{src.suffix.lower()}"))
     return items, folders
 
 

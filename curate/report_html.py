@@ -75,14 +75,16 @@ def _colour(x: float) -> tuple[str, str]:
 
 
 def heatmap_table(counts: pd.DataFrame, thin: int = 0) -> str:
-    """Counts as a table whose cells are shaded by count; cells under ``thin`` outlined in red."""
+    """Counts as a table whose cells are shaded by count; cells under ``thin`` outlined in red (not
+    the summed "other" column)."""
     top = float(counts.to_numpy().max()) if counts.size else 0.0
+    summed = [str(c).startswith("other (") for c in counts.columns]
     rows = []
     for key, values in counts.iterrows():
         cells = []
-        for v in values:
+        for v, is_sum in zip(values, summed, strict=True):
             bg, fg = _colour(float(v) / top if top else 0.0)
-            mark = ";outline:2px solid #d00;outline-offset:-2px" if v < thin else ""
+            mark = ";outline:2px solid #d00;outline-offset:-2px" if v < thin and not is_sum else ""
             cells.append(f"<td class='n' style='background:{bg};color:{fg}{mark}'>{int(v)}</td>")
         rows.append(f"<tr><th>{esc(key)}</th>{''.join(cells)}</tr>")
     head = "".join(f"<th>{esc(c)}</th>" for c in counts.columns)

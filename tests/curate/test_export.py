@@ -48,6 +48,7 @@ def test_every_format_honours_the_contract(name: str, dataset: Dataset, tmp_path
     assert (again.written, again.kept, again.removed) == (0, report.rows, 0)
 
 
+@pytest.mark.slow  # imports torchvision
 def test_imagefolder_loads_with_torchvision_and_hard_links(dataset: Dataset, tmp_path: Path) -> None:
     from torchvision.datasets import ImageFolder
 
