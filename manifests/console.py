@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.progress import Progress as _RichProgress
 
 from . import lineage
+from .cliargs import flags_as_flags
 from .errors import ExitStatus, GleansetError
 
 err_console = Console(stderr=True)
@@ -50,7 +51,7 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     lineage.use_command([prog_name, *args])
-    command = typer.main.get_command(app)
+    command = flags_as_flags(typer.main.get_command(app))
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exc:
@@ -88,13 +89,18 @@ def print_json(data: Any) -> None:
 
 
 class RichProgress:
-    """A rich progress bar behind the library's ``Progress`` hook; silent when disabled."""
+    """The library's :class:`~manifests.progress.Progress` hook on rich bars; silent when disabled.
 
-    def __init__(self, enabled: bool = True) -> None:
+    The first ``total`` opens the main bar; ``task`` opens further bars (one per video or epoch) in
+    the same display, ``note`` prints a line above them. Safe to call from worker threads.
+    """
+
+    def __init__(self, enabled: bool = True, transient: bool = False) -> None:
         self._bar = _RichProgress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
-            disable=not enabled, transient=False)
+            disable=not enabled, transient=transient)
+        self.enabled = enabled
         self._task: Any = None
 
     def total(self, n: int | None, description: str = "") -> None:
@@ -107,9 +113,43 @@ class RichProgress:
         if self._task is not None:
             self._bar.advance(self._task, n)
 
+    def task(self, description: str, total: int | None = None, transient: bool = False) -> _RichTask:
+        return _RichTask(self._bar, self._bar.add_task(description, total=total), transient)
+
+    def done(self) -> None:
+        pass  # the main bar stays until the display stops
+
+    def note(self, message: str) -> None:
+        if self.enabled:
+            self._bar.console.print(message, highlight=False, markup=False)
+
     def __enter__(self) -> RichProgress:
         self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._bar.stop()
+
+
+class _RichTask:
+    """One more bar in a :class:`RichProgress` display."""
+
+    def __init__(self, bar: _RichProgress, task: Any, transient: bool) -> None:
+        self._bar, self._task, self._transient = bar, task, transient
+
+    def total(self, n: int | None, description: str = "") -> None:
+        self._bar.update(self._task, total=n, description=description or None)
+
+    def advance(self, n: int = 1) -> None:
+        self._bar.advance(self._task, n)
+
+    def task(self, description: str, total: int | None = None, transient: bool = False) -> _RichTask:
+        return _RichTask(self._bar, self._bar.add_task(description, total=total), transient)
+
+    def done(self) -> None:
+        if self._transient:
+            self._bar.remove_task(self._task)
+
+    def note(self, message: str) -> None:
+        if not self._bar.disable:
+            self._bar.console.print(message, highlight=False, markup=False)
