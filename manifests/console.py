@@ -10,23 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import Progress as _RichProgress
 
 from . import lineage
 from .cliargs import flags_as_flags
 from .errors import ExitStatus, GleansetError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as _RichProgress
 
 err_console = Console(stderr=True)
 log = logging.getLogger(__name__)
@@ -34,6 +28,8 @@ log = logging.getLogger(__name__)
 
 def setup_logging(verbose: int = 0) -> None:
     """Log to stderr through rich: warnings by default, ``-v`` info, ``-vv`` debug."""
+    from rich.logging import RichHandler
+
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(message)s", force=True,
                         handlers=[RichHandler(console=err_console, show_path=False)])
@@ -96,6 +92,15 @@ class RichProgress:
     """
 
     def __init__(self, enabled: bool = True, transient: bool = False) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as _RichProgress
+
         self._bar = _RichProgress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,

@@ -5,7 +5,7 @@ columns), ``flush``\\ es at points where what it added must be on disk, and ``ma
 finished in the manifest's archive (:mod:`manifests.archive`); a mark is written only after the rows
 added before it have been merged into the manifest, so a rerun never skips an input whose rows were
 lost. ``archive`` answers what earlier runs finished. ``path`` is the manifest (its folder holds the
-image store).
+image store); ``details`` go into the run's lineage-log entry, for people, never read back to resume.
 
 Library code that only produces rows (a video's frames for another collector) takes the smaller
 :class:`Rows` protocol: anything with ``add``.
@@ -32,6 +32,7 @@ class RowSink(Rows, Protocol):
     """Where a collector's rows go: a manifest, in locked batches, with its archive of finished inputs."""
 
     path: Path
+    details: dict[str, Any]  # what this run's lineage-log entry records (an audit trail, never read back)
 
     @property
     def stats(self) -> MergeStats:

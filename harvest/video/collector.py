@@ -291,8 +291,6 @@ class FramesCollector(Collector):
                 raise
         sink.flush()
         summary.merge = sink.stats
-        if hasattr(sink, "details"):  # the lineage log's audit trail of this run
-            sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling,
-                                                **file_stamp(r.video)}
-                                      for r in summary.videos.values() if not r.skipped}
+        sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling, **file_stamp(r.video)}
+                                  for r in summary.videos.values() if not r.skipped}  # audit trail
         return summary
