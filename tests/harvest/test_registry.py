@@ -36,6 +36,10 @@ CASES: dict[str, tuple[Any, Any]] = {
 }
 
 
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError(f"I/O during construction: {args!r}")
+
+
 def test_every_collector_is_covered() -> None:
     assert set(CASES) == set(COLLECTORS)
 
@@ -51,9 +55,14 @@ def test_collector_contract(name: str, tmp_path: Path, monkeypatch: pytest.Monke
     assert issubclass(cls.summary_type, RunSummary) and "run" in cls.__dict__
     good, bad = CASES[name]
     monkeypatch.chdir(tmp_path)
-    collector = cls(good(tmp_path))  # construction does no I/O: nothing created, nothing asked
-    assert os.listdir(tmp_path) == []
-    assert collector.describe() is None or isinstance(collector.describe(), str)
+    options = good(tmp_path)
+    with monkeypatch.context() as guard:  # construction does no I/O: no file opened, no socket
+        guard.setattr("builtins.open", _refuse)
+        guard.setattr("io.open", _refuse)
+        guard.setattr("socket.socket", _refuse)
+        collector = cls(options)
+        about = collector.describe()
+    assert about is None or isinstance(about, str)
     assert os.listdir(tmp_path) == []
     with pytest.raises(UsageError):
         bad(tmp_path)
