@@ -13,8 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from manifests import InputError, UsageError, read
-from manifests.console import RichProgress, err_console, print_json
+from manifests import UsageError
+from manifests.cliargs import DEFAULT_MANIFEST, ManifestArg, use_manifest
+from manifests.console import RichProgress, print_json
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed: the same manifest and seed give the same result.")]
@@ -23,19 +24,6 @@ SHOWN = 30  # failed exports printed
 
 def _columns(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip())
-
-
-ManifestArg = Annotated[Path, typer.Argument(
-    help="Manifest to read (.csv or .parquet); default manifest.csv in the current folder.",
-    show_default=False)]
-
-
-def _used(manifest: Path) -> Path:
-    """The manifest a command works on, said on stderr (the argument is optional)."""
-    if not manifest.exists():
-        raise InputError(f"{manifest} does not exist")
-    err_console.print(f"manifest: {manifest}", highlight=False, soft_wrap=True)
-    return manifest
 
 
 REPORT_EPILOG = """Examples:
@@ -47,7 +35,7 @@ REPORT_EPILOG = """Examples:
 
 
 def report_cmd(
-    manifest: ManifestArg = Path("manifest.csv"),
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     out: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
     top: Annotated[int, typer.Option(min=1, help="Groups per heatmap; the rest are summed as 'other'.")
                    ] = 12,
@@ -71,7 +59,7 @@ def report_cmd(
     options = ReportOptions(top=top, per_cell=per_cell, clusters=clusters, thumb_size=thumb_size,
                             seed=seed, workers=workers, cache=not no_cache)
     with RichProgress(enabled=not as_json) as progress:
-        result = write_report(_used(manifest), out, options, progress)
+        result = write_report(use_manifest(manifest), out, options, progress)
     if as_json:
         print_json(result.as_dict())
         return
@@ -111,14 +99,16 @@ def export_cmd(
 
     Unsafe label names become safe folder names (classes.csv maps them); search rows keep attribution.
     """
+    from manifests import read
+
     from .export import ExportOptions, export
 
     if len(paths) > 2:
         raise UsageError("give at most two paths: [MANIFEST] OUTDIR")
-    manifest, outdir = (paths[0], paths[1]) if len(paths) == 2 else (Path("manifest.csv"), paths[0])
+    manifest, outdir = (paths[0], paths[1]) if len(paths) == 2 else (DEFAULT_MANIFEST, paths[0])
     options = ExportOptions(format=fmt, copy=copy, resize=resize, shard_size=shard_size,
                             include=_columns(include), unsplit=unsplit)
-    frame = read(_used(manifest))
+    frame = read(use_manifest(manifest))
     with RichProgress(enabled=not as_json) as progress:
         report = export(frame, manifest.resolve().parent, outdir, options, progress)
     if as_json:

@@ -7,38 +7,22 @@ values (streets 2, 10, 11) in numeric order rather than as strings (10, 11, 2).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
+from .text import natural_key, plural
+
 MISSING = "(missing)"
 OTHER = "other"
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(value: Any) -> tuple:
-    """Sort key that orders numbers as numbers, inside strings too ("scene 2" before "scene 10")."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return (0, float(value), "")
-    text = str(value)
-    try:
-        return (0, float(text), "")
-    except ValueError:
-        pass
-    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in _DIGITS.split(text) if p)
-    return (1, 0, parts)
+__all__ = ["MISSING", "OTHER", "as_text", "crosstab", "fit", "natural_key", "natural_sorted", "plural",
+           "top_columns", "top_rows"]
 
 
 def natural_sorted(values: Iterable[Any]) -> list[Any]:
     """``values`` in natural order (see :func:`natural_key`)."""
     return sorted(values, key=natural_key)
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 cluster``, ``2 clusters`` (``many`` for irregular plurals)."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def as_text(series: pd.Series) -> pd.Series:
