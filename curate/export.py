@@ -32,6 +32,7 @@ import pandas as pd
 from PIL import Image, ImageOps
 
 from manifests import InputError, schema
+from manifests.progress import Progress
 
 from . import columns as cols
 from .tables import natural_sorted
@@ -274,7 +275,7 @@ def write_labels(outdir: Path, folders: dict[str, str]) -> str:
 
 
 def export(frame: pd.DataFrame, root: Path, outdir: Path, options: ExportOptions,
-           progress: Any = None) -> ExportReport:
+           progress: Progress | None = None) -> ExportReport:
     """Export the rows of ``frame`` (image paths relative to ``root``) to ``outdir`` in ``options.format``."""
     from .export_formats import exporter  # the registry imports this module's helpers
 

@@ -29,7 +29,7 @@ import pandas as pd
 from PIL import Image, ImageOps
 
 from manifests import MissingToolError, UsageError, schema
-from manifests.progress import NoProgress
+from manifests.progress import NoProgress, Progress
 
 from .columns import is_search
 from .export import (
@@ -81,7 +81,7 @@ class Exporter:
         check_foreign(outdir, {**wanted, **dict.fromkeys(names, "")}, mine)
 
     def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
-              options: ExportOptions, report: ExportReport, progress: Any = None) -> None:
+              options: ExportOptions, report: ExportReport, progress: Progress | None = None) -> None:
         """Place the images incrementally, then write labels, attribution and the format's files."""
         state = read_state(outdir)
         key = {"format": self.name, "resize": options.resize}
@@ -231,7 +231,7 @@ class WebDataset(Exporter):
     example = "curate export data/manifest.csv out --format webdataset --shard-size 5000"
 
     def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
-              options: ExportOptions, report: ExportReport, progress: Any = None) -> None:
+              options: ExportOptions, report: ExportReport, progress: Progress | None = None) -> None:
         try:
             import webdataset as wds
         except ImportError:
