@@ -84,6 +84,7 @@ bench: venv ffmpeg
 	$(PY) bench/dedupe.py
 	$(PY) bench/download.py
 	$(PY) bench/split.py
+	$(PY) bench/report.py
 	$(PY) bench/trainer.py
 
 clean:
