@@ -6,27 +6,21 @@ Parsing and printing only; the work is in :mod:`curate.label_issues` and :mod:`c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from manifests import ExitStatus, read, update
-from manifests.console import err_console, print_json
+from manifests import ExitStatus
+from manifests.cliargs import DEFAULT_MANIFEST, ManifestArg, use_manifest
+from manifests.console import print_json
 
-from .check import CheckOptions, check_manifest
-from .cli import DryRunOpt, JsonOpt, OutputOpt, _columns, _existing, app
-from .label_issues import (
-    LabelIssueOptions,
-    LabelIssueReport,
-    ensure_predictions,
-    find_issues,
-    read_features,
-)
+from .cli import DryRunOpt, JsonOpt, OutputOpt, _columns, app
 
-ManifestArg = Annotated[Path, typer.Argument(help="Manifest (.csv or .parquet); default manifest.csv "
-                                             "in the current folder.")]
+if TYPE_CHECKING:
+    from .label_issues import LabelIssueReport
+
 PLAIN = {"markup": False, "highlight": False, "soft_wrap": True}
 
 LABEL_EPILOG = """Examples:
@@ -43,7 +37,7 @@ LABEL_EPILOG = """Examples:
 
 @app.command("label-issues", epilog=LABEL_EPILOG)
 def label_issues_cmd(
-    manifest: ManifestArg = Path("manifest.csv"),
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     predictions: Annotated[Path | None, typer.Option(help="Out-of-fold predictions of train --folds "
                                                      "(default <manifest stem>.oof.csv beside it).")
                            ] = None,
@@ -76,12 +70,15 @@ def label_issues_cmd(
     class). The label changes only with --relabel or --drop. The probabilities come from
     `train MANIFEST --folds K` (run for you when its predictions file is missing or stale).
     """
+    from manifests import read, update
+
+    from .label_issues import LabelIssueOptions, ensure_predictions, find_issues, read_features
+
     options = LabelIssueOptions(
         predictions=predictions, folds=folds, arch=arch, weights=weights, epochs=epochs, img_size=img_size,
         device=device, fold_groups=_columns(fold_groups), train_args=tuple(train_arg or ()),
         retrain=retrain, filter_by=filter_by, off_topic=off_topic, relabel=relabel, drop=drop, worst=worst)
-    _existing(manifest)
-    err_console.print(f"manifest: {manifest}", **PLAIN)
+    use_manifest(manifest)
     table, path, trained = ensure_predictions(manifest, read(manifest), options)
     with update(manifest, output=output, dry_run=dry_run) as tx:
         tx.frame, report = find_issues(tx.frame, table, options, read_features(path, table))
@@ -131,7 +128,7 @@ CHECK_EPILOG = """Examples:
 
 @app.command("check", epilog=CHECK_EPILOG)
 def check_cmd(
-    manifest: ManifestArg = Path("manifest.csv"),
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     full: Annotated[bool, typer.Option("--full", help="Verify the sha256 of every file, not a sample."
                                        )] = False,
     sample: Annotated[int, typer.Option(help="Files whose sha256 is verified (without --full).")] = 200,
@@ -148,7 +145,9 @@ def check_cmd(
 
     Exit 0 when clean, 1 with the list of problems otherwise. Changes nothing.
     """
-    _existing(manifest)
+    from .check import CheckOptions, check_manifest
+
+    use_manifest(manifest, quiet=as_json)
     options = CheckOptions(full=full, sample=sample, group_by=_columns(group_by), threshold=threshold,
                            max_issue_quality=max_issue_quality, seed=seed)
     result = check_manifest(manifest, options)
@@ -156,7 +155,6 @@ def check_cmd(
         print_json({"manifest": str(manifest), **result.as_dict()})
     else:
         console = Console(stderr=True)
-        console.print(f"manifest: {manifest}", **PLAIN)
         for problem in result.problems[:200]:
             console.print(f"{problem['check']}: {problem['message']}", **PLAIN)
         if len(result.problems) > 200:

@@ -36,9 +36,9 @@ import pandas as pd
 
 import manifests
 from manifests import InputError, UsageError, schema
+from manifests.progress import Progress
 
 from .features import embed
-from .loop import Reporter
 from .runner import TrainOptions, train
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def _fold_options(options: TrainOptions, out: Path, n_train: int, cache: Path) -
 
 
 def out_of_fold(manifest: Path, options: TrainOptions, k: int = 5, group_by: tuple[str, ...] | None = None,
-                predictions: Path | None = None, reporter: Reporter | None = None) -> Path:
+                predictions: Path | None = None, progress: Progress | None = None) -> Path:
     """Train ``k`` grouped folds and write the out-of-fold predictions file; returns its path.
 
     ``options`` are the per-fold training options (``out`` is the folder for the fold runs, default
@@ -183,7 +183,7 @@ def out_of_fold(manifest: Path, options: TrainOptions, k: int = 5, group_by: tup
         n_train = int((manifests.read(fold_manifest)[schema.SPLIT] == "train").sum())
         log.info("fold %d/%d: %d rows scored, %d trained on", i + 1, k, int((fold == i).sum()), n_train)
         result = train(fold_manifest, _fold_options(options, folder / "run", n_train,
-                                                    root / ".cache" / "train"), reporter)
+                                                    root / ".cache" / "train"), progress)
         scored = pd.read_csv(result.out / "predictions.csv")
         scored = scored[scored[schema.SPLIT] == "test"].reset_index(drop=True)
         probs = scored[[f"{PROB_PREFIX}{c}" for c in classes]]
