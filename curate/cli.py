@@ -14,7 +14,16 @@ from rich.console import Console
 from rich.table import Table
 
 from manifests import ExitStatus, InputError, read, schema, update
-from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
+from manifests.console import (
+    ClusterOpt,
+    ExecutorOpt,
+    RichProgress,
+    err_console,
+    executor_spec,
+    print_json,
+    run_app,
+    setup_logging,
+)
 
 from .balance import BalanceOptions, BalanceReport, balance, table
 from .dedupe import DedupeOptions, DedupeResult, dedupe, delete_duplicate_files
@@ -286,6 +295,8 @@ def dedupe_cmd(
                                          "threads for the search.")] = max(1, min(4, os.cpu_count() or 1)),
     engine: Annotated[str, typer.Option("--index", help=f"Search index: {', '.join(ENGINES)}.")
                       ] = "auto",
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the result to another "
                                                 "manifest; leave the input as it is.")] = None,
     delete_files: Annotated[bool, typer.Option("--delete-files", help="Delete the files of rows "
@@ -303,7 +314,8 @@ def dedupe_cmd(
     """
     _existing(manifest)
     options = DedupeOptions(hash=hash_name, hash_size=hash_size, threshold=threshold, keep=keep,
-                            flip_invariant=flip_invariant, workers=workers, engine=engine)
+                            flip_invariant=flip_invariant, workers=workers, engine=engine,
+                            executor=executor_spec(executor, cluster, workers))
     root = manifest.resolve().parent
     check_only = dry_run or leaks
     with update(manifest, output=output, dry_run=check_only) as tx, \

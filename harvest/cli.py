@@ -14,7 +14,16 @@ from rich.console import Console
 from rich.table import Table
 
 from manifests import Appender, ExitStatus, UsageError, schema
-from manifests.console import RichProgress, fail, print_json, run_app, setup_logging
+from manifests.console import (
+    ClusterOpt,
+    ExecutorOpt,
+    RichProgress,
+    executor_spec,
+    fail,
+    print_json,
+    run_app,
+    setup_logging,
+)
 
 from .fetch import DEFAULT_USER_AGENT, FetchOptions
 from .folder import FolderOptions
@@ -121,6 +130,8 @@ def folder(
     workers: WorkersOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     as_json: JsonOpt = False,
     strict: StrictOpt = False,
 ) -> int:
@@ -131,7 +142,8 @@ def folder(
     are skipped and counted.
     """
     options = FolderOptions(root=root, pattern=pattern, label_field=label_field, label=label,
-                            copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels))
+                            copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels),
+                            executor=executor_spec(executor, cluster, workers))
     collector = COLLECTORS["folder"](options)
     with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
         summary = collector.run(sink, progress)
@@ -195,6 +207,8 @@ def frames(
     black_gap: BlackGapOpt = 0.5,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     as_json: JsonOpt = False,
 ) -> int:
     """Take every Nth frame of videos: borders cropped, scenes recorded, one decoding pass each.
@@ -205,6 +219,7 @@ def frames(
     """
     options = FramesOptions(
         videos=tuple(videos), label=label, workers=workers,
+        executor=executor_spec(executor, cluster, workers),
         frames=_frame_options(every, every_seconds, crop, size, image_format, start=start, end=end,
                               max_side=max_side, quality=quality, keep_dark=keep_dark,
                               scene_threshold=scene_threshold, black_gap=black_gap))
@@ -284,6 +299,8 @@ def reddit(
     user_agent: Annotated[str, typer.Option(help="User-Agent of downloads.")] = DEFAULT_USER_AGENT,
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     video_frames: Annotated[bool, typer.Option("--video-frames", help="Take frames of v.redd.it videos "
                                               "(as harvest frames does) instead of skipping them; "
                                               "--every/--every-seconds imply it.")] = False,
@@ -319,7 +336,8 @@ def reddit(
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()),
-                            limits=Limits(max_bytes, max_pixels), video_frames=frames_of)
+                            limits=Limits(max_bytes, max_pixels), video_frames=frames_of,
+                            executor=executor_spec(executor, cluster))
     collector = COLLECTORS["reddit"](options)
     choice = collector.source_choice()
     if not as_json:

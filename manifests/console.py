@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,20 @@ from rich.progress import Progress as _RichProgress
 
 from . import lineage
 from .errors import ExitStatus, GleansetError
+from .executor import ExecutorSpec
+
+ExecutorOpt = Annotated[str, typer.Option(
+    "--executor", help="Where parallel work runs: local (this machine, the default), dask-local[:N] (a "
+    "Dask LocalCluster of N worker processes) or dask (an existing cluster, with --cluster). Dask "
+    "workers must see the dataset folder and the sources at the same paths.")]
+ClusterOpt = Annotated[str | None, typer.Option(
+    "--cluster", help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786.")]
+
+
+def executor_spec(executor: str, cluster: str | None, workers: int | None = None) -> ExecutorSpec | None:
+    """The executor the --executor/--cluster options ask for; ``None`` for the local default."""
+    spec = ExecutorSpec.parse(executor, cluster, workers)
+    return spec if spec.distributed else None
 
 err_console = Console(stderr=True)
 log = logging.getLogger(__name__)

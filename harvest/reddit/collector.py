@@ -18,6 +18,7 @@ post's row fields and the image store's root, and returns the rows of the frames
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -29,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from manifests import Appender, lineage, read, schema
+from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..remote import fetch_on
 from ..store import Limits, store_bytes
 from ..summary import RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
@@ -60,6 +63,8 @@ class RedditOptions:
         limits: byte and pixel limits of the image store.
         video_frames: the frames extractor for ``v.redd.it`` videos; ``None`` skips videos.
         env: environment holding ``REDDIT_*`` credentials (default: ``os.environ``).
+        executor: where downloads run (this process's fetcher threads by default, or host batches on
+            Dask workers, which must see the manifest's folder at the same path).
     """
 
     source: SourceOptions
@@ -70,6 +75,7 @@ class RedditOptions:
     limits: Limits = Limits()
     video_frames: VideoFrames | None = None
     env: Mapping[str, str] | None = None
+    executor: ExecutorSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -148,8 +154,7 @@ class RedditCollector(Collector):
             stream = PostStream(opts.source, fetcher, self._env())
             summary.details.update(post_source=stream.choice.name, source_reason=stream.choice.reason)
             jobs = self._jobs(stream, done, summary, counts)
-            for rows in fetcher.map(jobs, lambda job, result: self._handle(job, result, root),
-                                    url=lambda job: job.media.url):
+            for rows in self._download(fetcher, jobs, root):
                 for row in rows:
                     sink.add(row)
                     summary.record(row.get(schema.LABEL), row[schema.STATUS])
@@ -159,6 +164,14 @@ class RedditCollector(Collector):
         summary.details.update(posts_listed=counts.counts["posts"],
                                posts_known=counts.counts["known"], notes=stream.notes)
         return summary
+
+    def _download(self, fetcher: Fetcher, jobs: Iterator[_Job], root: Path) -> Iterator[list[dict[str, Any]]]:
+        """Rows per download: on this fetcher's threads, or as host batches on a Dask executor."""
+        handle = functools.partial(_handle, self, root)
+        if self.options.executor is not None and self.options.executor.distributed:
+            yield from fetch_on(self.options.executor, jobs, _media_url, self.options.fetch, handle)
+        else:
+            yield from fetcher.map(jobs, handle, url=_media_url)
 
     def _jobs(self, stream: PostStream, done: set[str], summary: RunSummary,
               counts: _Counts) -> Iterator[_Job]:
@@ -217,3 +230,12 @@ class RedditCollector(Collector):
             path = Path(tmp) / f"{stem}.mp4"
             path.write_bytes(data)
             return self.options.video_frames(path, row, root)
+
+
+def _media_url(job: _Job) -> str:
+    return job.media.url
+
+
+def _handle(collector: RedditCollector, root: Path, job: _Job, result: FetchResult) -> list[dict[str, Any]]:
+    """Module-level (picklable) form of :meth:`RedditCollector._handle`, for executor workers."""
+    return collector._handle(job, result, root)

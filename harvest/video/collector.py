@@ -28,7 +28,6 @@ import io
 import logging
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +35,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from manifests import Appender, lineage, schema
+from manifests.executor import ExecutorSpec, open_executor
 from manifests.progress import NoProgress, Progress
 
 from ..collector import Collector
@@ -310,6 +310,7 @@ class FramesOptions:
     frames: FrameOptions = FrameOptions()
     label: str | None = None
     workers: int = 1
+    executor: ExecutorSpec | None = None  # Dask: one video per task (harvest.video.remote)
 
 
 class FramesCollector(Collector):
@@ -347,16 +348,20 @@ class FramesCollector(Collector):
                                  label=opts.label, resume=points.get(key), progress=bar, cancel=cancel)
 
         progress.total(len(opts.videos), "videos")
-        with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
-            mapped = map(one, opts.videos) if opts.workers <= 1 else pool.map(one, opts.videos)
-            try:
-                for video, result in zip(opts.videos, mapped, strict=True):
-                    results[str(video)] = result
+        if opts.executor is not None and opts.executor.distributed:
+            from .remote import VideoTask, run_videos
+
+            for video in opts.videos:
+                if video_key(video) in done:
+                    results[str(video)] = one(video)
                     progress.advance()
-            except BaseException:  # Ctrl-C: stop the other workers between two frames
-                cancel.set()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+            todo = [v for v in opts.videos if video_key(v) not in done]
+            tasks = [VideoTask(video_key(v), opts.frames, str(sink.path.parent), opts.label,
+                               points.get(video_key(v))) for v in todo]
+            ran = run_videos(tasks, sink, opts.executor, progress)
+            results.update({str(v): ran[task.video] for v, task in zip(todo, tasks, strict=True)})
+        else:
+            self._run_local(opts, one, results, progress, cancel)
         sink.flush()
         _summarise(summary, results, opts.label)
         summary.merge = sink.stats
@@ -365,6 +370,21 @@ class FramesCollector(Collector):
                                   for r in results.values() if not r.skipped}
         return summary
 
+    @staticmethod
+    def _run_local(opts: FramesOptions, one: Any, results: dict[str, VideoResult], progress: Progress,
+                   cancel: threading.Event) -> None:
+        """Videos on threads of this process (each ffmpeg pass is its own process already)."""
+        executor = open_executor(ExecutorSpec(workers=max(1, opts.workers)), processes=False,
+                                 size=len(opts.videos))
+        try:
+            for video, result in zip(opts.videos, executor.map(one, opts.videos), strict=True):
+                results[str(video)] = result
+                progress.advance()
+        except BaseException:  # Ctrl-C: stop the other workers between two frames
+            cancel.set()
+            raise
+        finally:
+            executor.close()
 
 def _file_stamp(video: str) -> dict[str, int]:
     try:
