@@ -336,6 +336,53 @@ def dedupe_cmd(
     return int(ExitStatus.ERROR if leaks and result.leaking_clusters else ExitStatus.OK)
 
 
+AUGMENT_OPS = ("grayscale", "invert", "poisson", "rescale", "log", "sigmoid")  # curate.augment.OPS
+
+
+@app.command("augment", epilog="Examples:\n\n"
+             "  curate augment ghibli/manifest.csv --by source --to-share 0.4\n\n"
+             "  curate augment data/manifest.csv --by engine --ops grayscale,invert --max-copies 2")
+def augment_cmd(
+    manifest: Annotated[Path, typer.Argument(help="Manifest to augment (.csv or .parquet).")],
+    by: Annotated[str, typer.Option(help="Column whose scarce values (within each label) get copies, "
+                                    "e.g. source or engine.")] = "source",
+    to_share: Annotated[float, typer.Option(help="Share of its label each value should reach.")] = 0.4,
+    max_copies: Annotated[int, typer.Option(help="Most augmented copies of one image.")] = 6,
+    ops: Annotated[str, typer.Option(help="Comma-separated augmentations: grayscale, invert, poisson, "
+                                     "rescale, log, sigmoid.")] = ",".join(AUGMENT_OPS),
+    seed: SeedOpt = 0,
+    dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,
+) -> None:
+    """Upsample scarce sources with augmented copies (new rows with derived_from), split-safe.
+
+    Copies are written to the image store (images/) and keep their original's label and group
+    columns; curate split puts every copy in its original's split. For sampling weights instead of
+    new files, use curate balance --by label,source.
+    """
+    from .augment import AugmentOptions, augment
+
+    options = AugmentOptions(by=by, to_share=to_share, max_copies=max_copies, ops=_columns(ops), seed=seed)
+    path = _existing(manifest)
+    with update(path, output=output, dry_run=dry_run) as tx:
+        tx.frame, report = augment(tx.frame, path.resolve().parent, options, write=not dry_run)
+        tx.details = {"by": by, "to_share": to_share, "ops": list(options.ops), "copies": report.copies}
+    if as_json:
+        print_json({"copies": report.copies, "shares": report.shares, "failed": report.failed,
+                    "changes": tx.changes.as_dict(), "dry_run": dry_run})
+        return
+    console = Console()
+    grid = Table(title=f"augmented copies by label / {by}")
+    for name in ("label / " + by, "copies", "share before", "share after"):
+        grid.add_column(name, justify="left" if name.startswith("label") else "right")
+    for key, n in report.copies.items():
+        before, after = report.shares[key]
+        grid.add_row(key, str(n), f"{before:.0%}", f"{after:.0%}")
+    console.print(grid if report.copies else f"every {by} already holds {to_share:.0%} of its label: "
+                  "nothing to add")
+    console.print(f"{report.total} augmented row{'s' if report.total != 1 else ''} added"
+                  + (" (dry run: nothing written)" if dry_run else ""), highlight=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``curate`` console script."""
     raise SystemExit(run_app(app, argv, "curate"))

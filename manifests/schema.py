@@ -36,6 +36,7 @@ ERROR = "error"
 PHASH = "phash"
 DUP_OF = "dup_of"
 DUP_CLUSTER = "dup_cluster"
+DERIVED_FROM = "derived_from"
 SPLIT = "split"
 WEIGHT = "weight"
 # optional stage columns: written only when a stage is asked for them (curate dedupe --hash ...)
@@ -150,6 +151,8 @@ METADATA: tuple[Column, ...] = (
     Column(GALLERY_INDEX, INT, "position in a gallery"),
     Column(MEDIA_URL, STRING, "URL the bytes were downloaded from"),
     Column(LICENSE, STRING, "licence of the image"),
+    Column(DERIVED_FROM, STRING, "sha256 of the image this row is an augmented copy of (curate augment); "
+           "curate split keeps it in that image's split"),
 )
 
 COLUMNS: dict[str, Column] = {c.name: c for c in (*CORE, *STAGES, *STAGE_EXTRAS, *METADATA)}
