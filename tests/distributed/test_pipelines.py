@@ -82,15 +82,19 @@ def test_dedupe_hashing_and_search_on_dask_equal_local(dask: ExecutorSpec, tmp_p
 @pytest.mark.slow
 def test_killed_driver_resumes_to_the_local_manifest(dask_cluster: str, tmp_path: Path) -> None:
     root = image_tree(tmp_path / "src", 900)
-    folder_run(root, tmp_path / "local" / "m.csv", None)
+    with Appender(tmp_path / "local" / "m.csv") as sink:
+        FolderCollector(FolderOptions(root=root, workers=1, copy=True)).run(sink)
     manifest = tmp_path / "dask" / "m.csv"
+    store = manifest.parent / "images"
     argv = [sys.executable, "-c", "from harvest.cli import main; main()", "folder", str(root),
-            "-m", str(manifest), "--executor", "dask", "--cluster", dask_cluster, "--json"]
+            "-m", str(manifest), "--copy", "--executor", "dask", "--cluster", dask_cluster, "--json"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 120
-    while not manifest.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while proc.poll() is None and time.monotonic() < deadline:  # kill once workers stored some images
+        if store.is_dir() and sum(1 for _ in store.rglob("*.jpg")) >= 100:
+            break
+        time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     partial = len(manifests.read(manifest)) if manifest.exists() else 0
