@@ -15,8 +15,10 @@ from typing import Any
 
 from manifests.executor import ExecutorSpec, run_partitions
 
-from .collector import FrameOptions, VideoResult, harvest_video
+from .collector import harvest_video
+from .options import FrameOptions
 from .resume import ResumePoint
+from .summary import VideoResult
 
 
 @dataclass(frozen=True)
