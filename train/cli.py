@@ -24,10 +24,8 @@ from manifests.console import err_console, print_json, run_app, setup_logging
 
 from .metrics import CONFIDENCE, PREDICTION
 from .model import ARCHS
-from .predict import evaluate_manifest, predict_paths
-from .runner import TrainOptions, train
 
-COMMANDS = ("run", "predict", "eval")
+COMMANDS = ("run", "predict", "eval", "export")
 
 app = typer.Typer(
     name="train", no_args_is_help=True, rich_markup_mode="rich",
@@ -68,6 +66,10 @@ class EpochBars:
     def step(self, n: int = 1) -> None:
         self.bar.advance(self.task, n)
 
+    def note(self, message: str) -> None:
+        if self.enabled:
+            self.bar.console.print(message, highlight=False)
+
     def end_epoch(self, row: dict[str, Any]) -> None:
         self.bar.remove_task(self.task)
         if self.enabled:
@@ -83,13 +85,37 @@ class EpochBars:
         self.bar.stop()
 
 
-def _num(value: str, name: str, kind: type) -> Any:
-    if value == "auto":
+def _num(value: str, name: str, kind: type, words: tuple[str, ...] = ("auto",)) -> Any:
+    if value in words:
         return None
     try:
         return kind(value)
     except ValueError:
-        raise UsageError(f"--{name} takes auto or a number, not {value!r}") from None
+        raise UsageError(f"--{name} takes {' or '.join(words)} or a number, not {value!r}") from None
+
+
+def _manifest(manifest: Path | None) -> Path:
+    """The manifest argument, ``manifest.csv`` in the current folder by default; says which is used."""
+    path = manifest or Path("manifest.csv")
+    if _rank() == 0:
+        err_console.print(f"manifest: {path}", highlight=False)
+    return path
+
+
+def _from_config(ctx: typer.Context, config: Path, opts: Any, manifest: Path | None) -> tuple[Path, Any]:
+    """Options recorded in a run's config.json, overridden by the options given on the command line."""
+    from dataclasses import fields, replace
+
+    from click.core import ParameterSource
+
+    from .runner import options_from_config
+
+    recorded_manifest, recorded = options_from_config(config)
+    given = {f.name: getattr(opts, f.name) for f in fields(opts)
+             if ctx.get_parameter_source(f.name) == ParameterSource.COMMANDLINE}
+    if ctx.get_parameter_source("lr") == ParameterSource.COMMANDLINE:
+        given.update(lr=opts.lr, lr_find=opts.lr_find)
+    return manifest or recorded_manifest, replace(recorded, **given)
 
 
 @app.command("run", epilog="Examples:\n\n"
@@ -97,15 +123,23 @@ def _num(value: str, name: str, kind: type) -> Any:
              "  train run data/manifest.csv --arch resnet18 --weights none --epochs 3 --img-size 64 "
              "--out runs/small\n\n"
              "  train data/manifest.csv --binary --balanced --augment light --out runs/doom\n\n"
-             "  train data/manifest.csv --out runs/doom --resume   (after Ctrl-C)")
+             "  train data/manifest.csv --out runs/doom --resume   (after Ctrl-C)\n\n"
+             "  train data/manifest.csv --lr find --log tensorboard   (range test; TensorBoard curves)\n\n"
+             "  train data/manifest.csv --features-only --epochs 30   (head on cached backbone features)\n\n"
+             "  train --config runs/doom/config.json --out runs/doom-again   (repeat a run)\n\n"
+             "  torchrun --nproc_per_node 4 -m train data/manifest.csv --out runs/ddp   (DDP)")
 def run_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Curated manifest with a split column.")],
+    ctx: typer.Context,
+    manifest: Annotated[Path | None, typer.Argument(help="Curated manifest with a split column "
+                                                    "(default: manifest.csv here).")] = None,
     arch: Annotated[str, typer.Option(help=f"Model: {', '.join(ARCHS)}.")] = "resnet50",
     weights: Annotated[str, typer.Option(help="imagenet (torchvision's recommended weights), none, or a "
                                          "PATH to a state dict / model.pt.")] = "imagenet",
-    epochs: Annotated[int, typer.Option(help="Epochs with everything unfrozen.")] = 10,
-    freeze_epochs: Annotated[int, typer.Option(help="Epochs training only the head first.")] = 1,
-    lr: Annotated[str, typer.Option(help="Max learning rate of the head, or auto (2e-3).")] = "auto",
+    epochs: Annotated[int, typer.Option(help="Epochs in total, frozen ones included.")] = 10,
+    freeze_epochs: Annotated[int, typer.Option(help="Of those, epochs training only the head first "
+                                               "(none with --weights none).")] = 1,
+    lr: Annotated[str, typer.Option(help="Max learning rate of the head; auto (2e-3, 1e-2 with "
+                                    "--features-only) or find (LR range test, lr_find.png).")] = "auto",
     batch_size: Annotated[str, typer.Option(help="auto (largest that fits on the GPU) or N.")] = "auto",
     img_size: Annotated[str, typer.Option(help="Input side in pixels; auto = the weights' (224).")] = "auto",
     binary: Annotated[bool, typer.Option("--binary", help="Two classes, one logit, BCEWithLogits.")] = False,
@@ -130,6 +164,16 @@ def run_cmd(
                                             "(= img size) or N; 0 turns the cache off.")] = "auto",
     cache_dir: Annotated[Path | None, typer.Option(help="Decode cache folder (default: .cache/train "
                                                    "beside the manifest).")] = None,
+    log: Annotated[str, typer.Option(help="csv (history.csv) or tensorboard (also event files in "
+                                     "RUN/tensorboard).")] = "csv",
+    features_only: Annotated[bool, typer.Option("--features-only", help="Cache backbone features once, "
+                                                "train only the head on them.")] = False,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model (CUDA graphs on "
+                                           "CUDA); slower start, faster steps.")] = False,
+    gpu_decode: Annotated[bool, typer.Option(help="On CUDA, decode the train JPEGs on the GPU for the "
+                                             "first epoch.")] = True,
+    config: Annotated[Path | None, typer.Option(help="Repeat the run this config.json describes; options "
+                                                "given here override it.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune a torchvision model on the manifest's train split, validating on val.
@@ -137,14 +181,20 @@ def run_cmd(
     Writes model.pt, config.json, history.csv, curves.png, metrics.json (with accuracy per street,
     scene, source... to expose leaks), confusion.png, predictions.csv and review.html to the run folder.
     """
+    from .runner import TrainOptions, train
+
     opts = TrainOptions(
-        arch=arch, weights=weights, epochs=epochs, freeze_epochs=freeze_epochs, lr=_num(lr, "lr", float),
+        arch=arch, weights=weights, epochs=epochs, freeze_epochs=freeze_epochs,
+        lr=_num(lr, "lr", float, ("auto", "find")), lr_find=lr == "find",
         batch_size=_num(batch_size, "batch-size", int), img_size=_num(img_size, "img-size", int),
         binary=binary, balanced=balanced, augment=augment, label_smoothing=label_smoothing, amp=amp,
         device=device, workers=workers, out=out, resume=resume, early_stop=early_stop, seed=seed,
-        cache_size=_num(cache_size, "cache-size", int), cache_dir=cache_dir)
+        cache_size=_num(cache_size, "cache-size", int), cache_dir=cache_dir, log=log,
+        features_only=features_only, compile=compile_, gpu_decode=gpu_decode)
+    if config is not None:
+        manifest, opts = _from_config(ctx, config, opts, manifest)
     with EpochBars(enabled=not as_json and _rank() == 0) as bars:
-        result = train(manifest, opts, bars)
+        result = train(_manifest(manifest), opts, bars)
     if as_json:
         print_json({"out": str(result.out), "metrics": result.metrics, "history": result.history})
         return
@@ -183,7 +233,10 @@ def predict_cmd(
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
-    """Predict the class of image files (folders are searched recursively)."""
+    """Predict the class of image files (folders are searched recursively), with the run's batch size
+    and autocast."""
+    from .predict import predict_paths
+
     frame = predict_paths(model, inputs, device)
     if as_json:
         print_json(json.loads(frame.to_json(orient="records")))
@@ -206,6 +259,8 @@ def eval_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a saved model on one split of a manifest: accuracy, macro-F1, per class and per group."""
+    from .predict import evaluate_manifest
+
     result, predictions = evaluate_manifest(model, manifest, split, device)
     if output:
         predictions.to_csv(output, index=False)
@@ -223,6 +278,31 @@ def eval_cmd(
                       str(v["support"]))
     console.print(table)
     _print_groups(console, result["groups"])
+
+
+@app.command("export", epilog="Examples:\n\n  train export runs/doom --format onnx\n\n"
+             "  train export runs/doom/model.pt --format torchscript -o serve/doom.pt")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder (runs/NAME) or its model.pt.")],
+    fmt: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write (default: "
+                                                "model.onnx / model.torchscript.pt beside model.pt).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a trained model for serving, load it back and check its outputs match PyTorch's.
+
+    Input: a float batch (N, 3, S, S) normalised with the run's mean/std; output: logits. Class names
+    and preprocessing are stored in the file's metadata.
+    """
+    from .export import export
+
+    done = export(run, fmt, output)
+    if as_json:
+        print_json({"path": str(done.path), "format": done.format, "max_abs_diff": done.max_abs_diff})
+        return
+    Console().print(f"{done.format}: {done.path} (outputs match PyTorch within {done.max_abs_diff:.1e})",
+                    highlight=False)
 
 
 GROUP_OPTIONS = ("-v", "-vv", "-vvv", "--verbose")
