@@ -106,14 +106,15 @@ def _from_config(ctx: typer.Context, config: Path, opts: Any, manifest: Path | N
     """Options recorded in a run's config.json, overridden by the options given on the command line."""
     from dataclasses import fields, replace
 
-    from click.core import ParameterSource
-
     from .runner import options_from_config
 
+    def given_here(name: str) -> bool:  # typer carries its own click: compare the source by name
+        return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+
     recorded_manifest, recorded = options_from_config(config)
-    given = {f.name: getattr(opts, f.name) for f in fields(opts)
-             if ctx.get_parameter_source(f.name) == ParameterSource.COMMANDLINE}
-    if ctx.get_parameter_source("lr") == ParameterSource.COMMANDLINE:
+    params = {f.name: f.name for f in fields(opts)} | {"compile": "compile_"}
+    given = {name: getattr(opts, name) for name, param in params.items() if given_here(param)}
+    if given_here("lr"):
         given.update(lr=opts.lr, lr_find=opts.lr_find)
     return manifest or recorded_manifest, replace(recorded, **given)
 
