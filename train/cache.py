@@ -17,8 +17,10 @@ import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from queue import Full, Queue
 
 import numpy as np
 import torch
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 log = logging.getLogger(__name__)
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
+PREFETCH = 3  # batches read ahead of the training step
 
 
 def cache_key(sha: object, path: Path) -> str:
@@ -95,13 +98,14 @@ class TensorCache:
         self._data[i] = arr
         self._flags[i] = 1
 
-    def batch(self, indices: np.ndarray) -> torch.Tensor:
-        """``uint8`` NCHW for ``indices`` in one sorted read of the memory map."""
+    def batch(self, indices: np.ndarray, pin: bool = False) -> torch.Tensor:
+        """``uint8`` NCHW for ``indices`` in one sorted read of the memory map (into pinned memory,
+        from PyTorch's caching host allocator, when ``pin``: one copy, ready for an async transfer)."""
         self._open()
         order = np.argsort(indices, kind="stable")
-        block = np.empty((len(indices), self.size, self.size, 3), np.uint8)
-        block[order] = self._data[indices[order]]
-        return torch.from_numpy(block).permute(0, 3, 1, 2)
+        out = torch.empty((len(indices), self.size, self.size, 3), dtype=torch.uint8, pin_memory=pin)
+        out.numpy()[order] = self._data[indices[order]]
+        return out.permute(0, 3, 1, 2)
 
 
 class CachedBatches:
@@ -130,16 +134,47 @@ class CachedBatches:
         n = len(self.sampler) if self.sampler is not None else self.cache.n
         return n // self.batch_size + (n % self.batch_size > (1 if self.drop_one else 0))
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         idx = self._indices()
         for start in range(0, len(idx), self.batch_size):
             part = idx[start:start + self.batch_size]
             if self.drop_one and len(part) == 1 and start > 0:
                 break
-            images = self.cache.batch(part)
-            if self.pin:
-                images = images.pin_memory()
-            yield images, self.targets[part], torch.from_numpy(part)
+            yield self.cache.batch(part, self.pin), self.targets[part], torch.from_numpy(part)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Batches read ``PREFETCH`` ahead by a thread (numpy's copy and pinning release the GIL), so
+        the read overlaps the step running on the device."""
+        queue: Queue = Queue(maxsize=PREFETCH)
+        stop = threading.Event()
+
+        def put(item: object) -> bool:
+            while not stop.is_set():
+                with contextlib.suppress(Full):
+                    queue.put(item, timeout=0.1)
+                    return True
+            return False
+
+        def produce() -> None:
+            try:
+                for item in self._batches():
+                    if not put(item):
+                        return
+            except BaseException as exc:  # handed to the consumer, raised there
+                put(exc)
+                return
+            put(None)
+
+        thread = threading.Thread(target=produce, daemon=True, name="cached-batches")
+        thread.start()
+        try:
+            while (item := queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join()
 
 
 def decode_resize(data: list[torch.Tensor], size: int, resize: int, device: torch.device) -> torch.Tensor:
