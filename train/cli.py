@@ -22,9 +22,6 @@ from rich.table import Table
 from manifests import UsageError, schema
 from manifests.console import err_console, print_json, run_app, setup_logging
 
-from .metrics import CONFIDENCE, PREDICTION
-from .model import ARCHS
-
 COMMANDS = ("run", "predict", "eval", "export")
 
 app = typer.Typer(
@@ -32,6 +29,11 @@ app = typer.Typer(
     help="Fine-tune a torchvision model from a manifest's splits; predict and evaluate with it.\n\n"
          "[bold]train manifest.csv ...[/] is short for [bold]train run manifest.csv ...[/]",
     epilog="Add --debug to any command to see the traceback of an error.")
+
+# The registry's names (train/model.py ARCHS; a test keeps them in step), spelled here so that --help
+# does not import torch.
+ARCH_HELP = ("resnet18, resnet34, resnet50, efficientnet_b0..b3, convnext_tiny, mobilenet_v3_large, "
+             "vit_b_16, or timm/<name> (any timm model, timm extra)")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
@@ -133,7 +135,7 @@ def run_cmd(
     ctx: typer.Context,
     manifest: Annotated[Path | None, typer.Argument(help="Curated manifest with a split column "
                                                     "(default: manifest.csv here).")] = None,
-    arch: Annotated[str, typer.Option(help=f"Model: {', '.join(ARCHS)}.")] = "resnet50",
+    arch: Annotated[str, typer.Option(help=f"Model: {ARCH_HELP}.")] = "resnet50",
     weights: Annotated[str, typer.Option(help="imagenet (torchvision's recommended weights), none, or a "
                                          "PATH to a state dict / model.pt.")] = "imagenet",
     epochs: Annotated[int, typer.Option(help="Epochs in total, frozen ones included.")] = 10,
@@ -236,6 +238,7 @@ def predict_cmd(
 ) -> None:
     """Predict the class of image files (folders are searched recursively), with the run's batch size
     and autocast."""
+    from .metrics import CONFIDENCE, PREDICTION
     from .predict import predict_paths
 
     frame = predict_paths(model, inputs, device)

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, WeightedRandomSampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler, WeightedRandomSampler
 from torchvision.transforms import v2
 
 import manifests
@@ -210,16 +210,6 @@ def train_sampler(table: Table, frame: pd.DataFrame, balanced: bool, seed: int) 
     if world > 1:
         return DistributedSampler(range(len(frame)), shuffle=True, seed=seed)
     return None
-
-
-def make_loader(dataset: Dataset, batch_size: int, workers: int, pin: bool,
-                sampler: Sampler[int] | None = None, shuffle: bool = False, seed: int = 0) -> DataLoader:
-    """A DataLoader with pinned memory on CUDA and persistent workers."""
-    gen = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
-                      shuffle=shuffle and sampler is None, num_workers=workers, pin_memory=pin,
-                      persistent_workers=workers > 0, drop_last=False, generator=gen,
-                      prefetch_factor=4 if workers > 0 else None)
 
 
 def to_input(images: torch.Tensor, pre: Preprocess, device: torch.device,

@@ -116,3 +116,13 @@ def all_sum(*values: float) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64)
     dist.all_reduce(t)
     return t.tolist()
+
+
+@torch.no_grad()
+def sync_from_rank0(model: torch.nn.Module) -> None:
+    """Every rank takes rank 0's weights and buffers (BatchNorm statistics drift apart in training:
+    each rank updates them with its own batches), so all ranks evaluate the model rank 0 saves."""
+    if rank_world()[1] == 1:
+        return
+    for tensor in model.state_dict().values():
+        dist.broadcast(tensor, src=0)

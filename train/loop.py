@@ -30,7 +30,7 @@ from manifests import ExitStatus, GleansetError, UsageError
 
 from .data import rank_world, to_input
 from .device import probabilities
-from .loaders import all_sum, gather_rows
+from .loaders import all_sum, gather_rows, sync_from_rank0
 from .model import Arch, Preprocess, param_groups, set_frozen
 
 log = logging.getLogger(__name__)
@@ -344,6 +344,7 @@ def _epoch(model: nn.Module, net: nn.Module, job: Fit, stage: Stage, opt: torch.
     start = time.perf_counter()
     train_loss, seen = train_one_epoch(net, job.loaders["train"], opt, sched, job.ctx, job.reporter)
     seconds = time.perf_counter() - start
+    sync_from_rank0(model)
     val_loss, val_acc, _ = validate(model, job.loaders["val"], job.ctx)
     state.epoch += 1
     state.observe(val_loss, model, job.patience)

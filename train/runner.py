@@ -33,7 +33,7 @@ from .augment import DeviceAugment
 from .cache import cache_key, warm_gpu
 from .data import ManifestDataset, Table, cache_resize, load_table, rank_world, split_cache, train_sampler
 from .device import pick_device
-from .loaders import split_loader
+from .loaders import split_loader, sync_from_rank0
 from .logs import LOGGERS, EpochLog
 from .loop import (
     DEFAULT_LR,
@@ -267,6 +267,7 @@ def train(manifest: Path, opts: TrainOptions, reporter: Reporter | None = None) 
         (job.out / "config.json").write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
     seed_everything(opts.seed + rank)
     state = _train(job, opts, lr, reporter)
+    sync_from_rank0(job.model)  # the best weights are rank 0's on every rank: outputs agree with model.pt
     evaluated = Evaluated({s: validate(job.model, job.loaders[s], job.ctx)[2].numpy()
                            for s in ("val", "test") if s in job.loaders})
     info = ModelInfo(opts.arch, job.table.classes, opts.binary, job.pre, config["amp"], job.batch)

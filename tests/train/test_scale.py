@@ -145,3 +145,17 @@ def test_225_rows_at_batch_32_train_and_every_val_image_is_evaluated(tmp_path):
     result = train(manifest, TrainOptions(**{**SMALL, "batch_size": 32, "img_size": 8}, epochs=1,
                                           out=tmp_path / "r", cache_size=0))
     assert result.metrics["val"]["n"] == 9
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (gpu marker)")
+def test_cuda_run_gpu_decode_compile_and_predict_agree(tiny, tmp_path):
+    out = tmp_path / "cuda"
+    opts = TrainOptions(**{**SMALL, "device": "cuda", "img_size": 32}, epochs=2, early_stop=0, amp="bf16",
+                        augment="strong", compile=True, cache_dir=tmp_path / "cache", out=out)
+    train(tiny, opts)
+    from train.predict import predict_paths
+    saved = pd.read_csv(out / "predictions.csv")
+    probs = [c for c in saved.columns if c.startswith("p_")]
+    predicted = predict_paths(out / "model.pt", [tiny.parent / p for p in saved[schema.PATH]], "cuda")
+    assert np.abs(predicted[probs].to_numpy() - saved[probs].to_numpy()).max() <= 1e-5
