@@ -116,10 +116,12 @@ class CachedBatches:
     """
 
     def __init__(self, cache: TensorCache, targets: np.ndarray, batch_size: int, sampler: object = None,
-                 shuffle: bool = False, drop_one: bool = False, pin: bool = False, seed: int = 0) -> None:
+                 shuffle: bool = False, drop_one: bool = False, pin: bool = False, seed: int = 0,
+                 drop_last: bool = False) -> None:
         self.cache, self.targets = cache, torch.as_tensor(np.array(targets))
         self.batch_size, self.sampler, self.shuffle = batch_size, sampler, shuffle
         self.drop_one, self.pin, self.seed, self.epoch = drop_one, pin, seed, 0
+        self.drop_last = drop_last  # every batch full (static shapes)
 
     def _indices(self) -> np.ndarray:
         if self.sampler is not None:
@@ -132,13 +134,16 @@ class CachedBatches:
 
     def __len__(self) -> int:
         n = len(self.sampler) if self.sampler is not None else self.cache.n
+        if self.drop_last:
+            return n // self.batch_size
         return n // self.batch_size + (n % self.batch_size > (1 if self.drop_one else 0))
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         idx = self._indices()
         for start in range(0, len(idx), self.batch_size):
             part = idx[start:start + self.batch_size]
-            if self.drop_one and len(part) == 1 and start > 0:
+            short = len(part) < self.batch_size
+            if (self.drop_one and len(part) == 1 and start > 0) or (self.drop_last and short):
                 break
             yield self.cache.batch(part, self.pin), self.targets[part], torch.from_numpy(part)
 

@@ -46,6 +46,9 @@ class NoSingleBatches(BatchSampler):
     """Batches of a sampler, leaving out a last batch of one image (when it is not the only one)."""
 
     def __iter__(self) -> Iterator[list[int]]:
+        if self.drop_last:
+            yield from super().__iter__()
+            return
         for i, batch in enumerate(super().__iter__()):
             if len(batch) == 1 and i > 0:
                 return
@@ -53,6 +56,8 @@ class NoSingleBatches(BatchSampler):
 
     def __len__(self) -> int:
         n = len(self.sampler)
+        if self.drop_last:
+            return n // self.batch_size
         return n // self.batch_size + (n % self.batch_size > (1 if n > 1 else 0))
 
 
@@ -77,20 +82,23 @@ class Batches:
 
 
 def split_loader(dataset: ManifestDataset, batch_size: int, workers: int, pin: bool, train: bool,
-                 sampler: Sampler[int] | None = None, seed: int = 0) -> Batches:
-    """The :class:`Batches` of one split (``train``: shuffled or sampled, no 1-image batch)."""
+                 sampler: Sampler[int] | None = None, seed: int = 0, static: bool = False) -> Batches:
+    """The :class:`Batches` of one split (``train``: shuffled or sampled, no 1-image batch; with
+    ``static``, no incomplete batch at all: one shape for ``torch.compile``/CUDA graphs)."""
     if not train:
         sampler = EvalShard(len(dataset))
     elif sampler is None:
         sampler = torch.utils.data.RandomSampler(range(len(dataset)),
                                                  generator=torch.Generator().manual_seed(seed))
-    batches = NoSingleBatches(sampler, batch_size, drop_last=False) if train \
+    static = static and len(sampler) >= batch_size
+    batches = NoSingleBatches(sampler, batch_size, drop_last=static) if train \
         else BatchSampler(sampler, batch_size, drop_last=False)
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers, pin_memory=pin,
                         persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
     cached = None
     if isinstance(dataset.cache, TensorCache):
-        cached = CachedBatches(dataset.cache, dataset.targets, batch_size, sampler, drop_one=train, pin=pin)
+        cached = CachedBatches(dataset.cache, dataset.targets, batch_size, sampler, drop_one=train, pin=pin,
+                               drop_last=train and static)
     return Batches(dataset, loader, sampler, cached)
 
 

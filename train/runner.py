@@ -190,7 +190,8 @@ def _loaders(job: Job, opts: TrainOptions, device: torch.device) -> None:
         ds = ManifestDataset(job.table, frame, job.pre, cache)
         train = split == "train" and not opts.features_only
         sampler = train_sampler(job.table, frame, opts.balanced, opts.seed) if train else None
-        job.loaders[split] = split_loader(ds, job.batch, job.workers, pin, train, sampler, opts.seed)
+        job.loaders[split] = split_loader(ds, job.batch, job.workers, pin, train, sampler, opts.seed,
+                                          static=opts.compile)
     if device.type == "cuda" and opts.gpu_decode and job.cache_size == job.pre.size:
         _warm(job, device)
 

@@ -62,6 +62,8 @@ def test_no_training_batch_of_one_image_but_evaluation_sees_all(tiny, tmp_path):
     assert len(NoSingleBatches(range(225), 32, drop_last=False)) == 7
     assert [len(b) for b in NoSingleBatches(range(226), 32, drop_last=False)][-1] == 2
     assert [len(b) for b in NoSingleBatches(range(1), 32, drop_last=False)] == [1]
+    static = NoSingleBatches(range(70), 32, drop_last=True)  # --compile: one shape
+    assert [len(b) for b in static] == [32, 32] and len(static) == 2
     table = data.load_table(tiny)
     frame = table.split("train")  # 15 rows: batches of 7 leave one
     pre = Preprocess(16, 16)
