@@ -114,7 +114,7 @@ def train_head(head: nn.Linear, feats: dict[str, torch.Tensor], targets: dict[st
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(part)
+            total += float(loss.detach()) * len(part)
             seen += len(part)
             reporter.step()
         seconds = time.perf_counter() - start
@@ -152,5 +152,5 @@ def features_only(model: nn.Module, arch: Arch, loaders: dict[str, Any], keys: d
     store = FeatureStore(folder)
     net = backbone(model, arch)
     feats = {split: extract(net, loaders[split], keys[split], store, ctx) for split in ("train", "val")}
-    tensors = {s: torch.as_tensor(targets[s]) for s in feats}
+    tensors = {s: torch.as_tensor(np.array(targets[s])) for s in feats}
     return train_head(model.get_submodule(arch.head), feats, tensors, ctx, **train_kwargs)

@@ -58,7 +58,7 @@ def lr_range_test(model: nn.Module, arch: Arch, loader: Any, ctx: Any, frozen: b
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                value = float(loss)
+                value = float(loss.detach())
                 avg = 0.98 * avg + 0.02 * value
                 smooth = avg / (1 - 0.98 ** (len(lrs) + 1))
                 lrs.append(opt.param_groups[0]["lr"])
