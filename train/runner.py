@@ -84,6 +84,7 @@ class TrainOptions:
     cache_dir: Path | None = None
     review: int = 12
     lr_find: bool = False
+    lr_find_steps: int = 100  # batches of the range test (fastai's num_it)
     log: str = "csv"
     features_only: bool = False
     compile: bool = False
@@ -130,6 +131,8 @@ def check_options(opts: TrainOptions) -> None:
         raise UsageError(f"unknown --augment {opts.augment!r}; choose {', '.join(AUGMENTS)}")
     if opts.log not in LOGGERS:
         raise UsageError(f"unknown --log {opts.log!r}; choose {' or '.join(LOGGERS)}")
+    if opts.lr_find_steps < 5:
+        raise UsageError(f"the LR range test needs at least 5 steps, not {opts.lr_find_steps}")
     if opts.lr_find and opts.lr is not None:
         raise UsageError("--lr takes a number or find, not both")
     if opts.out is None and opts.resume:
@@ -239,7 +242,8 @@ def choose_lr(job: Job, opts: TrainOptions) -> tuple[float, dict[str, Any] | Non
         return float(config["lr"]), config.get("lr_find")
     arch = get_arch(opts.arch)
     frozen = opts.features_only or (opts.weights != "none" and opts.freeze_epochs > 0)
-    finding = lr_find.lr_range_test(job.model, arch, job.loaders["train"], job.ctx, frozen)
+    finding = lr_find.lr_range_test(job.model, arch, job.loaders["train"], job.ctx, frozen,
+                                    steps=opts.lr_find_steps)
     chosen = [finding.suggestion]
     if rank_world()[1] > 1:
         dist.broadcast_object_list(chosen, src=0)  # every rank uses rank 0's choice

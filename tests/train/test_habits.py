@@ -49,14 +49,14 @@ def test_epochs_count_every_epoch_and_weights_none_has_no_frozen_stage():
 
 
 @pytest.mark.slow
-def test_lr_find_picks_a_value_inside_the_range_and_records_it(shapes, tmp_path):
+def test_lr_find_picks_a_value_inside_the_range_and_records_it(tiny, tmp_path):
     from train import lr_find
     out = tmp_path / "lr"
-    result = train(shapes, TrainOptions(**{**SMALL, "img_size": 24}, epochs=1, lr_find=True, out=out))
+    result = train(tiny, TrainOptions(**SMALL, epochs=1, lr_find=True, lr_find_steps=30, out=out))
     config = json.loads((out / "config.json").read_text())
     chosen = config["lr"]
     low, high = config["lr_find"]["range"]
-    assert 1e-7 <= low < chosen < high <= 10
+    assert 1e-7 <= low < chosen < high <= 10 and config["lr_find"]["steps"] <= 30
     assert config["lr_find"]["suggestion"] == chosen == result.metrics["lr"]
     assert (out / "lr_find.png").stat().st_size > 0
     assert float(pd.read_csv(out / "history.csv")["lr"].iloc[0]) <= chosen / 2 * 1.01  # the run used it
