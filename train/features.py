@@ -25,7 +25,7 @@ from torch import nn
 from torch.optim.lr_scheduler import OneCycleLR
 
 from .data import to_input
-from .loop import DEFAULT_LR, State
+from .loop import DEFAULT_LR, State, epoch_line
 from .model import Arch, _set_submodule
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def extract(net: nn.Module, loader: Any, keys: list[str], store: FeatureStore, c
 
 def train_head(head: nn.Linear, feats: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
                ctx: Any, epochs: int, lr: float | None, batch: int, weights: np.ndarray | None,
-               patience: int, reporter: Any, on_epoch: Any = None, seed: int = 0) -> State:
+               patience: int, progress: Any, on_epoch: Any = None, seed: int = 0) -> State:
     """Train ``head`` on cached features; returns the state with the best head weights loaded."""
     head = head.to(ctx.device).train()
     x, y = feats["train"].to(ctx.device), targets["train"].to(ctx.device)
@@ -102,7 +102,7 @@ def train_head(head: nn.Linear, feats: dict[str, torch.Tensor], targets: dict[st
     probs = torch.as_tensor(weights, dtype=torch.double) if weights is not None else None
     state = State()
     for _ in range(epochs):
-        reporter.start_epoch(state.epoch + 1, epochs, steps)
+        bar = progress.task(f"head epoch {state.epoch + 1}/{epochs}", steps, transient=True)
         start, total, seen = time.perf_counter(), 0.0, 0
         order = torch.multinomial(probs, len(x), True, generator=gen) if probs is not None \
             else torch.randperm(len(x), generator=gen)
@@ -116,7 +116,7 @@ def train_head(head: nn.Linear, feats: dict[str, torch.Tensor], targets: dict[st
             sched.step()
             total += float(loss.detach()) * len(part)
             seen += len(part)
-            reporter.step()
+            bar.advance()
         seconds = time.perf_counter() - start
         val_loss, val_acc = _evaluate(head, feats["val"], targets["val"], ctx)
         state.epoch += 1
@@ -126,7 +126,8 @@ def train_head(head: nn.Linear, feats: dict[str, torch.Tensor], targets: dict[st
             "val_loss": round(val_loss, 5), "val_accuracy": round(val_acc, 4),
             "lr": f"{max(g['lr'] for g in opt.param_groups):.3g}",
             "images_per_s": round(seen / max(seconds, 1e-9), 1), "seconds": round(seconds, 3)})
-        reporter.end_epoch(state.history[-1])
+        bar.done()
+        progress.note(epoch_line(state.history[-1]))
         if on_epoch:
             on_epoch(state)
         if state.stopped_early:

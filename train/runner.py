@@ -26,6 +26,7 @@ import torch.distributed as dist
 import torchvision
 
 from manifests import InputError, UsageError, schema
+from manifests.progress import Progress, or_none
 
 from . import features, lr_find
 from .augment import KINDS as AUGMENTS
@@ -38,8 +39,6 @@ from .logs import LOGGERS, EpochLog
 from .loop import (
     DEFAULT_LR,
     Fit,
-    NullReporter,
-    Reporter,
     State,
     auto_batch_size,
     fit,
@@ -255,8 +254,11 @@ def choose_lr(job: Job, opts: TrainOptions) -> tuple[float, dict[str, Any] | Non
     return finding.suggestion, finding.to_dict()
 
 
-def train(manifest: Path, opts: TrainOptions, reporter: Reporter | None = None) -> RunResult:
-    """Fine-tune ``opts.arch`` on the manifest's splits and write everything to the run folder."""
+def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) -> RunResult:
+    """Fine-tune ``opts.arch`` on the manifest's splits and write everything to the run folder.
+
+    ``progress`` gets a transient bar per epoch and a note (one line) after each.
+    """
     check_options(opts)
     init_distributed()
     rank, world = rank_world()
@@ -264,14 +266,14 @@ def train(manifest: Path, opts: TrainOptions, reporter: Reporter | None = None) 
         raise UsageError("--features-only runs in one process; launch it without torchrun")
     seed_everything(opts.seed)  # the same initial weights on every rank
     job = setup(manifest, opts)
-    reporter = reporter or NullReporter()
+    progress = or_none(progress)
     lr, finding = choose_lr(job, opts)
     config = _config(manifest, opts, job, lr, finding)
     if rank == 0:
         job.out.mkdir(parents=True, exist_ok=True)
         (job.out / "config.json").write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
     seed_everything(opts.seed + rank)
-    state = _train(job, opts, lr, reporter)
+    state = _train(job, opts, lr, progress)
     sync_from_rank0(job.model)  # the best weights are rank 0's on every rank: outputs agree with model.pt
     evaluated = Evaluated({s: validate(job.model, job.loaders[s], job.ctx)[2].numpy()
                            for s in ("val", "test") if s in job.loaders})
@@ -285,7 +287,7 @@ def train(manifest: Path, opts: TrainOptions, reporter: Reporter | None = None) 
     return result
 
 
-def _train(job: Job, opts: TrainOptions, lr: float, reporter: Reporter) -> State:
+def _train(job: Job, opts: TrainOptions, lr: float, progress: Progress) -> State:
     """Train (or, for a run killed after training, reload) and return the loop state."""
     arch = get_arch(opts.arch)
     epoch_log = EpochLog(job.out, opts.log) if rank_world()[0] == 0 else None
@@ -302,10 +304,10 @@ def _train(job: Job, opts: TrainOptions, lr: float, reporter: Reporter) -> State
                 job.model, arch, job.loaders, job.keys, {s: job.table.targets(job.table.split(s))
                                                          for s in job.keys}, folder, job.ctx,
                 epochs=opts.epochs, lr=lr, batch=job.batch, patience=opts.early_stop,
-                weights=_weights(job, opts), reporter=reporter, on_epoch=epoch_log, seed=opts.seed)
+                weights=_weights(job, opts), progress=progress, on_epoch=epoch_log, seed=opts.seed)
         stages = plan(opts.freeze_epochs, opts.epochs, lr, pretrained=opts.weights != "none")
         fit_job = Fit(arch, job.ctx, job.loaders, stages, opts.early_stop, job.out / "checkpoint.pt",
-                      reporter, on_epoch=epoch_log, compile=opts.compile)
+                      progress, on_epoch=epoch_log, compile=opts.compile)
         resume = load_checkpoint(job.out / "checkpoint.pt") if job.mode == RESUME else None
         return fit(job.model, fit_job, resume)
     finally:
