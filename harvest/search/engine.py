@@ -211,7 +211,8 @@ class Engine(ABC):
             room = min(limit, cap if cap is not None else limit) - rank + 1
             taken = page.results[skip:skip + room]
             after = rank + len(taken)
-            capped = self.cap_note(cap) if cap is not None and after > cap and page.next is not None \
+            more = page.next is not None or size >= (cap or 0)  # one-call engines fill the cap
+            capped = self.cap_note(cap) if cap is not None and after > cap and more \
                 and limit > cap else None
             cut = skip + len(taken) < size
             yield Listed(cursor, taken, skip, size, None if not size else page.next, rank, capped)
