@@ -123,6 +123,11 @@ class Appender:
         if (n >= self.batch_size and due) or n >= self.max_buffer:
             self.flush()
 
+    @property
+    def pending(self) -> int:
+        """Rows added but not yet merged into the manifest."""
+        return len(self._buffer)
+
     def flush(self) -> MergeStats:
         """Merge the buffered rows into the manifest now."""
         if not self._buffer:

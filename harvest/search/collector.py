@@ -62,7 +62,8 @@ class SearchOptions:
         env: environment holding the engine's keys (default: ``os.environ``).
         api_interval: seconds between API calls (default: the engine's documented rate limit).
         client: an engine's own client object (``ddgs``: the search function).
-        checkpoint: seconds between recordings of finished pages (each flushes the manifest first).
+        checkpoint: finished pages are recorded whenever the manifest has been flushed, and at
+            least this often (seconds; the manifest is then flushed first).
     """
 
     queries: tuple[str, ...]
@@ -78,7 +79,7 @@ class SearchOptions:
     env: Mapping[str, str] | None = None
     api_interval: float | None = None
     client: Any = None
-    checkpoint: float = 2.0
+    checkpoint: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.queries or any(not q.strip() for q in self.queries):
@@ -130,11 +131,16 @@ class _Pages:
             page.outstanding -= 1
         while self.queue and self.queue[0].closed and self.queue[0].outstanding == 0:
             self.ready.append(self.queue.popleft())
-        if self.ready and time.monotonic() - self.last >= self.interval:
+        if not self.ready:
+            return
+        if self.sink.pending == 0:  # the appender flushed on its own: the rows are in the manifest
+            self.checkpoint(flush=False)
+        elif time.monotonic() - self.last >= self.interval:
             self.checkpoint()
 
-    def checkpoint(self) -> None:
-        self.sink.flush()
+    def checkpoint(self, flush: bool = True) -> None:
+        if flush:
+            self.sink.flush()
         for page in self.ready:
             self.log.record(self.engine, page.query, self.filters, page.listed)
         self.ready.clear()

@@ -156,8 +156,7 @@ class Engine(ABC):
         """A key from the environment; a missing one is a ``UsageError`` naming the variable."""
         value = self.config.env.get(variable)
         if not value:
-            raise UsageError(f"{self.name} needs {variable} in the environment (" +
-                             ", ".join(f"{v}" for v in self.keys) + f"); {self.about}")
+            raise UsageError(f"the {self.name} engine needs a key: set {variable} in the environment")
         return value
 
     def call(self, path: str, params: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
