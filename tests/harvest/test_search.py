@@ -290,9 +290,10 @@ def test_cli_json_and_errors(world: SearchWorld, tmp_path: Path, capsys,
     from ddgs.exceptions import TimeoutException
 
     def broken(query, **kwargs):
-        raise TimeoutException("https://duckduckgo.com/ timed out\nTraceback-like second line")
+        raise TimeoutException("https://duckduckgo.com/ timed out\nsecond line")
 
     monkeypatch.setattr("harvest.search.ddgs._default_search", broken)
     code, _, err = harvest(["search", "kirby", "--label", "k", "--engine", "ddgs",
                             "-m", str(tmp_path / "d.csv")], capsys)
     assert code == 6 and "ddgs failed for 'kirby'" in err and "Traceback" not in err
+    assert "timed out second line" in err  # the exception on one line
