@@ -222,12 +222,14 @@ class SearchCollector(Collector):
             engine.prepare()
             pages = _Pages(PageLog(sink.path), sink, opts.engine, opts.filters.key(), opts.checkpoint)
             jobs = self._jobs(engine, pages, seen, sink, summary, counts)
-            for row, job in fetcher.map(jobs, lambda job, res: (self._row(job, res, root), job),
-                                        url=lambda job: job.result.url):
-                self._add(row, sink, summary, counts)
-                pages.finish(job.page)
-            pages.finish()
-            pages.checkpoint()
+            try:
+                for row, job in fetcher.map(jobs, lambda job, res: (self._row(job, res, root), job),
+                                            url=lambda job: job.result.url):
+                    self._add(row, sink, summary, counts)
+                    pages.finish(job.page)
+            finally:  # interrupted or not, pages whose rows are all in are recorded
+                pages.finish()
+                pages.checkpoint()
         summary.merge = sink.stats
         summary.details.update(results_listed=counts.counts["listed"])
         return summary
