@@ -12,7 +12,8 @@ downloaded again unless it failed transiently), and by content through the manif
 row). Failures are rows: ``http_error``, ``not_image``, ``too_small`` (``min_side``; from the engine's
 claimed size before download, else from the image's header), ``blocked_by_robots`` (``X-Robots-Tag:
 noai``/``noimageai``, unless ``respect_robots`` is off), ... Resume: finished pages are recorded
-(``harvest.search.resume``) once their rows are flushed, so a rerun lists no finished page.
+(``harvest.search.resume``) once their rows are flushed, so a rerun lists no finished page; rows that
+failed transiently are downloaded again with the fields they were recorded with.
 """
 
 from __future__ import annotations
@@ -171,6 +172,20 @@ def recorded_urls(manifest: Path) -> set[str]:
     return set(frame[schema.ORIGIN].dropna().astype(str))
 
 
+_ROW_FIELDS = (schema.LABEL, schema.QUERY, schema.ENGINE, schema.RESULT_RANK, schema.TITLE,
+               schema.PAGE_URL, schema.CREATOR, schema.CREATOR_URL, schema.LICENSE, schema.LICENSE_URL,
+               schema.PROVIDER, schema.SOURCE_DOMAIN, schema.CLAIMED_WIDTH, schema.CLAIMED_HEIGHT)
+
+
+def transient_rows(manifest: Path, source: str) -> list[dict[str, Any]]:
+    """Rows of ``source`` that failed transiently (5xx, network, 429): their fields, to try again."""
+    frame = read(manifest)
+    frame = frame[(frame[schema.SOURCE] == source) & frame[schema.STATUS].isin(schema.TRANSIENT)]
+    cols = [c for c in (schema.ORIGIN, *_ROW_FIELDS) if c in frame.columns]
+    sub = frame[cols].astype(object)
+    return sub.where(sub.notna(), None).to_dict("records")
+
+
 def result_fields(result: Result, query: str, engine: str, rank: int, label: str) -> dict[str, Any]:
     """The manifest columns a search result gives its row."""
     domain = result.source_domain
@@ -243,6 +258,7 @@ class SearchCollector(Collector):
               summary: RunSummary, counts: _Counts) -> Iterator[_Job]:
         """Downloads to do, query by query and page by page; what needs none is handled here."""
         opts = self.options
+        yield from self._retry_jobs(sink.path, seen, summary)
         for query in dict.fromkeys(opts.queries):
             report: dict[str, Any] = {"listed": 0, "pages": 0}
             summary.details["queries"][query] = report
@@ -268,6 +284,17 @@ class SearchCollector(Collector):
                 report["error"] = str(exc)
                 summary.details["failed_queries"].append(f"{opts.engine} {query!r}: {exc}")
                 log.warning("query %r failed: %s", query, exc)
+
+    def _retry_jobs(self, manifest: Path, seen: set[str], summary: RunSummary) -> Iterator[_Job]:
+        """Downloads that failed transiently in an earlier run, on pages already recorded."""
+        rows = transient_rows(manifest, self.row_source)
+        summary.details["retried"] = len(rows)
+        state = _PageState("", Listed(None, [], 0, 0, None, 0))  # not recorded: pages.add is not called
+        for row in rows:
+            url = str(row.pop(schema.ORIGIN))
+            seen.add(url)
+            state.outstanding += 1
+            yield _Job(Result(url), row, state)
 
     def _page_jobs(self, engine: Engine, query: str, listed: Listed, pages: _Pages, seen: set[str],
                    sink: Appender, summary: RunSummary, counts: _Counts) -> Iterator[_Job]:

@@ -208,9 +208,12 @@ def test_transient_failures_are_retried_on_rerun(world: SearchWorld, tmp_path: P
     world.web.route(f"/img/{item.id}.jpg", Reply(b"", 503))
     assert collect(world, tmp_path / "m.csv", "q")["statuses"] == {"server_error": 1}
     world.web.route(f"/img/{item.id}.jpg", good)
-    (pages_path(tmp_path / "m.csv")).unlink()  # list the page again: its URL is not "recorded"
-    assert collect(world, tmp_path / "m.csv", "q")["statuses"] == {"ok": 1}
-    assert manifests.read(tmp_path / "m.csv")[schema.STATUS].tolist() == ["ok"]
+    world.web.log.clear()
+    again = collect(world, tmp_path / "m.csv", "q")  # the page is finished: the row is retried as is
+    assert again["statuses"] == {"ok": 1} and again["retried"] == 1 and world.hits("/v1/images/") == []
+    row = manifests.read(tmp_path / "m.csv").iloc[0]
+    assert row[schema.STATUS] == "ok" and row[schema.QUERY] == "q" and row[schema.RESULT_RANK] == 1
+    assert row[schema.CREATOR] == item.creator and again["replaced_failures"] == 1
 
 
 KILLED_RUN = """
