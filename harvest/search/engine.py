@@ -115,7 +115,7 @@ class Listed:
     capped: str | None = None  # why listing stops here (a depth cap), for the summary
 
 
-@dataclass
+@dataclass(frozen=True)
 class EngineConfig:
     """How an engine reaches its API: base URL, environment (keys), wait between calls, a client."""
 
