@@ -375,7 +375,8 @@ def search(
                                        "openverse 240 anonymous, flickr 4000, brave 200).")] = 100,
     license: Annotated[str | None, typer.Option("--license", help="Licence codes, comma-separated: "
                                                 "by, by-sa, by-nd, by-nc, by-nc-sa, by-nc-nd, cc0, "
-                                                "pdm.")] = None,
+                                                "pdm; or the kinds commercial, modification "
+                                                "(licences that allow it).")] = None,
     after: Annotated[str | None, typer.Option(help="Uploaded on or after YYYY-MM-DD.")] = None,
     before: Annotated[str | None, typer.Option(help="Uploaded before YYYY-MM-DD.")] = None,
     safe: Annotated[bool | None, typer.Option("--safe/--no-safe", help="Safe search on or off "

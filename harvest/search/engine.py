@@ -36,6 +36,9 @@ DATES = "dates"
 SAFE = "safe"
 # Licence codes --license takes (Openverse's vocabulary); engines map them to their own.
 LICENSES = ("by", "by-sa", "by-nd", "by-nc", "by-nc-sa", "by-nc-nd", "cc0", "pdm")
+# Licence kinds --license also takes (Openverse's license_type): each allows these codes.
+LICENSE_TYPES = {"commercial": ("by", "by-sa", "by-nd", "cc0", "pdm"),
+                 "modification": ("by", "by-sa", "by-nc", "by-nc-sa", "cc0", "pdm")}
 Cursor = Any  # JSON-able: a page number, or an engine's continuation parameters
 
 
@@ -64,6 +67,23 @@ class Filters:
         if self.safe is not None:
             kinds.add(SAFE)
         return kinds
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The licence codes asked for (kinds such as ``commercial`` excluded)."""
+        return tuple(c for c in self.licenses if c not in LICENSE_TYPES)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The licence kinds asked for (``commercial``, ``modification``)."""
+        return tuple(c for c in self.licenses if c in LICENSE_TYPES)
+
+    def allowed(self) -> tuple[str, ...]:
+        """The licence codes that pass both the codes and the kinds asked for, in ``LICENSES`` order."""
+        wanted = set(self.codes or LICENSES)
+        for kind in self.kinds:
+            wanted &= set(LICENSE_TYPES[kind])
+        return tuple(c for c in LICENSES if c in wanted)
 
     def key(self) -> str:
         """A stable text naming these filters (finished pages are recorded per query and filters)."""

@@ -67,7 +67,7 @@ class FlickrEngine(Engine):
             "page": int(cursor), "sort": "relevance", "content_types": "0", "media": "photos",
             "format": "json", "nojsoncallback": "1"}
         if filters.licenses:
-            params["license"] = ",".join(i for code in filters.licenses for i in IDS[code])
+            params["license"] = ",".join(i for code in filters.allowed() for i in IDS[code])
         if filters.after:
             params["min_upload_date"] = unix(filters.after)
         if filters.before:

@@ -1,8 +1,9 @@
 """Openverse (the default engine, no key): openly licensed images from Flickr, Wikimedia, museums.
 
-``GET /v1/images/`` with ``q``, ``page``, ``page_size``, ``license`` (``by,by-sa,cc0``...) and
-``mature``. Anonymous callers get at most 20 results per page and 240 per query (page * page_size),
-and a documented 20 requests per minute: pages are spaced 3 s apart. With ``OPENVERSE_CLIENT_ID`` and
+``GET /v1/images/`` with ``q``, ``page``, ``page_size``, ``license`` (``by,by-sa,cc0``...),
+``license_type`` (``commercial``, ``modification``) and ``mature``. Anonymous callers get at most 20
+results per page and 240 per query (page * page_size), and a documented 20 requests per minute: pages
+are spaced 3 s apart. With ``OPENVERSE_CLIENT_ID`` and
 ``OPENVERSE_CLIENT_SECRET`` (a registered application) a token from ``POST /v1/auth_tokens/token/``
 (OAuth2 client credentials) raises the page size to 500 and lifts the 240 cap. Each result carries
 ``url``, ``foreign_landing_url``, ``creator``, ``creator_url``, ``license``, ``license_version``,
@@ -75,8 +76,10 @@ class OpenverseEngine(Engine):
     def page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
         size = TOKEN_PAGE if self._token else ANONYMOUS_PAGE
         params: dict[str, Any] = {"q": query, "page": int(cursor), "page_size": size}
-        if filters.licenses:
-            params["license"] = ",".join(filters.licenses)
+        if filters.codes:
+            params["license"] = ",".join(filters.codes)
+        if filters.kinds:
+            params["license_type"] = ",".join(filters.kinds)
         params["mature"] = "true" if filters.safe is False else "false"
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
         data = self.call("/v1/images/", params, headers)

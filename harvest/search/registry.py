@@ -6,7 +6,7 @@ from manifests import UsageError
 
 from .brave import BraveEngine
 from .ddgs import DdgsEngine
-from .engine import DATES, LICENSE, LICENSES, SAFE, Engine, Filters
+from .engine import DATES, LICENSE, LICENSE_TYPES, LICENSES, SAFE, Engine, Filters
 from .flickr import FlickrEngine
 from .openverse import OpenverseEngine
 from .serpapi import SerpApiEngine
@@ -29,9 +29,12 @@ def engine_class(name: str) -> type[Engine]:
 def check_filters(name: str, filters: Filters) -> None:
     """Refuse filters the engine cannot apply, naming the engines that can."""
     cls = engine_class(name)
-    bad = [c for c in filters.licenses if c not in LICENSES]
+    bad = [c for c in filters.licenses if c not in LICENSES and c not in LICENSE_TYPES]
     if bad:
-        raise UsageError(f"--license {','.join(bad)}: use codes from {', '.join(LICENSES)}")
+        raise UsageError(f"--license {','.join(bad)}: use codes from {', '.join(LICENSES)} or the kinds "
+                         f"{', '.join(LICENSE_TYPES)}")
+    if filters.licenses and not filters.allowed():
+        raise UsageError(f"--license {','.join(filters.licenses)} allows no licence at all")
     if filters.after and filters.before and filters.before <= filters.after:
         raise UsageError(f"--before {filters.before} must be after --after {filters.after}")
     for kind in sorted(filters.asked() - cls.filters):

@@ -101,6 +101,10 @@ def test_openverse_license_and_safe_filters(world: SearchWorld) -> None:
     assert {r.license for p in pages for r in p.results} == {"cc0 1.0"}
     (request,) = world.hits("/v1/images/")
     assert request.query["license"] == "cc0,by" and request.query["mature"] == "true"
+    assert "license_type" not in request.query
+    listed(engine(world, "openverse"), "castle", 50, Filters(licenses=("commercial",)))
+    last = world.hits("/v1/images/")[-1].query
+    assert last["license_type"] == "commercial" and "license" not in last
 
 
 def test_flickr_ceiling_filters_and_key(world: SearchWorld) -> None:
@@ -115,7 +119,9 @@ def test_flickr_ceiling_filters_and_key(world: SearchWorld) -> None:
     pages = listed(engine(world, "flickr"), "totoro", 100, window)
     assert len(pages[0].results) == 3 and {r.license for r in pages[0].results} == {"cc0 1.0"}
     request = world.hits("/services/rest/", text="totoro")[0].query
-    assert request["license"] == "9,4,11" and request["safe_search"] == "1"
+    assert request["license"] == "4,11,9" and request["safe_search"] == "1"
+    listed(engine(world, "flickr"), "totoro", 100, Filters(licenses=("commercial", "modification")))
+    assert world.hits("/services/rest/", text="totoro")[-1].query["license"] == "4,11,5,12,9,7,10"
     assert request["min_upload_date"] == "1420070400" and request["max_upload_date"] == "1577836800"
     with pytest.raises(UsageError, match="FLICKR_API_KEY"):
         engine(world, "flickr", env={})
@@ -198,6 +204,8 @@ def test_filters_an_engine_cannot_apply_are_errors_naming_those_that_can() -> No
         check_filters("wikimedia", Filters(safe=True))
     with pytest.raises(UsageError, match="--license gpl: use codes from by, by-sa"):
         check_filters("flickr", Filters(licenses=("gpl",)))
+    with pytest.raises(UsageError, match="allows no licence at all"):
+        check_filters("flickr", Filters(licenses=("by-nc", "commercial")))
     with pytest.raises(UsageError, match="--engine 'bing': use one of openverse"):
         check_filters("bing", Filters())
     with pytest.raises(UsageError, match="must be after"):
