@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
-from manifests import Appender, GleansetError, UsageError, lineage, read, schema
+from manifests import Appender, NetworkError, UsageError, lineage, read, schema
 from manifests.progress import Progress
 
 from ..collector import Collector
@@ -149,6 +149,23 @@ class _Pages:
 
 
 @dataclass
+class _Seen:
+    """Image URLs recorded by earlier runs and URLs met in this one (deduplication by URL)."""
+
+    recorded: frozenset[str]
+    met: set[str] = field(default_factory=set)
+
+    def why_skip(self, url: str) -> str | None:
+        """``url_recorded``, ``duplicate_url``, or ``None`` (then the URL counts as met)."""
+        if url in self.recorded:
+            return "url_recorded"
+        if url in self.met:
+            return "duplicate_url"
+        self.met.add(url)
+        return None
+
+
+@dataclass
 class _Counts:
     """The progress bar's counters: results listed, images stored, skipped and failed."""
 
@@ -206,7 +223,6 @@ class SearchCollector(Collector):
     group_columns: ClassVar[tuple[str, ...]] = (schema.CREATOR,)
 
     options: SearchOptions
-    _recorded: frozenset[str] = frozenset()
 
     @property
     def row_source(self) -> str:
@@ -227,8 +243,7 @@ class SearchCollector(Collector):
         opts = self.options
         summary = self.new_summary()
         counts = _Counts(self.progress_or_none(progress))
-        self._recorded = frozenset(recorded_urls(sink.path))
-        seen = set(self._recorded)
+        seen = _Seen(frozenset(recorded_urls(sink.path)))
         root = sink.path.parent
         summary.details.update(engine=opts.engine, queries={}, notes=[], failed_queries=[],
                                group_columns=list(self.group_columns))
@@ -254,7 +269,7 @@ class SearchCollector(Collector):
         summary.record(row.get(schema.LABEL), row[schema.STATUS])
         counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
 
-    def _jobs(self, engine: Engine, pages: _Pages, seen: set[str], sink: Appender,
+    def _jobs(self, engine: Engine, pages: _Pages, seen: _Seen, sink: Appender,
               summary: RunSummary, counts: _Counts) -> Iterator[_Job]:
         """Downloads to do, query by query and page by page; what needs none is handled here."""
         opts = self.options
@@ -278,25 +293,23 @@ class SearchCollector(Collector):
                         summary.details["notes"].append(f"{query!r}: {listed.capped}")
                     yield from self._page_jobs(engine, query, listed, pages, seen, sink, summary,
                                                counts)
-            except GleansetError as exc:
-                if isinstance(exc, UsageError):
-                    raise
+            except NetworkError as exc:  # the engine's API failed for this query (EngineError too)
                 report["error"] = str(exc)
                 summary.details["failed_queries"].append(f"{opts.engine} {query!r}: {exc}")
                 log.warning("query %r failed: %s", query, exc)
 
-    def _retry_jobs(self, manifest: Path, seen: set[str], summary: RunSummary) -> Iterator[_Job]:
+    def _retry_jobs(self, manifest: Path, seen: _Seen, summary: RunSummary) -> Iterator[_Job]:
         """Downloads that failed transiently in an earlier run, on pages already recorded."""
         rows = transient_rows(manifest, self.row_source)
         summary.details["retried"] = len(rows)
         state = _PageState("", Listed(None, [], 0, 0, None, 0))  # not recorded: pages.add is not called
         for row in rows:
             url = str(row.pop(schema.ORIGIN))
-            seen.add(url)
+            seen.met.add(url)
             state.outstanding += 1
             yield _Job(Result(url), row, state)
 
-    def _page_jobs(self, engine: Engine, query: str, listed: Listed, pages: _Pages, seen: set[str],
+    def _page_jobs(self, engine: Engine, query: str, listed: Listed, pages: _Pages, seen: _Seen,
                    sink: Appender, summary: RunSummary, counts: _Counts) -> Iterator[_Job]:
         opts = self.options
         state = _PageState(query, listed)
@@ -304,13 +317,12 @@ class SearchCollector(Collector):
         for offset, result in enumerate(listed.results):
             counts.add("listed")
             name = f"{query} #{listed.rank + offset}"
-            if result.url in seen:
-                if result.url in self._recorded:
-                    summary.known += 1
-                summary.skip("url_recorded" if result.url in self._recorded else "duplicate_url", name)
+            skip = seen.why_skip(result.url)
+            if skip:
+                summary.known += skip == "url_recorded"
+                summary.skip(skip, name)
                 counts.add("skipped")
                 continue
-            seen.add(result.url)
             fields = result_fields(result, query, engine.name, listed.rank + offset, opts.label)
             if self._claimed_too_small(result):
                 self._add({**fields, **self._base(result.url), schema.STATUS: schema.TOO_SMALL,

@@ -25,7 +25,7 @@ from html.parser import HTMLParser
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from manifests import GleansetError, NetworkError, UsageError
+from manifests import NetworkError, UsageError
 
 from ..fetch import Fetcher
 
@@ -42,10 +42,8 @@ LICENSE_TYPES = {"commercial": ("by", "by-sa", "by-nd", "cc0", "pdm"),
 Cursor = Any  # JSON-able: a page number, or an engine's continuation parameters
 
 
-class EngineError(GleansetError):
+class EngineError(NetworkError):
     """An engine answered, but not with results (an error object, a shape we cannot read)."""
-
-    exit_status = NetworkError.exit_status
 
 
 @dataclass(frozen=True)
