@@ -179,6 +179,7 @@ def test_empty_results(world: SearchWorld, tmp_path: Path) -> None:
     assert world.web.log == [] and summary["queries"]["no such thing"]["finished_earlier"]
 
 
+@pytest.mark.slow
 def test_rerun_lists_no_finished_page_and_downloads_no_stored_url(world: SearchWorld,
                                                                   tmp_path: Path) -> None:
     world.add("q", 70)
