@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..defaults import SEARCH_ENGINES
 from .engine import SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int
 
 KEY = "BRAVE_API_KEY"
@@ -27,8 +28,7 @@ class BraveEngine(Engine):
     page_size = MAX_COUNT
     depth_cap = MAX_COUNT
     api_interval = 1.0  # the free plan's 1 request per second
-    about = "the web's images through Brave's API, token in BRAVE_API_KEY; filters --safe/--no-safe; " \
-            "at most 200 results per query"
+    about = SEARCH_ENGINES["brave"]
 
     def page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
         params: dict[str, Any] = {"q": query, "count": min(MAX_COUNT, max(1, want)),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
-from manifests import Appender, NetworkError, UsageError, lineage, read, schema
+from manifests import ExitStatus, NetworkError, RowSink, UsageError, lineage, read, schema
 from manifests.progress import Progress
 
 from ..collector import Collector
@@ -39,7 +38,7 @@ from ..store import Limits, store_bytes
 from ..summary import RunSummary
 from .engine import Engine, EngineConfig, Filters, Listed, Result
 from .registry import DEFAULT_ENGINE, check_filters, engine_class
-from .resume import PageLog
+from .resume import mark_page, resume_point
 from .robots import blocking_directive
 
 log = logging.getLogger(__name__)
@@ -63,8 +62,6 @@ class SearchOptions:
         env: environment holding the engine's keys (default: ``os.environ``).
         api_interval: seconds between API calls (default: the engine's documented rate limit).
         client: an engine's own client object (``ddgs``: the search function).
-        checkpoint: finished pages are recorded whenever the manifest has been flushed, and at
-            least this often (seconds; the manifest is then flushed first).
     """
 
     queries: tuple[str, ...]
@@ -80,7 +77,6 @@ class SearchOptions:
     env: Mapping[str, str] | None = None
     api_interval: float | None = None
     client: Any = None
-    checkpoint: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.queries or any(not q.strip() for q in self.queries):
@@ -113,16 +109,12 @@ class _Job:
 
 @dataclass
 class _Pages:
-    """Records pages as finished, in listing order, once their rows are flushed to the manifest."""
+    """Marks pages finished, in listing order, once every result of theirs is a row (or skipped)."""
 
-    log: PageLog
-    sink: Appender
+    sink: RowSink
     engine: str
     filters: str
-    interval: float
     queue: deque[_PageState] = field(default_factory=deque)
-    ready: list[_PageState] = field(default_factory=list)
-    last: float = field(default_factory=time.monotonic)
 
     def add(self, page: _PageState) -> None:
         self.queue.append(page)
@@ -131,21 +123,39 @@ class _Pages:
         if page is not None:
             page.outstanding -= 1
         while self.queue and self.queue[0].closed and self.queue[0].outstanding == 0:
-            self.ready.append(self.queue.popleft())
-        if not self.ready:
-            return
-        if self.sink.pending == 0:  # the appender flushed on its own: the rows are in the manifest
-            self.checkpoint(flush=False)
-        elif time.monotonic() - self.last >= self.interval:
-            self.checkpoint()
+            done = self.queue.popleft()
+            mark_page(self.sink, self.engine, done.query, self.filters, done.listed)
 
-    def checkpoint(self, flush: bool = True) -> None:
-        if flush:
-            self.sink.flush()
-        for page in self.ready:
-            self.log.record(self.engine, page.query, self.filters, page.listed)
-        self.ready.clear()
-        self.last = time.monotonic()
+
+@dataclass
+class SearchSummary(RunSummary):
+    """A search run: the counts, plus what each query listed, depth caps met and queries that failed."""
+
+    engine: str = ""
+    queries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    failed_queries: list[str] = field(default_factory=list)
+    results_listed: int = 0
+    retried: int = 0  # transient failures of earlier runs downloaded again
+    group_columns: tuple[str, ...] = (schema.CREATOR,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "engine": self.engine, "queries": self.queries,
+                "notes": list(self.notes), "failed_queries": list(self.failed_queries),
+                "results_listed": self.results_listed, "retried": self.retried,
+                "group_columns": list(self.group_columns)}
+
+    def lines(self) -> list[str]:
+        return [f"note: {note}" for note in self.notes]
+
+    def errors(self) -> list[str]:
+        return list(self.failed_queries)
+
+    def exit_status(self, strict: bool = False) -> ExitStatus:
+        """``NETWORK`` when a query's API failed; otherwise as for every collector."""
+        if self.failed_queries:
+            return ExitStatus.NETWORK
+        return super().exit_status(strict)
 
 
 @dataclass
@@ -221,15 +231,22 @@ class SearchCollector(Collector):
     source = "search"
     example = 'harvest search "tarzan fanart" "tarzan sketch" --label tarzan --limit 240'
     group_columns: ClassVar[tuple[str, ...]] = (schema.CREATOR,)
+    options_type = SearchOptions
+    summary_type = SearchSummary
 
     options: SearchOptions
+
+    def describe(self) -> str:
+        cls = engine_class(self.options.engine)
+        return f"engine: {cls.name} — {cls.about}"
 
     @property
     def row_source(self) -> str:
         return f"search:{self.options.engine}"
 
-    def new_summary(self) -> RunSummary:
-        return RunSummary(self.row_source)
+    def new_summary(self) -> SearchSummary:
+        return SearchSummary(self.row_source, engine=self.options.engine,
+                             group_columns=self.group_columns)
 
     def make_engine(self, fetcher: Fetcher) -> Engine:
         """The engine this run uses, talking through ``fetcher`` (no I/O)."""
@@ -238,46 +255,44 @@ class SearchCollector(Collector):
         return engine_class(opts.engine)(fetcher, EngineConfig(
             base_url=opts.engine_url, env=env, api_interval=opts.api_interval, client=opts.client))
 
-    def run(self, sink: Appender, progress: Progress | None = None) -> RunSummary:
+    def run(self, sink: RowSink, progress: Progress | None = None) -> SearchSummary:
         """List every query's results, download them into the store beside the manifest, add rows."""
         opts = self.options
         summary = self.new_summary()
         counts = _Counts(self.progress_or_none(progress))
         seen = _Seen(frozenset(recorded_urls(sink.path)))
         root = sink.path.parent
-        summary.details.update(engine=opts.engine, queries={}, notes=[], failed_queries=[],
-                               group_columns=list(self.group_columns))
         with Fetcher(opts.fetch) as fetcher:
             engine = self.make_engine(fetcher)
             engine.prepare()
-            pages = _Pages(PageLog(sink.path), sink, opts.engine, opts.filters.key(), opts.checkpoint)
+            pages = _Pages(sink, opts.engine, opts.filters.key())
             jobs = self._jobs(engine, pages, seen, sink, summary, counts)
             try:
                 for row, job in fetcher.map(jobs, lambda job, res: (self._row(job, res, root), job),
                                             url=lambda job: job.result.url):
                     self._add(row, sink, summary, counts)
                     pages.finish(job.page)
-            finally:  # interrupted or not, pages whose rows are all in are recorded
+            finally:  # interrupted or not, pages whose rows are all in are marked, rows merged
                 pages.finish()
-                pages.checkpoint()
+                sink.flush()
         summary.merge = sink.stats
-        summary.details.update(results_listed=counts.counts["listed"])
+        summary.results_listed = counts.counts["listed"]
         return summary
 
-    def _add(self, row: dict[str, Any], sink: Appender, summary: RunSummary, counts: _Counts) -> None:
+    def _add(self, row: dict[str, Any], sink: RowSink, summary: SearchSummary, counts: _Counts) -> None:
         sink.add(row)
         summary.record(row.get(schema.LABEL), row[schema.STATUS])
         counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
 
-    def _jobs(self, engine: Engine, pages: _Pages, seen: _Seen, sink: Appender,
-              summary: RunSummary, counts: _Counts) -> Iterator[_Job]:
+    def _jobs(self, engine: Engine, pages: _Pages, seen: _Seen, sink: RowSink,
+              summary: SearchSummary, counts: _Counts) -> Iterator[_Job]:
         """Downloads to do, query by query and page by page; what needs none is handled here."""
         opts = self.options
         yield from self._retry_jobs(sink.path, seen, summary)
         for query in dict.fromkeys(opts.queries):
             report: dict[str, Any] = {"listed": 0, "pages": 0}
-            summary.details["queries"][query] = report
-            point = pages.log.resume_point(opts.engine, query, opts.filters.key())
+            summary.queries[query] = report
+            point = resume_point(sink.archive, opts.engine, query, opts.filters.key())
             if point.finished:
                 report["finished_earlier"] = True
                 continue
@@ -290,18 +305,18 @@ class SearchCollector(Collector):
                     report["listed"] += len(listed.results)
                     if listed.capped:
                         report["capped"] = listed.capped
-                        summary.details["notes"].append(f"{query!r}: {listed.capped}")
+                        summary.notes.append(f"{query!r}: {listed.capped}")
                     yield from self._page_jobs(engine, query, listed, pages, seen, sink, summary,
                                                counts)
             except NetworkError as exc:  # the engine's API failed for this query (EngineError too)
                 report["error"] = str(exc)
-                summary.details["failed_queries"].append(f"{opts.engine} {query!r}: {exc}")
+                summary.failed_queries.append(f"{opts.engine} {query!r}: {exc}")
                 log.warning("query %r failed: %s", query, exc)
 
-    def _retry_jobs(self, manifest: Path, seen: _Seen, summary: RunSummary) -> Iterator[_Job]:
+    def _retry_jobs(self, manifest: Path, seen: _Seen, summary: SearchSummary) -> Iterator[_Job]:
         """Downloads that failed transiently in an earlier run, on pages already recorded."""
         rows = transient_rows(manifest, self.row_source)
-        summary.details["retried"] = len(rows)
+        summary.retried = len(rows)
         state = _PageState("", Listed(None, [], 0, 0, None, 0))  # not recorded: pages.add is not called
         for row in rows:
             url = str(row.pop(schema.ORIGIN))
@@ -310,7 +325,7 @@ class SearchCollector(Collector):
             yield _Job(Result(url), row, state)
 
     def _page_jobs(self, engine: Engine, query: str, listed: Listed, pages: _Pages, seen: _Seen,
-                   sink: Appender, summary: RunSummary, counts: _Counts) -> Iterator[_Job]:
+                   sink: RowSink, summary: SearchSummary, counts: _Counts) -> Iterator[_Job]:
         opts = self.options
         state = _PageState(query, listed)
         pages.add(state)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..defaults import SEARCH_ENGINES
 from .engine import SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int
 
 SearchFunction = Callable[..., list[dict[str, Any]]]
@@ -33,8 +34,7 @@ class DdgsEngine(Engine):
     base_url = "https://duckduckgo.com"
     filters = frozenset({SAFE})
     page_size = 100
-    about = "DuckDuckGo images through the ddgs package, no key; it scrapes and may break; " \
-            "filters --safe/--no-safe"
+    about = SEARCH_ENGINES["ddgs"]
 
     def page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
         search: SearchFunction = self.config.client or _default_search

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from ..defaults import SEARCH_ENGINES
 from .engine import DATES, LICENSE, SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int
 
 KEY = "FLICKR_API_KEY"
@@ -54,8 +55,7 @@ class FlickrEngine(Engine):
     page_size = PAGE
     depth_cap = CAP
     api_interval = 1.0
-    about = ("Flickr photos, key in FLICKR_API_KEY; filters --license, --after/--before (upload "
-             "date) and --safe/--no-safe; at most 4,000 results per query")
+    about = SEARCH_ENGINES["flickr"]
 
     def cap_note(self, cap: int) -> str:
         return f"flickr returns at most {cap} results per query; narrow --after/--before for more"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..defaults import SEARCH_ENGINES
 from .engine import (
     LICENSE,
     SAFE,
@@ -43,8 +44,7 @@ class OpenverseEngine(Engine):
     page_size = ANONYMOUS_PAGE
     depth_cap = ANONYMOUS_CAP
     api_interval = 3.0  # anonymous: 20 requests per minute
-    about = ("openly licensed images, no key (OPENVERSE_CLIENT_ID/OPENVERSE_CLIENT_SECRET raise the "
-             "page size and the 240-result cap); filters --license and --safe/--no-safe")
+    about = SEARCH_ENGINES["openverse"]
 
     _token: str | None = None
 

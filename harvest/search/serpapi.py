@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..defaults import SEARCH_ENGINES
 from .engine import DATES, SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int
 
 KEY = "SERPAPI_KEY"
@@ -28,8 +29,7 @@ class SerpApiEngine(Engine):
     filters = frozenset({DATES, SAFE})
     page_size = 100
     first: Cursor = 0
-    about = ("Google Images through SerpApi, key in SERPAPI_KEY; filters --after/--before and "
-             "--safe/--no-safe; hundreds of results per query")
+    about = SEARCH_ENGINES["serpapi"]
 
     def page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
         params: dict[str, Any] = {"engine": "google_images", "q": query, "ijn": int(cursor),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..defaults import SEARCH_ENGINES
 from .engine import Cursor, Engine, EngineError, Filters, Page, Result, as_int, normalize_license, strip_html
 
 PAGE = 50
@@ -25,7 +26,7 @@ class WikimediaEngine(Engine):
     base_url = "https://commons.wikimedia.org"
     page_size = PAGE
     first: ClassVar[Cursor] = {}
-    about = "Wikimedia Commons, no key; no filters (licence and author are recorded for every file)"
+    about = SEARCH_ENGINES["wikimedia"]
 
     def page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
         params: dict[str, Any] = {

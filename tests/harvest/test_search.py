@@ -17,8 +17,9 @@ from harvest import cli
 from harvest.fetch import FetchOptions
 from harvest.registry import COLLECTORS
 from harvest.search import SearchCollector, SearchOptions
-from harvest.search.resume import pages_path
+from harvest.search.resume import PAGES
 from manifests import Appender, schema
+from manifests.archive import Archive
 from tests.fixtures import media
 from tests.fixtures.http import FakeWeb, Reply, Request, json_reply
 from tests.fixtures.search import KEYS, SearchWorld
@@ -35,7 +36,7 @@ def world() -> Iterator[SearchWorld]:
 
 def options(world: SearchWorld, *queries: str, **over) -> SearchOptions:
     base = {"label": "tarzan", "engine_url": world.web.base, "env": ENV, "api_interval": 0,
-            "fetch": FETCH, "checkpoint": 0, "client": world.ddgs}
+            "fetch": FETCH, "client": world.ddgs}
     return SearchOptions(queries=queries or ("tarzan fanart",), **{**base, **over})
 
 
@@ -240,18 +241,19 @@ def test_killed_run_resumes(world: SearchWorld, tmp_path: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, world.web.base, str(manifest)])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and child.poll() is None:
-        if pages_path(manifest).exists() and manifest.exists() and len(manifests.read(manifest)) >= 30:
+        if Archive(manifest).has(PAGES) and manifest.exists() and len(manifests.read(manifest)) >= 30:
             break
         time.sleep(0.02)
     child.send_signal(signal.SIGKILL)
     child.wait()
     partial = manifests.read(manifest)
     assert 20 <= len(partial) < 100, "the kill should land mid-run, after the first page"
-    finished = [json.loads(line)["cursor"] for line in pages_path(manifest).read_text().splitlines()]
+    (last,) = Archive(manifest).entries(PAGES).values()  # the last finished page of the query
+    assert last["taken"] == last["size"] == 20
     world.web.log.clear()
     summary = collect(world, manifest, "q", limit=200)
     asked = [int(r.query["page"]) for r in world.hits("/v1/images/")]
-    assert finished and not set(asked) & set(finished)  # no finished page listed again
+    assert asked and min(asked) == last["cursor"] + 1  # no finished page listed again
     assert not set(image_hits(world)) & {f"/img/{i.id}.jpg" for i in items
                                          if i.url in set(partial[schema.ORIGIN])}
     frame = manifests.read(manifest)
