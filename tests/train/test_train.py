@@ -76,8 +76,15 @@ def test_review_page_shows_original_heatmap_overlay(trained):
     page = (trained.out / "review.html").read_text()
     assert "Most confident mistakes" in page and "Least confident predictions" in page
     images = re.findall(r"src='data:image/png;base64,", page)
-    assert images and len(images) % 3 == 0
-    assert page.count("<figcaption>overlay</figcaption>") == len(images) // 3
+    assert images and len(images) % 4 == 0  # original, model input, Grad-CAM, overlay
+    cards = page.count("<figcaption>overlay</figcaption>")
+    assert cards == len(images) // 4 and page.count("<figcaption>original (") == cards
+    assert re.search(r"<figcaption>model input \(32x32\)</figcaption>", page)
+    val = trained.metrics[trained.metrics["primary"]]
+    assert f"split: accuracy <b>{val['accuracy']:.1%}</b> on {val['n']} images" in page
+    assert f"<b>{trained.metrics['primary']}</b> split" in page
+    listed = re.findall(r"<div class='card'><p>([^<]*)<br>", page)
+    assert len(listed) == len(set(listed))  # no image in two sections
 
 
 def test_predict_matches_the_run(trained, shapes, capsys):
@@ -123,3 +130,16 @@ def test_default_command_is_run():
                                                                           "resnet18", "m.csv"]
     assert with_default_command(["predict", "a.pt", "x.jpg"]) == ["predict", "a.pt", "x.jpg"]
     assert with_default_command(["--help"]) == ["--help"]
+
+
+def test_predict_and_eval_reproduce_predictions_csv(trained, shapes):
+    from train.predict import evaluate_manifest, predict_paths
+    saved = pd.read_csv(trained.out / "predictions.csv")
+    probs = [c for c in saved.columns if c.startswith("p_")]
+    files = [shapes.parent / p for p in saved[schema.PATH]]
+    predicted = predict_paths(trained.out / "model.pt", files, "cpu")
+    assert predicted[schema.PATH].tolist() == [str(f) for f in files]
+    assert (predicted[probs].to_numpy() - saved[probs].to_numpy()).__abs__().max() <= 1e-5
+    _, evaluated = evaluate_manifest(trained.out / "model.pt", shapes, "test", "cpu")
+    test = saved[saved[schema.SPLIT] == "test"].reset_index(drop=True)
+    assert (evaluated[probs].to_numpy() - test[probs].to_numpy()).__abs__().max() <= 1e-5
