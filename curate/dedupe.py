@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from manifests import UsageError, schema
+from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
 from . import clusters as clustering
@@ -57,6 +58,7 @@ class DedupeOptions:
     weights: str = "imagenet"  # embedding: imagenet, none, a state dict or a train model.pt
     img_size: int | None = None
     device: str = "auto"
+    executor: ExecutorSpec | None = None  # hashing and the pair search on Dask (None: local processes)
 
     @property
     def size(self) -> int:
@@ -139,7 +141,8 @@ def _graph(codes: list[np.ndarray], rank: np.ndarray, options: DedupeOptions, le
     uniq, inverse = np.unique(stacked, return_inverse=True)
     node_of = inverse.reshape(len(codes), len(rank)).astype(np.int64)
     bits = hashing.hex_to_bits(uniq.tolist(), length)
-    pi, pj = index.near_pairs(bits, options.distance, options.engine, options.workers)
+    pi, pj = index.near_pairs(bits, options.distance, options.engine, options.workers,
+                              executor=options.executor)
     labels = clustering.cluster_rows(node_of, len(uniq), pi, pj, rank, options.clusters)
     return labels, node_of, bits, pi, pj
 
@@ -174,7 +177,8 @@ def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions,
     rank = keeper_rank(frame, options.keep)  # before hashing: a bad policy fails fast
     _reset(frame, eligible)
     outcome = hashing.compute_hashes(frame, root, eligible.to_numpy(), how, options.size,
-                                     options.flip_invariant, options.workers, progress)
+                                     options.flip_invariant, options.workers, progress,
+                                     options.executor)
     rows = eligible[frame.loc[eligible, schema.STATUS] == schema.OK]
     length = how.hex_length(options.size)
     columns = [how.column, how.flip_column] if options.flip_invariant else [how.column]

@@ -2,7 +2,7 @@
 
 Perceptual hashes miss crops, rotations and recolourings; a network's features do not. The features
 come from the trainer's backbone through its one documented public function,
-``train.features.embed(paths, arch, weights)`` (L2-normalised; ``weights`` may be a ``model.pt``
+``train.embed.embed(paths, arch, weights)`` (L2-normalised; ``weights`` may be a ``model.pt``
 trained on the dataset). :func:`cosine_pairs` finds every pair at or above a cosine similarity
 exactly, block by block with numpy (about ``n^2/2`` dot products: fine up to ~100,000 images on a
 CPU), and the clusters are keeper-centred as for hashes (:mod:`curate.clusters`): every member at
@@ -50,7 +50,7 @@ def cosine_pairs(features: np.ndarray, similarity: float) -> tuple[np.ndarray, n
 
 
 def default_embedder() -> Embedder:
-    from train.features import embed  # the trainer's public function, imported only when asked for
+    from train.embed import embed  # the trainer's public function, imported only when asked for
 
     return embed
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from PIL import Image
 
 from manifests import InputError, RowSink, UsageError, lineage, read, schema
+from manifests.executor import ExecutorSpec, partitions, run_partitions
 from manifests.progress import Progress
 
 from .collector import Collector
@@ -47,6 +47,8 @@ class FolderOptions:
         copy: copy files into the image store instead of referring to them where they are.
         workers: processes that verify images (``None``: one per core).
         limits: byte and pixel limits of the image store.
+        executor: where verification runs (local processes by default, or Dask: workers must see
+            the folder and the manifest's folder at the same paths).
     """
 
     root: Path
@@ -56,6 +58,7 @@ class FolderOptions:
     copy: bool = False
     workers: int | None = None
     limits: Limits = Limits()
+    executor: ExecutorSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -91,6 +94,10 @@ def _inspect(task: _Task) -> tuple[_Task, dict[str, Any]]:
     info, rel = store_file(task.file, task.store_root, task.limits)
     stored = str(Path(task.store_root) / rel) if rel else task.file
     return task, {**info.row(), schema.PATH: stored}
+
+
+def _inspect_many(tasks: Sequence[_Task]) -> list[tuple[_Task, dict[str, Any]]]:
+    return [_inspect(task) for task in tasks]
 
 
 def layout_fields(parts: list[str], root_name: str) -> dict[str, str]:
@@ -187,7 +194,8 @@ class FolderCollector(Collector):
         tasks = self._tasks(sink, summary)
         progress.total(len(tasks), f"importing {root}")
         base = sink.path.parent.resolve()
-        for task, row in _map(_inspect, tasks, self.options.workers):
+        spec = self.options.executor or ExecutorSpec(workers=self.options.workers)
+        for task, row in _map(tasks, spec):
             row[schema.PATH] = os.path.relpath(row[schema.PATH], base).replace(os.sep, "/")
             row.update({**task.fields, schema.SOURCE: self.source,
                         schema.HARVESTED_AT: lineage.now()})
@@ -208,11 +216,8 @@ def _size(path: Path) -> int | None:
         return None
 
 
-def _map(fn: Any, tasks: list[_Task], workers: int | None) -> Iterator[Any]:
-    """Map over tasks in a process pool, in order; small jobs stay in this process."""
-    workers = workers or os.cpu_count() or 1
-    if workers <= 1 or len(tasks) < CHUNK:
-        yield from map(fn, tasks)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(fn, tasks, chunksize=CHUNK)
+def _map(tasks: list[_Task], spec: ExecutorSpec) -> Iterator[tuple[_Task, dict[str, Any]]]:
+    """Verify tasks in partitions of :data:`CHUNK` on the executor, in order; a job smaller than one
+    partition stays in this process."""
+    for part in run_partitions(_inspect_many, partitions(tasks, CHUNK), spec):
+        yield from part

@@ -1,5 +1,6 @@
-"""``python -m train ...`` is the ``train`` console script (``curate label-issues`` runs it this way)."""
+"""``python -m train`` (what ``torchrun ... -m train`` runs): the ``train`` command."""
 
-from .cli import main
+from train.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

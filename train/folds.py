@@ -19,7 +19,7 @@ The predictions file (the contract with curate) is a CSV with one row per scored
 
 Beside it, ``<name>.json`` records the manifest, K, the group columns, the classes and the options,
 and ``<name>.features.npy`` holds each scored row's backbone features (same row order, from the
-fold's own model through :func:`train.features.embed`) for outlier scores in feature space.
+fold's own model through :func:`train.embed.embed`) for outlier scores in feature space.
 The default place is ``<manifest folder>/<manifest stem>.oof.csv``; fold runs go in ``--out``.
 """
 
@@ -38,7 +38,7 @@ import manifests
 from manifests import InputError, UsageError, schema
 from manifests.progress import Progress
 
-from .features import embed
+from .embed import embed
 from .runner import TrainOptions, train
 
 log = logging.getLogger(__name__)

@@ -86,7 +86,7 @@ def test_embedding_clusters_copies_that_phash_misses(backbone: Path, tmp_path: P
         rows.append(_row(tmp_path, _variant(img, rng), f"{p}/variant.png", "x", photo=str(p)))
         rows.append(_row(tmp_path, ImageOps.mirror(img), f"{p}/mirror.png", "x", photo=str(p)))
     frame = manifests.from_records(rows)
-    from train.features import embed  # the public function curate calls
+    from train.embed import embed  # the public function curate calls
 
     feats = embed([str(tmp_path / p) for p in frame[schema.PATH]], weights=str(backbone), device="cpu")
     sims = feats @ feats.T
