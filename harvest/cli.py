@@ -284,6 +284,13 @@ def reddit(
     user_agent: Annotated[str, typer.Option(help="User-Agent of downloads.")] = DEFAULT_USER_AGENT,
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="Also fetch from loopback, "
+                                                "private and link-local addresses (refused by "
+                                                "default, redirects included).")] = False,
+    deadline: Annotated[float, typer.Option(min=1, help="Seconds one URL may take in all, retries "
+                                            "and waits included.")] = 600.0,
+    wait_budget: Annotated[float, typer.Option(min=0, help="Seconds of retry and rate-limit waits "
+                                               "the whole run accepts.")] = 1800.0,
     video_frames: Annotated[bool, typer.Option("--video-frames", help="Take frames of v.redd.it videos "
                                               "(as harvest frames does) instead of skipping them; "
                                               "--every/--every-seconds imply it.")] = False,
@@ -315,7 +322,8 @@ def reddit(
         arctic_url=arctic_url)
     fetch = FetchOptions(user_agent=user_agent, workers=workers, per_host=per_host, timeout=timeout,
                          retries=retries, max_bytes=max_bytes,
-                         mirrors=tuple(_mirror(m) for m in mirror or ()))
+                         mirrors=tuple(_mirror(m) for m in mirror or ()), allow_private=allow_private,
+                         deadline=deadline, wait_budget=wait_budget)
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()),

@@ -174,6 +174,7 @@ SERVER_ERROR = "server_error"  # the server answered 5xx on every attempt
 NETWORK = "network"  # no answer: connection refused or reset, timeout, bad URL
 RATE_LIMITED = "rate_limited"  # 429 with a wait longer than we accept, or 429 on every attempt
 REMOVED = "removed"  # the bytes are a known "this image was removed" placeholder
+REFUSED = "refused"  # a non-public address (loopback, private, link-local): --allow-private
 # Failures a later run may retry (the others are final for that URL).
 TRANSIENT = (SERVER_ERROR, NETWORK, RATE_LIMITED, TRUNCATED)
 DUPLICATE = "duplicate"  # a near-duplicate of the row named in dup_of (curate dedupe)
@@ -183,6 +184,9 @@ NOT_VIDEO = "not_video"  # ffmpeg cannot read it as a video (a text file, an ima
 NO_VIDEO = "no_video_stream"  # an audio-only file
 DAMAGED = "damaged"  # the stream has undecodable parts; frames before and after them are kept
 NO_FRAMES = "no_frames"  # a downloaded video whose sampled frames were all dropped (harvest reddit)
+# Why a file a folder import once recorded is no longer usable (harvest folder reruns).
+REPLACED = "replaced"  # the file at this path changed; the row of its new content is the ok one
+OUTSIDE_ROOT = "outside_root"  # a symbolic link leading out of the imported folder (--follow-links)
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}
