@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +32,7 @@ from manifests.progress import Progress
 
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..names import bounded_name
 from ..store import Limits, store_bytes
 from ..summary import RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
@@ -154,7 +154,13 @@ class RedditCollector(Collector):
                     sink.add(row)
                     summary.record(row.get(schema.LABEL), row[schema.STATUS])
                     counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
+            limits = fetcher.report()
         sink.flush()
+        summary.details["fetch_limits"] = limits
+        skipped = limits["skipped_wait_budget"] + limits["skipped_deadline"]
+        if skipped:
+            stream.notes.append(f"{skipped} downloads gave up at the per-URL deadline or the run's "
+                                "wait budget (see fetch_limits; a rerun retries them)")
         summary.merge = sink.stats
         summary.details.update(posts_listed=counts.counts["posts"],
                                posts_known=counts.counts["known"], notes=stream.notes)
@@ -210,7 +216,7 @@ class RedditCollector(Collector):
                     root: Path) -> list[dict[str, Any]]:
         """Hand a downloaded video to the ``video_frames`` extension point."""
         assert self.options.video_frames is not None
-        stem = re.sub(r"[^\w-]", "_", str(row.get(schema.POST_ID) or "video"))
+        stem = bounded_name(str(row.get(schema.POST_ID) or "video"), fallback="video")
         if job.media.gallery_index is not None:
             stem += f"_{job.media.gallery_index}"
         with tempfile.TemporaryDirectory(prefix="gleanset-video-") as tmp:
