@@ -18,7 +18,6 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from manifests import UsageError, schema
+from manifests import UsageError, procs, schema
 from manifests.progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
@@ -157,7 +156,7 @@ def hash_files(paths: Sequence[str], name: str, size: int, flip: bool = False, w
             progress.advance(len(chunk))
             yield from chunk
         return
-    with ProcessPoolExecutor(workers) as pool:
+    with procs.pool(workers) as pool:
         for chunk in pool.map(_hash_many, batches):
             progress.advance(len(chunk))
             yield from chunk

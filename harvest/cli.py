@@ -43,7 +43,8 @@ ManifestOpt = Annotated[Path, typer.Option("--manifest", "-m", help="Manifest to
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", "-j", min=1,
                                                  help="Parallel workers (default: one per core).")]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit with status 3 when any item failed.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit with status 3 when any item failed "
+                                         "or the run warned that it did nothing.")]
 MaxPixelsOpt = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels "
                                            "(decompression bombs).")]
 MaxBytesOpt = Annotated[int, typer.Option("--max-bytes", help="Refuse files larger than this.")]
@@ -97,7 +98,11 @@ def _finish(summary: RunSummary, manifest: Path, as_json: bool, strict: bool) ->
         print_json({**summary.to_dict(), "manifest": str(manifest)})
     else:
         _print_summary(summary, manifest)
-    return int(ExitStatus.PARTIAL if strict and summary.failed else ExitStatus.OK)
+    warnings = summary.details.get("warnings") or []
+    for line in warnings:  # silent no-ops name themselves, on stderr even with --json
+        Console(stderr=True).print(f"warning: {line}", highlight=False, markup=False)
+    partial = summary.failed or warnings
+    return int(ExitStatus.PARTIAL if strict and partial else ExitStatus.OK)
 
 
 @app.command("folder", epilog="Examples:\n\n"
@@ -118,6 +123,9 @@ def folder(
     label: Annotated[str | None, typer.Option(help="One label for every file.")] = None,
     copy: Annotated[bool, typer.Option("--copy", help="Copy files into the manifest's image store "
                                        "(images/) instead of referring to them in place.")] = False,
+    follow_links: Annotated[bool, typer.Option("--follow-links", help="Import what symbolic links "
+                                               "lead to, even outside the folder (otherwise they "
+                                               "are outside_root rows).")] = False,
     workers: WorkersOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
@@ -131,7 +139,8 @@ def folder(
     are skipped and counted.
     """
     options = FolderOptions(root=root, pattern=pattern, label_field=label_field, label=label,
-                            copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels))
+                            copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels),
+                            follow_links=follow_links)
     collector = COLLECTORS["folder"](options)
     with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
         summary = collector.run(sink, progress)
