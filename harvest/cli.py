@@ -100,7 +100,7 @@ def _finish(summary: RunSummary, manifest: Path, as_json: bool, strict: bool) ->
         _print_summary(summary, manifest)
     warnings = summary.details.get("warnings") or []
     for line in warnings:  # silent no-ops name themselves, on stderr even with --json
-        Console(stderr=True).print(f"warning: {line}", highlight=False, markup=False)
+        Console(stderr=True).print(f"warning: {line}", highlight=False, markup=False, soft_wrap=True)
     partial = summary.failed or warnings
     return int(ExitStatus.PARTIAL if strict and partial else ExitStatus.OK)
 
@@ -205,6 +205,7 @@ def frames(
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> int:
     """Take every Nth frame of videos: borders cropped, scenes recorded, one decoding pass each.
 
@@ -220,13 +221,25 @@ def frames(
     collector = COLLECTORS["frames"](options)
     with Appender(manifest) as sink, FrameBars(enabled=not as_json) as bars:
         summary = collector.run(sink, bars=bars)
-    code = _finish(summary, manifest, as_json, strict=False)
+    summary.details["warnings"] = _empty_videos(summary.details, start, end)
+    code = _finish(summary, manifest, as_json, strict=strict)
     if not as_json:
         _print_frames(summary.details)
     failed = summary.details["failed_videos"]
     for message in failed:
         fail(message, ExitStatus.INPUT)
     return int(ExitStatus.INPUT) if failed else code
+
+
+def _empty_videos(details: dict[str, object], start: float | None, end: float | None) -> list[str]:
+    """A warning for each readable video that gave no frame at all (``--start`` past its end)."""
+    asked = " ".join(f"--{k} {v:g}" for k, v in (("start", start), ("end", end)) if v is not None)
+    out = []
+    for name, video in details["videos"].items():  # type: ignore[attr-defined]
+        if not video["skipped"] and video["status"] == schema.OK and video["decoded"] == 0:
+            out.append(f"{name}: no frame in the range asked for{f' ({asked})' if asked else ''}; "
+                       "is --start past the end of the video?")
+    return out
 
 
 def _print_frames(details: dict[str, object]) -> None:
