@@ -27,6 +27,7 @@ ORIGIN = "origin"
 WIDTH = "width"
 HEIGHT = "height"
 FORMAT = "format"
+PAGES = "pages"
 BYTES = "bytes"
 HARVESTED_AT = "harvested_at"
 STATUS = "status"
@@ -150,6 +151,8 @@ METADATA: tuple[Column, ...] = (
     Column(GALLERY_INDEX, INT, "position in a gallery"),
     Column(MEDIA_URL, STRING, "URL the bytes were downloaded from"),
     Column(LICENSE, STRING, "licence of the image"),
+    Column(PAGES, INT, "frames or pages in the file when more than one (animation, multi-page TIFF); "
+           "the first 64 are verified"),
 )
 
 COLUMNS: dict[str, Column] = {c.name: c for c in (*CORE, *STAGES, *STAGE_EXTRAS, *METADATA)}
