@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 DEMO   := demo
 
-.PHONY: test demo venv ffmpeg lint bench clean
+.PHONY: test soak demo venv ffmpeg lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ ffmpeg:
 
 test: venv ffmpeg
 	$(BIN)/pytest -q
+
+# kill -9 each long command at random points SOAK_N times (default 5); figures in docs/reliability.md
+soak: venv ffmpeg
+	SOAK_REPORT=$${SOAK_REPORT:-soak-report.json} $(BIN)/pytest -q -m soak tests/soak
 
 lint: venv
 	$(BIN)/ruff check .
