@@ -317,7 +317,7 @@ def dedupe_cmd(
         tx.details = {k: result.summary[k] for k in ("hash", "hash_size", "threshold", "keep",
                                                      "flip_invariant", "clusters", "marked_duplicate")}
     if as_json:
-        print_json(_json_dedupe(result))
+        print_json({**_json_dedupe(result), "written": not check_only})
     else:
         _print_dedupe(result, show_clusters=dry_run, show_leaks=leaks, written=not check_only)
     if delete_files and not check_only:
