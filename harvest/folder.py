@@ -152,6 +152,9 @@ class FolderCollector(Collector):
         tasks, rows, found = [], [], set()
         for entry in walk(self.options.root, self.options.follow_links, summary):
             path, rel = entry.path, entry.rel
+            origin = str(path.resolve())
+            if not entry.outside:
+                found.add(origin)  # present, whether or not this run's options import it
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 summary.skip("not_image_file", rel)
                 continue
@@ -162,8 +165,6 @@ class FolderCollector(Collector):
             if entry.outside:
                 rows.append({**fields, **outside_row(entry, self.options.root)})
                 continue
-            origin = str(path.resolve())
-            found.add(origin)
             size = seen.get(origin)
             if size is not None and size is not pd.NA and size == _size(path):
                 summary.known += 1
@@ -200,7 +201,7 @@ class FolderCollector(Collector):
         summary.details["reconciled"] = reconcile(sink.path, root, self.source, found, current)
         if self.pattern:
             summary.details["pattern_fields"] = list(self.pattern.fields)
-        summary.details["warnings"] = self._warnings(summary, len(found) + len(ready))
+        summary.details["warnings"] = self._warnings(summary, len(tasks) + len(ready) + summary.known)
         return summary
 
     def _warnings(self, summary: RunSummary, images: int) -> list[str]:

@@ -103,6 +103,8 @@ def reconcile(manifest: Path, root: Path, source: str, found: set[str],
     """
     prefix = str(root.resolve()) + os.sep
     counts = {schema.REPLACED: 0, schema.MISSING: 0}
+    if not manifest.exists():
+        return counts  # nothing recorded, nothing to reconcile (and no empty manifest created)
     with update(manifest, command=command) as tx:
         frame = tx.frame
         if frame.empty:

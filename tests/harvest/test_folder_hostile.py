@@ -93,11 +93,22 @@ def test_changed_files_replace_their_row_and_vanished_files_go_missing(tmp_path:
     assert (frame[schema.STATUS] == schema.MISSING).sum() == 0
 
 
+def test_a_file_the_new_options_do_not_import_is_not_missing(tmp_path: Path) -> None:
+    root, manifest = tmp_path / "shots", tmp_path / "m.csv"
+    media.write(root / "cats" / "a.png", media.png(15))
+    media.write(root / "cats" / "b.png", media.png(16))
+    run_folder(root, manifest)
+    other = run_folder(root, manifest, pattern="{label}/a.png")  # b.png is there, just not matched
+    assert other["reconciled"] == {schema.REPLACED: 0, schema.MISSING: 0}
+    assert (manifests.read(manifest)[schema.STATUS] == schema.OK).sum() == 2
+
+
 def test_empty_folder_and_unmatched_pattern_warn(tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     code, _, err = harvest(["folder", str(tmp_path / "empty"), "-m", str(tmp_path / "m.csv"),
                             "--strict"], capsys)
     assert code == 3 and "holds no files" in err
+    assert not (tmp_path / "m.csv").exists()  # an empty import creates no manifest
     media.write(tmp_path / "shots" / "a.png", media.png(12))
     code, _, err = harvest(["folder", str(tmp_path / "shots"), "-m", str(tmp_path / "m.csv"),
                             "--pattern", "{street}/cog_{n}.png"], capsys)
