@@ -13,8 +13,10 @@ A ``Fetcher`` holds a pooled ``requests`` session with a configurable User-Agent
 - no requests to loopback, private, link-local or reserved addresses, checked after DNS resolution
   on every redirect hop (:mod:`harvest.netguard`), unless ``allow_private``;
 - decompressed bytes capped: ``max_bytes`` per body, ``max_ratio`` for ``Content-Encoding`` bodies
-  (gzip bombs) and ``memory_budget`` for all bodies in flight together, so peak memory stays under
-  about ``memory_budget`` plus one copy of each image being verified (``workers`` of them);
+  (gzip bombs) and ``memory_budget`` for all bodies in flight together; bodies over ``spool_bytes``
+  are streamed to a temporary file instead (``FetchResult.file``). Peak memory for bodies stays under
+  ``min(memory_budget, workers * spool_bytes)`` (512 MiB with the defaults) plus one copy of each
+  image being verified;
 - sniffing of the real type from the first bytes (``sniff``), whatever the ``Content-Type`` claims.
 
 Every call returns a ``FetchResult`` whose ``status``/``error`` become a manifest row; no per-URL failure
@@ -30,11 +32,13 @@ import dataclasses
 import importlib.metadata
 import logging
 import random
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -90,6 +94,7 @@ class FetchOptions:
         max_redirects: redirect hops followed per request.
         max_ratio: largest decoded/wire size ratio of a ``Content-Encoding`` body (gzip bombs).
         memory_budget: bytes all bodies being downloaded may hold in memory together.
+        spool_bytes: bodies larger than this go to a temporary file (``FetchResult.file``).
     """
 
     user_agent: str = DEFAULT_USER_AGENT
@@ -109,6 +114,7 @@ class FetchOptions:
     max_redirects: int = 10
     max_ratio: float = 200.0
     memory_budget: int = 1024 * 1024 * 1024
+    spool_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -124,10 +130,22 @@ class FetchResult:
     content_type: str | None = None
     sniffed: str | None = None
     attempts: int = 1
+    file: str | None = None  # a body over ``spool_bytes``: on disk here, ``data`` is None
 
     @property
     def ok(self) -> bool:
         return self.status == schema.OK
+
+    def body(self) -> bytes | None:
+        """The body's bytes, read from ``file`` when it was spooled to disk."""
+        if self.data is not None or self.file is None:
+            return self.data
+        return Path(self.file).read_bytes()
+
+    def discard(self) -> None:
+        """Delete the spooled file, if any (``Fetcher.map`` does it once ``handle`` returned)."""
+        if self.file:
+            Path(self.file).unlink(missing_ok=True)
 
 
 class _Deadline(Exception):
@@ -338,34 +356,30 @@ class Fetcher:
         if declared_n is not None and declared_n > limit and not encoded:
             return FetchResult(url, schema.TOO_LARGE, f"Content-Length {declared} is over the "
                                f"{limit}-byte limit; not downloaded", **meta)
-        buf = bytearray()
+        body = _Body(self)
         try:
             while chunk := resp.raw.read1(self.options.chunk, decode_content=True):
                 if time.monotonic() > deadline:
                     raise _Deadline()
-                if not self.memory.take(len(chunk)):
-                    raise _Retry(schema.NETWORK, f"{self.memory.limit}-byte memory budget in use by "
-                                 "parallel downloads")
-                buf += chunk
-                failure = self._over(buf, resp, encoded, limit)
+                body.add(chunk)
+                failure = self._over(body.size, resp, encoded, limit)
                 if failure:
                     return FetchResult(url, schema.TOO_LARGE, failure, **meta)
             wire = resp.raw.tell()
+            if declared_n is not None and wire < declared_n:
+                raise _Retry(schema.TRUNCATED, f"body ended after {wire} of {declared} bytes")
+            return body.result(url, meta)
         finally:
-            self.memory.give(len(buf))
-        if declared_n is not None and wire < declared_n:
-            raise _Retry(schema.TRUNCATED, f"body ended after {wire} of {declared} bytes")
-        data = bytes(buf)
-        return FetchResult(url, schema.OK, None, data, sniffed=sniff(data), **meta)
+            body.close()
 
-    def _over(self, buf: bytearray, resp: requests.Response, encoded: bool, limit: int) -> str | None:
+    def _over(self, size: int, resp: requests.Response, encoded: bool, limit: int) -> str | None:
         """Why the body read so far is refused (too large, a decompression bomb), or ``None``."""
-        if len(buf) > limit:
-            return f"aborted after {len(buf)} bytes, over the {limit}-byte limit"
-        if encoded and len(buf) > 1024 * 1024:
+        if size > limit:
+            return f"aborted after {size} bytes, over the {limit}-byte limit"
+        if encoded and size > 1024 * 1024:
             wire = max(1, resp.raw.tell())
-            if len(buf) / wire > self.options.max_ratio:
-                return (f"decompression bomb: {wire} bytes on the wire decoded to over {len(buf)} "
+            if size / wire > self.options.max_ratio:
+                return (f"decompression bomb: {wire} bytes on the wire decoded to over {size} "
                         f"(ratio above {self.options.max_ratio:g})")
         return None
 
@@ -388,7 +402,11 @@ class Fetcher:
         results in completion order. Jobs are read lazily, at most ``4 * workers`` in flight.
         """
         def work(job: J) -> T:
-            return handle(job, self.get(url(job)))
+            result = self.get(url(job))
+            try:
+                return handle(job, result)
+            finally:
+                result.discard()
 
         pending: set[Future[T]] = set()
         window = 4 * self.options.workers
@@ -414,6 +432,50 @@ class Fetcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Body:
+    """A body being downloaded: in memory (under the fetcher's budget) up to ``spool_bytes``, then
+    in a temporary file, so a large video never sits in memory whole."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self.fetcher, self.size, self.head = fetcher, 0, b""
+        self.buf = bytearray()
+        self.file: Any = None
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.file is not None:
+            self.file.write(chunk)
+            return
+        budget = self.fetcher.memory
+        if not budget.take(len(chunk)):
+            raise _Retry(schema.NETWORK, f"{budget.limit}-byte memory budget in use by parallel "
+                         "downloads")
+        self.buf += chunk
+        if len(self.buf) > self.fetcher.options.spool_bytes:
+            self.head = bytes(self.buf[:64])
+            # closed by result() or close(): the file outlives this call
+            self.file = tempfile.NamedTemporaryFile(prefix="gleanset-body-", suffix=".part",  # noqa: SIM115
+                                                    delete=False)
+            self.file.write(self.buf)
+            budget.give(len(self.buf))
+            self.buf = bytearray()
+
+    def result(self, url: str, meta: dict[str, Any]) -> FetchResult:
+        if self.file is None:
+            data = bytes(self.buf)
+            return FetchResult(url, schema.OK, None, data, sniffed=sniff(data), **meta)
+        self.file.close()
+        name, self.file = self.file.name, None
+        return FetchResult(url, schema.OK, None, None, sniffed=sniff(self.head), file=name, **meta)
+
+    def close(self) -> None:
+        self.fetcher.memory.give(len(self.buf))
+        self.buf = bytearray()
+        if self.file is not None:  # a failed or refused body: its file goes
+            self.file.close()
+            Path(self.file.name).unlink(missing_ok=True)
 
 
 def _reason(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -196,15 +197,17 @@ class RedditCollector(Collector):
         row = {**job.fields, schema.SOURCE: self.source, schema.ORIGIN: job.media.url,
                schema.MEDIA_URL: result.final_url or job.media.url,
                schema.GALLERY_INDEX: job.media.gallery_index, schema.HARVESTED_AT: lineage.now()}
-        if not result.ok or result.data is None:
+        if not result.ok or (result.data is None and result.file is None):
             return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
         if job.media.kind == VIDEO:
-            return self._video_rows(job, result.data, row, root)
-        placeholder = self.options.placeholders.match(result.data)
+            return self._video_rows(job, result, row, root)
+        data = result.body()
+        assert data is not None
+        placeholder = self.options.placeholders.match(data)
         if placeholder:
             return [{**row, schema.STATUS: schema.REMOVED,
                      schema.ERROR: f"the bytes are a 'removed image' placeholder ({placeholder})"}]
-        info, rel = store_bytes(result.data, root, self.options.limits)
+        info, rel = store_bytes(data, root, self.options.limits)
         row.update(info.row())
         if rel is not None:
             row[schema.PATH] = rel.as_posix()
@@ -212,7 +215,7 @@ class RedditCollector(Collector):
             row[schema.ERROR] = f"{info.error} (served as {result.content_type})"
         return [row]
 
-    def _video_rows(self, job: _Job, data: bytes, row: dict[str, Any],
+    def _video_rows(self, job: _Job, result: FetchResult, row: dict[str, Any],
                     root: Path) -> list[dict[str, Any]]:
         """Hand a downloaded video to the ``video_frames`` extension point."""
         assert self.options.video_frames is not None
@@ -221,5 +224,8 @@ class RedditCollector(Collector):
             stem += f"_{job.media.gallery_index}"
         with tempfile.TemporaryDirectory(prefix="gleanset-video-") as tmp:
             path = Path(tmp) / f"{stem}.mp4"
-            path.write_bytes(data)
+            if result.file:  # a large video streamed to disk: moved, never held in memory
+                shutil.move(result.file, path)
+            else:
+                path.write_bytes(result.data or b"")
             return self.options.video_frames(path, row, root)

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -193,3 +194,18 @@ def test_a_name_resolving_to_a_private_address_is_refused() -> None:
     with pytest.raises(Refused, match="resolves to"):
         check_url(f"http://{host}/x.jpg", proxied=False)
     check_url(f"http://{host}/x.jpg", allow_private=True)
+
+
+def test_a_body_over_the_spool_size_is_streamed_to_disk_and_discarded_after_use(web: FakeWeb) -> None:
+    body = b"\x1aE\xdf\xa3" + bytes(range(256)) * 400  # ~100 KB, "webm" by its first bytes
+    url = web.route("/v.webm", Reply(body))
+    fetcher = Fetcher(FetchOptions(**LOCAL, spool_bytes=10_000))
+    result = fetcher.get(url)
+    assert result.ok and result.data is None and result.file and result.sniffed == "webm"
+    assert result.body() == body and fetcher.memory.peak <= 10_000 + 65_536
+    assert fetcher.memory.used == 0
+    result.discard()
+    assert not Path(result.file).exists()
+    seen = list(fetcher.map([url], lambda u, r: (r.file, r.body() == body)))
+    (spooled, same), = seen
+    assert same and not Path(spooled).exists()  # map deletes it once handled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import manifests
@@ -30,3 +31,13 @@ def test_a_300_character_post_id_gives_frames_not_a_crash(world: RedditWorld, tm
     assert summary["ok"] == 6 and summary["failed"] == 0
     assert set(frame[schema.POST_ID]) == {pid}
     assert all(len(s.split(":")[0]) <= MAX_NAME for s in frame[schema.SCENE])
+
+
+def test_a_video_streamed_to_disk_gives_the_same_frames(world: RedditWorld, tmp_path: Path,
+                                                         clip: bytes) -> None:  # noqa: F811
+    serve(world, [video_post("vid01")], clip)
+    world.fetch = dataclasses.replace(world.fetch, spool_bytes=1024, chunk=512)
+    assert len(clip) > 1024 + 512  # so the clip cannot fit in memory under these options
+    summary = collect(world, tmp_path / "m.csv", video_frames=FRAMES)
+    assert summary["ok"] == 6 and summary["failed"] == 0
+    assert summary["fetch_limits"]["peak_body_bytes"] <= 1024 + 512
