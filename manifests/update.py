@@ -198,10 +198,15 @@ class Appender:
         self.stats += stats
         return stats
 
-    def _log(self, details: dict[str, Any]) -> None:
-        """Append a lineage entry for what was merged since the last entry, if anything."""
+    def _log(self, details: dict[str, Any], final: bool = False) -> None:
+        """Append a lineage entry for what was merged since the last entry, if anything.
+
+        The final entry carries the run's details, so it is written whenever the run changed the
+        manifest at all, even when the partial entries already counted every row.
+        """
         new = self.stats - self._logged
-        if not (new.added or new.replaced_failures):
+        changed_run = self.stats.added or self.stats.replaced_failures
+        if not (new.added or new.replaced_failures or (final and changed_run and details)):
             return
         lineage.append(self.path, self.command, merge_changes(new), self._rows,
                        {"already_present": new.already_present, **details})
@@ -210,7 +215,7 @@ class Appender:
     def close(self) -> MergeStats:
         """Flush what is left and write the lineage entry for the rest of the run."""
         self.flush()
-        self._log(dict(self.details))
+        self._log(dict(self.details), final=True)
         return self.stats
 
     def __enter__(self) -> Appender:

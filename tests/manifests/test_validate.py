@@ -123,3 +123,13 @@ def test_a_killed_run_keeps_its_flushed_rows_and_their_lineage(tmp_path: Path) -
     assert len(manifests.read(path)) == 1
     (entry,) = manifests.lineage_entries(path)
     assert entry["added"] == 1 and entry["details"]["partial"] is True
+
+
+def test_the_final_lineage_entry_keeps_the_run_details_after_partial_flushes(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    with manifests.Appender(path, command="run", max_delay=0) as sink:
+        sink.add({schema.SHA256: SHA, schema.STATUS: "ok", schema.SOURCE: "t"})  # flushed at once
+        sink.details["videos"] = {"v.mp4": {"finished": True}}
+    partial, final = manifests.lineage_entries(path)
+    assert partial["added"] == 1 and partial["details"]["partial"] is True
+    assert final["added"] == 0 and final["details"]["videos"] == {"v.mp4": {"finished": True}}
