@@ -46,7 +46,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from manifests import NetworkError, schema
+from manifests import NetworkError, UsageError, schema
 
 from .netguard import ByteBudget, Refused, WaitBudget, check_url, parse_wait, uses_proxy
 from .store import DEFAULT_MAX_BYTES
@@ -115,6 +115,22 @@ class FetchOptions:
     max_ratio: float = 200.0
     memory_budget: int = 1024 * 1024 * 1024
     spool_bytes: int = 32 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if min(self.workers, self.per_host, self.max_bytes, self.chunk) < 1:
+            raise UsageError("--workers, --per-host and --max-bytes must be 1 or more")
+        if not self.timeout > 0 or self.retries < 0 or min(self.backoff, self.max_backoff,
+                                                           self.max_wait) < 0:
+            raise UsageError(f"--timeout must be above 0 and --retries 0 or more, not {self.timeout} "
+                             f"and {self.retries}")
+        if any(len(pair) != 2 or not all(pair) for pair in self.mirrors):
+            raise UsageError("--mirror takes PREFIX=URL pairs")
+        if not self.deadline > 0 or not self.wait_budget >= 0 or self.max_redirects < 0:
+            raise UsageError(f"--deadline must be above 0 and --wait-budget 0 or more, not "
+                             f"{self.deadline} and {self.wait_budget}")
+        if not self.max_ratio > 1 or min(self.memory_budget, self.spool_bytes) < self.chunk:
+            raise UsageError("max_ratio must be above 1, memory_budget and spool_bytes at least "
+                             "one chunk")
 
 
 @dataclass(frozen=True)

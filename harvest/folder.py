@@ -18,14 +18,14 @@ import logging
 import os
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from PIL import Image
 
-from manifests import Appender, InputError, lineage, procs, read, schema
+from manifests import InputError, RowSink, UsageError, lineage, procs, read, schema
 from manifests.progress import Progress
 
 from .collector import Collector
@@ -64,6 +64,26 @@ class FolderOptions:
     workers: int | None = None
     limits: Limits = Limits()
     follow_links: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"--workers must be 1 or more, not {self.workers}")
+        pattern = compile_pattern(self.pattern) if self.pattern else None  # raises UsageError
+        if self.label_field and (pattern is None or self.label_field not in pattern.fields):
+            raise UsageError(f"--label-field {self.label_field!r} is not a field of --pattern")
+
+
+@dataclass
+class FolderSummary(RunSummary):
+    """A folder import: the counts, plus the fields the path pattern made columns."""
+
+    pattern_fields: list[str] = field(default_factory=list)
+    reconciled: dict[str, int] = field(default_factory=dict)  # rows made replaced / missing
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {**super().to_dict(), "reconciled": self.reconciled}
+        return {**data, "pattern_fields": self.pattern_fields} if self.pattern_fields else data
 
 
 @dataclass(frozen=True)
@@ -106,13 +126,15 @@ class FolderCollector(Collector):
     name = "folder"
     source = "folder"
     example = "harvest folder screenshots/ --pattern '{street}/cog_{suit}_{n}.png' --label-field suit"
+    options_type = FolderOptions
+    summary_type = FolderSummary
+
+    options: FolderOptions
 
     def __init__(self, options: FolderOptions) -> None:
         super().__init__(options)
         self._root_name = Path(os.path.abspath(options.root)).name  # no filesystem access here
         self.pattern: PathPattern | None = compile_pattern(options.pattern) if options.pattern else None
-        if options.label_field and (not self.pattern or options.label_field not in self.pattern.fields):
-            raise InputError(f"--label-field {options.label_field!r} is not a field of --pattern")
         self.normalised: set[str] = set()  # labels rewritten to NFC
 
     def files(self) -> Iterator[tuple[Path, str]]:
@@ -141,7 +163,7 @@ class FolderCollector(Collector):
             fields[schema.SPLIT] = schema.SPLIT_ALIASES[fields[schema.SPLIT]]
         return fields
 
-    def _tasks(self, sink: Appender, summary: RunSummary
+    def _tasks(self, sink: RowSink, summary: RunSummary
                ) -> tuple[list[_Task], list[dict[str, Any]], set[str]]:
         """Files to read, rows made without reading (links leaving the root) and every origin seen."""
         known = read(sink.path)
@@ -173,7 +195,7 @@ class FolderCollector(Collector):
                                self.options.limits))
         return tasks, rows, found
 
-    def run(self, sink: Appender, progress: Progress | None = None) -> RunSummary:
+    def run(self, sink: RowSink, progress: Progress | None = None) -> FolderSummary:
         """Verify and record every image under the root."""
         root = self.options.root
         if not root.is_dir():
@@ -198,10 +220,10 @@ class FolderCollector(Collector):
             progress.advance()
         sink.flush()
         summary.merge = sink.stats
-        summary.details["reconciled"] = reconcile(sink.path, root, self.source, found, current)
+        summary.reconciled = reconcile(sink.path, root, self.source, found, current)
         if self.pattern:
-            summary.details["pattern_fields"] = list(self.pattern.fields)
-        summary.details["warnings"] = self._warnings(summary, len(tasks) + len(ready) + summary.known)
+            summary.pattern_fields = list(self.pattern.fields)
+        summary.warnings += self._warnings(summary, len(tasks) + len(ready) + summary.known)
         return summary
 
     def _warnings(self, summary: RunSummary, images: int) -> list[str]:

@@ -36,7 +36,8 @@ def test_a_300_character_post_id_gives_frames_not_a_crash(world: RedditWorld, tm
 def test_a_video_streamed_to_disk_gives_the_same_frames(world: RedditWorld, tmp_path: Path,
                                                          clip: bytes) -> None:  # noqa: F811
     serve(world, [video_post("vid01")], clip)
-    world.fetch = dataclasses.replace(world.fetch, spool_bytes=1024, chunk=512)
+    world.fetch = dataclasses.replace(world.fetch, spool_bytes=1024, chunk=512,
+                                      memory_budget=4096)
     assert len(clip) > 1024 + 512  # so the clip cannot fit in memory under these options
     summary = collect(world, tmp_path / "m.csv", video_frames=FRAMES)
     assert summary["ok"] == 6 and summary["failed"] == 0
