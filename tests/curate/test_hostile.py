@@ -28,7 +28,7 @@ def test_a_foreign_csv_is_refused_in_one_line_and_left_alone(tmp_path: Path, cap
     foreign.write_text("name,age\nann,4\nbob,5\n")
     code, err = _run([*command, str(foreign)], capsys)
     assert code == 4 and "not a gleanset manifest" in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
+    assert len([line for line in err.splitlines() if not line.startswith("manifest: ")]) == 1
     assert foreign.read_text() == "name,age\nann,4\nbob,5\n"
 
 
@@ -84,4 +84,4 @@ def test_float_in_height_is_one_line_in_every_command(tmp_path: Path, capsys) ->
     for command in (["stats"], ["dedupe"], ["split", "--random"]):
         code, err = _run([*command, str(path)], capsys)
         assert code == 4 and "'height', row 1: '3.5' is not an integer" in err, command
-        assert len(err.strip().splitlines()) == 1
+        assert len([line for line in err.splitlines() if not line.startswith("manifest: ")]) == 1
