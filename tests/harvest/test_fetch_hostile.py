@@ -126,7 +126,9 @@ def test_a_gzip_bomb_is_refused_without_holding_its_decoded_size(web: FakeWeb) -
     fetcher = Fetcher(FetchOptions(**LOCAL))
     result = fetcher.get(url)
     assert result.status == schema.TOO_LARGE and "decompression bomb" in result.error
-    assert fetcher.memory.peak < 4 * 1024 * 1024  # stopped near the 1 MiB floor, not at 64 MiB
+    # stopped once decoded bytes passed 200x the wire bytes read (how many depends on how the
+    # socket delivered them), never near the 64 MiB the body decodes to
+    assert fetcher.memory.peak <= 200 * len(bomb) + 65_536 < 64 * 1024 * 1024
     assert fetcher.memory.used == 0
 
 
