@@ -147,6 +147,7 @@ class FetchResult:
     sniffed: str | None = None
     attempts: int = 1
     file: str | None = None  # a body over ``spool_bytes``: on disk here, ``data`` is None
+    robots_tag: str | None = None  # the X-Robots-Tag header(s) of the answer, joined by ", "
 
     @property
     def ok(self) -> bool:
@@ -267,8 +268,9 @@ class Fetcher:
                 self._hosts[host] = threading.BoundedSemaphore(self.options.per_host)
             return self._hosts[host]
 
-    def get(self, url: str, params: dict[str, Any] | None = None) -> FetchResult:
-        """Download one URL; never raises for a per-URL failure."""
+    def get(self, url: str, params: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> FetchResult:
+        """Download one URL (``headers`` added to the request); never raises for a per-URL failure."""
         target = self.resolve(url)
         deadline = time.monotonic() + self.options.deadline
         attempt = 0
@@ -276,7 +278,7 @@ class Fetcher:
             attempt += 1
             try:
                 with self._host_slot(target):
-                    result = self._attempt(url, target, params, deadline)
+                    result = self._attempt(url, target, params, deadline, headers)
                 return dataclasses.replace(result, attempts=attempt)
             except _Retry as retry:
                 if attempt > self.options.retries:
@@ -309,8 +311,8 @@ class Fetcher:
             return max(0.0, retry.delay) if retry.delay <= opts.max_wait else None
         return random.uniform(0, min(opts.max_backoff, opts.backoff * 2 ** (attempt - 1)))
 
-    def _open(self, target: str, params: dict[str, Any] | None,
-              deadline: float) -> requests.Response:
+    def _open(self, target: str, params: dict[str, Any] | None, deadline: float,
+              headers: dict[str, str] | None = None) -> requests.Response:
         """GET ``target``, following redirects by hand so that every hop is checked first."""
         opts = self.options
         proxied = uses_proxy(target) if not opts.allow_private else False
@@ -320,8 +322,8 @@ class Fetcher:
             if left <= 0:
                 raise _Deadline()
             timeout = min(opts.timeout, left)
-            resp = self.session.get(target, params=params, stream=True, timeout=(timeout, timeout),
-                                    allow_redirects=False)
+            resp = self.session.get(target, params=params, headers=headers, stream=True,
+                                    timeout=(timeout, timeout), allow_redirects=False)
             if not resp.is_redirect:
                 return resp
             target = urljoin(resp.url, resp.headers["location"])
@@ -330,10 +332,10 @@ class Fetcher:
         raise requests.exceptions.TooManyRedirects(f"more than {opts.max_redirects} redirects")
 
     def _attempt(self, url: str, target: str, params: dict[str, Any] | None,
-                 deadline: float) -> FetchResult:
+                 deadline: float, headers: dict[str, str] | None = None) -> FetchResult:
         opts = self.options
         try:
-            with self._open(target, params, deadline) as resp:
+            with self._open(target, params, deadline, headers) as resp:
                 code = resp.status_code
                 if code == 429:
                     wait_s = retry_after(resp.headers)
@@ -368,7 +370,8 @@ class Fetcher:
         declared_n = int(declared) if declared.isdigit() else None
         encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
         meta = {"final_url": self.unresolve(resp.url), "http_status": resp.status_code,
-                "content_type": resp.headers.get("Content-Type")}
+                "content_type": resp.headers.get("Content-Type"),
+                "robots_tag": resp.headers.get("X-Robots-Tag")}
         if declared_n is not None and declared_n > limit and not encoded:
             return FetchResult(url, schema.TOO_LARGE, f"Content-Length {declared} is over the "
                                f"{limit}-byte limit; not downloaded", **meta)
@@ -399,15 +402,23 @@ class Fetcher:
                         f"(ratio above {self.options.max_ratio:g})")
         return None
 
-    def get_json(self, url: str, params: dict[str, Any] | None = None) -> Any:
+    def get_json(self, url: str, params: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> Any:
         """GET a JSON API; any failure fails the whole run with ``NetworkError``."""
-        result = self.get(url, params)
+        result = self.get(url, params, headers)
         if not result.ok or result.data is None:
             raise NetworkError(f"{url} failed: {result.error}")
+        return _json(url, result.data, result.sniffed)
+
+    def post_json(self, url: str, data: dict[str, str]) -> Any:
+        """POST a form to a JSON API (a token endpoint), once; a failure raises ``NetworkError``."""
         try:
-            return requests.models.complexjson.loads(result.data)
-        except ValueError as exc:
-            raise NetworkError(f"{url} did not answer JSON ({result.sniffed or 'unknown'} bytes)") from exc
+            resp = self.session.post(self.resolve(url), data=data, timeout=self.options.timeout)
+        except requests.exceptions.RequestException as exc:
+            raise NetworkError(f"{url} failed: {type(exc).__name__}: {_reason(exc)}") from exc
+        if resp.status_code >= 400:
+            raise NetworkError(f"{url} failed: HTTP {resp.status_code} {resp.reason}")
+        return _json(url, resp.content, sniff(resp.content))
 
     # -- many URLs ----------------------------------------------------------------------------
     def map(self, jobs: Iterable[J], handle: Callable[[J, FetchResult], T],
@@ -492,6 +503,13 @@ class _Body:
         if self.file is not None:  # a failed or refused body: its file goes
             self.file.close()
             Path(self.file.name).unlink(missing_ok=True)
+
+
+def _json(url: str, data: bytes, sniffed: str | None) -> Any:
+    try:
+        return requests.models.complexjson.loads(data)
+    except ValueError as exc:
+        raise NetworkError(f"{url} did not answer JSON ({sniffed or 'unknown'} bytes)") from exc
 
 
 def _reason(exc: BaseException) -> str:
