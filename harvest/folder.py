@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
-from manifests import InputError, RowSink, UsageError, lineage, procs, read, schema
+from manifests import InputError, RowSink, UsageError, lineage, read, schema
+from manifests.executor import ExecutorSpec, partitions, run_partitions
 from manifests.progress import Progress
 
 from .collector import Collector
@@ -54,6 +55,8 @@ class FolderOptions:
         limits: byte and pixel limits of the image store.
         follow_links: import what symbolic links lead to even outside the root (otherwise such
             links are ``outside_root`` rows and symlinked folders are not entered).
+        executor: where verification runs (local processes by default, or Dask: workers must see
+            the folder and the manifest's folder at the same paths).
     """
 
     root: Path
@@ -64,6 +67,7 @@ class FolderOptions:
     workers: int | None = None
     limits: Limits = Limits()
     follow_links: bool = False
+    executor: ExecutorSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -100,6 +104,10 @@ def _inspect(task: _Task) -> tuple[_Task, dict[str, Any]]:
     info, rel = store_file(task.file, task.store_root, task.limits)
     stored = str(Path(task.store_root) / rel) if rel else task.file
     return task, {**info.row(), schema.PATH: stored}
+
+
+def _inspect_many(tasks: Sequence[_Task]) -> list[tuple[_Task, dict[str, Any]]]:
+    return [_inspect(task) for task in tasks]
 
 
 def layout_fields(parts: list[str], root_name: str) -> dict[str, str]:
@@ -210,7 +218,8 @@ class FolderCollector(Collector):
             row.update({schema.SOURCE: self.source, schema.HARVESTED_AT: lineage.now()})
             sink.add(row)
             summary.record(row.get(schema.LABEL), row[schema.STATUS])
-        for task, row in _map(_inspect, tasks, self.options.workers):
+        spec = self.options.executor or ExecutorSpec(workers=self.options.workers)
+        for task, row in _map(tasks, spec):
             row[schema.PATH] = os.path.relpath(row[schema.PATH], base).replace(os.sep, "/")
             row.update({**task.fields, schema.SOURCE: self.source,
                         schema.HARVESTED_AT: lineage.now()})
@@ -257,11 +266,8 @@ def _size(path: Path) -> int | None:
         return None
 
 
-def _map(fn: Any, tasks: list[_Task], workers: int | None) -> Iterator[Any]:
-    """Map over tasks in a process pool, in order; small jobs stay in this process."""
-    workers = workers or os.cpu_count() or 1
-    if workers <= 1 or len(tasks) < CHUNK:
-        yield from map(fn, tasks)
-        return
-    with procs.pool(workers) as pool:
-        yield from pool.map(fn, tasks, chunksize=CHUNK)
+def _map(tasks: list[_Task], spec: ExecutorSpec) -> Iterator[tuple[_Task, dict[str, Any]]]:
+    """Verify tasks in partitions of :data:`CHUNK` on the executor, in order; a job smaller than one
+    partition stays in this process."""
+    for part in run_partitions(_inspect_many, partitions(tasks, CHUNK), spec):
+        yield from part
