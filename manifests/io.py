@@ -97,6 +97,7 @@ def read(path: str | os.PathLike[str], require: Iterable[str] = ()) -> pd.DataFr
     try:
         if is_partitioned(path):
             frame = read_parts(path)
+            header = list(frame.columns)
         elif is_parquet(path):
             frame = pd.read_parquet(path, dtype_backend="numpy_nullable")
             header = list(frame.columns)
