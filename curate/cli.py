@@ -178,6 +178,7 @@ def split_cmd(
                            seed=seed, pins=read_pins(pin or [], groups), force=force, random=random)
     with update(_existing(manifest), output=output, dry_run=dry_run) as tx:
         tx.frame, report = assign_splits(tx.frame, options)
+        tx.declare_groups(groups, "curate split --group-by")
         tx.details = {"group_by": list(groups), "ratios": list(options.ratios), "stratify": stratify,
                       "seed": seed, "pinned": report.pinned, "force": force, "random": random,
                       "max_deviation": round(report.deviation, 6)}

@@ -100,13 +100,22 @@ def _finish(summary: RunSummary, manifest: Path, as_json: bool, strict: bool) ->
     return int(ExitStatus.PARTIAL if strict and summary.failed else ExitStatus.OK)
 
 
+def _group_fields(values: list[str] | None) -> tuple[str, ...] | None:
+    """``--group-field`` values: None (default rule), () for 'none', else the named fields."""
+    if not values:
+        return None
+    names = tuple(n.strip() for v in values for n in v.split(",") if n.strip())
+    return () if names == ("none",) else names
+
+
 @app.command("folder", epilog="Examples:\n\n"
              "  harvest folder screenshots/ -m data/manifest.csv\n\n"
              "  harvest folder streets/ --pattern '{street}/cog_{suit}_{entity}_{n}.png' "
              "--label-field suit\n\n"
              "  harvest folder smash/ --pattern "
              "'{character}_{color}_{stage}_{orientation}_bg_on_{num:\\d+}.jpg' "
-             "--label-field character --copy")
+             "--label-field character --copy\n\n"
+             "  harvest folder shots/ --pattern '{site}/{label}_{n}.png' --group-field site")
 def folder(
     root: Annotated[Path, typer.Argument(help="Folder of images: class folders, optionally under "
                                          "train/ val/ test/.")],
@@ -115,6 +124,11 @@ def folder(
                                                 "e.g. '{street}/cog_{suit}_{n}.png'; "
                                                 "{name:REGEX} for a custom match.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Pattern field that holds the label.")] = None,
+    group_field: Annotated[list[str] | None, typer.Option(
+        help="Pattern field(s) that group related images (site, stage...), recorded in the manifest "
+             "so `curate split` keeps each value in one split and `train` reports accuracy per value. "
+             "Repeatable or comma-separated; 'none' for none. Default: location-like fields "
+             "(street, site, level, map...).")] = None,
     label: Annotated[str | None, typer.Option(help="One label for every file.")] = None,
     copy: Annotated[bool, typer.Option("--copy", help="Copy files into the manifest's image store "
                                        "(images/) instead of referring to them in place.")] = False,
@@ -131,7 +145,8 @@ def folder(
     are skipped and counted.
     """
     options = FolderOptions(root=root, pattern=pattern, label_field=label_field, label=label,
-                            copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels))
+                            copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels),
+                            group_fields=_group_fields(group_field))
     collector = COLLECTORS["folder"](options)
     with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
         summary = collector.run(sink, progress)

@@ -20,12 +20,14 @@ class Collector(ABC):
     """Base of all collectors.
 
     Subclasses set ``name`` (the ``harvest`` sub-command), ``source`` (the manifest's ``source``
-    value) and ``example`` (a command line that shows typical use), and implement ``run``.
+    value), ``example`` (a command line that shows typical use) and ``group_columns`` (the columns
+    they write that group related images: a video, a post), and implement ``run``.
     """
 
     name: ClassVar[str]
     source: ClassVar[str]
     example: ClassVar[str]
+    group_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -33,6 +35,15 @@ class Collector(ABC):
     @abstractmethod
     def run(self, sink: Appender, progress: Progress | None = None) -> RunSummary:
         """Collect rows into ``sink``; per-item failures are rows, whole-run failures raise."""
+
+    def groups(self) -> tuple[str, ...]:
+        """The group columns this run writes (the class's ``group_columns`` unless options say more)."""
+        return self.group_columns
+
+    def declare_groups(self, sink: Appender) -> None:
+        """Record this run's group columns as the manifest's own metadata (see ``manifests.groups``)."""
+        if self.groups():
+            sink.declare_groups(self.groups(), f"harvest {self.name}")
 
     def new_summary(self) -> RunSummary:
         return RunSummary(self.source)

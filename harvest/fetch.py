@@ -36,6 +36,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from manifests import NetworkError, schema
+from manifests.images import sniff
 
 from .store import DEFAULT_MAX_BYTES
 
@@ -51,10 +52,6 @@ def _version() -> str:
 
 DEFAULT_USER_AGENT = f"python:gleanset:{_version()} (dataset harvester)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 522, 524})
-_SIGNATURES = (
-    (b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
-    (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"\x1aE\xdf\xa3", "webm"),
-)
 T = TypeVar("T")
 J = TypeVar("J")
 
@@ -116,27 +113,6 @@ class _Retry(Exception):
                  http_status: int | None = None) -> None:
         super().__init__(error)
         self.status, self.error, self.delay, self.http_status = status, error, delay, http_status
-
-
-def sniff(data: bytes) -> str | None:
-    """The real type of some bytes from their first bytes: ``jpeg``, ``png``, ``html``, ``mp4``, ..."""
-    head = data[:64]
-    for sign, kind in _SIGNATURES:
-        if head.startswith(sign):
-            return kind
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        return "avif" if brand in (b"avif", b"avis") else "heic" if brand.startswith(b"hei") else "mp4"
-    text = head.lstrip().lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        return "html"
-    if text.startswith((b"<svg", b"<?xml")):
-        return "svg"
-    if text.startswith((b"{", b"[")):
-        return "json"
-    return None
 
 
 def retry_after(headers: Any, now: float | None = None) -> float | None:

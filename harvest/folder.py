@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from manifests import Appender, InputError, lineage, read, schema
+from manifests.images import IMAGE_SUFFIXES
 from manifests.progress import Progress
 
 from .collector import Collector
@@ -31,8 +30,10 @@ from .summary import RunSummary
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset(Image.registered_extensions()) | {".svg", ".heic", ".heif", ".avif"}
 CHUNK = 64
+# Pattern fields that name where an image was taken: recorded as group columns unless told otherwise.
+GROUP_LIKE = frozenset({"street", "location", "site", "place", "area", "zone", "map", "level", "room",
+                        "scene", "video", "episode", "session", "album", "camera"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class FolderOptions:
         copy: copy files into the image store instead of referring to them where they are.
         workers: processes that verify images (``None``: one per core).
         limits: byte and pixel limits of the image store.
+        group_fields: pattern fields that group related images (a street, a site, a stage): the
+            manifest records them, so ``curate split`` keeps each value in one split and ``train``
+            reports accuracy per value. ``None`` (default): the pattern's location-like fields
+            (:data:`GROUP_LIKE`); ``()``: none.
     """
 
     root: Path
@@ -56,6 +61,7 @@ class FolderOptions:
     copy: bool = False
     workers: int | None = None
     limits: Limits = Limits()
+    group_fields: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,18 @@ class FolderCollector(Collector):
         self.pattern: PathPattern | None = compile_pattern(options.pattern) if options.pattern else None
         if options.label_field and (not self.pattern or options.label_field not in self.pattern.fields):
             raise InputError(f"--label-field {options.label_field!r} is not a field of --pattern")
+        fields = self.pattern.fields if self.pattern else ()
+        unknown = [f for f in options.group_fields or () if f not in fields]
+        if unknown:
+            raise InputError(f"--group-field {unknown[0]!r} is not a field of --pattern"
+                             + (f" (fields: {', '.join(fields)})" if fields else ""))
+
+    def groups(self) -> tuple[str, ...]:
+        """The ``group_fields`` asked for, or the pattern's location-like fields by default."""
+        if self.options.group_fields is not None:
+            return tuple(self.options.group_fields)
+        fields = self.pattern.fields if self.pattern else ()
+        return tuple(f for f in fields if f in GROUP_LIKE and f != self.options.label_field)
 
     def files(self) -> Iterator[tuple[Path, str]]:
         """Every non-hidden file under the root, sorted, with its ``/``-separated relative path."""
@@ -163,6 +181,7 @@ class FolderCollector(Collector):
             raise InputError(f"{root} is not a folder")
         progress = self.progress_or_none(progress)
         summary = self.new_summary()
+        self.declare_groups(sink)
         tasks = self._tasks(sink, summary)
         progress.total(len(tasks), f"importing {root}")
         base = sink.path.parent.resolve()

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import schema
+from . import groups, schema
 from .errors import ManifestError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -80,10 +80,13 @@ def from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def read(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a manifest; a missing file is an empty manifest."""
+    """Read a manifest; a missing file is an empty manifest.
+
+    The manifest's declared group columns (:mod:`manifests.groups`) ride along in ``frame.attrs``.
+    """
     path = Path(path)
     if not path.exists():
-        return empty()
+        return groups.attach(empty(), groups.read_meta(path))
     try:
         if is_parquet(path):
             frame = pd.read_parquet(path, dtype_backend="numpy_nullable")
@@ -95,7 +98,7 @@ def read(path: str | os.PathLike[str]) -> pd.DataFrame:
             frame = _read_csv(path, dtypes)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
-    return conform(frame)
+    return groups.attach(conform(frame), groups.read_meta(path))
 
 
 def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
@@ -111,7 +114,8 @@ def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
 def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool = False) -> None:
     """Write a manifest atomically: temp file in the same folder, fsync, rename over the target.
 
-    ``conformed=True`` skips :func:`conform` for a frame that already went through it.
+    ``conformed=True`` skips :func:`conform` for a frame that already went through it. A Parquet
+    manifest carries its sidecar metadata (:mod:`manifests.groups`) in its key-value metadata.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +125,7 @@ def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool 
     try:
         with os.fdopen(fd, "wb") as fh:
             if is_parquet(path):
-                frame.to_parquet(fh, engine="pyarrow", index=False)
+                _write_parquet(frame, fh, groups.read_meta(path))
             else:
                 # CRLF rows: the csv writer then quotes every field holding \r or \n (RFC 4180).
                 frame.to_csv(fh, index=False, encoding="utf-8", lineterminator="\r\n")
@@ -132,6 +136,19 @@ def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool 
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _write_parquet(frame: pd.DataFrame, fh: Any, meta: dict[str, Any]) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if meta:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               groups.PARQUET_KEY: json.dumps(meta).encode()})
+    pq.write_table(table, fh)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ import pandas as pd
 from filelock import FileLock
 from filelock import Timeout as _FileLockTimeout
 
-from . import io, lineage
+from . import groups, io, lineage
 from .errors import LockTimeout
 from .merge import Changes, MergeStats, diff, merge
 
@@ -66,6 +66,32 @@ class Transaction:
     frame: pd.DataFrame
     details: dict[str, Any] = field(default_factory=dict)
     changes: Changes = Changes()
+    new_groups: dict[str, str] = field(default_factory=dict)
+
+    def declare_groups(self, columns: Iterable[str], by: str) -> None:
+        """Record ``columns`` as group columns of the manifest when the transaction commits."""
+        self.new_groups.update({c: by for c in columns if c})
+
+
+def declare_groups(manifest: str | os.PathLike[str], columns: Iterable[str], by: str,
+                   timeout: float = LOCK_TIMEOUT) -> None:
+    """Record ``columns`` as group columns of a manifest (its sidecar), under the manifest's lock.
+
+    Collectors call this for the columns they write (a search engine's ``creator``, say); the
+    manifest then refuses random splits across them and training reports accuracy per value.
+    """
+    with locked(manifest, timeout):
+        _record_groups(Path(manifest), groups.read_meta(manifest), columns, by, io.read(manifest))
+
+
+def _record_groups(target: Path, meta: dict[str, Any], columns: Iterable[str], by: str,
+                   frame: pd.DataFrame) -> bool:
+    """Write ``target``'s sidecar when ``columns`` add to ``meta``; the caller holds the lock."""
+    new = groups.with_groups(meta, columns, by, frame)
+    if new == meta and groups.meta_path(target).exists():
+        return False
+    groups.write_meta(target, new)
+    return True
 
 
 @contextmanager
@@ -85,11 +111,26 @@ def update(manifest: str | os.PathLike[str], command: str | None = None,
         tx.frame = io.conform(tx.frame)
         before = io.read(target) if output else original
         tx.changes = diff(before, tx.frame)
-        if dry_run or (tx.changes == Changes() and target.exists()):
+        if dry_run:
+            return
+        _commit_groups(Path(manifest), Path(target), tx)
+        if tx.changes == Changes() and target.exists():
             return
         io.write(tx.frame, target, conformed=True)
         lineage.append(target, command or lineage.command_line(), tx.changes, len(tx.frame),
                        tx.details)
+
+
+def _commit_groups(source: Path, target: Path, tx: Transaction) -> None:
+    """The target's sidecar: the source's metadata plus the groups the transaction declared."""
+    meta = groups.read_meta(source)
+    if target != source or tx.new_groups:
+        for by in dict.fromkeys(tx.new_groups.values()):
+            cols = [c for c, b in tx.new_groups.items() if b == by]
+            meta = groups.with_groups(meta, cols, by, tx.original)
+        if meta:
+            groups.write_meta(target, meta)
+        groups.attach(tx.frame, meta)
 
 
 class Appender:
@@ -114,6 +155,11 @@ class Appender:
         self.stats = MergeStats()
         self.details: dict[str, Any] = {}
         self._buffer: list[Mapping[str, Any]] = []
+        self._groups: dict[str, str] = {}
+
+    def declare_groups(self, columns: Iterable[str], by: str) -> None:
+        """Record ``columns`` as the manifest's group columns with the next flush (collectors call it)."""
+        self._groups.update({c: by for c in columns if c and c not in self._groups})
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Queue one row; flushes when the batch is full."""
@@ -126,11 +172,15 @@ class Appender:
     def flush(self) -> MergeStats:
         """Merge the buffered rows into the manifest now."""
         if not self._buffer:
+            if self._groups:
+                with locked(self.path, self.timeout):
+                    self._commit_groups(io.read(self.path))
             return MergeStats()
         batch = io.from_records(self._buffer)
         with locked(self.path, self.timeout):
             current = io.read(self.path)
             merged, stats = merge(current, batch)
+            self._commit_groups(current)
             if stats.added or stats.replaced_failures or not self.path.exists():
                 io.write(merged, self.path, conformed=True)
             self._rows = len(merged)
@@ -138,6 +188,16 @@ class Appender:
         self._last_flush = time.monotonic()
         self.stats += stats
         return stats
+
+    def _commit_groups(self, current: pd.DataFrame) -> None:
+        if not self._groups:
+            return
+        meta = groups.read_meta(self.path)
+        for by in dict.fromkeys(self._groups.values()):
+            cols = [c for c, b in self._groups.items() if b == by]
+            _record_groups(self.path, meta, cols, by, current)
+            meta = groups.read_meta(self.path)
+        self._groups.clear()
 
     def close(self) -> MergeStats:
         """Flush what is left and write one lineage entry for the whole run."""

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from manifests import InputError, schema
+from manifests.images import IMAGE_SUFFIXES, ImageError
 
 from .data import load_image, load_table, to_input
 from .device import pick_device, probabilities
@@ -23,8 +23,6 @@ from .metrics import CONFIDENCE, PREDICTION, evaluate, predictions_frame
 from .model import ModelInfo, load_checkpoint
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
 @dataclass
@@ -77,8 +75,8 @@ def predict_paths(model_path: Path, inputs: list[Path], device: str = "auto",
         try:
             images.append(load_image(path, predictor.info.preprocess))
             good.append(path)
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-            bad.append({schema.PATH: str(path), schema.ERROR: str(exc).splitlines()[0]})
+        except ImageError as exc:
+            bad.append({schema.PATH: str(path), schema.ERROR: exc.error})
     probs = predictor.predict_arrays(images, batch_size)
     frame = pd.DataFrame({schema.PATH: [str(p) for p in good],
                           PREDICTION: [classes[i] for i in probs.argmax(axis=1)] if len(good) else [],

@@ -127,6 +127,7 @@ class RedditCollector(Collector):
     name = "reddit"
     source = "reddit"
     example = "harvest reddit r/Doom --after 2020-07-01 --before 2020-08-01 --top 900"
+    group_columns = (schema.POST_ID, schema.AUTHOR)
 
     options: RedditOptions
 
@@ -142,6 +143,7 @@ class RedditCollector(Collector):
         opts = self.options
         summary = self.new_summary()
         counts = _Counts(self.progress_or_none(progress))
+        self.declare_groups(sink)
         done = recorded_origins(sink.path, self.source)
         root = sink.path.parent
         with Fetcher(opts.fetch) as fetcher:

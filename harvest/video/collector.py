@@ -318,6 +318,7 @@ class FramesCollector(Collector):
     name = "frames"
     source = SOURCE
     example = "harvest frames kiki.mkv totoro.mkv --every 48 --max-side 720 -m ghibli/manifest.csv"
+    group_columns = (schema.VIDEO, schema.SCENE)
 
     def run(self, sink: Appender, progress: Progress | None = None,
             bars: Any = None) -> RunSummary:
@@ -327,6 +328,7 @@ class FramesCollector(Collector):
         progress = progress or NoProgress()
         summary = self.new_summary()
         sampling = opts.frames.sampling()
+        self.declare_groups(sink)
         done = finished_videos(sink.path, sampling)
         points = resume_points(sink.path, sampling)
         shared = _LockedSink(sink)

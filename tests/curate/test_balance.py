@@ -14,6 +14,8 @@ from curate import cli
 from curate.balance import BalanceOptions, balance, cell_counts, thin_cells, weights
 from manifests import InputError, UsageError, schema
 
+STREET = "street"  # a pattern field, not a schema column: group columns are declared
+
 
 def frame_of(rows: list[dict]) -> pd.DataFrame:
     for i, row in enumerate(rows):
@@ -29,29 +31,29 @@ def toon(skew: int = 20) -> pd.DataFrame:
         for suit in ("bossbot", "cashbot", "lawbot", "sellbot"):
             special = {("dg", "bossbot"): skew, ("mml", "lawbot"): 3}
             n = special.get((street, suit), 6)
-            rows += [{schema.LABEL: suit, schema.STREET: street} for _ in range(n)]
-    rows.append({schema.LABEL: "bossbot", schema.STREET: "ttc", schema.STATUS: "corrupt",
+            rows += [{schema.LABEL: suit, STREET: street} for _ in range(n)]
+    rows.append({schema.LABEL: "bossbot", STREET: "ttc", schema.STATUS: "corrupt",
                  schema.SOURCE: "folder", schema.ORIGIN: "x.png", schema.SHA256: None})
     return frame_of(rows)
 
 
 def test_count_table_and_thin_cells() -> None:
     frame = toon()
-    counts = cell_counts(frame[frame[schema.STATUS] == schema.OK], (schema.LABEL, schema.STREET))
+    counts = cell_counts(frame[frame[schema.STATUS] == schema.OK], (schema.LABEL, STREET))
     assert counts[("bossbot", "dg")] == 20 and counts[("bossbot", "ttc")] == 6  # the corrupt row is out
     assert thin_cells(counts, 5) == ["lawbot x mml: 3 < 5"]
     # A combination that never occurs is a cell with 0 rows, named first.
-    sparse = frame[~((frame[schema.LABEL] == "cashbot") & (frame[schema.STREET] == "ttc"))]
-    counts = cell_counts(sparse[sparse[schema.STATUS] == schema.OK], (schema.LABEL, schema.STREET))
+    sparse = frame[~((frame[schema.LABEL] == "cashbot") & (frame[STREET] == "ttc"))]
+    counts = cell_counts(sparse[sparse[schema.STATUS] == schema.OK], (schema.LABEL, STREET))
     assert thin_cells(counts, 5)[0] == "cashbot x ttc: 0 < 5"
 
 
 def test_weights_are_inverse_cell_frequency_with_mean_one() -> None:
     frame = toon()
-    out, report = balance(frame, BalanceOptions(by=(schema.LABEL, schema.STREET)))
+    out, report = balance(frame, BalanceOptions(by=(schema.LABEL, STREET)))
     ok = out[out[schema.STATUS] == schema.OK]
     assert ok[schema.WEIGHT].mean() == pytest.approx(1.0)
-    w = ok.groupby([schema.LABEL, schema.STREET])[schema.WEIGHT].first()
+    w = ok.groupby([schema.LABEL, STREET])[schema.WEIGHT].first()
     assert w[("bossbot", "dg")] * 20 == pytest.approx(w[("cashbot", "ttc")] * 6)
     assert w[("lawbot", "mml")] * 3 == pytest.approx(w[("cashbot", "ttc")] * 6)
     assert out[out[schema.STATUS] != schema.OK][schema.WEIGHT].isna().all()
