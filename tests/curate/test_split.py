@@ -275,3 +275,26 @@ def test_split_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (split[split[STREET].isin(["ttc", "mml"])][schema.SPLIT] == "test").all()
     code, _, err = run(["split", str(tmp_path / "missing.csv"), "--random"], capsys)
     assert code == 4
+
+
+def test_warnings_name_the_group_columns_or_say_nothing() -> None:
+    frame = toon_manifest()
+    _, plain = assign_splits(frame, SplitOptions(random=True))
+    assert plain.warnings == []  # no group column asked for: no "rows have no :" warning
+    frame.loc[frame.index[:5], STREET] = pd.NA
+    _, grouped = assign_splits(frame, SplitOptions(group_by=(STREET,)))
+    assert grouped.warnings == ["5 ok rows have no value in street: each of them is a group of its own"]
+
+
+def test_recorded_custom_group_column_refuses_a_random_split(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "manifest.csv"
+    frame = toon_manifest().rename(columns={STREET: "site"})
+    manifests.write(frame, path)
+    assert run(["split", str(path), "--dry-run"], capsys)[0] == 0  # 'site' alone is not known as a group
+    assert run(["split", str(path), "--group-by", "site", "--dry-run"], capsys)[0] == 0
+    assert manifests.group_columns(path) == ()  # a dry run records nothing
+    assert run(["split", str(path), "--group-by", "site"], capsys)[0] == 0
+    assert manifests.group_columns(path) == ("site",)  # --group-by is recorded beside the manifest
+    code, _, err = run(["split", str(path), "--force"], capsys)
+    assert code == 2 and "a 'site' column (6 values)" in err and "--group-by site" in err

@@ -11,7 +11,7 @@ import manifests
 from harvest import cli
 from harvest.pattern import compile_pattern
 from harvest.registry import COLLECTORS, FolderCollector, FolderOptions
-from manifests import Appender, UsageError, schema
+from manifests import Appender, InputError, UsageError, schema
 from tests.fixtures import media
 
 
@@ -99,6 +99,22 @@ def test_toonvision_pattern(tmp_path: Path) -> None:
     assert frame["n"].tolist() == ["3", "1", "2"]
     assert summary["skipped"] == {"unmatched": 1}
     assert summary["skipped_examples"]["unmatched"] == ["dg/notacog.png"]
+    assert manifests.group_columns(tmp_path / "m.csv") == ("street",)  # location-like: a group by default
+
+
+def test_group_fields_are_recorded_as_asked(tmp_path: Path) -> None:
+    root = tmp_path / "shots"
+    for i, name in enumerate(["lab/a_hero_1.png", "dock/b_villain_2.png"]):
+        media.write(root / name, media.png(i))
+    pattern = "{site}/{label}_{character}_{n}.png"
+    run_folder(root, tmp_path / "auto.csv", pattern=pattern)
+    assert manifests.group_columns(tmp_path / "auto.csv") == ("site",)
+    run_folder(root, tmp_path / "marked.csv", pattern=pattern, group_fields=("character", "site"))
+    assert manifests.group_columns(tmp_path / "marked.csv") == ("character", "site")
+    run_folder(root, tmp_path / "none.csv", pattern=pattern, group_fields=())
+    assert manifests.group_columns(tmp_path / "none.csv") == ()
+    with pytest.raises(InputError, match="--group-field 'stage' is not a field of --pattern"):
+        FolderCollector(FolderOptions(root=root, pattern=pattern, group_fields=("stage",)))
 
 
 def test_smash_pattern_and_copy_into_store(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from harvest.cli import main
 from harvest.video.collector import FrameOptions, FramesCollector, FramesOptions, harvest_video
-from manifests import Appender, ExitStatus, MissingToolError, lineage_entries, read, schema
+from manifests import Appender, ExitStatus, MissingToolError, group_columns, lineage_entries, read, schema
 from tests.fixtures.video import corrupt, make_audio, make_video
 
 SEGMENTS = [("testsrc2", 30), ("mandelbrot", 30), ("sierpinski=seed=3", 30)]
@@ -87,6 +87,7 @@ def test_interrupted_run_resumes_where_it_stopped(videos: dict[str, Path], tmp_p
         FramesCollector(options).run(sink)
     expected = frames_of(full, video)
     assert len(expected) == 15
+    assert group_columns(full) == (schema.VIDEO, schema.SCENE)
 
     part = tmp_path / "part" / "manifest.csv"
     with pytest.raises(Interrupt), StopAfter(part, 7) as sink:

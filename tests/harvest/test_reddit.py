@@ -48,6 +48,7 @@ def test_praw_listing_every_media_kind(world: RedditWorld, tmp_path: Path) -> No
     manifest = tmp_path / "m.csv"
     summary = collect(world, manifest)
     frame = manifests.read(manifest)
+    assert manifests.group_columns(frame) == (schema.POST_ID, schema.AUTHOR)
     assert summary["post_source"] == "praw" and summary["posts_listed"] == len(posts)
     assert world.web.hits("/api/v1/access_token") == 1 and world.web.hits("/r/Doom/hot") == 3
     assert sorted(frame[schema.POST_ID]) == ["gal01", "gal01", "img01", "imp01", "imu01", "xp001"]
