@@ -256,9 +256,9 @@ class Decoded:
 SideRule = int | Callable[[tuple[int, int]], int] | None
 
 
-def decode(path: str | os.PathLike[str], *, min_side: SideRule = None, mode: str = "RGB",
+def decode(path: str | os.PathLike[str] | bytes, *, min_side: SideRule = None, mode: str = "RGB",
            reduce: bool = False, orient: bool = True, limits: Limits = Limits()) -> Decoded:
-    """Open an image file for use, decoded at reduced size when ``min_side`` allows.
+    """Open an image file (or bytes) for use, decoded at reduced size when ``min_side`` allows.
 
     The decoder is asked for the smallest size whose shorter side keeps at least ``min_side`` pixels
     (JPEG decodes at 1/2, 1/4 or 1/8 size); with ``reduce`` other formats are then box-reduced to
@@ -268,7 +268,7 @@ def decode(path: str | os.PathLike[str], *, min_side: SideRule = None, mode: str
     """
     _quiet_bomb_warning()
     try:
-        with Image.open(path) as img:
+        with Image.open(BytesIO(path) if isinstance(path, bytes) else path) as img:
             bomb = _pixel_error(img.size, limits)
             if bomb:
                 raise ImageError(schema.TOO_LARGE, bomb)
@@ -292,8 +292,10 @@ def decode(path: str | os.PathLike[str], *, min_side: SideRule = None, mode: str
     return Decoded(out, full)
 
 
-def _head(path: str | os.PathLike[str]) -> bytes | None:
+def _head(path: str | os.PathLike[str] | bytes) -> bytes | None:
     """The first bytes of a file, to name what an unidentified image really is."""
+    if isinstance(path, bytes):
+        return path[:4096]
     try:
         with open(path, "rb") as fh:
             return fh.read(4096)

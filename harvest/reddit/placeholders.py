@@ -15,12 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from io import BytesIO
 
 import imagehash
-from PIL import Image
 
-from manifests import InputError
+from manifests import InputError, images
 
 DEFAULT_DISTANCE = 6
 
@@ -39,10 +37,10 @@ class PlaceholderSet:
         hashes = []
         for path in paths:
             try:
-                with Image.open(path) as img:
-                    hashes.append((os.path.basename(path), imagehash.phash(img.convert("RGB"))))
-            except OSError as exc:
-                raise InputError(f"placeholder image {path} cannot be read: {exc}") from exc
+                img = images.decode(path, mode="RGB").image
+            except images.ImageError as exc:
+                raise InputError(f"placeholder image {path} cannot be used: {exc.error}") from exc
+            hashes.append((os.path.basename(path), imagehash.phash(img)))
         return cls(tuple(hashes), max_distance)
 
     @classmethod
@@ -55,9 +53,8 @@ class PlaceholderSet:
         if not self.hashes:
             return None
         try:
-            with Image.open(BytesIO(data)) as img:
-                found = imagehash.phash(img.convert("RGB"))
-        except (OSError, ValueError):
+            found = imagehash.phash(images.decode(data, mode="RGB").image)
+        except images.ImageError:
             return None
         for name, known in self.hashes:
             if found - known <= self.max_distance:

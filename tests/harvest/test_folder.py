@@ -169,6 +169,7 @@ def test_collector_registry_contract(tmp_path: Path) -> None:
     for name, cls in COLLECTORS.items():
         assert cls.source and cls.__doc__ and name in commands  # every collector has its command
         assert cls.example.startswith(f"harvest {name} ")
+        assert set(cls.group_columns) <= set(schema.COLUMNS)  # declared groups are declared columns
     # constructing does no I/O: a folder that does not exist is only an error when run
     collector = FolderCollector(FolderOptions(root=tmp_path / "missing"))
     with pytest.raises(manifests.InputError, match="is not a folder"):
