@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from manifests import Appender, InputError, lineage, read, schema
-from manifests.images import IMAGE_SUFFIXES
+from manifests.images import is_image_name
 from manifests.progress import Progress
 
 from .collector import Collector
@@ -158,7 +158,7 @@ class FolderCollector(Collector):
         store_root = str(sink.path.parent) if self.options.copy else None
         tasks = []
         for path, rel in self.files():
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
+            if not is_image_name(path):
                 summary.skip("not_image_file", rel)
                 continue
             fields = self.fields_for(rel)

@@ -11,7 +11,8 @@
 - :func:`failure` maps every exception opening an image can raise to ONE named status of
   :mod:`manifests.schema` (``corrupt``, ``truncated``, ``too_large``, ``unreadable``...) and a one-line
   error; :class:`ImageError` carries that pair.
-- :data:`IMAGE_SUFFIXES` is the one list of file suffixes treated as images (folder import, predict).
+- :func:`image_suffixes` / :func:`is_image_name` are the one list of file suffixes treated as images
+  (folder import, predict).
 
 Bomb limits: :class:`Limits` caps bytes and pixels. Pillow warns about images between its
 ``MAX_IMAGE_PIXELS`` and twice that; since every image opened here is checked against
@@ -27,12 +28,14 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
@@ -46,9 +49,9 @@ MAX_FRAMES_VERIFIED = 500
 ORIENTATION = 0x0112  # the EXIF tag
 
 EXTENSIONS = {"jpeg": "jpg", "mpo": "jpg", "tiff": "tif", "jpeg2000": "jp2"}
-# Every suffix Pillow reads, plus formats that are imported as rows even when they cannot be decoded
-# here (SVG is refused as ``unsupported``; HEIC needs a plug-in), so no image file is silently skipped.
-IMAGE_SUFFIXES = frozenset(Image.registered_extensions()) | {".svg", ".heic", ".heif", ".avif"}
+# Imported as rows even when they cannot be decoded here (SVG is refused as ``unsupported``; HEIC
+# needs a plug-in), so no image file is silently skipped.
+EXTRA_SUFFIXES = frozenset({".svg", ".heic", ".heif", ".avif"})
 
 _SIGNATURES = (
     (b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
@@ -67,7 +70,22 @@ def _quiet_bomb_warning() -> None:
         warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
+
 _quiet_bomb_warning()
+
+
+@functools.cache
+def image_suffixes() -> frozenset[str]:
+    """The one list of image file suffixes: every suffix Pillow reads, plus :data:`EXTRA_SUFFIXES`.
+
+    Computed on first use (it loads every Pillow plug-in), so importing this module stays cheap.
+    """
+    return frozenset(Image.registered_extensions()) | EXTRA_SUFFIXES
+
+
+def is_image_name(path: str | os.PathLike[str]) -> bool:
+    """Whether a file name has an image suffix (case-insensitive): ``harvest folder``, ``train predict``."""
+    return Path(path).suffix.lower() in image_suffixes()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from manifests import InputError, schema
-from manifests.images import IMAGE_SUFFIXES, ImageError
+from manifests.images import ImageError, is_image_name
 
 from .data import load_image, load_table, to_input
 from .device import pick_device, probabilities
@@ -55,7 +55,7 @@ def image_files(inputs: list[Path]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            files += sorted(p for p in item.rglob("*") if is_image_name(p))
         elif item.is_file():
             files.append(item)
         else:

@@ -124,8 +124,10 @@ def test_worker_threads_never_toggle_warning_filters(tmp_path: Path) -> None:
     assert len(seen) == 80 and all(seen) and warnings.filters == before
 
 
-def test_one_suffix_list_covers_avif_and_heic(tmp_path: Path) -> None:
+def test_one_suffix_list_covers_avif_and_heic() -> None:
     from harvest import folder
+    from train import predict
 
-    assert folder.IMAGE_SUFFIXES is images.IMAGE_SUFFIXES
-    assert {".avif", ".heic", ".heif", ".jpg", ".png", ".webp", ".svg"} <= images.IMAGE_SUFFIXES
+    assert folder.is_image_name is predict.is_image_name is images.is_image_name
+    assert {".avif", ".heic", ".heif", ".jpg", ".png", ".webp", ".svg"} <= images.image_suffixes()
+    assert images.is_image_name("shots/A.AVIF") and not images.is_image_name("notes.txt")

@@ -144,8 +144,7 @@ def test_evaluation_needs_no_train_split(tiny, tmp_path):
 
 def test_predict_finds_every_suffix_folder_import_takes(tmp_path):
     """One suffix list: ``train predict DIR`` takes .avif and .heic files as ``harvest folder`` does."""
-    from harvest.folder import IMAGE_SUFFIXES as FOLDER_SUFFIXES
-    from manifests.images import ImageError
+    from manifests.images import ImageError, image_suffixes
     from train.predict import image_files
 
     Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "a.avif")
@@ -154,7 +153,7 @@ def test_predict_finds_every_suffix_folder_import_takes(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     found = image_files([tmp_path])
     assert [p.name for p in found] == ["a.avif", "b.heic", "c.jpg"]
-    assert {p.suffix for p in found} <= FOLDER_SUFFIXES
+    assert {p.suffix for p in found} <= image_suffixes()  # the list harvest folder imports by
     pre = Preprocess(size=16, resize=16)
     arr = data.load_image(tmp_path / "a.avif", pre)
     assert arr.shape == (16, 16, 3) and arr[..., 0].mean() > 150  # decoded, not skipped
