@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +102,9 @@ def declared(meta: Mapping[str, Any]) -> dict[str, str]:
     return dict(meta.get(GROUPS_KEY) or {})
 
 
-def with_groups(meta: Mapping[str, Any], columns: Iterable[str], by: str,
+def with_groups(meta: Mapping[str, Any], new: Mapping[str, str],
                 frame: pd.DataFrame | None = None) -> dict[str, Any]:
-    """``meta`` with ``columns`` declared as groups by ``by`` (earlier declarations are kept).
+    """``meta`` with the ``{column: who declares it}`` in ``new`` added (earlier declarations are kept).
 
     The first declaration for a manifest written before group columns were recorded also keeps the
     :data:`LEGACY` columns ``frame`` holds values in, so recording ``site`` does not forget ``scene``.
@@ -112,7 +112,7 @@ def with_groups(meta: Mapping[str, Any], columns: Iterable[str], by: str,
     groups = declared(meta)
     if GROUPS_KEY not in meta and frame is not None:
         groups.update({c: "legacy" for c in _legacy(frame)})
-    for column in columns:
+    for column, by in new.items():
         if column and column not in groups:
             groups[column] = by
     return {**meta, GROUPS_KEY: groups}

@@ -80,17 +80,26 @@ def declare_groups(manifest: str | os.PathLike[str], columns: Iterable[str], by:
     Collectors call this for the columns they write (a search engine's ``creator``, say); the
     manifest then refuses random splits across them and training reports accuracy per value.
     """
-    with locked(manifest, timeout):
-        _record_groups(Path(manifest), groups.read_meta(manifest), columns, by, io.read(manifest))
+    path = Path(manifest)
+    with locked(path, timeout):
+        frame = io.read(path)
+        if _record_groups(path, groups.read_meta(path), dict.fromkeys(columns, by), frame) \
+                and io.is_parquet(path) and path.exists():
+            io.write(frame, path, conformed=True)  # the Parquet file's own copy of the metadata
 
 
-def _record_groups(target: Path, meta: dict[str, Any], columns: Iterable[str], by: str,
+def _record_groups(target: Path, meta: dict[str, Any], new: Mapping[str, str],
                    frame: pd.DataFrame) -> bool:
-    """Write ``target``'s sidecar when ``columns`` add to ``meta``; the caller holds the lock."""
-    new = groups.with_groups(meta, columns, by, frame)
-    if new == meta and groups.meta_path(target).exists():
+    """Write ``target``'s sidecar when ``new`` adds to ``meta``; the caller holds the lock.
+
+    Returns whether the sidecar was written.
+    """
+    merged = groups.with_groups(meta, new, frame)
+    if merged == meta and groups.meta_path(target).exists():
         return False
-    groups.write_meta(target, new)
+    if not merged.get(groups.GROUPS_KEY) and not meta:
+        return False
+    groups.write_meta(target, merged)
     return True
 
 
@@ -113,24 +122,23 @@ def update(manifest: str | os.PathLike[str], command: str | None = None,
         tx.changes = diff(before, tx.frame)
         if dry_run:
             return
-        _commit_groups(Path(manifest), Path(target), tx)
-        if tx.changes == Changes() and target.exists():
+        wrote = _commit_groups(Path(manifest), Path(target), tx)
+        if tx.changes == Changes() and target.exists() and not (wrote and io.is_parquet(target)):
             return
         io.write(tx.frame, target, conformed=True)
         lineage.append(target, command or lineage.command_line(), tx.changes, len(tx.frame),
                        tx.details)
 
 
-def _commit_groups(source: Path, target: Path, tx: Transaction) -> None:
+def _commit_groups(source: Path, target: Path, tx: Transaction) -> bool:
     """The target's sidecar: the source's metadata plus the groups the transaction declared."""
     meta = groups.read_meta(source)
-    if target != source or tx.new_groups:
-        for by in dict.fromkeys(tx.new_groups.values()):
-            cols = [c for c, b in tx.new_groups.items() if b == by]
-            meta = groups.with_groups(meta, cols, by, tx.original)
-        if meta:
-            groups.write_meta(target, meta)
-        groups.attach(tx.frame, meta)
+    if target == source and not tx.new_groups:
+        return False
+    target_meta = meta if target == source else groups.read_meta(target) if target.exists() else {}
+    wrote = _record_groups(target, {**target_meta, **meta}, tx.new_groups, tx.original)
+    groups.attach(tx.frame, groups.read_meta(target))
+    return wrote
 
 
 class Appender:
@@ -174,14 +182,17 @@ class Appender:
         if not self._buffer:
             if self._groups:
                 with locked(self.path, self.timeout):
-                    self._commit_groups(io.read(self.path))
+                    current = io.read(self.path)
+                    if self._commit_groups(current) and io.is_parquet(self.path) and self.path.exists():
+                        io.write(current, self.path, conformed=True)
             return MergeStats()
         batch = io.from_records(self._buffer)
         with locked(self.path, self.timeout):
             current = io.read(self.path)
             merged, stats = merge(current, batch)
-            self._commit_groups(current)
-            if stats.added or stats.replaced_failures or not self.path.exists():
+            wrote = self._commit_groups(current)
+            if stats.added or stats.replaced_failures or not self.path.exists() or \
+                    (wrote and io.is_parquet(self.path)):
                 io.write(merged, self.path, conformed=True)
             self._rows = len(merged)
         self._buffer.clear()
@@ -189,15 +200,13 @@ class Appender:
         self.stats += stats
         return stats
 
-    def _commit_groups(self, current: pd.DataFrame) -> None:
+    def _commit_groups(self, current: pd.DataFrame) -> bool:
+        """Record the declared groups (under the lock); whether the sidecar was written."""
         if not self._groups:
-            return
-        meta = groups.read_meta(self.path)
-        for by in dict.fromkeys(self._groups.values()):
-            cols = [c for c, b in self._groups.items() if b == by]
-            _record_groups(self.path, meta, cols, by, current)
-            meta = groups.read_meta(self.path)
+            return False
+        wrote = _record_groups(self.path, groups.read_meta(self.path), self._groups, current)
         self._groups.clear()
+        return wrote
 
     def close(self) -> MergeStats:
         """Flush what is left and write one lineage entry for the whole run."""

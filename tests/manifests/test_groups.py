@@ -79,3 +79,13 @@ def test_broken_sidecar_is_a_one_line_manifest_error(tmp_path: Path) -> None:
     groups.meta_path(path).write_text("{not json")
     with pytest.raises(ManifestError, match="not valid JSON"):
         manifests.read(path)
+
+
+def test_declaring_on_a_parquet_manifest_updates_its_own_copy(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    manifests.write(manifests.from_records(_rows(stage="g")), path)
+    before = manifests.read(path)
+    manifests.declare_groups(path, ["stage"], by="test")
+    groups.meta_path(path).unlink()
+    assert manifests.group_columns(path) == ("stage",)
+    assert manifests.read(path).equals(before)  # the rows are as they were
