@@ -160,7 +160,8 @@ SPLIT_EPILOG = """Examples:
 def split_cmd(
     manifest: Annotated[Path, typer.Argument(help="Manifest to split (.csv or .parquet).")],
     group_by: Annotated[str, typer.Option(
-        help="Column(s) whose values never cross splits (street, scene, post_id, video,scene).")] = "",
+        help="Column(s) whose values never cross splits (street, scene, post_id, video,scene); "
+             "recorded as the manifest's group columns.")] = "",
     ratios: Annotated[str, typer.Option(help="train,val[,test] shares.")] = "0.7,0.15,0.15",
     stratify: Annotated[str, typer.Option(help="Class column to balance per split ('' for none).")
                         ] = "label",

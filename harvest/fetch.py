@@ -8,7 +8,8 @@ A ``Fetcher`` holds a pooled ``requests`` session with a configurable User-Agent
   that end before their ``Content-Length``;
 - 429 handling that waits as long as ``Retry-After`` (seconds or an HTTP date) or Reddit's
   ``x-ratelimit-reset`` asks, up to ``max_wait``;
-- sniffing of the real type from the first bytes (``sniff``), whatever the ``Content-Type`` claims.
+- sniffing of the real type from the first bytes (``sniff``, the one sniffer in :mod:`manifests.images`),
+  whatever the ``Content-Type`` claims.
 
 Every call returns a ``FetchResult`` whose ``status``/``error`` become a manifest row; no per-URL failure
 raises. ``Fetcher.map`` runs many downloads on a thread pool (``workers``) with at most ``per_host``
