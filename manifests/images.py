@@ -70,7 +70,6 @@ def _quiet_bomb_warning() -> None:
         warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
-
 _quiet_bomb_warning()
 
 
