@@ -12,7 +12,7 @@ import pytest
 import manifests
 from curate import cli
 from curate.balance import BalanceOptions, balance, cell_counts, thin_cells, weights
-from manifests import InputError, UsageError, schema
+from manifests import InputError, UsageError, groups, schema
 
 STREET = "street"  # a pattern field, not a schema column: group columns are declared
 
@@ -150,3 +150,14 @@ def test_balance_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exc:
         cli.main(["balance", str(path), "--strategy", "nope"])
     assert exc.value.code == 2 and "--strategy is one of" in capsys.readouterr().err
+
+
+def test_spread_goes_over_a_recorded_custom_group_column() -> None:
+    rows = [{schema.LABEL: "cog", "site": f"site{s}", schema.TIME: float(t)}
+            for s, length in enumerate((40, 3, 2, 1)) for t in range(length)]
+    frame = frame_of(rows)
+    unknown, _ = balance(frame, BalanceOptions(max_per_cell=4, prefer="spread"))
+    assert unknown[unknown[schema.STATUS] == schema.OK]["site"].nunique() < 4  # only spread in time
+    frame.attrs[groups.ATTR] = ["site"]  # what manifests.read attaches once site is recorded
+    out, _ = balance(frame, BalanceOptions(max_per_cell=4, prefer="spread"))
+    assert sorted(out[out[schema.STATUS] == schema.OK]["site"]) == ["site0", "site1", "site2", "site3"]
