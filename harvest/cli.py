@@ -127,8 +127,8 @@ def folder(
     group_field: Annotated[list[str] | None, typer.Option(
         help="Pattern field(s) that group related images (site, stage...), recorded in the manifest "
              "so `curate split` keeps each value in one split and `train` reports accuracy per value. "
-             "Repeatable or comma-separated; 'none' for none. Default: location-like fields "
-             "(street, site, level, map...).")] = None,
+             "Repeatable or comma-separated; 'auto' names the location-like fields (street, site, "
+             "level, map...), the default; 'none' for none.")] = None,
     label: Annotated[str | None, typer.Option(help="One label for every file.")] = None,
     copy: Annotated[bool, typer.Option("--copy", help="Copy files into the manifest's image store "
                                        "(images/) instead of referring to them in place.")] = False,

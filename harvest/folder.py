@@ -31,6 +31,7 @@ from .summary import RunSummary
 log = logging.getLogger(__name__)
 
 CHUNK = 64
+AUTO = "auto"  # --group-field auto: the pattern's location-like fields
 # Pattern fields that name where an image was taken: recorded as group columns unless told otherwise.
 GROUP_LIKE = frozenset({"street", "location", "site", "place", "area", "zone", "map", "level", "room",
                         "scene", "video", "episode", "session", "album", "camera"})
@@ -51,7 +52,7 @@ class FolderOptions:
         group_fields: pattern fields that group related images (a street, a site, a stage): the
             manifest records them, so ``curate split`` keeps each value in one split and ``train``
             reports accuracy per value. ``None`` (default): the pattern's location-like fields
-            (:data:`GROUP_LIKE`); ``()``: none.
+            (:data:`GROUP_LIKE`), which ``"auto"`` also names among others; ``()``: none.
     """
 
     root: Path
@@ -112,17 +113,17 @@ class FolderCollector(Collector):
         if options.label_field and (not self.pattern or options.label_field not in self.pattern.fields):
             raise InputError(f"--label-field {options.label_field!r} is not a field of --pattern")
         fields = self.pattern.fields if self.pattern else ()
-        unknown = [f for f in options.group_fields or () if f not in fields]
+        unknown = [f for f in options.group_fields or () if f not in fields and f != AUTO]
         if unknown:
             raise InputError(f"--group-field {unknown[0]!r} is not a field of --pattern"
                              + (f" (fields: {', '.join(fields)})" if fields else ""))
 
     def groups(self) -> tuple[str, ...]:
-        """The ``group_fields`` asked for, or the pattern's location-like fields by default."""
-        if self.options.group_fields is not None:
-            return tuple(self.options.group_fields)
+        """The ``group_fields`` asked for (``auto``: the location-like ones), ``auto`` by default."""
+        asked = (AUTO,) if self.options.group_fields is None else self.options.group_fields
         fields = self.pattern.fields if self.pattern else ()
-        return tuple(f for f in fields if f in GROUP_LIKE and f != self.options.label_field)
+        like = [f for f in fields if f in GROUP_LIKE and f != self.options.label_field]
+        return tuple(dict.fromkeys(g for f in asked for g in (like if f == AUTO else [f])))
 
     def files(self) -> Iterator[tuple[Path, str]]:
         """Every non-hidden file under the root, sorted, with its ``/``-separated relative path."""
@@ -196,6 +197,7 @@ class FolderCollector(Collector):
         summary.merge = sink.stats
         if self.pattern:
             summary.details["pattern_fields"] = list(self.pattern.fields)
+            summary.details["group_columns"] = list(self.groups())
         return summary
 
 
