@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 CHUNK = 64
 AUTO = "auto"  # --group-field auto: the pattern's location-like fields
 # Pattern fields that name where an image was taken: recorded as group columns unless told otherwise.
-GROUP_LIKE = frozenset({"street", "location", "site", "place", "area", "zone", "map", "level", "room",
-                        "scene", "video", "episode", "session", "album", "camera"})
+GROUP_LIKE = frozenset({"street", "location", "site", "place", "area", "zone", "map", "level", "stage",
+                        "room", "scene", "video", "episode", "session", "album", "camera"})
 
 
 @dataclass(frozen=True)
