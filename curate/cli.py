@@ -7,26 +7,38 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from manifests import ExitStatus, InputError, read, schema, update
+from manifests import ExitStatus, schema
+from manifests.cliargs import (
+    DEFAULT_MANIFEST,
+    EPILOG,
+    DebugOpt,
+    ManifestArg,
+    VerboseOpt,
+    VersionOpt,
+    use_manifest,
+)
 from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
 
-from .balance import BalanceOptions, BalanceReport, balance, table
-from .dedupe import DedupeOptions, DedupeResult, dedupe, delete_duplicate_files
-from .hashing import METHODS
-from .index import ENGINES
-from .split import SplitOptions, SplitReport, assign_splits, parse_ratios, read_pins
-from .stats import stats
+if TYPE_CHECKING:
+    from .balance import BalanceReport
+    from .dedupe import DedupeResult
+    from .split import SplitReport
+
+# The names of curate.hashing.METHODS and curate.index.ENGINES, spelled out so --help imports neither
+# numpy nor pandas (tests/curate/test_cli.py keeps them equal).
+METHOD_NAMES = ("phash", "dhash", "ahash", "whash", "colorhash")
+ENGINE_NAMES = ("auto", "brute", "mih")
 
 app = typer.Typer(
     name="curate", no_args_is_help=True, rich_markup_mode="rich",
     help="Inspect and clean a manifest: counts, near-duplicates, balance, leak-free splits, export.",
-    epilog="Add --debug to any command to see the traceback of an error.")
+    epilog=EPILOG)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
@@ -36,19 +48,22 @@ SeedOpt = Annotated[int, typer.Option(help="Seed: the same manifest and seed giv
 
 
 @app.callback()
-def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                               help="More log output (-vv for debug).")] = 0) -> None:
+def _main(verbose: VerboseOpt = 0, debug: DebugOpt = False, version: VersionOpt = False) -> None:
     setup_logging(verbose)
 
 
 @app.command("stats", epilog="Example:\n\n  curate stats data/manifest.csv --by label,street")
 def stats_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Manifest to read (.csv or .parquet).")],
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     by: Annotated[str, typer.Option(help="Comma-separated columns to count rows by.")] = "label",
     as_json: JsonOpt = False,
 ) -> None:
     """Count rows by status and by any columns (label, source, street, scene...)."""
-    result = stats(read(_existing(manifest)), list(_columns(by)))
+    from manifests import read
+
+    from .stats import stats
+
+    result = stats(read(use_manifest(manifest)), list(_columns(by)))
     if as_json:
         print_json(result)
         return
@@ -67,12 +82,6 @@ def _columns(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
-def _existing(manifest: Path) -> Path:
-    if not manifest.exists():
-        raise InputError(f"{manifest} does not exist")
-    return manifest
-
-
 BALANCE_EPILOG = """Examples:
 
   curate balance data/manifest.csv --by label,street --plot balance.png
@@ -85,7 +94,7 @@ BALANCE_EPILOG = """Examples:
 
 @app.command("balance", epilog=BALANCE_EPILOG)
 def balance_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Manifest to balance (.csv or .parquet).")],
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     by: Annotated[str, typer.Option(help="Comma-separated columns whose combinations are the cells.")
                   ] = "label",
     min_per_cell: Annotated[int, typer.Option(help="Name the cells with fewer rows than this.")] = 5,
@@ -102,9 +111,13 @@ def balance_cmd(
     dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Count rows per cell of any columns, cap crowded cells and write sampling weights."""
+    from manifests import update
+
+    from .balance import BalanceOptions, balance, table
+
     options = BalanceOptions(by=_columns(by), min_per_cell=min_per_cell, max_per_cell=max_per_cell,
                              prefer=prefer, seed=seed, strategy=strategy)
-    with update(_existing(manifest), output=output, dry_run=dry_run) as tx:
+    with update(use_manifest(manifest), output=output, dry_run=dry_run) as tx:
         tx.frame, report = balance(tx.frame, options)
         tx.details = {"by": list(options.by), "strategy": strategy, "max_per_cell": max_per_cell,
                       "prefer": prefer, "seed": seed, "over_cap": sum(report.capped.values())}
@@ -120,6 +133,8 @@ def balance_cmd(
 
 
 def _print_balance(report: BalanceReport, minimum: int, plot: Path | None, dry_run: bool) -> None:
+    from .balance import table
+
     console = Console()
     counts = table(report.before)
     grid = Table(title=f"ok rows per {' x '.join(report.by)}")
@@ -148,6 +163,8 @@ def _print_balance(report: BalanceReport, minimum: int, plot: Path | None, dry_r
 
 SPLIT_EPILOG = """Examples:
 
+  curate split --group-by street   # manifest.csv in the current folder
+
   curate split data/manifest.csv --group-by street
 
   curate split data/manifest.csv --group-by video,scene --ratios 0.8,0.2 --pin val=my_scenes.txt
@@ -158,7 +175,7 @@ SPLIT_EPILOG = """Examples:
 
 @app.command("split", epilog=SPLIT_EPILOG)
 def split_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Manifest to split (.csv or .parquet).")],
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     group_by: Annotated[str, typer.Option(
         help="Column(s) whose values never cross splits (street, scene, post_id, video,scene); "
              "recorded as the manifest's group columns.")] = "",
@@ -174,10 +191,14 @@ def split_cmd(
     dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Write a leak-free train/val/test split: whole groups, near-duplicates together, stratified."""
+    from manifests import update
+
+    from .split import SplitOptions, assign_splits, parse_ratios, read_pins
+
     groups = _columns(group_by)
     options = SplitOptions(group_by=groups, ratios=parse_ratios(ratios), stratify=stratify or None,
                            seed=seed, pins=read_pins(pin or [], groups), force=force, random=random)
-    with update(_existing(manifest), output=output, dry_run=dry_run) as tx:
+    with update(use_manifest(manifest), output=output, dry_run=dry_run) as tx:
         tx.frame, report = assign_splits(tx.frame, options)
         tx.declare_groups(groups, "curate split --group-by")
         tx.details = {"group_by": list(groups), "ratios": list(options.ratios), "stratify": stratify,
@@ -269,8 +290,8 @@ def _json_dedupe(result: DedupeResult) -> dict:
              "  curate dedupe data/manifest.csv --threshold 6 --keep first --flip-invariant\n\n"
              "  curate dedupe data/manifest.csv --leaks   # after curate split: exit 1 on leaks")
 def dedupe_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Manifest to update (.csv or .parquet).")],
-    hash_name: Annotated[str, typer.Option("--hash", help=f"Hash method: {', '.join(METHODS)}.")
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    hash_name: Annotated[str, typer.Option("--hash", help=f"Hash method: {', '.join(METHOD_NAMES)}.")
                          ] = "phash",
     hash_size: Annotated[int | None, typer.Option(min=2, help="Hash size (bits per side; colorhash: "
                                                   "bits per bin). Default 8 (colorhash 3).")] = None,
@@ -286,7 +307,7 @@ def dedupe_cmd(
                                         "different splits; exit 1 if there are any.")] = False,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Processes for hashing, "
                                          "threads for the search.")] = max(1, min(4, os.cpu_count() or 1)),
-    engine: Annotated[str, typer.Option("--index", help=f"Search index: {', '.join(ENGINES)}.")
+    engine: Annotated[str, typer.Option("--index", help=f"Search index: {', '.join(ENGINE_NAMES)}.")
                       ] = "auto",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the result to another "
                                                 "manifest; leave the input as it is.")] = None,
@@ -303,7 +324,11 @@ def dedupe_cmd(
 
     Files are never deleted unless --delete-files.
     """
-    _existing(manifest)
+    from manifests import update
+
+    from .dedupe import DedupeOptions, dedupe, delete_duplicate_files
+
+    use_manifest(manifest)
     options = DedupeOptions(hash=hash_name, hash_size=hash_size, threshold=threshold, keep=keep,
                             flip_invariant=flip_invariant, workers=workers, engine=engine)
     root = manifest.resolve().parent

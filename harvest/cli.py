@@ -1,42 +1,34 @@
 """``harvest``: collectors that append verified images and their metadata to a manifest.
 
-The CLI only parses options, builds a collector from the registry and prints its summary; the work
-is in :mod:`harvest.registry`.
+The CLI only parses options into each collector's typed options, builds the collector from the
+registry, runs it (:func:`collect`) and prints its typed summary; the work is in
+:mod:`harvest.registry`. Collector modules are imported inside the commands, so ``--help`` is fast.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from manifests import Appender, ExitStatus, UsageError, schema
-from manifests.console import RichProgress, fail, print_json, run_app, setup_logging
+from manifests import ExitStatus, UsageError, schema
+from manifests.cliargs import EPILOG, DebugOpt, VerboseOpt, VersionOpt, format_size, size_param
+from manifests.console import RichProgress, err_console, fail, print_json, run_app, setup_logging
 
-from .fetch import DEFAULT_USER_AGENT, FetchOptions
-from .folder import FolderOptions
-from .reddit import RedditOptions, RedditVideoFrames
-from .reddit.media import MediaRules
-from .reddit.placeholders import PlaceholderSet
-from .reddit.sources import ARCTIC_SHIFT_URL, SourceOptions, parse_when, subreddit_name
-from .registry import COLLECTORS
-from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Limits
-from .summary import RunSummary
-from .video import FrameOptions, FramesOptions
-from .video.collector import FORMATS
-from .video.probe import CropBox
-from .video.progress import FrameBars
-from .video.scenes import DEFAULT_THRESHOLD
+from .defaults import ARCTIC_SHIFT_URL, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_SCENE_THRESHOLD
+
+if TYPE_CHECKING:
+    from .reddit import RedditVideoFrames
+    from .summary import RunSummary
+    from .video import FrameOptions
 
 app = typer.Typer(
     name="harvest", no_args_is_help=True, rich_markup_mode="rich",
     help="Collect images into a manifest (CSV, or Parquet by extension).\n\n"
          "Every collector verifies each image fully, stores its sha256, size and format, and merges "
          "rows by sha256, so running a command again adds only what is new.",
-    epilog="Add --debug to any command to see the traceback of an error.")
+    epilog=EPILOG)
 
 ManifestOpt = Annotated[Path, typer.Option("--manifest", "-m", help="Manifest to append to "
                                            "(.csv, or .parquet for large ones).")]
@@ -46,7 +38,10 @@ WorkersOpt = Annotated[int | None, typer.Option("--workers", "-j", min=1,
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit with status 3 when any item failed.")]
 MaxPixelsOpt = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels "
                                            "(decompression bombs).")]
-MaxBytesOpt = Annotated[int, typer.Option("--max-bytes", help="Refuse files larger than this.")]
+MaxBytesOpt = Annotated[int, typer.Option("--max-bytes", parser=size_param, metavar="SIZE",
+                                          show_default=format_size(DEFAULT_MAX_BYTES),
+                                          help="Refuse files larger than this: 256MB, 1.5GiB, 500k or "
+                                               "bytes.")]
 # How frames are taken from a video (harvest frames, harvest reddit --video-frames).
 EveryOpt = Annotated[int | None, typer.Option(min=1, help="Keep frames 0, N, 2N, ... (frame index; "
                                               "default 48).")]
@@ -67,13 +62,14 @@ BlackGapOpt = Annotated[float, typer.Option(min=0.0, help="Seconds of black betw
 
 
 @app.callback()
-def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                               help="More log output (-vv for debug).")] = 0) -> None:
+def _main(verbose: VerboseOpt = 0, debug: DebugOpt = False, version: VersionOpt = False) -> None:
     setup_logging(verbose)
 
 
 def _print_summary(summary: RunSummary, manifest: Path) -> None:
-    console = Console(stderr=True)
+    from rich.table import Table
+
+    console = err_console
     statuses = sorted(summary.statuses, key=lambda s: (s != schema.OK, s))
     table = Table(title=f"harvest {summary.source} → {manifest}")
     table.add_column("label")
@@ -92,12 +88,27 @@ def _print_summary(summary: RunSummary, manifest: Path) -> None:
         console.print(f"skipped {count} ({reason}): {shown}{more}", highlight=False)
 
 
-def _finish(summary: RunSummary, manifest: Path, as_json: bool, strict: bool) -> int:
+def collect(name: str, options: Any, manifest: Path, as_json: bool = False, strict: bool = False) -> int:
+    """Run the collector ``name`` with its options into ``manifest``; print; return the exit status."""
+    from manifests import Appender
+
+    from .registry import COLLECTORS
+
+    collector = COLLECTORS[name](options)
+    about = collector.describe()
+    if about and not as_json:
+        err_console.print(about, highlight=False, markup=False)
+    with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
+        summary = collector.run(sink, progress)
     if as_json:
         print_json({**summary.to_dict(), "manifest": str(manifest)})
     else:
         _print_summary(summary, manifest)
-    return int(ExitStatus.PARTIAL if strict and summary.failed else ExitStatus.OK)
+        for line in summary.lines():
+            err_console.print(line, highlight=False, markup=False)
+    for message in summary.errors():
+        fail(message, ExitStatus.INPUT)
+    return int(summary.exit_status(strict))
 
 
 def _group_fields(values: list[str] | None) -> tuple[str, ...] | None:
@@ -144,13 +155,13 @@ def folder(
     column. Corrupt, truncated and non-image files become rows with a status saying why; other files
     are skipped and counted.
     """
+    from .folder import FolderOptions
+    from .store import Limits
+
     options = FolderOptions(root=root, pattern=pattern, label_field=label_field, label=label,
                             copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels),
                             group_fields=_group_fields(group_field))
-    collector = COLLECTORS["folder"](options)
-    with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
-        summary = collector.run(sink, progress)
-    return _finish(summary, manifest, as_json, strict)
+    return collect("folder", options, manifest, as_json, strict)
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -167,23 +178,12 @@ def _size(text: str | None) -> tuple[int, int] | None:
 
 def _frame_options(every: int | None, every_seconds: float | None, crop: str, size: str | None,
                    image_format: str = "jpg", **kwargs: object) -> FrameOptions:
-    """Check the frame options of ``harvest frames`` and ``harvest reddit --video-frames``."""
-    if image_format not in FORMATS:
-        raise UsageError(f"--format {image_format!r}: use jpg, png or webp")
-    if every and every_seconds:
-        raise UsageError("give --every or --every-seconds, not both")
-    if crop not in ("auto", "none"):
-        try:
-            CropBox.parse(crop)
-        except ValueError:
-            raise UsageError(f"--crop {crop!r} is not auto, none or W:H:X:Y (W and H above 0)") from None
-    start, end = kwargs.get("start"), kwargs.get("end")
-    if start is not None and end is not None and end <= start:  # type: ignore[operator]
-        raise UsageError(f"--end {end} must be after --start {start}")
-    if size and kwargs.get("max_side"):
-        raise UsageError("give --size or --max-side, not both")
+    """The frame options of ``harvest frames`` and ``harvest reddit --video-frames`` (they check
+    themselves)."""
+    from .video import FrameOptions
+
     return FrameOptions(every=every, every_seconds=every_seconds, crop=crop, size=_size(size),
-                        format=image_format.replace("jpeg", "jpg"), **kwargs)  # type: ignore[arg-type]
+                        format=image_format, **kwargs)  # type: ignore[arg-type]
 
 
 @app.command("frames", epilog="Examples:\n\n"
@@ -206,7 +206,7 @@ def frames(
     image_format: FormatOpt = "jpg",
     quality: QualityOpt = 92,
     keep_dark: KeepDarkOpt = False,
-    scene_threshold: SceneThresholdOpt = DEFAULT_THRESHOLD,
+    scene_threshold: SceneThresholdOpt = DEFAULT_SCENE_THRESHOLD,
     black_gap: BlackGapOpt = 0.5,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
@@ -218,36 +218,14 @@ def frames(
     scene (<stem>:<nnnn>, changes at hard cuts, not inside fades), crop (W:H:X:Y) and origin
     (file#frame=N). Running it again adds nothing and decodes only what is missing.
     """
+    from .video import FramesOptions
+
     options = FramesOptions(
         videos=tuple(videos), label=label, workers=workers,
         frames=_frame_options(every, every_seconds, crop, size, image_format, start=start, end=end,
                               max_side=max_side, quality=quality, keep_dark=keep_dark,
                               scene_threshold=scene_threshold, black_gap=black_gap))
-    collector = COLLECTORS["frames"](options)
-    with Appender(manifest) as sink, FrameBars(enabled=not as_json) as bars:
-        summary = collector.run(sink, bars=bars)
-    code = _finish(summary, manifest, as_json, strict=False)
-    if not as_json:
-        _print_frames(summary.details)
-    failed = summary.details["failed_videos"]
-    for message in failed:
-        fail(message, ExitStatus.INPUT)
-    return int(ExitStatus.INPUT) if failed else code
-
-
-def _print_frames(details: dict[str, object]) -> None:
-    console = Console(stderr=True)
-    for name, video in details["videos"].items():  # type: ignore[attr-defined]
-        if video["skipped"]:
-            console.print(f"{name}: finished earlier with the same options, nothing decoded",
-                          highlight=False)
-        elif video.get("crop"):
-            console.print(f"{name}: {video['decoded']} frames decoded, {video['kept']} kept, "
-                          f"{video['scenes']} scenes, crop {video['crop']}", highlight=False)
-    dropped = details.get("dropped_frames") or {}
-    if dropped:
-        shown = ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items()))  # type: ignore[union-attr]
-        console.print(f"dropped {shown} frames (--keep-dark keeps them)", highlight=False)
+    return collect("frames", options, manifest, as_json)
 
 
 def _mirror(text: str) -> tuple[str, str]:
@@ -296,7 +274,9 @@ def reddit(
     per_host: Annotated[int, typer.Option(min=1, help="Parallel downloads per host.")] = 8,
     timeout: Annotated[float, typer.Option(help="Seconds to connect and between bytes.")] = 30.0,
     retries: Annotated[int, typer.Option(min=0, help="Retries on 5xx, 429 and network errors.")] = 3,
-    user_agent: Annotated[str, typer.Option(help="User-Agent of downloads.")] = DEFAULT_USER_AGENT,
+    user_agent: Annotated[str | None, typer.Option(help="User-Agent of downloads (default: "
+                                                   "python:gleanset:VERSION (dataset harvester)).")
+                          ] = None,
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
     video_frames: Annotated[bool, typer.Option("--video-frames", help="Take frames of v.redd.it videos "
@@ -320,31 +300,29 @@ def reddit(
     are skipped and counted, and so are v.redd.it videos unless --video-frames (or --every N) takes
     their frames. Running it again downloads only what is new.
     """
+    from .fetch import FetchOptions
+    from .reddit import RedditOptions
+    from .reddit.media import MediaRules
+    from .reddit.placeholders import PlaceholderSet
+    from .reddit.sources import SourceOptions, parse_when, subreddit_name
+    from .store import Limits
+
     frames_of = _video_frames(video_frames or bool(every or every_seconds), every, every_seconds, crop,
                               size, image_format, max_side=max_side, keep_dark=keep_dark,
-                              limits=Limits(max_bytes, max_pixels))
+                              max_bytes=max_bytes, max_pixels=max_pixels)
     source = SourceOptions(
         subreddits=tuple(subreddit_name(s) for s in subreddits), sort=sort, time=time, limit=limit,
         after=parse_when(after) if after else None, before=parse_when(before) if before else None,
         top=top, dumps=tuple(dump or ()), site=site, oauth_url=oauth_url, reddit_url=reddit_url,
         arctic_url=arctic_url)
-    fetch = FetchOptions(user_agent=user_agent, workers=workers, per_host=per_host, timeout=timeout,
-                         retries=retries, max_bytes=max_bytes,
-                         mirrors=tuple(_mirror(m) for m in mirror or ()))
+    fetch = FetchOptions(workers=workers, per_host=per_host, timeout=timeout, retries=retries,
+                         max_bytes=max_bytes, mirrors=tuple(_mirror(m) for m in mirror or ()),
+                         **({"user_agent": user_agent} if user_agent else {}))
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()),
                             limits=Limits(max_bytes, max_pixels), video_frames=frames_of)
-    collector = COLLECTORS["reddit"](options)
-    choice = collector.source_choice()
-    if not as_json:
-        Console(stderr=True).print(f"source: {choice.name} — {choice.reason}", highlight=False)
-    with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
-        summary = collector.run(sink, progress)
-    if not as_json:
-        for note in summary.details.get("notes", []):
-            Console(stderr=True).print(f"note: {note}", highlight=False)
-    return _finish(summary, manifest, as_json, strict)
+    return collect("reddit", options, manifest, as_json, strict)
 
 
 def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, crop: str,
@@ -358,7 +336,12 @@ def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, 
         if given:
             raise UsageError(f"{', '.join(given)} only apply to video frames: add --video-frames")
         return None
-    return RedditVideoFrames(_frame_options(every, every_seconds, crop, size, image_format, **kwargs))
+    from .reddit import RedditVideoFrames
+    from .store import Limits
+
+    limits = Limits(kwargs.pop("max_bytes"), kwargs.pop("max_pixels"))  # type: ignore[arg-type]
+    return RedditVideoFrames(_frame_options(every, every_seconds, crop, size, image_format,
+                                            limits=limits, **kwargs))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from manifests import NetworkError, schema
+from manifests import NetworkError, UsageError, schema
 from manifests.images import sniff
 
 from .store import DEFAULT_MAX_BYTES
@@ -86,6 +86,16 @@ class FetchOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     chunk: int = 64 * 1024
     mirrors: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if min(self.workers, self.per_host, self.max_bytes, self.chunk) < 1:
+            raise UsageError("--workers, --per-host and --max-bytes must be 1 or more")
+        if not self.timeout > 0 or self.retries < 0 or min(self.backoff, self.max_backoff,
+                                                           self.max_wait) < 0:
+            raise UsageError(f"--timeout must be above 0 and --retries 0 or more, not {self.timeout} "
+                             f"and {self.retries}")
+        if any(len(pair) != 2 or not all(pair) for pair in self.mirrors):
+            raise UsageError("--mirror takes PREFIX=URL pairs")
 
 
 @dataclass(frozen=True)

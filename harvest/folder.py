@@ -15,11 +15,11 @@ import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from manifests import Appender, InputError, lineage, read, schema
+from manifests import InputError, RowSink, UsageError, lineage, read, schema
 from manifests.images import is_image_name
 from manifests.progress import Progress
 
@@ -64,6 +64,34 @@ class FolderOptions:
     limits: Limits = Limits()
     group_fields: tuple[str, ...] | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"--workers must be 1 or more, not {self.workers}")
+        pattern = compile_pattern(self.pattern) if self.pattern else None  # raises UsageError
+        if self.label_field and (pattern is None or self.label_field not in pattern.fields):
+            raise UsageError(f"--label-field {self.label_field!r} is not a field of --pattern")
+        fields = pattern.fields if pattern else ()
+        unknown = [f for f in self.group_fields or () if f not in fields and f != AUTO]
+        if unknown:
+            raise UsageError(f"--group-field {unknown[0]!r} is not a field of --pattern"
+                             + (f" (fields: {', '.join(fields)})" if fields else ""))
+
+
+@dataclass
+class FolderSummary(RunSummary):
+    """A folder import: the counts, plus the fields the path pattern made columns and the group columns
+    recorded among them."""
+
+    pattern_fields: list[str] = field(default_factory=list)
+    group_columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if not self.pattern_fields:
+            return data
+        return {**data, "pattern_fields": self.pattern_fields, "group_columns": self.group_columns}
+
 
 @dataclass(frozen=True)
 class _Task:
@@ -105,18 +133,15 @@ class FolderCollector(Collector):
     name = "folder"
     source = "folder"
     example = "harvest folder screenshots/ --pattern '{street}/cog_{suit}_{n}.png' --label-field suit"
+    options_type = FolderOptions
+    summary_type = FolderSummary
+
+    options: FolderOptions
 
     def __init__(self, options: FolderOptions) -> None:
         super().__init__(options)
         self._root_name = Path(os.path.abspath(options.root)).name  # no filesystem access here
         self.pattern: PathPattern | None = compile_pattern(options.pattern) if options.pattern else None
-        if options.label_field and (not self.pattern or options.label_field not in self.pattern.fields):
-            raise InputError(f"--label-field {options.label_field!r} is not a field of --pattern")
-        fields = self.pattern.fields if self.pattern else ()
-        unknown = [f for f in options.group_fields or () if f not in fields and f != AUTO]
-        if unknown:
-            raise InputError(f"--group-field {unknown[0]!r} is not a field of --pattern"
-                             + (f" (fields: {', '.join(fields)})" if fields else ""))
 
     def groups(self) -> tuple[str, ...]:
         """The ``group_fields`` asked for (``auto``: the location-like ones), ``auto`` by default."""
@@ -152,7 +177,7 @@ class FolderCollector(Collector):
             fields[schema.SPLIT] = schema.SPLIT_ALIASES[fields[schema.SPLIT]]
         return fields
 
-    def _tasks(self, sink: Appender, summary: RunSummary) -> list[_Task]:
+    def _tasks(self, sink: RowSink, summary: RunSummary) -> list[_Task]:
         known = read(sink.path)
         known = known[known[schema.SOURCE] == self.source]
         seen = dict(zip(known[schema.ORIGIN].astype(str), known[schema.BYTES], strict=True))
@@ -175,7 +200,7 @@ class FolderCollector(Collector):
                                self.options.limits))
         return tasks
 
-    def run(self, sink: Appender, progress: Progress | None = None) -> RunSummary:
+    def run(self, sink: RowSink, progress: Progress | None = None) -> FolderSummary:
         """Verify and record every image under the root."""
         root = self.options.root
         if not root.is_dir():
@@ -196,8 +221,8 @@ class FolderCollector(Collector):
         sink.flush()
         summary.merge = sink.stats
         if self.pattern:
-            summary.details["pattern_fields"] = list(self.pattern.fields)
-            summary.details["group_columns"] = list(self.groups())
+            summary.pattern_fields = list(self.pattern.fields)
+            summary.group_columns = list(self.groups())
         return summary
 
 

@@ -41,6 +41,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from . import schema
+from .errors import UsageError
 
 # Pillow's own warning threshold; images with more pixels are refused as likely bombs.
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -93,6 +94,11 @@ class Limits:
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1 or self.max_pixels < 1:
+            raise UsageError(f"--max-bytes and --max-pixels must be above 0, not {self.max_bytes} "
+                             f"and {self.max_pixels}")
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,11 @@
     with update("manifest.csv", command="curate split ...") as tx:
         tx.frame = assign_splits(tx.frame)
 
-``Appender`` is what collectors use: rows are buffered and merged into the manifest in batches, each
-batch its own locked transaction, so a long harvest never holds the lock for long, two harvests into
-one manifest both land their rows, and a killed run keeps every batch it flushed.
+``Appender`` is what collectors use (it implements :class:`manifests.sink.RowSink`): rows are buffered
+and merged into the manifest in batches, each batch its own locked transaction, so a long harvest never
+holds the lock for long, two harvests into one manifest both land their rows, and a killed run keeps
+every batch it flushed. Inputs a collector marks as finished go to the manifest's archive
+(:mod:`manifests.archive`) right after the rows added before them are merged.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from filelock import FileLock
 from filelock import Timeout as _FileLockTimeout
 
 from . import groups, io, lineage
+from .archive import Archive
 from .errors import LockTimeout
 from .merge import Changes, MergeStats, diff, merge
 
@@ -162,7 +165,9 @@ class Appender:
         self.timeout = timeout
         self.stats = MergeStats()
         self.details: dict[str, Any] = {}
+        self.archive = Archive(self.path)
         self._buffer: list[Mapping[str, Any]] = []
+        self._marks: dict[str, list[tuple[str, str, Mapping[str, Any] | None]]] = {}
         self._groups: dict[str, str] = {}
 
     def declare_groups(self, columns: Iterable[str], by: str) -> None:
@@ -177,15 +182,32 @@ class Appender:
         if (n >= self.batch_size and due) or n >= self.max_buffer:
             self.flush()
 
+    def mark(self, collector: str, key: str, variant: str = "",
+             info: Mapping[str, Any] | None = None) -> None:
+        """Record ``key`` as finished in the archive once the rows added before it are merged."""
+        self._marks.setdefault(collector, []).append((key, variant, info))
+
     def flush(self) -> MergeStats:
-        """Merge the buffered rows into the manifest now."""
-        if not self._buffer:
+        """Merge the buffered rows into the manifest now, then write the pending marks."""
+        if self._buffer:
+            stats = self._merge()
+        else:
+            stats = MergeStats()
             if self._groups:
-                with locked(self.path, self.timeout):
-                    current = io.read(self.path)
-                    if self._commit_groups(current) and io.is_parquet(self.path) and self.path.exists():
-                        io.write(current, self.path, conformed=True)
-            return MergeStats()
+                self._groups_only()
+        marks, self._marks = self._marks, {}
+        for collector, records in marks.items():
+            self.archive.add_many(collector, records)
+        return stats
+
+    def _groups_only(self) -> None:
+        """Record declared group columns when no row is new (a rerun with another --group-field)."""
+        with locked(self.path, self.timeout):
+            current = io.read(self.path)
+            if self._commit_groups(current) and io.is_parquet(self.path) and self.path.exists():
+                io.write(current, self.path, conformed=True)
+
+    def _merge(self) -> MergeStats:
         batch = io.from_records(self._buffer)
         with locked(self.path, self.timeout):
             current = io.read(self.path)

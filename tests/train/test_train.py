@@ -111,6 +111,14 @@ def test_eval_reproduces_test_metrics(trained, shapes, capsys):
     assert "street" in result["groups"]
 
 
+def test_eval_defaults_to_manifest_csv_here(trained, shapes, capsys, monkeypatch):
+    monkeypatch.chdir(shapes.parent)
+    assert main(["eval", str(trained.out / "model.pt"), "--split", "test", "--json"]) == 0
+    printed = capsys.readouterr()
+    assert "manifest: manifest.csv" in printed.err
+    assert json.loads(printed.out)["accuracy"] == pytest.approx(trained.metrics["test"]["accuracy"], abs=1e-6)
+
+
 def test_default_command_is_run():
     assert with_default_command(["m.csv", "--epochs", "2"]) == ["run", "m.csv", "--epochs", "2"]
     assert with_default_command(["-v", "--arch", "resnet18", "m.csv"]) == ["-v", "run", "--arch",
