@@ -42,8 +42,9 @@ META_SUFFIX = ".meta.json"
 GROUPS_KEY = "group_columns"
 PARQUET_KEY = b"gleanset"
 ATTR = "gleanset_group_columns"
-# The group columns of manifests written before they were recorded (what collectors wrote then).
-LEGACY = (schema.SCENE, schema.POST_ID, "street", schema.VIDEO)
+# The group columns of manifests written before they were recorded: what collectors write (folder's
+# street, search's creator are collector metadata, not schema columns).
+LEGACY = (schema.SCENE, schema.POST_ID, "street", schema.VIDEO, schema.AUTHOR, "creator")
 
 
 def meta_path(manifest: str | os.PathLike[str]) -> Path:
