@@ -52,6 +52,14 @@ demo: venv ffmpeg chromium
 	@echo "== movie frames: every 6th frame, letterbox bars and thin edge lines cropped, a scene id per shot"
 	$(BIN)/harvest frames $(DEMO)/movies_src/castle.mp4 $(DEMO)/movies_src/meadow.mp4 \
 	  $(DEMO)/movies_src/dusk.mp4 -m $(DEMO)/movies/manifest.csv --every 6 --workers 2
+	@echo "== image search: two queries to a local fake engine (Openverse's API shape) the demo starts;"
+	@echo "   rows carry creator and licence; a 404, an HTML page and a noai-tagged image are rows saying why"
+	@$(PY) -m tests.fixtures.search $(DEMO)/search-engine.url & echo $$! > $(DEMO)/search-engine.pid; \
+	  for i in $$(seq 100); do [ -s $(DEMO)/search-engine.url ] && break; sleep 0.1; done; \
+	  $(BIN)/harvest search "castle fanart" "castle sketch" --label castle -m $(DEMO)/search/manifest.csv \
+	    --engine-url "$$(cat $(DEMO)/search-engine.url)" --api-interval 0; \
+	  status=$$?; kill $$(cat $(DEMO)/search-engine.pid); rm -f $(DEMO)/search-engine.pid; exit $$status
+	$(BIN)/curate stats $(DEMO)/search/manifest.csv --by creator,license
 	@echo "== near-duplicates: six screenshots were re-posted downscaled (drawn scenes are simpler than"
 	@echo "   photos, so a tighter threshold than the default 10 keeps different screenshots apart)"
 	$(BIN)/curate dedupe $(DEMO)/streets/manifest.csv --threshold 4
@@ -83,6 +91,7 @@ bench: venv ffmpeg
 	$(PY) bench/frames.py
 	$(PY) bench/dedupe.py
 	$(PY) bench/download.py
+	$(PY) bench/search.py
 	$(PY) bench/split.py
 	$(PY) bench/report.py
 	$(PY) bench/trainer.py

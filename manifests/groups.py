@@ -43,8 +43,8 @@ GROUPS_KEY = "group_columns"
 PARQUET_KEY = b"gleanset"
 ATTR = "gleanset_group_columns"
 # The group columns of manifests written before they were recorded: what collectors write (folder's
-# street, search's creator are collector metadata, not schema columns).
-LEGACY = (schema.SCENE, schema.POST_ID, "street", schema.VIDEO, schema.AUTHOR, "creator")
+# street is a pattern field, not a schema column).
+LEGACY = (schema.SCENE, schema.POST_ID, "street", schema.VIDEO, schema.AUTHOR, schema.CREATOR)
 
 
 def meta_path(manifest: str | os.PathLike[str]) -> Path:
