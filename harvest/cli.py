@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from manifests import ExitStatus, UsageError, schema
-from manifests.cliargs import EPILOG, DebugOpt, VerboseOpt, VersionOpt, format_size, size_param
+from manifests.cliargs import (
+    EPILOG,
+    ClusterOpt,
+    DebugOpt,
+    ExecutorOpt,
+    VerboseOpt,
+    VersionOpt,
+    executor_spec,
+    format_size,
+    size_param,
+)
 from manifests.console import RichProgress, err_console, fail, print_json, run_app, setup_logging
 
 from .defaults import (
@@ -154,6 +164,8 @@ def folder(
     workers: WorkersOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     as_json: JsonOpt = False,
     strict: StrictOpt = False,
 ) -> int:
@@ -168,7 +180,8 @@ def folder(
 
     options = FolderOptions(root=root, pattern=pattern, label_field=label_field, label=label,
                             copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels),
-                            group_fields=_group_fields(group_field))
+                            group_fields=_group_fields(group_field),
+                            executor=executor_spec(executor, cluster, workers))
     return collect("folder", options, manifest, as_json, strict)
 
 
@@ -218,6 +231,8 @@ def frames(
     black_gap: BlackGapOpt = 0.5,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     as_json: JsonOpt = False,
 ) -> int:
     """Take every Nth frame of videos: borders cropped, scenes recorded, one decoding pass each.
@@ -230,6 +245,7 @@ def frames(
 
     options = FramesOptions(
         videos=tuple(videos), label=label, workers=workers,
+        executor=executor_spec(executor, cluster, workers),
         frames=_frame_options(every, every_seconds, crop, size, image_format, start=start, end=end,
                               max_side=max_side, quality=quality, keep_dark=keep_dark,
                               scene_threshold=scene_threshold, black_gap=black_gap))
@@ -287,6 +303,8 @@ def reddit(
                           ] = None,
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     video_frames: Annotated[bool, typer.Option("--video-frames", help="Take frames of v.redd.it videos "
                                               "(as harvest frames does) instead of skipping them; "
                                               "--every/--every-seconds imply it.")] = False,
@@ -329,7 +347,8 @@ def reddit(
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()),
-                            limits=Limits(max_bytes, max_pixels), video_frames=frames_of)
+                            limits=Limits(max_bytes, max_pixels), video_frames=frames_of,
+                            executor=executor_spec(executor, cluster))
     return collect("reddit", options, manifest, as_json, strict)
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from manifests import InputError, RowSink, UsageError, lineage, read, schema
+from manifests.executor import ExecutorSpec, partitions, run_partitions
 from manifests.images import is_image_name
 from manifests.progress import Progress
 
@@ -53,6 +53,8 @@ class FolderOptions:
             manifest records them, so ``curate split`` keeps each value in one split and ``train``
             reports accuracy per value. ``None`` (default): the pattern's location-like fields
             (:data:`GROUP_LIKE`), which ``"auto"`` also names among others; ``()``: none.
+        executor: where verification runs (local processes by default, or Dask: workers must see
+            the folder and the manifest's folder at the same paths).
     """
 
     root: Path
@@ -63,6 +65,7 @@ class FolderOptions:
     workers: int | None = None
     limits: Limits = Limits()
     group_fields: tuple[str, ...] | None = None
+    executor: ExecutorSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -107,6 +110,10 @@ def _inspect(task: _Task) -> tuple[_Task, dict[str, Any]]:
     info, rel = store_file(task.file, task.store_root, task.limits)
     stored = str(Path(task.store_root) / rel) if rel else task.file
     return task, {**info.row(), schema.PATH: stored}
+
+
+def _inspect_many(tasks: Sequence[_Task]) -> list[tuple[_Task, dict[str, Any]]]:
+    return [_inspect(task) for task in tasks]
 
 
 def layout_fields(parts: list[str], root_name: str) -> dict[str, str]:
@@ -211,7 +218,8 @@ class FolderCollector(Collector):
         tasks = self._tasks(sink, summary)
         progress.total(len(tasks), f"importing {root}")
         base = sink.path.parent.resolve()
-        for task, row in _map(_inspect, tasks, self.options.workers):
+        spec = self.options.executor or ExecutorSpec(workers=self.options.workers)
+        for task, row in _map(tasks, spec):
             row[schema.PATH] = os.path.relpath(row[schema.PATH], base).replace(os.sep, "/")
             row.update({**task.fields, schema.SOURCE: self.source,
                         schema.HARVESTED_AT: lineage.now()})
@@ -233,11 +241,8 @@ def _size(path: Path) -> int | None:
         return None
 
 
-def _map(fn: Any, tasks: list[_Task], workers: int | None) -> Iterator[Any]:
-    """Map over tasks in a process pool, in order; small jobs stay in this process."""
-    workers = workers or os.cpu_count() or 1
-    if workers <= 1 or len(tasks) < CHUNK:
-        yield from map(fn, tasks)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(fn, tasks, chunksize=CHUNK)
+def _map(tasks: list[_Task], spec: ExecutorSpec) -> Iterator[tuple[_Task, dict[str, Any]]]:
+    """Verify tasks in partitions of :data:`CHUNK` on the executor, in order; a job smaller than one
+    partition stays in this process."""
+    for part in run_partitions(_inspect_many, partitions(tasks, CHUNK), spec):
+        yield from part

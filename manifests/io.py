@@ -3,7 +3,8 @@
 ``read`` and ``write`` are the only functions that touch manifest files. Both enforce the schema's
 dtypes, so a CSV and a Parquet copy of one manifest read back as equal DataFrames. ``write`` is
 atomic: it writes a temporary file beside the target, fsyncs it and renames it over the target, so a
-crash at any point leaves either the old manifest or the new one, never half of one.
+crash at any point leaves either the old manifest or the new one, never half of one. A folder is a
+partitioned Parquet manifest (:mod:`manifests.partitioned`), read and written the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 
 from . import groups, schema
 from .errors import ManifestError
+from .partitioned import is_partitioned, read_parts, write_parts
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -88,7 +90,9 @@ def read(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not path.exists():
         return groups.attach(empty(), groups.read_meta(path))
     try:
-        if is_parquet(path):
+        if is_partitioned(path):
+            frame = read_parts(path)
+        elif is_parquet(path):
             frame = pd.read_parquet(path, dtype_backend="numpy_nullable")
         else:
             with path.open("r", encoding="utf-8", newline="") as fh:
@@ -111,16 +115,23 @@ def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
         raise
 
 
-def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool = False) -> None:
+def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool = False,
+          partitioned: bool = False) -> None:
     """Write a manifest atomically: temp file in the same folder, fsync, rename over the target.
 
-    ``conformed=True`` skips :func:`conform` for a frame that already went through it. A Parquet
-    manifest carries its sidecar metadata (:mod:`manifests.groups`) in its key-value metadata.
+    ``conformed=True`` skips :func:`conform` for a frame that already went through it. A folder (or
+    ``partitioned=True``) is a partitioned Parquet manifest (:mod:`manifests.partitioned`): only the
+    changed parts are written, and the commit is the atomic replacement of its part list. A Parquet
+    file carries its sidecar metadata (:mod:`manifests.groups`) in its key-value metadata.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not conformed:
         frame = conform(frame)
+    if partitioned or is_partitioned(path):
+        write_parts(frame, path)
+        _fsync_dir(path)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

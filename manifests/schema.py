@@ -36,6 +36,7 @@ ERROR = "error"
 PHASH = "phash"
 DUP_OF = "dup_of"
 DUP_CLUSTER = "dup_cluster"
+DERIVED_FROM = "derived_from"
 SPLIT = "split"
 WEIGHT = "weight"
 # optional stage columns: written only when a stage is asked for them (curate dedupe --hash ...)
@@ -171,6 +172,8 @@ METADATA: tuple[Column, ...] = (
     Column(SOURCE_DOMAIN, STRING, "host name of the page the image is shown on"),
     Column(CLAIMED_WIDTH, INT, "width the engine claimed before download"),
     Column(CLAIMED_HEIGHT, INT, "height the engine claimed before download"),
+    Column(DERIVED_FROM, STRING, "sha256 of the image this row is an augmented copy of (curate augment); "
+           "curate split keeps it in that image's split"),
 )
 
 COLUMNS: dict[str, Column] = {c.name: c for c in (*CORE, *STAGES, *STAGE_EXTRAS, *METADATA)}

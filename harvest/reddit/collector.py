@@ -19,6 +19,7 @@ post's row fields and the image store's root, and returns the rows of the frames
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -30,10 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from manifests import RowSink, UsageError, lineage, read, schema
+from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..remote import fetch_on
 from ..store import Limits, store_bytes
 from ..summary import RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
@@ -61,6 +64,8 @@ class RedditOptions:
         limits: byte and pixel limits of the image store.
         video_frames: the frames extractor for ``v.redd.it`` videos; ``None`` skips videos.
         env: environment holding ``REDDIT_*`` credentials (default: ``os.environ``).
+        executor: where downloads run (this process's fetcher threads by default, or host batches on
+            Dask workers, which must see the manifest's folder at the same path).
     """
 
     source: SourceOptions
@@ -71,6 +76,7 @@ class RedditOptions:
     limits: Limits = Limits()
     video_frames: VideoFrames | None = None
     env: Mapping[str, str] | None = None
+    executor: ExecutorSpec | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, SourceOptions):
@@ -192,8 +198,7 @@ class RedditCollector(Collector):
             stream = PostStream(opts.source, fetcher, self._env())
             summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
             jobs = self._jobs(stream, done, summary, counts)
-            for rows in fetcher.map(jobs, lambda job, result: self._handle(job, result, root),
-                                    url=lambda job: job.media.url):
+            for rows in self._download(fetcher, jobs, root):
                 for row in rows:
                     sink.add(row)
                     summary.record(row.get(schema.LABEL), row[schema.STATUS])
@@ -204,6 +209,14 @@ class RedditCollector(Collector):
         summary.posts_listed, summary.posts_known = counts.counts["posts"], counts.counts["known"]
         summary.notes = list(stream.notes)
         return summary
+
+    def _download(self, fetcher: Fetcher, jobs: Iterator[_Job], root: Path) -> Iterator[list[dict[str, Any]]]:
+        """Rows per download: on this fetcher's threads, or as host batches on a Dask executor."""
+        handle = functools.partial(_handle, self, root)
+        if self.options.executor is not None and self.options.executor.distributed:
+            yield from fetch_on(self.options.executor, jobs, _media_url, self.options.fetch, handle)
+        else:
+            yield from fetcher.map(jobs, handle, url=_media_url)
 
     def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary,
               counts: _Counts) -> Iterator[_Job]:
@@ -262,3 +275,12 @@ class RedditCollector(Collector):
             path = Path(tmp) / f"{stem}.mp4"
             path.write_bytes(data)
             return self.options.video_frames(path, row, root)
+
+
+def _media_url(job: _Job) -> str:
+    return job.media.url
+
+
+def _handle(collector: RedditCollector, root: Path, job: _Job, result: FetchResult) -> list[dict[str, Any]]:
+    """Module-level (picklable) form of :meth:`RedditCollector._handle`, for executor workers."""
+    return collector._handle(job, result, root)
