@@ -256,7 +256,8 @@ def split_cmd(
     groups = _columns(group_by)
     options = SplitOptions(group_by=groups, ratios=parse_ratios(ratios), stratify=stratify or None,
                            seed=seed, pins=read_pins(pin or [], groups), force=force, random=random)
-    with update(use_manifest(manifest), output=output, dry_run=dry_run) as tx:
+    needs = (options.stratify,) if options.stratify else ()  # every usable row needs its class
+    with update(use_manifest(manifest), output=output, dry_run=dry_run, require=needs) as tx:
         tx.frame, report = assign_splits(tx.frame, options)
         tx.declare_groups(groups, "curate split --group-by")
         tx.details = {"group_by": list(groups), "ratios": list(options.ratios), "stratify": stratify,
@@ -300,7 +301,8 @@ SHOWN = 30  # clusters or leak pairs printed before "... and N more"
 PLAIN = {"markup": False, "highlight": False, "soft_wrap": True}
 
 
-def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -> None:
+def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool,
+                  written: bool = True) -> None:
     console = Console(stderr=True)
     frame, summary = result.frame, result.summary
     if show_clusters:
@@ -331,7 +333,8 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
     console.print(f"{summary['rows_considered']} rows considered ({summary['hashed']} hashed, "
                   f"{summary['hash_reused']} hashes reused, {summary['hash_failed']} unreadable): "
                   f"{plural(summary['clusters'], 'cluster')} ({summary['clusters_with_mixed_labels']} "
-                  f"with mixed labels), {plural(summary['marked_duplicate'], 'row')} marked duplicate.",
+                  f"with mixed labels), {plural(summary['marked_duplicate'], 'row')} "
+                  + ("marked duplicate." if written else "would be marked duplicate (nothing written)."),
                   **PLAIN)
 
 
@@ -396,21 +399,26 @@ def dedupe_cmd(
                             executor=executor_spec(executor, cluster, workers))
     root = manifest.resolve().parent
     check_only = dry_run or leaks
-    with update(manifest, output=output, dry_run=check_only) as tx, \
+    with update(manifest, output=output, dry_run=check_only,
+                require=(schema.SHA256, schema.PATH)) as tx, \
             RichProgress(enabled=not as_json) as progress:
         result = dedupe(tx.frame, root, options, progress)
         tx.frame = result.frame
         tx.details = {k: result.summary[k] for k in ("hash", "hash_size", "threshold", "keep",
                                                      "flip_invariant", "clusters", "marked_duplicate")}
     if as_json:
-        print_json(_json_dedupe(result))
+        print_json({**_json_dedupe(result), "written": not check_only})
     else:
-        _print_dedupe(result, show_clusters=dry_run, show_leaks=leaks)
+        _print_dedupe(result, show_clusters=dry_run, show_leaks=leaks, written=not check_only)
     if delete_files and not check_only:
         n = int((result.frame[schema.STATUS] == schema.DUPLICATE).sum())
         if yes or typer.confirm(f"Delete the files of {n} rows marked duplicate?", err=True):
-            deleted = delete_duplicate_files(result.frame, root)
+            refused: list[str] = []
+            deleted = delete_duplicate_files(result.frame, root, refused)
             err_console.print(f"deleted {len(deleted)} files", highlight=False)
+            if refused:
+                err_console.print(f"warning: {len(refused)} files outside {root} not deleted "
+                                  f"(e.g. {refused[0]})", highlight=False, markup=False)
     return int(ExitStatus.ERROR if leaks and result.leaking_clusters else ExitStatus.OK)
 
 

@@ -250,15 +250,26 @@ def summarize(frame: pd.DataFrame, rows: pd.Index, result: DedupeResult, options
     }
 
 
-def delete_duplicate_files(frame: pd.DataFrame, root: Path) -> list[Path]:
-    """Delete the files of rows marked duplicate (never a file a kept row also points to)."""
+def delete_duplicate_files(frame: pd.DataFrame, root: Path,
+                           refused: list[str] | None = None) -> list[Path]:
+    """Delete the files of rows marked duplicate (never a file a kept row also points to).
+
+    Only files inside ``root`` (the dataset folder) are deleted: a ``path`` that leads out of it
+    (``../``, an absolute path, a symbolic link) is left alone and appended to ``refused``.
+    """
     dup = frame[schema.STATUS] == schema.DUPLICATE
     kept = set(frame.loc[~dup, schema.PATH].dropna())
+    real_root = root.resolve()
     deleted = []
     for rel in frame.loc[dup, schema.PATH].dropna().unique():
         if rel in kept:
             continue
         path = root / rel
+        if real_root not in path.resolve().parents:
+            log.warning("not deleting %s: it is outside the dataset folder %s", rel, root)
+            if refused is not None:
+                refused.append(str(rel))
+            continue
         if path.is_file():
             path.unlink()
             deleted.append(path)

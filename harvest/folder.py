@@ -6,17 +6,23 @@ pulls more fields out of the path (``{street}/cog_{suit}_{entity}_{n}.png``), ea
 
 Files stay where they are (``path`` relative to the manifest) unless ``copy`` puts them in the image
 store. Every image file becomes a row, unreadable ones with a ``status`` saying why; other files are
-skipped and counted. Files already in the manifest with the same size are not read again.
+skipped and counted. Files already in the manifest with the same size are not read again; rows of
+files that changed or vanished since become ``replaced`` or ``missing`` (:mod:`harvest.folderscan`,
+which also handles undecodable names and symbolic links). Labels are normalised to Unicode NFC, so
+a folder name typed on macOS (NFD) and on Linux (NFC) is one label.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from manifests import InputError, RowSink, UsageError, lineage, read, schema
 from manifests.executor import ExecutorSpec, partitions, run_partitions
@@ -24,6 +30,7 @@ from manifests.images import is_image_name
 from manifests.progress import Progress
 
 from .collector import Collector
+from .folderscan import outside_row, reconcile, walk
 from .pattern import PathPattern, compile_pattern
 from .store import Limits, inspect_file, store_file
 from .summary import RunSummary
@@ -53,6 +60,8 @@ class FolderOptions:
             manifest records them, so ``curate split`` keeps each value in one split and ``train``
             reports accuracy per value. ``None`` (default): the pattern's location-like fields
             (:data:`GROUP_LIKE`), which ``"auto"`` also names among others; ``()``: none.
+        follow_links: import what symbolic links lead to even outside the root (otherwise such
+            links are ``outside_root`` rows and symlinked folders are not entered).
         executor: where verification runs (local processes by default, or Dask: workers must see
             the folder and the manifest's folder at the same paths).
     """
@@ -65,6 +74,7 @@ class FolderOptions:
     workers: int | None = None
     limits: Limits = Limits()
     group_fields: tuple[str, ...] | None = None
+    follow_links: bool = False
     executor: ExecutorSpec | None = None
 
     def __post_init__(self) -> None:
@@ -88,9 +98,10 @@ class FolderSummary(RunSummary):
 
     pattern_fields: list[str] = field(default_factory=list)
     group_columns: list[str] = field(default_factory=list)
+    reconciled: dict[str, int] = field(default_factory=dict)  # rows made replaced / missing
 
     def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
+        data = {**super().to_dict(), "reconciled": self.reconciled}
         if not self.pattern_fields:
             return data
         return {**data, "pattern_fields": self.pattern_fields, "group_columns": self.group_columns}
@@ -149,6 +160,7 @@ class FolderCollector(Collector):
         super().__init__(options)
         self._root_name = Path(os.path.abspath(options.root)).name  # no filesystem access here
         self.pattern: PathPattern | None = compile_pattern(options.pattern) if options.pattern else None
+        self.normalised: set[str] = set()  # labels rewritten to NFC
 
     def groups(self) -> tuple[str, ...]:
         """The ``group_fields`` asked for (``auto``: the location-like ones), ``auto`` by default."""
@@ -159,13 +171,8 @@ class FolderCollector(Collector):
 
     def files(self) -> Iterator[tuple[Path, str]]:
         """Every non-hidden file under the root, sorted, with its ``/``-separated relative path."""
-        root = self.options.root
-        for folder, dirs, names in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(names):
-                if not name.startswith("."):
-                    path = Path(folder) / name
-                    yield path, path.relative_to(root).as_posix()
+        for entry in walk(self.options.root, self.options.follow_links, self.new_summary()):
+            yield entry.path, entry.rel
 
     def fields_for(self, rel: str) -> dict[str, Any] | None:
         """Columns derived from a relative path; ``None`` when the pattern does not match."""
@@ -180,17 +187,28 @@ class FolderCollector(Collector):
                 fields[schema.LABEL] = matched[opts.label_field]
         if opts.label:
             fields[schema.LABEL] = opts.label
+        label = fields.get(schema.LABEL)
+        if isinstance(label, str) and not unicodedata.is_normalized("NFC", label):
+            fields[schema.LABEL] = unicodedata.normalize("NFC", label)
+            self.normalised.add(label)
         if fields.get(schema.SPLIT) in schema.SPLIT_ALIASES:
             fields[schema.SPLIT] = schema.SPLIT_ALIASES[fields[schema.SPLIT]]
         return fields
 
-    def _tasks(self, sink: RowSink, summary: RunSummary) -> list[_Task]:
+    def _tasks(self, sink: RowSink, summary: RunSummary
+               ) -> tuple[list[_Task], list[dict[str, Any]], set[str]]:
+        """Files to read, rows made without reading (links leaving the root) and every origin seen."""
         known = read(sink.path)
-        known = known[known[schema.SOURCE] == self.source]
+        gone = (schema.REPLACED, schema.MISSING, schema.OUTSIDE_ROOT)
+        known = known[(known[schema.SOURCE] == self.source) & ~known[schema.STATUS].isin(gone)]
         seen = dict(zip(known[schema.ORIGIN].astype(str), known[schema.BYTES], strict=True))
         store_root = str(sink.path.parent) if self.options.copy else None
-        tasks = []
-        for path, rel in self.files():
+        tasks, rows, found = [], [], set()
+        for entry in walk(self.options.root, self.options.follow_links, summary):
+            path, rel = entry.path, entry.rel
+            origin = str(path.resolve())
+            if not entry.outside:
+                found.add(origin)  # present, whether or not this run's options import it
             if not is_image_name(path):
                 summary.skip("not_image_file", rel)
                 continue
@@ -198,14 +216,16 @@ class FolderCollector(Collector):
             if fields is None:
                 summary.skip("unmatched", rel)
                 continue
-            origin = str(path.resolve())
+            if entry.outside:
+                rows.append({**fields, **outside_row(entry, self.options.root)})
+                continue
             size = seen.get(origin)
-            if size is not None and size == _size(path):
+            if size is not None and size is not pd.NA and size == _size(path):
                 summary.known += 1
                 continue
             tasks.append(_Task(origin, {**fields, schema.ORIGIN: origin}, store_root,
                                self.options.limits))
-        return tasks
+        return tasks, rows, found
 
     def run(self, sink: RowSink, progress: Progress | None = None) -> FolderSummary:
         """Verify and record every image under the root."""
@@ -215,23 +235,54 @@ class FolderCollector(Collector):
         progress = self.progress_or_none(progress)
         summary = self.new_summary()
         self.declare_groups(sink)
-        tasks = self._tasks(sink, summary)
+        tasks, ready, found = self._tasks(sink, summary)
         progress.total(len(tasks), f"importing {root}")
         base = sink.path.parent.resolve()
+        current: dict[str, str | None] = {}
+        for row in ready:
+            row.update({schema.SOURCE: self.source, schema.HARVESTED_AT: lineage.now()})
+            sink.add(row)
+            summary.record(row.get(schema.LABEL), row[schema.STATUS])
         spec = self.options.executor or ExecutorSpec(workers=self.options.workers)
         for task, row in _map(tasks, spec):
             row[schema.PATH] = os.path.relpath(row[schema.PATH], base).replace(os.sep, "/")
             row.update({**task.fields, schema.SOURCE: self.source,
                         schema.HARVESTED_AT: lineage.now()})
+            current[task.file] = row[schema.SHA256] if row[schema.STATUS] == schema.OK else None
             sink.add(row)
             summary.record(row.get(schema.LABEL), row[schema.STATUS])
             progress.advance()
         sink.flush()
         summary.merge = sink.stats
+        summary.reconciled = reconcile(sink.path, root, self.source, found, current)
         if self.pattern:
             summary.pattern_fields = list(self.pattern.fields)
             summary.group_columns = list(self.groups())
+        summary.warnings += self._warnings(summary, len(tasks) + len(ready) + summary.known)
         return summary
+
+    def _warnings(self, summary: RunSummary, images: int) -> list[str]:
+        """One line for each thing that silently did nothing (said once each)."""
+        root, out = self.options.root, []
+        if not images and not summary.skipped:
+            out.append(f"{root} holds no files: nothing imported")
+        elif not images and self.pattern and summary.skipped.get("unmatched"):
+            out.append(f"--pattern {self.options.pattern!r} matched none of the "
+                       f"{summary.skipped['unmatched']} image files under {root}")
+        elif not images:
+            out.append(f"{root} holds no image files: nothing imported")
+        if summary.skipped.get("symlinked_folder"):
+            out.append(f"{summary.skipped['symlinked_folder']} symlinked folders not entered "
+                       "(--follow-links enters them)")
+        if summary.skipped.get("undecodable_name"):
+            out.append(f"{summary.skipped['undecodable_name']} files skipped: their names are "
+                       "not valid UTF-8")
+        if self.normalised:
+            shown = ", ".join(sorted(repr(n) for n in self.normalised)[:3])
+            out.append(f"labels normalised to Unicode NFC: {shown}")
+        for line in out:
+            log.info("%s", line)  # the CLI prints them once as warnings
+        return out
 
 
 def _size(path: Path) -> int | None:

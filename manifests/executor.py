@@ -25,10 +25,11 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor as _PoolExecutor
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from . import procs
 from .errors import MissingToolError, NetworkError, UsageError
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,8 @@ class LocalPool:
 
     def __init__(self, workers: int, processes: bool = True) -> None:
         self.workers = workers
-        self._pool: _PoolExecutor = (ProcessPoolExecutor(workers) if processes
+        # processes: workers die with this process, even under kill -9 (procs.pool)
+        self._pool: _PoolExecutor = (procs.pool(workers) if processes
                                      else ThreadPoolExecutor(workers, thread_name_prefix="gleanset"))
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:

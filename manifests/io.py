@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import groups, schema
+from . import groups, schema, validate
 from .errors import ManifestError
 from .partitioned import is_partitioned, read_parts, write_parts
 
@@ -68,8 +68,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         try:
             frame[name] = _coerce(frame[name], schema.dtype_of(name))
         except (TypeError, ValueError) as exc:
-            expected = schema.dtype_of(name)
-            raise ManifestError(f"column {name!r} does not hold {expected} values: {exc}") from exc
+            raise validate.dtype_error(name, frame[name], schema.dtype_of(name), exc) from exc
     return frame[schema.ordered(list(frame.columns))].reset_index(drop=True)
 
 
@@ -81,35 +80,69 @@ def from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return conform(pd.DataFrame(rows, dtype=object))
 
 
-def read(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read(path: str | os.PathLike[str], require: Iterable[str] = ()) -> pd.DataFrame:
     """Read a manifest; a missing file is an empty manifest.
 
-    The manifest's declared group columns (:mod:`manifests.groups`) ride along in ``frame.attrs``.
+    A file that is not a gleanset manifest, a value that does not fit its column, or a usable row
+    whose ``sha256`` is not 64 hex digits raises ``ManifestError`` naming the file, the column and
+    the first bad row. ``require`` names the columns the caller needs: each must be in the file and
+    filled on every ``ok`` row.
     """
     path = Path(path)
-    if not path.exists():
+    require = tuple(require)
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        if require:
+            raise ManifestError(f"{path} does not exist or is empty")
         return groups.attach(empty(), groups.read_meta(path))
     try:
         if is_partitioned(path):
             frame = read_parts(path)
+            header = list(frame.columns)
         elif is_parquet(path):
             frame = pd.read_parquet(path, dtype_backend="numpy_nullable")
+            header = list(frame.columns)
         else:
             with path.open("r", encoding="utf-8", newline="") as fh:
                 header = next(csv.reader(fh), [])
+            validate.check_is_manifest(header, path)
             dtypes = {n: schema.dtype_of(n) for n in header}
             dtypes = {n: ("string" if d in (schema.STRING, schema.BOOL) else d) for n, d in dtypes.items()}
             frame = _read_csv(path, dtypes)
+        validate.check_is_manifest(header, path)
+        frame = conform(frame)
+    except ManifestError as exc:
+        text = str(exc)
+        raise ManifestError(text if text.startswith(str(path)) else f"{path}: {text}") from exc
+    except (OSError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"cannot read manifest {path}: {' '.join(str(exc).split())}") from exc
+    validate.check_identifiers(frame, path)
+    validate.check_required(frame, require, path, header)
+    return groups.attach(frame, groups.read_meta(path))
+
+
+def check_target(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, to append to an existing file that is not a gleanset manifest."""
+    path = Path(path)
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return
+        if is_parquet(path):
+            import pyarrow.parquet as pq
+
+            header = pq.read_schema(path).names
+        else:
+            with path.open("r", encoding="utf-8", newline="") as fh:
+                header = next(csv.reader(fh), [])
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
-    return groups.attach(conform(frame), groups.read_meta(path))
+        raise ManifestError(f"cannot read manifest {path}: {' '.join(str(exc).split())}") from exc
+    validate.check_is_manifest(header, path)
 
 
 def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
     options = {"keep_default_na": False, "na_values": [""], "encoding": "utf-8", "engine": "c"}
     try:
         return pd.read_csv(path, dtype=dtypes, **options)
-    except ValueError:
+    except (TypeError, ValueError):
         # Read as text so that conform() can name the column that does not fit its dtype.
         conform(pd.read_csv(path, dtype="string", **options))
         raise

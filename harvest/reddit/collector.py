@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -36,6 +36,7 @@ from manifests.progress import Progress
 
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..names import bounded_name
 from ..remote import fetch_on
 from ..store import Limits, store_bytes
 from ..summary import RunSummary
@@ -96,11 +97,13 @@ class RedditSummary(RunSummary):
     posts_listed: int = 0
     posts_known: int = 0  # posts whose media were all done by earlier runs
     notes: list[str] = field(default_factory=list)
+    fetch_limits: dict[str, Any] = field(default_factory=dict)  # what the deadline/wait budget gave up
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "post_source": self.post_source,
                 "source_reason": self.source_reason, "posts_listed": self.posts_listed,
-                "posts_known": self.posts_known, "notes": list(self.notes)}
+                "posts_known": self.posts_known, "notes": list(self.notes),
+                "fetch_limits": dict(self.fetch_limits)}
 
     def lines(self) -> list[str]:
         return [f"note: {note}" for note in self.notes]
@@ -204,7 +207,13 @@ class RedditCollector(Collector):
                     summary.record(row.get(schema.LABEL), row[schema.STATUS])
                     counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
                 _mark_done(sink, self.source, rows)
+            limits = fetcher.report()
         sink.flush()
+        summary.fetch_limits = limits
+        skipped = limits["skipped_wait_budget"] + limits["skipped_deadline"]
+        if skipped:
+            stream.notes.append(f"{skipped} downloads gave up at the per-URL deadline or the run's "
+                                "wait budget (see fetch_limits; a rerun retries them)")
         summary.merge = sink.stats
         summary.posts_listed, summary.posts_known = counts.counts["posts"], counts.counts["known"]
         summary.notes = list(stream.notes)
@@ -248,15 +257,17 @@ class RedditCollector(Collector):
         row = {**job.fields, schema.SOURCE: self.source, schema.ORIGIN: job.media.url,
                schema.MEDIA_URL: result.final_url or job.media.url,
                schema.GALLERY_INDEX: job.media.gallery_index, schema.HARVESTED_AT: lineage.now()}
-        if not result.ok or result.data is None:
+        if not result.ok or (result.data is None and result.file is None):
             return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
         if job.media.kind == VIDEO:
-            return self._video_rows(job, result.data, row, root)
-        placeholder = self.options.placeholders.match(result.data)
+            return self._video_rows(job, result, row, root)
+        data = result.body()
+        assert data is not None
+        placeholder = self.options.placeholders.match(data)
         if placeholder:
             return [{**row, schema.STATUS: schema.REMOVED,
                      schema.ERROR: f"the bytes are a 'removed image' placeholder ({placeholder})"}]
-        info, rel = store_bytes(result.data, root, self.options.limits)
+        info, rel = store_bytes(data, root, self.options.limits)
         row.update(info.row())
         if rel is not None:
             row[schema.PATH] = rel.as_posix()
@@ -264,16 +275,19 @@ class RedditCollector(Collector):
             row[schema.ERROR] = f"{info.error} (served as {result.content_type})"
         return [row]
 
-    def _video_rows(self, job: _Job, data: bytes, row: dict[str, Any],
+    def _video_rows(self, job: _Job, result: FetchResult, row: dict[str, Any],
                     root: Path) -> list[dict[str, Any]]:
         """Hand a downloaded video to the ``video_frames`` extension point."""
         assert self.options.video_frames is not None
-        stem = re.sub(r"[^\w-]", "_", str(row.get(schema.POST_ID) or "video"))
+        stem = bounded_name(str(row.get(schema.POST_ID) or "video"), fallback="video")
         if job.media.gallery_index is not None:
             stem += f"_{job.media.gallery_index}"
         with tempfile.TemporaryDirectory(prefix="gleanset-video-") as tmp:
             path = Path(tmp) / f"{stem}.mp4"
-            path.write_bytes(data)
+            if result.file:  # a large video streamed to disk: moved, never held in memory
+                shutil.move(result.file, path)
+            else:
+                path.write_bytes(result.data or b"")
             return self.options.video_frames(path, row, root)
 
 

@@ -287,6 +287,7 @@ class FramesCollector(Collector):
             self._run_local(opts, one, summary, progress, cancel)
         sink.flush()
         summary.merge = sink.stats
+        summary.warn_empty(opts.frames.start, opts.frames.end)
         sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling, **file_stamp(r.video)}
                                   for r in summary.videos.values() if not r.skipped}  # audit trail
         return summary
