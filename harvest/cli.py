@@ -6,6 +6,7 @@ is in :mod:`harvest.registry`.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from manifests import Appender, ExitStatus, UsageError, schema
+from manifests import Appender, ExitStatus, InputError, UsageError, schema
 from manifests.console import RichProgress, fail, print_json, run_app, setup_logging
 
 from .fetch import DEFAULT_USER_AGENT, FetchOptions
@@ -29,6 +30,7 @@ from .video import FrameOptions, FramesOptions
 from .video.collector import FORMATS
 from .video.probe import CropBox
 from .video.progress import FrameBars
+from .video.scenelist import scene_length
 from .video.scenes import DEFAULT_THRESHOLD
 
 app = typer.Typer(
@@ -64,6 +66,18 @@ SceneThresholdOpt = Annotated[float, typer.Option(min=0.1, help="Content change 
                                                   "that counts as a cut.")]
 BlackGapOpt = Annotated[float, typer.Option(min=0.0, help="Seconds of black between two fades that "
                                             "end a scene.")]
+MinSceneLenOpt = Annotated[str, typer.Option(help="A scene lasts at least this long: frames (15) or "
+                                             "seconds (0.6s); closer cuts are ignored.")]
+DetectorOpt = Annotated[str, typer.Option(help="content: a cut where the content score reaches "
+                                          "--scene-threshold; adaptive: where a frame's score is "
+                                          "--adaptive-threshold times the average around it (fewer false "
+                                          "cuts on fast camera motion).")]
+AdaptiveOpt = Annotated[float, typer.Option(min=0.1, help="Ratio to the scores around a frame that "
+                                            "makes a cut (--detector adaptive).")]
+PerSceneOpt = Annotated[int | None, typer.Option(min=1, help="Keep N evenly spaced frames of every "
+                                                 "scene instead of every Nth frame (two passes).")]
+ScenesCsvOpt = Annotated[Path | None, typer.Option(help="Write the scene list here: start and end "
+                                                   "frame and time of every scene of every video.")]
 
 
 @app.callback()
@@ -167,6 +181,14 @@ def _frame_options(every: int | None, every_seconds: float | None, crop: str, si
         raise UsageError(f"--end {end} must be after --start {start}")
     if size and kwargs.get("max_side"):
         raise UsageError("give --size or --max-side, not both")
+    if kwargs.get("frames_per_scene") and (every or every_seconds):
+        raise UsageError("give --frames-per-scene or --every/--every-seconds, not both")
+    if kwargs.get("detector", "content") not in ("content", "adaptive"):
+        raise UsageError(f"--detector {kwargs['detector']!r}: use content or adaptive")
+    try:
+        scene_length(str(kwargs.get("min_scene_len", "0")), Fraction(25))
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
     return FrameOptions(every=every, every_seconds=every_seconds, crop=crop, size=_size(size),
                         format=image_format.replace("jpeg", "jpg"), **kwargs)  # type: ignore[arg-type]
 
@@ -175,7 +197,9 @@ def _frame_options(every: int | None, every_seconds: float | None, crop: str, si
              "  harvest frames kiki.mkv --every 48 --label kiki -m ghibli/manifest.csv\n\n"
              "  harvest frames films/*.mkv --every-seconds 2 --max-side 720 --workers 2 "
              "-m ghibli/manifest.csv\n\n"
-             "  harvest frames match.mp4 --crop 1280:720:0:0 --start 30 --end 600 --format png")
+             "  harvest frames match.mp4 --crop 1280:720:0:0 --start 30 --end 600 --format png\n\n"
+             "  harvest frames film.mkv --frames-per-scene 3 --detector adaptive --min-scene-len 0.6s "
+             "--scenes-csv film-scenes.csv")
 def frames(
     videos: Annotated[list[Path], typer.Argument(help="Video files (anything ffmpeg reads).")],
     manifest: ManifestOpt = Path("manifest.csv"),
@@ -193,6 +217,11 @@ def frames(
     keep_dark: KeepDarkOpt = False,
     scene_threshold: SceneThresholdOpt = DEFAULT_THRESHOLD,
     black_gap: BlackGapOpt = 0.5,
+    min_scene_len: MinSceneLenOpt = "0",
+    detector: DetectorOpt = "content",
+    adaptive_threshold: AdaptiveOpt = 3.0,
+    frames_per_scene: PerSceneOpt = None,
+    scenes_csv: ScenesCsvOpt = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
     as_json: JsonOpt = False,
@@ -200,14 +229,16 @@ def frames(
     """Take every Nth frame of videos: borders cropped, scenes recorded, one decoding pass each.
 
     Frames go into the manifest folder's image store (images/). Each row has video, frame, time,
-    scene (<stem>:<nnnn>, changes at hard cuts, not inside fades), crop (W:H:X:Y) and origin
-    (file#frame=N). Running it again adds nothing and decodes only what is missing.
+    scene (<stem>:<nnnn>, changes at hard cuts and dissolves, not inside fades), crop (W:H:X:Y) and
+    origin (file#frame=N). Running it again adds nothing and decodes only what is missing.
     """
     options = FramesOptions(
-        videos=tuple(videos), label=label, workers=workers,
+        videos=tuple(videos), label=label, workers=workers, scenes_csv=scenes_csv,
         frames=_frame_options(every, every_seconds, crop, size, image_format, start=start, end=end,
                               max_side=max_side, quality=quality, keep_dark=keep_dark,
-                              scene_threshold=scene_threshold, black_gap=black_gap))
+                              scene_threshold=scene_threshold, black_gap=black_gap,
+                              min_scene_len=min_scene_len, detector=detector,
+                              adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene))
     collector = COLLECTORS["frames"](options)
     with Appender(manifest) as sink, FrameBars(enabled=not as_json) as bars:
         summary = collector.run(sink, bars=bars)

@@ -29,7 +29,8 @@ import logging
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,7 +45,8 @@ from ..summary import RunSummary
 from .decode import DecodePlan, Selection, VideoDecoder
 from .probe import CropBox, CropReport, VideoError, VideoInfo, detect_crop, probe, require_ffmpeg
 from .resume import ResumePoint, finished_videos, resume_points, video_key
-from .scenes import DEFAULT_THRESHOLD, dark_reason, scene_id
+from .scenelist import SceneSpan, pick_frames, scan_scenes, scene_length, scene_spans, write_scenes_csv
+from .scenes import DEFAULT_THRESHOLD, SceneRules, dark_reason, scene_id
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,11 @@ class FrameOptions:
         keep_dark: keep near-black and near-uniform frames.
         scene_threshold: content change (0-255 HSV scale) that makes a cut; black_gap: seconds of
             black after which the next picture starts a new scene.
+        min_scene_len: a scene lasts at least this long: frames (``15``) or seconds (``0.6s``).
+        detector: ``content`` or ``adaptive`` (PySceneDetect's ``detect-adaptive``); adaptive_threshold:
+            its ratio of a frame's score to the average score around it.
+        frames_per_scene: keep N evenly spaced frames of every scene instead of every Nth frame (a
+            first pass finds the scenes, a second takes the frames).
     """
 
     every: int | None = None
@@ -81,9 +88,15 @@ class FrameOptions:
     scene_threshold: float = DEFAULT_THRESHOLD
     black_gap: float = 0.5
     limits: Limits = Limits()
+    min_scene_len: str = "0"
+    detector: str = "content"
+    adaptive_threshold: float = 3.0
+    frames_per_scene: int | None = None
 
     @property
     def selection(self) -> Selection:
+        if self.frames_per_scene:
+            return Selection(frames=frozenset(), per_scene=self.frames_per_scene)
         if self.every_seconds:
             return Selection(seconds=self.every_seconds)
         return Selection(every=self.every or 48)
@@ -91,6 +104,10 @@ class FrameOptions:
     def sampling(self) -> str:
         """The ``sampling`` column: everything that decides which bytes a frame row holds."""
         parts = [self.selection.key()]
+        if self.frames_per_scene:  # which frames are kept depends on where the scenes are
+            cut_at = self.adaptive_threshold if self.detector == "adaptive" else self.scene_threshold
+            parts.append(f"scenes={self.detector}@{cut_at:g},min_len={self.min_scene_len},"
+                         f"black_gap={self.black_gap:g}")
         if self.start is not None:
             parts.append(f"start={self.start:g}")
         if self.end is not None:
@@ -118,6 +135,7 @@ class VideoResult:
     crop: dict[str, Any] = field(default_factory=dict)
     resumed_at: int | None = None
     skipped: bool = False
+    scene_list: list[SceneSpan] = field(default_factory=list)
 
     def details(self) -> dict[str, Any]:
         return {"status": self.status, "error": self.error, "decoded": self.decoded, "kept": self.kept,
@@ -176,8 +194,14 @@ def _plan(info: VideoInfo, options: FrameOptions, report: CropReport,
         start, first_scene = resume.frame, resume.scene
     end = info.frame_at(options.end) if options.end is not None else None
     return DecodePlan(options.selection, report.box, output_size(report.box, options), start, end,
-                      options.scene_threshold, max(1, round(options.black_gap * float(info.fps))),
-                      first_scene)
+                      scene_rules(options, info.fps), first_scene)
+
+
+def scene_rules(options: FrameOptions, fps: Fraction) -> SceneRules:
+    """The scene tracker's rules for these options at this frame rate."""
+    return SceneRules(options.scene_threshold, max(1, round(options.black_gap * float(fps))),
+                      scene_length(options.min_scene_len, fps), options.detector,
+                      options.adaptive_threshold, dissolve=max(4, round(float(fps))))
 
 
 @dataclass
@@ -220,6 +244,10 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_r
         return result
     result.crop = report.details()
     plan = _plan(info, options, report, resume)
+    if options.frames_per_scene:
+        starts, end = scan_scenes(info, plan)
+        picked = frozenset(pick_frames(starts, end, options.frames_per_scene))
+        plan = replace(plan, selection=Selection(frames=picked, per_scene=options.frames_per_scene))
     result.resumed_at = plan.start if resume is not None else None
     base = {schema.SOURCE: SOURCE, schema.LABEL: label or path.stem, schema.VIDEO: name,
             schema.CROP: str(report.box), schema.SAMPLING: options.sampling(), **(extra or {})}
@@ -248,6 +276,8 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_r
         rows.add(-1, {}, decoder.state.scenes, final=True)
         state = decoder.state
     result.decoded, result.scenes = state.decoded, state.cuts + 1
+    result.scene_list = scene_spans(name, path.stem, state.starts, plan.start + state.decoded, info.fps,
+                                    plan.first_scene)
     progress.update(state.decoded, result.kept, state.decoded)
     _judge(result, code, state.errors, name)
     if result.status != schema.OK:
@@ -310,6 +340,7 @@ class FramesOptions:
     frames: FrameOptions = FrameOptions()
     label: str | None = None
     workers: int = 1
+    scenes_csv: Path | None = None
 
 
 class FramesCollector(Collector):
@@ -358,6 +389,9 @@ class FramesCollector(Collector):
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         sink.flush()
+        if opts.scenes_csv is not None:
+            spans = [span for r in results.values() for span in r.scene_list]
+            summary.details["scenes_csv"] = str(write_scenes_csv(opts.scenes_csv, spans))
         _summarise(summary, results, opts.label)
         summary.merge = sink.stats
         sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling,
