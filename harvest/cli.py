@@ -349,7 +349,7 @@ def reddit(
                          mirrors=tuple(_mirror(m) for m in mirror or ()))
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
-                            placeholders=PlaceholderSet.from_files(placeholder or ()),
+                            placeholders=PlaceholderSet.from_files(placeholder or ()).with_known(),
                             limits=Limits(max_bytes, max_pixels), video_frames=frames_of)
     collector = COLLECTORS["reddit"](options)
     choice = collector.source_choice()
