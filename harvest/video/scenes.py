@@ -40,6 +40,7 @@ UNIFORM_STD = 3.0
 MAX_CORRELATION = 0.8
 # A dissolve's middle frame differs from the average of its ends by at most this share of their difference.
 DISSOLVE_RESIDUAL = 0.25
+DISSOLVE_MIN_SPREAD = 8.0  # both ends of a dissolve are pictures, not a plain colour
 
 
 def hsv_features(rgb: np.ndarray) -> np.ndarray:
@@ -228,6 +229,8 @@ def _is_dissolve(a: np.ndarray, middle: np.ndarray, b: np.ndarray, threshold: fl
     """``a`` and ``b`` are different pictures, and ``middle`` is (nearly) their average."""
     if min(a.mean(), b.mean(), middle.mean()) < DARK_KNEE / 2:  # a fade through black is no dissolve
         return False
+    if min(a.mean(axis=-1).std(), b.mean(axis=-1).std()) < DISSOLVE_MIN_SPREAD:
+        return False  # a fade from or to a plain colour (white, a title card) is no dissolve either
     apart = float(np.abs(a - b).mean())
     if apart < threshold:
         return False

@@ -94,3 +94,18 @@ def test_frames_per_scene_excludes_every(cut_video: Path, tmp_path: Path) -> Non
     code = run("frames", str(cut_video), "--frames-per-scene", "3", "--every", "5",
                "-m", str(tmp_path / "manifest.csv"))
     assert code == 2 and not (tmp_path / "manifest.csv").exists()
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "video"
+
+
+@pytest.mark.slow
+def test_real_footage_cuts_and_dissolve_and_fades(tmp_path: Path) -> None:
+    if not (SHARED / "testvideo.mp4").exists():
+        pytest.skip(f"recorded fixtures absent: {SHARED} (see shared/README.md)")
+    _, result = harvest(SHARED / "testvideo.mp4", tmp_path, every=100, keep_dark=True)
+    # PySceneDetect's ContentDetector finds cuts at 30, 180 and 394; a dissolve runs over ~520-555
+    assert starts(result)[:4] == [0, 30, 180, 394] and len(starts(result)) == 5
+    assert 520 <= starts(result)[4] <= 555
+    _, fades = harvest(SHARED / "fades.mp4", tmp_path, every=100, keep_dark=True)
+    assert starts(fades) == [0]  # fades between black and white, no hard cut: one scene, as before
