@@ -96,6 +96,24 @@ def bench_one(name: str, movie: Path, frames: int, work: Path, repeat: int, with
             f"| {sd[0]:.2f} s ({sd[1]:.2f}) | {sd[0] / harvest[0]:.2f}x ({sd[1] / harvest[1]:.2f}x) |")
 
 
+def breakdown(movie: Path, repeat: int) -> str:
+    """Where harvest's CPU goes beyond the bare decode: its ffmpeg pass alone (outputs discarded),
+    and the same pass with cheaper scene thumbnails (``fast_bilinear``, ``neighbor``)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    script = ("import sys; from harvest.video.decode import DecodePlan, Selection, VideoDecoder; "
+              "from harvest.video.probe import probe, CropBox; info = probe(sys.argv[1]); "
+              "d = VideoDecoder(info, DecodePlan(Selection(every=48), CropBox(info.width, info.height), "
+              "(info.width, info.height))); print(' '.join(d.command(3)))")
+    args = subprocess.run([sys.executable, "-c", script, str(movie)], env=env, check=True,
+                          capture_output=True, text=True).stdout.split()
+    args = [a.replace("pipe:1", "/dev/null").replace("pipe:3", "/dev/null") for a in args] + ["-y"]
+    cells = [f"bare {timed(['ffmpeg', '-v', 'error', '-i', str(movie), '-f', 'null', '-'], repeat)[1]:.2f}"]
+    for flags in ("area", "fast_bilinear", "neighbor"):
+        variant = [a.replace("flags=area", f"flags={flags}") for a in args]
+        cells.append(f"pass/{flags} {timed(variant, repeat)[1]:.2f}")
+    return "CPU s: " + ", ".join(cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=30)
@@ -104,6 +122,7 @@ def main() -> None:
                         help="generated 720p/1080p inputs and 'real' (shared testvideo.mp4 at 1080p)")
     parser.add_argument("--work", type=Path, help="keep generated inputs here and reuse them")
     parser.add_argument("--no-scenedetect", action="store_true", help="skip the PySceneDetect column")
+    parser.add_argument("--breakdown", action="store_true", help="also time harvest's ffmpeg pass alone")
     args = parser.parse_args()
     print("wall time (CPU seconds)")
     print("| input | frames | ffmpeg decode | harvest frames --every 48 | harvest / decode | frames/s | "
@@ -123,6 +142,8 @@ def main() -> None:
                 frames = (make_real(movie, args.seconds) if name == "real"
                           else make_movie(movie, SIZES[name], args.seconds))
             print(bench_one(name, movie, frames, work, args.repeat, not args.no_scenedetect), flush=True)
+            if args.breakdown:
+                print(breakdown(movie, args.repeat), flush=True)
 
 
 def _count(path: Path) -> int:

@@ -260,6 +260,8 @@ def _print_frames(details: dict[str, object]) -> None:
         elif video.get("crop"):
             console.print(f"{name}: {video['decoded']} frames decoded, {video['kept']} kept, "
                           f"{video['scenes']} scenes, crop {video['crop']}", highlight=False)
+    if details.get("scenes_csv"):
+        console.print(f"scene list written to {details['scenes_csv']}", highlight=False)
     dropped = details.get("dropped_frames") or {}
     if dropped:
         shown = ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items()))  # type: ignore[union-attr]
