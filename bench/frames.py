@@ -96,6 +96,24 @@ def bench_one(name: str, movie: Path, frames: int, work: Path, repeat: int, with
             f"| {sd[0]:.2f} s ({sd[1]:.2f}) | {sd[0] / harvest[0]:.2f}x ({sd[1] / harvest[1]:.2f}x) |")
 
 
+def versus(movie: Path, work: Path, repeat: int, baseline: Path) -> str:
+    """This tree's harvest against another tree's (``--baseline``: an older checkout), with the bare
+    decode, interleaved in one run so that the shared machine's load falls on all three alike."""
+    rows: dict[str, list[float]] = {"decode": [], "baseline": [], "this": []}
+    for _ in range(repeat):
+        rows["decode"].append(timed(["ffmpeg", "-v", "error", "-i", str(movie), "-f", "null", "-"], 1)[1])
+        for key, root in (("baseline", baseline), ("this", ROOT)):
+            out = work / f"versus-{key}"
+            env = {**os.environ, "PYTHONPATH": str(root)}
+            rows[key].append(timed([sys.executable, "-c", "from harvest.cli import main; main()", "frames",
+                                    str(movie), "--every", "48", "-m", str(out / "manifest.csv"), "--json"],
+                                   1, env, before=lambda out=out: shutil.rmtree(out, ignore_errors=True))[1])
+    best = {k: min(v) for k, v in rows.items()}
+    ratio = {k: best[k] / best["decode"] for k in ("baseline", "this")}
+    return (f"| {movie.name} | {best['decode']:.2f} | {best['baseline']:.2f} ({ratio['baseline']:.2f}x) "
+            f"| {best['this']:.2f} ({ratio['this']:.2f}x) |")
+
+
 def breakdown(movie: Path, repeat: int) -> str:
     """Where harvest's CPU goes beyond the bare decode: its ffmpeg pass alone (outputs discarded),
     and the same pass with cheaper scene thumbnails (``fast_bilinear``, ``neighbor``)."""
@@ -123,6 +141,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="keep generated inputs here and reuse them")
     parser.add_argument("--no-scenedetect", action="store_true", help="skip the PySceneDetect column")
     parser.add_argument("--breakdown", action="store_true", help="also time harvest's ffmpeg pass alone")
+    parser.add_argument("--baseline", type=Path, help="another checkout's harvest to compare with (CPU s)")
     args = parser.parse_args()
     print("wall time (CPU seconds)")
     print("| input | frames | ffmpeg decode | harvest frames --every 48 | harvest / decode | frames/s | "
@@ -142,6 +161,9 @@ def main() -> None:
                 frames = (make_real(movie, args.seconds) if name == "real"
                           else make_movie(movie, SIZES[name], args.seconds))
             print(bench_one(name, movie, frames, work, args.repeat, not args.no_scenedetect), flush=True)
+            if args.baseline:
+                print("| input | decode CPU s | baseline harvest CPU s | this harvest CPU s |")
+                print(versus(movie, work, args.repeat, args.baseline), flush=True)
             if args.breakdown:
                 print(breakdown(movie, args.repeat), flush=True)
 
