@@ -30,6 +30,7 @@ from PIL import Image
 
 import manifests
 from manifests import schema
+from manifests.progress import NoProgress
 from train.device import pick_device
 from train.loop import make_context
 from train.model import build_model, get_arch, preprocess_for
@@ -87,21 +88,20 @@ def model_only(args: argparse.Namespace, device: torch.device) -> tuple[float, f
                 return seen / (time.perf_counter() - start), seen / (time.process_time() - cpu)
 
 
-class EpochClock:
-    """A train() reporter that times the train part of each epoch, on the wall and CPU clocks."""
+class EpochClock(NoProgress):
+    """A train() progress hook that times the train part of each epoch, on the wall and CPU clocks."""
 
     def __init__(self, batch: int) -> None:
         self.batch, self.epochs = batch, []
 
-    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+    def task(self, description: str, total: int | None = None, transient: bool = False) -> EpochClock:
         self.epochs.append({"start": time.perf_counter(), "cpu": time.process_time(), "steps": 0})
+        return self
 
-    def step(self, n: int = 1) -> None:
+    def advance(self, n: int = 1) -> None:
         e = self.epochs[-1]
         e["steps"] += n
         e["end"], e["cpu_end"] = time.perf_counter(), time.process_time()
-
-    def end_epoch(self, row: dict) -> None: ...
 
     def rates(self, images: int) -> tuple[float, float]:
         steady = self.epochs[1:]  # the first epoch fills the decode cache

@@ -7,26 +7,43 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from manifests import ExitStatus, InputError, read, schema, update
+from manifests import ExitStatus, schema
+from manifests.cliargs import (
+    DEFAULT_MANIFEST,
+    EPILOG,
+    DebugOpt,
+    ManifestArg,
+    VerboseOpt,
+    VersionOpt,
+    use_manifest,
+)
 from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
 
-from .balance import BalanceOptions, BalanceReport, balance, table
-from .dedupe import DedupeOptions, DedupeResult, dedupe, delete_duplicate_files
-from .hashing import METHODS
-from .index import ENGINES
-from .split import SplitOptions, SplitReport, assign_splits, parse_ratios, read_pins
-from .stats import stats
+from .cli_report import EXPORT_EPILOG, REPORT_EPILOG, export_cmd, report_cmd
+from .text import plural
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .balance import BalanceReport
+    from .dedupe import DedupeResult
+    from .split import SplitReport
+
+# The names of curate.hashing.METHODS and curate.index.ENGINES, spelled out so --help imports neither
+# numpy nor pandas (tests/curate/test_cli.py keeps them equal).
+METHOD_NAMES = ("phash", "dhash", "ahash", "whash", "colorhash")
+ENGINE_NAMES = ("auto", "brute", "mih")
 
 app = typer.Typer(
     name="curate", no_args_is_help=True, rich_markup_mode="rich",
     help="Inspect and clean a manifest: counts, near-duplicates, balance, leak-free splits, export.",
-    epilog="Add --debug to any command to see the traceback of an error.")
+    epilog=EPILOG)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
@@ -36,41 +53,68 @@ SeedOpt = Annotated[int, typer.Option(help="Seed: the same manifest and seed giv
 
 
 @app.callback()
-def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                               help="More log output (-vv for debug).")] = 0) -> None:
+def _main(verbose: VerboseOpt = 0, debug: DebugOpt = False, version: VersionOpt = False) -> None:
     setup_logging(verbose)
 
 
-@app.command("stats", epilog="Example:\n\n  curate stats data/manifest.csv --by label,street")
+@app.command("stats", epilog="Example:\n\n  curate stats data/manifest.csv --by label,street   # a cross-tab")
 def stats_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Manifest to read (.csv or .parquet).")],
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     by: Annotated[str, typer.Option(help="Comma-separated columns to count rows by.")] = "label",
     as_json: JsonOpt = False,
 ) -> None:
-    """Count rows by status and by any columns (label, source, street, scene...)."""
-    result = stats(read(_existing(manifest)), list(_columns(by)))
+    """Count rows by status and by any columns; two or more columns give a cross-tab."""
+    from manifests import read
+
+    from .stats import stats
+
+    result = stats(read(use_manifest(manifest)), list(_columns(by)))
     if as_json:
         print_json(result)
         return
     console = Console()
     console.print(f"{result['rows']} rows, {result['ok']} ok", highlight=False)
     for title, counts in (("status", result["status"]), *result["by"].items()):
-        table = Table(title=f"rows by {title}")
+        if title != "status" and "crosstab" in result:
+            continue  # the cross-tab below holds these counts
+        table = titled(f"rows by {title}", console)
         table.add_column(title)
         table.add_column("rows", justify="right")
         for key, n in counts.items():
             table.add_row(key, str(n))
         console.print(table)
+    if "crosstab" in result:
+        _print_crosstab(result["crosstab"], console)
+
+
+def _print_crosstab(cross: dict[str, Any], console: Console) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame.from_dict(cross["counts"], orient="index").fillna(0).astype(int)
+    frame.index.name, frame.columns.name = " x ".join(cross["rows"]), cross["columns"]
+    shown, note = _fit_console(frame, console)
+    grid = titled(f"ok rows by {' x '.join(cross['rows'])} (down) and {cross['columns']} (across)"
+                  if shown.columns.name == cross["columns"] else
+                  f"ok rows by {cross['columns']} (down) and {' x '.join(cross['rows'])} (across)", console)
+    grid.add_column(str(shown.index.name or ""))
+    for col in shown.columns:
+        grid.add_column(str(col), justify="right")
+    for key, row in shown.iterrows():
+        grid.add_row(str(key), *[str(v) for v in row])
+    grid.add_row("[bold]all[/]", *[str(v) for v in shown.sum(axis=0)])
+    console.print(grid)
+    if note:
+        console.print(f"table cut to fit the terminal ({note}); every cell: --json", highlight=False)
+
+
+def titled(title: str, console: Console | None = None) -> Table:
+    """A table at least as wide as its title, so the title never wraps mid-word."""
+    width = (console or Console()).width
+    return Table(title=title, min_width=min(len(title) + 4, width))
 
 
 def _columns(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip())
-
-
-def _existing(manifest: Path) -> Path:
-    if not manifest.exists():
-        raise InputError(f"{manifest} does not exist")
-    return manifest
 
 
 BALANCE_EPILOG = """Examples:
@@ -85,7 +129,7 @@ BALANCE_EPILOG = """Examples:
 
 @app.command("balance", epilog=BALANCE_EPILOG)
 def balance_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Manifest to balance (.csv or .parquet).")],
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     by: Annotated[str, typer.Option(help="Comma-separated columns whose combinations are the cells.")
                   ] = "label",
     min_per_cell: Annotated[int, typer.Option(help="Name the cells with fewer rows than this.")] = 5,
@@ -102,9 +146,13 @@ def balance_cmd(
     dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Count rows per cell of any columns, cap crowded cells and write sampling weights."""
+    from manifests import update
+
+    from .balance import BalanceOptions, balance, table
+
     options = BalanceOptions(by=_columns(by), min_per_cell=min_per_cell, max_per_cell=max_per_cell,
                              prefer=prefer, seed=seed, strategy=strategy)
-    with update(_existing(manifest), output=output, dry_run=dry_run) as tx:
+    with update(use_manifest(manifest), output=output, dry_run=dry_run) as tx:
         tx.frame, report = balance(tx.frame, options)
         tx.details = {"by": list(options.by), "strategy": strategy, "max_per_cell": max_per_cell,
                       "prefer": prefer, "seed": seed, "over_cap": sum(report.capped.values())}
@@ -119,19 +167,41 @@ def balance_cmd(
     _print_balance(report, min_per_cell, plot, dry_run)
 
 
+def _fit_console(counts: pd.DataFrame, console: Console) -> tuple[pd.DataFrame, str]:
+    """The count table cut to the terminal: long side down, top columns and rows plus 'other'."""
+    from .tables import fit
+
+    names = [" x ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in counts.index]
+    name_w = min(30, max([len(n) for n in names] + [8])) + 4
+    col_w = min(12, max([len(str(c)) for c in counts.columns] + [len(str(counts.to_numpy().max()))
+                                                                   if counts.size else 1]) + 3)
+    return fit(counts, max(3, (console.width - name_w) // max(col_w, 5)), MAX_ROWS)
+
+
+MAX_ROWS = 40  # rows of a count table printed before the rest are summed as "other"
+
+
 def _print_balance(report: BalanceReport, minimum: int, plot: Path | None, dry_run: bool) -> None:
+    from .balance import table
+
     console = Console()
-    counts = table(report.before)
-    grid = Table(title=f"ok rows per {' x '.join(report.by)}")
+    counts, note = _fit_console(table(report.before), console)
+    grid = titled(f"ok rows per {' x '.join(report.by)}", console)
     grid.add_column(" x ".join(str(n) for n in counts.index.names if n) or "cell")
     for col in counts.columns:
         grid.add_column(str(col), justify="right")
+    summed = {c for c in counts.columns if str(c).startswith("other (")}
     for key, row in counts.iterrows():
         name = " x ".join(map(str, key)) if isinstance(key, tuple) else str(key)
-        grid.add_row(name, *[f"[red]{v}[/]" if v < minimum else str(v) for v in row])
+        summed_row = name.startswith("other (")
+        grid.add_row(name, *[f"[red]{v}[/]" if v < minimum and c not in summed and not summed_row
+                             else str(v) for c, v in row.items()])
     console.print(grid)
+    if note:
+        console.print(f"table cut to fit the terminal ({note}); every cell: --json, or the heatmaps of "
+                      "`curate report`", highlight=False)
     if report.thin:
-        console.print(f"{len(report.thin)} thin cells (< {minimum}): " + "; ".join(report.thin[:20])
+        console.print(f"{plural(len(report.thin), 'thin cell')} (< {minimum}): " + "; ".join(report.thin[:20])
                       + (" ..." if len(report.thin) > 20 else ""), highlight=False)
     if report.capped:
         cells = f"{len(report.capped)} cell{'s' if len(report.capped) != 1 else ''}"
@@ -148,6 +218,8 @@ def _print_balance(report: BalanceReport, minimum: int, plot: Path | None, dry_r
 
 SPLIT_EPILOG = """Examples:
 
+  curate split --group-by street   # manifest.csv in the current folder
+
   curate split data/manifest.csv --group-by street
 
   curate split data/manifest.csv --group-by video,scene --ratios 0.8,0.2 --pin val=my_scenes.txt
@@ -158,7 +230,7 @@ SPLIT_EPILOG = """Examples:
 
 @app.command("split", epilog=SPLIT_EPILOG)
 def split_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Manifest to split (.csv or .parquet).")],
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     group_by: Annotated[str, typer.Option(
         help="Column(s) whose values never cross splits (street, scene, post_id, video,scene).")] = "",
     ratios: Annotated[str, typer.Option(help="train,val[,test] shares.")] = "0.7,0.15,0.15",
@@ -173,10 +245,14 @@ def split_cmd(
     dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Write a leak-free train/val/test split: whole groups, near-duplicates together, stratified."""
+    from manifests import update
+
+    from .split import SplitOptions, assign_splits, parse_ratios, read_pins
+
     groups = _columns(group_by)
     options = SplitOptions(group_by=groups, ratios=parse_ratios(ratios), stratify=stratify or None,
                            seed=seed, pins=read_pins(pin or [], groups), force=force, random=random)
-    with update(_existing(manifest), output=output, dry_run=dry_run) as tx:
+    with update(use_manifest(manifest), output=output, dry_run=dry_run) as tx:
         tx.frame, report = assign_splits(tx.frame, options)
         tx.details = {"group_by": list(groups), "ratios": list(options.ratios), "stratify": stratify,
                       "seed": seed, "pinned": report.pinned, "force": force, "random": random,
@@ -189,8 +265,8 @@ def split_cmd(
 
 def _print_split(report: SplitReport, dry_run: bool) -> None:
     console = Console()
-    grid = Table(title=f"rows per class and split ({report.groups} groups, {report.items} after joining "
-                       "near-duplicates)")
+    grid = titled(f"rows per class and split ({plural(report.groups, 'group')}, {report.items} after "
+                  "joining near-duplicates)", console)
     grid.add_column("class")
     for name, ratio in zip(report.splits, report.ratios, strict=True):
         grid.add_column(f"{name} ({ratio:.0%})", justify="right")
@@ -208,7 +284,7 @@ def _print_split(report: SplitReport, dry_run: bool) -> None:
     console.print(f"{report.assigned} rows assigned, {report.kept} kept from the existing split column"
                   + (" (--force to redo them)" if report.kept else ""), highlight=False)
     for split, n_groups in report.pinned.items():
-        console.print(f"pinned: {n_groups} groups in {split}", highlight=False)
+        console.print(f"pinned: {plural(n_groups, 'group')} in {split}", highlight=False)
     for line in report.warnings:
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     if dry_run:
@@ -231,9 +307,10 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
                 console.print(f"    {frame.at[row, schema.PATH]} ({frame.at[row, schema.LABEL]}) "
                               f"distance {result.distances[row]}", **PLAIN)
         if len(result.clusters) > SHOWN:
-            console.print(f"... and {len(result.clusters) - SHOWN} more clusters (--json lists all)")
+            more = len(result.clusters) - SHOWN
+            console.print(f"... and {more} more {'cluster' if more == 1 else 'clusters'} (--json lists all)")
     for column in ("label", "source"):
-        table = Table(title=f"near-duplicates by {column}")
+        table = titled(f"near-duplicates by {column}", console)
         for name in (column, "rows", "in clusters", "marked duplicate"):
             table.add_column(name, justify="left" if name == column else "right")
         for key, counts in summary[f"by_{column}"].items():
@@ -244,11 +321,12 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
             console.print(f"leak: {frame.at[pair.a, schema.PATH]} ({pair.split_a}) ~ "
                           f"{frame.at[pair.b, schema.PATH]} ({pair.split_b})", **PLAIN)
         console.print(f"{summary['leak_pairs']} near-duplicate pairs across splits, "
-                      f"{summary['leaking_clusters']} clusters spanning more than one split.", **PLAIN)
+                      f"{plural(summary['leaking_clusters'], 'cluster')} spanning more than one split.",
+                      **PLAIN)
     console.print(f"{summary['rows_considered']} rows considered ({summary['hashed']} hashed, "
                   f"{summary['hash_reused']} hashes reused, {summary['hash_failed']} unreadable): "
-                  f"{summary['clusters']} clusters ({summary['clusters_with_mixed_labels']} with mixed "
-                  f"labels), {summary['marked_duplicate']} rows marked duplicate.",
+                  f"{plural(summary['clusters'], 'cluster')} ({summary['clusters_with_mixed_labels']} "
+                  f"with mixed labels), {plural(summary['marked_duplicate'], 'row')} marked duplicate.",
                   **PLAIN)
 
 
@@ -267,8 +345,8 @@ def _json_dedupe(result: DedupeResult) -> dict:
              "  curate dedupe data/manifest.csv --threshold 6 --keep first --flip-invariant\n\n"
              "  curate dedupe data/manifest.csv --leaks   # after curate split: exit 1 on leaks")
 def dedupe_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Manifest to update (.csv or .parquet).")],
-    hash_name: Annotated[str, typer.Option("--hash", help=f"Hash method: {', '.join(METHODS)}.")
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    hash_name: Annotated[str, typer.Option("--hash", help=f"Hash method: {', '.join(METHOD_NAMES)}.")
                          ] = "phash",
     hash_size: Annotated[int | None, typer.Option(min=2, help="Hash size (bits per side; colorhash: "
                                                   "bits per bin). Default 8 (colorhash 3).")] = None,
@@ -284,7 +362,7 @@ def dedupe_cmd(
                                         "different splits; exit 1 if there are any.")] = False,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Processes for hashing, "
                                          "threads for the search.")] = max(1, min(4, os.cpu_count() or 1)),
-    engine: Annotated[str, typer.Option("--index", help=f"Search index: {', '.join(ENGINES)}.")
+    engine: Annotated[str, typer.Option("--index", help=f"Search index: {', '.join(ENGINE_NAMES)}.")
                       ] = "auto",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the result to another "
                                                 "manifest; leave the input as it is.")] = None,
@@ -301,7 +379,11 @@ def dedupe_cmd(
 
     Files are never deleted unless --delete-files.
     """
-    _existing(manifest)
+    from manifests import update
+
+    from .dedupe import DedupeOptions, dedupe, delete_duplicate_files
+
+    use_manifest(manifest)
     options = DedupeOptions(hash=hash_name, hash_size=hash_size, threshold=threshold, keep=keep,
                             flip_invariant=flip_invariant, workers=workers, engine=engine)
     root = manifest.resolve().parent
@@ -322,6 +404,10 @@ def dedupe_cmd(
             deleted = delete_duplicate_files(result.frame, root)
             err_console.print(f"deleted {len(deleted)} files", highlight=False)
     return int(ExitStatus.ERROR if leaks and result.leaking_clusters else ExitStatus.OK)
+
+
+app.command("report", epilog=REPORT_EPILOG)(report_cmd)
+app.command("export", epilog=EXPORT_EPILOG)(export_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

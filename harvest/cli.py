@@ -1,44 +1,42 @@
 """``harvest``: collectors that append verified images and their metadata to a manifest.
 
-The CLI only parses options, builds a collector from the registry and prints its summary; the work
-is in :mod:`harvest.registry`.
+The CLI only parses options into each collector's typed options, builds the collector from the
+registry, runs it (:func:`collect`) and prints its typed summary; the work is in
+:mod:`harvest.registry`. Collector modules are imported inside the commands, so ``--help`` is fast.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from manifests import Appender, ExitStatus, InputError, UsageError, schema
-from manifests.console import RichProgress, fail, print_json, run_app, setup_logging
+from manifests import ExitStatus, UsageError, schema
+from manifests.cliargs import EPILOG, DebugOpt, VerboseOpt, VersionOpt, format_size, size_param
+from manifests.console import RichProgress, err_console, fail, print_json, run_app, setup_logging
 
-from .fetch import DEFAULT_USER_AGENT, FetchOptions
-from .folder import FolderOptions
-from .reddit import RedditOptions, RedditVideoFrames
-from .reddit.media import MediaRules
-from .reddit.placeholders import PlaceholderSet
-from .reddit.sources import ARCTIC_SHIFT_URL, SourceOptions, parse_when, subreddit_name
-from .registry import COLLECTORS
-from .store import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Limits
-from .summary import RunSummary
-from .video import FrameOptions, FramesOptions
-from .video.collector import FORMATS
-from .video.probe import CropBox
-from .video.progress import FrameBars
-from .video.scenelist import scene_length
-from .video.scenes import DEFAULT_THRESHOLD
+from .defaults import (
+    ARCTIC_SHIFT_URL,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_SCENE_THRESHOLD,
+    DEFAULT_SEARCH_ENGINE,
+    SEARCH_ENGINES,
+)
+
+if TYPE_CHECKING:
+    from .reddit import RedditVideoFrames
+    from .summary import RunSummary
+    from .video import FrameOptions
 
 app = typer.Typer(
     name="harvest", no_args_is_help=True, rich_markup_mode="rich",
     help="Collect images into a manifest (CSV, or Parquet by extension).\n\n"
          "Every collector verifies each image fully, stores its sha256, size and format, and merges "
          "rows by sha256, so running a command again adds only what is new.",
-    epilog="Add --debug to any command to see the traceback of an error.")
+    epilog=EPILOG)
 
 ManifestOpt = Annotated[Path, typer.Option("--manifest", "-m", help="Manifest to append to "
                                            "(.csv, or .parquet for large ones).")]
@@ -48,7 +46,10 @@ WorkersOpt = Annotated[int | None, typer.Option("--workers", "-j", min=1,
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit with status 3 when any item failed.")]
 MaxPixelsOpt = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels "
                                            "(decompression bombs).")]
-MaxBytesOpt = Annotated[int, typer.Option("--max-bytes", help="Refuse files larger than this.")]
+MaxBytesOpt = Annotated[int, typer.Option("--max-bytes", parser=size_param, metavar="SIZE",
+                                          show_default=format_size(DEFAULT_MAX_BYTES),
+                                          help="Refuse files larger than this: 256MB, 1.5GiB, 500k or "
+                                               "bytes.")]
 # How frames are taken from a video (harvest frames, harvest reddit --video-frames).
 EveryOpt = Annotated[int | None, typer.Option(min=1, help="Keep frames 0, N, 2N, ... (frame index; "
                                               "default 48).")]
@@ -81,13 +82,14 @@ ScenesCsvOpt = Annotated[Path | None, typer.Option(help="Write the scene list he
 
 
 @app.callback()
-def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                               help="More log output (-vv for debug).")] = 0) -> None:
+def _main(verbose: VerboseOpt = 0, debug: DebugOpt = False, version: VersionOpt = False) -> None:
     setup_logging(verbose)
 
 
 def _print_summary(summary: RunSummary, manifest: Path) -> None:
-    console = Console(stderr=True)
+    from rich.table import Table
+
+    console = err_console
     statuses = sorted(summary.statuses, key=lambda s: (s != schema.OK, s))
     table = Table(title=f"harvest {summary.source} → {manifest}")
     table.add_column("label")
@@ -106,12 +108,27 @@ def _print_summary(summary: RunSummary, manifest: Path) -> None:
         console.print(f"skipped {count} ({reason}): {shown}{more}", highlight=False)
 
 
-def _finish(summary: RunSummary, manifest: Path, as_json: bool, strict: bool) -> int:
+def collect(name: str, options: Any, manifest: Path, as_json: bool = False, strict: bool = False) -> int:
+    """Run the collector ``name`` with its options into ``manifest``; print; return the exit status."""
+    from manifests import Appender
+
+    from .registry import COLLECTORS
+
+    collector = COLLECTORS[name](options)
+    about = collector.describe()
+    if about and not as_json:
+        err_console.print(about, highlight=False, markup=False)
+    with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
+        summary = collector.run(sink, progress)
     if as_json:
         print_json({**summary.to_dict(), "manifest": str(manifest)})
     else:
         _print_summary(summary, manifest)
-    return int(ExitStatus.PARTIAL if strict and summary.failed else ExitStatus.OK)
+        for line in summary.lines():
+            err_console.print(line, highlight=False, markup=False)
+    for message in summary.errors():
+        fail(message, ExitStatus.INPUT)
+    return int(summary.exit_status(strict))
 
 
 @app.command("folder", epilog="Examples:\n\n"
@@ -144,12 +161,12 @@ def folder(
     column. Corrupt, truncated and non-image files become rows with a status saying why; other files
     are skipped and counted.
     """
+    from .folder import FolderOptions
+    from .store import Limits
+
     options = FolderOptions(root=root, pattern=pattern, label_field=label_field, label=label,
                             copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels))
-    collector = COLLECTORS["folder"](options)
-    with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
-        summary = collector.run(sink, progress)
-    return _finish(summary, manifest, as_json, strict)
+    return collect("folder", options, manifest, as_json, strict)
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -166,31 +183,12 @@ def _size(text: str | None) -> tuple[int, int] | None:
 
 def _frame_options(every: int | None, every_seconds: float | None, crop: str, size: str | None,
                    image_format: str = "jpg", **kwargs: object) -> FrameOptions:
-    """Check the frame options of ``harvest frames`` and ``harvest reddit --video-frames``."""
-    if image_format not in FORMATS:
-        raise UsageError(f"--format {image_format!r}: use jpg, png or webp")
-    if every and every_seconds:
-        raise UsageError("give --every or --every-seconds, not both")
-    if crop not in ("auto", "none"):
-        try:
-            CropBox.parse(crop)
-        except ValueError:
-            raise UsageError(f"--crop {crop!r} is not auto, none or W:H:X:Y (W and H above 0)") from None
-    start, end = kwargs.get("start"), kwargs.get("end")
-    if start is not None and end is not None and end <= start:  # type: ignore[operator]
-        raise UsageError(f"--end {end} must be after --start {start}")
-    if size and kwargs.get("max_side"):
-        raise UsageError("give --size or --max-side, not both")
-    if kwargs.get("frames_per_scene") and (every or every_seconds):
-        raise UsageError("give --frames-per-scene or --every/--every-seconds, not both")
-    if kwargs.get("detector", "content") not in ("content", "adaptive"):
-        raise UsageError(f"--detector {kwargs['detector']!r}: use content or adaptive")
-    try:
-        scene_length(str(kwargs.get("min_scene_len", "0")), Fraction(25))
-    except InputError as exc:
-        raise UsageError(str(exc)) from None
+    """The frame options of ``harvest frames`` and ``harvest reddit --video-frames`` (they check
+    themselves)."""
+    from .video import FrameOptions
+
     return FrameOptions(every=every, every_seconds=every_seconds, crop=crop, size=_size(size),
-                        format=image_format.replace("jpeg", "jpg"), **kwargs)  # type: ignore[arg-type]
+                        format=image_format, **kwargs)  # type: ignore[arg-type]
 
 
 @app.command("frames", epilog="Examples:\n\n"
@@ -215,7 +213,7 @@ def frames(
     image_format: FormatOpt = "jpg",
     quality: QualityOpt = 92,
     keep_dark: KeepDarkOpt = False,
-    scene_threshold: SceneThresholdOpt = DEFAULT_THRESHOLD,
+    scene_threshold: SceneThresholdOpt = DEFAULT_SCENE_THRESHOLD,
     black_gap: BlackGapOpt = 0.5,
     min_scene_len: MinSceneLenOpt = "0",
     detector: DetectorOpt = "content",
@@ -232,6 +230,8 @@ def frames(
     scene (<stem>:<nnnn>, changes at hard cuts and dissolves, not inside fades), crop (W:H:X:Y) and
     origin (file#frame=N). Running it again adds nothing and decodes only what is missing.
     """
+    from .video import FramesOptions
+
     options = FramesOptions(
         videos=tuple(videos), label=label, workers=workers, scenes_csv=scenes_csv,
         frames=_frame_options(every, every_seconds, crop, size, image_format, start=start, end=end,
@@ -239,33 +239,7 @@ def frames(
                               scene_threshold=scene_threshold, black_gap=black_gap,
                               min_scene_len=min_scene_len, detector=detector,
                               adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene))
-    collector = COLLECTORS["frames"](options)
-    with Appender(manifest) as sink, FrameBars(enabled=not as_json) as bars:
-        summary = collector.run(sink, bars=bars)
-    code = _finish(summary, manifest, as_json, strict=False)
-    if not as_json:
-        _print_frames(summary.details)
-    failed = summary.details["failed_videos"]
-    for message in failed:
-        fail(message, ExitStatus.INPUT)
-    return int(ExitStatus.INPUT) if failed else code
-
-
-def _print_frames(details: dict[str, object]) -> None:
-    console = Console(stderr=True)
-    for name, video in details["videos"].items():  # type: ignore[attr-defined]
-        if video["skipped"]:
-            console.print(f"{name}: finished earlier with the same options, nothing decoded",
-                          highlight=False)
-        elif video.get("crop"):
-            console.print(f"{name}: {video['decoded']} frames decoded, {video['kept']} kept, "
-                          f"{video['scenes']} scenes, crop {video['crop']}", highlight=False)
-    if details.get("scenes_csv"):
-        console.print(f"scene list written to {details['scenes_csv']}", highlight=False)
-    dropped = details.get("dropped_frames") or {}
-    if dropped:
-        shown = ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items()))  # type: ignore[union-attr]
-        console.print(f"dropped {shown} frames (--keep-dark keeps them)", highlight=False)
+    return collect("frames", options, manifest, as_json)
 
 
 def _mirror(text: str) -> tuple[str, str]:
@@ -314,7 +288,9 @@ def reddit(
     per_host: Annotated[int, typer.Option(min=1, help="Parallel downloads per host.")] = 8,
     timeout: Annotated[float, typer.Option(help="Seconds to connect and between bytes.")] = 30.0,
     retries: Annotated[int, typer.Option(min=0, help="Retries on 5xx, 429 and network errors.")] = 3,
-    user_agent: Annotated[str, typer.Option(help="User-Agent of downloads.")] = DEFAULT_USER_AGENT,
+    user_agent: Annotated[str | None, typer.Option(help="User-Agent of downloads (default: "
+                                                   "python:gleanset:VERSION (dataset harvester)).")
+                          ] = None,
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
     video_frames: Annotated[bool, typer.Option("--video-frames", help="Take frames of v.redd.it videos "
@@ -338,31 +314,29 @@ def reddit(
     are skipped and counted, and so are v.redd.it videos unless --video-frames (or --every N) takes
     their frames. Running it again downloads only what is new.
     """
+    from .fetch import FetchOptions
+    from .reddit import RedditOptions
+    from .reddit.media import MediaRules
+    from .reddit.placeholders import PlaceholderSet
+    from .reddit.sources import SourceOptions, parse_when, subreddit_name
+    from .store import Limits
+
     frames_of = _video_frames(video_frames or bool(every or every_seconds), every, every_seconds, crop,
                               size, image_format, max_side=max_side, keep_dark=keep_dark,
-                              limits=Limits(max_bytes, max_pixels))
+                              max_bytes=max_bytes, max_pixels=max_pixels)
     source = SourceOptions(
         subreddits=tuple(subreddit_name(s) for s in subreddits), sort=sort, time=time, limit=limit,
         after=parse_when(after) if after else None, before=parse_when(before) if before else None,
         top=top, dumps=tuple(dump or ()), site=site, oauth_url=oauth_url, reddit_url=reddit_url,
         arctic_url=arctic_url)
-    fetch = FetchOptions(user_agent=user_agent, workers=workers, per_host=per_host, timeout=timeout,
-                         retries=retries, max_bytes=max_bytes,
-                         mirrors=tuple(_mirror(m) for m in mirror or ()))
+    fetch = FetchOptions(workers=workers, per_host=per_host, timeout=timeout, retries=retries,
+                         max_bytes=max_bytes, mirrors=tuple(_mirror(m) for m in mirror or ()),
+                         **({"user_agent": user_agent} if user_agent else {}))
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()).with_known(),
                             limits=Limits(max_bytes, max_pixels), video_frames=frames_of)
-    collector = COLLECTORS["reddit"](options)
-    choice = collector.source_choice()
-    if not as_json:
-        Console(stderr=True).print(f"source: {choice.name} — {choice.reason}", highlight=False)
-    with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
-        summary = collector.run(sink, progress)
-    if not as_json:
-        for note in summary.details.get("notes", []):
-            Console(stderr=True).print(f"note: {note}", highlight=False)
-    return _finish(summary, manifest, as_json, strict)
+    return collect("reddit", options, manifest, as_json, strict)
 
 
 def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, crop: str,
@@ -376,7 +350,91 @@ def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, 
         if given:
             raise UsageError(f"{', '.join(given)} only apply to video frames: add --video-frames")
         return None
-    return RedditVideoFrames(_frame_options(every, every_seconds, crop, size, image_format, **kwargs))
+    from .reddit import RedditVideoFrames
+    from .store import Limits
+
+    limits = Limits(kwargs.pop("max_bytes"), kwargs.pop("max_pixels"))  # type: ignore[arg-type]
+    return RedditVideoFrames(_frame_options(every, every_seconds, crop, size, image_format,
+                                            limits=limits, **kwargs))
+
+
+def _day(option: str, text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date YYYY-MM-DD") from None
+
+
+@app.command("search", epilog="Examples:\n\n"
+             "  harvest search \"tarzan fanart\" \"tarzan sketch\" --label tarzan --license by,by-sa,cc0 "
+             "-m disney/manifest.csv\n\n"
+             "  harvest search \"kiki fanart\" --label kiki --engine flickr --after 2015-01-01 "
+             "--before 2020-01-01 --min-side 256\n\n"
+             "  harvest search \"totoro sketch drawing\" --label totoro --engine serpapi --limit 500\n\n"
+             "Engines:\n\n" + "\n\n".join(f"{k}: {v}" for k, v in SEARCH_ENGINES.items()))
+def search(
+    queries: Annotated[list[str], typer.Argument(help="Search queries; all feed one --label.")],
+    label: Annotated[str, typer.Option(help="Label of every image found.")],
+    manifest: ManifestOpt = Path("manifest.csv"),
+    engine: Annotated[str, typer.Option(help="openverse, wikimedia, flickr, brave, serpapi or ddgs "
+                                        "(see below).")] = DEFAULT_SEARCH_ENGINE,
+    limit: Annotated[int, typer.Option(min=1, help="Results per query at most (engines' caps: "
+                                       "openverse 240 anonymous, flickr 4000, brave 200).")] = 100,
+    license: Annotated[str | None, typer.Option("--license", help="Licence codes, comma-separated: "
+                                                "by, by-sa, by-nd, by-nc, by-nc-sa, by-nc-nd, cc0, "
+                                                "pdm; or the kinds commercial, modification "
+                                                "(licences that allow it).")] = None,
+    after: Annotated[str | None, typer.Option(help="Uploaded on or after YYYY-MM-DD.")] = None,
+    before: Annotated[str | None, typer.Option(help="Uploaded before YYYY-MM-DD.")] = None,
+    safe: Annotated[bool | None, typer.Option("--safe/--no-safe", help="Safe search on or off "
+                                              "(default: the engine's own default).")] = None,
+    min_side: Annotated[int | None, typer.Option(min=1, help="Images whose shorter side is smaller "
+                                                 "become too_small rows.")] = None,
+    ignore_robots_tag: Annotated[bool, typer.Option("--ignore-robots-tag", help="Take images served "
+                                                    "with X-Robots-Tag: noai/noimageai.")] = False,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel downloads.")] = 16,
+    per_host: Annotated[int, typer.Option(min=1, help="Parallel downloads per host.")] = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds to connect and between bytes.")] = 30.0,
+    retries: Annotated[int, typer.Option(min=0, help="Retries on 5xx, 429 and network errors.")] = 3,
+    user_agent: Annotated[str | None, typer.Option(help="User-Agent of API calls and downloads "
+                                                   "(Wikimedia asks for contact details in it; default: "
+                                                   "python:gleanset:VERSION (dataset harvester)).")
+                          ] = None,
+    engine_url: Annotated[str | None, typer.Option(help="The engine API's base URL (a mirror or a "
+                                                   "test server).")] = None,
+    api_interval: Annotated[float | None, typer.Option(min=0, help="Seconds between API calls "
+                                                       "(default: the engine's documented rate "
+                                                       "limit).")] = None,
+    mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
+                                                     "PREFIX from URL instead; repeatable.")] = None,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    as_json: JsonOpt = False,
+    strict: StrictOpt = False,
+) -> int:
+    """Download the results of image searches with their licence, attribution and creator.
+
+    Each image is a row with query, engine, result_rank, title, page_url, creator, creator_url,
+    license, license_url, provider and source_domain; creator (or the page's domain) is the group
+    that curate split keeps on one side. Results are deduplicated by URL and by content; running it
+    again lists no finished page and downloads no stored URL.
+    """
+    from .fetch import FetchOptions
+    from .search import Filters, SearchOptions
+    from .store import Limits
+
+    filters = Filters(licenses=tuple(c.strip().lower() for c in (license or "").split(",") if c.strip()),
+                      after=_day("--after", after), before=_day("--before", before), safe=safe)
+    fetch = FetchOptions(workers=workers, per_host=per_host, timeout=timeout, retries=retries,
+                         max_bytes=max_bytes, mirrors=tuple(_mirror(m) for m in mirror or ()),
+                         **({"user_agent": user_agent} if user_agent else {}))
+    options = SearchOptions(queries=tuple(queries), label=label, engine=engine, limit=limit,
+                            filters=filters, min_side=min_side, respect_robots=not ignore_robots_tag,
+                            fetch=fetch, limits=Limits(max_bytes, max_pixels), engine_url=engine_url,
+                            api_interval=api_interval)
+    return collect("search", options, manifest, as_json, strict)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,18 @@
 """The collector plug-in base: one small abstract class every source implements.
 
-A collector is built from a frozen options dataclass (constructing it does no I/O and makes no
-request), and ``run`` feeds rows to an ``Appender`` while filling a ``RunSummary``. Rows are plain
-dicts keyed by :mod:`manifests.schema` column names plus any collector metadata.
+The contract:
+
+- a collector is built from one frozen options dataclass (its ``options_type``) that checks itself
+  in ``__post_init__`` (bad values raise :class:`~manifests.UsageError`); constructing the collector
+  does no I/O and makes no request;
+- ``run(sink, progress)`` feeds rows to a :class:`~manifests.RowSink` (a ``manifests.Appender``),
+  drives a :class:`~manifests.Progress` and returns a typed summary (its ``summary_type``, a
+  :class:`~harvest.summary.RunSummary`); what a rerun may skip is marked in the sink's archive;
+- ``describe()`` may say, before the run, what the run will do (which post source and why).
+
+Rows are plain dicts keyed by :mod:`manifests.schema` column names plus any collector metadata. Every
+collector is listed in :mod:`harvest.registry`; ``tests/harvest/test_registry.py`` checks this
+contract over each entry.
 """
 
 from __future__ import annotations
@@ -10,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from manifests import Appender
+from manifests import RowSink, UsageError
 from manifests.progress import NoProgress, Progress
 
 from .summary import RunSummary
@@ -20,22 +30,32 @@ class Collector(ABC):
     """Base of all collectors.
 
     Subclasses set ``name`` (the ``harvest`` sub-command), ``source`` (the manifest's ``source``
-    value) and ``example`` (a command line that shows typical use), and implement ``run``.
+    value), ``example`` (a command line that shows typical use), ``options_type`` and
+    ``summary_type``, and implement ``run``.
     """
 
     name: ClassVar[str]
     source: ClassVar[str]
     example: ClassVar[str]
+    options_type: ClassVar[type]
+    summary_type: ClassVar[type[RunSummary]] = RunSummary
 
     def __init__(self, options: Any) -> None:
+        if not isinstance(options, self.options_type):
+            raise UsageError(f"the {self.name} collector takes {self.options_type.__name__}, not "
+                             f"{type(options).__name__}")
         self.options = options
 
     @abstractmethod
-    def run(self, sink: Appender, progress: Progress | None = None) -> RunSummary:
+    def run(self, sink: RowSink, progress: Progress | None = None) -> RunSummary:
         """Collect rows into ``sink``; per-item failures are rows, whole-run failures raise."""
 
-    def new_summary(self) -> RunSummary:
-        return RunSummary(self.source)
+    def describe(self) -> str | None:
+        """What the run is about to do, for the user, before it starts (no I/O); ``None``: nothing."""
+        return None
+
+    def new_summary(self) -> Any:
+        return self.summary_type(self.source)
 
     @staticmethod
     def progress_or_none(progress: Progress | None) -> Progress:

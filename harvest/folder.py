@@ -15,13 +15,13 @@ import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from manifests import Appender, InputError, lineage, read, schema
+from manifests import InputError, RowSink, UsageError, lineage, read, schema
 from manifests.progress import Progress
 
 from .collector import Collector
@@ -56,6 +56,25 @@ class FolderOptions:
     copy: bool = False
     workers: int | None = None
     limits: Limits = Limits()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"--workers must be 1 or more, not {self.workers}")
+        pattern = compile_pattern(self.pattern) if self.pattern else None  # raises UsageError
+        if self.label_field and (pattern is None or self.label_field not in pattern.fields):
+            raise UsageError(f"--label-field {self.label_field!r} is not a field of --pattern")
+
+
+@dataclass
+class FolderSummary(RunSummary):
+    """A folder import: the counts, plus the fields the path pattern made columns."""
+
+    pattern_fields: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        return {**data, "pattern_fields": self.pattern_fields} if self.pattern_fields else data
 
 
 @dataclass(frozen=True)
@@ -98,13 +117,15 @@ class FolderCollector(Collector):
     name = "folder"
     source = "folder"
     example = "harvest folder screenshots/ --pattern '{street}/cog_{suit}_{n}.png' --label-field suit"
+    options_type = FolderOptions
+    summary_type = FolderSummary
+
+    options: FolderOptions
 
     def __init__(self, options: FolderOptions) -> None:
         super().__init__(options)
         self._root_name = Path(os.path.abspath(options.root)).name  # no filesystem access here
         self.pattern: PathPattern | None = compile_pattern(options.pattern) if options.pattern else None
-        if options.label_field and (not self.pattern or options.label_field not in self.pattern.fields):
-            raise InputError(f"--label-field {options.label_field!r} is not a field of --pattern")
 
     def files(self) -> Iterator[tuple[Path, str]]:
         """Every non-hidden file under the root, sorted, with its ``/``-separated relative path."""
@@ -133,7 +154,7 @@ class FolderCollector(Collector):
             fields[schema.SPLIT] = schema.SPLIT_ALIASES[fields[schema.SPLIT]]
         return fields
 
-    def _tasks(self, sink: Appender, summary: RunSummary) -> list[_Task]:
+    def _tasks(self, sink: RowSink, summary: RunSummary) -> list[_Task]:
         known = read(sink.path)
         known = known[known[schema.SOURCE] == self.source]
         seen = dict(zip(known[schema.ORIGIN].astype(str), known[schema.BYTES], strict=True))
@@ -156,7 +177,7 @@ class FolderCollector(Collector):
                                self.options.limits))
         return tasks
 
-    def run(self, sink: Appender, progress: Progress | None = None) -> RunSummary:
+    def run(self, sink: RowSink, progress: Progress | None = None) -> FolderSummary:
         """Verify and record every image under the root."""
         root = self.options.root
         if not root.is_dir():
@@ -176,7 +197,7 @@ class FolderCollector(Collector):
         sink.flush()
         summary.merge = sink.stats
         if self.pattern:
-            summary.details["pattern_fields"] = list(self.pattern.fields)
+            summary.pattern_fields = list(self.pattern.fields)
         return summary
 
 

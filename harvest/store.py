@@ -20,12 +20,11 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from manifests import schema
+from manifests import UsageError, schema
+
+from .defaults import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 STORE_DIR = "images"
-# Pillow's own warning threshold; images with more pixels are refused as likely bombs.
-DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 MAX_FRAMES_VERIFIED = 500
 
 EXTENSIONS = {"jpeg": "jpg", "mpo": "jpg", "tiff": "tif", "jpeg2000": "jp2"}
@@ -43,6 +42,11 @@ class Limits:
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1 or self.max_pixels < 1:
+            raise UsageError(f"--max-bytes and --max-pixels must be above 0, not {self.max_bytes} "
+                             f"and {self.max_pixels}")
 
 
 @dataclass(frozen=True)

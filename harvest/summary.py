@@ -1,6 +1,10 @@
 """What a harvest run reports: counts per label and status, skipped and unmatched inputs.
 
 A ``RunSummary`` is filled by a collector as it goes and printed by the CLI (a table, or ``--json``).
+A collector with more to say subclasses it with typed fields (``FramesSummary.videos``,
+``RedditSummary.posts_listed``) and says how they read: ``to_dict`` (the ``--json`` output),
+``lines`` (what the CLI prints after the table), ``errors`` (whole inputs that failed, printed as
+errors) and ``exit_status``. The CLI knows nothing else about any collector.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from manifests import MergeStats, schema
+from manifests import ExitStatus, MergeStats, schema
 
 LISTED = 20  # how many skipped or unmatched names a summary lists
 
@@ -24,7 +28,6 @@ class RunSummary:
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     merge: MergeStats = MergeStats()
     known: int = 0  # inputs recognised as already in the manifest without being read again
-    details: dict[str, Any] = field(default_factory=dict)
 
     def record(self, label: str | None, status: str) -> None:
         """Count one row that goes into the manifest."""
@@ -61,5 +64,18 @@ class RunSummary:
             "by_label": {k: dict(sorted(v.items())) for k, v in sorted(self.by_label.items())},
             "skipped": dict(sorted(self.skipped.items())),
             "skipped_examples": {k: list(v) for k, v in sorted(self.examples.items())},
-            **self.details,
         }
+
+    def lines(self) -> list[str]:
+        """What a person should read after the counts table (notes, per-input results)."""
+        return []
+
+    def errors(self) -> list[str]:
+        """Whole inputs that failed (a video ffmpeg cannot read), one message each."""
+        return []
+
+    def exit_status(self, strict: bool = False) -> ExitStatus:
+        """Input errors when a whole input failed; partial under ``strict`` when any item failed."""
+        if self.errors():
+            return ExitStatus.INPUT
+        return ExitStatus.PARTIAL if strict and self.failed else ExitStatus.OK

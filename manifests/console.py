@@ -10,22 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import Progress as _RichProgress
 
 from . import lineage
+from .cliargs import flags_as_flags
 from .errors import ExitStatus, GleansetError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as _RichProgress
 
 err_console = Console(stderr=True)
 log = logging.getLogger(__name__)
@@ -33,6 +28,8 @@ log = logging.getLogger(__name__)
 
 def setup_logging(verbose: int = 0) -> None:
     """Log to stderr through rich: warnings by default, ``-v`` info, ``-vv`` debug."""
+    from rich.logging import RichHandler
+
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(message)s", force=True,
                         handlers=[RichHandler(console=err_console, show_path=False)])
@@ -50,7 +47,7 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     lineage.use_command([prog_name, *args])
-    command = typer.main.get_command(app)
+    command = flags_as_flags(typer.main.get_command(app))
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except typer.Exit as exc:
@@ -88,13 +85,27 @@ def print_json(data: Any) -> None:
 
 
 class RichProgress:
-    """A rich progress bar behind the library's ``Progress`` hook; silent when disabled."""
+    """The library's :class:`~manifests.progress.Progress` hook on rich bars; silent when disabled.
 
-    def __init__(self, enabled: bool = True) -> None:
+    The first ``total`` opens the main bar; ``task`` opens further bars (one per video or epoch) in
+    the same display, ``note`` prints a line above them. Safe to call from worker threads.
+    """
+
+    def __init__(self, enabled: bool = True, transient: bool = False) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as _RichProgress
+
         self._bar = _RichProgress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
-            disable=not enabled, transient=False)
+            disable=not enabled, transient=transient)
+        self.enabled = enabled
         self._task: Any = None
 
     def total(self, n: int | None, description: str = "") -> None:
@@ -107,9 +118,43 @@ class RichProgress:
         if self._task is not None:
             self._bar.advance(self._task, n)
 
+    def task(self, description: str, total: int | None = None, transient: bool = False) -> _RichTask:
+        return _RichTask(self._bar, self._bar.add_task(description, total=total), transient)
+
+    def done(self) -> None:
+        pass  # the main bar stays until the display stops
+
+    def note(self, message: str) -> None:
+        if self.enabled:
+            self._bar.console.print(message, highlight=False, markup=False)
+
     def __enter__(self) -> RichProgress:
         self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._bar.stop()
+
+
+class _RichTask:
+    """One more bar in a :class:`RichProgress` display."""
+
+    def __init__(self, bar: _RichProgress, task: Any, transient: bool) -> None:
+        self._bar, self._task, self._transient = bar, task, transient
+
+    def total(self, n: int | None, description: str = "") -> None:
+        self._bar.update(self._task, total=n, description=description or None)
+
+    def advance(self, n: int = 1) -> None:
+        self._bar.advance(self._task, n)
+
+    def task(self, description: str, total: int | None = None, transient: bool = False) -> _RichTask:
+        return _RichTask(self._bar, self._bar.add_task(description, total=total), transient)
+
+    def done(self) -> None:
+        if self._transient:
+            self._bar.remove_task(self._task)
+
+    def note(self, message: str) -> None:
+        if not self._bar.disable:
+            self._bar.console.print(message, highlight=False, markup=False)

@@ -14,10 +14,12 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import schema
-from .merge import Changes
+
+if TYPE_CHECKING:
+    from .merge import Changes
 
 
 def log_path(manifest: str | os.PathLike[str]) -> Path:

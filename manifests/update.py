@@ -5,9 +5,11 @@
     with update("manifest.csv", command="curate split ...") as tx:
         tx.frame = assign_splits(tx.frame)
 
-``Appender`` is what collectors use: rows are buffered and merged into the manifest in batches, each
-batch its own locked transaction, so a long harvest never holds the lock for long, two harvests into
-one manifest both land their rows, and a killed run keeps every batch it flushed.
+``Appender`` is what collectors use (it implements :class:`manifests.sink.RowSink`): rows are buffered
+and merged into the manifest in batches, each batch its own locked transaction, so a long harvest never
+holds the lock for long, two harvests into one manifest both land their rows, and a killed run keeps
+every batch it flushed. Inputs a collector marks as finished go to the manifest's archive
+(:mod:`manifests.archive`) right after the rows added before them are merged.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from filelock import FileLock
 from filelock import Timeout as _FileLockTimeout
 
 from . import io, lineage
+from .archive import Archive
 from .errors import LockTimeout
 from .merge import Changes, MergeStats, diff, merge
 
@@ -113,7 +116,9 @@ class Appender:
         self.timeout = timeout
         self.stats = MergeStats()
         self.details: dict[str, Any] = {}
+        self.archive = Archive(self.path)
         self._buffer: list[Mapping[str, Any]] = []
+        self._marks: dict[str, list[tuple[str, str, Mapping[str, Any] | None]]] = {}
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Queue one row; flushes when the batch is full."""
@@ -123,10 +128,20 @@ class Appender:
         if (n >= self.batch_size and due) or n >= self.max_buffer:
             self.flush()
 
+    def mark(self, collector: str, key: str, variant: str = "",
+             info: Mapping[str, Any] | None = None) -> None:
+        """Record ``key`` as finished in the archive once the rows added before it are merged."""
+        self._marks.setdefault(collector, []).append((key, variant, info))
+
     def flush(self) -> MergeStats:
-        """Merge the buffered rows into the manifest now."""
-        if not self._buffer:
-            return MergeStats()
+        """Merge the buffered rows into the manifest now, then write the pending marks."""
+        stats = self._merge() if self._buffer else MergeStats()
+        marks, self._marks = self._marks, {}
+        for collector, records in marks.items():
+            self.archive.add_many(collector, records)
+        return stats
+
+    def _merge(self) -> MergeStats:
         batch = io.from_records(self._buffer)
         with locked(self.path, self.timeout):
             current = io.read(self.path)

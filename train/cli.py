@@ -12,20 +12,28 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from manifests import UsageError, schema
-from manifests.console import err_console, print_json, run_app, setup_logging
+from manifests.cliargs import (
+    DEFAULT_MANIFEST,
+    EPILOG,
+    DebugOpt,
+    ManifestArg,
+    VerboseOpt,
+    VersionOpt,
+    use_manifest,
+)
+from manifests.console import RichProgress, print_json, run_app, setup_logging
 
-from .metrics import CONFIDENCE, PREDICTION
-from .model import ARCHS
-from .predict import evaluate_manifest, predict_paths
-from .runner import TrainOptions, train
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# The names of train.model.ARCHS, spelled out so --help does not import torch (a test keeps them equal).
+ARCH_NAMES = ("resnet18", "resnet34", "resnet50", "efficientnet_b0", "efficientnet_b1",
+              "efficientnet_b2", "efficientnet_b3", "convnext_tiny", "mobilenet_v3_large", "vit_b_16")
 
 COMMANDS = ("run", "predict", "eval")
 
@@ -33,15 +41,14 @@ app = typer.Typer(
     name="train", no_args_is_help=True, rich_markup_mode="rich",
     help="Fine-tune a torchvision model from a manifest's splits; predict and evaluate with it.\n\n"
          "[bold]train manifest.csv ...[/] is short for [bold]train run manifest.csv ...[/]",
-    epilog="Add --debug to any command to see the traceback of an error.")
+    epilog=EPILOG)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 
 
 @app.callback()
-def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                               help="More log output (-vv for debug).")] = 0) -> None:
+def _main(verbose: VerboseOpt = 0, debug: DebugOpt = False, version: VersionOpt = False) -> None:
     setup_logging(verbose)
     if _rank() > 0:  # under torchrun only rank 0 reports
         logging.disable(logging.WARNING)
@@ -49,38 +56,6 @@ def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
 
 def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
-
-
-class EpochBars:
-    """A rich progress bar per epoch and a one-line summary after it (stderr)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=err_console, transient=True,
-                            disable=not enabled)
-        self.enabled = enabled
-        self.task: Any = None
-
-    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
-        self.bar.start()
-        self.task = self.bar.add_task(f"epoch {epoch}/{epochs}", total=steps)
-
-    def step(self, n: int = 1) -> None:
-        self.bar.advance(self.task, n)
-
-    def end_epoch(self, row: dict[str, Any]) -> None:
-        self.bar.remove_task(self.task)
-        if self.enabled:
-            self.bar.console.print(
-                f"epoch {row['epoch']} ({row['stage']}): train loss {row['train_loss']:.4f}, val loss "
-                f"{row['val_loss']:.4f}, val acc {row['val_accuracy']:.3f}, {row['images_per_s']:.0f} img/s",
-                highlight=False)
-
-    def __enter__(self) -> EpochBars:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
 
 
 def _num(value: str, name: str, kind: type) -> Any:
@@ -99,8 +74,8 @@ def _num(value: str, name: str, kind: type) -> Any:
              "  train data/manifest.csv --binary --balanced --augment light --out runs/doom\n\n"
              "  train data/manifest.csv --out runs/doom --resume   (after Ctrl-C)")
 def run_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Curated manifest with a split column.")],
-    arch: Annotated[str, typer.Option(help=f"Model: {', '.join(ARCHS)}.")] = "resnet50",
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    arch: Annotated[str, typer.Option(help=f"Model: {', '.join(ARCH_NAMES)}.")] = "resnet50",
     weights: Annotated[str, typer.Option(help="imagenet (torchvision's recommended weights), none, or a "
                                          "PATH to a state dict / model.pt.")] = "imagenet",
     epochs: Annotated[int, typer.Option(help="Epochs with everything unfrozen.")] = 10,
@@ -137,14 +112,17 @@ def run_cmd(
     Writes model.pt, config.json, history.csv, curves.png, metrics.json (with accuracy per street,
     scene, source... to expose leaks), confusion.png, predictions.csv and review.html to the run folder.
     """
+    from .runner import TrainOptions, train
+
+    use_manifest(manifest, quiet=_rank() > 0)
     opts = TrainOptions(
         arch=arch, weights=weights, epochs=epochs, freeze_epochs=freeze_epochs, lr=_num(lr, "lr", float),
         batch_size=_num(batch_size, "batch-size", int), img_size=_num(img_size, "img-size", int),
         binary=binary, balanced=balanced, augment=augment, label_smoothing=label_smoothing, amp=amp,
         device=device, workers=workers, out=out, resume=resume, early_stop=early_stop, seed=seed,
         cache_size=_num(cache_size, "cache-size", int), cache_dir=cache_dir)
-    with EpochBars(enabled=not as_json and _rank() == 0) as bars:
-        result = train(manifest, opts, bars)
+    with RichProgress(enabled=not as_json and _rank() == 0, transient=True) as progress:
+        result = train(manifest, opts, progress)
     if as_json:
         print_json({"out": str(result.out), "metrics": result.metrics, "history": result.history})
         return
@@ -152,6 +130,8 @@ def run_cmd(
     if primary is None:  # a non-zero rank under torchrun
         return
     m = result.metrics[primary]
+    from rich.console import Console
+
     console = Console()
     skipped = ", ".join(f"{n} {why}" for why, n in result.skipped.items())
     console.print(f"{primary}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} on {m['n']} "
@@ -166,6 +146,8 @@ def _print_groups(console: Console, groups: dict[str, dict[str, dict[str, float]
         if len(values) > 20:
             console.print(f"accuracy by {col}: {len(values)} values (see metrics.json)", highlight=False)
             continue
+        from rich.table import Table
+
         table = Table(title=f"accuracy by {col}")
         table.add_column(col)
         table.add_column("accuracy", justify="right")
@@ -184,6 +166,9 @@ def predict_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Predict the class of image files (folders are searched recursively)."""
+    from .metrics import CONFIDENCE, PREDICTION
+    from .predict import predict_paths
+
     frame = predict_paths(model, inputs, device)
     if as_json:
         print_json(json.loads(frame.to_json(orient="records")))
@@ -198,7 +183,7 @@ def predict_cmd(
 @app.command("eval", epilog="Example:\n\n  train eval runs/streets/model.pt data/manifest.csv --split test")
 def eval_cmd(
     model: Annotated[Path, typer.Argument(help="model.pt written by train run.")],
-    manifest: Annotated[Path, typer.Argument(help="Manifest with a split column.")],
+    manifest: ManifestArg = DEFAULT_MANIFEST,
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
     device: DeviceOpt = "auto",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the predictions "
@@ -206,7 +191,12 @@ def eval_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a saved model on one split of a manifest: accuracy, macro-F1, per class and per group."""
-    result, predictions = evaluate_manifest(model, manifest, split, device)
+    from rich.console import Console
+    from rich.table import Table
+
+    from .predict import evaluate_manifest
+
+    result, predictions = evaluate_manifest(model, use_manifest(manifest), split, device)
     if output:
         predictions.to_csv(output, index=False)
     if as_json:
@@ -233,7 +223,7 @@ def with_default_command(args: list[str]) -> list[str]:
     i = 0
     while i < len(args) and args[i] in GROUP_OPTIONS:
         i += 1
-    if i == len(args) or args[i] in COMMANDS or args[i] in ("--help", "--install-completion",
+    if i == len(args) or args[i] in COMMANDS or args[i] in ("--help", "--version", "--install-completion",
                                                               "--show-completion"):
         return args
     return [*args[:i], "run", *args[i:]]

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import OneCycleLR
 
 from manifests import ExitStatus, GleansetError, UsageError
+from manifests.progress import NoProgress, Progress
 
 from .data import rank_world, to_input
 from .device import probabilities
@@ -42,18 +43,10 @@ class TrainingInterrupted(GleansetError):
     exit_status = ExitStatus.INTERRUPTED
 
 
-class Reporter(Protocol):
-    """Progress hook: one bar per epoch and a summary row after it."""
-
-    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
-    def step(self, n: int = 1) -> None: ...
-    def end_epoch(self, row: dict[str, Any]) -> None: ...
-
-
-class NullReporter:
-    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
-    def step(self, n: int = 1) -> None: ...
-    def end_epoch(self, row: dict[str, Any]) -> None: ...
+def epoch_line(row: dict[str, Any]) -> str:
+    """The one-line summary of an epoch that training notes on its progress hook."""
+    return (f"epoch {row['epoch']} ({row['stage']}): train loss {row['train_loss']:.4f}, val loss "
+            f"{row['val_loss']:.4f}, val acc {row['val_accuracy']:.3f}, {row['images_per_s']:.0f} img/s")
 
 
 @dataclass
@@ -166,7 +159,7 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 def train_one_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, sched: OneCycleLR,
-                    ctx: Context, reporter: Reporter) -> tuple[float, int]:
+                    ctx: Context, progress: Progress) -> tuple[float, int]:
     """One pass over the train loader; returns (mean loss, images seen)."""
     model.train()
     total, seen = torch.zeros((), device=ctx.device), 0  # summed on the device: no sync per step
@@ -186,7 +179,7 @@ def train_one_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, s
         sched.step()
         total += loss.detach().float() * len(y)
         seen += len(y)
-        reporter.step()
+        progress.advance()
     return float(total) / max(seen, 1), seen
 
 
@@ -265,7 +258,7 @@ class Fit:
     stages: list[Stage]
     patience: int
     checkpoint: Path
-    reporter: Reporter = field(default_factory=NullReporter)
+    progress: Progress = field(default_factory=NoProgress)  # a transient bar per epoch, a note after it
     on_epoch: Any = None  # callable(state) after each epoch, rank 0 (writes history.csv)
 
 
@@ -309,9 +302,10 @@ def _epoch(model: nn.Module, net: nn.Module, job: Fit, stage: Stage, opt: torch.
     sampler = getattr(job.loaders["train"], "sampler", None)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(state.epoch)
-    job.reporter.start_epoch(state.epoch + 1, total, len(job.loaders["train"]))
+    bar = job.progress.task(f"epoch {state.epoch + 1}/{total}", len(job.loaders["train"]), transient=True)
     start = time.perf_counter()
-    train_loss, seen = train_one_epoch(net, job.loaders["train"], opt, sched, job.ctx, job.reporter)
+    train_loss, seen = train_one_epoch(net, job.loaders["train"], opt, sched, job.ctx, bar)
+    bar.done()
     seconds = time.perf_counter() - start
     val_loss, val_acc, _ = validate(model, job.loaders["val"], job.ctx)
     state.epoch += 1
@@ -322,7 +316,7 @@ def _epoch(model: nn.Module, net: nn.Module, job: Fit, stage: Stage, opt: torch.
            "images_per_s": round(seen / max(seconds, 1e-9), 1), "seconds": round(seconds, 2)}
     state.history.append(row)
     if rank_world()[0] == 0:
-        job.reporter.end_epoch(row)
+        job.progress.note(epoch_line(row))
         if job.on_epoch:
             job.on_epoch(state)
 

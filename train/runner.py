@@ -22,6 +22,7 @@ import torch
 import torchvision
 
 from manifests import UsageError
+from manifests.progress import Progress, or_none
 
 from . import explain, metrics
 from .data import (
@@ -37,8 +38,6 @@ from .data import (
 from .device import pick_device
 from .loop import (
     Fit,
-    NullReporter,
-    Reporter,
     State,
     auto_batch_size,
     fit,
@@ -145,8 +144,11 @@ def _loaders(table: Table, pre: Preprocess, opts: TrainOptions, batch: int, devi
     return loaders
 
 
-def train(manifest: Path, opts: TrainOptions, reporter: Reporter | None = None) -> RunResult:
-    """Fine-tune ``opts.arch`` on the manifest's splits and write everything to the run folder."""
+def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) -> RunResult:
+    """Fine-tune ``opts.arch`` on the manifest's splits and write everything to the run folder.
+
+    ``progress`` gets a transient bar per epoch and a note (one line) after each.
+    """
     _check(opts)
     init_distributed()
     rank, _ = rank_world()
@@ -170,7 +172,7 @@ def train(manifest: Path, opts: TrainOptions, reporter: Reporter | None = None) 
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
     job = Fit(get_arch(opts.arch), ctx, loaders, plan(opts.freeze_epochs, opts.epochs, opts.lr),
-              opts.early_stop, out / "checkpoint.pt", reporter or NullReporter(),
+              opts.early_stop, out / "checkpoint.pt", or_none(progress),
               on_epoch=lambda st: pd.DataFrame(st.history).to_csv(out / "history.csv", index=False))
     state = fit(model, job, resume)
     info = ModelInfo(opts.arch, table.classes, opts.binary, pre)

@@ -6,9 +6,10 @@ against known "removed" placeholders by content, and verified and written by the
 image is a row with the post's metadata (``post_id`` groups the images of one post); failed downloads
 are rows with a ``status`` and ``error``; posts without images are counted as skipped with a reason.
 
-Resume: media URLs already recorded in the manifest (as ``origin``, or as ``video`` for the frames of
-a video) are not downloaded again, except those that failed transiently (``schema.TRANSIENT``); a post
-whose media are all recorded is skipped.
+Resume: media URLs done are marked in the manifest's archive (:mod:`manifests.archive`, collector
+``reddit``) once their rows are in the manifest; those and the media URLs recorded in the manifest (as
+``origin``, or as ``video`` for the frames of a video) are not downloaded again, except those that
+failed transiently (``schema.TRANSIENT``, never marked); a post whose media are all done is skipped.
 
 Videos: ``v.redd.it`` posts are skipped unless ``RedditOptions.video_frames`` is set. That hook is the
 extension point for the frames collector (``harvest.reddit.video.RedditVideoFrames``): it
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from manifests import Appender, lineage, read, schema
+from manifests import RowSink, UsageError, lineage, read, schema
 from manifests.progress import Progress
 
 from ..collector import Collector
@@ -71,6 +72,33 @@ class RedditOptions:
     limits: Limits = Limits()
     video_frames: VideoFrames | None = None
     env: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, SourceOptions):
+            raise UsageError("RedditOptions.source must be a SourceOptions")
+        if self.video_frames is not None and not callable(self.video_frames):
+            raise UsageError("RedditOptions.video_frames must be callable (a RedditVideoFrames)")
+        if self.label is not None and not str(self.label).strip():
+            raise UsageError("--label must not be empty")
+
+
+@dataclass
+class RedditSummary(RunSummary):
+    """A reddit run: the counts, plus where the posts came from and how many were listed."""
+
+    post_source: str | None = None
+    source_reason: str | None = None
+    posts_listed: int = 0
+    posts_known: int = 0  # posts whose media were all done by earlier runs
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "post_source": self.post_source,
+                "source_reason": self.source_reason, "posts_listed": self.posts_listed,
+                "posts_known": self.posts_known, "notes": list(self.notes)}
+
+    def lines(self) -> list[str]:
+        return [f"note: {note}" for note in self.notes]
 
 
 @dataclass(frozen=True)
@@ -134,14 +162,28 @@ def stored_digests(manifest: Path, source: str) -> dict[str, str]:
     return dict(zip(frame[schema.SHA256].astype(str), frame[schema.ORIGIN].astype(str), strict=True))
 
 
+def _mark_done(sink: RowSink, source: str, rows: list[dict[str, Any]]) -> None:
+    """Mark the media URL of one download done, unless it failed transiently (retried next run)."""
+    if rows and not any(row[schema.STATUS] in schema.TRANSIENT for row in rows):
+        first = rows[0]
+        url = first.get(schema.VIDEO) or first[schema.ORIGIN]
+        sink.mark(source, str(url), "", {schema.STATUS: first[schema.STATUS]})
+
+
 class RedditCollector(Collector):
     """Images of subreddit posts (direct, galleries, imgur, crossposts, previews) with post metadata."""
 
     name = "reddit"
     source = "reddit"
     example = "harvest reddit r/Doom --after 2020-07-01 --before 2020-08-01 --top 900"
+    options_type = RedditOptions
+    summary_type = RedditSummary
 
     options: RedditOptions
+
+    def describe(self) -> str:
+        choice = self.source_choice()
+        return f"source: {choice.name} — {choice.reason}"
 
     def source_choice(self) -> SourceChoice:
         """The post source this run will use and why (no I/O)."""
@@ -150,12 +192,12 @@ class RedditCollector(Collector):
     def _env(self) -> Mapping[str, str]:
         return self.options.env if self.options.env is not None else os.environ
 
-    def run(self, sink: Appender, progress: Progress | None = None) -> RunSummary:
+    def run(self, sink: RowSink, progress: Progress | None = None) -> RedditSummary:
         """List posts, download their images into the store under the manifest's folder, add rows."""
         opts = self.options
-        summary = self.new_summary()
+        summary: RedditSummary = self.new_summary()
         counts = _Counts(self.progress_or_none(progress))
-        done = recorded_origins(sink.path, self.source)
+        done = recorded_origins(sink.path, self.source) | set(sink.archive.entries(self.source))
         self._stored, self._stored_lock = stored_digests(sink.path, self.source), threading.Lock()
         root = sink.path.parent
 
@@ -166,20 +208,22 @@ class RedditCollector(Collector):
 
         with Fetcher(opts.fetch) as fetcher:
             stream = PostStream(opts.source, fetcher, self._env())
-            summary.details.update(post_source=stream.choice.name, source_reason=stream.choice.reason)
-            jobs = self._jobs(stream, done, summary, counts, emit)
+            summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
+            jobs = self._jobs(stream, done, summary, counts,
+                              lambda row: (emit(row), _mark_done(sink, self.source, [row])))
             for rows in fetcher.map(jobs, lambda job, result: self._handle(job, result, root),
                                     url=lambda job: job.media.url):
                 for row in rows:
                     emit(row)
+                _mark_done(sink, self.source, rows)
         sink.flush()
         summary.merge = sink.stats
-        summary.details.update(posts_listed=counts.counts["posts"],
-                               posts_known=counts.counts["known"], notes=stream.notes)
+        summary.posts_listed, summary.posts_known = counts.counts["posts"], counts.counts["known"]
+        summary.notes = list(stream.notes)
         return summary
 
-    def _jobs(self, stream: PostStream, done: set[str], summary: RunSummary, counts: _Counts,
-              emit: Callable[[dict[str, Any]], None]) -> Iterator[_Job]:
+    def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary, counts: _Counts,
+              emit: Callable[[dict[str, Any]], object]) -> Iterator[_Job]:
         """Downloads to do, post by post; skipped posts and recorded media are counted here, and media
         known to be gone (failed gallery items, placeholder URLs) become rows without a download."""
         for post in stream:

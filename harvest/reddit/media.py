@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from manifests import UsageError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif", ".heic")
 _IMGUR_PAGE = re.compile(r"^/(?:gallery/|a/|t/[^/]+/)?(?P<id>[A-Za-z0-9]{5,8})(?:\.(?P<ext>\w+))?/?$")
 _REMOVED_TEXT = frozenset({"[removed]", "[deleted]"})
@@ -48,6 +50,10 @@ class MediaRules:
     previews: bool = False
     allow_nsfw: bool = False
     allow_spoilers: bool = False
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(v, bool) for v in (self.previews, self.allow_nsfw, self.allow_spoilers)):
+            raise UsageError("MediaRules takes True or False for previews, allow_nsfw, allow_spoilers")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from typing import Any
 
 from manifests import InputError, NetworkError, UsageError
 
+from ..defaults import ARCTIC_SHIFT_URL
 from ..fetch import DEFAULT_USER_AGENT, Fetcher
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 SORTS = ("hot", "new", "top", "controversial", "rising")
 TIMES = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400,
          "all": None}
-ARCTIC_SHIFT_URL = "https://arctic-shift.photon-reddit.com"
 ARCTIC_PAGE = 100
 LISTING_CAP = 1000
 CAP_NOTICE = 900  # a listing that ends past this many posts was most likely cut by Reddit's cap
@@ -82,6 +82,10 @@ class SourceOptions:
             raise UsageError(f"--time must be one of {', '.join(TIMES)}, not {self.time!r}")
         if self.after is not None and self.before is not None and self.after >= self.before:
             raise UsageError("--after must be earlier than --before")
+        if not self.subreddits:
+            raise UsageError("give at least one subreddit")
+        if (self.limit is not None and self.limit < 1) or (self.top is not None and self.top < 1):
+            raise UsageError("--limit and --top must be 1 or more")
 
 
 def archive_period(options: SourceOptions) -> str:

@@ -11,7 +11,7 @@ The core is :func:`harvest_video`, a library function any collector can call on 
 It probes the video, finds the crop box (``--crop auto``: bars by cropdetect over frames from the whole
 video, plus thin edge lines), then decodes the video once (:mod:`harvest.video.decode`): kept frames are
 cropped and scaled by ffmpeg, encoded, stored in the image store under ``store_root`` and added to
-``sink`` (anything with ``add(row)``, such as a ``manifests.Appender``) as they come, each row carrying
+``sink`` (anything with ``add(row)``: a :class:`manifests.Rows`) as they come, each row carrying
 ``video``, ``frame``, ``time``, ``scene``, ``crop``, ``sampling``, ``origin = <file>#frame=N`` and the
 ``extra`` columns. Near-black and near-uniform frames are dropped (counted) unless ``keep_dark``.
 Per-video failures come back in ``VideoResult`` (``status``/``error``) and as a row with that status
@@ -19,7 +19,7 @@ in ``sink``, never as exceptions; only a missing ffmpeg raises ``MissingToolErro
 
 ``FramesCollector`` runs it over several videos in parallel threads (ffmpeg does the decoding in its
 own processes), resumes an interrupted run from the last frame in the manifest, and skips videos the
-lineage log records as finished with the same options.
+manifest's archive records as finished with the same options (:mod:`harvest.video.resume`).
 """
 
 from __future__ import annotations
@@ -32,126 +32,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from PIL import Image
 
-from manifests import Appender, lineage, schema
-from manifests.progress import NoProgress, Progress
+from manifests import Rows, RowSink, lineage, schema
+from manifests.progress import Progress, or_none
 
 from ..collector import Collector
-from ..store import Limits, store_bytes
-from ..summary import RunSummary
+from ..store import store_bytes
 from .decode import DecodePlan, Selection, VideoDecoder
+from .options import FORMATS, FrameOptions, FramesOptions
 from .probe import CropBox, CropReport, VideoError, VideoInfo, detect_crop, probe, require_ffmpeg
-from .resume import ResumePoint, finished_videos, resume_points, video_key
-from .scenelist import SceneSpan, pick_frames, scan_scenes, scene_length, scene_spans, write_scenes_csv
-from .scenes import DEFAULT_THRESHOLD, SceneRules, dark_reason, scene_id
+from .resume import ResumePoint, file_stamp, finished_videos, resume_points, video_key
+from .scenelist import pick_frames, scan_scenes, scene_length, scene_spans, write_scenes_csv
+from .scenes import SceneRules, dark_reason, scene_id
+from .summary import FramesSummary, VideoResult
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 SOURCE = "frames"
-
-
-@dataclass(frozen=True)
-class FrameOptions:
-    """How frames are taken from one video.
-
-    Attributes:
-        every: keep frames 0, N, 2N, ... (frame index); default 48 when neither is given.
-        every_seconds: keep the first frame of every S-second slot instead.
-        start, end: seconds; only frames in [start, end) are considered.
-        crop: ``auto`` (bars and edge lines), ``none``, or a box ``W:H:X:Y``.
-        size: output ``(width, height)``; max_side: longest side at most this (aspect kept).
-        format: jpg, png or webp; quality: 1-100 for jpg and webp.
-        keep_dark: keep near-black and near-uniform frames.
-        scene_threshold: content change (0-255 HSV scale) that makes a cut; black_gap: seconds of
-            black after which the next picture starts a new scene.
-        min_scene_len: a scene lasts at least this long: frames (``15``) or seconds (``0.6s``).
-        detector: ``content`` or ``adaptive`` (PySceneDetect's ``detect-adaptive``); adaptive_threshold:
-            its ratio of a frame's score to the average score around it.
-        frames_per_scene: keep N evenly spaced frames of every scene instead of every Nth frame (a
-            first pass finds the scenes, a second takes the frames).
-    """
-
-    every: int | None = None
-    every_seconds: float | None = None
-    start: float | None = None
-    end: float | None = None
-    crop: str = "auto"
-    size: tuple[int, int] | None = None
-    max_side: int | None = None
-    format: str = "jpg"
-    quality: int = 92
-    keep_dark: bool = False
-    scene_threshold: float = DEFAULT_THRESHOLD
-    black_gap: float = 0.5
-    limits: Limits = Limits()
-    min_scene_len: str = "0"
-    detector: str = "content"
-    adaptive_threshold: float = 3.0
-    frames_per_scene: int | None = None
-
-    @property
-    def selection(self) -> Selection:
-        if self.frames_per_scene:
-            return Selection(frames=frozenset(), per_scene=self.frames_per_scene)
-        if self.every_seconds:
-            return Selection(seconds=self.every_seconds)
-        return Selection(every=self.every or 48)
-
-    def sampling(self) -> str:
-        """The ``sampling`` column: everything that decides which bytes a frame row holds."""
-        parts = [self.selection.key()]
-        if self.frames_per_scene:  # which frames are kept depends on where the scenes are
-            cut_at = self.adaptive_threshold if self.detector == "adaptive" else self.scene_threshold
-            parts.append(f"scenes={self.detector}@{cut_at:g},min_len={self.min_scene_len},"
-                         f"black_gap={self.black_gap:g}")
-        if self.start is not None:
-            parts.append(f"start={self.start:g}")
-        if self.end is not None:
-            parts.append(f"end={self.end:g}")
-        parts.append(f"crop={self.crop}")
-        if self.size:
-            parts.append(f"size={self.size[0]}x{self.size[1]}")
-        if self.max_side:
-            parts.append(f"max_side={self.max_side}")
-        parts.append(f"{self.format}" + (f"@{self.quality}" if self.format != "png" else ""))
-        return " ".join(parts)
-
-
-@dataclass
-class VideoResult:
-    """What harvesting one video did; ``status`` is ``ok`` or why (part of) it failed."""
-
-    video: str
-    status: str = schema.OK
-    error: str | None = None
-    decoded: int = 0
-    kept: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    scenes: int = 0
-    crop: dict[str, Any] = field(default_factory=dict)
-    resumed_at: int | None = None
-    skipped: bool = False
-    scene_list: list[SceneSpan] = field(default_factory=list)
-
-    def details(self) -> dict[str, Any]:
-        return {"status": self.status, "error": self.error, "decoded": self.decoded, "kept": self.kept,
-                "dropped": self.dropped, "scenes": self.scenes, **self.crop,
-                "resumed_at": self.resumed_at}
-
-
-class FrameProgress(Protocol):
-    """Progress of one video: frames decoded out of the total, frames kept."""
-
-    def update(self, decoded: int, kept: int, total: int | None) -> None: ...
-
-
-class _NoFrameProgress:
-    def update(self, decoded: int, kept: int, total: int | None) -> None:
-        pass
 
 
 def output_size(box: CropBox, options: FrameOptions) -> tuple[int, int]:
@@ -208,7 +108,7 @@ def scene_rules(options: FrameOptions, fps: Fraction) -> SceneRules:
 class _Rows:
     """Rows waiting for their scene number (the thumbnail thread may lag behind by a few frames)."""
 
-    sink: Any
+    sink: Rows
     stem: str
     pending: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
@@ -221,15 +121,17 @@ class _Rows:
             self.sink.add(waiting)
 
 
-def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_root: str | Path,
+def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_root: str | Path,
                   extra: Mapping[str, Any] | None = None, label: str | None = None,
                   name: str | None = None, resume: ResumePoint | None = None,
-                  progress: FrameProgress | None = None,
+                  progress: Progress | None = None,
                   cancel: threading.Event | None = None) -> VideoResult:
     """Take frames from one video into ``sink``; see the module docstring.
 
     ``name`` is what rows call the video (``video`` and ``origin``), by default its path: a collector
-    that downloaded the file passes its URL. Setting ``cancel`` stops the pass (``KeyboardInterrupt``).
+    that downloaded the file passes its URL. ``progress`` is this video's bar: frames decoded out of
+    the video's frames, and how many were kept. Setting ``cancel`` stops the pass
+    (``KeyboardInterrupt``).
     """
     require_ffmpeg()
     path = Path(path)
@@ -252,12 +154,12 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_r
     base = {schema.SOURCE: SOURCE, schema.LABEL: label or path.stem, schema.VIDEO: name,
             schema.CROP: str(report.box), schema.SAMPLING: options.sampling(), **(extra or {})}
     rows = _Rows(sink, path.stem)
-    progress = progress or _NoFrameProgress()
+    bar = _FrameBar(or_none(progress), path.name, info.frames)
     with VideoDecoder(info, plan) as decoder:
         for index, rgb in decoder:
             if cancel is not None and cancel.is_set():
                 raise KeyboardInterrupt
-            progress.update(decoder.state.decoded, result.kept, info.frames)
+            bar.update(decoder.state.decoded, result.kept)
             if resume is not None and index <= resume.frame:
                 continue
             reason = None if options.keep_dark else dark_reason(rgb)
@@ -278,7 +180,7 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_r
     result.decoded, result.scenes = state.decoded, state.cuts + 1
     result.scene_list = scene_spans(name, path.stem, state.starts, plan.start + state.decoded, info.fps,
                                     plan.first_scene)
-    progress.update(state.decoded, result.kept, state.decoded)
+    bar.update(state.decoded, result.kept, total=state.decoded)
     _judge(result, code, state.errors, name)
     if result.status != schema.OK:
         sink.add(_failure_row(name, path, result, label, extra))
@@ -288,6 +190,22 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Any, *, store_r
         sink.add({**row, schema.STATUS: schema.NO_FRAMES, schema.ERROR: _why_none(result, name),
                   schema.SAMPLING: options.sampling()})
     return result
+
+
+class _FrameBar:
+    """Drives one video's progress bar from the decoder's absolute counts."""
+
+    def __init__(self, progress: Progress, name: str, total: int | None) -> None:
+        self.progress, self.name, self.decoded, self.kept = progress, name, 0, -1
+        self.total = total
+
+    def update(self, decoded: int, kept: int, total: int | None = None) -> None:
+        if kept != self.kept or total is not None:
+            self.kept, self.total = kept, total if total is not None else self.total
+            self.progress.total(self.total, f"{self.name}: {kept} kept")
+        if decoded > self.decoded:
+            self.progress.advance(decoded - self.decoded)
+            self.decoded = decoded
 
 
 def _why_none(result: VideoResult, name: str) -> str:
@@ -321,9 +239,9 @@ def _judge(result: VideoResult, code: int, errors: list[tuple[int, str]], path: 
 
 
 class _LockedSink:
-    """An Appender shared by worker threads."""
+    """A row sink shared by worker threads."""
 
-    def __init__(self, sink: Appender) -> None:
+    def __init__(self, sink: RowSink) -> None:
         self._sink = sink
         self._lock = threading.Lock()
 
@@ -331,16 +249,9 @@ class _LockedSink:
         with self._lock:
             self._sink.add(row)
 
-
-@dataclass(frozen=True)
-class FramesOptions:
-    """Options of ``harvest frames``: the videos, how to take frames, a label, parallel workers."""
-
-    videos: tuple[Path, ...]
-    frames: FrameOptions = FrameOptions()
-    label: str | None = None
-    workers: int = 1
-    scenes_csv: Path | None = None
+    def mark(self, key: str, variant: str, info: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._sink.mark(SOURCE, key, variant, info)
 
 
 class FramesCollector(Collector):
@@ -349,20 +260,21 @@ class FramesCollector(Collector):
     name = "frames"
     source = SOURCE
     example = "harvest frames kiki.mkv totoro.mkv --every 48 --max-side 720 -m ghibli/manifest.csv"
+    options_type = FramesOptions
+    summary_type = FramesSummary
 
-    def run(self, sink: Appender, progress: Progress | None = None,
-            bars: Any = None) -> RunSummary:
-        """Harvest every video; ``bars(video)`` may give a ``FrameProgress`` per video."""
+    options: FramesOptions
+
+    def run(self, sink: RowSink, progress: Progress | None = None) -> FramesSummary:
+        """Harvest every video: a bar per video under ``progress``, which counts videos."""
         require_ffmpeg()
-        opts: FramesOptions = self.options
-        progress = progress or NoProgress()
-        summary = self.new_summary()
+        opts = self.options
+        progress = or_none(progress)
+        summary: FramesSummary = self.new_summary()
         sampling = opts.frames.sampling()
-        done = finished_videos(sink.path, sampling)
+        done = finished_videos(sink, sampling)
         points = resume_points(sink.path, sampling)
         shared = _LockedSink(sink)
-        results: dict[str, VideoResult] = {}
-
         cancel = threading.Event()
 
         def one(video: Path) -> VideoResult:
@@ -373,16 +285,19 @@ class FramesCollector(Collector):
                 return VideoResult(key, skipped=True, kept=done[key].get("kept", 0),
                                    status=done[key].get("status") or schema.OK,
                                    error=done[key].get("error"))
-            bar = bars(video) if bars else None
-            return harvest_video(key, opts.frames, shared, store_root=sink.path.parent,
-                                 label=opts.label, resume=points.get(key), progress=bar, cancel=cancel)
+            result = harvest_video(key, opts.frames, shared, store_root=sink.path.parent,
+                                   label=opts.label, resume=points.get(key), cancel=cancel,
+                                   progress=progress.task(video.name))
+            if result.status in (schema.OK, schema.DAMAGED):  # finished: a rerun skips it
+                shared.mark(key, sampling, {**result.details(), **file_stamp(key)})
+            return result
 
         progress.total(len(opts.videos), "videos")
         with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
             mapped = map(one, opts.videos) if opts.workers <= 1 else pool.map(one, opts.videos)
             try:
                 for video, result in zip(opts.videos, mapped, strict=True):
-                    results[str(video)] = result
+                    summary.add_video(str(video), result, opts.label)
                     progress.advance()
             except BaseException:  # Ctrl-C: stop the other workers between two frames
                 cancel.set()
@@ -390,37 +305,9 @@ class FramesCollector(Collector):
                 raise
         sink.flush()
         if opts.scenes_csv is not None:
-            spans = [span for r in results.values() for span in r.scene_list]
-            summary.details["scenes_csv"] = str(write_scenes_csv(opts.scenes_csv, spans))
-        _summarise(summary, results, opts.label)
+            spans = [span for r in summary.videos.values() for span in r.scene_list]
+            summary.scenes_csv = str(write_scenes_csv(opts.scenes_csv, spans))
         summary.merge = sink.stats
-        sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling,
-                                            **_file_stamp(r.video)}
-                                  for r in results.values() if not r.skipped}
+        sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling, **file_stamp(r.video)}
+                                  for r in summary.videos.values() if not r.skipped}  # audit trail
         return summary
-
-
-def _file_stamp(video: str) -> dict[str, int]:
-    try:
-        stat = Path(video).stat()
-    except OSError:
-        return {}
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def _summarise(summary: RunSummary, results: dict[str, VideoResult], label: str | None) -> None:
-    dropped: dict[str, int] = {}
-    for name, result in results.items():
-        tag = label or Path(name).stem
-        if result.skipped:
-            summary.known += result.kept
-        else:
-            for _ in range(result.kept):
-                summary.record(tag, schema.OK)
-            if result.status != schema.OK:
-                summary.record(tag, result.status)
-        for reason, count in result.dropped.items():
-            dropped[reason] = dropped.get(reason, 0) + count
-    summary.details["dropped_frames"] = dropped
-    summary.details["videos"] = {name: r.details() | {"skipped": r.skipped} for name, r in results.items()}
-    summary.details["failed_videos"] = [r.error for r in results.values() if r.status != schema.OK]

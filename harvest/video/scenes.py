@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-DEFAULT_THRESHOLD = 27.0
+from ..defaults import DEFAULT_SCENE_THRESHOLD as DEFAULT_THRESHOLD
+
 # Below this brightness (0-255) hue and saturation count less, with the square of the brightness.
 DARK_KNEE = 64.0
 # A frame is black when its mean brightness is below this and almost no pixel is bright.

@@ -138,3 +138,10 @@ def test_mixed_images_fixture(shared_fixtures: Path) -> None:
     assert _bits_apart(original[1], results["ukbench00120_hflip.jpg"][0]) <= 2
     assert _bits_apart(original[0], results["ukbench09268.jpg"][0]) > 10
     assert results["ukbench09268_corrupt.jpg"][2] == schema.CORRUPT
+
+
+def test_cli_help_names_every_method_and_engine() -> None:
+    from curate import cli
+    from curate.index import ENGINES
+
+    assert tuple(hashing.METHODS) == cli.METHOD_NAMES and tuple(ENGINES) == cli.ENGINE_NAMES

@@ -11,7 +11,17 @@ import pytest
 
 from harvest.cli import main
 from harvest.video.collector import FrameOptions, FramesCollector, FramesOptions, harvest_video
-from manifests import Appender, ExitStatus, MissingToolError, lineage_entries, read, schema
+from manifests import (
+    Appender,
+    Archive,
+    ExitStatus,
+    MissingToolError,
+    archive_path,
+    lineage,
+    lineage_entries,
+    read,
+    schema,
+)
 from tests.fixtures.video import corrupt, make_audio, make_video
 
 SEGMENTS = [("testsrc2", 30), ("mandelbrot", 30), ("sierpinski=seed=3", 30)]
@@ -94,7 +104,7 @@ def test_interrupted_run_resumes_where_it_stopped(videos: dict[str, Path], tmp_p
     assert sorted(frames_of(part, video)) == list(range(0, 42, 6))  # a valid manifest, 7 frames
     with Appender(part) as sink:
         summary = FramesCollector(options).run(sink)
-    assert summary.details["videos"][str(video)]["resumed_at"] == 36
+    assert summary.videos[str(video)].resumed_at == 36
     assert summary.merge.added == 8
     assert frames_of(part, video) == expected  # same bytes, same scenes as one uninterrupted run
 
@@ -163,7 +173,9 @@ def test_recorded_videos_scene_boundaries(shared_fixtures: Path, tmp_path: Path)
     result = harvest_video(shared_fixtures / "video" / "testvideo.mp4", options, sink, store_root=tmp_path)
     assert result.decoded == len(rows) == 720
     starts = [b[schema.FRAME] for a, b in itertools.pairwise(rows) if a[schema.SCENE] != b[schema.SCENE]]
-    assert starts == [30, 180, 394]
+    # PySceneDetect's hard cuts, then the dissolve over frames ~520-555 (a cross-fade between two
+    # different shots), which starts a scene at its middle
+    assert starts == [30, 180, 394, 531]
     rows.clear()
     harvest_video(shared_fixtures / "video" / "fades.mp4", options, sink, store_root=tmp_path)
     assert len(rows) == 250 and {row[schema.SCENE] for row in rows} == {"fades:0000"}
@@ -194,3 +206,32 @@ def test_all_dark_video_is_recorded_and_not_decoded_again(tmp_path: Path, capsys
     assert row[schema.STATUS] == schema.NO_FRAMES and "--keep-dark" in row[schema.ERROR]
     assert run("frames", str(video), "--every", "10", "-m", str(manifest), "--json") == 0
     assert json.loads(capsys.readouterr().out)["videos"][str(video)]["skipped"] is True
+
+
+def test_resume_needs_no_lineage_log(videos: dict[str, Path], tmp_path: Path, capsys) -> None:
+    manifest = tmp_path / "m" / "manifest.csv"
+    assert run("frames", str(videos["clean"]), "--every", "10", "-m", str(manifest), "--json") == 0
+    capsys.readouterr()
+    archive = Archive(manifest)
+    (entry,) = archive.entries("frames", FrameOptions(every=10).sampling()).values()
+    assert entry["kept"] == 9 and entry["size"] == videos["clean"].stat().st_size
+    lineage.log_path(manifest).unlink()  # the audit trail is the user's to prune
+    assert run("frames", str(videos["clean"]), "--every", "10", "-m", str(manifest), "--json") == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["videos"][str(videos["clean"])]["skipped"] is True and again["added"] == 0
+
+
+def test_manifests_from_before_the_archive_resume_from_the_log(videos: dict[str, Path], tmp_path: Path,
+                                                               capsys) -> None:
+    manifest = tmp_path / "m" / "manifest.csv"
+    assert run("frames", str(videos["clean"]), "--every", "10", "-m", str(manifest), "--json") == 0
+    capsys.readouterr()
+    archive_path(manifest).unlink()  # as an older gleanset left it: the log only
+    assert run("frames", str(videos["clean"]), "--every", "10", "-m", str(manifest), "--json") == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["videos"][str(videos["clean"])]["skipped"] is True
+    # what the log said is now in the archive, so the log may go
+    assert str(videos["clean"].resolve()) in Archive(manifest).entries("frames")
+    lineage.log_path(manifest).unlink()
+    assert run("frames", str(videos["clean"]), "--every", "10", "-m", str(manifest), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["videos"][str(videos["clean"])]["skipped"] is True

@@ -144,6 +144,25 @@ def test_resume_downloads_nothing_twice_and_retries_transient(world: RedditWorld
     assert len(frame) == 5 and frame[schema.STATUS].value_counts().to_dict() == {"ok": 4, "removed": 1}
 
 
+def test_done_media_are_kept_in_the_archive_not_only_in_rows(world: RedditWorld, tmp_path: Path) -> None:
+    posts = [post("a0001"), post("a0002", "gallery"), post("a0003")]
+    world.listing("Doom", "hot", posts)
+    world.images(posts)
+    world.web.route("/i.redd.it/a0003.jpg", Reply(b"", 503))
+    manifest = tmp_path / "m.csv"
+    assert collect(world, manifest)["ok"] == 3
+    done = manifests.Archive(manifest).entries("reddit")
+    # 3 images and the gallery item Reddit marks failed (a row, never a download)
+    assert len(done) == 4 and any(url.endswith("/a0001.jpg") for url in done)
+    assert not any("a0003" in url for url in done)  # a transient failure is not done: retried
+    manifests.write(manifests.empty(), manifest)  # rows pruned (a curate step, a hand edit)
+    world.web.route("/i.redd.it/a0003.jpg", Reply(media.jpeg(78, (50, 50))))
+    world.web.log.clear()
+    again = collect(world, manifest)
+    image_hits = [r.path for r in world.web.log if r.path.startswith(("/i.redd.it", "/preview"))]
+    assert image_hits == ["/i.redd.it/a0003.jpg"] and again["added"] == 1
+
+
 def test_video_extension_point(world: RedditWorld, tmp_path: Path) -> None:
     posts = [post("vid02", "video")]
     world.listing("Doom", "hot", posts)

@@ -96,16 +96,13 @@ def test_frames_per_scene_excludes_every(cut_video: Path, tmp_path: Path) -> Non
     assert code == 2 and not (tmp_path / "manifest.csv").exists()
 
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "video"
-
-
 @pytest.mark.slow
-def test_real_footage_cuts_and_dissolve_and_fades(tmp_path: Path) -> None:
-    if not (SHARED / "testvideo.mp4").exists():
-        pytest.skip(f"recorded fixtures absent: {SHARED} (see shared/README.md)")
-    _, result = harvest(SHARED / "testvideo.mp4", tmp_path, every=100, keep_dark=True)
+@pytest.mark.shared
+def test_real_footage_cuts_and_dissolve_and_fades(shared_fixtures: Path, tmp_path: Path) -> None:
+    video = shared_fixtures / "video"
+    _, result = harvest(video / "testvideo.mp4", tmp_path, every=100, keep_dark=True)
     # PySceneDetect's ContentDetector finds cuts at 30, 180 and 394; a dissolve runs over ~520-555
     assert starts(result)[:4] == [0, 30, 180, 394] and len(starts(result)) == 5
     assert 520 <= starts(result)[4] <= 555
-    _, fades = harvest(SHARED / "fades.mp4", tmp_path, every=100, keep_dark=True)
+    _, fades = harvest(video / "fades.mp4", tmp_path, every=100, keep_dark=True)
     assert starts(fades) == [0]  # fades between black and white, no hard cut: one scene, as before

@@ -101,7 +101,9 @@ def test_binary_path_through_the_cli(tmp_path, capsys):
     predictions = pd.read_csv(out / "predictions.csv")
     assert list(predictions.columns[-3:]) == ["p_circle", "p_stripes", "correct"]
     assert ((predictions["p_circle"] + predictions["p_stripes"] - 1).abs() < 1e-4).all()
-    assert "review page:" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "review page:" in printed.out
+    assert f"manifest: {manifest}" in printed.err and "epoch 1 (unfrozen): train loss" in printed.err
 
 
 def test_a_weights_file_starts_the_run(tiny, tmp_path):

@@ -79,3 +79,9 @@ def test_imagenet_preprocessing_comes_from_the_weights():
     assert M.preprocess_for(M.ARCHS["resnet18"], "none", 64) == M.Preprocess(64, 64)
     with pytest.raises(UsageError, match="multiple of 16"):
         M.preprocess_for(M.ARCHS["vit_b_16"], "none", 40)
+
+
+def test_cli_help_names_every_arch() -> None:
+    from train import cli
+
+    assert tuple(M.ARCHS) == cli.ARCH_NAMES

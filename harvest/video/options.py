@@ -1,0 +1,158 @@
+"""The typed options of ``harvest frames`` (and of ``harvest reddit --video-frames``).
+
+Both dataclasses check themselves when they are made, so a Python caller gets the same
+:class:`~manifests.UsageError` a command line does: ``FrameOptions(every=24, every_seconds=2)``
+raises, it is not silently read as one of the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from manifests import InputError, UsageError
+
+from ..defaults import DEFAULT_SCENE_THRESHOLD
+from ..store import Limits
+from .decode import Selection
+from .probe import CropBox
+from .scenelist import scene_length
+
+FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+
+@dataclass(frozen=True)
+class FrameOptions:
+    """How frames are taken from one video.
+
+    Attributes:
+        every: keep frames 0, N, 2N, ... (frame index); default 48 when neither is given.
+        every_seconds: keep the first frame of every S-second slot instead.
+        start, end: seconds; only frames in [start, end) are considered.
+        crop: ``auto`` (bars and edge lines), ``none``, or a box ``W:H:X:Y``.
+        size: output ``(width, height)``; max_side: longest side at most this (aspect kept).
+        format: jpg, png or webp; quality: 1-100 for jpg and webp.
+        keep_dark: keep near-black and near-uniform frames.
+        scene_threshold: content change (0-255 HSV scale) that makes a cut; black_gap: seconds of
+            black after which the next picture starts a new scene.
+        min_scene_len: a scene lasts at least this long: frames (``15``) or seconds (``0.6s``).
+        detector: ``content`` or ``adaptive`` (PySceneDetect's ``detect-adaptive``); adaptive_threshold:
+            its ratio of a frame's score to the average score around it.
+        frames_per_scene: keep N evenly spaced frames of every scene instead of every Nth frame (a
+            first pass finds the scenes, a second takes the frames).
+    """
+
+    every: int | None = None
+    every_seconds: float | None = None
+    start: float | None = None
+    end: float | None = None
+    crop: str = "auto"
+    size: tuple[int, int] | None = None
+    max_side: int | None = None
+    format: str = "jpg"
+    quality: int = 92
+    keep_dark: bool = False
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD
+    black_gap: float = 0.5
+    limits: Limits = Limits()
+    min_scene_len: str = "0"
+    detector: str = "content"
+    adaptive_threshold: float = 3.0
+    frames_per_scene: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.every is not None and self.every_seconds is not None:
+            raise UsageError("give --every or --every-seconds, not both")
+        if self.every is not None and self.every < 1:
+            raise UsageError(f"--every must be 1 or more, not {self.every}")
+        if self.every_seconds is not None and not self.every_seconds > 0:
+            raise UsageError(f"--every-seconds must be above 0, not {self.every_seconds}")
+        if self.start is not None and self.start < 0:
+            raise UsageError(f"--start must be 0 or more, not {self.start}")
+        if self.end is not None and self.end <= (self.start or 0):
+            raise UsageError(f"--end {self.end} must be after --start {self.start or 0}")
+        if self.crop not in ("auto", "none"):
+            try:
+                CropBox.parse(self.crop)
+            except ValueError:
+                raise UsageError(f"--crop {self.crop!r} is not auto, none or W:H:X:Y "
+                                 "(W and H above 0)") from None
+        self._check_size()
+        if self.format not in FORMATS:
+            raise UsageError(f"--format {self.format!r}: use jpg, png or webp")
+        object.__setattr__(self, "format", self.format.replace("jpeg", "jpg"))
+        if not 1 <= self.quality <= 100:
+            raise UsageError(f"--quality must be 1 to 100, not {self.quality}")
+        if self.scene_threshold < 0.1 or self.black_gap < 0:
+            raise UsageError("--scene-threshold must be 0.1 or more and --black-gap 0 or more")
+        self._check_scenes()
+
+    def _check_scenes(self) -> None:
+        if self.frames_per_scene is not None and (self.every is not None or self.every_seconds is not None):
+            raise UsageError("give --frames-per-scene or --every/--every-seconds, not both")
+        if self.frames_per_scene is not None and self.frames_per_scene < 1:
+            raise UsageError(f"--frames-per-scene must be 1 or more, not {self.frames_per_scene}")
+        if self.detector not in ("content", "adaptive"):
+            raise UsageError(f"--detector {self.detector!r}: use content or adaptive")
+        if self.adaptive_threshold < 0.1:
+            raise UsageError(f"--adaptive-threshold must be 0.1 or more, not {self.adaptive_threshold}")
+        try:
+            scene_length(self.min_scene_len, Fraction(25))
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _check_size(self) -> None:
+        if self.size is not None and self.max_side is not None:
+            raise UsageError("give --size or --max-side, not both")
+        if self.size is not None and (len(self.size) != 2 or min(self.size) < 2):
+            raise UsageError(f"--size {self.size} must be two numbers of 2 or more (WIDTHxHEIGHT)")
+        if self.max_side is not None and self.max_side < 2:
+            raise UsageError(f"--max-side must be 2 or more, not {self.max_side}")
+
+    @property
+    def selection(self) -> Selection:
+        if self.frames_per_scene:  # the frames themselves are chosen once the scenes are known
+            return Selection(frames=frozenset(), per_scene=self.frames_per_scene)
+        if self.every_seconds:
+            return Selection(seconds=self.every_seconds)
+        return Selection(every=self.every or 48)
+
+    def sampling(self) -> str:
+        """The ``sampling`` column: everything that decides which bytes a frame row holds."""
+        parts = [self.selection.key()]
+        if self.frames_per_scene:  # which frames are kept depends on where the scenes are
+            cut_at = self.adaptive_threshold if self.detector == "adaptive" else self.scene_threshold
+            parts.append(f"scenes={self.detector}@{cut_at:g},min_len={self.min_scene_len},"
+                         f"black_gap={self.black_gap:g}")
+        if self.start is not None:
+            parts.append(f"start={self.start:g}")
+        if self.end is not None:
+            parts.append(f"end={self.end:g}")
+        parts.append(f"crop={self.crop}")
+        if self.size:
+            parts.append(f"size={self.size[0]}x{self.size[1]}")
+        if self.max_side:
+            parts.append(f"max_side={self.max_side}")
+        parts.append(f"{self.format}" + (f"@{self.quality}" if self.format != "png" else ""))
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class FramesOptions:
+    """Options of ``harvest frames``: the videos, how to take frames, a label, parallel workers."""
+
+    videos: tuple[Path, ...]
+    frames: FrameOptions = FrameOptions()
+    label: str | None = None
+    workers: int = 1
+    scenes_csv: Path | None = None  # write the scene list (start/end frame and time of each) here
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "videos", tuple(Path(v) for v in self.videos))
+        if not self.videos:
+            raise UsageError("give at least one video")
+        if self.workers < 1:
+            raise UsageError(f"--workers must be 1 or more, not {self.workers}")
+        if not isinstance(self.frames, FrameOptions):
+            raise UsageError("frames must be a FrameOptions")
