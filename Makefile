@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 DEMO   := demo
 
-.PHONY: test demo venv ffmpeg chromium lint bench clean
+.PHONY: test soak demo venv ffmpeg chromium lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -40,6 +40,10 @@ chromium:
 test: venv ffmpeg chromium
 	GLEANSET_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q
 
+# kill -9 each long command at random points SOAK_N times (default 5); figures in docs/reliability.md
+soak: venv ffmpeg
+	SOAK_REPORT=$${SOAK_REPORT:-soak-report.json} $(BIN)/pytest -q -m soak tests/soak
+
 lint: venv
 	$(BIN)/ruff check .
 
@@ -57,7 +61,7 @@ demo: venv ffmpeg chromium
 	@$(PY) -m tests.fixtures.search $(DEMO)/search-engine.url & echo $$! > $(DEMO)/search-engine.pid; \
 	  for i in $$(seq 100); do [ -s $(DEMO)/search-engine.url ] && break; sleep 0.1; done; \
 	  $(BIN)/harvest search "castle fanart" "castle sketch" --label castle -m $(DEMO)/search/manifest.csv \
-	    --engine-url "$$(cat $(DEMO)/search-engine.url)" --api-interval 0; \
+	    --engine-url "$$(cat $(DEMO)/search-engine.url)" --api-interval 0 --allow-private; \
 	  status=$$?; kill $$(cat $(DEMO)/search-engine.pid); rm -f $(DEMO)/search-engine.pid; exit $$status
 	$(BIN)/curate stats $(DEMO)/search/manifest.csv --by creator,license
 	@echo "== near-duplicates: six screenshots were re-posted downscaled (drawn scenes are simpler than"

@@ -19,9 +19,10 @@ post's row fields and the image store's root, and returns the rows of the frames
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-import re
+import shutil
 import tempfile
 import threading
 from collections import Counter
@@ -31,10 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from manifests import RowSink, UsageError, lineage, read, schema
+from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..names import bounded_name
+from ..remote import fetch_on
 from ..store import Limits, store_bytes
 from ..summary import RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
@@ -62,6 +66,8 @@ class RedditOptions:
         limits: byte and pixel limits of the image store.
         video_frames: the frames extractor for ``v.redd.it`` videos; ``None`` skips videos.
         env: environment holding ``REDDIT_*`` credentials (default: ``os.environ``).
+        executor: where downloads run (this process's fetcher threads by default, or host batches on
+            Dask workers, which must see the manifest's folder at the same path).
     """
 
     source: SourceOptions
@@ -72,6 +78,7 @@ class RedditOptions:
     limits: Limits = Limits()
     video_frames: VideoFrames | None = None
     env: Mapping[str, str] | None = None
+    executor: ExecutorSpec | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, SourceOptions):
@@ -91,11 +98,13 @@ class RedditSummary(RunSummary):
     posts_listed: int = 0
     posts_known: int = 0  # posts whose media were all done by earlier runs
     notes: list[str] = field(default_factory=list)
+    fetch_limits: dict[str, Any] = field(default_factory=dict)  # what the deadline/wait budget gave up
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "post_source": self.post_source,
                 "source_reason": self.source_reason, "posts_listed": self.posts_listed,
-                "posts_known": self.posts_known, "notes": list(self.notes)}
+                "posts_known": self.posts_known, "notes": list(self.notes),
+                "fetch_limits": dict(self.fetch_limits)}
 
     def lines(self) -> list[str]:
         return [f"note: {note}" for note in self.notes]
@@ -150,6 +159,9 @@ def recorded_origins(manifest: Path, source: str) -> set[str]:
     return done
 
 
+_STORED_LOCK = threading.Lock()  # module-level: the collector itself travels to Dask workers
+
+
 def _placeholder_reason(url: str | None) -> str | None:
     name = placeholder_url(url)
     return f"{url} is a 'removed image' placeholder ({name})" if name else None
@@ -198,7 +210,7 @@ class RedditCollector(Collector):
         summary: RedditSummary = self.new_summary()
         counts = _Counts(self.progress_or_none(progress))
         done = recorded_origins(sink.path, self.source) | set(sink.archive.entries(self.source))
-        self._stored, self._stored_lock = stored_digests(sink.path, self.source), threading.Lock()
+        self._stored = stored_digests(sink.path, self.source)
         root = sink.path.parent
 
         def emit(row: dict[str, Any]) -> None:
@@ -211,16 +223,29 @@ class RedditCollector(Collector):
             summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
             jobs = self._jobs(stream, done, summary, counts,
                               lambda row: (emit(row), _mark_done(sink, self.source, [row])))
-            for rows in fetcher.map(jobs, lambda job, result: self._handle(job, result, root),
-                                    url=lambda job: job.media.url):
+            for rows in self._download(fetcher, jobs, root):
                 for row in rows:
                     emit(row)
                 _mark_done(sink, self.source, rows)
+            limits = fetcher.report()
         sink.flush()
+        summary.fetch_limits = limits
+        skipped = limits["skipped_wait_budget"] + limits["skipped_deadline"]
+        if skipped:
+            stream.notes.append(f"{skipped} downloads gave up at the per-URL deadline or the run's "
+                                "wait budget (see fetch_limits; a rerun retries them)")
         summary.merge = sink.stats
         summary.posts_listed, summary.posts_known = counts.counts["posts"], counts.counts["known"]
         summary.notes = list(stream.notes)
         return summary
+
+    def _download(self, fetcher: Fetcher, jobs: Iterator[_Job], root: Path) -> Iterator[list[dict[str, Any]]]:
+        """Rows per download: on this fetcher's threads, or as host batches on a Dask executor."""
+        handle = functools.partial(_handle, self, root)
+        if self.options.executor is not None and self.options.executor.distributed:
+            yield from fetch_on(self.options.executor, jobs, _media_url, self.options.fetch, handle)
+        else:
+            yield from fetcher.map(jobs, handle, url=_media_url)
 
     def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary, counts: _Counts,
               emit: Callable[[dict[str, Any]], object]) -> Iterator[_Job]:
@@ -262,21 +287,23 @@ class RedditCollector(Collector):
     def _handle(self, job: _Job, result: FetchResult, root: Path) -> list[dict[str, Any]]:
         """Turn one download into rows (runs on a fetcher thread)."""
         row = self._row(job, result)
-        if not result.ok or result.data is None:
+        if not result.ok or (result.data is None and result.file is None):
             return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
         redirected = _placeholder_reason(result.final_url)
         if redirected:  # imgur's redirect of a deleted image: nothing is stored
             return [{**row, schema.STATUS: schema.REMOVED, schema.ERROR: redirected}]
         if job.media.kind == VIDEO:
-            return self._video_rows(job, result.data, row, root)
-        placeholder = self.options.placeholders.match(result.data)
+            return self._video_rows(job, result, row, root)
+        data = result.body()
+        assert data is not None
+        placeholder = self.options.placeholders.match(data)
         if placeholder:
             return [{**row, schema.STATUS: schema.REMOVED,
                      schema.ERROR: f"the bytes are a 'removed image' placeholder ({placeholder})"}]
-        info, rel = store_bytes(result.data, root, self.options.limits)
+        info, rel = store_bytes(data, root, self.options.limits)
         row.update(info.row())
         if info.ok and info.sha256:
-            with self._stored_lock:
+            with _STORED_LOCK:
                 first = self._stored.setdefault(info.sha256, job.media.url)
             if first != job.media.url:  # recorded, so a rerun does not fetch this URL again
                 return [{**row, schema.SHA256: None, schema.PATH: None, schema.STATUS: schema.DUPLICATE,
@@ -287,14 +314,26 @@ class RedditCollector(Collector):
             row[schema.ERROR] = f"{info.error} (served as {result.content_type})"
         return [row]
 
-    def _video_rows(self, job: _Job, data: bytes, row: dict[str, Any],
+    def _video_rows(self, job: _Job, result: FetchResult, row: dict[str, Any],
                     root: Path) -> list[dict[str, Any]]:
         """Hand a downloaded video to the ``video_frames`` extension point."""
         assert self.options.video_frames is not None
-        stem = re.sub(r"[^\w-]", "_", str(row.get(schema.POST_ID) or "video"))
+        stem = bounded_name(str(row.get(schema.POST_ID) or "video"), fallback="video")
         if job.media.gallery_index is not None:
             stem += f"_{job.media.gallery_index}"
         with tempfile.TemporaryDirectory(prefix="gleanset-video-") as tmp:
             path = Path(tmp) / f"{stem}.mp4"
-            path.write_bytes(data)
+            if result.file:  # a large video streamed to disk: moved, never held in memory
+                shutil.move(result.file, path)
+            else:
+                path.write_bytes(result.data or b"")
             return self.options.video_frames(path, row, root)
+
+
+def _media_url(job: _Job) -> str:
+    return job.media.url
+
+
+def _handle(collector: RedditCollector, root: Path, job: _Job, result: FetchResult) -> list[dict[str, Any]]:
+    """Module-level (picklable) form of :meth:`RedditCollector._handle`, for executor workers."""
+    return collector._handle(job, result, root)

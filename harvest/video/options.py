@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from manifests import InputError, UsageError
+from manifests.executor import ExecutorSpec
 
 from ..defaults import DEFAULT_SCENE_THRESHOLD
 from ..store import Limits
@@ -147,6 +148,7 @@ class FramesOptions:
     label: str | None = None
     workers: int = 1
     scenes_csv: Path | None = None  # write the scene list (start/end frame and time of each) here
+    executor: ExecutorSpec | None = None  # Dask: one video per task (harvest.video.remote)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "videos", tuple(Path(v) for v in self.videos))
