@@ -235,7 +235,8 @@ SPLIT_EPILOG = """Examples:
 def split_cmd(
     manifest: ManifestArg = DEFAULT_MANIFEST,
     group_by: Annotated[str, typer.Option(
-        help="Column(s) whose values never cross splits (street, scene, post_id, video,scene).")] = "",
+        help="Column(s) whose values never cross splits (street, scene, post_id, video,scene); "
+             "recorded as the manifest's group columns.")] = "",
     ratios: Annotated[str, typer.Option(help="train,val[,test] shares.")] = "0.7,0.15,0.15",
     stratify: Annotated[str, typer.Option(help="Class column to balance per split ('' for none).")
                         ] = "label",
@@ -258,6 +259,7 @@ def split_cmd(
     needs = (options.stratify,) if options.stratify else ()  # every usable row needs its class
     with update(use_manifest(manifest), output=output, dry_run=dry_run, require=needs) as tx:
         tx.frame, report = assign_splits(tx.frame, options)
+        tx.declare_groups(groups, "curate split --group-by")
         tx.details = {"group_by": list(groups), "ratios": list(options.ratios), "stratify": stratify,
                       "seed": seed, "pinned": report.pinned, "force": force, "random": random,
                       "max_deviation": round(report.deviation, 6)}

@@ -57,8 +57,7 @@ SUGGESTED_LABEL = "suggested_label"
 OFF_TOPIC = "off_topic"
 
 # -- collector metadata with a known dtype -----------------------------------------------------
-# folder
-STREET = "street"
+# (folder's --pattern fields, such as street, are undeclared string columns)
 # frames
 VIDEO = "video"
 FRAME = "frame"
@@ -152,7 +151,6 @@ STAGE_EXTRAS: tuple[Column, ...] = (
 )
 
 METADATA: tuple[Column, ...] = (
-    Column(STREET, STRING, "street or location a screenshot was taken on"),
     Column(VIDEO, STRING, "video file a frame came from"),
     Column(FRAME, INT, "frame index in the video"),
     Column(TIME, FLOAT, "frame time in seconds"),
@@ -233,10 +231,9 @@ OUTSIDE_ROOT = "outside_root"  # a symbolic link leading out of the imported fol
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}
-# Columns that identify a group of related images; splitting randomly across them leaks.
-GROUP_COLUMNS = (SCENE, POST_ID, STREET, VIDEO, DUP_CLUSTER)
-# Columns a trained model's accuracy is reported per value of (the table that exposes a leak).
-REPORT_GROUPS = (SOURCE, SUBREDDIT, STREET, SCENE, VIDEO, POST_ID)
+# Which columns group related images is the manifest's own knowledge: see manifests.groups.
+# Columns a trained model's accuracy is reported per value of, besides the group columns.
+REPORT_COLUMNS = (SOURCE, SUBREDDIT)
 
 
 def dtype_of(name: str) -> str:
