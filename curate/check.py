@@ -29,7 +29,7 @@ from manifests import ManifestError, schema
 
 from . import clusters, hashing, index
 
-GROUPS = (schema.STREET, schema.SCENE, schema.VIDEO, schema.POST_ID, "author", "creator",
+GROUPS = ("street", schema.SCENE, schema.VIDEO, schema.POST_ID, "author", "creator",
           schema.DUP_CLUSTER)
 HASH_COLUMNS = (schema.PHASH, schema.DHASH, schema.AHASH, schema.WHASH)
 SHOWN = 5  # examples named in one problem line

@@ -44,7 +44,7 @@ from .runner import TrainOptions, train
 log = logging.getLogger(__name__)
 
 # Columns whose shared values tie rows together (until manifests declares them).
-FOLD_GROUPS = (schema.STREET, schema.SCENE, schema.VIDEO, schema.POST_ID, "author", "creator",
+FOLD_GROUPS = ("street", schema.SCENE, schema.VIDEO, schema.POST_ID, "author", "creator",
                schema.DUP_CLUSTER)
 FOLD = "fold"
 PROB_PREFIX = "p_"
