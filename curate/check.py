@@ -29,8 +29,6 @@ from manifests import ManifestError, schema
 
 from . import clusters, hashing, index
 
-GROUPS = ("street", schema.SCENE, schema.VIDEO, schema.POST_ID, "author", "creator",
-          schema.DUP_CLUSTER)
 HASH_COLUMNS = (schema.PHASH, schema.DHASH, schema.AHASH, schema.WHASH)
 SHOWN = 5  # examples named in one problem line
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -165,7 +163,7 @@ def check_manifest(manifest: Path, options: CheckOptions) -> CheckResult:
     check_schema(frame, result)
     result.checks += ["paths", "sha256"]
     check_files(frame, root, options, result)
-    groups = options.group_by or tuple(c for c in GROUPS if c in frame.columns)
+    groups = options.group_by or (*manifests.group_columns(frame), schema.DUP_CLUSTER)
     result.checks.append("groups")
     check_groups(frame, groups, result)
     result.checks.append("near_copies")

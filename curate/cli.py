@@ -367,9 +367,9 @@ def dedupe_cmd(
     threshold: Annotated[int | None, typer.Option(min=0, help="Largest Hamming distance between a "
                                                   "duplicate and its keeper. Default: 10 per 64 bits "
                                                   "of hash (10 for phash 8, 40 for 16).")] = None,
-    clusters: Annotated[str, typer.Option(help="keeper: every member within the threshold of its "
-                                          "keeper; components: connected components (chains join "
-                                          "far-apart images).")] = "keeper",
+    clusters: Annotated[str, typer.Option(
+        "--clustering", help="keeper: every member within the threshold of its keeper; components: "
+        "connected components (chains join far-apart images).")] = "keeper",
     conflicts: Annotated[str, typer.Option(help="Members labelled unlike their keeper: keep (left ok "
                                            "with a dup_conflict note) or mark (duplicate anyway).")
                          ] = "keep",

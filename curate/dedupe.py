@@ -154,7 +154,7 @@ def _check_options(options: DedupeOptions, how: hashing.HashMethod) -> None:
     if not how.valid_size(options.size):
         raise UsageError(f"--hash-size for {how.name} must be {how.size_rule}, not {options.size}")
     if options.clusters not in clustering.METHODS:
-        raise UsageError(f"unknown --clusters {options.clusters!r} (choose from "
+        raise UsageError(f"unknown --clustering {options.clusters!r} (choose from "
                          f"{', '.join(clustering.METHODS)})")
     if options.method not in ("hash", "embedding"):
         raise UsageError(f"unknown --method {options.method!r} (choose from hash, embedding)")

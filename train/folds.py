@@ -43,9 +43,6 @@ from .runner import TrainOptions, train
 
 log = logging.getLogger(__name__)
 
-# Columns whose shared values tie rows together (until manifests declares them).
-FOLD_GROUPS = ("street", schema.SCENE, schema.VIDEO, schema.POST_ID, "author", "creator",
-               schema.DUP_CLUSTER)
 FOLD = "fold"
 PROB_PREFIX = "p_"
 INNER_VAL_PARTS = 8  # about 1/8 of a fold's training groups validate it
@@ -82,13 +79,15 @@ def group_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
 
 
 def present_groups(frame: pd.DataFrame, group_by: tuple[str, ...] | None) -> tuple[str, ...]:
-    """The group columns to use: ``group_by`` (checked) or the known ones that hold values."""
+    """The group columns to use: ``group_by`` (checked) or the manifest's recorded group columns
+    (:func:`manifests.group_columns`) plus ``dup_cluster``, where they hold values."""
     if group_by:
         missing = [c for c in group_by if c not in frame.columns]
         if missing:
             raise UsageError(f"--fold-groups: no column {', '.join(missing)} in the manifest")
         return tuple(group_by)
-    return tuple(c for c in FOLD_GROUPS if c in frame.columns and frame[c].notna().any())
+    known = (*manifests.group_columns(frame), schema.DUP_CLUSTER)
+    return tuple(c for c in known if c in frame.columns and frame[c].notna().any())
 
 
 def _stratified_group_split(labels: np.ndarray, groups: np.ndarray, k: int, seed: int) -> np.ndarray:

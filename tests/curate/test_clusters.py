@@ -73,7 +73,7 @@ def test_mixed_labels_are_left_ok_with_a_note_and_reported(tmp_path) -> None:
     assert again[schema.DUP_CONFLICT].isna().all()
     with pytest.raises(UsageError, match="--conflicts"):
         dedupe(frame, tmp_path, DedupeOptions(conflicts="drop"))
-    with pytest.raises(UsageError, match="--clusters"):
+    with pytest.raises(UsageError, match="--clustering"):
         dedupe(frame, tmp_path, DedupeOptions(clusters="single"))
 
 
