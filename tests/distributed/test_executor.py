@@ -87,11 +87,11 @@ def hash_sets(draw: st.DrawFn) -> tuple[np.ndarray, int, int]:
         copies = rng.integers(0, n, n // 2)
         noise = np.packbits(rng.random((len(copies), 64)) < 0.05, axis=1)
         packed = np.concatenate([packed, packed[copies] ^ noise])
-    return packed, draw(st.integers(0, 12)), draw(st.integers(1, 120))
+    return packed, draw(st.integers(0, 12)), draw(st.integers(16, 120))
 
 
 @settings(max_examples=20, deadline=None)
-@given(hash_sets(), st.sampled_from(["brute", "mih"]))
+@given(hash_sets(), st.sampled_from(["brute", "auto"]))  # mih on the cluster test below
 def test_block_search_finds_exactly_the_local_pairs(case: tuple[np.ndarray, int, int], engine: str) -> None:
     packed, threshold, rows = case
     want = index.near_pairs(packed, threshold, engine)
