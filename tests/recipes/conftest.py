@@ -41,6 +41,16 @@ def _one_torch_thread() -> Iterator[None]:
 
 
 @pytest.fixture
+def world() -> Iterator[Any]:
+    """Reddit and Arctic Shift on 127.0.0.1 (tests/harvest/conftest.py's RedditWorld)."""
+    from tests.fixtures.http import FakeWeb
+    from tests.harvest.conftest import RedditWorld
+
+    with FakeWeb() as web:
+        yield RedditWorld(web)
+
+
+@pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     """``cli("curate", "split", ...)``: run a console script's entry point with an argv list, as a user
     would type it, and return its exit code and output. Fails the test on an unexpected exit code."""
