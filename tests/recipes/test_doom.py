@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import manifests
-
 from manifests import schema
 from tests.fixtures.recipes import SUBREDDITS, reddit_world
 from tests.harvest.conftest import ENV, RedditWorld
