@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 DEMO   := demo
 
-.PHONY: test demo venv ffmpeg lint bench clean
+.PHONY: test demo venv ffmpeg chromium lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -26,13 +26,24 @@ ffmpeg:
 	  exit 1; \
 	fi
 
-test: venv ffmpeg
-	$(BIN)/pytest -q
+# Headless Chromium renders curate report in the tests (Debian's package is `chromium`).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "chromium is missing: install it with 'sudo apt-get install chromium' (or 'brew install --cask chromium')"; \
+	  exit 1; \
+	fi
+
+test: venv ffmpeg chromium
+	GLEANSET_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q
 
 lint: venv
 	$(BIN)/ruff check .
 
-demo: venv ffmpeg
+demo: venv ffmpeg chromium
 	rm -rf $(DEMO)
 	@# generates the sources, serves a fake Reddit/Arctic Shift on 127.0.0.1, runs and prints each command
 	$(PY) -m tests.fixtures.demo_run $(DEMO)
@@ -44,6 +55,7 @@ bench: venv ffmpeg
 	$(PY) bench/dedupe.py
 	$(PY) bench/download.py
 	$(PY) bench/split.py
+	$(PY) bench/report.py
 	$(PY) bench/trainer.py
 
 clean:

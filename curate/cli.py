@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,7 +25,12 @@ from manifests.cliargs import (
 )
 from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
 
+from .cli_report import EXPORT_EPILOG, REPORT_EPILOG, export_cmd, report_cmd
+from .text import plural
+
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .balance import BalanceReport
     from .dedupe import DedupeResult
     from .split import SplitReport
@@ -52,13 +57,13 @@ def _main(verbose: VerboseOpt = 0, debug: DebugOpt = False, version: VersionOpt 
     setup_logging(verbose)
 
 
-@app.command("stats", epilog="Example:\n\n  curate stats data/manifest.csv --by label,street")
+@app.command("stats", epilog="Example:\n\n  curate stats data/manifest.csv --by label,street   # a cross-tab")
 def stats_cmd(
     manifest: ManifestArg = DEFAULT_MANIFEST,
     by: Annotated[str, typer.Option(help="Comma-separated columns to count rows by.")] = "label",
     as_json: JsonOpt = False,
 ) -> None:
-    """Count rows by status and by any columns (label, source, street, scene...)."""
+    """Count rows by status and by any columns; two or more columns give a cross-tab."""
     from manifests import read
 
     from .stats import stats
@@ -70,12 +75,42 @@ def stats_cmd(
     console = Console()
     console.print(f"{result['rows']} rows, {result['ok']} ok", highlight=False)
     for title, counts in (("status", result["status"]), *result["by"].items()):
-        table = Table(title=f"rows by {title}")
+        if title != "status" and "crosstab" in result:
+            continue  # the cross-tab below holds these counts
+        table = titled(f"rows by {title}", console)
         table.add_column(title)
         table.add_column("rows", justify="right")
         for key, n in counts.items():
             table.add_row(key, str(n))
         console.print(table)
+    if "crosstab" in result:
+        _print_crosstab(result["crosstab"], console)
+
+
+def _print_crosstab(cross: dict[str, Any], console: Console) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame.from_dict(cross["counts"], orient="index").fillna(0).astype(int)
+    frame.index.name, frame.columns.name = " x ".join(cross["rows"]), cross["columns"]
+    shown, note = _fit_console(frame, console)
+    grid = titled(f"ok rows by {' x '.join(cross['rows'])} (down) and {cross['columns']} (across)"
+                  if shown.columns.name == cross["columns"] else
+                  f"ok rows by {cross['columns']} (down) and {' x '.join(cross['rows'])} (across)", console)
+    grid.add_column(str(shown.index.name or ""))
+    for col in shown.columns:
+        grid.add_column(str(col), justify="right")
+    for key, row in shown.iterrows():
+        grid.add_row(str(key), *[str(v) for v in row])
+    grid.add_row("[bold]all[/]", *[str(v) for v in shown.sum(axis=0)])
+    console.print(grid)
+    if note:
+        console.print(f"table cut to fit the terminal ({note}); every cell: --json", highlight=False)
+
+
+def titled(title: str, console: Console | None = None) -> Table:
+    """A table at least as wide as its title, so the title never wraps mid-word."""
+    width = (console or Console()).width
+    return Table(title=title, min_width=min(len(title) + 4, width))
 
 
 def _columns(text: str) -> tuple[str, ...]:
@@ -132,21 +167,41 @@ def balance_cmd(
     _print_balance(report, min_per_cell, plot, dry_run)
 
 
+def _fit_console(counts: pd.DataFrame, console: Console) -> tuple[pd.DataFrame, str]:
+    """The count table cut to the terminal: long side down, top columns and rows plus 'other'."""
+    from .tables import fit
+
+    names = [" x ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in counts.index]
+    name_w = min(30, max([len(n) for n in names] + [8])) + 4
+    col_w = min(12, max([len(str(c)) for c in counts.columns] + [len(str(counts.to_numpy().max()))
+                                                                   if counts.size else 1]) + 3)
+    return fit(counts, max(3, (console.width - name_w) // max(col_w, 5)), MAX_ROWS)
+
+
+MAX_ROWS = 40  # rows of a count table printed before the rest are summed as "other"
+
+
 def _print_balance(report: BalanceReport, minimum: int, plot: Path | None, dry_run: bool) -> None:
     from .balance import table
 
     console = Console()
-    counts = table(report.before)
-    grid = Table(title=f"ok rows per {' x '.join(report.by)}")
+    counts, note = _fit_console(table(report.before), console)
+    grid = titled(f"ok rows per {' x '.join(report.by)}", console)
     grid.add_column(" x ".join(str(n) for n in counts.index.names if n) or "cell")
     for col in counts.columns:
         grid.add_column(str(col), justify="right")
+    summed = {c for c in counts.columns if str(c).startswith("other (")}
     for key, row in counts.iterrows():
         name = " x ".join(map(str, key)) if isinstance(key, tuple) else str(key)
-        grid.add_row(name, *[f"[red]{v}[/]" if v < minimum else str(v) for v in row])
+        summed_row = name.startswith("other (")
+        grid.add_row(name, *[f"[red]{v}[/]" if v < minimum and c not in summed and not summed_row
+                             else str(v) for c, v in row.items()])
     console.print(grid)
+    if note:
+        console.print(f"table cut to fit the terminal ({note}); every cell: --json, or the heatmaps of "
+                      "`curate report`", highlight=False)
     if report.thin:
-        console.print(f"{len(report.thin)} thin cells (< {minimum}): " + "; ".join(report.thin[:20])
+        console.print(f"{plural(len(report.thin), 'thin cell')} (< {minimum}): " + "; ".join(report.thin[:20])
                       + (" ..." if len(report.thin) > 20 else ""), highlight=False)
     if report.capped:
         cells = f"{len(report.capped)} cell{'s' if len(report.capped) != 1 else ''}"
@@ -210,8 +265,8 @@ def split_cmd(
 
 def _print_split(report: SplitReport, dry_run: bool) -> None:
     console = Console()
-    grid = Table(title=f"rows per class and split ({report.groups} groups, {report.items} after joining "
-                       "near-duplicates)")
+    grid = titled(f"rows per class and split ({plural(report.groups, 'group')}, {report.items} after "
+                  "joining near-duplicates)", console)
     grid.add_column("class")
     for name, ratio in zip(report.splits, report.ratios, strict=True):
         grid.add_column(f"{name} ({ratio:.0%})", justify="right")
@@ -229,7 +284,7 @@ def _print_split(report: SplitReport, dry_run: bool) -> None:
     console.print(f"{report.assigned} rows assigned, {report.kept} kept from the existing split column"
                   + (" (--force to redo them)" if report.kept else ""), highlight=False)
     for split, n_groups in report.pinned.items():
-        console.print(f"pinned: {n_groups} groups in {split}", highlight=False)
+        console.print(f"pinned: {plural(n_groups, 'group')} in {split}", highlight=False)
     for line in report.warnings:
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     if dry_run:
@@ -252,9 +307,10 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
                 console.print(f"    {frame.at[row, schema.PATH]} ({frame.at[row, schema.LABEL]}) "
                               f"distance {result.distances[row]}", **PLAIN)
         if len(result.clusters) > SHOWN:
-            console.print(f"... and {len(result.clusters) - SHOWN} more clusters (--json lists all)")
+            more = len(result.clusters) - SHOWN
+            console.print(f"... and {more} more {'cluster' if more == 1 else 'clusters'} (--json lists all)")
     for column in ("label", "source"):
-        table = Table(title=f"near-duplicates by {column}")
+        table = titled(f"near-duplicates by {column}", console)
         for name in (column, "rows", "in clusters", "marked duplicate"):
             table.add_column(name, justify="left" if name == column else "right")
         for key, counts in summary[f"by_{column}"].items():
@@ -265,11 +321,12 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
             console.print(f"leak: {frame.at[pair.a, schema.PATH]} ({pair.split_a}) ~ "
                           f"{frame.at[pair.b, schema.PATH]} ({pair.split_b})", **PLAIN)
         console.print(f"{summary['leak_pairs']} near-duplicate pairs across splits, "
-                      f"{summary['leaking_clusters']} clusters spanning more than one split.", **PLAIN)
+                      f"{plural(summary['leaking_clusters'], 'cluster')} spanning more than one split.",
+                      **PLAIN)
     console.print(f"{summary['rows_considered']} rows considered ({summary['hashed']} hashed, "
                   f"{summary['hash_reused']} hashes reused, {summary['hash_failed']} unreadable): "
-                  f"{summary['clusters']} clusters ({summary['clusters_with_mixed_labels']} with mixed "
-                  f"labels), {summary['marked_duplicate']} rows marked duplicate.",
+                  f"{plural(summary['clusters'], 'cluster')} ({summary['clusters_with_mixed_labels']} "
+                  f"with mixed labels), {plural(summary['marked_duplicate'], 'row')} marked duplicate.",
                   **PLAIN)
 
 
@@ -347,6 +404,10 @@ def dedupe_cmd(
             deleted = delete_duplicate_files(result.frame, root)
             err_console.print(f"deleted {len(deleted)} files", highlight=False)
     return int(ExitStatus.ERROR if leaks and result.leaking_clusters else ExitStatus.OK)
+
+
+app.command("report", epilog=REPORT_EPILOG)(report_cmd)
+app.command("export", epilog=EXPORT_EPILOG)(export_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

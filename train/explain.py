@@ -3,8 +3,9 @@
 :class:`GradCAM` hooks the arch's ``cam_layer``, weighs its activation maps by the mean gradient of the
 chosen logit and returns one map per image, upsampled to the input size and scaled to 0..1. ``review``
 picks the most confident mistakes and the least confident predictions from ``predictions.csv`` and
-writes a self-contained HTML page (images inlined) with the original, the heatmap and the overlay side
-by side — where thin border lines, fog on one street or a brighter palette show up.
+writes a self-contained HTML page (images inlined) with the original file, the model's input, the
+heatmap and the overlay side by side — where thin border lines, fog on one street or a brighter
+palette show up. The page says which split it shows and the accuracy there; no image is listed twice.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import nn
 
 from manifests import schema
@@ -105,21 +106,51 @@ def _png(arr: np.ndarray, scale: int) -> str:
 
 
 def pick(predictions: pd.DataFrame, k: int) -> dict[str, pd.DataFrame]:
-    """The ``k`` most confident mistakes and the ``k`` least confident predictions."""
+    """The ``k`` most confident mistakes and the ``k`` least confident of the other predictions (an
+    image is listed once: a mistake shown in the first section is not repeated in the second)."""
     wrong = predictions[~predictions[CORRECT]].sort_values(CONFIDENCE, ascending=False).head(k)
-    unsure = predictions.sort_values(CONFIDENCE, ascending=True).head(k)
+    rest = predictions.drop(index=wrong.index)
+    unsure = rest.sort_values(CONFIDENCE, ascending=True).head(k)
     return {"Most confident mistakes": wrong, "Least confident predictions": unsure}
 
 
-def _card(row: pd.Series, image: np.ndarray, cam: np.ndarray, scale: int) -> str:
+ORIGINAL_SIDE = 192  # longer side of the original image as shown
+
+
+def original(path: Path, side: int = ORIGINAL_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+    """The image file as it is (EXIF-rotated, RGB), shrunk to ``side`` for the page; and its size."""
+    with Image.open(path) as img:
+        img = ImageOps.exif_transpose(img).convert("RGB")
+        size = img.size
+        img.thumbnail((side, side))
+        return np.asarray(img), size
+
+
+def _card(row: pd.Series, source: tuple[np.ndarray, tuple[int, int]] | None, image: np.ndarray,
+          cam: np.ndarray, scale: int) -> str:
     verdict = "right" if row[CORRECT] else "wrong"
     caption = (f"{html.escape(str(row[schema.PATH]))}<br>true <b>{html.escape(str(row[schema.LABEL]))}"
                f"</b>, predicted <b class='{verdict}'>{html.escape(str(row[PREDICTION]))}</b> "
                f"({row[CONFIDENCE]:.2f})")
-    imgs = "".join(f"<figure><img src='{_png(a, scale)}'><figcaption>{name}</figcaption></figure>"
-                   for name, a in (("original", image), ("Grad-CAM", heatmap(cam)),
-                                   ("overlay", overlay(image, cam))))
+    side = f"{image.shape[1]}x{image.shape[0]}"
+    panels = [(f"model input ({side})", image, scale), ("Grad-CAM", heatmap(cam), scale),
+              ("overlay", overlay(image, cam), scale)]
+    if source is not None:
+        panels.insert(0, (f"original ({source[1][0]}x{source[1][1]})", source[0], 1))
+    imgs = "".join(f"<figure><img src='{_png(a, s)}'><figcaption>{name}</figcaption></figure>"
+                   for name, a, s in panels)
     return f"<div class='card'><p>{caption}</p><div class='row'>{imgs}</div></div>"
+
+
+def summary(predictions: pd.DataFrame) -> str:
+    """Which split the page shows and the model's accuracy on it."""
+    splits = sorted(predictions[schema.SPLIT].dropna().astype(str).unique()) \
+        if schema.SPLIT in predictions else []
+    where = " and ".join(splits) or "the evaluated"
+    n = len(predictions)
+    acc = float(predictions[CORRECT].mean()) if n else 0.0
+    return (f"Images from the <b>{html.escape(where)}</b> split: accuracy <b>{acc:.1%}</b> on {n} images "
+            f"({int((~predictions[CORRECT]).sum())} mistakes).")
 
 
 STYLE = ("body{font-family:sans-serif;margin:2em}.row{display:flex;gap:8px}.card{margin:1em 0;"
@@ -141,12 +172,19 @@ def review(model: nn.Module, arch: Arch, info: ModelInfo, predictions: pd.DataFr
                 image = load_image(root / row[schema.PATH], pre)
                 x = to_input(torch.from_numpy(image).permute(2, 0, 1)[None], pre, device)
                 maps = cam(x)
-                cards.append(_card(row, image, maps[0], scale))
+                try:
+                    source = original(root / row[schema.PATH])
+                except OSError as exc:  # the model input decoded, so this is rare; show the rest
+                    log.warning("cannot show the original of %s: %s", row[schema.PATH], exc)
+                    source = None
+                cards.append(_card(row, source, image, maps[0], scale))
             body = "".join(cards) or "<p>none</p>"
             sections.append(f"<h2>{title} ({len(rows)})</h2>{body}")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>review: {info.arch}</title>"
             f"<style>{STYLE}</style></head><body><h1>What {info.arch} looks at</h1>"
-            f"<p>Classes: {html.escape(', '.join(info.classes))}. Heatmaps are Grad-CAM on "
+            f"<p>{summary(predictions)}</p>"
+            f"<p>Classes: {html.escape(', '.join(info.classes))}. Each card shows the original file, the "
+            f"model's input (resized and cropped as in training) and Grad-CAM on that input: "
             f"<code>{arch.cam_layer}</code> for the predicted class.</p>{''.join(sections)}</body></html>")
     out.write_text(page, encoding="utf-8")
     return out

@@ -86,46 +86,82 @@ def evaluate(rows: pd.DataFrame, probs: np.ndarray, classes: tuple[str, ...]) ->
     }
 
 
+def accuracy_of(matrix: np.ndarray) -> float:
+    """Share of the confusion matrix on its diagonal."""
+    total = matrix.sum()
+    return float(np.trace(matrix) / total) if total else 0.0
+
+
 def plot_confusion(matrix: list[list[int]], classes: tuple[str, ...], path: Path, title: str = "") -> None:
-    """confusion.png: counts on the left, row-normalised (recall) on the right."""
+    """confusion.png: counts on the left, row-normalised (recall) on the right; accuracy in the title."""
+    fig = confusion_figure(matrix, classes, title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def confusion_figure(matrix: list[list[int]], classes: tuple[str, ...], title: str = "") -> plt.Figure:
+    """The confusion figure; the caller saves and closes it."""
     counts = np.asarray(matrix, dtype=float)
     norm = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     n = len(classes)
     side = max(4.0, 0.5 * n + 2.5)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side))
-    panels = ((axes[0], counts, "counts", "{:.0f}"), (axes[1], norm, "normalised", "{:.2f}"))
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side + 0.6), layout="constrained")
+    panels = ((axes[0], counts, "counts", "{:.0f}"), (axes[1], norm, "share of each true class", "{:.2f}"))
     for ax, data, name, fmt in panels:
-        ax.imshow(data, cmap="Blues", vmin=0, vmax=max(data.max(), 1e-9))
-        ax.set_title(f"{title} {name}".strip())
+        image = ax.imshow(data, cmap="Blues", vmin=0, vmax=max(data.max(), 1e-9))
+        ax.set_title(name)
         ax.set_xticks(range(n), classes, rotation=45, ha="right")
         ax.set_yticks(range(n), classes)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         if n <= 30:
+            rgba = image.cmap(image.norm(data))
+            light = rgba[..., :3] @ np.array([0.2126, 0.7152, 0.0722]) > 0.5
             for i in range(n):
                 for j in range(n):
-                    colour = "white" if data[i, j] > data.max() / 2 else "black"
-                    ax.text(j, i, fmt.format(data[i, j]), ha="center", va="center", color=colour,
-                            fontsize=8)
-    fig.tight_layout()
+                    ax.text(j, i, fmt.format(data[i, j]), ha="center", va="center", fontsize=8,
+                            color="black" if light[i, j] else "white")
+    where = f"{title}: " if title else ""
+    fig.suptitle(f"{where}accuracy {accuracy_of(counts):.1%} on {int(counts.sum())} images")
+    return fig
+
+
+def best_epoch(history: pd.DataFrame) -> int | None:
+    """The epoch with the lowest validation loss (the weights early stopping keeps), if any."""
+    if "val_loss" not in history or history["val_loss"].isna().all():
+        return None
+    return int(history.loc[history["val_loss"].idxmin(), "epoch"])
+
+
+def plot_curves(history: pd.DataFrame, path: Path, best: int | None = None) -> None:
+    """curves.png: train/val loss and val accuracy per epoch; the unfreeze point and best epoch marked."""
+    fig = curves_figure(history, best)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def plot_curves(history: pd.DataFrame, path: Path) -> None:
-    """curves.png: train/val loss and val accuracy per epoch, the unfreeze point marked."""
+def curves_figure(history: pd.DataFrame, best: int | None = None) -> plt.Figure:
+    """The training-curves figure; the caller saves and closes it."""
+    from matplotlib.ticker import MaxNLocator
+
+    best = best_epoch(history) if best is None else best
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(history["epoch"], history["train_loss"], marker="o", label="train loss")
     ax_loss.plot(history["epoch"], history["val_loss"], marker="o", label="val loss")
     ax_acc.plot(history["epoch"], history["val_accuracy"], marker="o", color="tab:green",
                 label="val accuracy")
     frozen = history[history["stage"] == "frozen"]
-    for ax in (ax_loss, ax_acc):
+    for ax, ylabel in ((ax_loss, "loss"), (ax_acc, "validation accuracy")):
         if not frozen.empty and len(frozen) < len(history):
-            ax.axvline(frozen["epoch"].max() + 0.5, color="grey", linestyle="--", label="unfrozen")
+            ax.axvline(frozen["epoch"].max() + 0.5, color="grey", linestyle="--", label="backbone unfrozen")
+        if best is not None:
+            ax.axvline(best, color="tab:red", linestyle=":", label=f"best epoch ({best}, lowest val loss)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
-        ax.legend()
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+    ax_loss.set_title("loss per epoch")
+    ax_acc.set_title("validation accuracy per epoch")
     ax_acc.set_ylim(0, 1.02)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig

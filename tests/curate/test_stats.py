@@ -39,3 +39,14 @@ def test_stats_cli(manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["stats", str(manifest), "--by", "nope"])
     assert exc.value.code == 4 and "no column 'nope'" in capsys.readouterr().err
+
+
+def test_stats_by_two_columns_is_a_crosstab(manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = stats(manifests.read(manifest), ["label", "street"])
+    assert result["crosstab"]["counts"] == {"a": {"(missing)": 1, "ttc": 3}, "b": {"(missing)": 2, "ttc": 2}}
+    with pytest.raises(SystemExit):
+        cli.main(["stats", str(manifest), "--by", "label,street"])
+    out = capsys.readouterr().out
+    assert "ok rows by label (down) and street (across)" in out
+    row_a = next(line for line in out.splitlines() if line.startswith("│ a "))
+    assert [c.strip() for c in row_a.split("│")[1:-1]] == ["a", "1", "3"]

@@ -42,6 +42,9 @@ def test_review_picks_confident_mistakes_and_unsure_calls():
     picked = explain.pick(predictions, 2)
     assert list(picked["Most confident mistakes"].index) == [0, 3]
     assert list(picked["Least confident predictions"].index) == [4, 1]
+    picked = explain.pick(predictions, 3)  # row 4 is a mistake: listed once, with the mistakes
+    assert list(picked["Most confident mistakes"].index) == [0, 3, 4]
+    assert list(picked["Least confident predictions"].index) == [1, 2]
 
 
 def test_overlay_keeps_the_image_shape():

@@ -76,8 +76,15 @@ def test_review_page_shows_original_heatmap_overlay(trained):
     page = (trained.out / "review.html").read_text()
     assert "Most confident mistakes" in page and "Least confident predictions" in page
     images = re.findall(r"src='data:image/png;base64,", page)
-    assert images and len(images) % 3 == 0
-    assert page.count("<figcaption>overlay</figcaption>") == len(images) // 3
+    assert images and len(images) % 4 == 0  # original, model input, Grad-CAM, overlay
+    cards = page.count("<figcaption>overlay</figcaption>")
+    assert cards == len(images) // 4 and page.count("<figcaption>original (") == cards
+    assert re.search(r"<figcaption>model input \(32x32\)</figcaption>", page)
+    val = trained.metrics[trained.metrics["primary"]]
+    assert f"split: accuracy <b>{val['accuracy']:.1%}</b> on {val['n']} images" in page
+    assert f"<b>{trained.metrics['primary']}</b> split" in page
+    listed = re.findall(r"<div class='card'><p>([^<]*)<br>", page)
+    assert len(listed) == len(set(listed))  # no image in two sections
 
 
 def test_predict_matches_the_run(trained, shapes, capsys):
