@@ -86,5 +86,19 @@ def assert_groups_apart(manifest: Path, column: str) -> pd.DataFrame:
     return rows
 
 
+def assert_exported(manifest: Path, out: Path, fmt: str) -> None:
+    """The export holds one image per ok row, in ``<split>/<label>/`` folders with the manifest's
+    counts (Hugging Face's layout calls val ``validation``)."""
+    rows = ok_rows(manifest)
+    want = rows.groupby([schema.SPLIT, schema.LABEL]).size()
+    if fmt == "hf":
+        want = want.rename(index={"val": "validation"}, level=0)
+    files = [f.relative_to(out).parts for f in out.rglob("*")
+             if f.is_file() and f.suffix.lower() in (".png", ".jpg", ".jpeg")]
+    got = pd.Series([(p[0], p[1]) for p in files]).value_counts()
+    got.index = pd.MultiIndex.from_tuples(got.index, names=want.index.names)
+    assert got.sort_index().to_dict() == want.sort_index().to_dict()
+
+
 def metrics(run: Path) -> dict[str, Any]:
     return json.loads((run / "metrics.json").read_text())

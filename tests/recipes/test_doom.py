@@ -11,7 +11,7 @@ import manifests
 from manifests import schema
 from tests.fixtures.recipes import SUBREDDITS, reddit_world
 from tests.harvest.conftest import ENV, RedditWorld
-from tests.recipes.conftest import QUICK_TRAIN, assert_groups_apart, metrics, ok_rows
+from tests.recipes.conftest import QUICK_TRAIN, assert_exported, assert_groups_apart, metrics, ok_rows
 
 pytestmark = pytest.mark.slow
 
@@ -49,3 +49,6 @@ def test_doom_vs_animal_crossing_recipe(world: RedditWorld, tmp_path: Path, cli,
     assert set(evaluated["groups"][schema.POST_ID]) <= set(rows[schema.POST_ID])
     predictions = (run / "predictions.csv").read_text()
     assert "p_Doom" in predictions.splitlines()[0] or "p_AnimalCrossing" in predictions.splitlines()[0]
+
+    cli("curate", "export", str(manifest), str(tmp_path / "export"), "--format", "imagefolder")
+    assert_exported(manifest, tmp_path / "export", "imagefolder")

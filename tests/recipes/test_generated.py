@@ -8,7 +8,7 @@ import pytest
 
 from manifests import schema
 from tests.fixtures.recipes import TINY_CLASSES, make_tiny_classes
-from tests.recipes.conftest import QUICK_TRAIN, metrics, ok_rows
+from tests.recipes.conftest import QUICK_TRAIN, assert_exported, metrics, ok_rows
 
 pytestmark = pytest.mark.slow
 
@@ -28,3 +28,6 @@ def test_generated_16px_recipe(tmp_path: Path, cli) -> None:
     assert set(per_class) == set(TINY_CLASSES)
     assert sum(v["support"] for v in per_class.values()) == result["test"]["n"] > 0
     assert len(result["test"]["confusion"]) == 7
+
+    cli("curate", "export", str(manifest), str(tmp_path / "export"), "--format", "hf")
+    assert_exported(manifest, tmp_path / "export", "hf")

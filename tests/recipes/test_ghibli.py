@@ -9,7 +9,7 @@ import pytest
 
 from manifests import schema
 from tests.fixtures.recipes import make_films
-from tests.recipes.conftest import QUICK_TRAIN, assert_groups_apart, metrics, ok_rows
+from tests.recipes.conftest import QUICK_TRAIN, assert_exported, assert_groups_apart, metrics, ok_rows
 
 pytestmark = pytest.mark.slow
 
@@ -38,3 +38,6 @@ def test_ghibli_disney_recipe(tmp_path: Path, cli) -> None:
     assert set(evaluated["groups"][schema.SCENE]) <= set(rows[schema.SCENE])
     review = (run / "review.html").read_text()
     assert "Grad-CAM" in review or "grad-cam" in review.lower()
+
+    cli("curate", "export", str(manifest), str(tmp_path / "export"), "--format", "hf")
+    assert_exported(manifest, tmp_path / "export", "hf")

@@ -9,7 +9,7 @@ import pytest
 
 from manifests import schema
 from tests.fixtures.recipes import CHARACTERS, STAGES, make_captures
-from tests.recipes.conftest import QUICK_TRAIN, assert_groups_apart, metrics
+from tests.recipes.conftest import QUICK_TRAIN, assert_exported, assert_groups_apart, metrics
 
 pytestmark = pytest.mark.slow
 
@@ -34,3 +34,6 @@ def test_smash_recipe(tmp_path: Path, cli) -> None:
 
     predicted = cli("train", "predict", str(run / "model.pt"), str(captures), "--json").json()
     assert len(predicted) == len(rows)
+
+    cli("curate", "export", str(manifest), str(tmp_path / "export"), "--format", "imagefolder")
+    assert_exported(manifest, tmp_path / "export", "imagefolder")

@@ -8,7 +8,7 @@ import pytest
 
 from manifests import schema
 from tests.fixtures.recipes import make_streets
-from tests.recipes.conftest import QUICK_TRAIN, assert_groups_apart, metrics, ok_rows
+from tests.recipes.conftest import QUICK_TRAIN, assert_exported, assert_groups_apart, metrics, ok_rows
 
 pytestmark = pytest.mark.slow
 
@@ -43,3 +43,8 @@ def test_toonvision_recipe(tmp_path: Path, cli) -> None:
     test_streets = set(rows.loc[rows[schema.SPLIT] == "test", schema.STREET])
     assert set(test["groups"][schema.STREET]) == test_streets
     assert "least confident" in (run / "review.html").read_text().lower()
+
+    cli("curate", "report", str(manifest), "-o", str(tmp_path / "toon" / "report.html"))
+    assert "street" in (tmp_path / "toon" / "report.html").read_text()
+    cli("curate", "export", str(manifest), str(tmp_path / "export"), "--format", "imagefolder")
+    assert_exported(manifest, tmp_path / "export", "imagefolder")
