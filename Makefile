@@ -54,6 +54,7 @@ bench: venv ffmpeg
 	$(PY) bench/frames.py
 	$(PY) bench/dedupe.py
 	$(PY) bench/download.py
+	$(PY) bench/search.py
 	$(PY) bench/split.py
 	$(PY) bench/report.py
 	$(PY) bench/trainer.py

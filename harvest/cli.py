@@ -7,6 +7,7 @@ registry, runs it (:func:`collect`) and prints its typed summary; the work is in
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +17,14 @@ from manifests import ExitStatus, UsageError, schema
 from manifests.cliargs import EPILOG, DebugOpt, VerboseOpt, VersionOpt, format_size, size_param
 from manifests.console import RichProgress, err_console, fail, print_json, run_app, setup_logging
 
-from .defaults import ARCTIC_SHIFT_URL, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_SCENE_THRESHOLD
+from .defaults import (
+    ARCTIC_SHIFT_URL,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_SCENE_THRESHOLD,
+    DEFAULT_SEARCH_ENGINE,
+    SEARCH_ENGINES,
+)
 
 if TYPE_CHECKING:
     from .reddit import RedditVideoFrames
@@ -327,6 +335,85 @@ def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, 
     limits = Limits(kwargs.pop("max_bytes"), kwargs.pop("max_pixels"))  # type: ignore[arg-type]
     return RedditVideoFrames(_frame_options(every, every_seconds, crop, size, image_format,
                                             limits=limits, **kwargs))
+
+
+def _day(option: str, text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date YYYY-MM-DD") from None
+
+
+@app.command("search", epilog="Examples:\n\n"
+             "  harvest search \"tarzan fanart\" \"tarzan sketch\" --label tarzan --license by,by-sa,cc0 "
+             "-m disney/manifest.csv\n\n"
+             "  harvest search \"kiki fanart\" --label kiki --engine flickr --after 2015-01-01 "
+             "--before 2020-01-01 --min-side 256\n\n"
+             "  harvest search \"totoro sketch drawing\" --label totoro --engine serpapi --limit 500\n\n"
+             "Engines:\n\n" + "\n\n".join(f"{k}: {v}" for k, v in SEARCH_ENGINES.items()))
+def search(
+    queries: Annotated[list[str], typer.Argument(help="Search queries; all feed one --label.")],
+    label: Annotated[str, typer.Option(help="Label of every image found.")],
+    manifest: ManifestOpt = Path("manifest.csv"),
+    engine: Annotated[str, typer.Option(help="openverse, wikimedia, flickr, brave, serpapi or ddgs "
+                                        "(see below).")] = DEFAULT_SEARCH_ENGINE,
+    limit: Annotated[int, typer.Option(min=1, help="Results per query at most (engines' caps: "
+                                       "openverse 240 anonymous, flickr 4000, brave 200).")] = 100,
+    license: Annotated[str | None, typer.Option("--license", help="Licence codes, comma-separated: "
+                                                "by, by-sa, by-nd, by-nc, by-nc-sa, by-nc-nd, cc0, "
+                                                "pdm; or the kinds commercial, modification "
+                                                "(licences that allow it).")] = None,
+    after: Annotated[str | None, typer.Option(help="Uploaded on or after YYYY-MM-DD.")] = None,
+    before: Annotated[str | None, typer.Option(help="Uploaded before YYYY-MM-DD.")] = None,
+    safe: Annotated[bool | None, typer.Option("--safe/--no-safe", help="Safe search on or off "
+                                              "(default: the engine's own default).")] = None,
+    min_side: Annotated[int | None, typer.Option(min=1, help="Images whose shorter side is smaller "
+                                                 "become too_small rows.")] = None,
+    ignore_robots_tag: Annotated[bool, typer.Option("--ignore-robots-tag", help="Take images served "
+                                                    "with X-Robots-Tag: noai/noimageai.")] = False,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel downloads.")] = 16,
+    per_host: Annotated[int, typer.Option(min=1, help="Parallel downloads per host.")] = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds to connect and between bytes.")] = 30.0,
+    retries: Annotated[int, typer.Option(min=0, help="Retries on 5xx, 429 and network errors.")] = 3,
+    user_agent: Annotated[str | None, typer.Option(help="User-Agent of API calls and downloads "
+                                                   "(Wikimedia asks for contact details in it; default: "
+                                                   "python:gleanset:VERSION (dataset harvester)).")
+                          ] = None,
+    engine_url: Annotated[str | None, typer.Option(help="The engine API's base URL (a mirror or a "
+                                                   "test server).")] = None,
+    api_interval: Annotated[float | None, typer.Option(min=0, help="Seconds between API calls "
+                                                       "(default: the engine's documented rate "
+                                                       "limit).")] = None,
+    mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
+                                                     "PREFIX from URL instead; repeatable.")] = None,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    as_json: JsonOpt = False,
+    strict: StrictOpt = False,
+) -> int:
+    """Download the results of image searches with their licence, attribution and creator.
+
+    Each image is a row with query, engine, result_rank, title, page_url, creator, creator_url,
+    license, license_url, provider and source_domain; creator (or the page's domain) is the group
+    that curate split keeps on one side. Results are deduplicated by URL and by content; running it
+    again lists no finished page and downloads no stored URL.
+    """
+    from .fetch import FetchOptions
+    from .search import Filters, SearchOptions
+    from .store import Limits
+
+    filters = Filters(licenses=tuple(c.strip().lower() for c in (license or "").split(",") if c.strip()),
+                      after=_day("--after", after), before=_day("--before", before), safe=safe)
+    fetch = FetchOptions(workers=workers, per_host=per_host, timeout=timeout, retries=retries,
+                         max_bytes=max_bytes, mirrors=tuple(_mirror(m) for m in mirror or ()),
+                         **({"user_agent": user_agent} if user_agent else {}))
+    options = SearchOptions(queries=tuple(queries), label=label, engine=engine, limit=limit,
+                            filters=filters, min_side=min_side, respect_robots=not ignore_robots_tag,
+                            fetch=fetch, limits=Limits(max_bytes, max_pixels), engine_url=engine_url,
+                            api_interval=api_interval)
+    return collect("search", options, manifest, as_json, strict)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,3 +7,18 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # the store and the fetcher refuse larger
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS)
 DEFAULT_SCENE_THRESHOLD = 27.0  # content change (0-255 HSV scale) that makes a cut
 ARCTIC_SHIFT_URL = "https://arctic-shift.photon-reddit.com"
+DEFAULT_SEARCH_ENGINE = "openverse"
+# What each image-search engine needs and can filter: its ``about`` (harvest.search) and --help.
+SEARCH_ENGINES = {
+    "openverse": "openly licensed images, no key (OPENVERSE_CLIENT_ID/OPENVERSE_CLIENT_SECRET raise the "
+                 "page size and the 240-result cap); filters --license and --safe/--no-safe",
+    "wikimedia": "Wikimedia Commons, no key; no filters (licence and author are recorded for every file)",
+    "flickr": "Flickr photos, key in FLICKR_API_KEY; filters --license, --after/--before (upload date) "
+              "and --safe/--no-safe; at most 4,000 results per query",
+    "brave": "the web's images through Brave's API, token in BRAVE_API_KEY; filters --safe/--no-safe; "
+             "at most 200 results per query",
+    "serpapi": "Google Images through SerpApi, key in SERPAPI_KEY; filters --after/--before and "
+               "--safe/--no-safe; hundreds of results per query",
+    "ddgs": "DuckDuckGo images through the ddgs package, no key; it scrapes and may break; filters "
+            "--safe/--no-safe",
+}

@@ -113,6 +113,7 @@ class FetchResult:
     content_type: str | None = None
     sniffed: str | None = None
     attempts: int = 1
+    robots_tag: str | None = None  # the X-Robots-Tag header(s) of the answer, joined by ", "
 
     @property
     def ok(self) -> bool:
@@ -216,15 +217,16 @@ class Fetcher:
                 self._hosts[host] = threading.BoundedSemaphore(self.options.per_host)
             return self._hosts[host]
 
-    def get(self, url: str, params: dict[str, Any] | None = None) -> FetchResult:
-        """Download one URL; never raises for a per-URL failure."""
+    def get(self, url: str, params: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> FetchResult:
+        """Download one URL (``headers`` added to the request); never raises for a per-URL failure."""
         target = self.resolve(url)
         attempt = 0
         while True:
             attempt += 1
             try:
                 with self._host_slot(target):
-                    result = self._attempt(url, target, params)
+                    result = self._attempt(url, target, params, headers)
                 return dataclasses.replace(result, attempts=attempt)
             except _Retry as retry:
                 if attempt > self.options.retries:
@@ -243,10 +245,12 @@ class Fetcher:
             return retry.delay if retry.delay <= opts.max_wait else None
         return random.uniform(0, min(opts.max_backoff, opts.backoff * 2 ** (attempt - 1)))
 
-    def _attempt(self, url: str, target: str, params: dict[str, Any] | None) -> FetchResult:
+    def _attempt(self, url: str, target: str, params: dict[str, Any] | None,
+                 headers: dict[str, str] | None = None) -> FetchResult:
         opts = self.options
         try:
-            with self.session.get(target, params=params, stream=True, timeout=opts.timeout) as resp:
+            with self.session.get(target, params=params, headers=headers, stream=True,
+                                  timeout=opts.timeout) as resp:
                 code = resp.status_code
                 if code == 429:
                     wait_s = retry_after(resp.headers)
@@ -270,7 +274,8 @@ class Fetcher:
         limit = self.options.max_bytes
         declared = resp.headers.get("Content-Length")
         meta = {"final_url": self.unresolve(resp.url), "http_status": resp.status_code,
-                "content_type": resp.headers.get("Content-Type")}
+                "content_type": resp.headers.get("Content-Type"),
+                "robots_tag": resp.headers.get("X-Robots-Tag")}
         if declared and declared.isdigit() and int(declared) > limit:
             return FetchResult(url, schema.TOO_LARGE, f"Content-Length {declared} is over the "
                                f"{limit}-byte limit; not downloaded", **meta)
@@ -285,15 +290,23 @@ class Fetcher:
         data = bytes(buf)
         return FetchResult(url, schema.OK, None, data, sniffed=sniff(data), **meta)
 
-    def get_json(self, url: str, params: dict[str, Any] | None = None) -> Any:
+    def get_json(self, url: str, params: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> Any:
         """GET a JSON API; any failure fails the whole run with ``NetworkError``."""
-        result = self.get(url, params)
+        result = self.get(url, params, headers)
         if not result.ok or result.data is None:
             raise NetworkError(f"{url} failed: {result.error}")
+        return _json(url, result.data, result.sniffed)
+
+    def post_json(self, url: str, data: dict[str, str]) -> Any:
+        """POST a form to a JSON API (a token endpoint), once; a failure raises ``NetworkError``."""
         try:
-            return requests.models.complexjson.loads(result.data)
-        except ValueError as exc:
-            raise NetworkError(f"{url} did not answer JSON ({result.sniffed or 'unknown'} bytes)") from exc
+            resp = self.session.post(self.resolve(url), data=data, timeout=self.options.timeout)
+        except requests.exceptions.RequestException as exc:
+            raise NetworkError(f"{url} failed: {type(exc).__name__}: {_reason(exc)}") from exc
+        if resp.status_code >= 400:
+            raise NetworkError(f"{url} failed: HTTP {resp.status_code} {resp.reason}")
+        return _json(url, resp.content, sniff(resp.content))
 
     # -- many URLs ----------------------------------------------------------------------------
     def map(self, jobs: Iterable[J], handle: Callable[[J, FetchResult], T],
@@ -330,6 +343,13 @@ class Fetcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _json(url: str, data: bytes, sniffed: str | None) -> Any:
+    try:
+        return requests.models.complexjson.loads(data)
+    except ValueError as exc:
+        raise NetworkError(f"{url} did not answer JSON ({sniffed or 'unknown'} bytes)") from exc
 
 
 def _reason(exc: BaseException) -> str:

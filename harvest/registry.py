@@ -8,14 +8,16 @@ from __future__ import annotations
 from .collector import Collector
 from .folder import FolderCollector, FolderOptions
 from .reddit import RedditCollector, RedditOptions, RedditVideoFrames
+from .search import SearchCollector, SearchOptions
 from .video import FrameOptions, FramesCollector, FramesOptions, harvest_video
 
 COLLECTORS: dict[str, type[Collector]] = {
     FolderCollector.name: FolderCollector,
     FramesCollector.name: FramesCollector,
     RedditCollector.name: RedditCollector,
+    SearchCollector.name: SearchCollector,
 }
 
 __all__ = ["COLLECTORS", "Collector", "FolderCollector", "FolderOptions", "FrameOptions",
            "FramesCollector", "FramesOptions", "RedditCollector", "RedditOptions", "RedditVideoFrames",
-           "harvest_video"]
+           "SearchCollector", "SearchOptions", "harvest_video"]

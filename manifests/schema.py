@@ -75,6 +75,18 @@ SPOILER = "spoiler"
 GALLERY_INDEX = "gallery_index"
 MEDIA_URL = "media_url"
 LICENSE = "license"
+# search
+QUERY = "query"
+ENGINE = "engine"
+RESULT_RANK = "result_rank"
+PAGE_URL = "page_url"
+CREATOR = "creator"
+CREATOR_URL = "creator_url"
+LICENSE_URL = "license_url"
+PROVIDER = "provider"
+SOURCE_DOMAIN = "source_domain"
+CLAIMED_WIDTH = "claimed_width"
+CLAIMED_HEIGHT = "claimed_height"
 
 STRING = "string"
 INT = "Int64"
@@ -150,6 +162,17 @@ METADATA: tuple[Column, ...] = (
     Column(GALLERY_INDEX, INT, "position in a gallery"),
     Column(MEDIA_URL, STRING, "URL the bytes were downloaded from"),
     Column(LICENSE, STRING, "licence of the image"),
+    Column(QUERY, STRING, "search query that found the image (harvest search)"),
+    Column(ENGINE, STRING, "image search engine that found the image"),
+    Column(RESULT_RANK, INT, "1-based position of the result in its query's results"),
+    Column(PAGE_URL, STRING, "page the image is shown on (its landing or description page)"),
+    Column(CREATOR, STRING, "creator of the image, or the page's domain when the engine names none"),
+    Column(CREATOR_URL, STRING, "link to the creator's profile or page"),
+    Column(LICENSE_URL, STRING, "link to the licence text"),
+    Column(PROVIDER, STRING, "collection the engine took the image from (flickr, wikimedia, ...)"),
+    Column(SOURCE_DOMAIN, STRING, "host name of the page the image is shown on"),
+    Column(CLAIMED_WIDTH, INT, "width the engine claimed before download"),
+    Column(CLAIMED_HEIGHT, INT, "height the engine claimed before download"),
 )
 
 COLUMNS: dict[str, Column] = {c.name: c for c in (*CORE, *STAGES, *STAGE_EXTRAS, *METADATA)}
@@ -174,6 +197,9 @@ SERVER_ERROR = "server_error"  # the server answered 5xx on every attempt
 NETWORK = "network"  # no answer: connection refused or reset, timeout, bad URL
 RATE_LIMITED = "rate_limited"  # 429 with a wait longer than we accept, or 429 on every attempt
 REMOVED = "removed"  # the bytes are a known "this image was removed" placeholder
+# harvest search's.
+TOO_SMALL = "too_small"  # shorter side under --min-side (claimed by the engine or measured)
+BLOCKED_BY_ROBOTS = "blocked_by_robots"  # the image answered X-Robots-Tag: noai / noimageai
 # Failures a later run may retry (the others are final for that URL).
 TRANSIENT = (SERVER_ERROR, NETWORK, RATE_LIMITED, TRUNCATED)
 DUPLICATE = "duplicate"  # a near-duplicate of the row named in dup_of (curate dedupe)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from harvest.reddit import RedditOptions, RedditVideoFrames
 from harvest.reddit.media import MediaRules
 from harvest.reddit.sources import SourceOptions
 from harvest.registry import COLLECTORS
+from harvest.search import Filters, SearchOptions
 from harvest.store import Limits
 from harvest.summary import RunSummary
 from harvest.video import FrameOptions, FramesOptions
@@ -33,6 +35,10 @@ CASES: dict[str, tuple[Any, Any]] = {
                                                                arctic_url="http://127.0.0.1:9"),
                                           video_frames=RedditVideoFrames(), env={}),
                lambda root: RedditOptions(source=SourceOptions(("Doom",), sort="best"))),
+    "search": (lambda root: SearchOptions(("tarzan fanart",), label="tarzan", engine="flickr", env={},
+                                          engine_url="http://127.0.0.1:9"),
+               lambda root: SearchOptions(("tarzan fanart",), label="tarzan", engine="openverse",
+                                          filters=Filters(after=date(2020, 1, 1)))),
 }
 
 
@@ -115,6 +121,13 @@ def test_run_with_nothing_there_fails_whole_not_half(tmp_path: Path) -> None:
     lambda: Limits(max_bytes=0),
     lambda: Limits(max_pixels=-5),
     lambda: MediaRules(previews="yes"),
+    lambda: SearchOptions((), label="t"),
+    lambda: SearchOptions((" ",), label="t"),
+    lambda: SearchOptions(("q",), label=" "),
+    lambda: SearchOptions(("q",), label="t", limit=0),
+    lambda: SearchOptions(("q",), label="t", min_side=0),
+    lambda: SearchOptions(("q",), label="t", engine="bing"),
+    lambda: SearchOptions(("q",), label="t", engine="ddgs", filters=Filters(licenses=("by",))),
 ])
 def test_options_check_themselves(make) -> None:
     with pytest.raises(UsageError):

@@ -1,0 +1,394 @@
+"""``harvest search``: images from an image-search engine, with licence, attribution and creator.
+
+Queries go to one engine (``harvest.search.registry``); its result pages are walked lazily while the
+images of earlier pages download on the one fetcher's pool and go through the one image store. Each
+result is a row with ``query``, ``engine``, ``result_rank``, ``title``, ``page_url``, ``creator``,
+``creator_url``, ``license``, ``license_url``, ``provider``, ``source_domain`` and the size the
+engine claimed; ``creator`` (the page's domain when the engine names none) is the rows' group column,
+because one artist's drawings look alike and must not straddle train and test.
+
+Deduplication: by URL across queries, pages, engines and earlier runs (a recorded URL is not
+downloaded again unless it failed transiently), and by content through the manifest (same bytes, one
+row). Failures are rows: ``http_error``, ``not_image``, ``too_small`` (``min_side``; from the engine's
+claimed size before download, else from the image's header), ``blocked_by_robots`` (``X-Robots-Tag:
+noai``/``noimageai``, unless ``respect_robots`` is off), ... Resume: finished pages are recorded
+(``harvest.search.resume``) once their rows are flushed, so a rerun lists no finished page; rows that
+failed transiently are downloaded again with the fields they were recorded with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter, deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PIL import Image
+
+from manifests import ExitStatus, NetworkError, RowSink, UsageError, lineage, read, schema
+from manifests.progress import Progress
+
+from ..collector import Collector
+from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..store import Limits, store_bytes
+from ..summary import RunSummary
+from .engine import Engine, EngineConfig, Filters, Listed, Result
+from .registry import DEFAULT_ENGINE, check_filters, engine_class
+from .resume import mark_page, resume_point
+from .robots import blocking_directive
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Options of ``harvest search``; checked when built (a bad combination is a ``UsageError``).
+
+    Attributes:
+        queries: search queries; all feed ``label``.
+        label: the class of every image found.
+        engine: engine name from ``harvest.search.registry.ENGINES``.
+        limit: results listed per query at most.
+        filters: licence codes, upload-date window, safe search (only what the engine can apply).
+        min_side: images whose shorter side is smaller are ``too_small`` rows.
+        respect_robots: refuse images served with ``X-Robots-Tag: noai``/``noimageai``.
+        fetch: the fetcher's settings (workers, per-host limit, retries, User-Agent, mirrors).
+        limits: byte and pixel limits of the image store.
+        engine_url: the engine API's base URL (a mirror or a test server; default: the real host).
+        env: environment holding the engine's keys (default: ``os.environ``).
+        api_interval: seconds between API calls (default: the engine's documented rate limit).
+        client: an engine's own client object (``ddgs``: the search function).
+    """
+
+    queries: tuple[str, ...]
+    label: str
+    engine: str = DEFAULT_ENGINE
+    limit: int = 100
+    filters: Filters = Filters()
+    min_side: int | None = None
+    respect_robots: bool = True
+    fetch: FetchOptions = FetchOptions()
+    limits: Limits = Limits()
+    engine_url: str | None = None
+    env: Mapping[str, str] | None = None
+    api_interval: float | None = None
+    client: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.queries or any(not q.strip() for q in self.queries):
+            raise UsageError("give at least one non-empty search query")
+        if not self.label or not self.label.strip():
+            raise UsageError("--label is required: the class of the images found")
+        if self.limit < 1:
+            raise UsageError(f"--limit {self.limit}: give at least 1")
+        if self.min_side is not None and self.min_side < 1:
+            raise UsageError(f"--min-side {self.min_side}: give at least 1")
+        check_filters(self.engine, self.filters)
+
+
+@dataclass
+class _PageState:
+    """A listed page whose results are being turned into rows."""
+
+    query: str
+    listed: Listed
+    outstanding: int = 0
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class _Job:
+    result: Result
+    fields: dict[str, Any]
+    page: _PageState
+
+
+@dataclass
+class _Pages:
+    """Marks pages finished, in listing order, once every result of theirs is a row (or skipped)."""
+
+    sink: RowSink
+    engine: str
+    filters: str
+    queue: deque[_PageState] = field(default_factory=deque)
+
+    def add(self, page: _PageState) -> None:
+        self.queue.append(page)
+
+    def finish(self, page: _PageState | None = None) -> None:
+        if page is not None:
+            page.outstanding -= 1
+        while self.queue and self.queue[0].closed and self.queue[0].outstanding == 0:
+            done = self.queue.popleft()
+            mark_page(self.sink, self.engine, done.query, self.filters, done.listed)
+
+
+@dataclass
+class SearchSummary(RunSummary):
+    """A search run: the counts, plus what each query listed, depth caps met and queries that failed."""
+
+    engine: str = ""
+    queries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    failed_queries: list[str] = field(default_factory=list)
+    results_listed: int = 0
+    retried: int = 0  # transient failures of earlier runs downloaded again
+    group_columns: tuple[str, ...] = (schema.CREATOR,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "engine": self.engine, "queries": self.queries,
+                "notes": list(self.notes), "failed_queries": list(self.failed_queries),
+                "results_listed": self.results_listed, "retried": self.retried,
+                "group_columns": list(self.group_columns)}
+
+    def lines(self) -> list[str]:
+        return [f"note: {note}" for note in self.notes]
+
+    def errors(self) -> list[str]:
+        return list(self.failed_queries)
+
+    def exit_status(self, strict: bool = False) -> ExitStatus:
+        """``NETWORK`` when a query's API failed; otherwise as for every collector."""
+        if self.failed_queries:
+            return ExitStatus.NETWORK
+        return super().exit_status(strict)
+
+
+@dataclass
+class _Seen:
+    """Image URLs recorded by earlier runs and URLs met in this one (deduplication by URL)."""
+
+    recorded: frozenset[str]
+    met: set[str] = field(default_factory=set)
+
+    def why_skip(self, url: str) -> str | None:
+        """``url_recorded``, ``duplicate_url``, or ``None`` (then the URL counts as met)."""
+        if url in self.recorded:
+            return "url_recorded"
+        if url in self.met:
+            return "duplicate_url"
+        self.met.add(url)
+        return None
+
+
+@dataclass
+class _Counts:
+    """The progress bar's counters: results listed, images stored, skipped and failed."""
+
+    progress: Progress
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, what: str, n: int = 1) -> None:
+        self.counts[what] += n
+        c = self.counts
+        self.progress.total(None, f"results {c['listed']} · stored {c['stored']} · "
+                            f"skipped {c['skipped']} · failed {c['failed']}")
+        if what == "listed":
+            self.progress.advance(n)
+
+
+def recorded_urls(manifest: Path) -> set[str]:
+    """Image URLs any search engine already brought into the manifest, except transient failures."""
+    frame = read(manifest)
+    mine = frame[schema.SOURCE].fillna("").str.startswith("search:")
+    frame = frame[mine & ~frame[schema.STATUS].isin(schema.TRANSIENT)]
+    return set(frame[schema.ORIGIN].dropna().astype(str))
+
+
+_ROW_FIELDS = (schema.LABEL, schema.QUERY, schema.ENGINE, schema.RESULT_RANK, schema.TITLE,
+               schema.PAGE_URL, schema.CREATOR, schema.CREATOR_URL, schema.LICENSE, schema.LICENSE_URL,
+               schema.PROVIDER, schema.SOURCE_DOMAIN, schema.CLAIMED_WIDTH, schema.CLAIMED_HEIGHT)
+
+
+def transient_rows(manifest: Path, source: str) -> list[dict[str, Any]]:
+    """Rows of ``source`` that failed transiently (5xx, network, 429): their fields, to try again."""
+    frame = read(manifest)
+    frame = frame[(frame[schema.SOURCE] == source) & frame[schema.STATUS].isin(schema.TRANSIENT)]
+    cols = [c for c in (schema.ORIGIN, *_ROW_FIELDS) if c in frame.columns]
+    sub = frame[cols].astype(object)
+    return sub.where(sub.notna(), None).to_dict("records")
+
+
+def result_fields(result: Result, query: str, engine: str, rank: int, label: str) -> dict[str, Any]:
+    """The manifest columns a search result gives its row."""
+    domain = result.source_domain
+    return {schema.LABEL: label, schema.QUERY: query, schema.ENGINE: engine,
+            schema.RESULT_RANK: rank, schema.TITLE: result.title, schema.PAGE_URL: result.page_url,
+            schema.CREATOR: result.creator or domain, schema.CREATOR_URL: result.creator_url,
+            schema.LICENSE: result.license, schema.LICENSE_URL: result.license_url,
+            schema.PROVIDER: result.provider, schema.SOURCE_DOMAIN: domain,
+            schema.CLAIMED_WIDTH: result.width, schema.CLAIMED_HEIGHT: result.height}
+
+
+class SearchCollector(Collector):
+    """Images from image-search engines (openverse, wikimedia, flickr, brave, serpapi, ddgs)."""
+
+    name = "search"
+    source = "search"
+    example = 'harvest search "tarzan fanart" "tarzan sketch" --label tarzan --limit 240'
+    group_columns: ClassVar[tuple[str, ...]] = (schema.CREATOR,)
+    options_type = SearchOptions
+    summary_type = SearchSummary
+
+    options: SearchOptions
+
+    def describe(self) -> str:
+        cls = engine_class(self.options.engine)
+        return f"engine: {cls.name} — {cls.about}"
+
+    @property
+    def row_source(self) -> str:
+        return f"search:{self.options.engine}"
+
+    def new_summary(self) -> SearchSummary:
+        return SearchSummary(self.row_source, engine=self.options.engine,
+                             group_columns=self.group_columns)
+
+    def make_engine(self, fetcher: Fetcher) -> Engine:
+        """The engine this run uses, talking through ``fetcher`` (no I/O)."""
+        opts = self.options
+        env = opts.env if opts.env is not None else os.environ
+        return engine_class(opts.engine)(fetcher, EngineConfig(
+            base_url=opts.engine_url, env=env, api_interval=opts.api_interval, client=opts.client))
+
+    def run(self, sink: RowSink, progress: Progress | None = None) -> SearchSummary:
+        """List every query's results, download them into the store beside the manifest, add rows."""
+        opts = self.options
+        summary = self.new_summary()
+        counts = _Counts(self.progress_or_none(progress))
+        seen = _Seen(frozenset(recorded_urls(sink.path)))
+        root = sink.path.parent
+        with Fetcher(opts.fetch) as fetcher:
+            engine = self.make_engine(fetcher)
+            engine.prepare()
+            pages = _Pages(sink, opts.engine, opts.filters.key())
+            jobs = self._jobs(engine, pages, seen, sink, summary, counts)
+            try:
+                for row, job in fetcher.map(jobs, lambda job, res: (self._row(job, res, root), job),
+                                            url=lambda job: job.result.url):
+                    self._add(row, sink, summary, counts)
+                    pages.finish(job.page)
+            finally:  # interrupted or not, pages whose rows are all in are marked, rows merged
+                pages.finish()
+                sink.flush()
+        summary.merge = sink.stats
+        summary.results_listed = counts.counts["listed"]
+        return summary
+
+    def _add(self, row: dict[str, Any], sink: RowSink, summary: SearchSummary, counts: _Counts) -> None:
+        sink.add(row)
+        summary.record(row.get(schema.LABEL), row[schema.STATUS])
+        counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
+
+    def _jobs(self, engine: Engine, pages: _Pages, seen: _Seen, sink: RowSink,
+              summary: SearchSummary, counts: _Counts) -> Iterator[_Job]:
+        """Downloads to do, query by query and page by page; what needs none is handled here."""
+        opts = self.options
+        yield from self._retry_jobs(sink.path, seen, summary)
+        for query in dict.fromkeys(opts.queries):
+            report: dict[str, Any] = {"listed": 0, "pages": 0}
+            summary.queries[query] = report
+            point = resume_point(sink.archive, opts.engine, query, opts.filters.key())
+            if point.finished:
+                report["finished_earlier"] = True
+                continue
+            if point.cursor is not None or point.rank > 1:
+                report["resumed_at_rank"] = point.rank
+            try:
+                for listed in engine.walk(query, opts.filters, opts.limit, point.cursor, point.skip,
+                                          point.rank):
+                    report["pages"] += 1
+                    report["listed"] += len(listed.results)
+                    if listed.capped:
+                        report["capped"] = listed.capped
+                        summary.notes.append(f"{query!r}: {listed.capped}")
+                    yield from self._page_jobs(engine, query, listed, pages, seen, sink, summary,
+                                               counts)
+            except NetworkError as exc:  # the engine's API failed for this query (EngineError too)
+                report["error"] = str(exc)
+                summary.failed_queries.append(f"{opts.engine} {query!r}: {exc}")
+                log.warning("query %r failed: %s", query, exc)
+
+    def _retry_jobs(self, manifest: Path, seen: _Seen, summary: SearchSummary) -> Iterator[_Job]:
+        """Downloads that failed transiently in an earlier run, on pages already recorded."""
+        rows = transient_rows(manifest, self.row_source)
+        summary.retried = len(rows)
+        state = _PageState("", Listed(None, [], 0, 0, None, 0))  # not recorded: pages.add is not called
+        for row in rows:
+            url = str(row.pop(schema.ORIGIN))
+            seen.met.add(url)
+            state.outstanding += 1
+            yield _Job(Result(url), row, state)
+
+    def _page_jobs(self, engine: Engine, query: str, listed: Listed, pages: _Pages, seen: _Seen,
+                   sink: RowSink, summary: SearchSummary, counts: _Counts) -> Iterator[_Job]:
+        opts = self.options
+        state = _PageState(query, listed)
+        pages.add(state)
+        for offset, result in enumerate(listed.results):
+            counts.add("listed")
+            name = f"{query} #{listed.rank + offset}"
+            skip = seen.why_skip(result.url)
+            if skip:
+                summary.known += skip == "url_recorded"
+                summary.skip(skip, name)
+                counts.add("skipped")
+                continue
+            fields = result_fields(result, query, engine.name, listed.rank + offset, opts.label)
+            if self._claimed_too_small(result):
+                self._add({**fields, **self._base(result.url), schema.STATUS: schema.TOO_SMALL,
+                           schema.ERROR: f"the engine says {result.width}x{result.height}, under "
+                                         f"--min-side {opts.min_side}; not downloaded"},
+                          sink, summary, counts)
+                continue
+            state.outstanding += 1
+            yield _Job(result, fields, state)
+        state.closed = True
+        pages.finish()
+
+    def _claimed_too_small(self, result: Result) -> bool:
+        side = self.options.min_side
+        return bool(side and result.width and result.height and min(result.width, result.height) < side)
+
+    def _base(self, url: str) -> dict[str, Any]:
+        return {schema.SOURCE: self.row_source, schema.ORIGIN: url, schema.HARVESTED_AT: lineage.now()}
+
+    def _row(self, job: _Job, result: FetchResult, root: Path) -> dict[str, Any]:
+        """Turn one download into a row (runs on a fetcher thread)."""
+        row = {**job.fields, **self._base(job.result.url),
+               schema.MEDIA_URL: result.final_url or job.result.url}
+        if not result.ok or result.data is None:
+            return {**row, schema.STATUS: result.status, schema.ERROR: result.error}
+        directive = blocking_directive(result.robots_tag) if self.options.respect_robots else None
+        if directive:
+            return {**row, schema.STATUS: schema.BLOCKED_BY_ROBOTS,
+                    schema.ERROR: f"the image was served with X-Robots-Tag: {result.robots_tag} "
+                                  f"({directive}); --ignore-robots-tag takes it anyway"}
+        small = self._measured_too_small(result.data)
+        if small:
+            return {**row, schema.STATUS: schema.TOO_SMALL, schema.WIDTH: small[0],
+                    schema.HEIGHT: small[1], schema.BYTES: len(result.data),
+                    schema.ERROR: f"{small[0]}x{small[1]}, under --min-side {self.options.min_side}"}
+        info, rel = store_bytes(result.data, root, self.options.limits)
+        row.update(info.row())
+        if rel is not None:
+            row[schema.PATH] = rel.as_posix()
+        elif result.content_type:
+            row[schema.ERROR] = f"{info.error} (served as {result.content_type})"
+        return row
+
+    def _measured_too_small(self, data: bytes) -> tuple[int, int] | None:
+        """The real size when it is under ``min_side`` (read from the header; no full decode)."""
+        side = self.options.min_side
+        if not side:
+            return None
+        try:
+            with Image.open(BytesIO(data)) as img:
+                width, height = img.size
+        except Exception:  # not an image: the store says what it is
+            return None
+        return (width, height) if min(width, height) < side else None
