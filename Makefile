@@ -45,7 +45,7 @@ lint: venv
 
 demo: venv ffmpeg chromium
 	rm -rf $(DEMO)
-	@# generates the sources, serves a fake Reddit/Arctic Shift on 127.0.0.1, runs and prints each command
+	@# generates the sources, serves a fake Reddit, Arctic Shift and Openverse on 127.0.0.1, runs and prints each command
 	$(PY) -m tests.fixtures.demo_run $(DEMO)
 
 bench: venv ffmpeg

@@ -1,5 +1,6 @@
 """Recipe 2, Ghibli vs Disney (docs/recipes/2-ghibli-disney.md): frames of letterboxed films with the
-bars cropped, split by scene, a model whose review page shows Grad-CAM heatmaps."""
+bars cropped, fan art from an image search, split by shot or artist, a model whose review page shows
+Grad-CAM heatmaps."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+import manifests
 from manifests import schema
+from tests.fixtures.http import FakeWeb
 from tests.fixtures.recipes import make_films
+from tests.fixtures.search import SearchWorld
 from tests.recipes.conftest import QUICK_TRAIN, assert_exported, assert_groups_apart, metrics, ok_rows
 
 pytestmark = pytest.mark.slow
@@ -25,9 +29,23 @@ def test_ghibli_disney_recipe(tmp_path: Path, cli) -> None:
     assert (rows[schema.HEIGHT] == 90).all() and rows["crop"].str.startswith("160:90:0:").all()  # bars cut
     assert rows.groupby(schema.VIDEO)[schema.SCENE].nunique().eq(3).all()  # three shots per film
 
+    with FakeWeb() as web:  # fan art and sketches from a local engine in Openverse's shape
+        engine = SearchWorld(web)
+        for query in ("totoro fanart", "totoro sketch drawing", "tarzan fanart", "tarzan sketch drawing"):
+            engine.add(query, 4, size=(96, 72))
+        engine.serve()
+        for studio, film in (("ghibli", "totoro"), ("disney", "tarzan")):
+            cli("harvest", "search", f"{film} fanart", f"{film} sketch drawing", "--label", studio,
+                "-m", str(manifest), "--engine-url", web.base, "--api-interval", "0")
+    searched = ok_rows(manifest).dropna(subset=["creator"])
+    assert len(searched) == 16 and searched[schema.SCENE].isna().all()
+
     cli("curate", "dedupe", str(manifest))
-    cli("curate", "balance", str(manifest), "--by", "label,scene")
-    cli("curate", "split", str(manifest), "--group-by", "scene")
+    cli("curate", "balance", str(manifest), "--by", "label,source")
+    with manifests.update(manifest, command="group = scene or creator") as tx:  # the recipe's snippet
+        tx.frame["shot_or_artist"] = tx.frame["scene"].fillna(tx.frame["creator"])
+    cli("curate", "split", str(manifest), "--group-by", "shot_or_artist")
+    assert_groups_apart(manifest, "creator")
     rows = assert_groups_apart(manifest, schema.SCENE)
 
     run = tmp_path / "runs" / "studios"
