@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 DEMO   := demo
 
-.PHONY: test demo venv ffmpeg chromium lint bench clean
+.PHONY: test soak demo venv ffmpeg chromium lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ chromium:
 
 test: venv ffmpeg chromium
 	GLEANSET_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q
+
+# kill -9 each long command at random points SOAK_N times (default 5); figures in docs/reliability.md
+soak: venv ffmpeg
+	SOAK_REPORT=$${SOAK_REPORT:-soak-report.json} $(BIN)/pytest -q -m soak tests/soak
 
 lint: venv
 	$(BIN)/ruff check .

@@ -96,7 +96,7 @@ def main() -> None:
                                                                    "serpapi"))
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    fetch = FetchOptions(workers=args.workers, per_host=args.workers)
+    fetch = FetchOptions(workers=args.workers, per_host=args.workers, allow_private=True)  # 127.0.0.1
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         total = make_images(tmp_path / "served", args.n, tuple(args.size))

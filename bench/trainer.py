@@ -10,7 +10,11 @@ copies, validation every epoch, checkpoints). Its figure is the steady state: th
 epochs after the first (which fills the decode cache), train steps only; the whole run's wall-clock
 rate (validation, outputs, review page included) is printed too. On the CPU a second row counts this
 process's CPU seconds instead of wall seconds, which other load on a shared machine does not distort
-(use ``--workers 0`` so decoding is counted too). Prints Markdown rows for BENCHMARKS.md.
+(use ``--workers 0`` so decoding is counted too). The first epoch's rate (decoding and cache fill) is
+printed as its own column. ``--features`` adds a second table: ``--features-only`` (backbone features
+once, then the head) against full fine-tuning on the same generated data (the images carry a faint
+class tint, so validation accuracy means something), whole runs timed. Prints Markdown rows for
+BENCHMARKS.md.
 
     .venv/bin/python bench/trainer.py                      # CPU: resnet18, 112 px
     .venv/bin/python bench/trainer.py --arch resnet50 --img-size 224 --n 4096 --batch-size 128   # GPU
@@ -43,7 +47,8 @@ def make_manifest(root: Path, n: int, classes: int = 4, side: tuple[int, int] = 
     records = []
     for i in range(n + n // 8):
         label = f"c{i % classes}"
-        base = rng.integers(0, 255, (side[1] // 16, side[0] // 16, 3), dtype=np.uint8)
+        base = rng.integers(0, 200, (side[1] // 16, side[0] // 16, 3), dtype=np.uint8)
+        base[..., i % 3] += np.uint8(20 * (i % classes))  # a faint class tint: learnable, not trivial
         img = Image.fromarray(base).resize(side, Image.Resampling.BILINEAR)
         path = root / "img" / f"{i}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,15 +108,18 @@ class EpochClock(NoProgress):
         e["steps"] += n
         e["end"], e["cpu_end"] = time.perf_counter(), time.process_time()
 
-    def rates(self, images: int) -> tuple[float, float]:
-        steady = self.epochs[1:]  # the first epoch fills the decode cache
+    def rates(self, images: int) -> tuple[float, float, float]:
+        """Steady (wall, CPU) images/s (epochs after the first, which fills the cache), first epoch's."""
+        steady = self.epochs[1:]
         wall = sum(e["end"] - e["start"] for e in steady)
         cpu = sum(e["cpu_end"] - e["cpu"] for e in steady)
-        return images * len(steady) / wall, images * len(steady) / cpu
+        first = self.epochs[0]["end"] - self.epochs[0]["start"]
+        return images * len(steady) / wall, images * len(steady) / cpu, images / first
 
 
-def trainer(args: argparse.Namespace, root: Path) -> tuple[float, float, float]:
-    """Steady-state (wall, CPU) images/s of ``train`` on the generated manifest, and the whole run's."""
+def trainer(args: argparse.Namespace, root: Path) -> tuple[float, float, float, float]:
+    """Steady-state (wall, CPU) and first-epoch images/s of ``train`` on the generated manifest, and the
+    whole run's."""
     manifest = make_manifest(root, args.n)
     opts = TrainOptions(arch=args.arch, weights="none", epochs=args.epochs, freeze_epochs=0,
                         img_size=args.img_size, batch_size=args.batch_size, amp=args.amp,
@@ -122,6 +130,24 @@ def trainer(args: argparse.Namespace, root: Path) -> tuple[float, float, float]:
     train(manifest, opts, clock)
     whole = args.n * args.epochs / (time.perf_counter() - start)
     return (*clock.rates(args.n), whole)
+
+
+def features_vs_full(args: argparse.Namespace, root: Path) -> list[tuple[str, float, float, float]]:
+    """Whole-run (wall s, CPU s, val accuracy) of full fine-tuning and of --features-only, same data,
+    each with a fresh cache (the features-only run computes its features inside the timing)."""
+    manifest = root / "manifest.csv"
+    rows = []
+    for name, extra in (("full fine-tuning", {"epochs": args.epochs}),
+                        ("--features-only", {"epochs": args.feature_epochs, "features_only": True})):
+        opts = TrainOptions(arch=args.arch, weights="none", freeze_epochs=0, img_size=args.img_size,
+                            batch_size=args.batch_size, amp=args.amp, device=args.device,
+                            workers=args.workers, out=root / name.strip("-"), early_stop=0, review=2,
+                            cache_dir=root / f"cache-{name.strip('-')}", **extra)
+        start, cpu = time.perf_counter(), time.process_time()
+        result = train(manifest, opts)
+        rows.append((f"{name} ({extra['epochs']} epochs)", time.perf_counter() - start,
+                     time.process_time() - cpu, result.metrics["val"]["accuracy"]))
+    return rows
 
 
 def main() -> None:
@@ -138,25 +164,32 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     parser.add_argument("--min-steps", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=15, help="timing window of the model alone")
+    parser.add_argument("--features", action="store_true", help="also: --features-only vs full fine-tuning")
+    parser.add_argument("--feature-epochs", type=int, default=20, help="head epochs of --features-only")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         before = model_only(args, device)
-        wall, cpu, whole = trainer(args, Path(tmp))
+        wall, cpu, first, whole = trainer(args, Path(tmp))
         after = model_only(args, device)  # before and after: shared machines drift during a run
+        compared = features_vs_full(args, Path(tmp)) if args.features else []
     anchor_wall, anchor_cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print("| device | arch | img | batch | clock | model alone img/s (before/after) | trainer img/s "
-          "(steady) | ratio | whole run img/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "(steady) | ratio | first epoch img/s (ratio) | whole run img/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     head = f"| {name} ({torch.get_num_threads()} threads) | {args.arch} | {args.img_size} | {args.batch_size}"
     print(f"{head} | wall | {anchor_wall:.1f} ({before[0]:.1f}/{after[0]:.1f}) | {wall:.1f} "
-          f"| {wall / anchor_wall:.0%} | {whole:.1f} |")
+          f"| {wall / anchor_wall:.0%} | {first:.1f} ({first / anchor_wall:.0%}) | {whole:.1f} |")
     if device.type == "cpu":  # CPU seconds of this process: robust to other load on a shared machine
         print(f"{head} | CPU | {anchor_cpu:.1f} ({before[1]:.1f}/{after[1]:.1f}) | {cpu:.1f} "
-              f"| {cpu / anchor_cpu:.0%} | |")
+              f"| {cpu / anchor_cpu:.0%} | | |")
+    if compared:
+        print("\n| same data | whole run wall s | CPU s | val accuracy |\n|---|---|---|---|")
+        for label, wall_s, cpu_s, acc in compared:
+            print(f"| {label} | {wall_s:.1f} | {cpu_s:.1f} | {acc:.3f} |")
 
 
 if __name__ == "__main__":

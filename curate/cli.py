@@ -17,10 +17,13 @@ from manifests import ExitStatus, schema
 from manifests.cliargs import (
     DEFAULT_MANIFEST,
     EPILOG,
+    ClusterOpt,
     DebugOpt,
+    ExecutorOpt,
     ManifestArg,
     VerboseOpt,
     VersionOpt,
+    executor_spec,
     use_manifest,
 )
 from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
@@ -252,7 +255,8 @@ def split_cmd(
     groups = _columns(group_by)
     options = SplitOptions(group_by=groups, ratios=parse_ratios(ratios), stratify=stratify or None,
                            seed=seed, pins=read_pins(pin or [], groups), force=force, random=random)
-    with update(use_manifest(manifest), output=output, dry_run=dry_run) as tx:
+    needs = (options.stratify,) if options.stratify else ()  # every usable row needs its class
+    with update(use_manifest(manifest), output=output, dry_run=dry_run, require=needs) as tx:
         tx.frame, report = assign_splits(tx.frame, options)
         tx.details = {"group_by": list(groups), "ratios": list(options.ratios), "stratify": stratify,
                       "seed": seed, "pinned": report.pinned, "force": force, "random": random,
@@ -295,7 +299,8 @@ SHOWN = 30  # clusters or leak pairs printed before "... and N more"
 PLAIN = {"markup": False, "highlight": False, "soft_wrap": True}
 
 
-def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -> None:
+def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool,
+                  written: bool = True) -> None:
     console = Console(stderr=True)
     frame, summary = result.frame, result.summary
     if show_clusters:
@@ -326,7 +331,8 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool) -
     console.print(f"{summary['rows_considered']} rows considered ({summary['hashed']} hashed, "
                   f"{summary['hash_reused']} hashes reused, {summary['hash_failed']} unreadable): "
                   f"{plural(summary['clusters'], 'cluster')} ({summary['clusters_with_mixed_labels']} "
-                  f"with mixed labels), {plural(summary['marked_duplicate'], 'row')} marked duplicate.",
+                  f"with mixed labels), {plural(summary['marked_duplicate'], 'row')} "
+                  + ("marked duplicate." if written else "would be marked duplicate (nothing written)."),
                   **PLAIN)
 
 
@@ -364,6 +370,8 @@ def dedupe_cmd(
                                          "threads for the search.")] = max(1, min(4, os.cpu_count() or 1)),
     engine: Annotated[str, typer.Option("--index", help=f"Search index: {', '.join(ENGINE_NAMES)}.")
                       ] = "auto",
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the result to another "
                                                 "manifest; leave the input as it is.")] = None,
     delete_files: Annotated[bool, typer.Option("--delete-files", help="Delete the files of rows "
@@ -385,25 +393,80 @@ def dedupe_cmd(
 
     use_manifest(manifest)
     options = DedupeOptions(hash=hash_name, hash_size=hash_size, threshold=threshold, keep=keep,
-                            flip_invariant=flip_invariant, workers=workers, engine=engine)
+                            flip_invariant=flip_invariant, workers=workers, engine=engine,
+                            executor=executor_spec(executor, cluster, workers))
     root = manifest.resolve().parent
     check_only = dry_run or leaks
-    with update(manifest, output=output, dry_run=check_only) as tx, \
+    with update(manifest, output=output, dry_run=check_only,
+                require=(schema.SHA256, schema.PATH)) as tx, \
             RichProgress(enabled=not as_json) as progress:
         result = dedupe(tx.frame, root, options, progress)
         tx.frame = result.frame
         tx.details = {k: result.summary[k] for k in ("hash", "hash_size", "threshold", "keep",
                                                      "flip_invariant", "clusters", "marked_duplicate")}
     if as_json:
-        print_json(_json_dedupe(result))
+        print_json({**_json_dedupe(result), "written": not check_only})
     else:
-        _print_dedupe(result, show_clusters=dry_run, show_leaks=leaks)
+        _print_dedupe(result, show_clusters=dry_run, show_leaks=leaks, written=not check_only)
     if delete_files and not check_only:
         n = int((result.frame[schema.STATUS] == schema.DUPLICATE).sum())
         if yes or typer.confirm(f"Delete the files of {n} rows marked duplicate?", err=True):
-            deleted = delete_duplicate_files(result.frame, root)
+            refused: list[str] = []
+            deleted = delete_duplicate_files(result.frame, root, refused)
             err_console.print(f"deleted {len(deleted)} files", highlight=False)
+            if refused:
+                err_console.print(f"warning: {len(refused)} files outside {root} not deleted "
+                                  f"(e.g. {refused[0]})", highlight=False, markup=False)
     return int(ExitStatus.ERROR if leaks and result.leaking_clusters else ExitStatus.OK)
+
+
+AUGMENT_OPS = ("grayscale", "invert", "poisson", "rescale", "log", "sigmoid")  # curate.augment.OPS
+
+
+@app.command("augment", epilog="Examples:\n\n"
+             "  curate augment ghibli/manifest.csv --by source --to-share 0.4\n\n"
+             "  curate augment data/manifest.csv --by engine --ops grayscale,invert --max-copies 2")
+def augment_cmd(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    by: Annotated[str, typer.Option(help="Column whose scarce values (within each label) get copies, "
+                                    "e.g. source or engine.")] = "source",
+    to_share: Annotated[float, typer.Option(help="Share of its label each value should reach.")] = 0.4,
+    max_copies: Annotated[int, typer.Option(help="Most augmented copies of one image.")] = 6,
+    ops: Annotated[str, typer.Option(help="Comma-separated augmentations: grayscale, invert, poisson, "
+                                     "rescale, log, sigmoid.")] = ",".join(AUGMENT_OPS),
+    seed: SeedOpt = 0,
+    dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,
+) -> None:
+    """Upsample scarce sources with augmented copies (new rows with derived_from), split-safe.
+
+    Copies are written to the image store (images/) and keep their original's label and group
+    columns; curate split puts every copy in its original's split. For sampling weights instead of
+    new files, use curate balance --by label,source.
+    """
+    from manifests import update
+
+    from .augment import AugmentOptions, augment
+
+    options = AugmentOptions(by=by, to_share=to_share, max_copies=max_copies, ops=_columns(ops), seed=seed)
+    path = use_manifest(manifest)
+    with update(path, output=output, dry_run=dry_run) as tx:
+        tx.frame, report = augment(tx.frame, path.resolve().parent, options, write=not dry_run)
+        tx.details = {"by": by, "to_share": to_share, "ops": list(options.ops), "copies": report.copies}
+    if as_json:
+        print_json({"copies": report.copies, "shares": report.shares, "failed": report.failed,
+                    "changes": tx.changes.as_dict(), "dry_run": dry_run})
+        return
+    console = Console()
+    grid = Table(title=f"augmented copies by label / {by}")
+    for name in ("label / " + by, "copies", "share before", "share after"):
+        grid.add_column(name, justify="left" if name.startswith("label") else "right")
+    for key, n in report.copies.items():
+        before, after = report.shares[key]
+        grid.add_row(key, str(n), f"{before:.0%}", f"{after:.0%}")
+    console.print(grid if report.copies else f"every {by} already holds {to_share:.0%} of its label: "
+                  "nothing to add")
+    console.print(f"{report.total} augmented row{'s' if report.total != 1 else ''} added"
+                  + (" (dry run: nothing written)" if dry_run else ""), highlight=False)
 
 
 app.command("report", epilog=REPORT_EPILOG)(report_cmd)

@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from manifests import UsageError, schema
+from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
 from . import hashing, index
@@ -46,6 +47,7 @@ class DedupeOptions:
     flip_invariant: bool = False
     workers: int = 1
     engine: str = "auto"
+    executor: ExecutorSpec | None = None  # hashing and the pair search on Dask (None: local processes)
 
     @property
     def size(self) -> int:
@@ -114,7 +116,8 @@ def _graph(codes: list[np.ndarray], n_rows: int, options: DedupeOptions, length:
     uniq, inverse = np.unique(stacked, return_inverse=True)
     node_of = inverse.reshape(len(codes), n_rows)
     bits = hashing.hex_to_bits(uniq.tolist(), length)
-    pi, pj = index.near_pairs(bits, options.threshold, options.engine, options.workers)
+    pi, pj = index.near_pairs(bits, options.threshold, options.engine, options.workers,
+                              executor=options.executor)
     rows = np.arange(n_rows)
     src = np.concatenate([np.tile(rows, len(codes)), pi + n_rows])
     dst = np.concatenate([node_of.ravel() + n_rows, pj + n_rows])
@@ -139,7 +142,8 @@ def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions,
     rank = keeper_rank(frame, options.keep)  # before hashing: a bad policy fails fast
     _reset(frame, eligible)
     outcome = hashing.compute_hashes(frame, root, eligible.to_numpy(), how, options.size,
-                                     options.flip_invariant, options.workers, progress)
+                                     options.flip_invariant, options.workers, progress,
+                                     options.executor)
     rows = eligible[frame.loc[eligible, schema.STATUS] == schema.OK]
     length = how.hex_length(options.size)
     columns = [how.column, how.flip_column] if options.flip_invariant else [how.column]
@@ -246,15 +250,26 @@ def summarize(frame: pd.DataFrame, rows: pd.Index, result: DedupeResult, options
     }
 
 
-def delete_duplicate_files(frame: pd.DataFrame, root: Path) -> list[Path]:
-    """Delete the files of rows marked duplicate (never a file a kept row also points to)."""
+def delete_duplicate_files(frame: pd.DataFrame, root: Path,
+                           refused: list[str] | None = None) -> list[Path]:
+    """Delete the files of rows marked duplicate (never a file a kept row also points to).
+
+    Only files inside ``root`` (the dataset folder) are deleted: a ``path`` that leads out of it
+    (``../``, an absolute path, a symbolic link) is left alone and appended to ``refused``.
+    """
     dup = frame[schema.STATUS] == schema.DUPLICATE
     kept = set(frame.loc[~dup, schema.PATH].dropna())
+    real_root = root.resolve()
     deleted = []
     for rel in frame.loc[dup, schema.PATH].dropna().unique():
         if rel in kept:
             continue
         path = root / rel
+        if real_root not in path.resolve().parents:
+            log.warning("not deleting %s: it is outside the dataset folder %s", rel, root)
+            if refused is not None:
+                refused.append(str(rel))
+            continue
         if path.is_file():
             path.unlink()
             deleted.append(path)

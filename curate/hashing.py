@@ -18,7 +18,6 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from manifests import UsageError, schema
+from manifests.executor import ExecutorSpec, run_partitions
 from manifests.progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
@@ -144,23 +144,22 @@ def _hash_many(args: tuple[Sequence[str], str, int, bool]) -> list[tuple[str | N
     return [hash_file(p, name, size, flip) for p in paths]
 
 
+DASK_BATCH = 512  # images per task on a Dask cluster
+
+
 def hash_files(paths: Sequence[str], name: str, size: int, flip: bool = False, workers: int = 1,
-               progress: Progress | None = None) -> Iterator[tuple[str | None, ...]]:
-    """Hash files in order, on ``workers`` processes; yields ``hash_file`` results."""
+               progress: Progress | None = None, executor: ExecutorSpec | None = None
+               ) -> Iterator[tuple[str | None, ...]]:
+    """Hash files in order, in batches on the executor (``workers`` local processes unless
+    ``executor`` says otherwise); yields ``hash_file`` results."""
     progress = progress or NoProgress()
     progress.total(len(paths), f"hashing ({name})")
-    batch = 64
+    spec = executor or ExecutorSpec(workers=max(1, workers))
+    batch = DASK_BATCH if spec.distributed else 64  # a Dask task costs ~1 ms of scheduling: make it worth it
     batches = [(paths[i:i + batch], name, size, flip) for i in range(0, len(paths), batch)]
-    if workers <= 1 or len(paths) <= batch:
-        results: Iterator[list[tuple[str | None, ...]]] = map(_hash_many, batches)
-        for chunk in results:
-            progress.advance(len(chunk))
-            yield from chunk
-        return
-    with ProcessPoolExecutor(workers) as pool:
-        for chunk in pool.map(_hash_many, batches):
-            progress.advance(len(chunk))
-            yield from chunk
+    for chunk in run_partitions(_hash_many, batches, spec):
+        progress.advance(len(chunk))
+        yield from chunk
 
 
 @dataclass(frozen=True)
@@ -179,7 +178,8 @@ def needs_hash(values: Sequence[object], length: int) -> np.ndarray:
 
 
 def compute_hashes(frame: pd.DataFrame, root: Path, rows: np.ndarray, how: HashMethod, size: int, flip: bool,
-                   workers: int = 1, progress: Progress | None = None) -> HashOutcome:
+                   workers: int = 1, progress: Progress | None = None,
+                   executor: ExecutorSpec | None = None) -> HashOutcome:
     """Fill ``how.column`` (and the mirrored column with ``flip``) for ``rows`` of ``frame`` in place.
 
     Only rows whose stored hash is missing or of another size are hashed; files are looked up
@@ -195,7 +195,7 @@ def compute_hashes(frame: pd.DataFrame, root: Path, rows: np.ndarray, how: HashM
         todo |= needs_hash(frame.loc[rows, how.flip_column].tolist(), length)
     targets = rows[todo]
     paths = [str(root / p) if isinstance(p, str) else "" for p in frame.loc[targets, schema.PATH]]
-    results = list(hash_files(paths, how.name, size, flip, workers, progress))
+    results = list(hash_files(paths, how.name, size, flip, workers, progress, executor))
     failed = 0
     values, mirrors = [], []
     for index, (value, mirrored, status, error) in zip(targets, results, strict=True):

@@ -26,6 +26,7 @@ from itertools import combinations
 import numpy as np
 
 from manifests import UsageError
+from manifests.executor import ExecutorSpec
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,14 @@ def check_engine(engine: str) -> None:
         raise UsageError(f"unknown --index {engine!r} (choose from {', '.join(ENGINES)})")
 
 
-def near_pairs(packed: np.ndarray, threshold: int, engine: str = "auto", workers: int = 1) -> Pairs:
-    """All pairs of rows within ``threshold`` bits of each other, with the named engine."""
+def near_pairs(packed: np.ndarray, threshold: int, engine: str = "auto", workers: int = 1,
+               executor: ExecutorSpec | None = None) -> Pairs:
+    """All pairs of rows within ``threshold`` bits of each other, with the named engine; on a Dask
+    ``executor`` the search is cut into hash blocks (:mod:`curate.blocks`), with the same pairs."""
     check_engine(engine)
-    return ENGINES[engine](np.asarray(packed, dtype=np.uint8), int(threshold), workers)
+    packed = np.asarray(packed, dtype=np.uint8)
+    if executor is not None and executor.distributed:
+        from .blocks import block_pairs
+
+        return block_pairs(packed, int(threshold), engine, executor)
+    return ENGINES[engine](packed, int(threshold), workers)

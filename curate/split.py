@@ -145,19 +145,32 @@ def group_keys(ok: pd.DataFrame, group_by: tuple[str, ...]) -> tuple[pd.Series, 
     return keys, int(absent.sum())
 
 
-def join_items(keys: pd.Series, clusters: pd.Series) -> np.ndarray:
-    """Item id per row: groups joined by shared ``dup_cluster`` values (connected components)."""
+def join_items(keys: pd.Series, *ties: pd.Series) -> np.ndarray:
+    """Item id per row: groups joined by shared values of each ``ties`` series (``dup_cluster``, an
+    augmented copy's original), as connected components."""
     g, _ = pd.factorize(keys, sort=True)
-    d, dvals = pd.factorize(clusters.astype("string"), sort=True, use_na_sentinel=True)
     n_groups = int(g.max()) + 1 if len(g) else 0
-    has = d >= 0
-    rows = np.concatenate([g, g[has]])
-    cols = np.concatenate([g, n_groups + d[has]])
-    size = n_groups + len(dvals)
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
+    rows, cols, size = [g], [g], n_groups
+    for tie in ties:
+        d, dvals = pd.factorize(tie.astype("string"), sort=True, use_na_sentinel=True)
+        has = d >= 0
+        rows.append(g[has])
+        cols.append(size + d[has])
+        size += len(dvals)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r)), (r, c)), shape=(size, size))
     _, labels = connected_components(graph, directed=False)
     _, items = np.unique(labels[g], return_inverse=True)
     return items
+
+
+def links(ok: pd.DataFrame) -> list[pd.Series]:
+    """What ties rows to one split beyond their group: the ``dup_cluster``, and for augmented copies
+    (``derived_from``) their original's sha256, which the original row shares."""
+    out = [ok[schema.DUP_CLUSTER]]
+    if schema.DERIVED_FROM in ok.columns:
+        out.append(ok[schema.DERIVED_FROM].astype("string").fillna(ok[schema.SHA256].astype("string")))
+    return out
 
 
 def assign_splits(frame: pd.DataFrame, options: SplitOptions) -> tuple[pd.DataFrame, SplitReport]:
@@ -169,7 +182,7 @@ def assign_splits(frame: pd.DataFrame, options: SplitOptions) -> tuple[pd.DataFr
     if not len(ok):
         raise InputError("the manifest has no status=ok rows to split")
     keys, ungrouped = group_keys(ok, options.group_by)
-    items = join_items(keys, ok[schema.DUP_CLUSTER])
+    items = join_items(keys, *links(ok))
     classes = (ok[options.stratify].astype("string").fillna(MISSING) if options.stratify
                else pd.Series(ALL, index=ok.index, dtype="string"))
     class_codes, class_names = pd.factorize(classes, sort=True)

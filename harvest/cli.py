@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from manifests import ExitStatus, UsageError, schema
-from manifests.cliargs import EPILOG, DebugOpt, VerboseOpt, VersionOpt, format_size, size_param
+from manifests.cliargs import (
+    EPILOG,
+    ClusterOpt,
+    DebugOpt,
+    ExecutorOpt,
+    VerboseOpt,
+    VersionOpt,
+    executor_spec,
+    format_size,
+    size_param,
+)
 from manifests.console import RichProgress, err_console, fail, print_json, run_app, setup_logging
 
 from .defaults import (
@@ -43,7 +53,16 @@ ManifestOpt = Annotated[Path, typer.Option("--manifest", "-m", help="Manifest to
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", "-j", min=1,
                                                  help="Parallel workers (default: one per core).")]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit with status 3 when any item failed.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit with status 3 when any item failed "
+                                         "or the run warned that it did nothing.")]
+# What a download may cost and where it may go (harvest reddit, harvest search).
+AllowPrivateOpt = Annotated[bool, typer.Option("--allow-private", help="Also fetch from loopback, "
+                                               "private and link-local addresses (refused by "
+                                               "default, redirects included).")]
+DeadlineOpt = Annotated[float, typer.Option(min=1, help="Seconds one URL may take in all, retries "
+                                            "and waits included.")]
+WaitBudgetOpt = Annotated[float, typer.Option(min=0, help="Seconds of retry and rate-limit waits "
+                                              "the whole run accepts.")]
 MaxPixelsOpt = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels "
                                            "(decompression bombs).")]
 MaxBytesOpt = Annotated[int, typer.Option("--max-bytes", parser=size_param, metavar="SIZE",
@@ -114,6 +133,8 @@ def collect(name: str, options: Any, manifest: Path, as_json: bool = False, stri
         _print_summary(summary, manifest)
         for line in summary.lines():
             err_console.print(line, highlight=False, markup=False)
+    for line in summary.warnings:  # silent no-ops name themselves, on stderr even with --json
+        err_console.print(f"warning: {line}", highlight=False, markup=False, soft_wrap=True)
     for message in summary.errors():
         fail(message, ExitStatus.INPUT)
     return int(summary.exit_status(strict))
@@ -137,9 +158,14 @@ def folder(
     label: Annotated[str | None, typer.Option(help="One label for every file.")] = None,
     copy: Annotated[bool, typer.Option("--copy", help="Copy files into the manifest's image store "
                                        "(images/) instead of referring to them in place.")] = False,
+    follow_links: Annotated[bool, typer.Option("--follow-links", help="Import what symbolic links "
+                                               "lead to, even outside the folder (otherwise they "
+                                               "are outside_root rows).")] = False,
     workers: WorkersOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     as_json: JsonOpt = False,
     strict: StrictOpt = False,
 ) -> int:
@@ -153,7 +179,9 @@ def folder(
     from .store import Limits
 
     options = FolderOptions(root=root, pattern=pattern, label_field=label_field, label=label,
-                            copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels))
+                            copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels),
+                            follow_links=follow_links,
+                            executor=executor_spec(executor, cluster, workers))
     return collect("folder", options, manifest, as_json, strict)
 
 
@@ -203,7 +231,10 @@ def frames(
     black_gap: BlackGapOpt = 0.5,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> int:
     """Take every Nth frame of videos: borders cropped, scenes recorded, one decoding pass each.
 
@@ -215,10 +246,11 @@ def frames(
 
     options = FramesOptions(
         videos=tuple(videos), label=label, workers=workers,
+        executor=executor_spec(executor, cluster, workers),
         frames=_frame_options(every, every_seconds, crop, size, image_format, start=start, end=end,
                               max_side=max_side, quality=quality, keep_dark=keep_dark,
                               scene_threshold=scene_threshold, black_gap=black_gap))
-    return collect("frames", options, manifest, as_json)
+    return collect("frames", options, manifest, as_json, strict)
 
 
 def _mirror(text: str) -> tuple[str, str]:
@@ -272,6 +304,11 @@ def reddit(
                           ] = None,
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
+    allow_private: AllowPrivateOpt = False,
+    deadline: DeadlineOpt = 600.0,
+    wait_budget: WaitBudgetOpt = 1800.0,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     video_frames: Annotated[bool, typer.Option("--video-frames", help="Take frames of v.redd.it videos "
                                               "(as harvest frames does) instead of skipping them; "
                                               "--every/--every-seconds imply it.")] = False,
@@ -310,11 +347,13 @@ def reddit(
         arctic_url=arctic_url)
     fetch = FetchOptions(workers=workers, per_host=per_host, timeout=timeout, retries=retries,
                          max_bytes=max_bytes, mirrors=tuple(_mirror(m) for m in mirror or ()),
+                         allow_private=allow_private, deadline=deadline, wait_budget=wait_budget,
                          **({"user_agent": user_agent} if user_agent else {}))
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()),
-                            limits=Limits(max_bytes, max_pixels), video_frames=frames_of)
+                            limits=Limits(max_bytes, max_pixels), video_frames=frames_of,
+                            executor=executor_spec(executor, cluster))
     return collect("reddit", options, manifest, as_json, strict)
 
 
@@ -388,6 +427,9 @@ def search(
                                                        "limit).")] = None,
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
+    allow_private: AllowPrivateOpt = False,
+    deadline: DeadlineOpt = 600.0,
+    wait_budget: WaitBudgetOpt = 1800.0,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     as_json: JsonOpt = False,
@@ -408,6 +450,7 @@ def search(
                       after=_day("--after", after), before=_day("--before", before), safe=safe)
     fetch = FetchOptions(workers=workers, per_host=per_host, timeout=timeout, retries=retries,
                          max_bytes=max_bytes, mirrors=tuple(_mirror(m) for m in mirror or ()),
+                         allow_private=allow_private, deadline=deadline, wait_budget=wait_budget,
                          **({"user_agent": user_agent} if user_agent else {}))
     options = SearchOptions(queries=tuple(queries), label=label, engine=engine, limit=limit,
                             filters=filters, min_side=min_side, respect_robots=not ignore_robots_tag,

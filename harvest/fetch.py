@@ -7,7 +7,16 @@ A ``Fetcher`` holds a pooled ``requests`` session with a configurable User-Agent
 - retries with exponential backoff and full jitter on 5xx answers, connection errors, resets and bodies
   that end before their ``Content-Length``;
 - 429 handling that waits as long as ``Retry-After`` (seconds or an HTTP date) or Reddit's
-  ``x-ratelimit-reset`` asks, up to ``max_wait``;
+  ``x-ratelimit-reset`` asks, up to ``max_wait``; every header parse is total (a negative or garbage
+  value never raises), and waits come out of a per-run ``wait_budget``;
+- a total ``deadline`` per URL (retries, waits and a server trickling one byte a second included);
+- no requests to loopback, private, link-local or reserved addresses, checked after DNS resolution
+  on every redirect hop (:mod:`harvest.netguard`), unless ``allow_private``;
+- decompressed bytes capped: ``max_bytes`` per body, ``max_ratio`` for ``Content-Encoding`` bodies
+  (gzip bombs) and ``memory_budget`` for all bodies in flight together; bodies over ``spool_bytes``
+  are streamed to a temporary file instead (``FetchResult.file``). Peak memory for bodies stays under
+  ``min(memory_budget, workers * spool_bytes)`` (512 MiB with the defaults) plus one copy of each
+  image being verified;
 - sniffing of the real type from the first bytes (``sniff``), whatever the ``Content-Type`` claims.
 
 Every call returns a ``FetchResult`` whose ``status``/``error`` become a manifest row; no per-URL failure
@@ -20,23 +29,26 @@ while results keep the URL that was asked for.
 from __future__ import annotations
 
 import dataclasses
-import email.utils
 import importlib.metadata
 import logging
 import random
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from manifests import NetworkError, UsageError, schema
 
+from .netguard import ByteBudget, Refused, WaitBudget, check_url, parse_wait, uses_proxy
 from .store import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
@@ -75,6 +87,14 @@ class FetchOptions:
         max_bytes: downloads larger than this are aborted (``too_large``).
         chunk: bytes read per streaming step.
         mirrors: ``(prefix, replacement)`` pairs applied to URLs before requesting them.
+        deadline: seconds one URL may take in all (attempts, waits and slow bodies).
+        wait_budget: seconds of retry and 429 waits the whole run accepts; URLs that need more
+            fail with their status and are listed in ``Fetcher.report()``.
+        allow_private: also fetch loopback, private and link-local addresses (your own LAN).
+        max_redirects: redirect hops followed per request.
+        max_ratio: largest decoded/wire size ratio of a ``Content-Encoding`` body (gzip bombs).
+        memory_budget: bytes all bodies being downloaded may hold in memory together.
+        spool_bytes: bodies larger than this go to a temporary file (``FetchResult.file``).
     """
 
     user_agent: str = DEFAULT_USER_AGENT
@@ -88,6 +108,13 @@ class FetchOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     chunk: int = 64 * 1024
     mirrors: tuple[tuple[str, str], ...] = ()
+    deadline: float = 600.0
+    wait_budget: float = 1800.0
+    allow_private: bool = False
+    max_redirects: int = 10
+    max_ratio: float = 200.0
+    memory_budget: int = 1024 * 1024 * 1024
+    spool_bytes: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if min(self.workers, self.per_host, self.max_bytes, self.chunk) < 1:
@@ -98,6 +125,12 @@ class FetchOptions:
                              f"and {self.retries}")
         if any(len(pair) != 2 or not all(pair) for pair in self.mirrors):
             raise UsageError("--mirror takes PREFIX=URL pairs")
+        if not self.deadline > 0 or not self.wait_budget >= 0 or self.max_redirects < 0:
+            raise UsageError(f"--deadline must be above 0 and --wait-budget 0 or more, not "
+                             f"{self.deadline} and {self.wait_budget}")
+        if not self.max_ratio > 1 or min(self.memory_budget, self.spool_bytes) < self.chunk:
+            raise UsageError("max_ratio must be above 1, memory_budget and spool_bytes at least "
+                             "one chunk")
 
 
 @dataclass(frozen=True)
@@ -113,11 +146,27 @@ class FetchResult:
     content_type: str | None = None
     sniffed: str | None = None
     attempts: int = 1
+    file: str | None = None  # a body over ``spool_bytes``: on disk here, ``data`` is None
     robots_tag: str | None = None  # the X-Robots-Tag header(s) of the answer, joined by ", "
 
     @property
     def ok(self) -> bool:
         return self.status == schema.OK
+
+    def body(self) -> bytes | None:
+        """The body's bytes, read from ``file`` when it was spooled to disk."""
+        if self.data is not None or self.file is None:
+            return self.data
+        return Path(self.file).read_bytes()
+
+    def discard(self) -> None:
+        """Delete the spooled file, if any (``Fetcher.map`` does it once ``handle`` returned)."""
+        if self.file:
+            Path(self.file).unlink(missing_ok=True)
+
+
+class _Deadline(Exception):
+    """The URL's total deadline passed."""
 
 
 class _Retry(Exception):
@@ -151,23 +200,8 @@ def sniff(data: bytes) -> str | None:
 
 
 def retry_after(headers: Any, now: float | None = None) -> float | None:
-    """Seconds a 429 (or 503) asks us to wait: ``Retry-After`` (seconds or date) or ``x-ratelimit-reset``."""
-    value = headers.get("Retry-After")
-    if value:
-        value = value.strip()
-        if value.replace(".", "", 1).isdigit():
-            return float(value)
-        try:
-            when = email.utils.parsedate_to_datetime(value).timestamp()
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            return max(0.0, when - (time.time() if now is None else now))
-    reset = headers.get("x-ratelimit-reset")
-    try:
-        return float(reset) if reset else None
-    except ValueError:
-        return None
+    """Seconds a 429 (or 503) asks us to wait; never negative, never raises (see ``parse_wait``)."""
+    return parse_wait(headers, now)
 
 
 class Fetcher:
@@ -194,6 +228,23 @@ class Fetcher:
         self.session.mount("https://", adapter)
         self._hosts: dict[str, threading.BoundedSemaphore] = {}
         self._hosts_lock = threading.Lock()
+        self._waits = WaitBudget(options.wait_budget)
+        self.memory = ByteBudget(options.memory_budget)
+        self._report_lock = threading.Lock()
+        self.over_budget: list[str] = []  # URLs given up because the run's wait budget was spent
+        self.over_deadline: list[str] = []  # URLs given up at their deadline
+
+    def report(self) -> dict[str, Any]:
+        """What the run's limits cost: URLs skipped for the wait budget or the per-URL deadline."""
+        return {"wait_budget_left_s": round(self._waits.left, 1),
+                "skipped_wait_budget": len(self.over_budget),
+                "skipped_deadline": len(self.over_deadline),
+                "skipped_examples": (self.over_budget + self.over_deadline)[:20],
+                "peak_body_bytes": self.memory.peak}
+
+    def _give_up(self, kind: list[str], url: str) -> None:
+        with self._report_lock:
+            kind.append(url)
 
     # -- one URL ------------------------------------------------------------------------------
     def resolve(self, url: str) -> str:
@@ -221,12 +272,13 @@ class Fetcher:
             headers: dict[str, str] | None = None) -> FetchResult:
         """Download one URL (``headers`` added to the request); never raises for a per-URL failure."""
         target = self.resolve(url)
+        deadline = time.monotonic() + self.options.deadline
         attempt = 0
         while True:
             attempt += 1
             try:
                 with self._host_slot(target):
-                    result = self._attempt(url, target, params, headers)
+                    result = self._attempt(url, target, params, deadline, headers)
                 return dataclasses.replace(result, attempts=attempt)
             except _Retry as retry:
                 if attempt > self.options.retries:
@@ -236,21 +288,54 @@ class Fetcher:
                 if delay is None:
                     return FetchResult(url, retry.status, retry.error, http_status=retry.http_status,
                                        attempts=attempt)
+                why = self._cannot_wait(url, delay, deadline)
+                if why:
+                    return FetchResult(url, retry.status, f"{retry.error}; {why}",
+                                       http_status=retry.http_status, attempts=attempt)
                 log.info("retrying %s in %.2fs: %s", url, delay, retry.error)
                 self.sleep(delay)
+
+    def _cannot_wait(self, url: str, delay: float, deadline: float) -> str | None:
+        """Why waiting ``delay`` seconds before the next attempt is not allowed, or ``None``."""
+        if time.monotonic() + delay >= deadline:
+            self._give_up(self.over_deadline, url)
+            return f"not retried: the {self.options.deadline:g} s deadline per URL comes first"
+        if not self._waits.take(delay):
+            self._give_up(self.over_budget, url)
+            return f"not retried: the run's {self.options.wait_budget:g} s wait budget is spent"
+        return None
 
     def _delay(self, retry: _Retry, attempt: int) -> float | None:
         opts = self.options
         if retry.delay is not None:
-            return retry.delay if retry.delay <= opts.max_wait else None
+            return max(0.0, retry.delay) if retry.delay <= opts.max_wait else None
         return random.uniform(0, min(opts.max_backoff, opts.backoff * 2 ** (attempt - 1)))
 
+    def _open(self, target: str, params: dict[str, Any] | None, deadline: float,
+              headers: dict[str, str] | None = None) -> requests.Response:
+        """GET ``target``, following redirects by hand so that every hop is checked first."""
+        opts = self.options
+        proxied = uses_proxy(target) if not opts.allow_private else False
+        for _ in range(opts.max_redirects + 1):
+            check_url(target, opts.allow_private, proxied)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Deadline()
+            timeout = min(opts.timeout, left)
+            resp = self.session.get(target, params=params, headers=headers, stream=True,
+                                    timeout=(timeout, timeout), allow_redirects=False)
+            if not resp.is_redirect:
+                return resp
+            target = urljoin(resp.url, resp.headers["location"])
+            params = None
+            resp.close()
+        raise requests.exceptions.TooManyRedirects(f"more than {opts.max_redirects} redirects")
+
     def _attempt(self, url: str, target: str, params: dict[str, Any] | None,
-                 headers: dict[str, str] | None = None) -> FetchResult:
+                 deadline: float, headers: dict[str, str] | None = None) -> FetchResult:
         opts = self.options
         try:
-            with self.session.get(target, params=params, headers=headers, stream=True,
-                                  timeout=opts.timeout) as resp:
+            with self._open(target, params, deadline, headers) as resp:
                 code = resp.status_code
                 if code == 429:
                     wait_s = retry_after(resp.headers)
@@ -262,33 +347,60 @@ class Fetcher:
                 if code >= 400:
                     return FetchResult(url, schema.HTTP_ERROR, f"HTTP {code} {resp.reason}",
                                        http_status=code, final_url=self.unresolve(resp.url))
-                return self._read_body(url, resp)
-        except requests.exceptions.ChunkedEncodingError as exc:
+                return self._read_body(url, resp, deadline)
+        except Refused as exc:
+            return FetchResult(url, schema.REFUSED, str(exc))
+        except _Deadline:
+            self._give_up(self.over_deadline, url)
+            return FetchResult(url, schema.NETWORK, f"gave up: the {opts.deadline:g} s deadline "
+                               "per URL passed")
+        except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as exc:
             raise _Retry(schema.TRUNCATED, f"connection closed mid-body: {_reason(exc)}") from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                urllib3.exceptions.ReadTimeoutError, OSError) as exc:
             raise _Retry(schema.NETWORK, f"{type(exc).__name__}: {_reason(exc)}") from exc
+        except urllib3.exceptions.DecodeError as exc:
+            return FetchResult(url, schema.CORRUPT, f"Content-Encoding does not decode: {_reason(exc)}")
         except requests.exceptions.RequestException as exc:  # invalid URL, too many redirects
             return FetchResult(url, schema.NETWORK, f"{type(exc).__name__}: {_reason(exc)}")
 
-    def _read_body(self, url: str, resp: requests.Response) -> FetchResult:
+    def _read_body(self, url: str, resp: requests.Response, deadline: float) -> FetchResult:
         limit = self.options.max_bytes
-        declared = resp.headers.get("Content-Length")
+        declared = resp.headers.get("Content-Length", "").strip()
+        declared_n = int(declared) if declared.isdigit() else None
+        encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
         meta = {"final_url": self.unresolve(resp.url), "http_status": resp.status_code,
                 "content_type": resp.headers.get("Content-Type"),
                 "robots_tag": resp.headers.get("X-Robots-Tag")}
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared_n is not None and declared_n > limit and not encoded:
             return FetchResult(url, schema.TOO_LARGE, f"Content-Length {declared} is over the "
                                f"{limit}-byte limit; not downloaded", **meta)
-        buf = bytearray()
-        for chunk in resp.iter_content(self.options.chunk):
-            buf += chunk
-            if len(buf) > limit:
-                return FetchResult(url, schema.TOO_LARGE, f"aborted after {len(buf)} bytes, over the "
-                                   f"{limit}-byte limit", **meta)
-        if declared and declared.isdigit() and len(buf) < int(declared):
-            raise _Retry(schema.TRUNCATED, f"body ended after {len(buf)} of {declared} bytes")
-        data = bytes(buf)
-        return FetchResult(url, schema.OK, None, data, sniffed=sniff(data), **meta)
+        body = _Body(self)
+        try:
+            while chunk := resp.raw.read1(self.options.chunk, decode_content=True):
+                if time.monotonic() > deadline:
+                    raise _Deadline()
+                body.add(chunk)
+                failure = self._over(body.size, resp, encoded, limit)
+                if failure:
+                    return FetchResult(url, schema.TOO_LARGE, failure, **meta)
+            wire = resp.raw.tell()
+            if declared_n is not None and wire < declared_n:
+                raise _Retry(schema.TRUNCATED, f"body ended after {wire} of {declared} bytes")
+            return body.result(url, meta)
+        finally:
+            body.close()
+
+    def _over(self, size: int, resp: requests.Response, encoded: bool, limit: int) -> str | None:
+        """Why the body read so far is refused (too large, a decompression bomb), or ``None``."""
+        if size > limit:
+            return f"aborted after {size} bytes, over the {limit}-byte limit"
+        if encoded and size > 1024 * 1024:
+            wire = max(1, resp.raw.tell())
+            if size / wire > self.options.max_ratio:
+                return (f"decompression bomb: {wire} bytes on the wire decoded to over {size} "
+                        f"(ratio above {self.options.max_ratio:g})")
+        return None
 
     def get_json(self, url: str, params: dict[str, Any] | None = None,
                  headers: dict[str, str] | None = None) -> Any:
@@ -317,7 +429,11 @@ class Fetcher:
         results in completion order. Jobs are read lazily, at most ``4 * workers`` in flight.
         """
         def work(job: J) -> T:
-            return handle(job, self.get(url(job)))
+            result = self.get(url(job))
+            try:
+                return handle(job, result)
+            finally:
+                result.discard()
 
         pending: set[Future[T]] = set()
         window = 4 * self.options.workers
@@ -343,6 +459,50 @@ class Fetcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Body:
+    """A body being downloaded: in memory (under the fetcher's budget) up to ``spool_bytes``, then
+    in a temporary file, so a large video never sits in memory whole."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self.fetcher, self.size, self.head = fetcher, 0, b""
+        self.buf = bytearray()
+        self.file: Any = None
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.file is not None:
+            self.file.write(chunk)
+            return
+        budget = self.fetcher.memory
+        if not budget.take(len(chunk)):
+            raise _Retry(schema.NETWORK, f"{budget.limit}-byte memory budget in use by parallel "
+                         "downloads")
+        self.buf += chunk
+        if len(self.buf) > self.fetcher.options.spool_bytes:
+            self.head = bytes(self.buf[:64])
+            # closed by result() or close(): the file outlives this call
+            self.file = tempfile.NamedTemporaryFile(prefix="gleanset-body-", suffix=".part",  # noqa: SIM115
+                                                    delete=False)
+            self.file.write(self.buf)
+            budget.give(len(self.buf))
+            self.buf = bytearray()
+
+    def result(self, url: str, meta: dict[str, Any]) -> FetchResult:
+        if self.file is None:
+            data = bytes(self.buf)
+            return FetchResult(url, schema.OK, None, data, sniffed=sniff(data), **meta)
+        self.file.close()
+        name, self.file = self.file.name, None
+        return FetchResult(url, schema.OK, None, None, sniffed=sniff(self.head), file=name, **meta)
+
+    def close(self) -> None:
+        self.fetcher.memory.give(len(self.buf))
+        self.buf = bytearray()
+        if self.file is not None:  # a failed or refused body: its file goes
+            self.file.close()
+            Path(self.file.name).unlink(missing_ok=True)
 
 
 def _json(url: str, data: bytes, sniffed: str | None) -> Any:

@@ -6,25 +6,31 @@ pulls more fields out of the path (``{street}/cog_{suit}_{entity}_{n}.png``), ea
 
 Files stay where they are (``path`` relative to the manifest) unless ``copy`` puts them in the image
 store. Every image file becomes a row, unreadable ones with a ``status`` saying why; other files are
-skipped and counted. Files already in the manifest with the same size are not read again.
+skipped and counted. Files already in the manifest with the same size are not read again; rows of
+files that changed or vanished since become ``replaced`` or ``missing`` (:mod:`harvest.folderscan`,
+which also handles undecodable names and symbolic links). Labels are normalised to Unicode NFC, so
+a folder name typed on macOS (NFD) and on Linux (NFC) is one label.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from PIL import Image
 
 from manifests import InputError, RowSink, UsageError, lineage, read, schema
+from manifests.executor import ExecutorSpec, partitions, run_partitions
 from manifests.progress import Progress
 
 from .collector import Collector
+from .folderscan import outside_row, reconcile, walk
 from .pattern import PathPattern, compile_pattern
 from .store import Limits, inspect_file, store_file
 from .summary import RunSummary
@@ -47,6 +53,10 @@ class FolderOptions:
         copy: copy files into the image store instead of referring to them where they are.
         workers: processes that verify images (``None``: one per core).
         limits: byte and pixel limits of the image store.
+        follow_links: import what symbolic links lead to even outside the root (otherwise such
+            links are ``outside_root`` rows and symlinked folders are not entered).
+        executor: where verification runs (local processes by default, or Dask: workers must see
+            the folder and the manifest's folder at the same paths).
     """
 
     root: Path
@@ -56,6 +66,8 @@ class FolderOptions:
     copy: bool = False
     workers: int | None = None
     limits: Limits = Limits()
+    follow_links: bool = False
+    executor: ExecutorSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -71,9 +83,10 @@ class FolderSummary(RunSummary):
     """A folder import: the counts, plus the fields the path pattern made columns."""
 
     pattern_fields: list[str] = field(default_factory=list)
+    reconciled: dict[str, int] = field(default_factory=dict)  # rows made replaced / missing
 
     def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
+        data = {**super().to_dict(), "reconciled": self.reconciled}
         return {**data, "pattern_fields": self.pattern_fields} if self.pattern_fields else data
 
 
@@ -91,6 +104,10 @@ def _inspect(task: _Task) -> tuple[_Task, dict[str, Any]]:
     info, rel = store_file(task.file, task.store_root, task.limits)
     stored = str(Path(task.store_root) / rel) if rel else task.file
     return task, {**info.row(), schema.PATH: stored}
+
+
+def _inspect_many(tasks: Sequence[_Task]) -> list[tuple[_Task, dict[str, Any]]]:
+    return [_inspect(task) for task in tasks]
 
 
 def layout_fields(parts: list[str], root_name: str) -> dict[str, str]:
@@ -126,16 +143,12 @@ class FolderCollector(Collector):
         super().__init__(options)
         self._root_name = Path(os.path.abspath(options.root)).name  # no filesystem access here
         self.pattern: PathPattern | None = compile_pattern(options.pattern) if options.pattern else None
+        self.normalised: set[str] = set()  # labels rewritten to NFC
 
     def files(self) -> Iterator[tuple[Path, str]]:
         """Every non-hidden file under the root, sorted, with its ``/``-separated relative path."""
-        root = self.options.root
-        for folder, dirs, names in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(names):
-                if not name.startswith("."):
-                    path = Path(folder) / name
-                    yield path, path.relative_to(root).as_posix()
+        for entry in walk(self.options.root, self.options.follow_links, self.new_summary()):
+            yield entry.path, entry.rel
 
     def fields_for(self, rel: str) -> dict[str, Any] | None:
         """Columns derived from a relative path; ``None`` when the pattern does not match."""
@@ -150,17 +163,28 @@ class FolderCollector(Collector):
                 fields[schema.LABEL] = matched[opts.label_field]
         if opts.label:
             fields[schema.LABEL] = opts.label
+        label = fields.get(schema.LABEL)
+        if isinstance(label, str) and not unicodedata.is_normalized("NFC", label):
+            fields[schema.LABEL] = unicodedata.normalize("NFC", label)
+            self.normalised.add(label)
         if fields.get(schema.SPLIT) in schema.SPLIT_ALIASES:
             fields[schema.SPLIT] = schema.SPLIT_ALIASES[fields[schema.SPLIT]]
         return fields
 
-    def _tasks(self, sink: RowSink, summary: RunSummary) -> list[_Task]:
+    def _tasks(self, sink: RowSink, summary: RunSummary
+               ) -> tuple[list[_Task], list[dict[str, Any]], set[str]]:
+        """Files to read, rows made without reading (links leaving the root) and every origin seen."""
         known = read(sink.path)
-        known = known[known[schema.SOURCE] == self.source]
+        gone = (schema.REPLACED, schema.MISSING, schema.OUTSIDE_ROOT)
+        known = known[(known[schema.SOURCE] == self.source) & ~known[schema.STATUS].isin(gone)]
         seen = dict(zip(known[schema.ORIGIN].astype(str), known[schema.BYTES], strict=True))
         store_root = str(sink.path.parent) if self.options.copy else None
-        tasks = []
-        for path, rel in self.files():
+        tasks, rows, found = [], [], set()
+        for entry in walk(self.options.root, self.options.follow_links, summary):
+            path, rel = entry.path, entry.rel
+            origin = str(path.resolve())
+            if not entry.outside:
+                found.add(origin)  # present, whether or not this run's options import it
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 summary.skip("not_image_file", rel)
                 continue
@@ -168,14 +192,16 @@ class FolderCollector(Collector):
             if fields is None:
                 summary.skip("unmatched", rel)
                 continue
-            origin = str(path.resolve())
+            if entry.outside:
+                rows.append({**fields, **outside_row(entry, self.options.root)})
+                continue
             size = seen.get(origin)
-            if size is not None and size == _size(path):
+            if size is not None and size is not pd.NA and size == _size(path):
                 summary.known += 1
                 continue
             tasks.append(_Task(origin, {**fields, schema.ORIGIN: origin}, store_root,
                                self.options.limits))
-        return tasks
+        return tasks, rows, found
 
     def run(self, sink: RowSink, progress: Progress | None = None) -> FolderSummary:
         """Verify and record every image under the root."""
@@ -184,21 +210,53 @@ class FolderCollector(Collector):
             raise InputError(f"{root} is not a folder")
         progress = self.progress_or_none(progress)
         summary = self.new_summary()
-        tasks = self._tasks(sink, summary)
+        tasks, ready, found = self._tasks(sink, summary)
         progress.total(len(tasks), f"importing {root}")
         base = sink.path.parent.resolve()
-        for task, row in _map(_inspect, tasks, self.options.workers):
+        current: dict[str, str | None] = {}
+        for row in ready:
+            row.update({schema.SOURCE: self.source, schema.HARVESTED_AT: lineage.now()})
+            sink.add(row)
+            summary.record(row.get(schema.LABEL), row[schema.STATUS])
+        spec = self.options.executor or ExecutorSpec(workers=self.options.workers)
+        for task, row in _map(tasks, spec):
             row[schema.PATH] = os.path.relpath(row[schema.PATH], base).replace(os.sep, "/")
             row.update({**task.fields, schema.SOURCE: self.source,
                         schema.HARVESTED_AT: lineage.now()})
+            current[task.file] = row[schema.SHA256] if row[schema.STATUS] == schema.OK else None
             sink.add(row)
             summary.record(row.get(schema.LABEL), row[schema.STATUS])
             progress.advance()
         sink.flush()
         summary.merge = sink.stats
+        summary.reconciled = reconcile(sink.path, root, self.source, found, current)
         if self.pattern:
             summary.pattern_fields = list(self.pattern.fields)
+        summary.warnings += self._warnings(summary, len(tasks) + len(ready) + summary.known)
         return summary
+
+    def _warnings(self, summary: RunSummary, images: int) -> list[str]:
+        """One line for each thing that silently did nothing (said once each)."""
+        root, out = self.options.root, []
+        if not images and not summary.skipped:
+            out.append(f"{root} holds no files: nothing imported")
+        elif not images and self.pattern and summary.skipped.get("unmatched"):
+            out.append(f"--pattern {self.options.pattern!r} matched none of the "
+                       f"{summary.skipped['unmatched']} image files under {root}")
+        elif not images:
+            out.append(f"{root} holds no image files: nothing imported")
+        if summary.skipped.get("symlinked_folder"):
+            out.append(f"{summary.skipped['symlinked_folder']} symlinked folders not entered "
+                       "(--follow-links enters them)")
+        if summary.skipped.get("undecodable_name"):
+            out.append(f"{summary.skipped['undecodable_name']} files skipped: their names are "
+                       "not valid UTF-8")
+        if self.normalised:
+            shown = ", ".join(sorted(repr(n) for n in self.normalised)[:3])
+            out.append(f"labels normalised to Unicode NFC: {shown}")
+        for line in out:
+            log.info("%s", line)  # the CLI prints them once as warnings
+        return out
 
 
 def _size(path: Path) -> int | None:
@@ -208,11 +266,8 @@ def _size(path: Path) -> int | None:
         return None
 
 
-def _map(fn: Any, tasks: list[_Task], workers: int | None) -> Iterator[Any]:
-    """Map over tasks in a process pool, in order; small jobs stay in this process."""
-    workers = workers or os.cpu_count() or 1
-    if workers <= 1 or len(tasks) < CHUNK:
-        yield from map(fn, tasks)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(fn, tasks, chunksize=CHUNK)
+def _map(tasks: list[_Task], spec: ExecutorSpec) -> Iterator[tuple[_Task, dict[str, Any]]]:
+    """Verify tasks in partitions of :data:`CHUNK` on the executor, in order; a job smaller than one
+    partition stays in this process."""
+    for part in run_partitions(_inspect_many, partitions(tasks, CHUNK), spec):
+        yield from part

@@ -28,6 +28,7 @@ class RunSummary:
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     merge: MergeStats = MergeStats()
     known: int = 0  # inputs recognised as already in the manifest without being read again
+    warnings: list[str] = field(default_factory=list)  # silent no-ops, named (printed as warnings)
 
     def record(self, label: str | None, status: str) -> None:
         """Count one row that goes into the manifest."""
@@ -64,6 +65,7 @@ class RunSummary:
             "by_label": {k: dict(sorted(v.items())) for k, v in sorted(self.by_label.items())},
             "skipped": dict(sorted(self.skipped.items())),
             "skipped_examples": {k: list(v) for k, v in sorted(self.examples.items())},
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
     def lines(self) -> list[str]:
@@ -75,7 +77,8 @@ class RunSummary:
         return []
 
     def exit_status(self, strict: bool = False) -> ExitStatus:
-        """Input errors when a whole input failed; partial under ``strict`` when any item failed."""
+        """Input errors when a whole input failed; partial under ``strict`` when any item failed or
+        the run warned that it did nothing."""
         if self.errors():
             return ExitStatus.INPUT
-        return ExitStatus.PARTIAL if strict and self.failed else ExitStatus.OK
+        return ExitStatus.PARTIAL if strict and (self.failed or self.warnings) else ExitStatus.OK

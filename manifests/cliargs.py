@@ -125,3 +125,19 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of a
                                         "one line (anywhere on the command line).")]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True,
                                          help="More log output (-vv for debug).")]
+
+ExecutorOpt = Annotated[str, typer.Option(
+    "--executor", help="Where parallel work runs: local (this machine), dask-local[:N] (a Dask "
+    "LocalCluster of N worker processes) or dask (an existing cluster, with --cluster). Dask workers "
+    "must see the dataset folder and the sources at the same paths.")]
+ClusterOpt = Annotated[str | None, typer.Option(
+    "--cluster", help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786.")]
+
+
+def executor_spec(executor: str, cluster: str | None, workers: int | None = None) -> Any:
+    """The :class:`manifests.executor.ExecutorSpec` the --executor/--cluster options ask for; ``None``
+    for the local default."""
+    from .executor import ExecutorSpec
+
+    spec = ExecutorSpec.parse(executor, cluster, workers)
+    return spec if spec.distributed else None

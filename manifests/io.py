@@ -3,7 +3,8 @@
 ``read`` and ``write`` are the only functions that touch manifest files. Both enforce the schema's
 dtypes, so a CSV and a Parquet copy of one manifest read back as equal DataFrames. ``write`` is
 atomic: it writes a temporary file beside the target, fsyncs it and renames it over the target, so a
-crash at any point leaves either the old manifest or the new one, never half of one.
+crash at any point leaves either the old manifest or the new one, never half of one. A folder is a
+partitioned Parquet manifest (:mod:`manifests.partitioned`), read and written the same way.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from . import schema
+from . import schema, validate
 from .errors import ManifestError
+from .partitioned import is_partitioned, read_parts, write_parts
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -66,8 +68,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         try:
             frame[name] = _coerce(frame[name], schema.dtype_of(name))
         except (TypeError, ValueError) as exc:
-            expected = schema.dtype_of(name)
-            raise ManifestError(f"column {name!r} does not hold {expected} values: {exc}") from exc
+            raise validate.dtype_error(name, frame[name], schema.dtype_of(name), exc) from exc
     return frame[schema.ordered(list(frame.columns))].reset_index(drop=True)
 
 
@@ -79,44 +80,90 @@ def from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return conform(pd.DataFrame(rows, dtype=object))
 
 
-def read(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a manifest; a missing file is an empty manifest."""
+def read(path: str | os.PathLike[str], require: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a manifest; a missing file is an empty manifest.
+
+    A file that is not a gleanset manifest, a value that does not fit its column, or a usable row
+    whose ``sha256`` is not 64 hex digits raises ``ManifestError`` naming the file, the column and
+    the first bad row. ``require`` names the columns the caller needs: each must be in the file and
+    filled on every ``ok`` row.
+    """
     path = Path(path)
-    if not path.exists():
+    require = tuple(require)
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        if require:
+            raise ManifestError(f"{path} does not exist or is empty")
         return empty()
     try:
-        if is_parquet(path):
+        if is_partitioned(path):
+            frame = read_parts(path)
+            header = list(frame.columns)
+        elif is_parquet(path):
             frame = pd.read_parquet(path, dtype_backend="numpy_nullable")
+            header = list(frame.columns)
         else:
             with path.open("r", encoding="utf-8", newline="") as fh:
                 header = next(csv.reader(fh), [])
+            validate.check_is_manifest(header, path)
             dtypes = {n: schema.dtype_of(n) for n in header}
             dtypes = {n: ("string" if d in (schema.STRING, schema.BOOL) else d) for n, d in dtypes.items()}
             frame = _read_csv(path, dtypes)
+        validate.check_is_manifest(header, path)
+        frame = conform(frame)
+    except ManifestError as exc:
+        text = str(exc)
+        raise ManifestError(text if text.startswith(str(path)) else f"{path}: {text}") from exc
+    except (OSError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"cannot read manifest {path}: {' '.join(str(exc).split())}") from exc
+    validate.check_identifiers(frame, path)
+    validate.check_required(frame, require, path, header)
+    return frame
+
+
+def check_target(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, to append to an existing file that is not a gleanset manifest."""
+    path = Path(path)
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return
+        if is_parquet(path):
+            import pyarrow.parquet as pq
+
+            header = pq.read_schema(path).names
+        else:
+            with path.open("r", encoding="utf-8", newline="") as fh:
+                header = next(csv.reader(fh), [])
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
-    return conform(frame)
+        raise ManifestError(f"cannot read manifest {path}: {' '.join(str(exc).split())}") from exc
+    validate.check_is_manifest(header, path)
 
 
 def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
     options = {"keep_default_na": False, "na_values": [""], "encoding": "utf-8", "engine": "c"}
     try:
         return pd.read_csv(path, dtype=dtypes, **options)
-    except ValueError:
+    except (TypeError, ValueError):
         # Read as text so that conform() can name the column that does not fit its dtype.
         conform(pd.read_csv(path, dtype="string", **options))
         raise
 
 
-def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool = False) -> None:
+def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool = False,
+          partitioned: bool = False) -> None:
     """Write a manifest atomically: temp file in the same folder, fsync, rename over the target.
 
-    ``conformed=True`` skips :func:`conform` for a frame that already went through it.
+    ``conformed=True`` skips :func:`conform` for a frame that already went through it. A folder (or
+    ``partitioned=True``) is a partitioned Parquet manifest (:mod:`manifests.partitioned`): only the
+    changed parts are written, and the commit is the atomic replacement of its part list.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not conformed:
         frame = conform(frame)
+    if partitioned or is_partitioned(path):
+        write_parts(frame, path)
+        _fsync_dir(path)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -28,6 +28,10 @@ class MergeStats:
         return MergeStats(self.added + other.added, self.already_present + other.already_present,
                           self.replaced_failures + other.replaced_failures)
 
+    def __sub__(self, other: MergeStats) -> MergeStats:
+        return MergeStats(self.added - other.added, self.already_present - other.already_present,
+                          self.replaced_failures - other.replaced_failures)
+
 
 @dataclass(frozen=True)
 class Changes:
@@ -79,9 +83,19 @@ def merge(existing: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, Merg
                               replaced_failures=replaced)
 
 
+def _diff_keys(frame: pd.DataFrame) -> pd.Series:
+    """Row identity for ``diff``: the bytes when known, whatever the status, else the origin."""
+    fallback = "origin:" + _origin_keys(frame)
+    return frame[schema.SHA256].fillna(fallback).astype("string")
+
+
 def diff(old: pd.DataFrame, new: pd.DataFrame) -> Changes:
-    """Count rows added, changed and removed between two versions of a manifest."""
-    old_k, new_k = row_keys(old), row_keys(new)
+    """Count rows added, changed and removed between two versions of a manifest.
+
+    A row whose status changed (``ok`` to ``duplicate``) is one changed row, not one removed and one
+    added: rows are matched by ``sha256`` whatever their status.
+    """
+    old_k, new_k = _diff_keys(old), _diff_keys(new)
     old_i = old.set_axis(old_k.to_numpy())
     new_i = new.set_axis(new_k.to_numpy())
     old_i = old_i[~old_i.index.duplicated()]

@@ -27,6 +27,7 @@ ORIGIN = "origin"
 WIDTH = "width"
 HEIGHT = "height"
 FORMAT = "format"
+PAGES = "pages"
 BYTES = "bytes"
 HARVESTED_AT = "harvested_at"
 STATUS = "status"
@@ -36,6 +37,7 @@ ERROR = "error"
 PHASH = "phash"
 DUP_OF = "dup_of"
 DUP_CLUSTER = "dup_cluster"
+DERIVED_FROM = "derived_from"
 SPLIT = "split"
 WEIGHT = "weight"
 # optional stage columns: written only when a stage is asked for them (curate dedupe --hash ...)
@@ -173,6 +175,10 @@ METADATA: tuple[Column, ...] = (
     Column(SOURCE_DOMAIN, STRING, "host name of the page the image is shown on"),
     Column(CLAIMED_WIDTH, INT, "width the engine claimed before download"),
     Column(CLAIMED_HEIGHT, INT, "height the engine claimed before download"),
+    Column(PAGES, INT, "frames or pages in the file when more than one (animation, multi-page TIFF); "
+           "the first 64 are verified"),
+    Column(DERIVED_FROM, STRING, "sha256 of the image this row is an augmented copy of (curate augment); "
+           "curate split keeps it in that image's split"),
 )
 
 COLUMNS: dict[str, Column] = {c.name: c for c in (*CORE, *STAGES, *STAGE_EXTRAS, *METADATA)}
@@ -197,6 +203,7 @@ SERVER_ERROR = "server_error"  # the server answered 5xx on every attempt
 NETWORK = "network"  # no answer: connection refused or reset, timeout, bad URL
 RATE_LIMITED = "rate_limited"  # 429 with a wait longer than we accept, or 429 on every attempt
 REMOVED = "removed"  # the bytes are a known "this image was removed" placeholder
+REFUSED = "refused"  # a non-public address (loopback, private, link-local): --allow-private
 # harvest search's.
 TOO_SMALL = "too_small"  # shorter side under --min-side (claimed by the engine or measured)
 BLOCKED_BY_ROBOTS = "blocked_by_robots"  # the image answered X-Robots-Tag: noai / noimageai
@@ -209,6 +216,9 @@ NOT_VIDEO = "not_video"  # ffmpeg cannot read it as a video (a text file, an ima
 NO_VIDEO = "no_video_stream"  # an audio-only file
 DAMAGED = "damaged"  # the stream has undecodable parts; frames before and after them are kept
 NO_FRAMES = "no_frames"  # a downloaded video whose sampled frames were all dropped (harvest reddit)
+# Why a file a folder import once recorded is no longer usable (harvest folder reruns).
+REPLACED = "replaced"  # the file at this path changed; the row of its new content is the ok one
+OUTSIDE_ROOT = "outside_root"  # a symbolic link leading out of the imported folder (--follow-links)
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}

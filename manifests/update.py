@@ -14,6 +14,7 @@ every batch it flushed. Inputs a collector marks as finished go to the manifest'
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import time
@@ -27,7 +28,7 @@ import pandas as pd
 from filelock import FileLock
 from filelock import Timeout as _FileLockTimeout
 
-from . import io, lineage
+from . import io, lineage, schema
 from .archive import Archive
 from .errors import LockTimeout
 from .merge import Changes, MergeStats, diff, merge
@@ -55,9 +56,42 @@ def locked(manifest: str | os.PathLike[str], timeout: float = LOCK_TIMEOUT) -> I
         raise LockTimeout(f"{manifest} is locked by another command ({path}); "
                           "wait for it to finish") from exc
     try:
+        remove_stale_temps(manifest)
         yield
     finally:
         lock.release()
+
+
+def remove_stale_temps(manifest: str | os.PathLike[str]) -> list[Path]:
+    """Delete temporary files a killed write left beside the manifest; call it holding the lock.
+
+    Every write of a manifest happens under its lock, so a ``.<name>.*.tmp`` file found while we
+    hold the lock belongs to a writer that died.
+    """
+    manifest = Path(manifest)
+    removed = []
+    for tmp in manifest.parent.glob(f".{glob.escape(manifest.name)}.*.tmp"):
+        try:
+            tmp.unlink()
+        except OSError:
+            continue
+        removed.append(tmp)
+        log.info("removed %s, left by a write that was killed", tmp)
+    return removed
+
+
+def rebase_paths(frame: pd.DataFrame, source: Path, target: Path) -> pd.DataFrame:
+    """Rewrite relative ``path`` values of a manifest at ``source`` for one written at ``target``."""
+    src, dst = source.resolve().parent, target.resolve().parent
+    if src == dst:
+        return frame
+    def moved(value: object) -> object:
+        if not isinstance(value, str) or os.path.isabs(value):
+            return value
+        return os.path.relpath(src / value, dst).replace(os.sep, "/")
+    frame = frame.copy()
+    frame[schema.PATH] = frame[schema.PATH].map(moved, na_action="ignore").astype("string")
+    return frame
 
 
 @dataclass
@@ -74,18 +108,25 @@ class Transaction:
 @contextmanager
 def update(manifest: str | os.PathLike[str], command: str | None = None,
            output: str | os.PathLike[str] | None = None, dry_run: bool = False,
-           timeout: float = LOCK_TIMEOUT) -> Iterator[Transaction]:
+           timeout: float = LOCK_TIMEOUT, require: tuple[str, ...] = ()) -> Iterator[Transaction]:
     """Lock, read, let the block change ``tx.frame``, then write atomically and log the change.
 
-    ``output`` writes the result to another manifest and leaves the input untouched. Nothing is
-    written when the block raises, when ``dry_run`` is true or when nothing changed.
+    ``output`` writes the result to another manifest and leaves the input untouched; relative
+    ``path`` values are rebased onto the output's folder when it is written (the block sees them
+    relative to the input's folder). ``require`` names the columns the command
+    needs (see :func:`manifests.io.read`). Nothing is written when the block raises, when
+    ``dry_run`` is true or when nothing changed.
     """
     target = Path(output) if output else Path(manifest)
+    if output:
+        io.check_target(target)
     with locked(target, timeout):
-        original = io.read(manifest)
+        original = io.read(manifest, require=require)
         tx = Transaction(Path(target), original, original.copy())
         yield tx
         tx.frame = io.conform(tx.frame)
+        if output:
+            tx.frame = rebase_paths(tx.frame, Path(manifest), target)
         before = io.read(target) if output else original
         tx.changes = diff(before, tx.frame)
         if dry_run or (tx.changes == Changes() and target.exists()):
@@ -95,38 +136,55 @@ def update(manifest: str | os.PathLike[str], command: str | None = None,
                        tx.details)
 
 
+def merge_changes(stats: MergeStats) -> Changes:
+    """Rows a merge changed: a failed row replaced by a success for its origin is a change."""
+    changed = min(stats.added, stats.replaced_failures)
+    return Changes(added=stats.added - changed, changed=changed,
+                   removed=stats.replaced_failures - changed)
+
+
 class Appender:
     """Buffers rows from a collector and merges them into the manifest in locked batches.
 
     A batch is flushed once it holds ``batch_size`` rows and ``interval`` seconds have passed since
-    the last flush (or it holds ``max_buffer`` rows), so a killed run loses at most a few seconds of
-    work while a fast import does not rewrite a large manifest for every few hundred rows.
+    the last flush, once any row has waited ``max_delay`` seconds, or once it holds ``max_buffer``
+    rows: a killed run loses at most ``max_delay`` seconds of work (plus the row being made), while
+    a fast import does not rewrite a large manifest for every few hundred rows.
+
+    Each flush made during the run appends a lineage entry for what it merged (marked
+    ``"partial": true``), so a run that is killed still says what it wrote; ``close`` writes the
+    entry for the rest, with the run's details.
     """
 
     def __init__(self, manifest: str | os.PathLike[str], batch_size: int = 200,
                  command: str | None = None, timeout: float = LOCK_TIMEOUT,
-                 interval: float = 5.0, max_buffer: int = 50_000) -> None:
+                 interval: float = 5.0, max_buffer: int = 50_000, max_delay: float = 3.0) -> None:
         self.path = Path(manifest)
+        io.check_target(self.path)
         self.batch_size = batch_size
         self.interval = interval
+        self.max_delay = max_delay
         self.max_buffer = max_buffer
         self._last_flush = time.monotonic()
         self._rows = 0  # rows in the manifest after this appender's last flush
         self.command = command or lineage.command_line()
         self.timeout = timeout
         self.stats = MergeStats()
+        self._logged = MergeStats()  # what lineage entries already account for
         self.details: dict[str, Any] = {}
         self.archive = Archive(self.path)
         self._buffer: list[Mapping[str, Any]] = []
         self._marks: dict[str, list[tuple[str, str, Mapping[str, Any] | None]]] = {}
 
     def add(self, row: Mapping[str, Any]) -> None:
-        """Queue one row; flushes when the batch is full."""
+        """Queue one row; flushes when the batch is full or the oldest row has waited too long."""
         self._buffer.append(row)
         n = len(self._buffer)
-        due = time.monotonic() - self._last_flush >= self.interval
-        if (n >= self.batch_size and due) or n >= self.max_buffer:
+        elapsed = time.monotonic() - self._last_flush
+        if (n >= self.batch_size and elapsed >= self.interval) or elapsed >= self.max_delay \
+                or n >= self.max_buffer:
             self.flush()
+            self._log({"partial": True})
 
     def mark(self, collector: str, key: str, variant: str = "",
              info: Mapping[str, Any] | None = None) -> None:
@@ -136,6 +194,7 @@ class Appender:
     def flush(self) -> MergeStats:
         """Merge the buffered rows into the manifest now, then write the pending marks."""
         stats = self._merge() if self._buffer else MergeStats()
+        self._last_flush = time.monotonic()
         marks, self._marks = self._marks, {}
         for collector, records in marks.items():
             self.archive.add_many(collector, records)
@@ -154,13 +213,24 @@ class Appender:
         self.stats += stats
         return stats
 
+    def _log(self, details: dict[str, Any], final: bool = False) -> None:
+        """Append a lineage entry for what was merged since the last entry, if anything.
+
+        The final entry carries the run's details, so it is written whenever the run changed the
+        manifest at all, even when the partial entries already counted every row.
+        """
+        new = self.stats - self._logged
+        changed_run = self.stats.added or self.stats.replaced_failures
+        if not (new.added or new.replaced_failures or (final and changed_run and details)):
+            return
+        lineage.append(self.path, self.command, merge_changes(new), self._rows,
+                       {"already_present": new.already_present, **details})
+        self._logged = self.stats
+
     def close(self) -> MergeStats:
-        """Flush what is left and write one lineage entry for the whole run."""
+        """Flush what is left and write the lineage entry for the rest of the run."""
         self.flush()
-        if self.stats.added or self.stats.replaced_failures:
-            changes = Changes(added=self.stats.added, removed=self.stats.replaced_failures)
-            lineage.append(self.path, self.command, changes, self._rows,
-                           {"already_present": self.stats.already_present, **self.details})
+        self._log(dict(self.details), final=True)
         return self.stats
 
     def __enter__(self) -> Appender:

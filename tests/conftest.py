@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,13 @@ def _no_error_logs(caplog: pytest.LogCaptureFixture):
     errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     if errors and not getattr(caplog, "errors_expected", False):
         pytest.fail(f"unexpected ERROR log: {errors[0].getMessage()}")
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[str]:
+    """A real ``distributed.LocalCluster`` with 2 single-threaded worker processes, started once for
+    the tests that ask for it; yields the scheduler address."""
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is in the dev extra")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=logging.ERROR) as local:
+        yield local.scheduler_address

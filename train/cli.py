@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 ARCH_NAMES = ("resnet18", "resnet34", "resnet50", "efficientnet_b0", "efficientnet_b1",
               "efficientnet_b2", "efficientnet_b3", "convnext_tiny", "mobilenet_v3_large", "vit_b_16")
 
-COMMANDS = ("run", "predict", "eval")
+COMMANDS = ("run", "predict", "eval", "export")
 
 app = typer.Typer(
     name="train", no_args_is_help=True, rich_markup_mode="rich",
@@ -58,13 +58,30 @@ def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def _num(value: str, name: str, kind: type) -> Any:
-    if value == "auto":
+def _num(value: str, name: str, kind: type, words: tuple[str, ...] = ("auto",)) -> Any:
+    if value in words:
         return None
     try:
         return kind(value)
     except ValueError:
-        raise UsageError(f"--{name} takes auto or a number, not {value!r}") from None
+        raise UsageError(f"--{name} takes {' or '.join(words)} or a number, not {value!r}") from None
+
+
+def _from_config(ctx: typer.Context, config: Path, opts: Any, manifest: Path) -> tuple[Path, Any]:
+    """Options recorded in a run's config.json, overridden by the options given on the command line."""
+    from dataclasses import fields, replace
+
+    from .runner import options_from_config
+
+    def given_here(name: str) -> bool:  # typer carries its own click: compare the source by name
+        return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+
+    recorded_manifest, recorded = options_from_config(config)
+    params = {f.name: f.name for f in fields(opts)} | {"compile": "compile_"}
+    given = {name: getattr(opts, name) for name, param in params.items() if given_here(param)}
+    if given_here("lr"):
+        given.update(lr=opts.lr, lr_find=opts.lr_find)
+    return manifest if given_here("manifest") else recorded_manifest, replace(recorded, **given)
 
 
 @app.command("run", epilog="Examples:\n\n"
@@ -72,15 +89,23 @@ def _num(value: str, name: str, kind: type) -> Any:
              "  train run data/manifest.csv --arch resnet18 --weights none --epochs 3 --img-size 64 "
              "--out runs/small\n\n"
              "  train data/manifest.csv --binary --balanced --augment light --out runs/doom\n\n"
-             "  train data/manifest.csv --out runs/doom --resume   (after Ctrl-C)")
+             "  train data/manifest.csv --out runs/doom --resume   (after Ctrl-C)\n\n"
+             "  train data/manifest.csv --lr find --log tensorboard   (range test; TensorBoard curves)\n\n"
+             "  train data/manifest.csv --features-only --epochs 30   (head on cached backbone features)\n\n"
+             "  train --config runs/doom/config.json --out runs/doom-again   (repeat a run)\n\n"
+             "  torchrun --nproc_per_node 4 -m train data/manifest.csv --out runs/ddp   (DDP)")
 def run_cmd(
+    ctx: typer.Context,
     manifest: ManifestArg = DEFAULT_MANIFEST,
-    arch: Annotated[str, typer.Option(help=f"Model: {', '.join(ARCH_NAMES)}.")] = "resnet50",
+    arch: Annotated[str, typer.Option(help=f"Model: {', '.join(ARCH_NAMES)}, or timm/<name> (any timm "
+                                      "model, timm extra).")] = "resnet50",
     weights: Annotated[str, typer.Option(help="imagenet (torchvision's recommended weights), none, or a "
                                          "PATH to a state dict / model.pt.")] = "imagenet",
-    epochs: Annotated[int, typer.Option(help="Epochs with everything unfrozen.")] = 10,
-    freeze_epochs: Annotated[int, typer.Option(help="Epochs training only the head first.")] = 1,
-    lr: Annotated[str, typer.Option(help="Max learning rate of the head, or auto (2e-3).")] = "auto",
+    epochs: Annotated[int, typer.Option(help="Epochs in total, frozen ones included.")] = 10,
+    freeze_epochs: Annotated[int, typer.Option(help="Of those, epochs training only the head first "
+                                               "(none with --weights none).")] = 1,
+    lr: Annotated[str, typer.Option(help="Max learning rate of the head; auto (2e-3, 1e-2 with "
+                                    "--features-only) or find (LR range test, lr_find.png).")] = "auto",
     batch_size: Annotated[str, typer.Option(help="auto (largest that fits on the GPU) or N.")] = "auto",
     img_size: Annotated[str, typer.Option(help="Input side in pixels; auto = the weights' (224).")] = "auto",
     binary: Annotated[bool, typer.Option("--binary", help="Two classes, one logit, BCEWithLogits.")] = False,
@@ -105,6 +130,16 @@ def run_cmd(
                                             "(= img size) or N; 0 turns the cache off.")] = "auto",
     cache_dir: Annotated[Path | None, typer.Option(help="Decode cache folder (default: .cache/train "
                                                    "beside the manifest).")] = None,
+    log: Annotated[str, typer.Option(help="csv (history.csv) or tensorboard (also event files in "
+                                     "RUN/tensorboard).")] = "csv",
+    features_only: Annotated[bool, typer.Option("--features-only", help="Cache backbone features once, "
+                                                "train only the head on them.")] = False,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model (CUDA graphs on "
+                                           "CUDA); slower start, faster steps.")] = False,
+    gpu_decode: Annotated[bool, typer.Option(help="On CUDA, decode the train JPEGs on the GPU for the "
+                                             "first epoch.")] = True,
+    config: Annotated[Path | None, typer.Option(help="Repeat the run this config.json describes; options "
+                                                "given here override it.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune a torchvision model on the manifest's train split, validating on val.
@@ -114,13 +149,17 @@ def run_cmd(
     """
     from .runner import TrainOptions, train
 
-    use_manifest(manifest, quiet=_rank() > 0)
     opts = TrainOptions(
-        arch=arch, weights=weights, epochs=epochs, freeze_epochs=freeze_epochs, lr=_num(lr, "lr", float),
+        arch=arch, weights=weights, epochs=epochs, freeze_epochs=freeze_epochs,
+        lr=_num(lr, "lr", float, ("auto", "find")), lr_find=lr == "find",
         batch_size=_num(batch_size, "batch-size", int), img_size=_num(img_size, "img-size", int),
         binary=binary, balanced=balanced, augment=augment, label_smoothing=label_smoothing, amp=amp,
         device=device, workers=workers, out=out, resume=resume, early_stop=early_stop, seed=seed,
-        cache_size=_num(cache_size, "cache-size", int), cache_dir=cache_dir)
+        cache_size=_num(cache_size, "cache-size", int), cache_dir=cache_dir, log=log,
+        features_only=features_only, compile=compile_, gpu_decode=gpu_decode)
+    if config is not None:
+        manifest, opts = _from_config(ctx, config, opts, manifest)
+    use_manifest(manifest, quiet=_rank() > 0)
     with RichProgress(enabled=not as_json and _rank() == 0, transient=True) as progress:
         result = train(manifest, opts, progress)
     if as_json:
@@ -165,7 +204,8 @@ def predict_cmd(
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
-    """Predict the class of image files (folders are searched recursively)."""
+    """Predict the class of image files (folders are searched recursively), with the run's batch size
+    and autocast."""
     from .metrics import CONFIDENCE, PREDICTION
     from .predict import predict_paths
 
@@ -213,6 +253,31 @@ def eval_cmd(
                       str(v["support"]))
     console.print(table)
     _print_groups(console, result["groups"])
+
+
+@app.command("export", epilog="Examples:\n\n  train export runs/doom --format onnx\n\n"
+             "  train export runs/doom/model.pt --format torchscript -o serve/doom.pt")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder (runs/NAME) or its model.pt.")],
+    fmt: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write (default: "
+                                                "model.onnx / model.torchscript.pt beside model.pt).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a trained model for serving, load it back and check its outputs match PyTorch's.
+
+    Input: a float batch (N, 3, S, S) normalised with the run's mean/std; output: logits. Class names
+    and preprocessing are stored in the file's metadata.
+    """
+    from .export import export
+
+    done = export(run, fmt, output)
+    if as_json:
+        print_json({"path": str(done.path), "format": done.format, "max_abs_diff": done.max_abs_diff})
+        return
+    Console().print(f"{done.format}: {done.path} (outputs match PyTorch within {done.max_abs_diff:.1e})",
+                    highlight=False)
 
 
 GROUP_OPTIONS = ("-v", "-vv", "-vvv", "--verbose")

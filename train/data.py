@@ -3,19 +3,17 @@
 ``load_table`` reads a manifest and keeps ``status=ok`` rows that have a label, a ``split`` and an image
 file (missing files are counted skips); a manifest with no splits is an error that says to run
 ``curate split``. ``load_image`` decodes one image at reduced size (JPEG draft mode), resizes its shorter
-side and centre-crops a square, so a 1080p frame never reaches full resolution in memory; ``DiskCache``
-stores that square as ``.npy`` keyed by sha256 so later epochs and runs skip decoding. Datasets yield
-``uint8`` CHW tensors; :func:`to_input` normalises a whole batch on the device (channels_last).
+side and centre-crops a square, so a 1080p frame never reaches full resolution in memory; the split's
+:class:`~train.cache.TensorCache` keeps that square so later epochs and runs skip decoding. Datasets
+yield ``uint8`` CHW tensors; :func:`to_input` augments and normalises a whole batch on the device.
 Samplers are process-group aware: under ``torchrun`` each rank sees its own shard.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-import os
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,18 +22,16 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, WeightedRandomSampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler, WeightedRandomSampler
 from torchvision.transforms import v2
 
 import manifests
 from manifests import InputError, schema
 
+from .cache import TensorCache, cache_key
 from .model import Preprocess
 
 log = logging.getLogger(__name__)
-
-AUGMENTS = ("none", "light", "strong")
-
 
 @dataclass(frozen=True)
 class Table:
@@ -123,69 +119,46 @@ def load_image(path: Path, pre: Preprocess) -> np.ndarray:
         return np.array(img, dtype=np.uint8)
 
 
-class DiskCache:
-    """Decoded, resized squares as ``.npy`` files under ``folder/<size>-<resize>/<sha[:2]>/<sha>.npy``."""
-
-    def __init__(self, folder: Path, pre: Preprocess) -> None:
-        self.folder = folder / f"{pre.size}-{pre.resize}"
-        self.pre = pre
-
-    def _file(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.npy"
-
-    def get(self, path: Path, sha: str | None) -> np.ndarray:
-        key = sha if isinstance(sha, str) and sha else hashlib.sha256(str(path).encode()).hexdigest()
-        file = self._file(key)
-        try:
-            return np.load(file)
-        except (OSError, ValueError):
-            pass
-        arr = load_image(path, self.pre)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy", dir=file.parent)
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr)
-        os.replace(tmp, file)  # atomic: workers and ranks may race on the same image
-        return arr
-
-
-def augmentation(kind: str, size: int) -> v2.Transform | None:
-    """Augmentation on uint8 tensors: none (default; flips and crops hurt text-heavy images)."""
-    if kind == "light":
-        return v2.Compose([v2.RandomResizedCrop(size, scale=(0.7, 1.0), antialias=True),
-                           v2.RandomHorizontalFlip()])
-    if kind == "strong":
-        return v2.Compose([v2.RandomResizedCrop(size, scale=(0.4, 1.0), antialias=True),
-                           v2.RandomHorizontalFlip(),
-                           v2.ColorJitter(0.4, 0.4, 0.4, 0.05)])
-    return None
-
-
 class ManifestDataset(Dataset):
-    """Rows of one split as ``(uint8 CHW image, target, row index)``."""
+    """Rows of one split as ``(uint8 CHW image, target, row index)``, through the split's cache.
+
+    Augmentation is not done here: :class:`~train.augment.DeviceAugment` works on whole batches on the
+    device. A cache holding larger squares than the input (``--cache-size``) is resized per image.
+    """
 
     def __init__(self, table: Table, frame: pd.DataFrame, pre: Preprocess,
-                 cache: DiskCache | None = None, augment: str = "none") -> None:
+                 cache: TensorCache | None = None) -> None:
         self.paths = [table.root / p for p in frame[schema.PATH]]
-        self.shas = frame[schema.SHA256].astype(object).where(frame[schema.SHA256].notna(), None).tolist()
         self.targets = table.targets(frame)
         self.pre, self.cache = pre, cache
-        self.transform = augmentation(augment, pre.size)
+        self.cache_pre = Preprocess(cache.size, cache_resize(pre, cache.size)) if cache else pre
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
         if self.cache is not None:
-            arr = self.cache.get(self.paths[i], self.shas[i])
+            arr = self.cache.get(i, lambda: load_image(self.paths[i], self.cache_pre))
         else:
             arr = load_image(self.paths[i], self.pre)
         img = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
-        if self.transform is not None:
-            img = self.transform(img)
         if img.shape[-1] != self.pre.size:  # the cache holds larger squares (--cache-size)
             img = v2.functional.resize(img, [self.pre.size, self.pre.size], antialias=True)
         return img, int(self.targets[i]), i
+
+
+def cache_resize(pre: Preprocess, size: int) -> int:
+    """The shorter-side resize that goes with a cached square of ``size`` (same crop ratio)."""
+    return round(size * pre.resize / pre.size)
+
+
+def split_cache(folder: Path, table: Table, frame: pd.DataFrame, pre: Preprocess,
+                size: int | None = None) -> TensorCache:
+    """The :class:`TensorCache` of one split's rows (squares of ``size``, default the input size)."""
+    size = size or pre.size
+    keys = [cache_key(s, table.root / p) for s, p in zip(frame[schema.SHA256], frame[schema.PATH],
+                                                         strict=True)]
+    return TensorCache(folder, keys, size, cache_resize(pre, size))
 
 
 def class_weights(table: Table, frame: pd.DataFrame) -> np.ndarray:
@@ -239,19 +212,12 @@ def train_sampler(table: Table, frame: pd.DataFrame, balanced: bool, seed: int) 
     return None
 
 
-def make_loader(dataset: Dataset, batch_size: int, workers: int, pin: bool,
-                sampler: Sampler[int] | None = None, shuffle: bool = False, seed: int = 0) -> DataLoader:
-    """A DataLoader with pinned memory on CUDA and persistent workers."""
-    gen = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
-                      shuffle=shuffle and sampler is None, num_workers=workers, pin_memory=pin,
-                      persistent_workers=workers > 0, drop_last=False, generator=gen,
-                      prefetch_factor=4 if workers > 0 else None)
-
-
-def to_input(images: torch.Tensor, pre: Preprocess, device: torch.device) -> torch.Tensor:
-    """uint8 NCHW batch -> normalised float on ``device`` in channels_last memory format."""
+def to_input(images: torch.Tensor, pre: Preprocess, device: torch.device,
+             augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """uint8 NCHW batch -> (augmented on the device) normalised float in channels_last memory format."""
     x = images.to(device, non_blocking=True).float().div_(255)
+    if augment is not None:
+        x = augment(x)
     mean, std = _norm(tuple(pre.mean), tuple(pre.std), device)
     return x.sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
 

@@ -1,11 +1,13 @@
 """The fine-tuning loop: two stages of one-cycle AdamW, early stopping, AMP, checkpoints and resume.
 
-The schedule follows fastai's ``fine_tune``: ``freeze_epochs`` with the backbone frozen and a one-cycle
-schedule on the head, then ``epochs`` with everything unfrozen, discriminative learning rates (the
-earliest layers 100x lower than the head) and a fresh one-cycle. Early stopping watches the validation
-loss and the best weights are restored at the end. A checkpoint is written after every epoch; Ctrl-C
-stops with a message and ``resume=True`` continues from the last finished epoch. Under ``torchrun`` the
-model is wrapped in DDP per stage, samplers shard by rank and only rank 0 writes or reports.
+The schedule follows fastai's ``fine_tune``: ``epochs`` in total, the first ``freeze_epochs`` of them
+with the backbone frozen and a one-cycle schedule on the head (none when there are no pretrained
+weights to protect), the rest with everything unfrozen, discriminative learning rates (the earliest
+layers 100x lower than the head) and a fresh one-cycle. Early stopping watches the validation loss, is
+announced when it happens, and the best weights are restored at the end. A checkpoint is written after
+every epoch; Ctrl-C stops with a message and ``resume=True`` continues from the last finished epoch.
+Under ``torchrun`` the model is wrapped in DDP per stage, samplers shard by rank, validation is split
+across ranks and gathered, and only rank 0 writes or reports.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from manifests.progress import NoProgress, Progress
 
 from .data import rank_world, to_input
 from .device import probabilities
+from .loaders import all_sum, gather_rows, sync_from_rank0
 from .model import Arch, Preprocess, param_groups, set_frozen
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,7 @@ class Context:
     binary: bool
     loss_fn: nn.Module
     scaler: torch.amp.GradScaler | None = None
+    augment: Any = None  # DeviceAugment for training batches, or None
 
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None)
@@ -126,9 +130,11 @@ class Stage:
     base_lr: float
 
 
-def plan(freeze_epochs: int, epochs: int, lr: float | None) -> list[Stage]:
+def plan(freeze_epochs: int, epochs: int, lr: float | None, pretrained: bool = True) -> list[Stage]:
+    """``epochs`` in total: the first ``freeze_epochs`` frozen (only with pretrained weights)."""
     base = lr or DEFAULT_LR
-    stages = [Stage("frozen", freeze_epochs, True, base), Stage("unfrozen", epochs, False, base / 2)]
+    frozen = min(freeze_epochs, epochs) if pretrained else 0
+    stages = [Stage("frozen", frozen, True, base), Stage("unfrozen", epochs - frozen, False, base / 2)]
     return [s for s in stages if s.epochs > 0]
 
 
@@ -164,7 +170,7 @@ def train_one_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, s
     model.train()
     total, seen = torch.zeros((), device=ctx.device), 0  # summed on the device: no sync per step
     for images, targets, _ in loader:
-        x = to_input(images, ctx.pre, ctx.device)
+        x = to_input(images, ctx.pre, ctx.device, ctx.augment)
         y = targets.to(ctx.device, non_blocking=True)
         with ctx.autocast():
             loss = ctx.loss(model(x), y)
@@ -185,12 +191,13 @@ def train_one_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, s
 
 @torch.inference_mode()
 def validate(model: nn.Module, loader: Any, ctx: Context) -> tuple[float, float, torch.Tensor]:
-    """Mean loss, accuracy and probabilities (in loader order) over a loader."""
+    """Mean loss, accuracy and probabilities (in row order) over an evaluation loader; under a
+    process group each rank evaluates its shard and every rank gets the whole result."""
     model.eval()
     total = torch.zeros((), device=ctx.device)
     correct = torch.zeros((), device=ctx.device)
-    probs = []
-    for images, targets, _ in loader:
+    probs, rows = [], []
+    for images, targets, index in loader:
         x = to_input(images, ctx.pre, ctx.device)
         y = targets.to(ctx.device, non_blocking=True)
         with ctx.autocast():
@@ -199,8 +206,12 @@ def validate(model: nn.Module, loader: Any, ctx: Context) -> tuple[float, float,
         p = probabilities(logits, ctx.binary)
         correct += (p.argmax(dim=1) == y).sum()
         probs.append(p.cpu())
-    n = sum(len(p) for p in probs)
-    return float(total) / max(n, 1), float(correct) / max(n, 1), torch.cat(probs)
+        rows.append(torch.as_tensor(index))
+    n_here = sum(len(p) for p in probs)
+    loss_sum, right, n = all_sum(float(total), float(correct), n_here)
+    local = torch.cat(probs) if probs else torch.zeros((0, 0))  # a rank may have no rows
+    index = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
+    return loss_sum / max(n, 1), right / max(n, 1), gather_rows(index, local, int(n))
 
 
 @dataclass
@@ -260,6 +271,7 @@ class Fit:
     checkpoint: Path
     progress: Progress = field(default_factory=NoProgress)  # a transient bar per epoch, a note after it
     on_epoch: Any = None  # callable(state) after each epoch, rank 0 (writes history.csv)
+    compile: bool = False  # torch.compile the training model (CUDA graphs on CUDA)
 
 
 def fit(model: nn.Module, job: Fit, resume: dict[str, Any] | None = None) -> State:
@@ -281,12 +293,13 @@ def fit(model: nn.Module, job: Fit, resume: dict[str, Any] | None = None) -> Sta
                 if job.ctx.scaler and resume.get("scaler"):
                     job.ctx.scaler.load_state_dict(resume["scaler"])
             resume = None
-            net = wrap(model, job.ctx.device)
+            net = compiled(wrap(model, job.ctx.device), job.compile, job.ctx.device)
             for _ in range(offset, stage.epochs):
                 _epoch(model, net, job, stage, opt, sched, state, total)
                 if main:
                     save_checkpoint(job.checkpoint, model, opt, sched, stage.name, state, job.ctx.scaler)
                 if state.stopped_early:
+                    _announce_stop(job, state, total)
                     break
     except KeyboardInterrupt:
         raise TrainingInterrupted(
@@ -295,6 +308,23 @@ def fit(model: nn.Module, job: Fit, resume: dict[str, Any] | None = None) -> Sta
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     return state
+
+
+def compiled(net: nn.Module, enabled: bool, device: torch.device) -> nn.Module:
+    """``torch.compile`` the training model when asked: ``max-autotune`` (CUDA graphs, static shapes)
+    on CUDA, the default mode elsewhere."""
+    if not enabled:
+        return net
+    return torch.compile(net, mode="max-autotune" if device.type == "cuda" else None)
+
+
+def _announce_stop(job: Fit, state: State, total: int) -> None:
+    message = (f"early stop after epoch {state.epoch} of {total}: val loss has not improved for "
+               f"{job.patience} epochs; keeping the weights of epoch {state.best_epoch} "
+               f"(val loss {state.best_loss:.4f})")
+    log.info(message)
+    if rank_world()[0] == 0:
+        job.progress.note(message)
 
 
 def _epoch(model: nn.Module, net: nn.Module, job: Fit, stage: Stage, opt: torch.optim.Optimizer,
@@ -307,6 +337,7 @@ def _epoch(model: nn.Module, net: nn.Module, job: Fit, stage: Stage, opt: torch.
     train_loss, seen = train_one_epoch(net, job.loaders["train"], opt, sched, job.ctx, bar)
     bar.done()
     seconds = time.perf_counter() - start
+    sync_from_rank0(model)
     val_loss, val_acc, _ = validate(model, job.loaders["val"], job.ctx)
     state.epoch += 1
     state.observe(val_loss, model, job.patience)

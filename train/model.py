@@ -2,7 +2,9 @@
 
 ``ARCHS`` is the registry: each :class:`Arch` names the torchvision builder, the dotted path of the
 final linear layer (replaced by a fresh one with the dataset's outputs), the layer Grad-CAM hooks and
-any input size the architecture fixes. ``build_model`` builds one with ``--weights imagenet`` (the
+any input size the architecture fixes. When timm is installed (the ``timm`` extra), ``timm/<name>``
+names any timm model through the same registry (head, Grad-CAM layer and preprocessing read from the
+model's own config). ``build_model`` builds one with ``--weights imagenet`` (the
 arch's recommended torchvision weights and *their* preprocessing), ``none`` (random init) or a PATH to a
 state dict (a plain one, or a ``model.pt`` this package wrote). ``save_model``/``load_checkpoint`` write
 and read ``model.pt``: weights, arch, class names and preprocessing, enough to predict with no manifest.
@@ -45,6 +47,7 @@ class Arch:
     cam_layer: str
     tokens: bool = False
     patch: int = 0
+    source: str = "torchvision"
 
 
 ARCHS: dict[str, Arch] = {a.name: a for a in (
@@ -75,12 +78,35 @@ class Preprocess:
         return cls(int(data["size"]), int(data["resize"]), tuple(data["mean"]), tuple(data["std"]))
 
 
+TIMM_PREFIX = "timm/"
+
+
 def get_arch(name: str) -> Arch:
-    """The registered architecture called ``name``; a usage error lists the known ones."""
+    """The registered architecture called ``name`` (or ``timm/<model>``); a usage error lists them."""
+    if name.startswith(TIMM_PREFIX):
+        return timm_arch(name)
     try:
         return ARCHS[name]
     except KeyError:
-        raise UsageError(f"unknown --arch {name!r}; choose one of {', '.join(ARCHS)}") from None
+        raise UsageError(f"unknown --arch {name!r}; choose one of {', '.join(ARCHS)} or timm/<name> "
+                         f"(any timm model, with the timm extra)") from None
+
+
+def timm_arch(name: str) -> Arch:
+    """The :class:`Arch` of a timm model, read from a shape-only (meta) instance of it."""
+    try:
+        import timm
+    except ImportError:
+        raise UsageError(f"--arch {name} needs timm: pip install 'gleanset[timm]'") from None
+    model_name = name[len(TIMM_PREFIX):]
+    if not timm.is_model(model_name):
+        raise UsageError(f"timm has no model {model_name!r} (see timm.list_models())")
+    with torch.device("meta"):
+        net = timm.create_model(model_name, pretrained=False)
+    prefix = int(getattr(net, "num_prefix_tokens", 0) or 0)
+    patch = getattr(getattr(net, "patch_embed", None), "patch_size", (0,))[0] if prefix else 0
+    return Arch(name, net.pretrained_cfg["classifier"], net.feature_info[-1]["module"],
+                tokens=prefix > 0, patch=int(patch), source="timm")
 
 
 def num_outputs(n_classes: int, binary: bool) -> int:
@@ -92,6 +118,12 @@ def num_outputs(n_classes: int, binary: bool) -> int:
 
 def preprocess_for(arch: Arch, weights: str, img_size: int | None) -> Preprocess:
     """Preprocessing for the arch: imagenet weights bring their own resize/crop ratio, mean and std."""
+    if arch.source == "timm" and weights == "imagenet":
+        import timm
+        cfg = timm.get_pretrained_cfg(arch.name[len(TIMM_PREFIX):])
+        crop = int(cfg.input_size[-1])
+        size = img_size or crop
+        return Preprocess(size, round(size / (cfg.crop_pct or 0.875)), tuple(cfg.mean), tuple(cfg.std))
     if weights == "imagenet":
         tf = torchvision.models.get_model_weights(arch.name).DEFAULT.transforms()
         crop, resize = int(tf.crop_size[0]), int(tf.resize_size[0])
@@ -171,12 +203,30 @@ def build_model(arch_name: str, outputs: int, weights: str = "imagenet",
     ``image_size`` builds a patch model (ViT) for that input size; ImageNet weights fix it at 224.
     """
     arch = get_arch(arch_name)
+    if arch.source == "timm":
+        return _build_timm(arch, outputs, weights, image_size)
     sized = arch.patch and weights != "imagenet" and image_size not in (None, 224)
     model = torchvision.models.get_model(arch.name, weights=None,
                                          **({"image_size": image_size} if sized else {}))
     if weights == "imagenet":
         model.load_state_dict(imagenet_state(arch))
     replace_head(model, arch, outputs)
+    if weights not in ("imagenet", "none"):
+        load_matching(model, read_state(Path(weights)), str(weights))
+    return model
+
+
+def _build_timm(arch: Arch, outputs: int, weights: str, image_size: int | None) -> nn.Module:
+    import timm
+    kwargs = {"img_size": image_size} if arch.patch and image_size else {}
+    try:
+        model = timm.create_model(arch.name[len(TIMM_PREFIX):], pretrained=weights == "imagenet",
+                                  num_classes=outputs, **kwargs)
+    except (OSError, RuntimeError) as exc:
+        if weights != "imagenet":
+            raise
+        raise NetworkError(f"pretrained weights for {arch.name} cannot be loaded ({exc}); pass "
+                           f"--weights none or a PATH") from exc
     if weights not in ("imagenet", "none"):
         load_matching(model, read_state(Path(weights)), str(weights))
     return model
@@ -207,13 +257,16 @@ class ModelInfo:
     classes: tuple[str, ...]
     binary: bool
     preprocess: Preprocess
+    amp: str = "off"  # what training evaluated with: prediction uses the same autocast
+    batch_size: int = 64  # and the same batch size
 
 
 def save_model(path: Path, model: nn.Module, info: ModelInfo) -> None:
     """Write ``model.pt``: weights on CPU, arch, class names, binary flag and preprocessing."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"state_dict": state, "arch": info.arch, "classes": list(info.classes),
-               "binary": info.binary, "preprocess": info.preprocess.to_dict(), "format": 1}
+               "binary": info.binary, "preprocess": info.preprocess.to_dict(), "amp": info.amp,
+               "batch_size": info.batch_size, "format": 1}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
@@ -230,7 +283,8 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, ModelInfo]:
     if not isinstance(data, dict) or "arch" not in data or "state_dict" not in data:
         raise InputError(f"{path} is not a model written by `train` (no arch/state_dict)")
     info = ModelInfo(data["arch"], tuple(data["classes"]), bool(data["binary"]),
-                     Preprocess.from_dict(data["preprocess"]))
+                     Preprocess.from_dict(data["preprocess"]), str(data.get("amp", "off")),
+                     int(data.get("batch_size", 64)))
     model = build_model(info.arch, num_outputs(len(info.classes), info.binary), "none",
                         info.preprocess.size)
     model.load_state_dict(data["state_dict"])

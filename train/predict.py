@@ -1,7 +1,9 @@
 """Using a trained ``model.pt``: predict image files or folders, or evaluate on a manifest's split.
 
-Everything needed comes from the file itself (arch, class names, preprocessing, binary head), so a model
-predicts with no manifest.
+Everything needed comes from the file itself (arch, class names, preprocessing, binary head, and the
+autocast mode and batch size the run evaluated with), so a model predicts with no manifest. Prediction
+and evaluation go through the same loaders, ``to_input`` and autocast as training's validation, in the
+run's batch size, so they reproduce the run's ``predictions.csv``.
 """
 
 from __future__ import annotations
@@ -14,42 +16,79 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
+from torch.utils.data import DataLoader, Dataset
 
-from manifests import InputError, schema
+from manifests import InputError, UsageError, schema
 
-from .data import load_image, load_table, to_input
+from .data import ManifestDataset, load_image, load_table, to_input
 from .device import pick_device, probabilities
+from .loaders import split_loader
+from .loop import Context, make_context, validate
 from .metrics import CONFIDENCE, PREDICTION, evaluate, predictions_frame
 from .model import ModelInfo, load_checkpoint
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+DECODE_ERRORS = (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError)
 
 
 @dataclass
 class Predictor:
-    """A loaded ``model.pt`` on a device."""
+    """A loaded ``model.pt`` on a device, with the run's autocast and batch size."""
 
     model: torch.nn.Module
     info: ModelInfo
-    device: torch.device
+    ctx: Context
+
+    @property
+    def device(self) -> torch.device:
+        return self.ctx.device
 
     @classmethod
     def load(cls, path: Path, device: str = "auto") -> Predictor:
         model, info = load_checkpoint(path)
         dev = pick_device(device)
-        return cls(model.to(dev).to(memory_format=torch.channels_last), info, dev)
+        try:
+            ctx = make_context(dev, info.amp, info.preprocess, info.binary, 0.0)
+        except UsageError:  # fp16 recorded on CUDA, predicting on the CPU: full precision
+            ctx = make_context(dev, "off", info.preprocess, info.binary, 0.0)
+        return cls(model.to(dev).to(memory_format=torch.channels_last), info, ctx)
 
     @torch.inference_mode()
-    def predict_arrays(self, images: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    def predict_arrays(self, images: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
         """Probabilities ``(N, classes)`` for preprocessed HWC uint8 images."""
+        size = batch_size or self.info.batch_size
         out = []
-        for i in range(0, len(images), batch_size):
-            batch = torch.from_numpy(np.stack(images[i:i + batch_size])).permute(0, 3, 1, 2)
-            x = to_input(batch, self.info.preprocess, self.device)
-            out.append(probabilities(self.model(x), self.info.binary).cpu().numpy())
+        for i in range(0, len(images), size):
+            batch = torch.from_numpy(np.stack(images[i:i + size])).permute(0, 3, 1, 2)
+            out.append(self._probs(batch))
         return np.concatenate(out) if out else np.zeros((0, len(self.info.classes)))
+
+    def _probs(self, batch: torch.Tensor) -> np.ndarray:
+        self.model.eval()
+        with self.ctx.autocast():
+            logits = self.model(to_input(batch, self.info.preprocess, self.device))
+        return probabilities(logits, self.info.binary).cpu().numpy()
+
+
+class FilesDataset(Dataset):
+    """Image files as ``(uint8 CHW, decoded ok, index)``; a file that fails decodes as zeros."""
+
+    def __init__(self, paths: list[Path], info: ModelInfo) -> None:
+        self.paths, self.pre = paths, info.preprocess
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, str, int]:
+        try:
+            arr = load_image(self.paths[i], self.pre)
+            error = ""
+        except DECODE_ERRORS as exc:
+            arr = np.zeros((self.pre.size, self.pre.size, 3), np.uint8)
+            error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1), error, i
 
 
 def image_files(inputs: list[Path]) -> list[Path]:
@@ -67,32 +106,38 @@ def image_files(inputs: list[Path]) -> list[Path]:
     return files
 
 
+@torch.inference_mode()
 def predict_paths(model_path: Path, inputs: list[Path], device: str = "auto",
-                  batch_size: int = 64) -> pd.DataFrame:
+                  batch_size: int | None = None, workers: int = 0) -> pd.DataFrame:
     """Predict image files/folders: path, prediction, confidence, p_<class>..., error."""
     predictor = Predictor.load(model_path, device)
     classes = predictor.info.classes
-    images, good, bad = [], [], []
-    for path in image_files(inputs):
-        try:
-            images.append(load_image(path, predictor.info.preprocess))
-            good.append(path)
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-            bad.append({schema.PATH: str(path), schema.ERROR: str(exc).splitlines()[0]})
-    probs = predictor.predict_arrays(images, batch_size)
-    frame = pd.DataFrame({schema.PATH: [str(p) for p in good],
-                          PREDICTION: [classes[i] for i in probs.argmax(axis=1)] if len(good) else [],
-                          CONFIDENCE: probs.max(axis=1).round(6) if len(good) else []})
+    files = image_files(inputs)
+    loader = DataLoader(FilesDataset(files, predictor.info), num_workers=workers,
+                        batch_size=batch_size or predictor.info.batch_size,
+                        pin_memory=predictor.device.type == "cuda")
+    probs = np.zeros((len(files), len(classes)))
+    errors = [""] * len(files)
+    for images, errs, index in loader:
+        probs[index.numpy()] = predictor._probs(images)
+        for i, err in zip(index.tolist(), errs, strict=True):
+            errors[i] = err
+    good = np.array([not e for e in errors], dtype=bool)
+    p = probs[good]
+    frame = pd.DataFrame({schema.PATH: [str(f) for f, ok in zip(files, good, strict=True) if ok],
+                          PREDICTION: [classes[i] for i in p.argmax(axis=1)] if len(p) else [],
+                          CONFIDENCE: p.max(axis=1).round(6) if len(p) else []})
     for i, name in enumerate(classes):
-        frame[f"p_{name}"] = probs[:, i].round(6)
+        frame[f"p_{name}"] = p[:, i].round(6)
+    bad = [{schema.PATH: str(f), schema.ERROR: e} for f, e in zip(files, errors, strict=True) if e]
     if bad:
         frame = pd.concat([frame, pd.DataFrame(bad)], ignore_index=True)
     return frame
 
 
 def evaluate_manifest(model_path: Path, manifest: Path, split: str = "test", device: str = "auto",
-                      batch_size: int = 64) -> tuple[dict, pd.DataFrame]:
-    """Metrics and predictions of a saved model on one split of a manifest."""
+                      batch_size: int | None = None, workers: int = 0) -> tuple[dict, pd.DataFrame]:
+    """Metrics and predictions of a saved model on one split of a manifest (training's loader)."""
     predictor = Predictor.load(model_path, device)
     table = load_table(manifest, for_training=False)
     rows = table.split(split)
@@ -102,7 +147,10 @@ def evaluate_manifest(model_path: Path, manifest: Path, split: str = "test", dev
     if unknown:
         raise InputError(f"labels {', '.join(unknown)} are not classes of this model "
                          f"({', '.join(predictor.info.classes)})")
-    images = [load_image(table.root / p, predictor.info.preprocess) for p in rows[schema.PATH]]
-    probs = predictor.predict_arrays(images, batch_size)
+    table = type(table)(table.root, table.rows, predictor.info.classes, table.skipped)
+    dataset = ManifestDataset(table, rows, predictor.info.preprocess)
+    loader = split_loader(dataset, batch_size or predictor.info.batch_size, workers,
+                          predictor.device.type == "cuda", train=False)
+    _, _, probs = validate(predictor.model, loader, predictor.ctx)
     classes = predictor.info.classes
-    return evaluate(rows, probs, classes), predictions_frame(rows, probs, classes)
+    return evaluate(rows, probs.numpy(), classes), predictions_frame(rows, probs.numpy(), classes)

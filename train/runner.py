@@ -1,8 +1,12 @@
 """One training run from a manifest to ``runs/NAME/``: options, set-up, the loop and every output.
 
-``train(manifest, TrainOptions(...))`` is what ``train run`` calls. It writes ``config.json`` (resolved
-options), ``history.csv`` and a ``checkpoint.pt`` after each epoch, then ``model.pt``, ``curves.png``,
-``metrics.json``, ``confusion.png``, ``predictions.csv`` and ``review.html``. Only rank 0 writes.
+``train(manifest, TrainOptions(...))`` is what ``train run`` calls. Options are checked before any
+work. It writes ``config.json`` (the resolved options: the lr actually used, image size, batch size,
+workers, cache size; ``options_from_config`` turns it back into options, so a run can be repeated),
+``history.csv`` and a ``checkpoint.pt`` after each epoch, then the outputs of
+:mod:`train.outputs`. ``--lr find`` runs the range test of :mod:`train.lr_find` first;
+``--features-only`` trains the head on cached backbone features (:mod:`train.features`). Under
+``torchrun`` every rank trains and evaluates its shard; only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -12,31 +16,28 @@ import logging
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
+import torch.distributed as dist
 import torchvision
 
-from manifests import UsageError
+from manifests import InputError, UsageError, schema
 from manifests.progress import Progress, or_none
 
-from . import explain, metrics
-from .data import (
-    AUGMENTS,
-    DiskCache,
-    ManifestDataset,
-    Table,
-    load_table,
-    make_loader,
-    rank_world,
-    train_sampler,
-)
+from . import features, lr_find
+from .augment import KINDS as AUGMENTS
+from .augment import DeviceAugment
+from .cache import cache_key, warm_gpu
+from .data import ManifestDataset, Table, cache_resize, load_table, rank_world, split_cache, train_sampler
 from .device import pick_device
+from .loaders import split_loader, sync_from_rank0
+from .logs import LOGGERS, EpochLog
 from .loop import (
+    DEFAULT_LR,
     Fit,
     State,
     auto_batch_size,
@@ -47,9 +48,13 @@ from .loop import (
     plan,
     validate,
 )
-from .model import ModelInfo, Preprocess, build_model, get_arch, num_outputs, preprocess_for, save_model
+from .model import ModelInfo, Preprocess, build_model, get_arch, num_outputs, preprocess_for
+from .model import load_checkpoint as load_model
+from .outputs import NEW, OUTPUTS_ONLY, RESUME, Evaluated, folder_mode, state_from_history, write_outputs
 
 log = logging.getLogger(__name__)
+
+FEATURES_LR = 1e-2  # --features-only trains a linear head alone: a higher default lr
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,12 @@ class TrainOptions:
     cache_size: int | None = None
     cache_dir: Path | None = None
     review: int = 12
+    lr_find: bool = False
+    lr_find_steps: int = 100  # batches of the range test (fastai's num_it)
+    log: str = "csv"
+    features_only: bool = False
+    compile: bool = False
+    gpu_decode: bool = True
 
 
 @dataclass
@@ -96,52 +107,151 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_folder(manifest: Path, opts: TrainOptions) -> Path:
-    """``--out`` or ``runs/<dataset>-<arch>-<time>``; refuse to overwrite a finished run."""
-    if opts.out is None:
-        if opts.resume:
-            raise UsageError("--resume needs --out runs/NAME (the run to continue)")
-        name = f"{manifest.resolve().parent.name}-{opts.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
-        return Path("runs") / name
-    out = opts.out
-    if opts.resume and not (out / "checkpoint.pt").is_file():
-        raise UsageError(f"--resume: {out / 'checkpoint.pt'} does not exist")
-    if not opts.resume and (out / "model.pt").exists():
-        raise UsageError(f"{out} already holds a finished run; pass another --out")
-    if not opts.resume and (out / "checkpoint.pt").exists():
-        raise UsageError(f"{out} holds an unfinished run; add --resume to continue it or pick another --out")
-    return out
 
-
-def _check(opts: TrainOptions) -> None:
+def check_options(opts: TrainOptions) -> None:
+    """Every option that can be checked without reading anything: a one-line usage error, before any
+    folder is created or any image decoded."""
     get_arch(opts.arch)
+    positive = {"--img-size": opts.img_size, "--batch-size": opts.batch_size, "--lr": opts.lr}
+    for name, value in positive.items():
+        if value is not None and not value > 0:
+            raise UsageError(f"{name} must be greater than 0 (or auto), not {value}")
+    if opts.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, not {opts.epochs} (it counts every epoch, frozen "
+                         f"ones included)")
+    for name, value in (("--freeze-epochs", opts.freeze_epochs), ("--early-stop", opts.early_stop),
+                        ("--workers", opts.workers), ("--cache-size", opts.cache_size),
+                        ("--review", opts.review)):
+        if value is not None and value < 0:
+            raise UsageError(f"{name} must be 0 or more, not {value}")
+    if not 0 <= opts.label_smoothing < 1:
+        raise UsageError(f"--label-smoothing must be in [0, 1), not {opts.label_smoothing}")
     if opts.augment not in AUGMENTS:
         raise UsageError(f"unknown --augment {opts.augment!r}; choose {', '.join(AUGMENTS)}")
-    if opts.epochs < 0 or opts.freeze_epochs < 0 or opts.epochs + opts.freeze_epochs == 0:
-        raise UsageError("--epochs plus --freeze-epochs must be at least 1")
+    if opts.log not in LOGGERS:
+        raise UsageError(f"unknown --log {opts.log!r}; choose {' or '.join(LOGGERS)}")
+    if opts.lr_find_steps < 5:
+        raise UsageError(f"the LR range test needs at least 5 steps, not {opts.lr_find_steps}")
+    if opts.lr_find and opts.lr is not None:
+        raise UsageError("--lr takes a number or find, not both")
+    if opts.out is None and opts.resume:
+        raise UsageError("--resume needs --out runs/NAME (the run to continue)")
 
 
-def _loaders(table: Table, pre: Preprocess, opts: TrainOptions, batch: int, device: torch.device,
-             manifest: Path) -> dict[str, Any]:
-    cache = None
-    if opts.cache_size != 0:
-        size = opts.cache_size or pre.size
-        cache_pre = Preprocess(size, round(size * pre.resize / pre.size), pre.mean, pre.std)
-        cache = DiskCache(opts.cache_dir or manifest.resolve().parent / ".cache" / "train", cache_pre)
-    workers = opts.workers if opts.workers is not None else min(8, os.cpu_count() or 1)
+def run_folder(manifest: Path, opts: TrainOptions) -> tuple[Path, str]:
+    """``--out`` or ``runs/<dataset>-<arch>-<time>``, and how to treat it (see :func:`folder_mode`)."""
+    if opts.out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = f"{manifest.resolve().parent.name}-{opts.arch.replace('/', '-')}-{stamp}"
+        return Path("runs") / name, NEW
+    return opts.out, folder_mode(opts.out, opts.resume)
+
+
+def options_from_config(path: Path) -> tuple[Path, TrainOptions]:
+    """The manifest and options a run's ``config.json`` records, to repeat it (``out`` left to choose)."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+        manifest = Path(config["manifest"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"cannot read a run config from {path}: {exc}") from None
+    known = {f.name for f in fields(TrainOptions)} - {"out", "resume", "lr_find"}
+    kwargs = {k: v for k, v in config.items() if k in known}
+    if kwargs.get("cache_dir"):
+        kwargs["cache_dir"] = Path(kwargs["cache_dir"])
+    return manifest, TrainOptions(**kwargs)
+
+
+@dataclass
+class Job:
+    """What the set-up resolved: folder, rows, device, model, context, loaders and cache keys."""
+
+    out: Path
+    mode: str
+    table: Table
+    pre: Preprocess
+    model: torch.nn.Module
+    ctx: Any
+    batch: int
+    workers: int
+    cache_size: int
+    cache_folder: Path
+    loaders: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _loaders(job: Job, opts: TrainOptions, device: torch.device) -> None:
     pin = device.type == "cuda"
-    loaders = {}
     for split in ("train", "val", "test"):
-        frame = table.split(split)
+        frame = job.table.split(split)
         if frame.empty:
             continue
-        ds = ManifestDataset(table, frame, pre, cache, opts.augment if split == "train" else "none")
-        if split == "train":
-            sampler = train_sampler(table, frame, opts.balanced, opts.seed)
-            loaders[split] = make_loader(ds, batch, workers, pin, sampler, shuffle=True, seed=opts.seed)
-        else:
-            loaders[split] = make_loader(ds, batch, workers, pin)
-    return loaders
+        job.keys[split] = [cache_key(s, job.table.root / p) for s, p in
+                           zip(frame[schema.SHA256], frame[schema.PATH], strict=True)]
+        cache = split_cache(job.cache_folder, job.table, frame, job.pre, job.cache_size) \
+            if job.cache_size else None
+        ds = ManifestDataset(job.table, frame, job.pre, cache)
+        train = split == "train" and not opts.features_only
+        sampler = train_sampler(job.table, frame, opts.balanced, opts.seed) if train else None
+        job.loaders[split] = split_loader(ds, job.batch, job.workers, pin, train, sampler, opts.seed,
+                                          static=opts.compile)
+    if device.type == "cuda" and opts.gpu_decode and job.cache_size == job.pre.size:
+        _warm(job, device)
+
+
+def _warm(job: Job, device: torch.device) -> None:
+    """First epoch on CUDA: decode the train split's JPEGs on the GPU in batches into the cache."""
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        ds = job.loaders["train"].dataset
+        filled = warm_gpu(ds.cache, ds.paths, cache_resize(job.pre, job.cache_size), device, job.batch)
+        log.info("decoded %d train images on %s", filled, device)
+    if rank_world()[1] > 1:
+        dist.barrier()
+
+
+def setup(manifest: Path, opts: TrainOptions) -> Job:
+    """Resolve everything a run needs; nothing is written yet."""
+    out, mode = run_folder(manifest, opts)
+    table = load_table(manifest)
+    device = pick_device(opts.device)
+    if device.type == "cuda" and rank_world()[1] > 1:
+        device = torch.device("cuda", torch.cuda.current_device())
+    arch = get_arch(opts.arch)
+    pre = preprocess_for(arch, opts.weights, opts.img_size)
+    model = build_model(opts.arch, num_outputs(len(table.classes), opts.binary), opts.weights, pre.size)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    ctx = make_context(device, opts.amp, pre, opts.binary, opts.label_smoothing)
+    if opts.augment != "none" and not opts.features_only:
+        ctx.augment = DeviceAugment(opts.augment, opts.seed + rank_world()[0])
+    batch = opts.batch_size or auto_batch_size(model, ctx, len(table.split("train")))
+    workers = opts.workers if opts.workers is not None else min(8, os.cpu_count() or 1)
+    cache_size = pre.size if opts.cache_size is None else opts.cache_size
+    folder = opts.cache_dir or manifest.resolve().parent / ".cache" / "train"
+    job = Job(out, mode, table, pre, model, ctx, batch, workers, cache_size, folder)
+    _loaders(job, opts, device)
+    return job
+
+
+def choose_lr(job: Job, opts: TrainOptions) -> tuple[float, dict[str, Any] | None]:
+    """The lr to use: the number given, the range test's choice (kept on resume), or the default."""
+    if not opts.lr_find:
+        return opts.lr or (FEATURES_LR if opts.features_only else DEFAULT_LR), None
+    previous = job.out / "config.json"
+    if job.mode != NEW and previous.is_file():
+        config = json.loads(previous.read_text(encoding="utf-8"))
+        return float(config["lr"]), config.get("lr_find")
+    arch = get_arch(opts.arch)
+    frozen = opts.features_only or (opts.weights != "none" and opts.freeze_epochs > 0)
+    finding = lr_find.lr_range_test(job.model, arch, job.loaders["train"], job.ctx, frozen,
+                                    steps=opts.lr_find_steps)
+    chosen = [finding.suggestion]
+    if rank_world()[1] > 1:
+        dist.broadcast_object_list(chosen, src=0)  # every rank uses rank 0's choice
+    finding.suggestion = chosen[0]
+    if rank_world()[0] == 0:
+        job.out.mkdir(parents=True, exist_ok=True)
+        lr_find.plot(finding, job.out / "lr_find.png")
+    log.info("lr find: %.3g (range test over %d steps)", finding.suggestion, len(finding.lrs))
+    return finding.suggestion, finding.to_dict()
 
 
 def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) -> RunResult:
@@ -149,75 +259,79 @@ def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) 
 
     ``progress`` gets a transient bar per epoch and a note (one line) after each.
     """
-    _check(opts)
+    check_options(opts)
     init_distributed()
-    rank, _ = rank_world()
+    rank, world = rank_world()
+    if opts.features_only and world > 1:
+        raise UsageError("--features-only runs in one process; launch it without torchrun")
+    seed_everything(opts.seed)  # the same initial weights on every rank
+    job = setup(manifest, opts)
+    progress = or_none(progress)
+    lr, finding = choose_lr(job, opts)
+    config = _config(manifest, opts, job, lr, finding)
+    if rank == 0:
+        job.out.mkdir(parents=True, exist_ok=True)
+        (job.out / "config.json").write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
     seed_everything(opts.seed + rank)
-    out = run_folder(manifest, opts)
-    table = load_table(manifest)
-    device = pick_device(opts.device)
-    if device.type == "cuda" and rank_world()[1] > 1:
-        device = torch.device("cuda", torch.cuda.current_device())
-    pre = preprocess_for(get_arch(opts.arch), opts.weights, opts.img_size)
-    outputs = num_outputs(len(table.classes), opts.binary)
-    model = build_model(opts.arch, outputs, opts.weights, pre.size)
-    model = model.to(device).to(memory_format=torch.channels_last)
-    ctx = make_context(device, opts.amp, pre, opts.binary, opts.label_smoothing)
-    n_train = len(table.split("train"))
-    batch = opts.batch_size or auto_batch_size(model, ctx, n_train)
-    loaders = _loaders(table, pre, opts, batch, device, manifest)
-    config = _config(manifest, opts, table, pre, device, ctx.amp, batch)
-    resume = load_checkpoint(out / "checkpoint.pt") if opts.resume else None
+    state = _train(job, opts, lr, progress)
+    sync_from_rank0(job.model)  # the best weights are rank 0's on every rank: outputs agree with model.pt
+    evaluated = Evaluated({s: validate(job.model, job.loaders[s], job.ctx)[2].numpy()
+                           for s in ("val", "test") if s in job.loaders})
+    info = ModelInfo(opts.arch, job.table.classes, opts.binary, job.pre, config["amp"], job.batch)
+    result = RunResult(job.out, {}, state.history, job.table.skipped, config)
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
-    job = Fit(get_arch(opts.arch), ctx, loaders, plan(opts.freeze_epochs, opts.epochs, opts.lr),
-              opts.early_stop, out / "checkpoint.pt", or_none(progress),
-              on_epoch=lambda st: pd.DataFrame(st.history).to_csv(out / "history.csv", index=False))
-    state = fit(model, job, resume)
-    info = ModelInfo(opts.arch, table.classes, opts.binary, pre)
-    result = RunResult(out, {}, state.history, table.skipped, config)
-    if rank == 0:
-        result.metrics = write_outputs(model, info, table, loaders, job, state, out, opts.review)
-        (out / "checkpoint.pt").unlink(missing_ok=True)  # finished: model.pt holds the best weights
+        extra = {"lr": lr, "lr_find": finding} if finding else {"lr": lr}
+        result.metrics = write_outputs(job.model, get_arch(opts.arch), info, job.table, evaluated, state,
+                                       job.out, opts.review, job.ctx.device, extra)
+        (job.out / "checkpoint.pt").unlink(missing_ok=True)  # finished: every output is written
     return result
 
 
-def _config(manifest: Path, opts: TrainOptions, table: Table, pre: Preprocess, device: torch.device,
-            amp: torch.dtype | None, batch: int) -> dict[str, Any]:
-    counts = table.rows.groupby(["split", "label"]).size()
-    return {**asdict(opts), "manifest": str(manifest.resolve()), "device": str(device),
-            "amp": str(amp).replace("torch.", "") if amp else "off", "batch_size": batch,
-            "lr": opts.lr or "auto", "preprocess": pre.to_dict(), "classes": list(table.classes),
-            "rows": {f"{s}/{lab}": int(n) for (s, lab), n in counts.items()}, "skipped": table.skipped,
+def _train(job: Job, opts: TrainOptions, lr: float, progress: Progress) -> State:
+    """Train (or, for a run killed after training, reload) and return the loop state."""
+    arch = get_arch(opts.arch)
+    epoch_log = EpochLog(job.out, opts.log) if rank_world()[0] == 0 else None
+    try:
+        if job.mode == OUTPUTS_ONLY:
+            model, _ = load_model(job.out / "model.pt")
+            job.model.load_state_dict(model.state_dict())
+            return state_from_history(job.out)
+        if opts.features_only:
+            folder = job.cache_folder / "features" / (
+                f"{opts.arch.replace('/', '-')}-{features.weights_tag(opts.weights, opts.seed)}-"
+                f"{job.pre.size}-{job.pre.resize}")
+            return features.features_only(
+                job.model, arch, job.loaders, job.keys, {s: job.table.targets(job.table.split(s))
+                                                         for s in job.keys}, folder, job.ctx,
+                epochs=opts.epochs, lr=lr, batch=job.batch, patience=opts.early_stop,
+                weights=_weights(job, opts), progress=progress, on_epoch=epoch_log, seed=opts.seed)
+        stages = plan(opts.freeze_epochs, opts.epochs, lr, pretrained=opts.weights != "none")
+        fit_job = Fit(arch, job.ctx, job.loaders, stages, opts.early_stop, job.out / "checkpoint.pt",
+                      progress, on_epoch=epoch_log, compile=opts.compile)
+        resume = load_checkpoint(job.out / "checkpoint.pt") if job.mode == RESUME else None
+        return fit(job.model, fit_job, resume)
+    finally:
+        if epoch_log is not None:
+            epoch_log.close()
+
+
+def _weights(job: Job, opts: TrainOptions) -> np.ndarray | None:
+    from .data import class_weights
+    return class_weights(job.table, job.table.split("train")) if opts.balanced else None
+
+
+def _config(manifest: Path, opts: TrainOptions, job: Job, lr: float, finding: dict | None
+            ) -> dict[str, Any]:
+    """config.json: the options as resolved (enough to repeat the run), and what the run saw."""
+    counts = job.table.rows.groupby(["split", "label"]).size()
+    amp = job.ctx.amp
+    freeze = 0 if opts.weights == "none" or opts.features_only else min(opts.freeze_epochs, opts.epochs)
+    resolved = replace(opts, lr=lr, img_size=job.pre.size, batch_size=job.batch, workers=job.workers,
+                       cache_size=job.cache_size, cache_dir=job.cache_folder,
+                       device=str(job.ctx.device), freeze_epochs=freeze,
+                       amp={torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp, "off"), out=job.out)
+    return {**asdict(resolved), "manifest": str(manifest.resolve()), "lr_find": finding,
+            "preprocess": job.pre.to_dict(), "classes": list(job.table.classes),
+            "rows": {f"{s}/{lab}": int(n) for (s, lab), n in counts.items()}, "skipped": job.table.skipped,
             "world_size": rank_world()[1], "torch": torch.__version__,
             "torchvision": torchvision.__version__}
-
-
-def write_outputs(model: torch.nn.Module, info: ModelInfo, table: Table, loaders: dict[str, Any],
-                  job: Fit, state: State, out: Path, review_k: int) -> dict[str, Any]:
-    """model.pt, curves, metrics per evaluated split, confusion matrix, predictions and review."""
-    save_model(out / "model.pt", model, info)
-    history = pd.DataFrame(state.history)
-    history.to_csv(out / "history.csv", index=False)
-    metrics.plot_curves(history, out / "curves.png")
-    result: dict[str, Any] = {"best_epoch": state.best_epoch, "best_val_loss": round(state.best_loss, 5),
-                              "stopped_early": state.stopped_early, "skipped": table.skipped}
-    frames = []
-    for split in ("val", "test"):
-        if split not in loaders:
-            continue
-        _, _, probs = validate(model, loaders[split], job.ctx)
-        rows = table.split(split)
-        result[split] = metrics.evaluate(rows, probs.numpy(), info.classes)
-        frames.append(metrics.predictions_frame(rows, probs.numpy(), info.classes))
-    primary = "test" if "test" in result else "val"
-    result["primary"] = primary
-    (out / "metrics.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    metrics.plot_confusion(result[primary]["confusion"], info.classes, out / "confusion.png", primary)
-    predictions = pd.concat(frames, ignore_index=True)
-    predictions.to_csv(out / "predictions.csv", index=False)
-    shown = predictions[predictions["split"] == primary]
-    explain.review(model, job.arch, info, shown, table.root, out / "review.html", review_k, job.ctx.device)
-    return result
-

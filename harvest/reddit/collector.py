@@ -19,9 +19,10 @@ post's row fields and the image store's root, and returns the rows of the frames
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-import re
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -30,10 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from manifests import RowSink, UsageError, lineage, read, schema
+from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..names import bounded_name
+from ..remote import fetch_on
 from ..store import Limits, store_bytes
 from ..summary import RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
@@ -61,6 +65,8 @@ class RedditOptions:
         limits: byte and pixel limits of the image store.
         video_frames: the frames extractor for ``v.redd.it`` videos; ``None`` skips videos.
         env: environment holding ``REDDIT_*`` credentials (default: ``os.environ``).
+        executor: where downloads run (this process's fetcher threads by default, or host batches on
+            Dask workers, which must see the manifest's folder at the same path).
     """
 
     source: SourceOptions
@@ -71,6 +77,7 @@ class RedditOptions:
     limits: Limits = Limits()
     video_frames: VideoFrames | None = None
     env: Mapping[str, str] | None = None
+    executor: ExecutorSpec | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, SourceOptions):
@@ -90,11 +97,13 @@ class RedditSummary(RunSummary):
     posts_listed: int = 0
     posts_known: int = 0  # posts whose media were all done by earlier runs
     notes: list[str] = field(default_factory=list)
+    fetch_limits: dict[str, Any] = field(default_factory=dict)  # what the deadline/wait budget gave up
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "post_source": self.post_source,
                 "source_reason": self.source_reason, "posts_listed": self.posts_listed,
-                "posts_known": self.posts_known, "notes": list(self.notes)}
+                "posts_known": self.posts_known, "notes": list(self.notes),
+                "fetch_limits": dict(self.fetch_limits)}
 
     def lines(self) -> list[str]:
         return [f"note: {note}" for note in self.notes]
@@ -190,18 +199,31 @@ class RedditCollector(Collector):
             stream = PostStream(opts.source, fetcher, self._env())
             summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
             jobs = self._jobs(stream, done, summary, counts)
-            for rows in fetcher.map(jobs, lambda job, result: self._handle(job, result, root),
-                                    url=lambda job: job.media.url):
+            for rows in self._download(fetcher, jobs, root):
                 for row in rows:
                     sink.add(row)
                     summary.record(row.get(schema.LABEL), row[schema.STATUS])
                     counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
                 _mark_done(sink, self.source, rows)
+            limits = fetcher.report()
         sink.flush()
+        summary.fetch_limits = limits
+        skipped = limits["skipped_wait_budget"] + limits["skipped_deadline"]
+        if skipped:
+            stream.notes.append(f"{skipped} downloads gave up at the per-URL deadline or the run's "
+                                "wait budget (see fetch_limits; a rerun retries them)")
         summary.merge = sink.stats
         summary.posts_listed, summary.posts_known = counts.counts["posts"], counts.counts["known"]
         summary.notes = list(stream.notes)
         return summary
+
+    def _download(self, fetcher: Fetcher, jobs: Iterator[_Job], root: Path) -> Iterator[list[dict[str, Any]]]:
+        """Rows per download: on this fetcher's threads, or as host batches on a Dask executor."""
+        handle = functools.partial(_handle, self, root)
+        if self.options.executor is not None and self.options.executor.distributed:
+            yield from fetch_on(self.options.executor, jobs, _media_url, self.options.fetch, handle)
+        else:
+            yield from fetcher.map(jobs, handle, url=_media_url)
 
     def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary,
               counts: _Counts) -> Iterator[_Job]:
@@ -233,15 +255,17 @@ class RedditCollector(Collector):
         row = {**job.fields, schema.SOURCE: self.source, schema.ORIGIN: job.media.url,
                schema.MEDIA_URL: result.final_url or job.media.url,
                schema.GALLERY_INDEX: job.media.gallery_index, schema.HARVESTED_AT: lineage.now()}
-        if not result.ok or result.data is None:
+        if not result.ok or (result.data is None and result.file is None):
             return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
         if job.media.kind == VIDEO:
-            return self._video_rows(job, result.data, row, root)
-        placeholder = self.options.placeholders.match(result.data)
+            return self._video_rows(job, result, row, root)
+        data = result.body()
+        assert data is not None
+        placeholder = self.options.placeholders.match(data)
         if placeholder:
             return [{**row, schema.STATUS: schema.REMOVED,
                      schema.ERROR: f"the bytes are a 'removed image' placeholder ({placeholder})"}]
-        info, rel = store_bytes(result.data, root, self.options.limits)
+        info, rel = store_bytes(data, root, self.options.limits)
         row.update(info.row())
         if rel is not None:
             row[schema.PATH] = rel.as_posix()
@@ -249,14 +273,26 @@ class RedditCollector(Collector):
             row[schema.ERROR] = f"{info.error} (served as {result.content_type})"
         return [row]
 
-    def _video_rows(self, job: _Job, data: bytes, row: dict[str, Any],
+    def _video_rows(self, job: _Job, result: FetchResult, row: dict[str, Any],
                     root: Path) -> list[dict[str, Any]]:
         """Hand a downloaded video to the ``video_frames`` extension point."""
         assert self.options.video_frames is not None
-        stem = re.sub(r"[^\w-]", "_", str(row.get(schema.POST_ID) or "video"))
+        stem = bounded_name(str(row.get(schema.POST_ID) or "video"), fallback="video")
         if job.media.gallery_index is not None:
             stem += f"_{job.media.gallery_index}"
         with tempfile.TemporaryDirectory(prefix="gleanset-video-") as tmp:
             path = Path(tmp) / f"{stem}.mp4"
-            path.write_bytes(data)
+            if result.file:  # a large video streamed to disk: moved, never held in memory
+                shutil.move(result.file, path)
+            else:
+                path.write_bytes(result.data or b"")
             return self.options.video_frames(path, row, root)
+
+
+def _media_url(job: _Job) -> str:
+    return job.media.url
+
+
+def _handle(collector: RedditCollector, root: Path, job: _Job, result: FetchResult) -> list[dict[str, Any]]:
+    """Module-level (picklable) form of :meth:`RedditCollector._handle`, for executor workers."""
+    return collector._handle(job, result, root)

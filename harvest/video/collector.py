@@ -28,7 +28,6 @@ import io
 import logging
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 from PIL import Image
 
 from manifests import Rows, RowSink, lineage, schema
+from manifests.executor import ExecutorSpec, open_executor
 from manifests.progress import Progress, or_none
 
 from ..collector import Collector
@@ -279,18 +279,49 @@ class FramesCollector(Collector):
             return result
 
         progress.total(len(opts.videos), "videos")
-        with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
-            mapped = map(one, opts.videos) if opts.workers <= 1 else pool.map(one, opts.videos)
-            try:
-                for video, result in zip(opts.videos, mapped, strict=True):
-                    summary.add_video(str(video), result, opts.label)
-                    progress.advance()
-            except BaseException:  # Ctrl-C: stop the other workers between two frames
-                cancel.set()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        if opts.executor is not None and opts.executor.distributed:
+            self._run_remote(opts, one, done, points, shared, summary, progress, sink.path.parent)
+        else:
+            self._run_local(opts, one, summary, progress, cancel)
         sink.flush()
         summary.merge = sink.stats
+        summary.warn_empty(opts.frames.start, opts.frames.end)
         sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling, **file_stamp(r.video)}
                                   for r in summary.videos.values() if not r.skipped}  # audit trail
         return summary
+
+    @staticmethod
+    def _run_local(opts: FramesOptions, one: Any, summary: FramesSummary, progress: Progress,
+                   cancel: threading.Event) -> None:
+        """Videos on threads of this process (each ffmpeg pass is its own process already)."""
+        executor = open_executor(ExecutorSpec(workers=opts.workers), processes=False, size=len(opts.videos))
+        try:
+            for video, result in zip(opts.videos, executor.map(one, opts.videos), strict=True):
+                summary.add_video(str(video), result, opts.label)
+                progress.advance()
+        except BaseException:  # Ctrl-C: stop the other workers between two frames
+            cancel.set()
+            raise
+        finally:
+            executor.close()
+
+    @staticmethod
+    def _run_remote(opts: FramesOptions, one: Any, done: Mapping[str, Any], points: Mapping[str, Any],
+                    shared: _LockedSink, summary: FramesSummary, progress: Progress, root: Path) -> None:
+        """One video per task on the Dask executor; rows come back to this process's sink."""
+        from .remote import VideoTask, run_videos
+
+        sampling = opts.frames.sampling()
+        todo = [v for v in opts.videos if video_key(v) not in done]
+        for video in opts.videos:
+            if video_key(video) in done:
+                summary.add_video(str(video), one(video), opts.label)
+                progress.advance()
+        tasks = [VideoTask(video_key(v), opts.frames, str(root), opts.label,
+                           points.get(video_key(v))) for v in todo]
+        ran = run_videos(tasks, shared, opts.executor, progress)
+        for video, task in zip(todo, tasks, strict=True):
+            result = ran[task.video]
+            if result.status in (schema.OK, schema.DAMAGED):  # finished: a rerun skips it
+                shared.mark(task.video, sampling, {**result.details(), **file_stamp(task.video)})
+            summary.add_video(str(video), result, opts.label)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from manifests import UsageError
+from manifests.executor import ExecutorSpec
 
 from ..defaults import DEFAULT_SCENE_THRESHOLD
 from ..store import Limits
@@ -114,6 +115,7 @@ class FramesOptions:
     frames: FrameOptions = FrameOptions()
     label: str | None = None
     workers: int = 1
+    executor: ExecutorSpec | None = None  # Dask: one video per task (harvest.video.remote)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "videos", tuple(Path(v) for v in self.videos))

@@ -82,3 +82,12 @@ class FramesSummary(RunSummary):
 
     def errors(self) -> list[str]:
         return self.failed_videos
+
+    def warn_empty(self, start: float | None, end: float | None) -> None:
+        """A warning for each readable video that gave no frame at all (``--start`` past its end)."""
+        asked = " ".join(f"--{k} {v:g}" for k, v in (("start", start), ("end", end)) if v is not None)
+        for name, video in self.videos.items():
+            if not video.skipped and video.status == schema.OK and video.decoded == 0:
+                self.warnings.append(f"{name}: no frame in the range asked for"
+                                     f"{f' ({asked})' if asked else ''}; is --start past the end "
+                                     "of the video?")

@@ -164,5 +164,6 @@ def test_odd_manifests_report_without_error(tmp_path: Path) -> None:
     result = write_report(vanished, tmp_path / "g.html", ReportOptions())
     assert result.thumbnails_missing == 1 and "no image" in (tmp_path / "g.html").read_text()
     foreign = tmp_path / "junk.csv"
-    foreign.write_text("hello,world\n1,2\n")  # no status column: nothing is ok, nothing crashes
-    assert write_report(foreign, tmp_path / "j.html", ReportOptions()).ok == 0
+    foreign.write_text("hello,world\n1,2\n")  # not a manifest: refused in one line (issue 11)
+    with pytest.raises(manifests.ManifestError, match="not a gleanset manifest"):
+        write_report(foreign, tmp_path / "j.html", ReportOptions())

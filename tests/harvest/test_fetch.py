@@ -12,7 +12,9 @@ from manifests import NetworkError, schema
 from tests.fixtures import media
 from tests.fixtures.http import FakeWeb, Reply, json_reply
 
-FAST = FetchOptions(backoff=0.001, max_backoff=0.002, timeout=5, retries=2, workers=4, per_host=4)
+# Tests talk to 127.0.0.1, which the fetcher refuses unless told (SSRF guard): they opt in.
+FAST = FetchOptions(backoff=0.001, max_backoff=0.002, timeout=5, retries=2, workers=4, per_host=4,
+                    allow_private=True)
 
 
 class Sleeps(list):
@@ -28,7 +30,7 @@ def jpeg_reply(seed: int = 0) -> Reply:
 
 def test_ok_download_sniffs_type_and_sends_user_agent(web: FakeWeb) -> None:
     url = web.route("/a.jpg", jpeg_reply(1))
-    with Fetcher(FetchOptions(user_agent="gleanset-test/1.0")) as fetcher:
+    with Fetcher(FetchOptions(user_agent="gleanset-test/1.0", allow_private=True)) as fetcher:
         result = fetcher.get(url)
     assert result.ok and result.data == media.jpeg(1, (120, 90))
     assert result.sniffed == "jpeg" and result.http_status == 200 and result.attempts == 1
@@ -52,7 +54,7 @@ def test_429_honours_reddit_ratelimit_reset(web: FakeWeb) -> None:
 def test_429_asking_too_long_fails_the_item_as_rate_limited(web: FakeWeb) -> None:
     url = web.route("/r.jpg", Reply(b"", 429, {"Retry-After": "3600"}))
     sleeps = Sleeps()
-    result = Fetcher(FetchOptions(max_wait=60), sleep=sleeps).get(url)
+    result = Fetcher(FetchOptions(max_wait=60, allow_private=True), sleep=sleeps).get(url)
     assert result.status == schema.RATE_LIMITED and "429" in result.error and sleeps == []
 
 
@@ -65,7 +67,7 @@ def test_retry_after_as_http_date() -> None:
 def test_503_then_success_backs_off_with_jitter(web: FakeWeb) -> None:
     url = web.route("/s.jpg", [Reply(b"", 503), Reply(b"", 502), jpeg_reply()])
     sleeps = Sleeps()
-    opts = FetchOptions(backoff=1.0, max_backoff=10.0, retries=3)
+    opts = FetchOptions(backoff=1.0, max_backoff=10.0, retries=3, allow_private=True)
     result = Fetcher(opts, sleep=sleeps).get(url)
     assert result.ok and result.attempts == 3 and web.hits("/s.jpg") == 3
     assert len(sleeps) == 2 and 0 <= sleeps[0] <= 1.0 and 0 <= sleeps[1] <= 2.0
@@ -100,7 +102,7 @@ def test_truncated_body_every_time_is_a_truncated_row(web: FakeWeb) -> None:
 def test_size_limit_aborts_the_stream(web: FakeWeb) -> None:
     big = media.png(5, (400, 400))
     url = web.route("/big.png", Reply(big))
-    result = Fetcher(FetchOptions(max_bytes=10_000)).get(url)
+    result = Fetcher(FetchOptions(max_bytes=10_000, allow_private=True)).get(url)
     assert result.status == schema.TOO_LARGE and result.data is None and "Content-Length" in result.error
 
 
@@ -133,7 +135,7 @@ def test_size_limit_without_content_length() -> None:
     threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/stream"
-        result = Fetcher(FetchOptions(max_bytes=100_000)).get(url)
+        result = Fetcher(FetchOptions(max_bytes=100_000, allow_private=True)).get(url)
     finally:
         server.shutdown()
         server.server_close()
@@ -174,7 +176,7 @@ def test_get_json_raises_network_error_when_api_is_down(web: FakeWeb) -> None:
 
 def test_mirrors_rewrite_requests_but_keep_the_asked_url(web: FakeWeb) -> None:
     web.route("/i.redd.it/abc.jpg", jpeg_reply(9))
-    opts = FetchOptions(mirrors=(("https://i.redd.it/", web.url("/i.redd.it/")),))
+    opts = FetchOptions(mirrors=(("https://i.redd.it/", web.url("/i.redd.it/")),), allow_private=True)
     result = Fetcher(opts).get("https://i.redd.it/abc.jpg")
     assert result.ok and result.url == "https://i.redd.it/abc.jpg"
     assert result.final_url == "https://i.redd.it/abc.jpg"
@@ -193,7 +195,7 @@ def test_map_runs_concurrently_within_the_per_host_limit(web: FakeWeb) -> None:
         return jpeg_reply(int(request.path.strip("/").split(".")[0]))
 
     urls = [web.route(f"/{i}.jpg", slow) for i in range(12)]
-    fetcher = Fetcher(FetchOptions(workers=6, per_host=3))
+    fetcher = Fetcher(FetchOptions(workers=6, per_host=3, allow_private=True))
     results = list(fetcher.map(urls, lambda url, result: (url, result)))
     assert sorted(u for u, _ in results) == sorted(urls)
     assert all(r.ok for _, r in results)

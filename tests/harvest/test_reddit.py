@@ -206,7 +206,7 @@ def test_cli_without_credentials_says_which_source(world: RedditWorld, tmp_path:
              post("a0002", created_utc=time.time() - 7200, score=50)]
     world.arctic(posts)
     world.images(posts)
-    mirrors = [f"--mirror={p}={u}" for p, u in world.fetch.mirrors]
+    mirrors = [f"--mirror={p}={u}" for p, u in world.fetch.mirrors] + ["--allow-private"]
     args = ["reddit", "r/Doom", "-m", str(tmp_path / "m.csv"), "--arctic-url", world.web.base,
             "--time", "week", *mirrors]
     code, _, err = harvest(args, capsys)
@@ -233,7 +233,8 @@ from harvest.reddit.sources import SourceOptions
 from manifests import Appender
 base, manifest, mirrors = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 opts = RedditOptions(source=SourceOptions(("Doom",), oauth_url=base, reddit_url=base),
-                     fetch=FetchOptions(workers=2, mirrors=tuple(map(tuple, mirrors))),
+                     fetch=FetchOptions(workers=2, mirrors=tuple(map(tuple, mirrors)),
+                                       allow_private=True),
                      env={"REDDIT_CLIENT_ID": "a", "REDDIT_CLIENT_SECRET": "b"})
 with Appender(manifest, batch_size=1, interval=0) as sink:
     RedditCollector(opts).run(sink)

@@ -142,7 +142,7 @@ def test_cli_video_frames(world: RedditWorld, tmp_path: Path, clip: bytes, capsy
     serve(world, [video_post("vid01"), post("img01")], clip)
     manifest = tmp_path / "m.csv"
     base = ["reddit", "r/Doom", "-m", str(manifest), "--oauth-url", world.web.base, "--reddit-url",
-            world.web.base, *(f"--mirror={p}={u}" for p, u in world.fetch.mirrors)]
+            world.web.base, *(f"--mirror={p}={u}" for p, u in world.fetch.mirrors), "--allow-private"]
     code, _, err = harvest([*base, "--crop", "none"], capsys)
     assert code == 2 and "--crop only apply to video frames" in err
     code, _, err = harvest([*base, "--every", "5", "--every-seconds", "1"], capsys)

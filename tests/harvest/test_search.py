@@ -24,7 +24,8 @@ from tests.fixtures import media
 from tests.fixtures.http import FakeWeb, Reply, Request, json_reply
 from tests.fixtures.search import KEYS, SearchWorld
 
-FETCH = FetchOptions(workers=4, per_host=4, timeout=5, retries=2, backoff=0.001, max_backoff=0.002)
+FETCH = FetchOptions(workers=4, per_host=4, timeout=5, retries=2, backoff=0.001, max_backoff=0.002,
+                     allow_private=True)  # the fake engine is on 127.0.0.1: opt in
 ENV = {k: v for k, v in KEYS.items() if not k.startswith("OPENVERSE")}
 
 
@@ -225,7 +226,7 @@ from harvest.search import SearchCollector, SearchOptions
 from manifests import Appender
 base, manifest = sys.argv[1], sys.argv[2]
 opts = SearchOptions(("q",), label="tarzan", engine_url=base, env={}, api_interval=0, limit=200,
-                     fetch=FetchOptions(workers=2, per_host=2))
+                     fetch=FetchOptions(workers=2, per_host=2, allow_private=True))
 with Appender(manifest, batch_size=10, interval=0) as sink:
     SearchCollector(opts).run(sink)
 """
@@ -273,7 +274,7 @@ def test_cli_json_and_errors(world: SearchWorld, tmp_path: Path, capsys,
     world.add("tarzan fanart", 3)
     manifest = tmp_path / "m.csv"
     base = ["search", "--label", "tarzan", "-m", str(manifest), "--engine-url", world.web.base,
-            "--api-interval", "0"]
+            "--api-interval", "0", "--allow-private"]
     code, out, _ = harvest([*base[:1], "tarzan fanart", *base[1:], "--json"], capsys)
     data = json.loads(out)
     assert code == 0 and data["ok"] == 3 and data["by_label"] == {"tarzan": {"ok": 3}}

@@ -18,7 +18,8 @@ from manifests import UsageError
 from tests.fixtures.http import FakeWeb, Reply
 from tests.fixtures.search import KEYS, SearchWorld
 
-FETCH = FetchOptions(workers=2, per_host=2, timeout=5, retries=1, backoff=0.001, max_backoff=0.002)
+FETCH = FetchOptions(workers=2, per_host=2, timeout=5, retries=1, backoff=0.001, max_backoff=0.002,
+                     allow_private=True)  # the fake engines are on 127.0.0.1: opt in
 NO_OPENVERSE_LOGIN = {k: v for k, v in KEYS.items() if not k.startswith("OPENVERSE")}
 
 

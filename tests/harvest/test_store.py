@@ -88,3 +88,26 @@ def test_jpeg_named_png_gets_jpg_extension(tmp_path: Path) -> None:
     path = media.write(tmp_path / "actually.png", media.jpeg(3))
     info, rel = store.store_file(path, tmp_path / "ds")
     assert info.format == "jpeg" and rel.suffix == ".jpg"
+
+
+def test_a_thousand_page_tiff_verifies_a_capped_number_of_pages_and_records_the_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from io import BytesIO
+
+    from PIL import Image, TiffImagePlugin
+
+    pages = [Image.new("L", (8, 8), i % 256) for i in range(1000)]
+    buf = BytesIO()
+    pages[0].save(buf, "TIFF", save_all=True, append_images=pages[1:])
+    seen: list[int] = []
+    real_seek = TiffImagePlugin.TiffImageFile.seek
+
+    def counting_seek(self, frame: int) -> None:
+        seen.append(frame)
+        real_seek(self, frame)
+
+    monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "seek", counting_seek)
+    info = store.inspect_bytes(buf.getvalue())
+    assert info.ok and info.pages == 1000 and info.row()[schema.PAGES] == 1000
+    assert max(seen) < store.MAX_FRAMES_VERIFIED
+    assert schema.PAGES not in store.inspect_bytes(media.png(1)).row()

@@ -111,7 +111,8 @@ def test_two_concurrent_writers_both_land_their_rows(tmp_path: Path) -> None:
     frame = manifests.read(path)
     assert len(frame) == 250 and frame[schema.SHA256].is_unique
     entries = manifests.lineage_entries(path)
-    assert sorted(e["command"] for e in entries) == ["writer 0", "writer 100"]
+    assert {e["command"] for e in entries} == {"writer 0", "writer 100"}
+    # each flush during the run logs what it merged, so the entries add up to the rows
     assert sum(e["added"] for e in entries) == 250
 
 

@@ -23,6 +23,7 @@ def test_doom_vs_animal_crossing_recipe(world: RedditWorld, tmp_path: Path, cli,
     posts = reddit_world(world, per_sub=12, reposts=2)
     manifest = tmp_path / "doom" / "manifest.csv"
     mirrors = [f"--mirror={prefix}={url}" for prefix, url in world.fetch.mirrors]
+    mirrors.append("--allow-private")  # the fake Arctic Shift and image hosts are on 127.0.0.1
     harvested = cli("harvest", "reddit", "r/Doom", "r/AnimalCrossing", "--after", "2020-07-01",
                     "--before", "2020-08-01", "--top", "1000", "-m", str(manifest),
                     "--arctic-url", world.web.base, *mirrors)

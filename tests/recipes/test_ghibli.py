@@ -36,7 +36,7 @@ def test_ghibli_disney_recipe(tmp_path: Path, cli) -> None:
         engine.serve()
         for studio, film in (("ghibli", "totoro"), ("disney", "tarzan")):
             cli("harvest", "search", f"{film} fanart", f"{film} sketch drawing", "--label", studio,
-                "-m", str(manifest), "--engine-url", web.base, "--api-interval", "0")
+                "-m", str(manifest), "--engine-url", web.base, "--api-interval", "0", "--allow-private")
     searched = ok_rows(manifest).dropna(subset=["creator"])
     assert len(searched) == 16 and searched[schema.SCENE].isna().all()
 

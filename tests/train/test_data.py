@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import manifests
@@ -78,20 +79,22 @@ def test_jpeg_decodes_at_reduced_size_into_a_centred_square(tmp_path):
     assert out[:, 14:18].mean() > 200 and out[:, :3].mean() < 60  # centre crop keeps the band
 
 
-def test_disk_cache_decodes_once(tiny, tmp_path, monkeypatch):
+def test_cache_decodes_once(tiny, tmp_path, monkeypatch):
     table = data.load_table(tiny)
-    cache = data.DiskCache(tmp_path / "cache", Preprocess(32, 32))
-    row = table.rows.iloc[0]
-    first = cache.get(table.root / row[schema.PATH], row[schema.SHA256])
+    frame = table.split("train")
+    cache = data.split_cache(tmp_path / "cache", table, frame, Preprocess(32, 32))
+    ds = data.ManifestDataset(table, frame, Preprocess(32, 32), cache)
+    first = ds[0][0]
     monkeypatch.setattr(data, "load_image", lambda *a: pytest.fail("decoded again"))
-    again = cache.get(table.root / row[schema.PATH], row[schema.SHA256])
-    np.testing.assert_array_equal(first, again)
-    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 1
+    again = data.ManifestDataset(table, frame, Preprocess(32, 32),
+                                 data.split_cache(tmp_path / "cache", table, frame, Preprocess(32, 32)))[0][0]
+    assert torch.equal(first, again)
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2  # the pixels and the filled flags
 
 
 def test_dataset_yields_uint8_chw(tiny, tmp_path):
     table = data.load_table(tiny)
-    ds = data.ManifestDataset(table, table.split("val"), Preprocess(32, 32), augment="strong")
+    ds = data.ManifestDataset(table, table.split("val"), Preprocess(32, 32))
     img, target, index = ds[4]
     assert img.shape == (3, 32, 32) and str(img.dtype) == "torch.uint8"
     assert target == table.targets(table.split("val"))[4] and index == 4
@@ -126,11 +129,12 @@ def test_balanced_sampling_prefers_the_weight_column(tiny):
 
 def test_larger_cached_squares_are_resized_to_the_input(tiny, tmp_path):
     table = data.load_table(tiny)
-    cache = data.DiskCache(tmp_path / "cache", Preprocess(48, 48))
-    ds = data.ManifestDataset(table, table.split("train"), Preprocess(32, 32), cache)
+    frame = table.split("train")
+    cache = data.split_cache(tmp_path / "cache", table, frame, Preprocess(32, 32), size=48)
+    ds = data.ManifestDataset(table, frame, Preprocess(32, 32), cache)
     img, _, _ = ds[0]
     assert img.shape == (3, 32, 32)
-    assert next((tmp_path / "cache").rglob("*.npy")).stat().st_size > 48 * 48 * 3
+    assert cache.filled(0) and cache.batch(np.array([0])).shape == (1, 3, 48, 48)
 
 
 def test_evaluation_needs_no_train_split(tiny, tmp_path):

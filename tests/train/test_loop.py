@@ -25,7 +25,7 @@ def cli(args: list[str]) -> int:
 
 
 def test_two_stages_with_discriminative_learning_rates():
-    stages = loop.plan(freeze_epochs=1, epochs=2, lr=1e-3)
+    stages = loop.plan(freeze_epochs=1, epochs=3, lr=1e-3)
     assert [(s.name, s.epochs, s.frozen) for s in stages] == [("frozen", 1, True), ("unfrozen", 2, False)]
     net = build_model("resnet18", 3, "none")
     opt, _ = loop.optimizer_for(net, ARCHS["resnet18"], stages[0], steps=5)
@@ -61,7 +61,7 @@ def test_amp_resolution_on_cpu():
 @pytest.mark.slow
 def test_resume_continues_from_the_saved_epoch(tiny, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    opts = TrainOptions(**SMALL, epochs=2, freeze_epochs=1, early_stop=0, out=out)
+    opts = TrainOptions(**SMALL, epochs=3, freeze_epochs=1, early_stop=0, out=out)  # none: no frozen stage
     real, calls = loop.validate, []
 
     def interrupt_second_epoch(*args, **kwargs):
@@ -73,16 +73,16 @@ def test_resume_continues_from_the_saved_epoch(tiny, tmp_path, monkeypatch):
     with pytest.raises(loop.TrainingInterrupted, match=r"after epoch 1 of 3.*--resume"):
         train(tiny, opts)
     saved = torch.load(out / "checkpoint.pt", weights_only=False)
-    assert saved["state"]["epoch"] == 1 and saved["stage"] == "frozen"
+    assert saved["state"]["epoch"] == 1 and saved["stage"] == "unfrozen"
     first = pd.read_csv(out / "history.csv")
     assert list(first["epoch"]) == [1]
     with pytest.raises(UsageError, match="--resume"):
         train(tiny, opts)  # an unfinished run is not overwritten
     monkeypatch.setattr(loop, "validate", real)
-    result = train(tiny, TrainOptions(**SMALL, epochs=2, freeze_epochs=1, early_stop=0, out=out, resume=True))
+    result = train(tiny, TrainOptions(**SMALL, epochs=3, freeze_epochs=1, early_stop=0, out=out, resume=True))
     history = pd.read_csv(out / "history.csv")
     assert list(history["epoch"]) == [1, 2, 3]
-    assert list(history["stage"]) == ["frozen", "unfrozen", "unfrozen"]
+    assert list(history["stage"]) == ["unfrozen"] * 3
     assert history.iloc[0].equals(first.iloc[0])  # epoch 1 was not trained again
     assert (out / "model.pt").exists() and not (out / "checkpoint.pt").exists()
     assert len(result.history) == 3
@@ -111,7 +111,7 @@ def test_a_weights_file_starts_the_run(tiny, tmp_path):
     source = build_model("resnet18", 1000, "none")
     torch.save(source.state_dict(), tmp_path / "start.pt")
     out = tmp_path / "w"
-    train(tiny, TrainOptions(**{**SMALL, "weights": str(tmp_path / "start.pt")}, epochs=0,
+    train(tiny, TrainOptions(**{**SMALL, "weights": str(tmp_path / "start.pt")}, epochs=1,
                              freeze_epochs=1, out=out))
     trained = torch.load(out / "model.pt", weights_only=True)["state_dict"]
     # the backbone was frozen for the only epoch: its weights are the file's, the head was trained

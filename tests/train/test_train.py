@@ -130,3 +130,16 @@ def test_default_command_is_run():
                                                                           "resnet18", "m.csv"]
     assert with_default_command(["predict", "a.pt", "x.jpg"]) == ["predict", "a.pt", "x.jpg"]
     assert with_default_command(["--help"]) == ["--help"]
+
+
+def test_predict_and_eval_reproduce_predictions_csv(trained, shapes):
+    from train.predict import evaluate_manifest, predict_paths
+    saved = pd.read_csv(trained.out / "predictions.csv")
+    probs = [c for c in saved.columns if c.startswith("p_")]
+    files = [shapes.parent / p for p in saved[schema.PATH]]
+    predicted = predict_paths(trained.out / "model.pt", files, "cpu")
+    assert predicted[schema.PATH].tolist() == [str(f) for f in files]
+    assert (predicted[probs].to_numpy() - saved[probs].to_numpy()).__abs__().max() <= 1e-5
+    _, evaluated = evaluate_manifest(trained.out / "model.pt", shapes, "test", "cpu")
+    test = saved[saved[schema.SPLIT] == "test"].reset_index(drop=True)
+    assert (evaluated[probs].to_numpy() - test[probs].to_numpy()).__abs__().max() <= 1e-5

@@ -1,0 +1,128 @@
+"""Partitioned Parquet manifests: a folder ``manifest.parquet/`` of part files, for manifests too large
+to rewrite whole on every flush.
+
+Layout::
+
+    manifest.parquet/
+        _manifest.json              {"version": 1, "parts": {"3": "part-3-<digest>.parquet", ...}}
+        part-3-<digest>.parquet     the rows whose bucket is 3
+        ...
+
+Rows are spread over :data:`BUCKETS` buckets by their identity (the first hex digits of ``sha256``;
+rows without one, failed attempts, by a hash of ``source|origin``), so a row stays in its bucket across
+writes. A part file's name carries the digest of its content: a write creates files only for the
+buckets whose rows changed, then commits by atomically replacing ``_manifest.json`` (temp file, fsync,
+rename), then deletes the part files no longer listed. A reader only ever reads the parts that
+``_manifest.json`` lists, so a crash at any point leaves the old manifest or the new one, never a mix;
+stray part files of a crashed write are removed by the next write.
+
+A folder is used as a partitioned manifest when it exists (make one with ``mkdir manifest.parquet``
+or :func:`manifests.write` with ``partitioned=True``); every command then reads and writes it as it
+would a single file, under the same lock and lineage log beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zlib
+from pathlib import Path
+
+import pandas as pd
+
+from . import schema
+from .errors import ManifestError
+
+INDEX = "_manifest.json"
+BUCKETS = 64
+VERSION = 1
+
+
+def is_partitioned(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a partitioned manifest folder."""
+    return Path(path).is_dir()
+
+
+def _index(path: Path) -> dict[str, str]:
+    index = path / INDEX
+    if not index.exists():
+        return {}
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+        parts = data["parts"]
+        if data.get("version") != VERSION or not isinstance(parts, dict):
+            raise ValueError(f"unknown layout version {data.get('version')!r}")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(f"cannot read partitioned manifest {path}: {INDEX} is damaged ({exc})") from exc
+    return {str(k): str(v) for k, v in parts.items()}
+
+
+def read_parts(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The rows of every part ``_manifest.json`` lists (unconformed; :func:`manifests.read` conforms)."""
+    path = Path(path)
+    frames = [pd.read_parquet(path / name, dtype_backend="numpy_nullable")
+              for _, name in sorted(_index(path).items(), key=lambda kv: int(kv[0]))]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({name: [] for name in schema.REQUIRED})
+    return pd.concat(frames, ignore_index=True)
+
+
+def buckets(frame: pd.DataFrame, count: int = BUCKETS) -> pd.Series:
+    """Each row's bucket: from its sha256, or a stable hash of ``source|origin`` when it has none."""
+    sha = frame[schema.SHA256].astype("string") if schema.SHA256 in frame else pd.Series(pd.NA, frame.index)
+    keys = sha.fillna("").tolist()
+    fallback = (frame.get(schema.SOURCE, pd.Series("", frame.index)).astype("string").fillna("") + "|"
+                + frame.get(schema.ORIGIN, pd.Series("", frame.index)).astype("string").fillna(""))
+    out = [int(k[:8], 16) % count if len(k) >= 8 and _is_hex(k[:8]) else zlib.crc32(f.encode()) % count
+           for k, f in zip(keys, fallback.tolist(), strict=True)]
+    return pd.Series(out, index=frame.index, dtype="int64")
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _digest(part: pd.DataFrame) -> str:
+    rows = pd.util.hash_pandas_object(part.astype("string"), index=False).to_numpy()
+    head = ",".join(part.columns).encode()
+    return hashlib.sha256(head + rows.tobytes()).hexdigest()[:16]
+
+
+def write_parts(frame: pd.DataFrame, path: str | os.PathLike[str]) -> dict[str, int]:
+    """Write a conformed frame as parts; only changed buckets get new files. Returns counts of parts
+    ``written`` and ``kept``."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    old = _index(path)
+    new: dict[str, str] = {}
+    written = 0
+    for bucket, part in frame.groupby(buckets(frame), sort=True):
+        part = part.reset_index(drop=True)
+        name = f"part-{bucket}-{_digest(part)}.parquet"
+        if old.get(str(bucket)) != name or not (path / name).exists():
+            _atomic(path, name, lambda fh, p=part: p.to_parquet(fh, engine="pyarrow", index=False))
+            written += 1
+        new[str(bucket)] = name
+    body = json.dumps({"version": VERSION, "parts": new}, indent=1).encode()
+    _atomic(path, INDEX, lambda fh: fh.write(body))
+    listed = set(new.values())
+    for stray in path.glob("part-*.parquet"):
+        if stray.name not in listed:
+            stray.unlink(missing_ok=True)
+    return {"written": written, "kept": len(new) - written}
+
+
+def _atomic(folder: Path, name: str, fill: object) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fill(fh)  # type: ignore[operator]
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

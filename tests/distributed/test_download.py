@@ -1,0 +1,83 @@
+"""Downloads on a real Dask cluster: the same manifest as local, and per-host limits held across workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import manifests
+from harvest.reddit import RedditCollector, RedditOptions
+from harvest.reddit.media import MediaRules
+from harvest.reddit.sources import SourceOptions
+from manifests import Appender, schema
+from manifests.executor import ExecutorSpec
+from tests.fixtures import media
+from tests.fixtures.http import FakeWeb, Reply, Request
+from tests.harvest.conftest import ENV, RedditWorld, post
+
+COLUMNS = [schema.SHA256, schema.STATUS, schema.POST_ID, schema.ORIGIN, schema.LABEL, schema.PATH]
+
+
+def collect(world: RedditWorld, manifest: Path, executor: ExecutorSpec | None, fetch=None) -> None:
+    src = SourceOptions(subreddits=("Doom",), oauth_url=world.web.base, reddit_url=world.web.base,
+                        arctic_url=world.web.base)
+    options = RedditOptions(source=src, rules=MediaRules(), fetch=fetch or world.fetch, env=ENV,
+                            executor=executor)
+    with Appender(manifest) as sink:
+        RedditCollector(options).run(sink)
+
+
+def table(manifest: Path) -> pd.DataFrame:
+    frame = manifests.read(manifest)[COLUMNS]
+    return frame.sort_values([schema.ORIGIN]).reset_index(drop=True)
+
+
+def test_reddit_downloads_on_dask_equal_local(dask: ExecutorSpec, tmp_path: Path) -> None:
+    with FakeWeb() as web:
+        world = RedditWorld(web)
+        posts = [post(f"i{i:03d}") for i in range(30)] + [post(f"g{i:02d}", "gallery") for i in range(5)]
+        posts += [post(f"u{i:02d}", "imgur") for i in range(10)]
+        world.listing("Doom", "hot", posts, page=50)
+        world.images(posts)
+        web.route(world.path_of("https://i.redd.it/i007.jpg"), Reply(media.html_page(),
+                                                                      content_type="text/html"))
+        collect(world, tmp_path / "local" / "m.csv", None)
+        collect(world, tmp_path / "dask" / "m.csv", dask)
+    local, remote = table(tmp_path / "local" / "m.csv"), table(tmp_path / "dask" / "m.csv")
+    assert len(local) == 30 + 5 * 2 + 10 and (local[schema.STATUS] == "not_image").sum() == 1
+    pd.testing.assert_frame_equal(local, remote)
+
+
+def test_per_host_limit_holds_across_workers(dask: ExecutorSpec, tmp_path: Path) -> None:
+    lock, active, peak = threading.Lock(), [0], [0]
+
+    def slow_image(request: Request) -> Reply:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        return Reply(media.jpeg(int(Path(request.path).stem[1:])), content_type="image/jpeg")
+
+    with FakeWeb() as web:
+        world = RedditWorld(web)
+        posts = [post(f"p{i:03d}") for i in range(40)]
+        world.listing("Doom", "hot", posts, page=100)
+        for p in posts:
+            web.route(world.path_of(p["url"]), slow_image)
+        fetch = world.fetch.__class__(**{**world.fetch.__dict__, "workers": 8, "per_host": 2})
+        from harvest import remote
+
+        old = remote.BATCH
+        remote.BATCH = 8  # five batches of one host, so two workers could overlap on it
+        try:
+            collect(world, tmp_path / "m.csv", dask, fetch)
+        finally:
+            remote.BATCH = old
+    frame = manifests.read(tmp_path / "m.csv")
+    assert (frame[schema.STATUS] == schema.OK).sum() == 40
+    assert peak[0] <= 2, f"{peak[0]} downloads from one host at once with --per-host 2"

@@ -1,0 +1,94 @@
+"""Partitioned Parquet manifests: same rows as a single file, incremental writes, atomic commits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import manifests
+from manifests import Appender, ManifestError, schema
+from manifests.partitioned import INDEX
+
+
+def rows(start: int, n: int) -> list[dict]:
+    return [{schema.SHA256: f"{i:064x}"[::-1], schema.PATH: f"images/{i}.jpg", schema.LABEL: f"c{i % 3}",
+             schema.STATUS: schema.OK, schema.WIDTH: 10 + i, "street": f"s{i % 5}"}
+            for i in range(start, start + n)]
+
+
+def test_round_trip_equals_the_single_file(tmp_path: Path) -> None:
+    failed = {schema.SOURCE: "reddit", schema.ORIGIN: "https://x/1", schema.STATUS: "http_error",
+              schema.ERROR: "404"}
+    frame = manifests.from_records([*rows(0, 500), failed])
+    manifests.write(frame, tmp_path / "one.parquet")
+    manifests.write(frame, tmp_path / "m.parquet", partitioned=True)
+    assert (tmp_path / "m.parquet").is_dir() and (tmp_path / "m.parquet" / INDEX).is_file()
+    single = manifests.read(tmp_path / "one.parquet").sort_values(schema.SHA256).reset_index(drop=True)
+    parted = manifests.read(tmp_path / "m.parquet").sort_values(schema.SHA256).reset_index(drop=True)
+    pd.testing.assert_frame_equal(single, parted)
+
+
+def test_a_write_rewrites_only_changed_buckets(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    path.mkdir()
+    with Appender(path) as sink:
+        for row in rows(0, 400):
+            sink.add(row)
+    before = {p.name: p.stat().st_mtime_ns for p in path.glob("part-*.parquet")}
+    with Appender(path) as sink:
+        sink.add(rows(400, 1)[0])
+    after = {p.name for p in path.glob("part-*.parquet")}
+    assert len(manifests.read(path)) == 401
+    assert len(after - set(before)) == 1 and len(set(before) - after) == 1  # one bucket replaced
+    assert len(after) == len(before)
+
+
+def test_stray_parts_are_never_read_and_are_cleaned(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    manifests.write(manifests.from_records(rows(0, 50)), path, partitioned=True)
+    pd.DataFrame({schema.SHA256: ["f" * 64]}).to_parquet(path / "part-9-deadbeef.parquet")
+    assert len(manifests.read(path)) == 50
+    manifests.write(manifests.read(path), path)
+    assert not (path / "part-9-deadbeef.parquet").exists()
+
+
+def test_a_damaged_part_list_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    manifests.write(manifests.from_records(rows(0, 5)), path, partitioned=True)
+    (path / INDEX).write_text("{not json")
+    with pytest.raises(ManifestError, match=r"_manifest\.json is damaged"):
+        manifests.read(path)
+
+
+WRITER = """
+import sys, manifests
+from tests.manifests.test_partitioned import rows
+path = sys.argv[1]
+n = 0
+while True:
+    manifests.write(manifests.from_records(rows(0, 200 + n % 7)), path)
+    print(n, flush=True); n += 1
+"""
+
+
+@pytest.mark.slow
+def test_kill_during_writes_leaves_a_whole_manifest(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    manifests.write(manifests.from_records(rows(0, 200)), path, partitioned=True)
+    for attempt in range(6):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
+                                env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+        for _ in range(2 + attempt):
+            proc.stdout.readline()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        frame = manifests.read(path)
+        assert 200 <= len(frame) <= 206 and frame[schema.SHA256].is_unique
+        assert json.loads((path / INDEX).read_text())["version"] == 1

@@ -1,0 +1,161 @@
+"""Several processes (a real torchrun launch on gloo), frozen-feature training, export, timm archs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import manifests
+from manifests import schema
+from train.runner import TrainOptions, train
+
+from .conftest import make_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = {"arch": "resnet18", "weights": "none", "img_size": 16, "batch_size": 8, "workers": 0,
+         "device": "cpu", "review": 1}
+
+
+def _torchrun(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "train", *args]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_on_gloo(tmp_path):
+    manifest = make_dataset(tmp_path / "ds", per_split={"train": 7, "val": 5, "test": 3}, seed=4)
+    out = tmp_path / "ddp"
+    args = [str(manifest), "--weights", "none", "--arch", "resnet18", "--img-size", "16", "--batch-size", "4",
+            "--epochs", "2", "--early-stop", "0", "--workers", "0", "--device", "cpu", "--balanced",
+            "--out", str(out)]
+    done = _torchrun(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = json.loads((out / "config.json").read_text())
+    assert config["world_size"] == 2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["val"]["n"] == 15 and metrics["test"]["n"] == 9  # shards gathered: every image once
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert predictions[schema.SHA256].is_unique and len(predictions) == 24
+    assert list(pd.read_csv(out / "history.csv")["epoch"]) == [1, 2]
+    assert done.stdout.count("run folder:") == 1  # only rank 0 reports
+    # resume under torchrun: a run whose last outputs were lost writes them again, on rank 0 only
+    (out / "metrics.json").unlink()
+    (out / "predictions.csv").unlink()
+    done = _torchrun([*args, "--resume"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = pd.read_csv(out / "predictions.csv")
+    probs = [c for c in again.columns if c.startswith("p_")]
+    assert np.abs(again[probs].to_numpy() - predictions[probs].to_numpy()).max() <= 1e-5
+
+
+@pytest.mark.slow
+def test_features_only_beats_chance_and_reuses_its_cache(shapes, tmp_path, monkeypatch):
+    from train import features
+    cache = tmp_path / "cache"
+    opts = TrainOptions(**{**SMALL, "img_size": 32}, epochs=30, early_stop=0, features_only=True,
+                        cache_dir=cache, out=tmp_path / "f1")
+    result = train(shapes, opts)
+    assert result.metrics["val"]["accuracy"] >= 0.6  # chance is 1/3
+    stored = list((cache / "features").rglob("*.npy"))
+    rows = manifests.read(shapes)
+    assert len(stored) == int(rows[schema.SPLIT].isin(["train", "val"]).sum())
+    assert {p.parent.parent.name for p in stored} == {"resnet18-none-seed0-32-32"}
+    saved = torch.load(tmp_path / "f1" / "model.pt", weights_only=True)
+    assert saved["state_dict"]["fc.weight"].shape == (3, 512)
+
+    def no_backbone(*args, **kwargs):
+        raise AssertionError("features computed again")
+    monkeypatch.setattr(features, "backbone", lambda model, arch: no_backbone)
+    again = train(shapes, TrainOptions(**{**opts.__dict__, "out": tmp_path / "f2"}))
+    assert again.metrics["val"]["accuracy"] == result.metrics["val"]["accuracy"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_loads_back_with_matching_outputs(trained, tmp_path, fmt):
+    from train.export import export
+    done = export(trained.out, fmt, tmp_path / f"m.{fmt}")
+    assert done.path.stat().st_size > 0 and done.max_abs_diff <= 1e-4
+    x = torch.randn(5, 3, 32, 32)
+    from train.model import load_checkpoint
+    model, info = load_checkpoint(trained.out / "model.pt")
+    with torch.inference_mode():
+        expected = model(x).numpy()
+    if fmt == "onnx":
+        import onnx
+        import onnxruntime
+        got = onnxruntime.InferenceSession(str(done.path)).run(None, {"image": x.numpy()})[0]
+        meta = {p.key: p.value for p in onnx.load(str(done.path)).metadata_props}
+        assert json.loads(meta["classes"]) == list(info.classes)
+    else:
+        extra = {"gleanset.json": ""}
+        loaded = torch.jit.load(str(done.path), _extra_files=extra)
+        got = loaded(x).detach().numpy()
+        assert json.loads(json.loads(extra["gleanset.json"])["classes"]) == list(info.classes)
+    assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_export_errors(tmp_path):
+    from manifests import InputError, UsageError
+    from train.export import export
+    with pytest.raises(InputError, match=r"model\.pt"):
+        export(tmp_path, "onnx")
+    with pytest.raises(UsageError, match="torchscript"):
+        export(tmp_path, "tflite")
+
+
+def test_timm_architectures_through_the_registry():
+    pytest.importorskip("timm")
+    from train import model as M
+    for name in ("timm/test_resnet", "timm/test_vit"):
+        arch = M.get_arch(name)
+        net = M.build_model(name, 3, "none", 32)
+        assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 3)
+        assert isinstance(net.get_submodule(arch.head), torch.nn.Linear)
+        net.get_submodule(arch.cam_layer)
+        assert M.param_groups(net, arch)[-1] == list(net.get_submodule(arch.head).parameters())
+    with pytest.raises(M.UsageError, match="timm has no model"):
+        M.get_arch("timm/not_a_model_x")
+
+
+@pytest.mark.slow
+def test_a_tiny_timm_model_trains_and_predicts(tiny, tmp_path):
+    pytest.importorskip("timm")
+    out = tmp_path / "timm"
+    train(tiny, TrainOptions(**{**SMALL, "arch": "timm/test_resnet", "img_size": 32}, epochs=1, out=out))
+    from train.predict import predict_paths
+    frame = predict_paths(out / "model.pt", [tiny.parent / "images"], "cpu")
+    assert len(frame) == 24 and frame["prediction"].notna().all()
+
+
+@pytest.mark.slow
+def test_225_rows_at_batch_32_train_and_every_val_image_is_evaluated(tmp_path):
+    manifest = make_dataset(tmp_path, classes=("circle", "square", "stripes"),
+                            per_split={"train": 75, "val": 3}, seed=5)
+    result = train(manifest, TrainOptions(**{**SMALL, "batch_size": 32, "img_size": 8}, epochs=1,
+                                          out=tmp_path / "r", cache_size=0))
+    assert result.metrics["val"]["n"] == 9
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (gpu marker)")
+def test_cuda_run_gpu_decode_compile_and_predict_agree(tiny, tmp_path):
+    out = tmp_path / "cuda"
+    opts = TrainOptions(**{**SMALL, "device": "cuda", "img_size": 32}, epochs=2, early_stop=0, amp="bf16",
+                        augment="strong", compile=True, cache_dir=tmp_path / "cache", out=out)
+    train(tiny, opts)
+    from train.predict import predict_paths
+    saved = pd.read_csv(out / "predictions.csv")
+    probs = [c for c in saved.columns if c.startswith("p_")]
+    predicted = predict_paths(out / "model.pt", [tiny.parent / p for p in saved[schema.PATH]], "cuda")
+    assert np.abs(predicted[probs].to_numpy() - saved[probs].to_numpy()).max() <= 1e-5
