@@ -42,11 +42,16 @@ def test_ghibli_disney_recipe(tmp_path: Path, cli) -> None:
 
     cli("curate", "dedupe", str(manifest))
     cli("curate", "balance", str(manifest), "--by", "label,source")
+    cli("curate", "augment", str(manifest), "--by", "source", "--to-share", "0.4")
     with manifests.update(manifest, command="group = scene or creator") as tx:  # the recipe's snippet
         tx.frame["shot_or_artist"] = tx.frame["scene"].fillna(tx.frame["creator"])
     cli("curate", "split", str(manifest), "--group-by", "shot_or_artist")
     assert_groups_apart(manifest, "creator")
     rows = assert_groups_apart(manifest, schema.SCENE)
+    copies = rows.dropna(subset=[schema.DERIVED_FROM])
+    assert len(copies) > 0  # 8 fan-art rows per studio are under 40% of its frames and fan art
+    split_of = rows.set_index(schema.SHA256)[schema.SPLIT]
+    assert (copies[schema.SPLIT].to_numpy() == split_of.loc[copies[schema.DERIVED_FROM]].to_numpy()).all()
 
     run = tmp_path / "runs" / "studios"
     cli("train", str(manifest), "--balanced", "--arch", "resnet18", "--img-size", "32", "--out", str(run),
