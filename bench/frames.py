@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
+REAL = ROOT.parent / "shared" / "fixtures" / "video" / "testvideo.mp4"
 
 
 def make_movie(path: Path, size: tuple[int, int], seconds: int) -> int:
@@ -50,6 +51,15 @@ def make_movie(path: Path, size: tuple[int, int], seconds: int) -> int:
     return part * len(sources) * 24
 
 
+def make_real(path: Path, seconds: int, source: Path = REAL) -> int:
+    """Real footage: ``source`` (PySceneDetect's test clip, 1280x720 H.264) scaled to 1080p and looped
+    to ``seconds``; returns the number of frames. Generated here, never committed."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(source),
+                    "-t", str(seconds), "-vf", "scale=1920:1080", "-an", "-c:v", "libx264",
+                    "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return _count(path)
+
+
 def timed(args: list[str], repeat: int, env: dict[str, str] | None = None,
           before: object = None) -> tuple[float, float]:
     """Best wall time and best CPU time (user + system, children included) over ``repeat`` runs."""
@@ -66,13 +76,17 @@ def timed(args: list[str], repeat: int, env: dict[str, str] | None = None,
     return wall, cpu
 
 
-def bench_one(name: str, movie: Path, frames: int, work: Path, repeat: int) -> str:
+def bench_one(name: str, movie: Path, frames: int, work: Path, repeat: int, with_sd: bool = True) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     bare = timed(["ffmpeg", "-v", "error", "-i", str(movie), "-f", "null", "-"], repeat)
     out = work / f"{name}-harvest"
     harvest = timed([sys.executable, "-c", "from harvest.cli import main; main()", "frames", str(movie),
                      "--every", "48", "-m", str(out / "manifest.csv"), "--json"], repeat, env,
                     before=lambda: shutil.rmtree(out, ignore_errors=True))
+    if not with_sd:
+        return (f"| {name} | {frames} | {bare[0]:.2f} s ({bare[1]:.2f}) | {harvest[0]:.2f} s "
+                f"({harvest[1]:.2f}) | {harvest[0] / bare[0]:.2f}x ({harvest[1] / bare[1]:.2f}x) | "
+                f"{frames / harvest[0]:.0f} | - | - |")
     scenedetect = shutil.which("scenedetect", path=str(Path(sys.executable).parent)) or "scenedetect"
     sd_out = work / f"{name}-sd"
     sd = timed([scenedetect, "-i", str(movie), "-o", str(sd_out), "detect-content", "save-images"],
@@ -82,22 +96,83 @@ def bench_one(name: str, movie: Path, frames: int, work: Path, repeat: int) -> s
             f"| {sd[0]:.2f} s ({sd[1]:.2f}) | {sd[0] / harvest[0]:.2f}x ({sd[1] / harvest[1]:.2f}x) |")
 
 
+def versus(movie: Path, work: Path, repeat: int, baseline: Path) -> str:
+    """This tree's harvest against another tree's (``--baseline``: an older checkout), with the bare
+    decode, interleaved in one run so that the shared machine's load falls on all three alike."""
+    rows: dict[str, list[float]] = {"decode": [], "baseline": [], "this": []}
+    for _ in range(repeat):
+        rows["decode"].append(timed(["ffmpeg", "-v", "error", "-i", str(movie), "-f", "null", "-"], 1)[1])
+        for key, root in (("baseline", baseline), ("this", ROOT)):
+            out = work / f"versus-{key}"
+            env = {**os.environ, "PYTHONPATH": str(root)}
+            rows[key].append(timed([sys.executable, "-c", "from harvest.cli import main; main()", "frames",
+                                    str(movie), "--every", "48", "-m", str(out / "manifest.csv"), "--json"],
+                                   1, env, before=lambda out=out: shutil.rmtree(out, ignore_errors=True))[1])
+    best = {k: min(v) for k, v in rows.items()}
+    ratio = {k: best[k] / best["decode"] for k in ("baseline", "this")}
+    return (f"| {movie.name} | {best['decode']:.2f} | {best['baseline']:.2f} ({ratio['baseline']:.2f}x) "
+            f"| {best['this']:.2f} ({ratio['this']:.2f}x) |")
+
+
+def breakdown(movie: Path, repeat: int) -> str:
+    """Where harvest's CPU goes beyond the bare decode: its ffmpeg pass alone (outputs discarded),
+    and the same pass with cheaper scene thumbnails (``fast_bilinear``, ``neighbor``)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    script = ("import sys; from harvest.video.decode import DecodePlan, Selection, VideoDecoder; "
+              "from harvest.video.probe import probe, CropBox; info = probe(sys.argv[1]); "
+              "d = VideoDecoder(info, DecodePlan(Selection(every=48), CropBox(info.width, info.height), "
+              "(info.width, info.height))); print(' '.join(d.command(3)))")
+    args = subprocess.run([sys.executable, "-c", script, str(movie)], env=env, check=True,
+                          capture_output=True, text=True).stdout.split()
+    args = [a.replace("pipe:1", "/dev/null").replace("pipe:3", "/dev/null") for a in args] + ["-y"]
+    cells = [f"bare {timed(['ffmpeg', '-v', 'error', '-i', str(movie), '-f', 'null', '-'], repeat)[1]:.2f}"]
+    for flags in ("area", "fast_bilinear", "neighbor"):
+        variant = [a.replace("flags=area", f"flags={flags}") for a in args]
+        cells.append(f"pass/{flags} {timed(variant, repeat)[1]:.2f}")
+    return "CPU s: " + ", ".join(cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--sizes", default="720p,1080p")
+    parser.add_argument("--sizes", default="720p,1080p,real",
+                        help="generated 720p/1080p inputs and 'real' (shared testvideo.mp4 at 1080p)")
+    parser.add_argument("--work", type=Path, help="keep generated inputs here and reuse them")
+    parser.add_argument("--no-scenedetect", action="store_true", help="skip the PySceneDetect column")
+    parser.add_argument("--breakdown", action="store_true", help="also time harvest's ffmpeg pass alone")
+    parser.add_argument("--baseline", type=Path, help="another checkout's harvest to compare with (CPU s)")
     args = parser.parse_args()
     print("wall time (CPU seconds)")
     print("| input | frames | ffmpeg decode | harvest frames --every 48 | harvest / decode | frames/s | "
           "PySceneDetect | PySceneDetect / harvest |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for name in args.sizes.split(","):
-            movie = work / f"{name}.mp4"
-            frames = make_movie(movie, SIZES[name], args.seconds)
-            print(bench_one(name, movie, frames, work, args.repeat), flush=True)
+            movie = work / f"{name}-{args.seconds}s.mp4"
+            if name == "real" and not REAL.exists():
+                print(f"| real | skipped: {REAL} is absent |")
+                continue
+            if movie.exists():
+                frames = _count(movie)
+            else:
+                frames = (make_real(movie, args.seconds) if name == "real"
+                          else make_movie(movie, SIZES[name], args.seconds))
+            print(bench_one(name, movie, frames, work, args.repeat, not args.no_scenedetect), flush=True)
+            if args.baseline:
+                print("| input | decode CPU s | baseline harvest CPU s | this harvest CPU s |")
+                print(versus(movie, work, args.repeat, args.baseline), flush=True)
+            if args.breakdown:
+                print(breakdown(movie, args.repeat), flush=True)
+
+
+def _count(path: Path) -> int:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets",
+                          "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
+                         check=True, capture_output=True, text=True)
+    return int(out.stdout.strip())
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from manifests import InputError, UsageError, schema
+from manifests import InputError, UsageError, group_columns, schema
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +143,13 @@ def prefer_random(frame: pd.DataFrame, cells: pd.Series, by: tuple[str, ...]) ->
 
 def prefer_spread(frame: pd.DataFrame, cells: pd.Series, by: tuple[str, ...]) -> list[np.ndarray]:
     """Round-robin over groups (scene, post, street...), and within a group evenly spaced in time."""
-    group_col = next((c for c in schema.GROUP_COLUMNS
+    candidates = (*group_columns(frame), schema.DUP_CLUSTER)
+    group_col = next((c for c in candidates
                       if c not in by and c in frame.columns and frame[c].notna().any()), None)
     time_col = next((c for c in TIME_COLUMNS if c in frame.columns and frame[c].notna().any()), None)
     if group_col is None and time_col is None:
         raise InputError("--prefer spread needs a group column other than the --by columns ("
-                         + ", ".join(schema.GROUP_COLUMNS) + ") or a time column ("
+                         + ", ".join(candidates) + ") or a time column ("
                          + ", ".join(TIME_COLUMNS) + ") with values")
     group = (frame[group_col].astype("string").fillna(MISSING) if group_col
              else pd.Series("", index=frame.index))

@@ -235,7 +235,8 @@ SPLIT_EPILOG = """Examples:
 def split_cmd(
     manifest: ManifestArg = DEFAULT_MANIFEST,
     group_by: Annotated[str, typer.Option(
-        help="Column(s) whose values never cross splits (street, scene, post_id, video,scene).")] = "",
+        help="Column(s) whose values never cross splits (street, scene, post_id, video,scene); "
+             "recorded as the manifest's group columns.")] = "",
     ratios: Annotated[str, typer.Option(help="train,val[,test] shares.")] = "0.7,0.15,0.15",
     stratify: Annotated[str, typer.Option(help="Class column to balance per split ('' for none).")
                         ] = "label",
@@ -258,6 +259,7 @@ def split_cmd(
     needs = (options.stratify,) if options.stratify else ()  # every usable row needs its class
     with update(use_manifest(manifest), output=output, dry_run=dry_run, require=needs) as tx:
         tx.frame, report = assign_splits(tx.frame, options)
+        tx.declare_groups(groups, "curate split --group-by")
         tx.details = {"group_by": list(groups), "ratios": list(options.ratios), "stratify": stratify,
                       "seed": seed, "pinned": report.pinned, "force": force, "random": random,
                       "max_deviation": round(report.deviation, 6)}
@@ -309,8 +311,9 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool,
             console.print(f"cluster {frame.at[keeper, schema.DUP_CLUSTER]} ({len(cluster)}): keep "
                           f"{frame.at[keeper, schema.PATH]} ({frame.at[keeper, schema.LABEL]})", **PLAIN)
             for row in cluster[1:]:
+                measure = "similarity" if summary.get("method") == "embedding" else "distance"
                 console.print(f"    {frame.at[row, schema.PATH]} ({frame.at[row, schema.LABEL]}) "
-                              f"distance {result.distances[row]}", **PLAIN)
+                              f"{measure} {result.distances[row]}", **PLAIN)
         if len(result.clusters) > SHOWN:
             more = len(result.clusters) - SHOWN
             console.print(f"... and {more} more {'cluster' if more == 1 else 'clusters'} (--json lists all)")
@@ -334,6 +337,11 @@ def _print_dedupe(result: DedupeResult, show_clusters: bool, show_leaks: bool,
                   f"with mixed labels), {plural(summary['marked_duplicate'], 'row')} "
                   + ("marked duplicate." if written else "would be marked duplicate (nothing written)."),
                   **PLAIN)
+    if summary["conflicts"]:
+        console.print(f"{summary['conflicts']} rows near a keeper with another label left ok (see the "
+                      "dup_conflict column; --conflicts mark marks them duplicate).", **PLAIN)
+    for warning in result.warnings:
+        console.print(f"warning: {warning}", **PLAIN)
 
 
 def _json_dedupe(result: DedupeResult) -> dict:
@@ -356,8 +364,23 @@ def dedupe_cmd(
                          ] = "phash",
     hash_size: Annotated[int | None, typer.Option(min=2, help="Hash size (bits per side; colorhash: "
                                                   "bits per bin). Default 8 (colorhash 3).")] = None,
-    threshold: Annotated[int, typer.Option(min=0, help="Largest Hamming distance between "
-                                           "near-duplicates.")] = 10,
+    threshold: Annotated[int | None, typer.Option(min=0, help="Largest Hamming distance between a "
+                                                  "duplicate and its keeper. Default: 10 per 64 bits "
+                                                  "of hash (10 for phash 8, 40 for 16).")] = None,
+    clusters: Annotated[str, typer.Option(
+        "--clustering", help="keeper: every member within the threshold of its keeper; components: "
+        "connected components (chains join far-apart images).")] = "keeper",
+    conflicts: Annotated[str, typer.Option(help="Members labelled unlike their keeper: keep (left ok "
+                                           "with a dup_conflict note) or mark (duplicate anyway).")
+                         ] = "keep",
+    method: Annotated[str, typer.Option(help="hash (perceptual hash) or embedding (cosine similarity "
+                                        "of the trainer's backbone features; catches crops, rotations "
+                                        "and recolourings).")] = "hash",
+    similarity: Annotated[float, typer.Option(help="embedding: smallest cosine similarity to the keeper."
+                                              )] = 0.95,
+    arch: Annotated[str, typer.Option(help="embedding: backbone (a train --arch).")] = "resnet18",
+    weights: Annotated[str, typer.Option(help="embedding: imagenet, none, or a PATH (a train model.pt "
+                                         "or state dict).")] = "imagenet",
     keep: Annotated[str, typer.Option(help="Which row of a cluster stays: largest (resolution), "
                                       "first (harvested), score (highest).")] = "largest",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the clusters; change nothing.")
@@ -384,6 +407,8 @@ def dedupe_cmd(
     Hashes are stored in the manifest (the phash column, or the method's); only rows lacking one are hashed.
 
     Per cluster the keeper stays ok; the others get status=duplicate and dup_of=<keeper sha256>.
+    Every member is within --threshold of its keeper (no chains). A member labelled unlike its keeper
+    stays ok with a dup_conflict note, unless --conflicts mark.
 
     Files are never deleted unless --delete-files.
     """
@@ -394,6 +419,8 @@ def dedupe_cmd(
     use_manifest(manifest)
     options = DedupeOptions(hash=hash_name, hash_size=hash_size, threshold=threshold, keep=keep,
                             flip_invariant=flip_invariant, workers=workers, engine=engine,
+                            clusters=clusters, conflicts=conflicts, method=method, similarity=similarity,
+                            arch=arch, weights=weights,
                             executor=executor_spec(executor, cluster, workers))
     root = manifest.resolve().parent
     check_only = dry_run or leaks
@@ -403,7 +430,8 @@ def dedupe_cmd(
         result = dedupe(tx.frame, root, options, progress)
         tx.frame = result.frame
         tx.details = {k: result.summary[k] for k in ("hash", "hash_size", "threshold", "keep",
-                                                     "flip_invariant", "clusters", "marked_duplicate")}
+                                                     "flip_invariant", "clusters", "marked_duplicate",
+                                                     "cluster_method", "conflicts")}
     if as_json:
         print_json({**_json_dedupe(result), "written": not check_only})
     else:
@@ -471,6 +499,8 @@ def augment_cmd(
 
 app.command("report", epilog=REPORT_EPILOG)(report_cmd)
 app.command("export", epilog=EXPORT_EPILOG)(export_cmd)
+
+from . import cli_quality  # noqa: E402, F401  (registers label-issues and check on the app)
 
 
 def main(argv: list[str] | None = None) -> int:

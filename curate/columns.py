@@ -1,4 +1,4 @@
-"""Columns the report and the export read that other stages declare, and the recorded group columns.
+"""Columns the report and the export read that other stages declare, and the group columns they show.
 
 Column names live in :mod:`manifests.schema`. A few that ``curate report`` and ``curate export`` show
 (``creator``, ``page_url`` ... from ``harvest search``; ``label_quality``, ``label_issue``,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+import manifests
 from manifests import schema
 
 
@@ -34,20 +35,16 @@ DUP_CONFLICT = _declared("DUP_CONFLICT", "dup_conflict")
 # Attribution of a row, in the order ATTRIBUTION.md and the report's table show it.
 ATTRIBUTION = (schema.TITLE, CREATOR, CREATOR_URL, schema.LICENSE, LICENSE_URL, PAGE_URL, PROVIDER,
                schema.ORIGIN)
-# Group columns gleanset's collectors write today (see group_columns).
-KNOWN_GROUPS = (schema.STREET, schema.SCENE, schema.VIDEO, schema.POST_ID, schema.AUTHOR, CREATOR,
-                schema.SUBREDDIT)
+# Shown beside the recorded group columns: not a group, but the table that exposes a source's leak.
+REPORT_EXTRAS = (schema.SUBREDDIT,)
 SEARCH_PREFIX = "search:"
 
 
 def group_columns(frame: pd.DataFrame) -> list[str]:
-    """The group columns of a manifest that hold any value.
-
-    Replace with ``manifests.group_columns`` (the recorded group columns, issue 10) once it lands; this
-    local version knows only the columns gleanset's collectors write.
-    """
-    # TODO(issue 10): replace with manifests.group_columns(...) when the recorded group columns land.
-    return [c for c in KNOWN_GROUPS if c in frame.columns and frame[c].notna().any()]
+    """The manifest's recorded group columns (:func:`manifests.group_columns`), plus subreddit, that
+    hold any value."""
+    extras = [c for c in REPORT_EXTRAS if c in frame.columns and frame[c].notna().any()]
+    return list(dict.fromkeys([*manifests.group_columns(frame), *extras]))
 
 
 def is_search(frame: pd.DataFrame) -> pd.Series:

@@ -8,8 +8,12 @@ it once. Files are never touched; :func:`delete_duplicate_files` exists for user
 
 The search works on distinct hash values: rows are joined to the node of their hash (and, with
 ``flip_invariant``, to the node of their mirror image's hash), near pairs of nodes come from
-:mod:`curate.index`, and clusters are the connected components of that graph (scipy). Thousands of
-identical frames therefore cost one node, not millions of pairs.
+:mod:`curate.index`, and clusters are keeper-centred (:mod:`curate.clusters`: every member within the
+threshold of its keeper; connected components, which chain, only with ``clusters="components"``).
+Thousands of identical frames therefore cost one node, not millions of pairs.
+
+A member whose label differs from its keeper's is not marked duplicate by default: it stays ``ok``
+with a ``dup_conflict`` note (``conflicts="mark"`` marks it anyway); such clusters are reported.
 """
 
 from __future__ import annotations
@@ -22,13 +26,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from manifests import UsageError, schema
 from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
+from . import clusters as clustering
 from . import hashing, index
 
 log = logging.getLogger(__name__)
@@ -42,16 +45,33 @@ class DedupeOptions:
 
     hash: str = "phash"
     hash_size: int | None = None
-    threshold: int = 10
+    threshold: int | None = None  # None: 10 per 64 bits of hash (clusters.default_threshold)
     keep: str = "largest"
     flip_invariant: bool = False
     workers: int = 1
     engine: str = "auto"
+    clusters: str = "keeper"  # or "components" (chains join; the old behaviour)
+    conflicts: str = "keep"  # members labelled unlike their keeper stay ok ("mark": duplicate anyway)
+    method: str = "hash"  # or "embedding": cosine similarity of backbone features (curate.embedding)
+    similarity: float = 0.95  # embedding: smallest cosine similarity of a duplicate to its keeper
+    arch: str = "resnet18"  # embedding: the trainer's arch
+    weights: str = "imagenet"  # embedding: imagenet, none, a state dict or a train model.pt
+    img_size: int | None = None
+    device: str = "auto"
     executor: ExecutorSpec | None = None  # hashing and the pair search on Dask (None: local processes)
 
     @property
     def size(self) -> int:
         return self.hash_size or hashing.method(self.hash).default_size
+
+    @property
+    def bits(self) -> int:
+        return hashing.method(self.hash).bits(self.size)
+
+    @property
+    def distance(self) -> int:
+        """The threshold in use: the given one or the default for the hash size."""
+        return clustering.default_threshold(self.bits) if self.threshold is None else self.threshold
 
 
 @dataclass
@@ -65,6 +85,7 @@ class DedupeResult:
     leaking_clusters: int
     hashing: hashing.HashOutcome
     summary: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _largest(frame: pd.DataFrame) -> list[tuple[pd.Series, bool]]:
@@ -84,6 +105,8 @@ def _score(frame: pd.DataFrame) -> list[tuple[pd.Series, bool]]:
 
 
 # Each policy gives sort keys (series, ascending); the first row of a cluster in that order is kept.
+CONFLICTS = ("keep", "mark")
+
 KEEP_POLICIES: dict[str, Callable[[pd.DataFrame], list[tuple[pd.Series, bool]]]] = {
     "largest": _largest, "first": _first, "score": _score,
 }
@@ -107,35 +130,47 @@ def _reset(frame: pd.DataFrame, rows: pd.Index) -> None:
     frame.loc[was_dup, schema.STATUS] = schema.OK
     frame.loc[was_dup, schema.ERROR] = pd.NA
     frame.loc[rows, [schema.DUP_OF, schema.DUP_CLUSTER]] = pd.NA
+    if schema.DUP_CONFLICT in frame.columns:
+        frame.loc[rows, schema.DUP_CONFLICT] = pd.NA
 
 
-def _graph(codes: list[np.ndarray], n_rows: int, options: DedupeOptions, length: int
+def _graph(codes: list[np.ndarray], rank: np.ndarray, options: DedupeOptions, length: int
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Components of rows+hash nodes; returns labels, node ids per code set, unique hexes, pair arrays."""
+    """Clusters of rows over hash nodes; returns labels, node ids per code set, unique hexes, pairs."""
     stacked = np.concatenate(codes)
     uniq, inverse = np.unique(stacked, return_inverse=True)
-    node_of = inverse.reshape(len(codes), n_rows)
+    node_of = inverse.reshape(len(codes), len(rank)).astype(np.int64)
     bits = hashing.hex_to_bits(uniq.tolist(), length)
-    pi, pj = index.near_pairs(bits, options.threshold, options.engine, options.workers,
+    pi, pj = index.near_pairs(bits, options.distance, options.engine, options.workers,
                               executor=options.executor)
-    rows = np.arange(n_rows)
-    src = np.concatenate([np.tile(rows, len(codes)), pi + n_rows])
-    dst = np.concatenate([node_of.ravel() + n_rows, pj + n_rows])
-    size = n_rows + len(uniq)
-    graph = coo_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(size, size))
-    _, labels = connected_components(graph, directed=False)
-    return labels[:n_rows], node_of, bits, pi, pj
+    labels = clustering.cluster_rows(node_of, len(uniq), pi, pj, rank, options.clusters)
+    return labels, node_of, bits, pi, pj
+
+
+def _check_options(options: DedupeOptions, how: hashing.HashMethod) -> None:
+    index.check_engine(options.engine)  # before hashing: a bad engine fails fast
+    if options.threshold is not None and options.threshold < 0:
+        raise UsageError("--threshold must be >= 0")
+    if not how.valid_size(options.size):
+        raise UsageError(f"--hash-size for {how.name} must be {how.size_rule}, not {options.size}")
+    if options.clusters not in clustering.METHODS:
+        raise UsageError(f"unknown --clustering {options.clusters!r} (choose from "
+                         f"{', '.join(clustering.METHODS)})")
+    if options.method not in ("hash", "embedding"):
+        raise UsageError(f"unknown --method {options.method!r} (choose from hash, embedding)")
+    if options.conflicts not in CONFLICTS:
+        raise UsageError(f"unknown --conflicts {options.conflicts!r} (choose from {', '.join(CONFLICTS)})")
 
 
 def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions,
            progress: Progress | None = None) -> DedupeResult:
     """Hash what lacks a hash, find near-duplicate clusters and mark them in a copy of ``frame``."""
     how = hashing.method(options.hash)
-    index.check_engine(options.engine)  # before hashing: a bad engine fails fast
-    if options.threshold < 0:
-        raise UsageError("--threshold must be >= 0")
-    if not how.valid_size(options.size):
-        raise UsageError(f"--hash-size for {how.name} must be {how.size_rule}, not {options.size}")
+    _check_options(options, how)
+    if options.method == "embedding":
+        from .embedding import dedupe_embedding
+
+        return dedupe_embedding(frame, root, options)
     frame = frame.copy()
     eligible = frame.index[frame[schema.STATUS].isin([schema.OK, schema.DUPLICATE])
                            & frame[schema.PATH].notna()]
@@ -153,17 +188,33 @@ def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions,
     leaks = pd.DataFrame(columns=["a", "b", "split_a", "split_b"])
     leaking = 0
     if len(rows) > 1:
-        labels, node_of, bits, pi, pj = _graph(codes, len(rows), options, length)
-        clusters, distances = _mark(frame, rows, labels, rank, bits, node_of, options)
+        labels, node_of, bits, pi, pj = _graph(codes, rank.loc[rows].to_numpy(), options, length)
+        words = index.to_words(bits)
+
+        def hamming_to_keeper(pos: np.ndarray, keep_pos: np.ndarray) -> np.ndarray:
+            ref = words[node_of[0, keep_pos]]
+            return np.min([index.hamming(words[node_of[k, pos]], ref) for k in range(len(node_of))], axis=0)
+
+        clusters, distances = mark(frame, rows, labels, rank, hamming_to_keeper,
+                                   f"{options.hash} distance", options.conflicts)
         leaks, leaking = _leaks(frame, rows, labels, node_of, pi, pj)
     result = DedupeResult(frame, clusters, distances, leaks, leaking, outcome)
+    warning = clustering.random_match_warning(options.bits, options.distance, len(rows))
+    if warning:
+        log.warning(warning)
+        result.warnings.append(warning)
     result.summary = summarize(frame, rows, result, options)
     return result
 
 
-def _mark(frame: pd.DataFrame, rows: pd.Index, labels: np.ndarray, rank: pd.Series, bits: np.ndarray,
-          node_of: np.ndarray, options: DedupeOptions) -> tuple[list[list[int]], dict[int, int]]:
-    """Mark every cluster of two or more rows; returns clusters (keeper first) and distances to it."""
+def mark(frame: pd.DataFrame, rows: pd.Index, labels: np.ndarray, rank: pd.Series,
+         distance: Callable[[np.ndarray, np.ndarray], np.ndarray], measure: str, conflicts: str
+         ) -> tuple[list[list[int]], dict[int, Any]]:
+    """Mark every cluster of two or more rows; returns clusters (keeper first) and distances to it.
+
+    ``labels`` are cluster ids of ``rows``; ``distance(pos, keeper_pos)`` gives each member's distance
+    to its keeper (positions in ``rows``), ``measure`` names it in the notes ("phash distance").
+    """
     members = pd.DataFrame({"row": np.asarray(rows), "label": labels, "rank": rank.loc[rows].to_numpy(),
                             "pos": np.arange(len(rows))})
     members = members[members.groupby("label")["row"].transform("size") > 1]
@@ -173,22 +224,39 @@ def _mark(frame: pd.DataFrame, rows: pd.Index, labels: np.ndarray, rank: pd.Seri
     first = members.groupby("label", sort=False)
     keep_row = first["row"].transform("first").to_numpy()
     keep_pos = first["pos"].transform("first").to_numpy()
-    words = index.to_words(bits)
-    ref = words[node_of[0, keep_pos]]
-    pos = members["pos"].to_numpy()
-    dist = np.min([index.hamming(words[node_of[k, pos]], ref) for k in range(len(node_of))], axis=0)
+    dist = distance(members["pos"].to_numpy(), keep_pos)
     member_rows = members["row"].to_numpy()
     keep_sha = frame.loc[keep_row, schema.SHA256].to_numpy(dtype=object)
     frame.loc[member_rows, schema.DUP_CLUSTER] = [str(s)[:16] for s in keep_sha]
     other = member_rows != keep_row
+    label = frame[schema.LABEL].astype("string").fillna("")
+    conflict = other & (label.loc[member_rows].to_numpy() != label.loc[keep_row].to_numpy())
+    if conflicts == "keep":
+        _note_conflicts(frame, member_rows[conflict], keep_row[conflict], dist[conflict], measure)
+        other &= ~conflict
     marked = member_rows[other]
     frame.loc[marked, schema.STATUS] = schema.DUPLICATE
     frame.loc[marked, schema.DUP_OF] = keep_sha[other]
     keep_paths = frame.loc[keep_row[other], schema.PATH].to_numpy(dtype=object)
-    frame.loc[marked, schema.ERROR] = [f"near-duplicate of {p} ({options.hash} distance {d})"
+    frame.loc[marked, schema.ERROR] = [f"near-duplicate of {p} ({measure} {d})"
                                        for p, d in zip(keep_paths, dist[other], strict=True)]
     clusters = [list(map(int, g)) for g in first["row"].agg(list)]
-    return clusters, {int(r): int(d) for r, d in zip(marked, dist[other], strict=True)}
+    return clusters, {int(r): d.item() for r, d in zip(member_rows[member_rows != keep_row],
+                                                       dist[member_rows != keep_row], strict=True)}
+
+
+def _note_conflicts(frame: pd.DataFrame, rows: np.ndarray, keepers: np.ndarray, dist: np.ndarray,
+                    measure: str) -> None:
+    """Members labelled unlike their keeper stay ok, with a note naming the keeper and its label."""
+    if not len(rows):
+        return
+    if schema.DUP_CONFLICT not in frame.columns:
+        frame[schema.DUP_CONFLICT] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    paths = frame.loc[keepers, schema.PATH].to_numpy(dtype=object)
+    labels = frame.loc[keepers, schema.LABEL].to_numpy(dtype=object)
+    frame.loc[rows, schema.DUP_CONFLICT] = [
+        f"near-duplicate of {p} labelled {lab} ({measure} {d}); left ok"
+        for p, lab, d in zip(paths, labels, dist, strict=True)]
 
 
 def _leaks(frame: pd.DataFrame, rows: pd.Index, labels: np.ndarray, node_of: np.ndarray,
@@ -237,9 +305,11 @@ def summarize(frame: pd.DataFrame, rows: pd.Index, result: DedupeResult, options
     part = frame.loc[rows]
     clustered = part[part[schema.DUP_CLUSTER].notna()]
     mixed = (clustered.groupby(schema.DUP_CLUSTER)[schema.LABEL].nunique(dropna=False) > 1).sum()
+    conflicts = int(part[schema.DUP_CONFLICT].notna().sum()) if schema.DUP_CONFLICT in part else 0
     return {
-        "hash": options.hash, "hash_size": options.size, "threshold": options.threshold,
+        "hash": options.hash, "hash_size": options.size, "threshold": options.distance,
         "keep": options.keep, "flip_invariant": options.flip_invariant,
+        "cluster_method": options.clusters, "conflicts": conflicts, "warnings": result.warnings,
         "rows_considered": len(rows), "hashed": result.hashing.hashed,
         "hash_reused": result.hashing.reused, "hash_failed": result.hashing.failed,
         "clusters": len(result.clusters), "rows_in_clusters": sum(len(c) for c in result.clusters),

@@ -2,10 +2,11 @@
 
 Each method in :data:`METHODS` wraps one imagehash function and names the manifest column its hex
 hashes live in (``phash`` for phash; the others are declared in :mod:`manifests.schema`). Decoding is
-most of the cost, so :func:`reduce_open` asks Pillow for a smaller image before decoding (JPEG's DCT
-scaling through ``Image.draft``: a 1080p JPEG decodes at 1/8 size for an 8x8 phash) and box-reduces
-other formats, always keeping at least :data:`DRAFT_FACTOR` times the pixels the method resizes to,
-so the hash stays within a bit or two of imagehash on the full decode.
+most of the cost, so :func:`decode_for` asks the one image opener (:func:`manifests.images.decode`)
+for a smaller image (JPEG's DCT scaling through ``Image.draft``: a 1080p JPEG decodes at 1/8 size for
+an 8x8 phash; other formats are box-reduced), always keeping at least :data:`DRAFT_FACTOR` times
+the pixels the method resizes to, so the hash stays within a bit or two of imagehash on the full
+decode.
 
 :func:`compute_hashes` hashes the files of the rows that lack a hash (or hold one of another size),
 on a process pool; per-file failures come back as a status and an error, never as an exception.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +24,9 @@ from pathlib import Path
 import imagehash
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from manifests import UsageError, schema
+from manifests import UsageError, images, schema
 from manifests.executor import ExecutorSpec, run_partitions
 from manifests.progress import NoProgress, Progress
 
@@ -97,16 +97,13 @@ def method(name: str) -> HashMethod:
         raise UsageError(f"unknown --hash {name!r} (choose from {', '.join(METHODS)})") from None
 
 
-def reduce_open(img: Image.Image, side: int, mode: str = "L") -> Image.Image:
-    """Decode an opened image at reduced size, keeping >= ``DRAFT_FACTOR * side`` pixels a side."""
-    target = DRAFT_FACTOR * side
-    full = img.size
-    scale = max(1, min(full) // target)
-    if scale > 1:
-        img.draft(mode, (max(1, full[0] // scale), max(1, full[1] // scale)))
-    out = img.convert(mode) if img.mode != mode else img.copy()
-    factor = min(out.size) // target
-    return out.reduce(factor) if factor > 1 else out
+def decode_for(path: str, how: HashMethod, size: int) -> images.Decoded:
+    """Decode a file at reduced size for ``how``: >= ``DRAFT_FACTOR * how.side`` pixels a side.
+
+    Raises :class:`manifests.images.ImageError` (a named status) when the file cannot be decoded.
+    """
+    return images.decode(path, min_side=lambda full: DRAFT_FACTOR * how.side(size, full), mode=how.mode,
+                         reduce=True)
 
 
 def hash_image(img: Image.Image, full: tuple[int, int], how: HashMethod, size: int,
@@ -122,20 +119,10 @@ def hash_file(path: str, name: str, size: int, flip: bool = False) -> tuple[str 
     """``(hash, mirrored hash, status, error)`` of one file; status is None when it hashed."""
     how = METHODS[name]
     try:
-        with warnings.catch_warnings():  # the image store refused bombs at harvest time; no global change
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                full = img.size
-                small = reduce_open(img, how.side(size, full), how.mode)
-        value, mirrored = hash_image(small, full, how, size, flip)
-    except Image.DecompressionBombError as exc:
-        return None, None, schema.TOO_LARGE, f"too many pixels to hash: {exc}"
-    except FileNotFoundError as exc:
-        return None, None, schema.UNREADABLE, f"file not found: {exc.filename}"
-    except PermissionError as exc:
-        return None, None, schema.UNREADABLE, f"cannot read: {exc}"
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        return None, None, schema.CORRUPT, f"cannot decode for hashing: {exc}"
+        decoded = decode_for(path, how, size)
+    except images.ImageError as exc:
+        return None, None, exc.status, f"cannot hash: {exc.error}"
+    value, mirrored = hash_image(decoded.image, decoded.full_size, how, size, flip)
     return value, mirrored, None, None
 
 

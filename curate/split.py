@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from manifests import InputError, UsageError, schema
+from manifests import InputError, UsageError, group_columns, schema
 
 from .partition import PartitionOptions, partition
 
@@ -108,7 +108,11 @@ def read_pins(specs: list[str], group_by: tuple[str, ...]) -> tuple[tuple[str, t
 
 
 def check_grouping(frame: pd.DataFrame, options: SplitOptions) -> None:
-    """Refuse a plain random split of a manifest that has an obvious group column, saying why."""
+    """Refuse a plain random split of a manifest that has a group column, saying why.
+
+    The group columns are the manifest's own (:func:`manifests.group_columns`): those collectors
+    declared, ``--group-by`` recorded, or, for an older manifest, the ones collectors wrote then.
+    """
     missing = [c for c in (*options.group_by, options.stratify) if c and c not in frame.columns]
     if missing:
         raise InputError(f"no column {missing[0]!r} in the manifest "
@@ -119,8 +123,7 @@ def check_grouping(frame: pd.DataFrame, options: SplitOptions) -> None:
         return
     ok = frame[frame[schema.STATUS] == schema.OK]
     # dup_cluster is always honoured, so it alone does not make a split leak.
-    found = [c for c in schema.GROUP_COLUMNS
-             if c != schema.DUP_CLUSTER and c in ok.columns and ok[c].notna().any()]
+    found = [c for c in group_columns(frame) if c != schema.DUP_CLUSTER and ok[c].notna().any()]
     if found:
         col = found[0]
         n = ok[col].nunique()
@@ -190,8 +193,9 @@ def assign_splits(frame: pd.DataFrame, options: SplitOptions) -> tuple[pd.DataFr
     counts = np.zeros((n_items, len(class_names)))
     np.add.at(counts, (items, class_codes), 1)
     warnings: list[str] = []
-    if ungrouped:
-        warnings.append(f"{ungrouped} ok rows have no {','.join(options.group_by)}: each is its own group")
+    if ungrouped and options.group_by:
+        warnings.append(f"{ungrouped} ok rows have no value in {', '.join(options.group_by)}: "
+                        "each of them is a group of its own")
     existing = _existing(ok, names, options.force)
     fixed, pinned = _fixed(keys, items, existing, names, options.pins, warnings)
     assign = partition(counts, np.array(options.ratios), fixed,

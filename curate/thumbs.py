@@ -20,8 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from manifests import images
 from manifests.progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
@@ -51,20 +52,17 @@ def job_for(root: Path, rel_path: str, sha256: str | None) -> ThumbJob:
 def make_thumbnail(path: Path, size: int) -> bytes | None:
     """A JPEG thumbnail of the image at ``path`` (longer side ``size``), or None when it does not open."""
     try:
-        with Image.open(path) as img:
-            scale = min(1.0, size / max(img.size))
-            # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers the thumbnail
-            img.draft("RGB", (math.ceil(img.width * scale), math.ceil(img.height * scale)))
-            img = ImageOps.exif_transpose(img)
-            if img.mode not in ("RGB", "L"):
-                img = img.convert("RGB")
-            img.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-            buf = io.BytesIO()
-            img.save(buf, "JPEG", quality=80)
-            return buf.getvalue()
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        log.debug("no thumbnail for %s: %s", path, exc)
+        # the one opener: JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers the thumbnail,
+        # EXIF orientation applied, bombs refused
+        img = images.decode(path, mode="RGB",
+                            min_side=lambda full: math.ceil(min(full) * min(1.0, size / max(full)))).image
+    except images.ImageError as exc:
+        log.debug("no thumbnail for %s: %s", path, exc.error)
         return None
+    img.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
 
 
 def _cached(job: ThumbJob, folder: Path, size: int) -> bytes | None:

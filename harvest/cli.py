@@ -86,6 +86,18 @@ SceneThresholdOpt = Annotated[float, typer.Option(min=0.1, help="Content change 
                                                   "that counts as a cut.")]
 BlackGapOpt = Annotated[float, typer.Option(min=0.0, help="Seconds of black between two fades that "
                                             "end a scene.")]
+MinSceneLenOpt = Annotated[str, typer.Option(help="A scene lasts at least this long: frames (15) or "
+                                             "seconds (0.6s); closer cuts are ignored.")]
+DetectorOpt = Annotated[str, typer.Option(help="content: a cut where the content score reaches "
+                                          "--scene-threshold; adaptive: where a frame's score is "
+                                          "--adaptive-threshold times the average around it (fewer false "
+                                          "cuts on fast camera motion).")]
+AdaptiveOpt = Annotated[float, typer.Option(min=0.1, help="Ratio to the scores around a frame that "
+                                            "makes a cut (--detector adaptive).")]
+PerSceneOpt = Annotated[int | None, typer.Option(min=1, help="Keep N evenly spaced frames of every "
+                                                 "scene instead of every Nth frame (two passes).")]
+ScenesCsvOpt = Annotated[Path | None, typer.Option(help="Write the scene list here: start and end "
+                                                   "frame and time of every scene of every video.")]
 
 
 @app.callback()
@@ -140,13 +152,22 @@ def collect(name: str, options: Any, manifest: Path, as_json: bool = False, stri
     return int(summary.exit_status(strict))
 
 
+def _group_fields(values: list[str] | None) -> tuple[str, ...] | None:
+    """``--group-field`` values: None (default rule), () for 'none', else the named fields."""
+    if not values:
+        return None
+    names = tuple(n.strip() for v in values for n in v.split(",") if n.strip())
+    return () if names == ("none",) else names
+
+
 @app.command("folder", epilog="Examples:\n\n"
              "  harvest folder screenshots/ -m data/manifest.csv\n\n"
              "  harvest folder streets/ --pattern '{street}/cog_{suit}_{entity}_{n}.png' "
              "--label-field suit\n\n"
              "  harvest folder smash/ --pattern "
              "'{character}_{color}_{stage}_{orientation}_bg_on_{num:\\d+}.jpg' "
-             "--label-field character --copy")
+             "--label-field character --copy\n\n"
+             "  harvest folder shots/ --pattern '{site}/{label}_{n}.png' --group-field site")
 def folder(
     root: Annotated[Path, typer.Argument(help="Folder of images: class folders, optionally under "
                                          "train/ val/ test/.")],
@@ -155,6 +176,11 @@ def folder(
                                                 "e.g. '{street}/cog_{suit}_{n}.png'; "
                                                 "{name:REGEX} for a custom match.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Pattern field that holds the label.")] = None,
+    group_field: Annotated[list[str] | None, typer.Option(
+        help="Pattern field(s) that group related images (site, stage...), recorded in the manifest "
+             "so `curate split` keeps each value in one split and `train` reports accuracy per value. "
+             "Repeatable or comma-separated; 'auto' names the location-like fields (street, site, "
+             "level, map...), the default; 'none' for none.")] = None,
     label: Annotated[str | None, typer.Option(help="One label for every file.")] = None,
     copy: Annotated[bool, typer.Option("--copy", help="Copy files into the manifest's image store "
                                        "(images/) instead of referring to them in place.")] = False,
@@ -180,6 +206,7 @@ def folder(
 
     options = FolderOptions(root=root, pattern=pattern, label_field=label_field, label=label,
                             copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels),
+                            group_fields=_group_fields(group_field),
                             follow_links=follow_links,
                             executor=executor_spec(executor, cluster, workers))
     return collect("folder", options, manifest, as_json, strict)
@@ -211,7 +238,9 @@ def _frame_options(every: int | None, every_seconds: float | None, crop: str, si
              "  harvest frames kiki.mkv --every 48 --label kiki -m ghibli/manifest.csv\n\n"
              "  harvest frames films/*.mkv --every-seconds 2 --max-side 720 --workers 2 "
              "-m ghibli/manifest.csv\n\n"
-             "  harvest frames match.mp4 --crop 1280:720:0:0 --start 30 --end 600 --format png")
+             "  harvest frames match.mp4 --crop 1280:720:0:0 --start 30 --end 600 --format png\n\n"
+             "  harvest frames film.mkv --frames-per-scene 3 --detector adaptive --min-scene-len 0.6s "
+             "--scenes-csv film-scenes.csv")
 def frames(
     videos: Annotated[list[Path], typer.Argument(help="Video files (anything ffmpeg reads).")],
     manifest: ManifestOpt = Path("manifest.csv"),
@@ -229,6 +258,11 @@ def frames(
     keep_dark: KeepDarkOpt = False,
     scene_threshold: SceneThresholdOpt = DEFAULT_SCENE_THRESHOLD,
     black_gap: BlackGapOpt = 0.5,
+    min_scene_len: MinSceneLenOpt = "0",
+    detector: DetectorOpt = "content",
+    adaptive_threshold: AdaptiveOpt = 3.0,
+    frames_per_scene: PerSceneOpt = None,
+    scenes_csv: ScenesCsvOpt = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
     executor: ExecutorOpt = "local",
@@ -239,17 +273,19 @@ def frames(
     """Take every Nth frame of videos: borders cropped, scenes recorded, one decoding pass each.
 
     Frames go into the manifest folder's image store (images/). Each row has video, frame, time,
-    scene (<stem>:<nnnn>, changes at hard cuts, not inside fades), crop (W:H:X:Y) and origin
-    (file#frame=N). Running it again adds nothing and decodes only what is missing.
+    scene (<stem>:<nnnn>, changes at hard cuts and dissolves, not inside fades), crop (W:H:X:Y) and
+    origin (file#frame=N). Running it again adds nothing and decodes only what is missing.
     """
     from .video import FramesOptions
 
     options = FramesOptions(
-        videos=tuple(videos), label=label, workers=workers,
+        videos=tuple(videos), label=label, workers=workers, scenes_csv=scenes_csv,
         executor=executor_spec(executor, cluster, workers),
         frames=_frame_options(every, every_seconds, crop, size, image_format, start=start, end=end,
                               max_side=max_side, quality=quality, keep_dark=keep_dark,
-                              scene_threshold=scene_threshold, black_gap=black_gap))
+                              scene_threshold=scene_threshold, black_gap=black_gap,
+                              min_scene_len=min_scene_len, detector=detector,
+                              adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene))
     return collect("frames", options, manifest, as_json, strict)
 
 
@@ -351,7 +387,7 @@ def reddit(
                          **({"user_agent": user_agent} if user_agent else {}))
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
-                            placeholders=PlaceholderSet.from_files(placeholder or ()),
+                            placeholders=PlaceholderSet.from_files(placeholder or ()).with_known(),
                             limits=Limits(max_bytes, max_pixels), video_frames=frames_of,
                             executor=executor_spec(executor, cluster))
     return collect("reddit", options, manifest, as_json, strict)

@@ -8,7 +8,9 @@ The contract:
 - ``run(sink, progress)`` feeds rows to a :class:`~manifests.RowSink` (a ``manifests.Appender``),
   drives a :class:`~manifests.Progress` and returns a typed summary (its ``summary_type``, a
   :class:`~harvest.summary.RunSummary`); what a rerun may skip is marked in the sink's archive;
-- ``describe()`` may say, before the run, what the run will do (which post source and why).
+- ``describe()`` may say, before the run, what the run will do (which post source and why);
+- ``group_columns`` names the columns it writes that group related images, and ``run`` records them
+  with ``declare_groups(sink)`` (the manifest's own metadata, :mod:`manifests.groups`).
 
 Rows are plain dicts keyed by :mod:`manifests.schema` column names plus any collector metadata. Every
 collector is listed in :mod:`harvest.registry`; ``tests/harvest/test_registry.py`` checks this
@@ -30,8 +32,9 @@ class Collector(ABC):
     """Base of all collectors.
 
     Subclasses set ``name`` (the ``harvest`` sub-command), ``source`` (the manifest's ``source``
-    value), ``example`` (a command line that shows typical use), ``options_type`` and
-    ``summary_type``, and implement ``run``.
+    value), ``example`` (a command line that shows typical use), ``options_type``, ``summary_type``
+    and ``group_columns`` (the columns they write that group related images: a video, a post), and
+    implement ``run``.
     """
 
     name: ClassVar[str]
@@ -39,6 +42,7 @@ class Collector(ABC):
     example: ClassVar[str]
     options_type: ClassVar[type]
     summary_type: ClassVar[type[RunSummary]] = RunSummary
+    group_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: Any) -> None:
         if not isinstance(options, self.options_type):
@@ -53,6 +57,15 @@ class Collector(ABC):
     def describe(self) -> str | None:
         """What the run is about to do, for the user, before it starts (no I/O); ``None``: nothing."""
         return None
+
+    def groups(self) -> tuple[str, ...]:
+        """The group columns this run writes (the class's ``group_columns`` unless options say more)."""
+        return self.group_columns
+
+    def declare_groups(self, sink: RowSink) -> None:
+        """Record this run's group columns as the manifest's own metadata (see ``manifests.groups``)."""
+        if self.groups():
+            sink.declare_groups(self.groups(), f"harvest {self.name}")
 
     def new_summary(self) -> Any:
         return self.summary_type(self.source)

@@ -17,7 +17,8 @@ A ``Fetcher`` holds a pooled ``requests`` session with a configurable User-Agent
   are streamed to a temporary file instead (``FetchResult.file``). Peak memory for bodies stays under
   ``min(memory_budget, workers * spool_bytes)`` (512 MiB with the defaults) plus one copy of each
   image being verified;
-- sniffing of the real type from the first bytes (``sniff``), whatever the ``Content-Type`` claims.
+- sniffing of the real type from the first bytes (``sniff``, the one sniffer in :mod:`manifests.images`),
+  whatever the ``Content-Type`` claims.
 
 Every call returns a ``FetchResult`` whose ``status``/``error`` become a manifest row; no per-URL failure
 raises. ``Fetcher.map`` runs many downloads on a thread pool (``workers``) with at most ``per_host``
@@ -47,6 +48,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from manifests import NetworkError, UsageError, schema
+from manifests.images import sniff
 
 from .netguard import ByteBudget, Refused, WaitBudget, check_url, parse_wait, uses_proxy
 from .store import DEFAULT_MAX_BYTES
@@ -63,10 +65,6 @@ def _version() -> str:
 
 DEFAULT_USER_AGENT = f"python:gleanset:{_version()} (dataset harvester)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 522, 524})
-_SIGNATURES = (
-    (b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
-    (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"\x1aE\xdf\xa3", "webm"),
-)
 T = TypeVar("T")
 J = TypeVar("J")
 
@@ -176,27 +174,6 @@ class _Retry(Exception):
                  http_status: int | None = None) -> None:
         super().__init__(error)
         self.status, self.error, self.delay, self.http_status = status, error, delay, http_status
-
-
-def sniff(data: bytes) -> str | None:
-    """The real type of some bytes from their first bytes: ``jpeg``, ``png``, ``html``, ``mp4``, ..."""
-    head = data[:64]
-    for sign, kind in _SIGNATURES:
-        if head.startswith(sign):
-            return kind
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        return "avif" if brand in (b"avif", b"avis") else "heic" if brand.startswith(b"hei") else "mp4"
-    text = head.lstrip().lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        return "html"
-    if text.startswith((b"<svg", b"<?xml")):
-        return "svg"
-    if text.startswith((b"{", b"[")):
-        return "json"
-    return None
 
 
 def retry_after(headers: Any, now: float | None = None) -> float | None:

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PIL import Image
 
 from manifests import InputError, RowSink, UsageError, lineage, read, schema
 from manifests.executor import ExecutorSpec, partitions, run_partitions
+from manifests.images import is_image_name
 from manifests.progress import Progress
 
 from .collector import Collector
@@ -37,8 +37,11 @@ from .summary import RunSummary
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset(Image.registered_extensions()) | {".svg", ".heic", ".heif", ".avif"}
 CHUNK = 64
+AUTO = "auto"  # --group-field auto: the pattern's location-like fields
+# Pattern fields that name where an image was taken: recorded as group columns unless told otherwise.
+GROUP_LIKE = frozenset({"street", "location", "site", "place", "area", "zone", "map", "level", "stage",
+                        "room", "scene", "video", "episode", "session", "album", "camera"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class FolderOptions:
         copy: copy files into the image store instead of referring to them where they are.
         workers: processes that verify images (``None``: one per core).
         limits: byte and pixel limits of the image store.
+        group_fields: pattern fields that group related images (a street, a site, a stage): the
+            manifest records them, so ``curate split`` keeps each value in one split and ``train``
+            reports accuracy per value. ``None`` (default): the pattern's location-like fields
+            (:data:`GROUP_LIKE`), which ``"auto"`` also names among others; ``()``: none.
         follow_links: import what symbolic links lead to even outside the root (otherwise such
             links are ``outside_root`` rows and symlinked folders are not entered).
         executor: where verification runs (local processes by default, or Dask: workers must see
@@ -66,6 +73,7 @@ class FolderOptions:
     copy: bool = False
     workers: int | None = None
     limits: Limits = Limits()
+    group_fields: tuple[str, ...] | None = None
     follow_links: bool = False
     executor: ExecutorSpec | None = None
 
@@ -76,18 +84,27 @@ class FolderOptions:
         pattern = compile_pattern(self.pattern) if self.pattern else None  # raises UsageError
         if self.label_field and (pattern is None or self.label_field not in pattern.fields):
             raise UsageError(f"--label-field {self.label_field!r} is not a field of --pattern")
+        fields = pattern.fields if pattern else ()
+        unknown = [f for f in self.group_fields or () if f not in fields and f != AUTO]
+        if unknown:
+            raise UsageError(f"--group-field {unknown[0]!r} is not a field of --pattern"
+                             + (f" (fields: {', '.join(fields)})" if fields else ""))
 
 
 @dataclass
 class FolderSummary(RunSummary):
-    """A folder import: the counts, plus the fields the path pattern made columns."""
+    """A folder import: the counts, plus the fields the path pattern made columns and the group columns
+    recorded among them."""
 
     pattern_fields: list[str] = field(default_factory=list)
+    group_columns: list[str] = field(default_factory=list)
     reconciled: dict[str, int] = field(default_factory=dict)  # rows made replaced / missing
 
     def to_dict(self) -> dict[str, Any]:
         data = {**super().to_dict(), "reconciled": self.reconciled}
-        return {**data, "pattern_fields": self.pattern_fields} if self.pattern_fields else data
+        if not self.pattern_fields:
+            return data
+        return {**data, "pattern_fields": self.pattern_fields, "group_columns": self.group_columns}
 
 
 @dataclass(frozen=True)
@@ -145,6 +162,13 @@ class FolderCollector(Collector):
         self.pattern: PathPattern | None = compile_pattern(options.pattern) if options.pattern else None
         self.normalised: set[str] = set()  # labels rewritten to NFC
 
+    def groups(self) -> tuple[str, ...]:
+        """The ``group_fields`` asked for (``auto``: the location-like ones), ``auto`` by default."""
+        asked = (AUTO,) if self.options.group_fields is None else self.options.group_fields
+        fields = self.pattern.fields if self.pattern else ()
+        like = [f for f in fields if f in GROUP_LIKE and f != self.options.label_field]
+        return tuple(dict.fromkeys(g for f in asked for g in (like if f == AUTO else [f])))
+
     def files(self) -> Iterator[tuple[Path, str]]:
         """Every non-hidden file under the root, sorted, with its ``/``-separated relative path."""
         for entry in walk(self.options.root, self.options.follow_links, self.new_summary()):
@@ -185,7 +209,7 @@ class FolderCollector(Collector):
             origin = str(path.resolve())
             if not entry.outside:
                 found.add(origin)  # present, whether or not this run's options import it
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
+            if not is_image_name(path):
                 summary.skip("not_image_file", rel)
                 continue
             fields = self.fields_for(rel)
@@ -210,6 +234,7 @@ class FolderCollector(Collector):
             raise InputError(f"{root} is not a folder")
         progress = self.progress_or_none(progress)
         summary = self.new_summary()
+        self.declare_groups(sink)
         tasks, ready, found = self._tasks(sink, summary)
         progress.total(len(tasks), f"importing {root}")
         base = sink.path.parent.resolve()
@@ -232,6 +257,7 @@ class FolderCollector(Collector):
         summary.reconciled = reconcile(sink.path, root, self.source, found, current)
         if self.pattern:
             summary.pattern_fields = list(self.pattern.fields)
+            summary.group_columns = list(self.groups())
         summary.warnings += self._warnings(summary, len(tasks) + len(ready) + summary.known)
         return summary
 

@@ -1,4 +1,6 @@
-"""gleanset's manifest contract: schema, read/write, merge, lock, lineage log, row sinks and progress.
+"""gleanset's manifest contract: schema, read/write, merge, lock, lineage log, row sinks and progress,
+group columns (:mod:`manifests.groups`) and the one image opener (:mod:`manifests.images`, imported on
+demand: ``from manifests import images``).
 
 Every other package (harvest, curate, train) reads and writes manifests through this package and
 names columns through :mod:`manifests.schema`.
@@ -30,11 +32,12 @@ from .sink import Rows, RowSink
 
 if TYPE_CHECKING:
     from .archive import Archive, archive_path
+    from .groups import group_columns
     from .io import conform, empty, from_records, is_parquet, read, write
     from .lineage import entries as lineage_entries
     from .lineage import log_path
     from .merge import Changes, MergeStats, diff, merge
-    from .update import Appender, locked, update
+    from .update import Appender, declare_groups, locked, update
 
 # name -> (module, attribute): imported on first use (PEP 562).
 _LAZY = {
@@ -44,7 +47,8 @@ _LAZY = {
     "lineage_entries": ("lineage", "entries"), "log_path": ("lineage", "log_path"),
     "Changes": ("merge", "Changes"), "MergeStats": ("merge", "MergeStats"), "diff": ("merge", "diff"),
     "merge": ("merge", "merge"), "Appender": ("update", "Appender"), "locked": ("update", "locked"),
-    "update": ("update", "update"),
+    "update": ("update", "update"), "declare_groups": ("update", "declare_groups"),
+    "group_columns": ("groups", "group_columns"),
 }
 
 
@@ -76,6 +80,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Appender", "Archive", "Changes", "ExitStatus", "GleansetError", "InputError", "LockTimeout",
     "ManifestError", "MergeStats", "MissingToolError", "NetworkError", "NoProgress", "Progress",
-    "RowSink", "Rows", "UsageError", "archive_path", "conform", "diff", "empty", "from_records",
-    "is_parquet", "lineage_entries", "locked", "log_path", "merge", "read", "schema", "update", "write",
+    "RowSink", "Rows", "UsageError", "archive_path", "conform", "declare_groups", "diff", "empty",
+    "from_records", "group_columns", "is_parquet", "lineage_entries", "locked", "log_path", "merge",
+    "read", "schema", "update", "write",
 ]

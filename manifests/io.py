@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import schema, validate
+from . import groups, schema, validate
 from .errors import ManifestError
 from .partitioned import is_partitioned, read_parts, write_parts
 
@@ -93,7 +93,7 @@ def read(path: str | os.PathLike[str], require: Iterable[str] = ()) -> pd.DataFr
     if not path.exists() or (path.is_file() and path.stat().st_size == 0):
         if require:
             raise ManifestError(f"{path} does not exist or is empty")
-        return empty()
+        return groups.attach(empty(), groups.read_meta(path))
     try:
         if is_partitioned(path):
             frame = read_parts(path)
@@ -117,7 +117,7 @@ def read(path: str | os.PathLike[str], require: Iterable[str] = ()) -> pd.DataFr
         raise ManifestError(f"cannot read manifest {path}: {' '.join(str(exc).split())}") from exc
     validate.check_identifiers(frame, path)
     validate.check_required(frame, require, path, header)
-    return frame
+    return groups.attach(frame, groups.read_meta(path))
 
 
 def check_target(path: str | os.PathLike[str]) -> None:
@@ -154,7 +154,8 @@ def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool 
 
     ``conformed=True`` skips :func:`conform` for a frame that already went through it. A folder (or
     ``partitioned=True``) is a partitioned Parquet manifest (:mod:`manifests.partitioned`): only the
-    changed parts are written, and the commit is the atomic replacement of its part list.
+    changed parts are written, and the commit is the atomic replacement of its part list. A Parquet
+    file carries its sidecar metadata (:mod:`manifests.groups`) in its key-value metadata.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +169,7 @@ def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool 
     try:
         with os.fdopen(fd, "wb") as fh:
             if is_parquet(path):
-                frame.to_parquet(fh, engine="pyarrow", index=False)
+                _write_parquet(frame, fh, groups.read_meta(path))
             else:
                 # CRLF rows: the csv writer then quotes every field holding \r or \n (RFC 4180).
                 frame.to_csv(fh, index=False, encoding="utf-8", lineterminator="\r\n")
@@ -179,6 +180,19 @@ def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool 
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _write_parquet(frame: pd.DataFrame, fh: Any, meta: dict[str, Any]) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if meta:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               groups.PARQUET_KEY: json.dumps(meta).encode()})
+    pq.write_table(table, fh)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -50,10 +50,14 @@ DHASH_FLIP = "dhash_flip"
 WHASH_FLIP = "whash_flip"
 AHASH_FLIP = "ahash_flip"
 COLORHASH_FLIP = "colorhash_flip"
+DUP_CONFLICT = "dup_conflict"
+LABEL_QUALITY = "label_quality"
+LABEL_ISSUE = "label_issue"
+SUGGESTED_LABEL = "suggested_label"
+OFF_TOPIC = "off_topic"
 
 # -- collector metadata with a known dtype -----------------------------------------------------
-# folder
-STREET = "street"
+# (folder's --pattern fields, such as street, are undeclared string columns)
 # frames
 VIDEO = "video"
 FRAME = "frame"
@@ -138,10 +142,15 @@ STAGE_EXTRAS: tuple[Column, ...] = (
     Column(WHASH_FLIP, STRING, "whash of the mirrored image (curate dedupe --flip-invariant)"),
     Column(AHASH_FLIP, STRING, "ahash of the mirrored image (curate dedupe --flip-invariant)"),
     Column(COLORHASH_FLIP, STRING, "colorhash of the mirrored image (curate dedupe --flip-invariant)"),
+    Column(DUP_CONFLICT, STRING, "near-duplicate of a row with another label, left ok (curate dedupe)"),
+    Column(LABEL_QUALITY, FLOAT, "cleanlab label quality, 0-1, low is suspicious (curate label-issues)"),
+    Column(LABEL_ISSUE, BOOL, "cleanlab flags the label as likely wrong (curate label-issues)"),
+    Column(SUGGESTED_LABEL, STRING, "the class out-of-fold predictions favour (curate label-issues)"),
+    Column(OFF_TOPIC, FLOAT, "out-of-distribution score, 0-1, low is far from every class "
+           "(curate label-issues)"),
 )
 
 METADATA: tuple[Column, ...] = (
-    Column(STREET, STRING, "street or location a screenshot was taken on"),
     Column(VIDEO, STRING, "video file a frame came from"),
     Column(FRAME, INT, "frame index in the video"),
     Column(TIME, FLOAT, "frame time in seconds"),
@@ -222,10 +231,9 @@ OUTSIDE_ROOT = "outside_root"  # a symbolic link leading out of the imported fol
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}
-# Columns that identify a group of related images; splitting randomly across them leaks.
-GROUP_COLUMNS = (SCENE, POST_ID, STREET, VIDEO, DUP_CLUSTER)
-# Columns a trained model's accuracy is reported per value of (the table that exposes a leak).
-REPORT_GROUPS = (SOURCE, SUBREDDIT, STREET, SCENE, VIDEO, POST_ID)
+# Which columns group related images is the manifest's own knowledge: see manifests.groups.
+# Columns a trained model's accuracy is reported per value of, besides the group columns.
+REPORT_COLUMNS = (SOURCE, SUBREDDIT)
 
 
 def dtype_of(name: str) -> str:

@@ -6,6 +6,8 @@ finished in the manifest's archive (:mod:`manifests.archive`); a mark is written
 added before it have been merged into the manifest, so a rerun never skips an input whose rows were
 lost. ``archive`` answers what earlier runs finished. ``path`` is the manifest (its folder holds the
 image store); ``details`` go into the run's lineage-log entry, for people, never read back to resume.
+``declare_groups`` records the columns the collector writes that group related images, as the
+manifest's own metadata (:mod:`manifests.groups`).
 
 Library code that only produces rows (a video's frames for another collector) takes the smaller
 :class:`Rows` protocol: anything with ``add``.
@@ -13,7 +15,7 @@ Library code that only produces rows (a video's frames for another collector) ta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,4 +53,9 @@ class RowSink(Rows, Protocol):
     def mark(self, collector: str, key: str, variant: str = "", info: Mapping[str, Any] | None = None
              ) -> None:
         """Record ``key`` as finished (with ``variant`` options) once the rows before it are merged."""
+        ...
+
+    def declare_groups(self, columns: Iterable[str], by: str) -> None:
+        """Record ``columns`` as the manifest's group columns (:mod:`manifests.groups`) with the next
+        flush: the columns this collector writes that group related images (a video, a post)."""
         ...

@@ -18,7 +18,7 @@ import glob
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ import pandas as pd
 from filelock import FileLock
 from filelock import Timeout as _FileLockTimeout
 
-from . import io, lineage, schema
+from . import groups, io, lineage, schema
 from .archive import Archive
 from .errors import LockTimeout
 from .merge import Changes, MergeStats, diff, merge
@@ -103,6 +103,41 @@ class Transaction:
     frame: pd.DataFrame
     details: dict[str, Any] = field(default_factory=dict)
     changes: Changes = Changes()
+    new_groups: dict[str, str] = field(default_factory=dict)
+
+    def declare_groups(self, columns: Iterable[str], by: str) -> None:
+        """Record ``columns`` as group columns of the manifest when the transaction commits."""
+        self.new_groups.update({c: by for c in columns if c})
+
+
+def declare_groups(manifest: str | os.PathLike[str], columns: Iterable[str], by: str,
+                   timeout: float = LOCK_TIMEOUT) -> None:
+    """Record ``columns`` as group columns of a manifest (its sidecar), under the manifest's lock.
+
+    Collectors call this for the columns they write (a search engine's ``creator``, say); the
+    manifest then refuses random splits across them and training reports accuracy per value.
+    """
+    path = Path(manifest)
+    with locked(path, timeout):
+        frame = io.read(path)
+        if _record_groups(path, groups.read_meta(path), dict.fromkeys(columns, by), frame) \
+                and io.is_parquet(path) and path.exists():
+            io.write(frame, path, conformed=True)  # the Parquet file's own copy of the metadata
+
+
+def _record_groups(target: Path, meta: dict[str, Any], new: Mapping[str, str],
+                   frame: pd.DataFrame) -> bool:
+    """Write ``target``'s sidecar when ``new`` adds to ``meta``; the caller holds the lock.
+
+    Returns whether the sidecar was written.
+    """
+    merged = groups.with_groups(meta, new, frame)
+    if merged == meta and groups.meta_path(target).exists():
+        return False
+    if not merged.get(groups.GROUPS_KEY) and not meta:
+        return False
+    groups.write_meta(target, merged)
+    return True
 
 
 @contextmanager
@@ -129,13 +164,25 @@ def update(manifest: str | os.PathLike[str], command: str | None = None,
             tx.frame = rebase_paths(tx.frame, Path(manifest), target)
         before = io.read(target) if output else original
         tx.changes = diff(before, tx.frame)
-        if dry_run or (tx.changes == Changes() and target.exists()):
+        if dry_run:
+            return
+        wrote = _commit_groups(Path(manifest), Path(target), tx)
+        if tx.changes == Changes() and target.exists() and not (wrote and io.is_parquet(target)):
             return
         io.write(tx.frame, target, conformed=True)
         lineage.append(target, command or lineage.command_line(), tx.changes, len(tx.frame),
                        tx.details)
 
 
+def _commit_groups(source: Path, target: Path, tx: Transaction) -> bool:
+    """The target's sidecar: the source's metadata plus the groups the transaction declared."""
+    meta = groups.read_meta(source)
+    if target == source and not tx.new_groups:
+        return False
+    target_meta = meta if target == source else groups.read_meta(target) if target.exists() else {}
+    wrote = _record_groups(target, {**target_meta, **meta}, tx.new_groups, tx.original)
+    groups.attach(tx.frame, groups.read_meta(target))
+    return wrote
 def merge_changes(stats: MergeStats) -> Changes:
     """Rows a merge changed: a failed row replaced by a success for its origin is a change."""
     changed = min(stats.added, stats.replaced_failures)
@@ -175,6 +222,11 @@ class Appender:
         self.archive = Archive(self.path)
         self._buffer: list[Mapping[str, Any]] = []
         self._marks: dict[str, list[tuple[str, str, Mapping[str, Any] | None]]] = {}
+        self._groups: dict[str, str] = {}
+
+    def declare_groups(self, columns: Iterable[str], by: str) -> None:
+        """Record ``columns`` as the manifest's group columns with the next flush (collectors call it)."""
+        self._groups.update({c: by for c in columns if c and c not in self._groups})
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Queue one row; flushes when the batch is full or the oldest row has waited too long."""
@@ -193,19 +245,33 @@ class Appender:
 
     def flush(self) -> MergeStats:
         """Merge the buffered rows into the manifest now, then write the pending marks."""
-        stats = self._merge() if self._buffer else MergeStats()
+        if self._buffer:
+            stats = self._merge()
+        else:
+            stats = MergeStats()
+            if self._groups:
+                self._groups_only()
         self._last_flush = time.monotonic()
         marks, self._marks = self._marks, {}
         for collector, records in marks.items():
             self.archive.add_many(collector, records)
         return stats
 
+    def _groups_only(self) -> None:
+        """Record declared group columns when no row is new (a rerun with another --group-field)."""
+        with locked(self.path, self.timeout):
+            current = io.read(self.path)
+            if self._commit_groups(current) and io.is_parquet(self.path) and self.path.exists():
+                io.write(current, self.path, conformed=True)
+
     def _merge(self) -> MergeStats:
         batch = io.from_records(self._buffer)
         with locked(self.path, self.timeout):
             current = io.read(self.path)
             merged, stats = merge(current, batch)
-            if stats.added or stats.replaced_failures or not self.path.exists():
+            wrote = self._commit_groups(current)
+            if stats.added or stats.replaced_failures or not self.path.exists() or \
+                    (wrote and io.is_parquet(self.path)):
                 io.write(merged, self.path, conformed=True)
             self._rows = len(merged)
         self._buffer.clear()
@@ -213,6 +279,13 @@ class Appender:
         self.stats += stats
         return stats
 
+    def _commit_groups(self, current: pd.DataFrame) -> bool:
+        """Record the declared groups (under the lock); whether the sidecar was written."""
+        if not self._groups:
+            return False
+        wrote = _record_groups(self.path, groups.read_meta(self.path), self._groups, current)
+        self._groups.clear()
+        return wrote
     def _log(self, details: dict[str, Any], final: bool = False) -> None:
         """Append a lineage entry for what was merged since the last entry, if anything.
 

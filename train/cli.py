@@ -26,10 +26,12 @@ from manifests.cliargs import (
     VersionOpt,
     use_manifest,
 )
-from manifests.console import RichProgress, print_json, run_app, setup_logging
+from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from .runner import TrainOptions
 
 # The names of train.model.ARCHS, spelled out so --help does not import torch (a test keeps them equal).
 ARCH_NAMES = ("resnet18", "resnet34", "resnet50", "efficientnet_b0", "efficientnet_b1",
@@ -130,6 +132,15 @@ def run_cmd(
                                             "(= img size) or N; 0 turns the cache off.")] = "auto",
     cache_dir: Annotated[Path | None, typer.Option(help="Decode cache folder (default: .cache/train "
                                                    "beside the manifest).")] = None,
+    folds: Annotated[int | None, typer.Option(help="Train K grouped folds instead and write out-of-fold "
+                                              "probabilities (for curate label-issues).")] = None,
+    fold_groups: Annotated[str, typer.Option(help="With --folds: comma-separated columns whose values "
+                                             "never straddle folds (default: the group columns "
+                                             "present: street, scene, video, post_id, dup_cluster...).")
+                           ] = "",
+    predictions: Annotated[Path | None, typer.Option(help="With --folds: the predictions file (default "
+                                                     "<manifest stem>.oof.csv beside the manifest).")
+                           ] = None,
     log: Annotated[str, typer.Option(help="csv (history.csv) or tensorboard (also event files in "
                                      "RUN/tensorboard).")] = "csv",
     features_only: Annotated[bool, typer.Option("--features-only", help="Cache backbone features once, "
@@ -143,6 +154,9 @@ def run_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune a torchvision model on the manifest's train split, validating on val.
+
+    With --folds K: K models, each scoring the rows it never saw (whole groups per fold), and one
+    predictions file: sha256, label, fold, p_<class>... (no split column needed).
 
     Writes model.pt, config.json, history.csv, curves.png, metrics.json (with accuracy per street,
     scene, source... to expose leaks), confusion.png, predictions.csv and review.html to the run folder.
@@ -160,6 +174,9 @@ def run_cmd(
     if config is not None:
         manifest, opts = _from_config(ctx, config, opts, manifest)
     use_manifest(manifest, quiet=_rank() > 0)
+    if folds is not None:
+        _run_folds(manifest, opts, folds, fold_groups, predictions, as_json)
+        return
     with RichProgress(enabled=not as_json and _rank() == 0, transient=True) as progress:
         result = train(manifest, opts, progress)
     if as_json:
@@ -178,6 +195,21 @@ def run_cmd(
                   + (f"; skipped {skipped}" if skipped else ""), highlight=False)
     _print_groups(console, m["groups"])
     console.print(f"run folder: {result.out}\nreview page: {result.out / 'review.html'}", highlight=False)
+
+
+def _run_folds(manifest: Path, opts: TrainOptions, k: int, groups: str, predictions: Path | None,
+               as_json: bool) -> None:
+    from .folds import out_of_fold
+
+    columns = tuple(c.strip() for c in groups.split(",") if c.strip()) or None
+    with RichProgress(enabled=not as_json, transient=True) as progress:
+        path = out_of_fold(manifest, opts, k, columns, predictions, progress)
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    if as_json:
+        print_json({"predictions": str(path), **meta})
+        return
+    err_console.print(f"{k} folds of {manifest} grouped by {', '.join(meta['groups']) or 'row'}; fold "
+                      f"runs in {meta['runs']}\nout-of-fold predictions: {path}", highlight=False)
 
 
 def _print_groups(console: Console, groups: dict[str, dict[str, dict[str, float]]]) -> None:

@@ -2,7 +2,8 @@
 
 ``load_table`` reads a manifest and keeps ``status=ok`` rows that have a label, a ``split`` and an image
 file (missing files are counted skips); a manifest with no splits is an error that says to run
-``curate split``. ``load_image`` decodes one image at reduced size (JPEG draft mode), resizes its shorter
+``curate split``. ``load_image`` decodes one image at reduced size through the one image opener
+(:func:`manifests.images.decode`: JPEG draft mode, EXIF orientation, named failures), resizes its shorter
 side and centre-crops a square, so a 1080p frame never reaches full resolution in memory; the split's
 :class:`~train.cache.TensorCache` keeps that square so later epochs and runs skip decoding. Datasets
 yield ``uint8`` CHW tensors; :func:`to_input` augments and normalises a whole batch on the device.
@@ -26,7 +27,7 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler, WeightedRando
 from torchvision.transforms import v2
 
 import manifests
-from manifests import InputError, schema
+from manifests import InputError, images, schema
 
 from .cache import TensorCache, cache_key
 from .model import Preprocess
@@ -97,26 +98,19 @@ def _check(manifest: Path, rows: pd.DataFrame, classes: tuple[str, ...]) -> None
                          f"(they appear only in val/test); fix the split or drop them")
 
 
-def _draft(img: Image.Image, resize: int) -> None:
-    """Let the JPEG decoder scale down by 1/2, 1/4 or 1/8 while the shorter side stays >= resize."""
-    if img.format == "JPEG":
-        w, h = img.size
-        scale = resize / min(w, h)
-        img.draft("RGB", (max(1, round(w * scale)), max(1, round(h * scale))))
-
-
 def load_image(path: Path, pre: Preprocess) -> np.ndarray:
-    """Decode an image into an RGB ``uint8`` array of ``pre.size`` x ``pre.size`` (HWC)."""
-    with Image.open(path) as img:
-        _draft(img, pre.resize)
-        img = img.convert("RGB")
-        w, h = img.size
-        scale = pre.resize / min(w, h)
-        nw, nh = max(pre.resize, round(w * scale)), max(pre.resize, round(h * scale))
-        img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
-        left, top = (nw - pre.size) // 2, (nh - pre.size) // 2
-        img = img.crop((left, top, left + pre.size, top + pre.size))
-        return np.array(img, dtype=np.uint8)
+    """Decode an image into an RGB ``uint8`` array of ``pre.size`` x ``pre.size`` (HWC).
+
+    Raises :class:`manifests.images.ImageError` (a named status) when the file cannot be decoded.
+    """
+    img = images.decode(path, min_side=pre.resize, mode="RGB").image
+    w, h = img.size
+    scale = pre.resize / min(w, h)
+    nw, nh = max(pre.resize, round(w * scale)), max(pre.resize, round(h * scale))
+    img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    left, top = (nw - pre.size) // 2, (nh - pre.size) // 2
+    img = img.crop((left, top, left + pre.size, top + pre.size))
+    return np.array(img, dtype=np.uint8)
 
 
 class ManifestDataset(Dataset):

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import nn
 
-from manifests import schema
+from manifests import images, schema
 
 from .data import load_image, to_input
 from .metrics import CONFIDENCE, CORRECT, PREDICTION
@@ -119,11 +119,10 @@ ORIGINAL_SIDE = 192  # longer side of the original image as shown
 
 def original(path: Path, side: int = ORIGINAL_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
     """The image file as it is (EXIF-rotated, RGB), shrunk to ``side`` for the page; and its size."""
-    with Image.open(path) as img:
-        img = ImageOps.exif_transpose(img).convert("RGB")
-        size = img.size
-        img.thumbnail((side, side))
-        return np.asarray(img), size
+    img = images.decode(path, mode="RGB").image  # the one opener: EXIF-rotated, named failures
+    size = img.size
+    img.thumbnail((side, side))
+    return np.asarray(img), size
 
 
 def _card(row: pd.Series, source: tuple[np.ndarray, tuple[int, int]] | None, image: np.ndarray,
@@ -174,8 +173,8 @@ def review(model: nn.Module, arch: Arch, info: ModelInfo, predictions: pd.DataFr
                 maps = cam(x)
                 try:
                     source = original(root / row[schema.PATH])
-                except OSError as exc:  # the model input decoded, so this is rare; show the rest
-                    log.warning("cannot show the original of %s: %s", row[schema.PATH], exc)
+                except images.ImageError as exc:  # the model input decoded, so this is rare
+                    log.warning("cannot show the original of %s: %s", row[schema.PATH], exc.error)
                     source = None
                 cards.append(_card(row, source, image, maps[0], scale))
             body = "".join(cards) or "<p>none</p>"

@@ -1,8 +1,9 @@
 """What a trained model got right: metrics, per-group accuracy, predictions table and plots.
 
 ``evaluate`` turns a split's rows and predicted probabilities into ``metrics.json`` material: accuracy,
-macro-F1, per-class precision/recall/F1/support (scikit-learn) and accuracy per value of every group
-column present (street, scene, source, video, post_id, ...): the table that exposes a leak.
+macro-F1, per-class precision/recall/F1/support (scikit-learn) and accuracy per value of source,
+subreddit and every group column the manifest records (:func:`manifests.group_columns`: street, scene,
+video, post_id, a user's own site...): the table that exposes a leak.
 ``predictions_frame`` is ``predictions.csv`` (joinable to the manifest by sha256). Plots use
 matplotlib's Agg backend (no display needed).
 """
@@ -26,7 +27,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from manifests import schema
+from manifests import group_columns, schema
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,9 @@ def predictions_frame(rows: pd.DataFrame, probs: np.ndarray, classes: tuple[str,
 
 
 def group_accuracy(rows: pd.DataFrame, correct: np.ndarray) -> dict[str, dict[str, dict[str, float]]]:
-    """Accuracy and count per value of each group column that holds any value."""
+    """Accuracy and count per value of source, subreddit and every group column the manifest records."""
     result: dict[str, dict[str, dict[str, float]]] = {}
-    for col in schema.REPORT_GROUPS:
+    for col in dict.fromkeys((*schema.REPORT_COLUMNS, *group_columns(rows))):
         if col not in rows.columns or rows[col].isna().all():
             continue
         keys = rows[col].astype("string").fillna("(none)").to_numpy()

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
 from manifests import InputError, UsageError, schema
+from manifests.images import ImageError, is_image_name
 
 from .data import ManifestDataset, load_image, load_table, to_input
 from .device import pick_device, probabilities
@@ -28,9 +28,6 @@ from .metrics import CONFIDENCE, PREDICTION, evaluate, predictions_frame
 from .model import ModelInfo, load_checkpoint
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-DECODE_ERRORS = (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError)
 
 
 @dataclass
@@ -85,9 +82,9 @@ class FilesDataset(Dataset):
         try:
             arr = load_image(self.paths[i], self.pre)
             error = ""
-        except DECODE_ERRORS as exc:
+        except ImageError as exc:  # one named failure from the one opener
             arr = np.zeros((self.pre.size, self.pre.size, 3), np.uint8)
-            error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            error = exc.error
         return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1), error, i
 
 
@@ -96,7 +93,7 @@ def image_files(inputs: list[Path]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            files += sorted(p for p in item.rglob("*") if is_image_name(p))
         elif item.is_file():
             files.append(item)
         else:

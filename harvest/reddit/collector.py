@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from ..remote import fetch_on
 from ..store import Limits, store_bytes
 from ..summary import RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
-from .placeholders import PlaceholderSet
+from .placeholders import PlaceholderSet, placeholder_url
 from .sources import PostStream, SourceChoice, SourceOptions, choose
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class RedditOptions:
         rules: which posts and media to take (previews, NSFW, spoilers).
         fetch: the fetcher's settings (workers, per-host limit, retries, User-Agent, mirrors).
         label: one label for every image (default: the subreddit name).
-        placeholders: known "removed" placeholder images, rejected by content.
+        placeholders: known "removed" placeholder images, rejected by content (imgur's by default).
         limits: byte and pixel limits of the image store.
         video_frames: the frames extractor for ``v.redd.it`` videos; ``None`` skips videos.
         env: environment holding ``REDDIT_*`` credentials (default: ``os.environ``).
@@ -73,7 +74,7 @@ class RedditOptions:
     rules: MediaRules = MediaRules()
     fetch: FetchOptions = FetchOptions()
     label: str | None = None
-    placeholders: PlaceholderSet = PlaceholderSet()
+    placeholders: PlaceholderSet = PlaceholderSet.known()
     limits: Limits = Limits()
     video_frames: VideoFrames | None = None
     env: Mapping[str, str] | None = None
@@ -158,6 +159,21 @@ def recorded_origins(manifest: Path, source: str) -> set[str]:
     return done
 
 
+_STORED_LOCK = threading.Lock()  # module-level: the collector itself travels to Dask workers
+
+
+def _placeholder_reason(url: str | None) -> str | None:
+    name = placeholder_url(url)
+    return f"{url} is a 'removed image' placeholder ({name})" if name else None
+
+
+def stored_digests(manifest: Path, source: str) -> dict[str, str]:
+    """sha256 -> origin of the images a source has stored in the manifest."""
+    frame = read(manifest)
+    frame = frame[(frame[schema.SOURCE] == source) & (frame[schema.STATUS] == schema.OK)]
+    return dict(zip(frame[schema.SHA256].astype(str), frame[schema.ORIGIN].astype(str), strict=True))
+
+
 def _mark_done(sink: RowSink, source: str, rows: list[dict[str, Any]]) -> None:
     """Mark the media URL of one download done, unless it failed transiently (retried next run)."""
     if rows and not any(row[schema.STATUS] in schema.TRANSIENT for row in rows):
@@ -174,6 +190,7 @@ class RedditCollector(Collector):
     example = "harvest reddit r/Doom --after 2020-07-01 --before 2020-08-01 --top 900"
     options_type = RedditOptions
     summary_type = RedditSummary
+    group_columns = (schema.POST_ID, schema.AUTHOR)
 
     options: RedditOptions
 
@@ -193,17 +210,24 @@ class RedditCollector(Collector):
         opts = self.options
         summary: RedditSummary = self.new_summary()
         counts = _Counts(self.progress_or_none(progress))
+        self.declare_groups(sink)
         done = recorded_origins(sink.path, self.source) | set(sink.archive.entries(self.source))
+        self._stored = stored_digests(sink.path, self.source)
         root = sink.path.parent
+
+        def emit(row: dict[str, Any]) -> None:
+            sink.add(row)
+            summary.record(row.get(schema.LABEL), row[schema.STATUS])
+            counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
+
         with Fetcher(opts.fetch) as fetcher:
             stream = PostStream(opts.source, fetcher, self._env())
             summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
-            jobs = self._jobs(stream, done, summary, counts)
+            jobs = self._jobs(stream, done, summary, counts,
+                              lambda row: (emit(row), _mark_done(sink, self.source, [row])))
             for rows in self._download(fetcher, jobs, root):
                 for row in rows:
-                    sink.add(row)
-                    summary.record(row.get(schema.LABEL), row[schema.STATUS])
-                    counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
+                    emit(row)
                 _mark_done(sink, self.source, rows)
             limits = fetcher.report()
         sink.flush()
@@ -225,9 +249,10 @@ class RedditCollector(Collector):
         else:
             yield from fetcher.map(jobs, handle, url=_media_url)
 
-    def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary,
-              counts: _Counts) -> Iterator[_Job]:
-        """Downloads to do, post by post; skipped posts and recorded media are counted here."""
+    def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary, counts: _Counts,
+              emit: Callable[[dict[str, Any]], object]) -> Iterator[_Job]:
+        """Downloads to do, post by post; skipped posts and recorded media are counted here, and media
+        known to be gone (failed gallery items, placeholder URLs) become rows without a download."""
         for post in stream:
             counts.add("posts")
             name = f"{post.get('subreddit')}/{post.get('id')}"
@@ -248,15 +273,27 @@ class RedditCollector(Collector):
                     counts.add("skipped")
                     continue
                 done.add(media.url)
+                gone = media.gone or _placeholder_reason(media.url)
+                if gone:
+                    emit({**self._row(_Job(media, fields), None), schema.STATUS: schema.REMOVED,
+                          schema.ERROR: gone})
+                    continue
                 yield _Job(media, fields)
+
+    def _row(self, job: _Job, result: FetchResult | None) -> dict[str, Any]:
+        final = result.final_url if result is not None else None
+        return {**job.fields, schema.SOURCE: self.source, schema.ORIGIN: job.media.url,
+                schema.MEDIA_URL: final or job.media.url, schema.GALLERY_INDEX: job.media.gallery_index,
+                schema.HARVESTED_AT: lineage.now()}
 
     def _handle(self, job: _Job, result: FetchResult, root: Path) -> list[dict[str, Any]]:
         """Turn one download into rows (runs on a fetcher thread)."""
-        row = {**job.fields, schema.SOURCE: self.source, schema.ORIGIN: job.media.url,
-               schema.MEDIA_URL: result.final_url or job.media.url,
-               schema.GALLERY_INDEX: job.media.gallery_index, schema.HARVESTED_AT: lineage.now()}
+        row = self._row(job, result)
         if not result.ok or (result.data is None and result.file is None):
             return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
+        redirected = _placeholder_reason(result.final_url)
+        if redirected:  # imgur's redirect of a deleted image: nothing is stored
+            return [{**row, schema.STATUS: schema.REMOVED, schema.ERROR: redirected}]
         if job.media.kind == VIDEO:
             return self._video_rows(job, result, row, root)
         data = result.body()
@@ -267,6 +304,12 @@ class RedditCollector(Collector):
                      schema.ERROR: f"the bytes are a 'removed image' placeholder ({placeholder})"}]
         info, rel = store_bytes(data, root, self.options.limits)
         row.update(info.row())
+        if info.ok and info.sha256:
+            with _STORED_LOCK:
+                first = self._stored.setdefault(info.sha256, job.media.url)
+            if first != job.media.url:  # recorded, so a rerun does not fetch this URL again
+                return [{**row, schema.SHA256: None, schema.PATH: None, schema.STATUS: schema.DUPLICATE,
+                         schema.DUP_OF: info.sha256, schema.ERROR: f"the same bytes as {first}"}]
         if rel is not None:
             row[schema.PATH] = rel.as_posix()
         elif result.content_type:

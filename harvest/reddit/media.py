@@ -5,7 +5,8 @@
 - self posts, removed or deleted posts, and NSFW/spoiler posts (unless allowed) hold nothing;
 - crossposts take their media from the first ``crosspost_parent_list`` entry;
 - galleries follow ``gallery_data`` order through ``media_metadata``, keeping items whose status is
-  ``valid`` and the largest (``s``) rendition, with HTML entities in URLs unescaped;
+  ``valid`` and the largest (``s``) rendition, with HTML entities in URLs unescaped; items Reddit
+  marks ``failed`` are ``gone`` media (a row saying so, nothing to download);
 - ``i.redd.it`` and ``i.imgur.com`` links are direct images; ``imgur.com/<id>`` pages map to
   ``i.imgur.com/<id>.jpg`` (imgur serves the real format whatever the extension); albums are not
   resolved without imgur's API;
@@ -62,6 +63,7 @@ class Media:
     url: str
     kind: str
     gallery_index: int | None = None
+    gone: str | None = None  # why there is nothing to download (a row records it)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,11 @@ def gallery_media(post: dict[str, Any]) -> list[Media]:
     out = []
     for index, item in enumerate(items):
         meta = metadata.get(item.get("media_id")) or {}
+        if meta.get("status") == "failed" and not item.get("is_deleted"):
+            out.append(Media(f"https://www.reddit.com/gallery/{post.get('id')}#{item.get('media_id')}",
+                             "gallery", index, f"gallery item {item.get('media_id')} has status "
+                             "'failed' at Reddit (the upload never became an image)"))
+            continue
         if meta.get("status") != "valid" or item.get("is_deleted"):
             continue
         source = meta.get("s") or {}

@@ -5,24 +5,52 @@ with status 200 and sometimes under the original URL, so only the pixels tell. A
 holds perceptual hashes (imagehash ``phash``) of known placeholders and matches images whose hash is
 within ``max_distance`` bits, so a re-encoded or resized copy still matches.
 
-The project ships no copyrighted placeholder images: build a set from image files you saved
-(``PlaceholderSet.from_files``, the ``--placeholder`` option of ``harvest reddit``) or from hashes
-(``PlaceholderSet.from_hashes``).
+Known placeholders are recognised by default without shipping their files:
+
+- by URL (``placeholder_url``): where imgur redirects a deleted image (``i.imgur.com/removed.png``)
+  and Reddit's static-asset host (``redditstatic.com``: its "image not found", NSFW and default
+  thumbnails, never a user's image), so such an answer is ``removed`` before anything is stored;
+- by digest (``KNOWN_DIGESTS``): the MD5 of imgur's ``removed.png`` bytes (the ETag imgur serves it
+  with, which download tools have long matched).
+
+Perceptual hashes of more placeholders (re-encoded or resized copies) come from image files you saved
+(``PlaceholderSet.from_files``, the ``--placeholder`` option of ``harvest reddit``, added to the known
+ones) or from hashes (``PlaceholderSet.from_hashes``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
-from io import BytesIO
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 import imagehash
-from PIL import Image
 
-from manifests import InputError
+from manifests import InputError, images
 
 DEFAULT_DISTANCE = 6
+# MD5 of the bytes of known placeholders -> their name.
+KNOWN_DIGESTS = {"d835884373f4d6c8f24742ceabe74946": "imgur removed.png"}
+# Paths that are placeholders on a host, and hosts that serve nothing but site assets.
+PLACEHOLDER_PATHS = {"i.imgur.com": ("/removed.png",), "imgur.com": ("/removed.png",),
+                     "s.imgur.com": ("/images/404",)}
+ASSET_HOSTS = ("redditstatic.com",)
+
+
+def placeholder_url(url: str | None) -> str | None:
+    """The name of the placeholder a (final, after redirects) URL is, or ``None``."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.netloc.lower().rsplit("@", 1)[-1].split(":", 1)[0].removeprefix("www.")
+    if any(host == h or host.endswith("." + h) for h in ASSET_HOSTS):
+        return f"a {host} site asset"
+    for prefix in PLACEHOLDER_PATHS.get(host, ()):
+        if parts.path.lower().startswith(prefix):
+            return f"{host}{parts.path}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -31,6 +59,16 @@ class PlaceholderSet:
 
     hashes: tuple[tuple[str, imagehash.ImageHash], ...] = ()
     max_distance: int = DEFAULT_DISTANCE
+    digests: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def known(cls) -> PlaceholderSet:
+        """The placeholders recognised by default (``KNOWN_DIGESTS``)."""
+        return cls(digests=tuple(KNOWN_DIGESTS.items()))
+
+    def with_known(self) -> PlaceholderSet:
+        """This set plus the known placeholders."""
+        return replace(self, digests=tuple({**dict(self.digests), **KNOWN_DIGESTS}.items()))
 
     @classmethod
     def from_files(cls, paths: Iterable[str | os.PathLike[str]],
@@ -39,10 +77,10 @@ class PlaceholderSet:
         hashes = []
         for path in paths:
             try:
-                with Image.open(path) as img:
-                    hashes.append((os.path.basename(path), imagehash.phash(img.convert("RGB"))))
-            except OSError as exc:
-                raise InputError(f"placeholder image {path} cannot be read: {exc}") from exc
+                img = images.decode(path, mode="RGB").image
+            except images.ImageError as exc:
+                raise InputError(f"placeholder image {path} cannot be used: {exc.error}") from exc
+            hashes.append((os.path.basename(path), imagehash.phash(img)))
         return cls(tuple(hashes), max_distance)
 
     @classmethod
@@ -52,12 +90,16 @@ class PlaceholderSet:
 
     def match(self, data: bytes) -> str | None:
         """The name of the placeholder these image bytes are, or ``None``."""
+        if self.digests:
+            digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            named = dict(self.digests).get(digest)
+            if named:
+                return named
         if not self.hashes:
             return None
         try:
-            with Image.open(BytesIO(data)) as img:
-                found = imagehash.phash(img.convert("RGB"))
-        except (OSError, ValueError):
+            found = imagehash.phash(images.decode(data, mode="RGB").image)
+        except images.ImageError:
             return None
         for name, known in self.hashes:
             if found - known <= self.max_distance:
@@ -65,4 +107,4 @@ class PlaceholderSet:
         return None
 
     def __bool__(self) -> bool:
-        return bool(self.hashes)
+        return bool(self.hashes or self.digests)

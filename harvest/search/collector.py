@@ -260,6 +260,7 @@ class SearchCollector(Collector):
         opts = self.options
         summary = self.new_summary()
         counts = _Counts(self.progress_or_none(progress))
+        self.declare_groups(sink)
         seen = _Seen(frozenset(recorded_urls(sink.path)))
         root = sink.path.parent
         with Fetcher(opts.fetch) as fetcher:

@@ -28,7 +28,8 @@ import io
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,12 @@ from manifests.progress import Progress, or_none
 
 from ..collector import Collector
 from ..store import store_bytes
-from .decode import DecodePlan, VideoDecoder
+from .decode import DecodePlan, Selection, VideoDecoder
 from .options import FORMATS, FrameOptions, FramesOptions
 from .probe import CropBox, CropReport, VideoError, VideoInfo, detect_crop, probe, require_ffmpeg
 from .resume import ResumePoint, file_stamp, finished_videos, resume_points, video_key
-from .scenes import dark_reason, scene_id
+from .scenelist import pick_frames, scan_scenes, scene_length, scene_spans, write_scenes_csv
+from .scenes import SceneRules, dark_reason, scene_id
 from .summary import FramesSummary, VideoResult
 
 log = logging.getLogger(__name__)
@@ -92,8 +94,14 @@ def _plan(info: VideoInfo, options: FrameOptions, report: CropReport,
         start, first_scene = resume.frame, resume.scene
     end = info.frame_at(options.end) if options.end is not None else None
     return DecodePlan(options.selection, report.box, output_size(report.box, options), start, end,
-                      options.scene_threshold, max(1, round(options.black_gap * float(info.fps))),
-                      first_scene)
+                      scene_rules(options, info.fps), first_scene)
+
+
+def scene_rules(options: FrameOptions, fps: Fraction) -> SceneRules:
+    """The scene tracker's rules for these options at this frame rate."""
+    return SceneRules(options.scene_threshold, max(1, round(options.black_gap * float(fps))),
+                      scene_length(options.min_scene_len, fps), options.detector,
+                      options.adaptive_threshold, dissolve=max(4, round(float(fps))))
 
 
 @dataclass
@@ -138,6 +146,10 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_
         return result
     result.crop = report.details()
     plan = _plan(info, options, report, resume)
+    if options.frames_per_scene:
+        starts, end = scan_scenes(info, plan)
+        picked = frozenset(pick_frames(starts, end, options.frames_per_scene))
+        plan = replace(plan, selection=Selection(frames=picked, per_scene=options.frames_per_scene))
     result.resumed_at = plan.start if resume is not None else None
     base = {schema.SOURCE: SOURCE, schema.LABEL: label or path.stem, schema.VIDEO: name,
             schema.CROP: str(report.box), schema.SAMPLING: options.sampling(), **(extra or {})}
@@ -166,6 +178,8 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_
         rows.add(-1, {}, decoder.state.scenes, final=True)
         state = decoder.state
     result.decoded, result.scenes = state.decoded, state.cuts + 1
+    result.scene_list = scene_spans(name, path.stem, state.starts, plan.start + state.decoded, info.fps,
+                                    plan.first_scene)
     bar.update(state.decoded, result.kept, total=state.decoded)
     _judge(result, code, state.errors, name)
     if result.status != schema.OK:
@@ -248,6 +262,7 @@ class FramesCollector(Collector):
     example = "harvest frames kiki.mkv totoro.mkv --every 48 --max-side 720 -m ghibli/manifest.csv"
     options_type = FramesOptions
     summary_type = FramesSummary
+    group_columns = (schema.VIDEO, schema.SCENE)
 
     options: FramesOptions
 
@@ -258,6 +273,7 @@ class FramesCollector(Collector):
         progress = or_none(progress)
         summary: FramesSummary = self.new_summary()
         sampling = opts.frames.sampling()
+        self.declare_groups(sink)
         done = finished_videos(sink, sampling)
         points = resume_points(sink.path, sampling)
         shared = _LockedSink(sink)
@@ -284,6 +300,9 @@ class FramesCollector(Collector):
         else:
             self._run_local(opts, one, summary, progress, cancel)
         sink.flush()
+        if opts.scenes_csv is not None:
+            spans = [span for r in summary.videos.values() for span in r.scene_list]
+            summary.scenes_csv = str(write_scenes_csv(opts.scenes_csv, spans))
         summary.merge = sink.stats
         summary.warn_empty(opts.frames.start, opts.frames.end)
         sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling, **file_stamp(r.video)}

@@ -28,7 +28,7 @@ import ffmpeg
 import numpy as np
 
 from .probe import CropBox, VideoInfo
-from .scenes import SceneTracker
+from .scenes import SceneRules, SceneTracker
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +38,21 @@ THUMB_BATCH = 16  # thumbnails scored together
 
 @dataclass(frozen=True)
 class Selection:
-    """Which frames to keep: every ``every``-th frame, or the first frame of each ``seconds`` slot."""
+    """Which frames to keep: every ``every``-th frame, the first frame of each ``seconds`` slot, or
+    the listed ``frames`` (``per_scene`` evenly spaced frames of each scene, found by a first pass)."""
 
     every: int | None = None
     seconds: float | None = None
+    frames: frozenset[int] | None = None
+    per_scene: int | None = None
 
     def _rate(self, fps: Fraction) -> float:
         return float(Fraction(self.seconds).limit_denominator(10**6) * fps)  # type: ignore[arg-type]
 
     def keeps(self, index: int, fps: Fraction) -> bool:
         """Whether frame ``index`` is kept (the same rule as ``expression``)."""
+        if self.frames is not None:
+            return index in self.frames
         if self.every:
             return index % self.every == 0
         rate = self._rate(fps)
@@ -56,12 +61,16 @@ class Selection:
     def expression(self, offset: int, fps: Fraction) -> str:
         """ffmpeg ``select`` expression; ``n + offset`` is the frame index in the whole video."""
         i = f"(n+{offset})"
+        if self.frames is not None:
+            return "+".join(f"eq(n,{f - offset})" for f in sorted(self.frames) if f >= offset) or "0"
         if self.every:
             return f"not(mod({i},{self.every}))"
         rate = repr(self._rate(fps))
         return f"eq({i},0)+gt(floor({i}/{rate}),floor(({i}-1)/{rate}))"
 
     def key(self) -> str:
+        if self.per_scene:
+            return f"frames_per_scene={self.per_scene}"
         return f"every={self.every}" if self.every else f"every_seconds={self.seconds:g}"
 
 
@@ -74,9 +83,9 @@ class DecodePlan:
     out_size: tuple[int, int]
     start: int = 0
     end: int | None = None
-    scene_threshold: float = 27.0
-    black_gap: int = 12
+    rules: SceneRules = SceneRules()
     first_scene: int = 0
+    scan_only: bool = False  # score scenes only, keep no frame (the first pass of frames-per-scene)
 
 
 @dataclass
@@ -87,6 +96,8 @@ class DecodeState:
     scenes: dict[int, int] = field(default_factory=dict)
     errors: list[tuple[int, str]] = field(default_factory=list)
     cuts: int = 0
+    starts: list[int] = field(default_factory=list)  # frame index where each scene starts
+    numbered: int = 0  # frames numbered by the scene tracker so far (it looks a few frames ahead)
 
 
 def _read_frame(pipe: IO[bytes], shape: tuple[int, ...]) -> np.ndarray | None:
@@ -130,18 +141,27 @@ class VideoDecoder:
         box = plan.crop
         if (box.w, box.h) != (info.width, info.height):
             video = video.crop(box.x, box.y, box.w, box.h)
+        raw = {"format": "rawvideo", "pix_fmt": "rgb24", "fps_mode": "passthrough"}
+        quiet = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error")
+        if plan.scan_only:
+            thumbs = video.filter("scale", *self.thumb, flags="area")
+            return thumbs.output("pipe:1", **raw).global_args(*quiet).compile()
         parts = video.split()
         thumbs = parts[0].filter("scale", *self.thumb, flags="area")
         kept = parts[1].filter("select", plan.selection.expression(plan.start, info.fps))
         if plan.out_size != (box.w, box.h):
             kept = kept.filter("scale", *plan.out_size)
-        raw = {"format": "rawvideo", "pix_fmt": "rgb24", "fps_mode": "passthrough"}
         return (ffmpeg.merge_outputs(thumbs.output("pipe:1", flush_packets=1, **raw),
                                      kept.output(f"pipe:{kept_fd}", **raw))
-                .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error").compile())
+                .global_args(*quiet).compile())
 
     def kept_indices(self) -> Iterator[int]:
         """Indices of the frames this pass keeps, in order."""
+        if self.plan.selection.frames is not None:
+            end = self.plan.end
+            yield from (i for i in sorted(self.plan.selection.frames)
+                        if i >= self.plan.start and (end is None or i < end))
+            return
         index = self.plan.start
         while self.plan.end is None or index < self.plan.end:
             if self.plan.selection.keeps(index, self.info.fps):
@@ -150,16 +170,25 @@ class VideoDecoder:
 
     def _thumbs(self, pipe: IO[bytes]) -> None:
         w, h = self.thumb
-        tracker = SceneTracker(self.plan.scene_threshold, self.plan.black_gap, self.plan.first_scene)
-        index, selection, fps = self.plan.start, self.plan.selection, self.info.fps
-        while data := pipe.read(w * h * 3 * THUMB_BATCH):
-            frames = np.frombuffer(data, np.uint8, len(data) // (w * h * 3) * w * h * 3)
-            for scene in tracker.feed(frames.reshape(-1, h, w, 3)):
+        tracker = SceneTracker(self.plan.rules, scene=self.plan.first_scene)
+        start, selection, fps = self.plan.start, self.plan.selection, self.info.fps
+        index = start
+
+        def number(scenes: list[int]) -> None:
+            nonlocal index
+            for scene in scenes:
                 if selection.keeps(index, fps):
                     self.state.scenes[index] = scene
                 index += 1
-            self.state.decoded = index - self.plan.start
+            self.state.numbered = index - start
+
+        while data := pipe.read(w * h * 3 * THUMB_BATCH):
+            frames = np.frombuffer(data, np.uint8, len(data) // (w * h * 3) * w * h * 3)
+            self.state.decoded += len(frames) // (w * h * 3)
+            number(tracker.feed(frames.reshape(-1, h, w, 3)))
+        number(tracker.finish())
         self.state.cuts = tracker.cuts
+        self.state.starts = [start + p for p in tracker.starts] if self.state.decoded else []
 
     def _stderr(self, pipe: IO[bytes]) -> None:
         for line in iter(pipe.readline, b""):
@@ -188,6 +217,8 @@ class VideoDecoder:
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         w, h = self.plan.out_size
+        if self.plan.scan_only:
+            return
         for index in self.kept_indices():
             frame = _read_frame(self._kept, (h, w, 3))
             if frame is None:

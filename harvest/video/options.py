@@ -8,15 +8,17 @@ raises, it is not silently read as one of the two.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
-from manifests import UsageError
+from manifests import InputError, UsageError
 from manifests.executor import ExecutorSpec
 
 from ..defaults import DEFAULT_SCENE_THRESHOLD
 from ..store import Limits
 from .decode import Selection
 from .probe import CropBox
+from .scenelist import scene_length
 
 FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 
@@ -35,6 +37,11 @@ class FrameOptions:
         keep_dark: keep near-black and near-uniform frames.
         scene_threshold: content change (0-255 HSV scale) that makes a cut; black_gap: seconds of
             black after which the next picture starts a new scene.
+        min_scene_len: a scene lasts at least this long: frames (``15``) or seconds (``0.6s``).
+        detector: ``content`` or ``adaptive`` (PySceneDetect's ``detect-adaptive``); adaptive_threshold:
+            its ratio of a frame's score to the average score around it.
+        frames_per_scene: keep N evenly spaced frames of every scene instead of every Nth frame (a
+            first pass finds the scenes, a second takes the frames).
     """
 
     every: int | None = None
@@ -50,6 +57,10 @@ class FrameOptions:
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
     black_gap: float = 0.5
     limits: Limits = Limits()
+    min_scene_len: str = "0"
+    detector: str = "content"
+    adaptive_threshold: float = 3.0
+    frames_per_scene: int | None = None
 
     def __post_init__(self) -> None:
         if self.every is not None and self.every_seconds is not None:
@@ -76,6 +87,21 @@ class FrameOptions:
             raise UsageError(f"--quality must be 1 to 100, not {self.quality}")
         if self.scene_threshold < 0.1 or self.black_gap < 0:
             raise UsageError("--scene-threshold must be 0.1 or more and --black-gap 0 or more")
+        self._check_scenes()
+
+    def _check_scenes(self) -> None:
+        if self.frames_per_scene is not None and (self.every is not None or self.every_seconds is not None):
+            raise UsageError("give --frames-per-scene or --every/--every-seconds, not both")
+        if self.frames_per_scene is not None and self.frames_per_scene < 1:
+            raise UsageError(f"--frames-per-scene must be 1 or more, not {self.frames_per_scene}")
+        if self.detector not in ("content", "adaptive"):
+            raise UsageError(f"--detector {self.detector!r}: use content or adaptive")
+        if self.adaptive_threshold < 0.1:
+            raise UsageError(f"--adaptive-threshold must be 0.1 or more, not {self.adaptive_threshold}")
+        try:
+            scene_length(self.min_scene_len, Fraction(25))
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
 
     def _check_size(self) -> None:
         if self.size is not None and self.max_side is not None:
@@ -87,6 +113,8 @@ class FrameOptions:
 
     @property
     def selection(self) -> Selection:
+        if self.frames_per_scene:  # the frames themselves are chosen once the scenes are known
+            return Selection(frames=frozenset(), per_scene=self.frames_per_scene)
         if self.every_seconds:
             return Selection(seconds=self.every_seconds)
         return Selection(every=self.every or 48)
@@ -94,6 +122,10 @@ class FrameOptions:
     def sampling(self) -> str:
         """The ``sampling`` column: everything that decides which bytes a frame row holds."""
         parts = [self.selection.key()]
+        if self.frames_per_scene:  # which frames are kept depends on where the scenes are
+            cut_at = self.adaptive_threshold if self.detector == "adaptive" else self.scene_threshold
+            parts.append(f"scenes={self.detector}@{cut_at:g},min_len={self.min_scene_len},"
+                         f"black_gap={self.black_gap:g}")
         if self.start is not None:
             parts.append(f"start={self.start:g}")
         if self.end is not None:
@@ -115,6 +147,7 @@ class FramesOptions:
     frames: FrameOptions = FrameOptions()
     label: str | None = None
     workers: int = 1
+    scenes_csv: Path | None = None  # write the scene list (start/end frame and time of each) here
     executor: ExecutorSpec | None = None  # Dask: one video per task (harvest.video.remote)
 
     def __post_init__(self) -> None:

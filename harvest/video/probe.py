@@ -43,7 +43,9 @@ CROPDETECT_LIMIT = 24  # 0-255: pixels darker than this count as bar
 EDGE_QUANTILE = 0.2  # an edge is cropped as far as 80 % of the sampled frames allow
 LINE_STD = 12.0  # along-the-edge spread of a line row
 LINE_DRIFT = 10.0  # spread of a line row's colour across the sampled frames
-LINE_CONTRAST = 10.0  # the row inside a line must differ from it by this much
+MAX_LINE = 6  # deepest edge line looked for: lines of 1-4 px, plus coding blur
+LINE_STEP = 6.0  # the row inside a line differs from it by this much (0-255) ...
+LINE_AGREE = 0.7  # ... on this share of the sampled frames that are not black
 # Decoders that honour ``skip_frame=nokey`` (others decode every frame and select among all of them)
 KEY_FRAME_CODECS = frozenset({"h264", "hevc"})
 _CROPDETECT = re.compile(r"x1:(-?\d+) x2:(-?\d+) y1:(-?\d+) y2:(-?\d+)")
@@ -110,9 +112,12 @@ class CropReport:
     bars: dict[str, int] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
     samples: int = 0
+    why: dict[str, str] = field(default_factory=dict)
 
     def details(self) -> dict[str, Any]:
-        return {"crop": str(self.box), "bars": self.bars, "lines": self.lines, "samples": self.samples}
+        """What was cut and why, for the lineage log."""
+        return {"crop": str(self.box), "bars": self.bars, "lines": self.lines, "samples": self.samples,
+                "cut_why": self.why}
 
 
 def require_ffmpeg() -> None:
@@ -296,34 +301,52 @@ def _bar_edges(info: VideoInfo, frames: list[np.ndarray], lines: list[str]) -> d
     return {k: int(np.quantile(v, EDGE_QUANTILE, method="lower")) if v else 0 for k, v in edges.items()}
 
 
-def _line_depth(strips: np.ndarray) -> int:
-    """Depth of the near-constant band at an edge; ``strips`` is (samples, depth, length, 3)."""
+def _is_black(frame: np.ndarray) -> bool:
+    """No pixel brighter than cropdetect's bar limit: a black frame tells nothing about lines."""
+    return int(frame[::4, ::4].max()) <= CROPDETECT_LIMIT
+
+
+def _line_depth(strips: np.ndarray) -> tuple[int, str | None]:
+    """Depth of a thin line at an edge and why it is one; ``strips`` is (samples, depth, length, 3).
+
+    The rows of a line are flat along the edge and keep their colour over the video; the row just
+    inside the line differs from it by ``LINE_STEP`` in colour, or is that much more textured (a dark
+    picture can be as dark as its line), on ``LINE_AGREE`` of the frames that are not black,
+    whatever the picture does (dark or bright, still or moving, lighter or darker than the line).
+    The deepest such step within ``MAX_LINE`` pixels wins (coding blur can smear a line over one more
+    row). A dark band deeper than ``MAX_LINE`` (a night sky, a horizon) has no step there and is kept.
+    """
     length = strips.shape[2]
     # the ends of a line may cross a line on the neighbouring edge: judge its middle
-    strips = strips[:, :, length // 8: length - length // 8]
-    depth = 0
-    for d in range(strips.shape[1] - 1):
-        row = strips[:, d].astype(np.float32)
-        flat = (row.std(axis=1).max(axis=-1) < LINE_STD).mean() >= 1 - EDGE_QUANTILE
-        steady = float(row.mean(axis=1).std(axis=0).max()) < LINE_DRIFT
-        if not (flat and steady):
+    rows = strips[:, :MAX_LINE + 1, length // 8: length - length // 8].astype(np.float32)
+    seen = [i for i in range(len(rows)) if not _is_black(strips[i])] or list(range(len(rows)))
+    means = rows.mean(axis=2)  # (samples, depth, 3)
+    spread = rows.std(axis=2).max(axis=-1)  # (samples, depth)
+    flat = (spread < LINE_STD).mean(axis=0) >= 1 - EDGE_QUANTILE
+    steady = means.std(axis=0).max(axis=-1) < LINE_DRIFT
+    depth, why = 0, None
+    for d in range(1, min(MAX_LINE, rows.shape[1] - 1) + 1):
+        if not (flat[d - 1] and steady[d - 1]):
             break
-        depth = d + 1
-    if depth == 0:
-        return 0
-    # A line stays put while the picture beside it changes over the video (or at least often differs
-    # from it); a band of static uniform content (a still sky) does neither, and is kept.
-    inner = strips[:, depth].astype(np.float32)
-    drifts = float(inner.mean(axis=1).std(axis=0).max()) >= LINE_DRIFT
-    contrast = (np.abs(strips[:, depth - 1] - inner).mean(axis=(1, 2)) > LINE_CONTRAST).mean()
-    return depth if drifts or contrast >= 0.3 else 0
+        # the picture beside a line differs in colour, or (as dark as the line) in texture
+        step = np.maximum(np.abs(means[seen, d - 1] - means[seen, d]).max(axis=-1),
+                          spread[seen, d] - spread[seen, :d].max(axis=1))
+        agree = int((step >= LINE_STEP).sum())
+        if agree >= LINE_AGREE * len(seen):
+            line, inner = means[seen, :d].mean(axis=(0, 1)), means[seen, d].mean(axis=0)
+            kind = "darker" if line.mean() < inner.mean() else "lighter"
+            depth = d
+            why = (f"{d} px line, {kind} than the picture (mean {line.mean():.0f} vs {inner.mean():.0f}), "
+                   f"flat and unchanged over the video, distinct from the picture beside it on {agree} "
+                   f"of {len(seen)} frames")
+    return depth, why
 
 
-def _edge_lines(frames: list[np.ndarray], box: CropBox) -> dict[str, int]:
-    """Thin lines inside the bar-free box, per edge (depth in pixels, 0 when none)."""
+def _edge_lines(frames: list[np.ndarray], box: CropBox) -> tuple[dict[str, int], dict[str, str]]:
+    """Thin lines inside the bar-free box, per edge: depth in pixels (0 when none), and why."""
     if not frames:
-        return {"left": 0, "right": 0, "top": 0, "bottom": 0}
-    max_h, max_w = max(box.h // 4, 2), max(box.w // 4, 2)
+        return {"left": 0, "right": 0, "top": 0, "bottom": 0}, {}
+    depth_h, depth_w = min(MAX_LINE + 1, box.h // 4), min(MAX_LINE + 1, box.w // 4)
     x0, x1, y0, y1 = box.x, box.x + box.w, box.y, box.y + box.h
 
     def band(rows: slice, cols: slice, flip: bool, transpose: bool) -> np.ndarray:
@@ -331,12 +354,13 @@ def _edge_lines(frames: list[np.ndarray], box: CropBox) -> dict[str, int]:
         stack = stack.transpose(0, 2, 1, 3) if transpose else stack
         return stack[:, ::-1] if flip else stack
 
-    return {
-        "top": _line_depth(band(slice(y0, y0 + max_h), slice(x0, x1), False, False)),
-        "bottom": _line_depth(band(slice(y1 - max_h, y1), slice(x0, x1), True, False)),
-        "left": _line_depth(band(slice(y0, y1), slice(x0, x0 + max_w), False, True)),
-        "right": _line_depth(band(slice(y0, y1), slice(x1 - max_w, x1), True, True)),
+    found = {
+        "top": _line_depth(band(slice(y0, y0 + depth_h), slice(x0, x1), False, False)),
+        "bottom": _line_depth(band(slice(y1 - depth_h, y1), slice(x0, x1), True, False)),
+        "left": _line_depth(band(slice(y0, y1), slice(x0, x0 + depth_w), False, True)),
+        "right": _line_depth(band(slice(y0, y1), slice(x1 - depth_w, x1), True, True)),
     }
+    return {k: d for k, (d, _) in found.items()}, {k: w for k, (d, w) in found.items() if w}
 
 
 def _even_box(width: int, height: int, cut: dict[str, int]) -> CropBox:
@@ -362,10 +386,15 @@ def detect_crop(info: VideoInfo) -> CropReport:
     bars = _bar_edges(info, frames, lines)
     bar_box = CropBox(info.width - bars["left"] - bars["right"],
                       info.height - bars["top"] - bars["bottom"], bars["left"], bars["top"])
-    pictures = [f for f in frames if dark_reason(f[::4, ::4]) is None]
-    edge_lines = _edge_lines(pictures, bar_box) if bar_box.w > 8 and bar_box.h > 8 else {}
+    # Lines are judged on every sampled frame (dark films included); black frames only do not vote.
+    edge_lines, why = _edge_lines(frames, bar_box) if bar_box.w > 8 and bar_box.h > 8 else ({}, {})
+    for edge, width in bars.items():
+        if width:
+            why[edge] = (f"{width} px bar (cropdetect, darker than {CROPDETECT_LIMIT}/255 on at least "
+                         f"{1 - EDGE_QUANTILE:.0%} of the sampled pictures)" + (f"; then {why[edge]}"
+                                                                               if edge in why else ""))
     cut = {k: bars[k] + edge_lines.get(k, 0) for k in bars}
     box = _even_box(info.width, info.height, cut)
     log.info("%s: crop %s (bars %s, lines %s, %d samples)", info.path, box, bars, edge_lines,
              len(frames))
-    return CropReport(box, bars, edge_lines, len(frames))
+    return CropReport(box, bars, edge_lines, len(frames), why)

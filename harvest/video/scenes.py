@@ -9,6 +9,9 @@
   whose score reaches ``threshold`` starts a new scene, provided its brightness pattern is not simply
   the previous frame's made darker or brighter: the correlation of the two brightness images must be below
   ``MAX_CORRELATION`` (a fade keeps it near 1 on every frame, a cut to another shot drops it).
+- **dissolves**: a cross-fade between two shots that differ starts a scene at its middle (see
+  ``SceneTracker``), although no single frame jumps.
+- **adaptive** (``SceneRules.detector``): a frame's score is judged against the scores around it.
 - **fades through black**: the first picture after at least ``black_gap`` frames of black starts a new
   scene when the picture before the black faded out (a fade-out, a black hold and a fade-in separate
   two scenes although no single frame jumps). A hard cut *into* black has already started the scene
@@ -20,7 +23,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -35,6 +39,9 @@ BRIGHT_LEVEL = 40
 BRIGHT_FRACTION = 0.02
 UNIFORM_STD = 3.0
 MAX_CORRELATION = 0.8
+# A dissolve's middle frame differs from the average of its ends by at most this share of their difference.
+DISSOLVE_RESIDUAL = 0.25
+DISSOLVE_MIN_SPREAD = 8.0  # both ends of a dissolve are pictures, not a plain colour
 
 
 def hsv_features(rgb: np.ndarray) -> np.ndarray:
@@ -62,23 +69,66 @@ def dark_reason(rgb: np.ndarray) -> str | None:
     return "uniform" if spread < UNIFORM_STD else None
 
 
+@dataclass(frozen=True)
+class SceneRules:
+    """How ``SceneTracker`` decides cuts (PySceneDetect's names where it has them).
+
+    Attributes:
+        threshold: content score (0-255 HSV scale) that makes a hard cut (``detect-content``).
+        black_gap: frames of black after a fade-out from which the next picture starts a scene.
+        min_scene_len: frames a scene lasts at least; a cut closer to the last one is ignored.
+        detector: ``content`` (a fixed threshold) or ``adaptive`` (``detect-adaptive``: a frame's score
+            against the average of the ``window`` frames before and after it, fewer false cuts on
+            fast camera motion).
+        adaptive_threshold, min_content: the adaptive detector's ratio and the least score it cuts at.
+        dissolve: frames over which a dissolve (a cross-fade between two shots) is looked for; 0 off.
+    """
+
+    threshold: float = DEFAULT_THRESHOLD
+    black_gap: int = 12
+    min_scene_len: int = 0
+    detector: str = "content"
+    adaptive_threshold: float = 3.0
+    min_content: float = 15.0
+    window: int = 2
+    dissolve: int = 24
+
+    @property
+    def delay(self) -> int:
+        """Frames the tracker looks ahead before it numbers a frame."""
+        return max(self.window if self.detector == "adaptive" else 0, self.dissolve // 2)
+
+
 @dataclass
 class SceneTracker:
     """Numbers scenes over consecutive frames; ``scene`` is the current scene number.
 
     ``feed(frames)`` takes a batch of thumbnails (n, h, w, 3) in decoding order and returns the scene
-    number of each; the scoring is vectorised over the batch. A tracker can start mid-video (a resumed
-    run) at a known ``scene`` number.
+    numbers of the frames it can decide (they lag ``rules.delay`` frames behind, the look-ahead of the
+    adaptive detector and of dissolves); ``finish()`` returns the rest. ``starts`` lists the positions
+    (0 = the first frame fed) where scenes start. A tracker can start mid-video (a resumed run) at a
+    known ``scene`` number.
+
+    Dissolves: when the frame ``rules.dissolve`` frames back and the current one differ by ``threshold``
+    (mean absolute RGB difference) in brightness pattern too, and the frame halfway between them is
+    their average (a cross-fade, not camera motion, which leaves a sharp picture there), the halfway
+    frame starts a scene. A fade through black is not a dissolve: neither end may be dark.
     """
 
-    threshold: float = DEFAULT_THRESHOLD
-    black_gap: int = 12
+    rules: SceneRules = SceneRules()
     scene: int = 0
+    cuts: int = 0
+    starts: list[int] = field(default_factory=lambda: [0])
     _prev: np.ndarray | None = None
     _black_run: int = 0
     _picture_seen: bool = False
     _cut_since_picture: bool = False
-    cuts: int = 0
+    _scores: list[float] = field(default_factory=list)
+    _measures: deque[tuple[float, bool]] = field(default_factory=deque)
+    _ring: deque[np.ndarray] = field(default_factory=deque)
+    _dissolves: set[int] = field(default_factory=set)
+    _decided: int = 0
+    _last_cut: int = 0
 
     def _measure(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per frame: content score and brightness correlation against the frame before, blackness."""
@@ -89,34 +139,106 @@ class SceneTracker:
             ((value > BRIGHT_LEVEL).mean(axis=(1, 2)) < BRIGHT_FRACTION)
         chain = features if self._prev is None else np.concatenate([self._prev[None], features])
         scores = np.abs(chain[1:] - chain[:-1]).mean(axis=(1, 2, 3))
-        grey = chain[..., 2].reshape(len(chain), -1)
-        grey = grey - grey.mean(axis=1, keepdims=True)
-        spread = grey.std(axis=1)
-        cov = (grey[1:] * grey[:-1]).mean(axis=1)
-        flat = np.minimum(spread[1:], spread[:-1]) < 2.0
-        corr = np.where(flat, 0.0, cov / np.maximum(spread[1:] * spread[:-1], 1e-6))
+        corr = _correlations(chain[..., 2])
         if self._prev is None:  # the very first frame has nothing to differ from
             scores, corr = np.concatenate([[0.0], scores]), np.concatenate([[1.0], corr])
         self._prev = features[-1]
         return scores, corr, black
 
+    def _find_dissolves(self, frames: np.ndarray, scores: np.ndarray) -> None:
+        """Record the middle of each dissolve that ends at one of these frames."""
+        k = self.rules.dissolve
+        if k < 4:
+            return
+        self._ring.extend(frames)
+        position = len(self._scores) - len(frames)
+        for i in range(len(frames)):
+            end = position + i
+            if end < k:
+                continue
+            middle = end - k // 2
+            ring_end = len(self._ring) - len(frames) + i
+            if ring_end < k or max(self._scores[end - k + 1: end + 1]) >= self.rules.threshold:
+                continue
+            if middle - max(self._last_cut, max(self._dissolves, default=0)) < k:
+                continue
+            a, m, b = (self._ring[ring_end - k].astype(np.float32), self._ring[ring_end - k // 2],
+                       self._ring[ring_end].astype(np.float32))
+            if _is_dissolve(a, m.astype(np.float32), b, self.rules.threshold):
+                self._dissolves.add(middle)
+        while len(self._ring) > k + 1:
+            self._ring.popleft()
+
     def feed(self, frames: np.ndarray) -> list[int]:
-        """Scene numbers of a batch of frames; a cut or the end of a black gap starts a scene."""
+        """Scene numbers of the frames decided so far (see the class docstring)."""
         scores, corr, black = self._measure(frames)
+        self._scores.extend(scores.tolist())
+        self._measures.extend(zip(corr.tolist(), black.tolist(), strict=True))
+        self._find_dissolves(frames, scores)
+        return self._decide(len(self._scores) - self.rules.delay)
+
+    def finish(self) -> list[int]:
+        """Scene numbers of the frames still waiting for their look-ahead."""
+        return self._decide(len(self._scores))
+
+    def _hard_cut(self, position: int, similar: float) -> bool:
+        rules, score = self.rules, self._scores[position]
+        if similar >= MAX_CORRELATION:
+            return False
+        if rules.detector != "adaptive":
+            return score >= rules.threshold
+        around = self._scores[max(1, position - rules.window): position] + \
+            self._scores[position + 1: position + rules.window + 1]
+        average = sum(around) / len(around) if around else 0.0
+        return score >= rules.min_content and score >= rules.adaptive_threshold * max(average, 1e-6)
+
+    def _decide(self, until: int) -> list[int]:
         out = []
-        for score, similar, dark in zip(scores.tolist(), corr.tolist(), black.tolist(), strict=True):
-            new_scene = score >= self.threshold and similar < MAX_CORRELATION
+        while self._decided < until:
+            position = self._decided
+            similar, dark = self._measures.popleft()
+            new_scene = self._hard_cut(position, similar) or position in self._dissolves
             if (not dark and self._picture_seen and not self._cut_since_picture
-                    and self._black_run >= self.black_gap):
+                    and self._black_run >= self.rules.black_gap):
                 new_scene = True
+            if new_scene and position - self._last_cut < self.rules.min_scene_len:
+                new_scene = False
             self._black_run = self._black_run + 1 if dark else 0
             self._cut_since_picture = (self._cut_since_picture or new_scene) and dark
             self._picture_seen = self._picture_seen or not dark
             if new_scene:
                 self.scene += 1
                 self.cuts += 1
+                self._last_cut = position
+                self.starts.append(position)
             out.append(self.scene)
+            self._decided += 1
         return out
+
+
+def _correlations(grey: np.ndarray) -> np.ndarray:
+    """Correlation of each brightness image with the one before (0 when either is flat)."""
+    grey = grey.reshape(len(grey), -1)
+    grey = grey - grey.mean(axis=1, keepdims=True)
+    spread = grey.std(axis=1)
+    cov = (grey[1:] * grey[:-1]).mean(axis=1)
+    flat = np.minimum(spread[1:], spread[:-1]) < 2.0
+    return np.where(flat, 0.0, cov / np.maximum(spread[1:] * spread[:-1], 1e-6))
+
+
+def _is_dissolve(a: np.ndarray, middle: np.ndarray, b: np.ndarray, threshold: float) -> bool:
+    """``a`` and ``b`` are different pictures, and ``middle`` is (nearly) their average."""
+    if min(a.mean(), b.mean(), middle.mean()) < DARK_KNEE / 2:  # a fade through black is no dissolve
+        return False
+    if min(a.mean(axis=-1).std(), b.mean(axis=-1).std()) < DISSOLVE_MIN_SPREAD:
+        return False  # a fade from or to a plain colour (white, a title card) is no dissolve either
+    apart = float(np.abs(a - b).mean())
+    if apart < threshold:
+        return False
+    if _correlations(np.stack([a.mean(axis=-1), b.mean(axis=-1)]))[0] >= MAX_CORRELATION:
+        return False  # the same picture brighter or darker: a fade or a lighting change
+    residual = float(np.abs(middle - (a + b) * 0.5).mean())
+    return residual <= DISSOLVE_RESIDUAL * apart
 
 
 def scene_id(stem: str, number: int) -> str:

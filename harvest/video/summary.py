@@ -9,6 +9,7 @@ from typing import Any
 from manifests import schema
 
 from ..summary import RunSummary
+from .scenelist import SceneSpan
 
 
 @dataclass
@@ -25,6 +26,7 @@ class VideoResult:
     crop: dict[str, Any] = field(default_factory=dict)
     resumed_at: int | None = None
     skipped: bool = False  # finished by an earlier run with the same options: nothing decoded
+    scene_list: list[SceneSpan] = field(default_factory=list)  # its scenes (this run's part of it)
 
     def details(self) -> dict[str, Any]:
         return {"status": self.status, "error": self.error, "decoded": self.decoded, "kept": self.kept,
@@ -37,6 +39,7 @@ class FramesSummary(RunSummary):
     """A frames run: the counts, plus each video's result and the frames dropped as dark."""
 
     videos: dict[str, VideoResult] = field(default_factory=dict)
+    scenes_csv: str | None = None  # where --scenes-csv wrote the scene list
 
     def add_video(self, name: str, result: VideoResult, label: str | None) -> None:
         """Count one video's rows (a skipped video's frames count as already present)."""
@@ -65,7 +68,7 @@ class FramesSummary(RunSummary):
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "dropped_frames": self.dropped_frames,
                 "videos": {name: r.details() | {"skipped": r.skipped} for name, r in self.videos.items()},
-                "failed_videos": self.failed_videos}
+                "failed_videos": self.failed_videos, "scenes_csv": self.scenes_csv}
 
     def lines(self) -> list[str]:
         out = []
@@ -75,6 +78,8 @@ class FramesSummary(RunSummary):
             elif video.crop.get("crop"):
                 out.append(f"{name}: {video.decoded} frames decoded, {video.kept} kept, "
                            f"{video.scenes} scenes, crop {video.crop['crop']}")
+        if self.scenes_csv:
+            out.append(f"scene list written to {self.scenes_csv}")
         if self.dropped_frames:
             shown = ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped_frames.items()))
             out.append(f"dropped {shown} frames (--keep-dark keeps them)")

@@ -18,6 +18,8 @@ from curate import columns as cols
 from manifests import schema
 from tests.fixtures.media import corrupt_jpeg, jpeg, png
 
+STREET = "street"  # a pattern field, not a schema column: group columns are declared
+
 LABELS = ("cat", "dog", "sea/horse")
 SPLITS = ("train", "train", "train", "val", "test")  # per image index i % 5
 
@@ -46,7 +48,7 @@ def make_dataset(root: Path, per_label: int = 10) -> Dataset:
                    schema.WIDTH: size[0], schema.HEIGHT: size[1],
                    schema.FORMAT: "png" if i % 3 == 0 else "jpeg",
                    schema.BYTES: len(data), schema.STATUS: schema.OK, schema.SPLIT: split,
-                   schema.STREET: str((2, 10, 11)[i % 3]), cols.LABEL_QUALITY: round(0.05 + i / 20, 2),
+                   STREET: str((2, 10, 11)[i % 3]), cols.LABEL_QUALITY: round(0.05 + i / 20, 2),
                    cols.LABEL_ISSUE: i == 0}
             if li == 2 and i < 4:  # search rows: licence and attribution
                 row.update({schema.SOURCE: "search:openverse", schema.LICENSE: "by-sa 4.0",

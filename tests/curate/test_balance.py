@@ -12,7 +12,9 @@ import pytest
 import manifests
 from curate import cli
 from curate.balance import BalanceOptions, balance, cell_counts, thin_cells, weights
-from manifests import InputError, UsageError, schema
+from manifests import InputError, UsageError, groups, schema
+
+STREET = "street"  # a pattern field, not a schema column: group columns are declared
 
 
 def frame_of(rows: list[dict]) -> pd.DataFrame:
@@ -29,29 +31,29 @@ def toon(skew: int = 20) -> pd.DataFrame:
         for suit in ("bossbot", "cashbot", "lawbot", "sellbot"):
             special = {("dg", "bossbot"): skew, ("mml", "lawbot"): 3}
             n = special.get((street, suit), 6)
-            rows += [{schema.LABEL: suit, schema.STREET: street} for _ in range(n)]
-    rows.append({schema.LABEL: "bossbot", schema.STREET: "ttc", schema.STATUS: "corrupt",
+            rows += [{schema.LABEL: suit, STREET: street} for _ in range(n)]
+    rows.append({schema.LABEL: "bossbot", STREET: "ttc", schema.STATUS: "corrupt",
                  schema.SOURCE: "folder", schema.ORIGIN: "x.png", schema.SHA256: None})
     return frame_of(rows)
 
 
 def test_count_table_and_thin_cells() -> None:
     frame = toon()
-    counts = cell_counts(frame[frame[schema.STATUS] == schema.OK], (schema.LABEL, schema.STREET))
+    counts = cell_counts(frame[frame[schema.STATUS] == schema.OK], (schema.LABEL, STREET))
     assert counts[("bossbot", "dg")] == 20 and counts[("bossbot", "ttc")] == 6  # the corrupt row is out
     assert thin_cells(counts, 5) == ["lawbot x mml: 3 < 5"]
     # A combination that never occurs is a cell with 0 rows, named first.
-    sparse = frame[~((frame[schema.LABEL] == "cashbot") & (frame[schema.STREET] == "ttc"))]
-    counts = cell_counts(sparse[sparse[schema.STATUS] == schema.OK], (schema.LABEL, schema.STREET))
+    sparse = frame[~((frame[schema.LABEL] == "cashbot") & (frame[STREET] == "ttc"))]
+    counts = cell_counts(sparse[sparse[schema.STATUS] == schema.OK], (schema.LABEL, STREET))
     assert thin_cells(counts, 5)[0] == "cashbot x ttc: 0 < 5"
 
 
 def test_weights_are_inverse_cell_frequency_with_mean_one() -> None:
     frame = toon()
-    out, report = balance(frame, BalanceOptions(by=(schema.LABEL, schema.STREET)))
+    out, report = balance(frame, BalanceOptions(by=(schema.LABEL, STREET)))
     ok = out[out[schema.STATUS] == schema.OK]
     assert ok[schema.WEIGHT].mean() == pytest.approx(1.0)
-    w = ok.groupby([schema.LABEL, schema.STREET])[schema.WEIGHT].first()
+    w = ok.groupby([schema.LABEL, STREET])[schema.WEIGHT].first()
     assert w[("bossbot", "dg")] * 20 == pytest.approx(w[("cashbot", "ttc")] * 6)
     assert w[("lawbot", "mml")] * 3 == pytest.approx(w[("cashbot", "ttc")] * 6)
     assert out[out[schema.STATUS] != schema.OK][schema.WEIGHT].isna().all()
@@ -148,3 +150,14 @@ def test_balance_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exc:
         cli.main(["balance", str(path), "--strategy", "nope"])
     assert exc.value.code == 2 and "--strategy is one of" in capsys.readouterr().err
+
+
+def test_spread_goes_over_a_recorded_custom_group_column() -> None:
+    rows = [{schema.LABEL: "cog", "site": f"site{s}", schema.TIME: float(t)}
+            for s, length in enumerate((40, 3, 2, 1)) for t in range(length)]
+    frame = frame_of(rows)
+    unknown, _ = balance(frame, BalanceOptions(max_per_cell=4, prefer="spread"))
+    assert unknown[unknown[schema.STATUS] == schema.OK]["site"].nunique() < 4  # only spread in time
+    frame.attrs[groups.ATTR] = ["site"]  # what manifests.read attaches once site is recorded
+    out, _ = balance(frame, BalanceOptions(max_per_cell=4, prefer="spread"))
+    assert sorted(out[out[schema.STATUS] == schema.OK]["site"]) == ["site0", "site1", "site2", "site3"]

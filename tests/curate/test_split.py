@@ -19,6 +19,8 @@ from curate.partition import objective, partition, waterfill
 from curate.split import SplitOptions, assign_splits, parse_ratios, read_pins
 from manifests import InputError, UsageError, schema
 
+STREET = "street"  # a pattern field, not a schema column: group columns are declared
+
 SUITS = ("bossbot", "cashbot", "lawbot", "sellbot")
 STREETS = ("ttc", "dd", "dg", "mml", "tb", "ddl")
 # Achieved per-class share of each split may differ from the ratio by at most this much on the movie
@@ -42,7 +44,7 @@ def toon_manifest() -> pd.DataFrame:
     for street in STREETS:
         for suit in SUITS:
             n = 30 if (street, suit) == ("dg", "bossbot") else 6 if street != "ddl" else 10
-            rows += [{schema.LABEL: suit, schema.STREET: street} for _ in range(n)]
+            rows += [{schema.LABEL: suit, STREET: street} for _ in range(n)]
     return rows_frame(rows)
 
 
@@ -90,17 +92,17 @@ row = st.fixed_dictionaries({
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(row, min_size=1, max_size=60), st.integers(0, 3), st.booleans())
 def test_guarantees_hold_on_random_manifests(rows: list[dict], seed: int, two: bool) -> None:
-    frame = rows_frame([{schema.LABEL: r["label"], schema.STREET: r["street"],
+    frame = rows_frame([{schema.LABEL: r["label"], STREET: r["street"],
                          schema.DUP_CLUSTER: r["cluster"], schema.STATUS: "ok" if r["ok"] else "corrupt"}
                         for r in rows])
     if not (frame[schema.STATUS] == schema.OK).any():
         return
-    options = SplitOptions(group_by=(schema.STREET,), ratios=(0.8, 0.2) if two else (0.7, 0.15, 0.15),
+    options = SplitOptions(group_by=(STREET,), ratios=(0.8, 0.2) if two else (0.7, 0.15, 0.15),
                            seed=seed, restarts=2)
     out, report = assign_splits(frame, options)
     ok = out[out[schema.STATUS] == schema.OK]
     assert ok[schema.SPLIT].isin(report.splits).all()  # every ok row assigned
-    assert (splits_per(out, schema.STREET) <= 1).all()  # no street in two splits
+    assert (splits_per(out, STREET) <= 1).all()  # no street in two splits
     assert (splits_per(out, schema.DUP_CLUSTER) <= 1).all()  # near-duplicates never split
     assert out[out[schema.STATUS] != schema.OK][schema.SPLIT].isna().all()
     again, _ = assign_splits(frame, options)
@@ -133,14 +135,14 @@ def test_partition_respects_fixed_items() -> None:
 
 def test_toon_streets_split_is_the_best_the_streets_allow() -> None:
     frame = toon_manifest()
-    out, report = assign_splits(frame, SplitOptions(group_by=(schema.STREET,)))
-    assert (splits_per(out, schema.STREET) == 1).all()
+    out, report = assign_splits(frame, SplitOptions(group_by=(STREET,)))
+    assert (splits_per(out, STREET) == 1).all()
     assert set(out[schema.SPLIT]) == {"train", "val", "test"}
     # Six streets: compare with every one of the 3**6 ways to place them.
-    counts = pd.crosstab(frame[schema.STREET], frame[schema.LABEL]).to_numpy()
+    counts = pd.crosstab(frame[STREET], frame[schema.LABEL]).to_numpy()
     ratios = np.array([0.7, 0.15, 0.15])
     street_order = sorted(STREETS)
-    ours = np.array([["train", "val", "test"].index(out[out[schema.STREET] == s][schema.SPLIT].iloc[0])
+    ours = np.array([["train", "val", "test"].index(out[out[STREET] == s][schema.SPLIT].iloc[0])
                      for s in street_order])
     placements = [np.array(a) for a in itertools.product(range(3), repeat=6)]
     best = min(objective(counts, a, ratios) for a in placements)
@@ -212,16 +214,16 @@ def test_pinned_groups_go_where_pinned(tmp_path: Path) -> None:
 
 def test_existing_split_is_kept_unless_forced() -> None:
     frame = toon_manifest()
-    frame[schema.SPLIT] = np.where(frame[schema.STREET] == "ttc", "validation", pd.NA)
-    frame.loc[frame[schema.STREET] == "dd", schema.SPLIT] = "train"
-    frame.loc[frame.index[frame[schema.STREET] == "tb"][:3], schema.SPLIT] = "test"  # some of tb
-    out, report = assign_splits(frame, SplitOptions(group_by=(schema.STREET,)))
-    assert (out[out[schema.STREET] == "ttc"][schema.SPLIT] == "val").all()
-    assert (out[out[schema.STREET] == "dd"][schema.SPLIT] == "train").all()
-    assert (out[out[schema.STREET] == "tb"][schema.SPLIT] == "test").all()  # new rows join their group
+    frame[schema.SPLIT] = np.where(frame[STREET] == "ttc", "validation", pd.NA)
+    frame.loc[frame[STREET] == "dd", schema.SPLIT] = "train"
+    frame.loc[frame.index[frame[STREET] == "tb"][:3], schema.SPLIT] = "test"  # some of tb
+    out, report = assign_splits(frame, SplitOptions(group_by=(STREET,)))
+    assert (out[out[STREET] == "ttc"][schema.SPLIT] == "val").all()
+    assert (out[out[STREET] == "dd"][schema.SPLIT] == "train").all()
+    assert (out[out[STREET] == "tb"][schema.SPLIT] == "test").all()  # new rows join their group
     assert report.kept == int(frame[schema.SPLIT].notna().sum())
-    forced, report = assign_splits(frame, SplitOptions(group_by=(schema.STREET,), force=True))
-    assert report.kept == 0 and (splits_per(forced, schema.STREET) == 1).all()
+    forced, report = assign_splits(frame, SplitOptions(group_by=(STREET,), force=True))
+    assert report.kept == 0 and (splits_per(forced, STREET) == 1).all()
 
 
 def test_refuses_a_random_split_when_a_group_column_exists() -> None:
@@ -270,6 +272,29 @@ def test_split_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                        capsys)
     split = manifests.read(path)
     assert code == 0 and "pinned: 2 groups in test" in out
-    assert (split[split[schema.STREET].isin(["ttc", "mml"])][schema.SPLIT] == "test").all()
+    assert (split[split[STREET].isin(["ttc", "mml"])][schema.SPLIT] == "test").all()
     code, _, err = run(["split", str(tmp_path / "missing.csv"), "--random"], capsys)
     assert code == 4
+
+
+def test_warnings_name_the_group_columns_or_say_nothing() -> None:
+    frame = toon_manifest()
+    _, plain = assign_splits(frame, SplitOptions(random=True))
+    assert plain.warnings == []  # no group column asked for: no "rows have no :" warning
+    frame.loc[frame.index[:5], STREET] = pd.NA
+    _, grouped = assign_splits(frame, SplitOptions(group_by=(STREET,)))
+    assert grouped.warnings == ["5 ok rows have no value in street: each of them is a group of its own"]
+
+
+def test_recorded_custom_group_column_refuses_a_random_split(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "manifest.csv"
+    frame = toon_manifest().rename(columns={STREET: "site"})
+    manifests.write(frame, path)
+    assert run(["split", str(path), "--dry-run"], capsys)[0] == 0  # 'site' alone is not known as a group
+    assert run(["split", str(path), "--group-by", "site", "--dry-run"], capsys)[0] == 0
+    assert manifests.group_columns(path) == ()  # a dry run records nothing
+    assert run(["split", str(path), "--group-by", "site"], capsys)[0] == 0
+    assert manifests.group_columns(path) == ("site",)  # --group-by is recorded beside the manifest
+    code, _, err = run(["split", str(path), "--force"], capsys)
+    assert code == 2 and "a 'site' column (6 values)" in err and "--group-by site" in err

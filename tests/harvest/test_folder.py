@@ -101,6 +101,24 @@ def test_toonvision_pattern(tmp_path: Path) -> None:
     assert frame["n"].tolist() == ["3", "1", "2"]
     assert summary["skipped"] == {"unmatched": 1}
     assert summary["skipped_examples"]["unmatched"] == ["dg/notacog.png"]
+    assert manifests.group_columns(tmp_path / "m.csv") == ("street",)  # location-like: a group by default
+
+
+def test_group_fields_are_recorded_as_asked(tmp_path: Path) -> None:
+    root = tmp_path / "shots"
+    for i, name in enumerate(["lab/a_hero_1.png", "dock/b_villain_2.png"]):
+        media.write(root / name, media.png(i))
+    pattern = "{site}/{label}_{character}_{n}.png"
+    run_folder(root, tmp_path / "auto.csv", pattern=pattern)
+    assert manifests.group_columns(tmp_path / "auto.csv") == ("site",)
+    run_folder(root, tmp_path / "marked.csv", pattern=pattern, group_fields=("character", "site"))
+    assert manifests.group_columns(tmp_path / "marked.csv") == ("character", "site")
+    run_folder(root, tmp_path / "both.csv", pattern=pattern, group_fields=("character", "auto"))
+    assert manifests.group_columns(tmp_path / "both.csv") == ("character", "site")
+    run_folder(root, tmp_path / "none.csv", pattern=pattern, group_fields=())
+    assert manifests.group_columns(tmp_path / "none.csv") == ()
+    with pytest.raises(UsageError, match="--group-field 'stage' is not a field of --pattern"):
+        FolderOptions(root=root, pattern=pattern, group_fields=("stage",))
 
 
 def test_smash_pattern_and_copy_into_store(tmp_path: Path) -> None:
@@ -239,3 +257,19 @@ def test_killed_import_leaves_valid_manifest_and_resumes(tmp_path: Path) -> None
     frame = manifests.read(manifest)
     assert len(frame) == 600 and frame[schema.SHA256].is_unique
     assert summary["added"] == 600 - partial and summary["already_present"] == partial
+
+
+def test_cli_group_field_none_and_lists(tmp_path: Path, capsys) -> None:
+    root = tmp_path / "shots"
+    media.write(root / "lab" / "a_hero_1.png", media.png(1))
+    pattern = ["--pattern", "{site}/{label}_{character}_{n}.png", "--json"]
+    code, out, _ = harvest(["folder", str(root), "-m", str(tmp_path / "a.csv"), *pattern,
+                            "--group-field", "none"], capsys)
+    assert code == 0 and json.loads(out)["group_columns"] == []
+    assert manifests.group_columns(tmp_path / "a.csv") == ()
+    code, out, _ = harvest(["folder", str(root), "-m", str(tmp_path / "b.csv"), *pattern,
+                            "--group-field", "character,site"], capsys)
+    assert code == 0 and manifests.group_columns(tmp_path / "b.csv") == ("character", "site")
+    code, _, err = harvest(["folder", str(root), "-m", str(tmp_path / "c.csv"), *pattern,
+                            "--group-field", "stage"], capsys)
+    assert code == 2 and "--group-field 'stage' is not a field of --pattern" in err

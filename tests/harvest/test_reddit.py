@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import manifests
@@ -48,10 +49,18 @@ def test_praw_listing_every_media_kind(world: RedditWorld, tmp_path: Path) -> No
     manifest = tmp_path / "m.csv"
     summary = collect(world, manifest)
     frame = manifests.read(manifest)
+    assert manifests.group_columns(frame) == (schema.POST_ID, schema.AUTHOR)
     assert summary["post_source"] == "praw" and summary["posts_listed"] == len(posts)
     assert world.web.hits("/api/v1/access_token") == 1 and world.web.hits("/r/Doom/hot") == 3
-    assert sorted(frame[schema.POST_ID]) == ["gal01", "gal01", "img01", "imp01", "imu01", "xp001"]
-    assert (frame[schema.STATUS] == "ok").all() and (frame[schema.LABEL] == "Doom").all()
+    assert sorted(frame[schema.POST_ID]) == ["gal01", "gal01", "gal01", "img01", "imp01", "imu01", "xp001"]
+    # the gallery item Reddit marks failed is a row, not a download
+    failed = frame[frame[schema.STATUS] != "ok"]
+    assert failed[[schema.POST_ID, schema.GALLERY_INDEX, schema.STATUS]].values.tolist() == [
+        ["gal01", 1, "removed"]]
+    assert "'failed'" in failed.iloc[0][schema.ERROR] and pd.isna(failed.iloc[0][schema.PATH])
+    assert not any("gal01m1" in r.path for r in world.web.log)
+    frame = frame[frame[schema.STATUS] == "ok"]
+    assert (frame[schema.LABEL] == "Doom").all()
     assert summary["skipped"] == {"link_without_image": 1, "nsfw": 1, "removed_post": 1,
                                   "self_post": 1, "spoiler": 1, "video": 1}
     gallery = frame[frame[schema.POST_ID] == "gal01"].sort_values(schema.GALLERY_INDEX)
@@ -130,9 +139,10 @@ def test_resume_downloads_nothing_twice_and_retries_transient(world: RedditWorld
     second = collect(world, manifest)
     image_hits = [r.path for r in world.web.log if r.path.startswith(("/i.redd.it", "/preview"))]
     assert image_hits == ["/i.redd.it/r0003.jpg"]
-    assert second["already_present"] == 3 and second["added"] == 1 and second["posts_known"] == 2
+    # 3 images and the gallery item Reddit marks failed (recorded as a row) are already present
+    assert second["already_present"] == 4 and second["added"] == 1 and second["posts_known"] == 2
     frame = manifests.read(manifest)
-    assert len(frame) == 4 and (frame[schema.STATUS] == "ok").all()
+    assert len(frame) == 5 and frame[schema.STATUS].value_counts().to_dict() == {"ok": 4, "removed": 1}
 
 
 def test_done_media_are_kept_in_the_archive_not_only_in_rows(world: RedditWorld, tmp_path: Path) -> None:
@@ -143,7 +153,8 @@ def test_done_media_are_kept_in_the_archive_not_only_in_rows(world: RedditWorld,
     manifest = tmp_path / "m.csv"
     assert collect(world, manifest)["ok"] == 3
     done = manifests.Archive(manifest).entries("reddit")
-    assert len(done) == 3 and any(url.endswith("/a0001.jpg") for url in done)
+    # 3 images and the gallery item Reddit marks failed (a row, never a download)
+    assert len(done) == 4 and any(url.endswith("/a0001.jpg") for url in done)
     assert not any("a0003" in url for url in done)  # a transient failure is not done: retried
     manifests.write(manifests.empty(), manifest)  # rows pruned (a curate step, a hand edit)
     world.web.route("/i.redd.it/a0003.jpg", Reply(media.jpeg(78, (50, 50))))

@@ -22,10 +22,13 @@ def test_direct_image() -> None:
 
 def test_gallery_in_gallery_data_order_valid_only_largest_unescaped() -> None:
     plan = plan_media(post("g1", "gallery"))
-    assert [(m.url, m.gallery_index) for m in plan.media] == [
+    assert [(m.url, m.gallery_index) for m in plan.media if not m.gone] == [
         ("https://preview.redd.it/g1m0.jpg?width=1200&s=x", 0),
         ("https://preview.redd.it/g1m2.jpg?width=1200&s=x", 2)]
     assert {m.kind for m in plan.media} == {"gallery"}
+    # the item with status 'failed' is kept as gone media: a row saying so, nothing to download
+    assert [(m.url, m.gallery_index) for m in plan.media if m.gone] == [
+        ("https://www.reddit.com/gallery/g1#g1m1", 1)]
 
 
 def test_gallery_whose_items_are_all_gone_is_skipped() -> None:
@@ -54,7 +57,7 @@ def test_imgur_posts_and_albums() -> None:
 def test_crosspost_takes_the_parents_media() -> None:
     parent = post("p1", "gallery", subreddit="Art")
     plan = plan_media(crosspost("c1", parent))
-    assert [m.gallery_index for m in plan.media] == [0, 2] and plan.media[0].kind == "gallery"
+    assert [m.gallery_index for m in plan.media if not m.gone] == [0, 2] and plan.media[0].kind == "gallery"
 
 
 def test_crossposts_of_self_removed_or_nsfw_posts_give_nothing() -> None:

@@ -20,7 +20,7 @@ from harvest.search import Filters, SearchOptions
 from harvest.store import Limits
 from harvest.summary import RunSummary
 from harvest.video import FrameOptions, FramesOptions
-from manifests import Appender, UsageError
+from manifests import Appender, UsageError, schema
 
 # For each registered collector: options that describe a typical run (nothing there yet), and a bad
 # value of its options. A new collector without an entry here fails test_every_collector_is_covered.
@@ -68,7 +68,10 @@ def test_collector_contract(name: str, tmp_path: Path, monkeypatch: pytest.Monke
         guard.setattr("socket.socket", _refuse)
         collector = cls(options)
         about = collector.describe()
+        groups = collector.groups()
     assert about is None or isinstance(about, str)
+    assert set(cls.group_columns) <= set(schema.COLUMNS)  # a collector's own groups are declared columns
+    assert isinstance(groups, tuple) and all(isinstance(g, str) and g for g in groups)
     assert os.listdir(tmp_path) == []
     with pytest.raises(UsageError):
         bad(tmp_path)

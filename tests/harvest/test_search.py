@@ -66,6 +66,7 @@ def test_rows_carry_query_rank_licence_and_creator(world: SearchWorld, tmp_path:
     summary = collect(world, manifest, "tarzan fanart", "tarzan sketch")
     frame = manifests.read(manifest)
     assert summary["ok"] == 29 == len(frame) and summary["source"] == "search:openverse"
+    assert manifests.group_columns(frame) == (schema.CREATOR,)  # recorded beside the manifest
     assert summary["skipped"] == {"duplicate_url": 1} and image_hits(world).count(
         f"/img/{fanart[0].id}.jpg") == 1
     assert summary["queries"]["tarzan fanart"] == {"listed": 25, "pages": 2}

@@ -13,6 +13,8 @@ from PIL import Image, ImageDraw
 import manifests
 from manifests import schema
 
+STREET = "street"  # a pattern field, not a schema column: group columns are declared
+
 CLASSES = ("circle", "square", "stripes")
 COLOURS = {"circle": (220, 60, 60), "square": (60, 200, 60), "stripes": (60, 80, 220)}
 STREETS = ("ttc", "dg", "ddl")
@@ -57,7 +59,7 @@ def make_dataset(root: Path, classes: tuple[str, ...] = CLASSES, per_split: dict
                 records.append({schema.SHA256: hashlib.sha256(path.read_bytes()).hexdigest(),
                                 schema.PATH: rel, schema.LABEL: label, schema.SOURCE: "folder",
                                 schema.WIDTH: 48, schema.HEIGHT: 48, schema.FORMAT: fmt,
-                                schema.STATUS: schema.OK, schema.STREET: STREETS[street],
+                                schema.STATUS: schema.OK, STREET: STREETS[street],
                                 schema.SPLIT: split if with_split else None})
     manifest = root / "manifest.csv"
     manifests.write(manifests.from_records(records), manifest)

@@ -144,3 +144,23 @@ def test_evaluation_needs_no_train_split(tiny, tmp_path):
     with pytest.raises(InputError, match="no usable train rows"):
         data.load_table(manifest)
     assert len(data.load_table(manifest, for_training=False).split("test")) == len(frame)
+
+
+def test_predict_finds_every_suffix_folder_import_takes(tmp_path):
+    """One suffix list: ``train predict DIR`` takes .avif and .heic files as ``harvest folder`` does."""
+    from manifests.images import ImageError, image_suffixes
+    from train.predict import image_files
+
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "a.avif")
+    (tmp_path / "b.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))  # no HEIF plug-in here
+    Image.new("RGB", (40, 30)).save(tmp_path / "c.jpg")
+    (tmp_path / "notes.txt").write_text("not an image")
+    found = image_files([tmp_path])
+    assert [p.name for p in found] == ["a.avif", "b.heic", "c.jpg"]
+    assert {p.suffix for p in found} <= image_suffixes()  # the list harvest folder imports by
+    pre = Preprocess(size=16, resize=16)
+    arr = data.load_image(tmp_path / "a.avif", pre)
+    assert arr.shape == (16, 16, 3) and arr[..., 0].mean() > 150  # decoded, not skipped
+    with pytest.raises(ImageError) as failed:
+        data.load_image(tmp_path / "b.heic", pre)
+    assert failed.value.status == schema.CORRUPT  # a named status, reported as a row by predict

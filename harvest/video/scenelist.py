@@ -1,0 +1,109 @@
+"""Scene lists, like PySceneDetect's ``list-scenes``: spans of frames, sampling by scene, CSV export.
+
+- ``scene_length`` reads ``--min-scene-len`` as PySceneDetect does: frames (``15``) or seconds
+  (``0.6s``).
+- ``scan_scenes`` runs the scene tracker alone over a video (no frame kept): the first pass of
+  ``--frames-per-scene``, whose frames depend on where each scene ends.
+- ``pick_frames`` takes N evenly spaced frames from every scene: the middles of N equal parts.
+- ``scene_spans`` turns scene starts into ``SceneSpan`` rows; ``write_scenes_csv`` writes them with
+  start and end frame and time per scene (``--scenes-csv``).
+
+Example::
+
+    from harvest.video.scenelist import scene_spans, write_scenes_csv
+    spans = scene_spans("clip.mp4", "clip", starts=[0, 30, 90], end=120, fps=Fraction(25))
+    write_scenes_csv("scenes.csv", spans)
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, fields
+from fractions import Fraction
+from itertools import pairwise
+from pathlib import Path
+
+from manifests import InputError
+
+from .decode import DecodePlan, VideoDecoder
+from .probe import VideoInfo
+from .scenes import scene_id
+
+
+def scene_length(text: str | int, fps: Fraction) -> int:
+    """Frames in ``text``: a frame count (``15``) or seconds (``0.6s``); a bad one is an ``InputError``."""
+    raw = str(text).strip().lower()
+    try:
+        if raw.endswith("s"):
+            seconds = float(raw[:-1])
+            if seconds < 0:
+                raise ValueError(raw)
+            return round(seconds * float(fps))
+        frames = int(raw)
+        if frames < 0:
+            raise ValueError(raw)
+        return frames
+    except ValueError:
+        raise InputError(f"--min-scene-len {text!r} is not a frame count (15) or seconds (0.6s)") from None
+
+
+def scan_scenes(info: VideoInfo, plan: DecodePlan) -> tuple[list[int], int]:
+    """Scene starts (frame indices) and the end frame (exclusive) over the plan's range, keeping nothing."""
+    scan = DecodePlan(plan.selection, plan.crop, plan.out_size, plan.start, plan.end, plan.rules,
+                      plan.first_scene, scan_only=True)
+    with VideoDecoder(info, scan) as decoder:
+        decoder.finish()
+        state = decoder.state
+    return state.starts, plan.start + state.decoded
+
+
+def pick_frames(starts: Sequence[int], end: int, per_scene: int) -> list[int]:
+    """``per_scene`` evenly spaced frames of each scene (fewer in scenes shorter than that)."""
+    picked: list[int] = []
+    bounds = [*starts, end]
+    for first, after in pairwise(bounds):
+        length = after - first
+        if length <= 0:
+            continue
+        chosen = {first + (2 * k + 1) * length // (2 * per_scene) for k in range(per_scene)}
+        picked.extend(sorted(chosen))
+    return picked
+
+
+@dataclass(frozen=True)
+class SceneSpan:
+    """One scene of one video: its id and its first and last frame (inclusive) and times."""
+
+    video: str
+    scene: str
+    start_frame: int
+    end_frame: int
+    start_time: float
+    end_time: float
+    frames: int
+
+
+def scene_spans(video: str, stem: str, starts: Sequence[int], end: int, fps: Fraction,
+                first_scene: int = 0) -> list[SceneSpan]:
+    """Spans from scene starts; ``end`` is the frame after the last one. End times are where the
+    last frame ends (PySceneDetect's convention), so one scene's end time is the next one's start."""
+    bounds = [*starts, end]
+    out = []
+    for number, (first, after) in enumerate(pairwise(bounds), first_scene):
+        if after > first:
+            out.append(SceneSpan(video, scene_id(stem, number), first, after - 1,
+                                 round(float(first / fps), 3), round(float(after / fps), 3), after - first))
+    return out
+
+
+def write_scenes_csv(path: str | os.PathLike[str], spans: Iterable[SceneSpan]) -> Path:
+    """Write the scene list as CSV (one header row, one row per scene); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow([f.name for f in fields(SceneSpan)])
+        writer.writerows(astuple(span) for span in spans)
+    return path

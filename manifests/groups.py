@@ -1,0 +1,148 @@
+"""Group columns: which columns of a manifest hold groups of related images, as the manifest's own metadata.
+
+Images of one video, one scene, one Reddit post, one street or one ``site`` are related: splitting
+them randomly across train and val leaks, and a model's accuracy should be reported per group. Which
+columns are such groups is not a fixed list: collectors declare the ones they write (frames:
+``video``, ``scene``; reddit: ``post_id``, ``author``; folder: the ``--group-field`` pattern fields)
+and ``curate split --group-by X`` records ``X``.
+
+The knowledge lives beside the manifest, not in its lineage log (an audit trail a user may prune): a
+sidecar ``<manifest>.meta.json`` written atomically under the manifest's lock, and, for a Parquet
+manifest, the same JSON in the file's key-value metadata (``gleanset``)::
+
+    {"group_columns": {"video": "harvest frames", "scene": "harvest frames"}}
+
+``manifests.read`` attaches the declared columns to the frame (``frame.attrs``), so a function given
+only a frame knows them too. :func:`group_columns` is the one question everybody asks (split,
+balance, train, report). A manifest written before group columns were recorded answers with the
+columns collectors wrote then (:data:`LEGACY`) that hold values.
+
+Example::
+
+    import manifests
+    manifests.declare_groups("data/manifest.csv", ["creator"], by="harvest search")
+    manifests.group_columns("data/manifest.csv")   # ('creator',)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import schema
+from .errors import ManifestError
+
+META_SUFFIX = ".meta.json"
+GROUPS_KEY = "group_columns"
+PARQUET_KEY = b"gleanset"
+ATTR = "gleanset_group_columns"
+# The group columns of manifests written before they were recorded: what collectors write (folder's
+# street is a pattern field, not a schema column).
+LEGACY = (schema.SCENE, schema.POST_ID, "street", schema.VIDEO, schema.AUTHOR, schema.CREATOR)
+
+
+def meta_path(manifest: str | os.PathLike[str]) -> Path:
+    """The sidecar holding a manifest's metadata: ``<manifest>.meta.json``."""
+    manifest = Path(manifest)
+    return manifest.with_name(manifest.name + META_SUFFIX)
+
+
+def read_meta(manifest: str | os.PathLike[str]) -> dict[str, Any]:
+    """A manifest's metadata: the sidecar, else a Parquet file's key-value metadata, else ``{}``."""
+    side = meta_path(manifest)
+    try:
+        text = side.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return _parquet_meta(Path(manifest))
+    except OSError as exc:
+        raise ManifestError(f"cannot read {side}: {exc.strerror or exc}") from exc
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{side} is not valid JSON ({exc}); fix or delete it") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get(GROUPS_KEY, {}), dict):
+        raise ManifestError(f"{side} does not hold a {{{GROUPS_KEY!r}: {{column: by}}}} object")
+    return meta
+
+
+def _parquet_meta(path: Path) -> dict[str, Any]:
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return {}
+    import pyarrow.parquet as pq
+
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(PARQUET_KEY)
+        return json.loads(raw) if raw else {}
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"cannot read the metadata of {path}: {exc}") from exc
+
+
+def write_meta(manifest: str | os.PathLike[str], meta: Mapping[str, Any]) -> None:
+    """Write the sidecar atomically (temp file, rename). The caller holds the manifest's lock."""
+    side = meta_path(manifest)
+    side.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+        os.replace(tmp, side)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def declared(meta: Mapping[str, Any]) -> dict[str, str]:
+    """``{column: who declared it}`` from a manifest's metadata."""
+    return dict(meta.get(GROUPS_KEY) or {})
+
+
+def with_groups(meta: Mapping[str, Any], new: Mapping[str, str],
+                frame: pd.DataFrame | None = None) -> dict[str, Any]:
+    """``meta`` with the ``{column: who declares it}`` in ``new`` added (earlier declarations are kept).
+
+    The first declaration for a manifest written before group columns were recorded also keeps the
+    :data:`LEGACY` columns ``frame`` holds values in, so recording ``site`` does not forget ``scene``.
+    """
+    groups = declared(meta)
+    if GROUPS_KEY not in meta and frame is not None:
+        groups.update({c: "legacy" for c in _legacy(frame)})
+    for column, by in new.items():
+        if column and column not in groups:
+            groups[column] = by
+    return {**meta, GROUPS_KEY: groups}
+
+
+def _legacy(frame: pd.DataFrame) -> list[str]:
+    return [c for c in LEGACY if c in frame.columns and frame[c].notna().any()]
+
+
+def attach(frame: pd.DataFrame, meta: Mapping[str, Any]) -> pd.DataFrame:
+    """Remember the declared group columns on the frame (``frame.attrs``); returns the frame."""
+    if GROUPS_KEY in meta:
+        frame.attrs[ATTR] = list(declared(meta))
+    return frame
+
+
+def group_columns(source: str | os.PathLike[str] | pd.DataFrame) -> tuple[str, ...]:
+    """The group columns of a manifest (a path, or a frame ``manifests.read`` returned) that hold values.
+
+    Declared columns come in the order they were declared; a manifest with no recorded group columns
+    answers with the :data:`LEGACY` ones it holds values in.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = source
+    else:
+        from .io import read
+
+        frame = read(source)
+    names = frame.attrs.get(ATTR)
+    if names is None:
+        return tuple(_legacy(frame))
+    return tuple(c for c in names if c in frame.columns and frame[c].notna().any())
