@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.fixtures.demo_run import Step, steps, table
 
 SUBCOMMANDS = {"harvest": {"folder", "frames", "reddit", "search"},
-               "curate": {"stats", "dedupe", "balance", "split", "report", "export"},
+               "curate": {"stats", "dedupe", "balance", "split", "check", "report", "export"},
                "train": {"run", "predict", "eval"}}
 
 

@@ -26,7 +26,10 @@ def test_smash_recipe(tmp_path: Path, cli) -> None:
     assert rows[schema.PATH].str.startswith("images/").all()  # --copy: the dataset owns its images
 
     run = tmp_path / "runs" / "smash"
-    cli("train", str(manifest), "--arch", "resnet18", "--img-size", "32", "--out", str(run), *QUICK_TRAIN)
+    # the frozen-feature ("bottleneck") method: the head trains on cached backbone features
+    cli("train", str(manifest), "--features-only", "--arch", "resnet18", "--img-size", "32",
+        "--out", str(run), *QUICK_TRAIN)
+    assert any((manifest.parent / ".cache" / "train" / "features").iterdir())  # features were cached
     test = metrics(run)["test"]
     assert set(test["per_class"]) == set(CHARACTERS)
     test_stages = set(rows.loc[rows[schema.SPLIT] == "test", "stage"])
