@@ -47,7 +47,9 @@ def test_reddit_downloads_on_dask_equal_local(dask: ExecutorSpec, tmp_path: Path
         collect(world, tmp_path / "local" / "m.csv", None)
         collect(world, tmp_path / "dask" / "m.csv", dask)
     local, remote = table(tmp_path / "local" / "m.csv"), table(tmp_path / "dask" / "m.csv")
-    assert len(local) == 30 + 5 * 2 + 10 and (local[schema.STATUS] == "not_image").sum() == 1
+    # 30 images, 5 galleries of 2 images and a failed item (a `removed` row), 10 imgur links
+    assert len(local) == 30 + 5 * 3 + 10 and (local[schema.STATUS] == "not_image").sum() == 1
+    assert (local[schema.STATUS] == schema.REMOVED).sum() == 5
     pd.testing.assert_frame_equal(local, remote)
 
 
