@@ -61,6 +61,7 @@ bench: venv ffmpeg
 	$(PY) bench/search.py
 	$(PY) bench/split.py
 	$(PY) bench/report.py
+	$(PY) bench/scaleout.py
 	$(PY) bench/trainer.py
 
 clean:
