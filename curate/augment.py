@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ import pandas as pd
 from PIL import Image, ImageOps
 
 from manifests import InputError, UsageError, lineage, schema
+from manifests.images import write_once
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +168,7 @@ def _copy(original: pd.Series, op: str, root: Path, rng: np.random.Generator, re
     sha = hashlib.sha256(data).hexdigest()
     rel = Path("images") / sha[:2] / f"{sha}.png"
     if write:
-        _write_once(root / rel, data)
+        write_once(root / rel, data)
     row = {k: v for k, v in original.items() if not pd.isna(v)}
     row.update({schema.SHA256: sha, schema.PATH: rel.as_posix(), schema.FORMAT: "png",
                 schema.BYTES: len(data), schema.WIDTH: out.width, schema.HEIGHT: out.height,
@@ -179,17 +178,3 @@ def _copy(original: pd.Series, op: str, root: Path, rng: np.random.Generator, re
         row.pop(stage, None)
     return row
 
-
-def _write_once(path: Path, data: bytes) -> None:
-    """The image store's rule: a file named by its sha256 is written once, atomically."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".aug.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -9,7 +9,6 @@ storing the same bytes twice writes nothing new.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from manifests.images import (
@@ -22,6 +21,7 @@ from manifests.images import (
     inspect_bytes,
     inspect_file,
     read_limited,
+    write_once,
 )
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "EXTENSIONS", "MAX_FRAMES_VERIFIED", "STORE_DIR",
@@ -48,17 +48,7 @@ def store_bytes(data: bytes, root: str | os.PathLike[str],
     if not info.ok:
         return info, None
     rel = stored_path(info)
-    target = Path(root) / rel
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    write_once(Path(root) / rel, data)
     return info, rel
 
 

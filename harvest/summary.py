@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from manifests import ExitStatus, MergeStats, schema
+from manifests.progress import Progress
 
 LISTED = 20  # how many skipped or unmatched names a summary lists
 
@@ -82,3 +83,22 @@ class RunSummary:
         if self.errors():
             return ExitStatus.INPUT
         return ExitStatus.PARTIAL if strict and (self.failed or self.warnings) else ExitStatus.OK
+
+
+@dataclass
+class Counts:
+    """A download collector's running counters on its progress bar: ``lead`` (posts, results listed)
+    advances the bar under ``noun``; stored, skipped and failed are shown beside it."""
+
+    progress: Progress
+    lead: str
+    noun: str
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, what: str, n: int = 1) -> None:
+        self.counts[what] += n
+        c = self.counts
+        self.progress.total(None, f"{self.noun} {c[self.lead]} · stored {c['stored']} · "
+                            f"skipped {c['skipped']} · failed {c['failed']}")
+        if what == self.lead:
+            self.progress.advance(n)

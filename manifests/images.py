@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -266,6 +267,23 @@ def read_limited(path: str | os.PathLike[str], limits: Limits = Limits()) -> byt
             return fh.read()
     except OSError as exc:
         return ImageInfo(None, 0, schema.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
+
+
+def write_once(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write an image file named by its content: never rewritten when it exists, otherwise written
+    atomically (temp file beside it, then rename), so no reader sees half a file."""
+    target = Path(path)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def inspect_file(path: str | os.PathLike[str], limits: Limits = Limits()) -> ImageInfo:

@@ -25,7 +25,6 @@ import os
 import shutil
 import tempfile
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from ..fetch import Fetcher, FetchOptions, FetchResult
 from ..names import bounded_name
 from ..remote import fetch_on
 from ..store import Limits, store_bytes
-from ..summary import RunSummary
+from ..summary import Counts, RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
 from .placeholders import PlaceholderSet, placeholder_url
 from .sources import PostStream, SourceChoice, SourceOptions, choose
@@ -114,22 +113,6 @@ class RedditSummary(RunSummary):
 class _Job:
     media: Media
     fields: dict[str, Any]
-
-
-@dataclass
-class _Counts:
-    """The progress bar's counters: posts listed, images stored, skipped and failed."""
-
-    progress: Progress
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def add(self, what: str, n: int = 1) -> None:
-        self.counts[what] += n
-        c = self.counts
-        self.progress.total(None, f"posts {c['posts']} · stored {c['stored']} · "
-                            f"skipped {c['skipped']} · failed {c['failed']}")
-        if what == "posts":
-            self.progress.advance(n)
 
 
 def post_fields(post: dict[str, Any], label: str | None) -> dict[str, Any]:
@@ -209,7 +192,7 @@ class RedditCollector(Collector):
         """List posts, download their images into the store under the manifest's folder, add rows."""
         opts = self.options
         summary: RedditSummary = self.new_summary()
-        counts = _Counts(self.progress_or_none(progress))
+        counts = Counts(self.progress_or_none(progress), "posts", "posts")
         self.declare_groups(sink)
         done = recorded_origins(sink.path, self.source) | set(sink.archive.entries(self.source))
         self._stored = stored_digests(sink.path, self.source)
@@ -249,7 +232,7 @@ class RedditCollector(Collector):
         else:
             yield from fetcher.map(jobs, handle, url=_media_url)
 
-    def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary, counts: _Counts,
+    def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary, counts: Counts,
               emit: Callable[[dict[str, Any]], object]) -> Iterator[_Job]:
         """Downloads to do, post by post; skipped posts and recorded media are counted here, and media
         known to be gone (failed gallery items, placeholder URLs) become rows without a download."""

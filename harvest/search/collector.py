@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -35,7 +35,7 @@ from manifests.progress import Progress
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult
 from ..store import Limits, store_bytes
-from ..summary import RunSummary
+from ..summary import Counts, RunSummary
 from .engine import Engine, EngineConfig, Filters, Listed, Result
 from .registry import DEFAULT_ENGINE, check_filters, engine_class
 from .resume import mark_page, resume_point
@@ -175,22 +175,6 @@ class _Seen:
         return None
 
 
-@dataclass
-class _Counts:
-    """The progress bar's counters: results listed, images stored, skipped and failed."""
-
-    progress: Progress
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def add(self, what: str, n: int = 1) -> None:
-        self.counts[what] += n
-        c = self.counts
-        self.progress.total(None, f"results {c['listed']} · stored {c['stored']} · "
-                            f"skipped {c['skipped']} · failed {c['failed']}")
-        if what == "listed":
-            self.progress.advance(n)
-
-
 def recorded_urls(manifest: Path) -> set[str]:
     """Image URLs any search engine already brought into the manifest, except transient failures."""
     frame = read(manifest)
@@ -259,7 +243,7 @@ class SearchCollector(Collector):
         """List every query's results, download them into the store beside the manifest, add rows."""
         opts = self.options
         summary = self.new_summary()
-        counts = _Counts(self.progress_or_none(progress))
+        counts = Counts(self.progress_or_none(progress), "listed", "results")
         self.declare_groups(sink)
         seen = _Seen(frozenset(recorded_urls(sink.path)))
         root = sink.path.parent
@@ -280,13 +264,13 @@ class SearchCollector(Collector):
         summary.results_listed = counts.counts["listed"]
         return summary
 
-    def _add(self, row: dict[str, Any], sink: RowSink, summary: SearchSummary, counts: _Counts) -> None:
+    def _add(self, row: dict[str, Any], sink: RowSink, summary: SearchSummary, counts: Counts) -> None:
         sink.add(row)
         summary.record(row.get(schema.LABEL), row[schema.STATUS])
         counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
 
     def _jobs(self, engine: Engine, pages: _Pages, seen: _Seen, sink: RowSink,
-              summary: SearchSummary, counts: _Counts) -> Iterator[_Job]:
+              summary: SearchSummary, counts: Counts) -> Iterator[_Job]:
         """Downloads to do, query by query and page by page; what needs none is handled here."""
         opts = self.options
         yield from self._retry_jobs(sink.path, seen, summary)
@@ -326,7 +310,7 @@ class SearchCollector(Collector):
             yield _Job(Result(url), row, state)
 
     def _page_jobs(self, engine: Engine, query: str, listed: Listed, pages: _Pages, seen: _Seen,
-                   sink: RowSink, summary: SearchSummary, counts: _Counts) -> Iterator[_Job]:
+                   sink: RowSink, summary: SearchSummary, counts: Counts) -> Iterator[_Job]:
         opts = self.options
         state = _PageState(query, listed)
         pages.add(state)
