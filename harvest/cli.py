@@ -51,6 +51,13 @@ app = typer.Typer(
 ManifestOpt = Annotated[Path, typer.Option("--manifest", "-m", help="Manifest to append to "
                                            "(.csv, or .parquet for large ones).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")]
+# The fetcher's options, shared by every downloading command (reddit, search).
+DownloadsOpt = Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel downloads.")]
+PerHostOpt = Annotated[int, typer.Option(min=1, help="Parallel downloads per host.")]
+TimeoutOpt = Annotated[float, typer.Option(help="Seconds to connect and between bytes.")]
+RetriesOpt = Annotated[int, typer.Option(min=0, help="Retries on 5xx, 429 and network errors.")]
+
+
 WorkersOpt = Annotated[int | None, typer.Option("--workers", "-j", min=1,
                                                  help="Parallel workers (default: one per core).")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit with status 3 when any item failed "
@@ -331,10 +338,10 @@ def reddit(
     allow_spoilers: Annotated[bool, typer.Option("--allow-spoilers", help="Keep spoiler posts.")] = False,
     placeholder: Annotated[list[Path] | None, typer.Option(help="Image of a 'removed' placeholder "
                                                            "to reject by content; repeatable.")] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel downloads.")] = 16,
-    per_host: Annotated[int, typer.Option(min=1, help="Parallel downloads per host.")] = 8,
-    timeout: Annotated[float, typer.Option(help="Seconds to connect and between bytes.")] = 30.0,
-    retries: Annotated[int, typer.Option(min=0, help="Retries on 5xx, 429 and network errors.")] = 3,
+    workers: DownloadsOpt = 16,
+    per_host: PerHostOpt = 8,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 3,
     user_agent: Annotated[str | None, typer.Option(help="User-Agent of downloads (default: "
                                                    "python:gleanset:VERSION (dataset harvester)).")
                           ] = None,
@@ -448,10 +455,10 @@ def search(
                                                  "become too_small rows.")] = None,
     ignore_robots_tag: Annotated[bool, typer.Option("--ignore-robots-tag", help="Take images served "
                                                     "with X-Robots-Tag: noai/noimageai.")] = False,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel downloads.")] = 16,
-    per_host: Annotated[int, typer.Option(min=1, help="Parallel downloads per host.")] = 8,
-    timeout: Annotated[float, typer.Option(help="Seconds to connect and between bytes.")] = 30.0,
-    retries: Annotated[int, typer.Option(min=0, help="Retries on 5xx, 429 and network errors.")] = 3,
+    workers: DownloadsOpt = 16,
+    per_host: PerHostOpt = 8,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 3,
     user_agent: Annotated[str | None, typer.Option(help="User-Agent of API calls and downloads "
                                                    "(Wikimedia asks for contact details in it; default: "
                                                    "python:gleanset:VERSION (dataset harvester)).")
