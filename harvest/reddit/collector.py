@@ -2,7 +2,8 @@
 
 Posts come from ``harvest.reddit.sources`` (praw, Arctic Shift or dump files), their images from
 ``harvest.reddit.media``; every image is downloaded by the one fetcher (``harvest.fetch``), checked
-against known "removed" placeholders by content, and verified and written by the image store. Each
+against known "removed" placeholders (by URL and ``ETag`` before the body is read, by content after),
+and verified and written by the image store. Each
 image is a row with the post's metadata (``post_id`` groups the images of one post); failed downloads
 are rows with a ``status`` and ``error``; posts without images are counted as skipped with a reason.
 
@@ -26,7 +27,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
 from ..collector import Collector
-from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..fetch import Fetcher, FetchOptions, FetchResult, Reject
 from ..names import bounded_name
 from ..remote import fetch_on
 from ..store import Limits, store_bytes
@@ -157,6 +158,18 @@ def stored_digests(manifest: Path, source: str) -> dict[str, str]:
     return dict(zip(frame[schema.SHA256].astype(str), frame[schema.ORIGIN].astype(str), strict=True))
 
 
+@dataclass(frozen=True)
+class _Rejects:
+    """The placeholder check, then the caller's own ``FetchOptions.reject`` (picklable for Dask)."""
+
+    placeholders: PlaceholderSet
+    then: Reject | None = None
+
+    def __call__(self, url: str, headers: Mapping[str, str]) -> str | None:
+        why = self.placeholders.reject(url, headers)
+        return why if why or self.then is None else self.then(url, headers)
+
+
 def _mark_done(sink: RowSink, source: str, rows: list[dict[str, Any]]) -> None:
     """Mark the media URL of one download done, unless it failed transiently (retried next run)."""
     if rows and not any(row[schema.STATUS] in schema.TRANSIENT for row in rows):
@@ -188,6 +201,11 @@ class RedditCollector(Collector):
     def _env(self) -> Mapping[str, str]:
         return self.options.env if self.options.env is not None else os.environ
 
+    def fetch_options(self) -> FetchOptions:
+        """The fetcher's options, with known placeholders refused before their body is read."""
+        fetch = self.options.fetch
+        return replace(fetch, reject=_Rejects(self.options.placeholders, fetch.reject))
+
     def run(self, sink: RowSink, progress: Progress | None = None) -> RedditSummary:
         """List posts, download their images into the store under the manifest's folder, add rows."""
         opts = self.options
@@ -203,7 +221,7 @@ class RedditCollector(Collector):
             summary.record(row.get(schema.LABEL), row[schema.STATUS])
             counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
 
-        with Fetcher(opts.fetch) as fetcher:
+        with Fetcher(self.fetch_options()) as fetcher:
             stream = PostStream(opts.source, fetcher, self._env())
             summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
             jobs = self._jobs(stream, done, summary, counts,
@@ -228,7 +246,7 @@ class RedditCollector(Collector):
         """Rows per download: on this fetcher's threads, or as host batches on a Dask executor."""
         handle = functools.partial(_handle, self, root)
         if self.options.executor is not None and self.options.executor.distributed:
-            yield from fetch_on(self.options.executor, jobs, _media_url, self.options.fetch, handle)
+            yield from fetch_on(self.options.executor, jobs, _media_url, self.fetch_options(), handle)
         else:
             yield from fetcher.map(jobs, handle, url=_media_url)
 
@@ -272,11 +290,10 @@ class RedditCollector(Collector):
     def _handle(self, job: _Job, result: FetchResult, root: Path) -> list[dict[str, Any]]:
         """Turn one download into rows (runs on a fetcher thread)."""
         row = self._row(job, result)
+        # A placeholder URL (imgur's redirect of a deleted image) or ETag is refused by the fetcher
+        # (``fetch_options``) before the body is read: it arrives here as a ``removed`` result.
         if not result.ok or (result.data is None and result.file is None):
             return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
-        redirected = _placeholder_reason(result.final_url)
-        if redirected:  # imgur's redirect of a deleted image: nothing is stored
-            return [{**row, schema.STATUS: schema.REMOVED, schema.ERROR: redirected}]
         if job.media.kind == VIDEO:
             return self._video_rows(job, result, row, root)
         data = result.body()
