@@ -15,7 +15,9 @@ failed transiently (``schema.TRANSIENT``, never marked); a post whose media are 
 Videos: ``v.redd.it`` posts are skipped unless ``RedditOptions.video_frames`` is set. That hook is the
 extension point for the frames collector (``harvest.reddit.video.RedditVideoFrames``): it
 receives the downloaded video file (named after the post, so scene ids are ``<post_id>:<nnnn>``), the
-post's row fields and the image store's root, and returns the rows of the frames it extracted.
+post's row fields and the image store's root, and returns the rows of the frames it extracted. A
+handler with a ``finish()`` method is called once after the downloads (``RedditVideoFrames`` writes its
+scene list there) and returns the file it wrote, or ``None``.
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ class RedditOptions:
             raise UsageError("RedditOptions.video_frames must be callable (a RedditVideoFrames)")
         if self.label is not None and not str(self.label).strip():
             raise UsageError("--label must not be empty")
+        distributed = self.executor is not None and self.executor.distributed
+        if distributed and getattr(self.video_frames, "scenes_csv", None) is not None:
+            raise UsageError("--scenes-csv needs the local executor: with --executor dask the videos "
+                             "are decoded on the workers, which keep their scene lists")
 
 
 @dataclass
@@ -99,15 +105,17 @@ class RedditSummary(RunSummary):
     posts_known: int = 0  # posts whose media were all done by earlier runs
     notes: list[str] = field(default_factory=list)
     fetch_limits: dict[str, Any] = field(default_factory=dict)  # what the deadline/wait budget gave up
+    scenes_csv: str | None = None  # where the video handler wrote the scene list (--scenes-csv)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "post_source": self.post_source,
+        return {**super().to_dict(), "post_source": self.post_source, "scenes_csv": self.scenes_csv,
                 "source_reason": self.source_reason, "posts_listed": self.posts_listed,
                 "posts_known": self.posts_known, "notes": list(self.notes),
                 "fetch_limits": dict(self.fetch_limits)}
 
     def lines(self) -> list[str]:
-        return [f"note: {note}" for note in self.notes]
+        scenes = [f"scene list written to {self.scenes_csv}"] if self.scenes_csv else []
+        return [f"note: {note}" for note in self.notes] + scenes
 
 
 @dataclass(frozen=True)
@@ -232,6 +240,9 @@ class RedditCollector(Collector):
                 _mark_done(sink, self.source, rows)
             limits = fetcher.report()
         sink.flush()
+        finish = getattr(opts.video_frames, "finish", None)
+        if callable(finish):  # e.g. RedditVideoFrames writes its scene list
+            summary.scenes_csv = finish()
         summary.fetch_limits = limits
         skipped = limits["skipped_wait_budget"] + limits["skipped_deadline"]
         if skipped:
