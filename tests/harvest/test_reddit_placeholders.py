@@ -136,3 +136,24 @@ def test_reject_reads_the_etag_and_the_url(etag: str | None, found: bool) -> Non
     assert (known.reject("https://i.imgur.com/x1Ab.png", headers) is not None) == found
     assert PlaceholderSet().reject("https://i.imgur.com/x1Ab.png", headers) is None  # no digests known
     assert "removed.png" in known.reject("https://i.imgur.com/removed.png", {})
+
+
+def test_bytes_stored_by_an_earlier_run_are_a_repeat_row_and_not_fetched_again(
+        world: RedditWorld, tmp_path: Path) -> None:
+    same = media.jpeg(43, (70, 50))
+    world.web.route("/i.redd.it/b0001.jpg", Reply(same))
+    world.web.route("/i.redd.it/b0002.jpg", Reply(same))  # a later post re-uploads the same image
+    manifest = tmp_path / "m.csv"
+    world.listing("Doom", "hot", [post("b0001")])
+    collect(world, manifest)
+    world.listing("Doom", "hot", [post("b0001"), post("b0002")])
+    collect(world, manifest)
+    frame = manifests.read(manifest).set_index(schema.POST_ID)
+    repeat = frame.loc["b0002"]
+    assert repeat[schema.STATUS] == schema.DUPLICATE and pd.isna(repeat[schema.PATH])
+    assert repeat[schema.DUP_OF] == frame.loc["b0001", schema.SHA256] == hashlib.sha256(same).hexdigest()
+    assert repeat[schema.ERROR] == "the same bytes as https://i.redd.it/b0001.jpg"
+    assert len(stored_files(tmp_path)) == 1
+    world.web.log.clear()
+    collect(world, manifest)
+    assert image_requests(world) == [] and len(manifests.read(manifest)) == 2
