@@ -229,20 +229,22 @@ class RedditCollector(Collector):
             summary.record(row.get(schema.LABEL), row[schema.STATUS])
             counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
 
-        with Fetcher(self.fetch_options()) as fetcher:
-            stream = PostStream(opts.source, fetcher, self._env())
-            summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
-            jobs = self._jobs(stream, done, summary, counts,
-                              lambda row: (emit(row), _mark_done(sink, self.source, [row])))
-            for rows in self._download(fetcher, jobs, root):
-                for row in rows:
-                    emit(row)
-                _mark_done(sink, self.source, rows)
-            limits = fetcher.report()
-        sink.flush()
         finish = getattr(opts.video_frames, "finish", None)
-        if callable(finish):  # e.g. RedditVideoFrames writes its scene list
-            summary.scenes_csv = finish()
+        try:
+            with Fetcher(self.fetch_options()) as fetcher:
+                stream = PostStream(opts.source, fetcher, self._env())
+                summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
+                jobs = self._jobs(stream, done, summary, counts,
+                                  lambda row: (emit(row), _mark_done(sink, self.source, [row])))
+                for rows in self._download(fetcher, jobs, root):
+                    for row in rows:
+                        emit(row)
+                    _mark_done(sink, self.source, rows)
+                limits = fetcher.report()
+        finally:  # RedditVideoFrames writes its scene list, also when interrupted (a rerun skips
+            if callable(finish):  # the videos decoded so far)
+                summary.scenes_csv = finish()
+        sink.flush()
         summary.fetch_limits = limits
         skipped = limits["skipped_wait_budget"] + limits["skipped_deadline"]
         if skipped:

@@ -260,3 +260,18 @@ def test_a_scenes_csv_that_is_not_a_scene_list_is_refused(tmp_path: Path) -> Non
     source = SourceOptions(subreddits=("Doom",))
     with pytest.raises(UsageError, match="local executor"):
         RedditOptions(source=source, video_frames=frames, executor=ExecutorSpec("dask-local", 2))
+
+
+def test_an_interrupted_run_still_writes_the_scenes_of_the_videos_it_decoded(
+        world: RedditWorld, tmp_path: Path, clip: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    serve(world, [video_post("vid01")], clip)
+    table = tmp_path / "scenes.csv"
+
+    def interrupt(sink, source, rows):  # Ctrl-C once the video's rows are in
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("harvest.reddit.collector._mark_done", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        collect(world, tmp_path / "m.csv", video_frames=RedditVideoFrames(
+            FrameOptions(every=EVERY, crop="none"), scenes_csv=table))
+    assert [row[1] for row in scene_table(table)] == ["vid01:0000", "vid01:0001"]
