@@ -27,7 +27,6 @@ from .fetch import Fetcher, FetchOptions, FetchResult
 
 J = TypeVar("J")
 T = TypeVar("T")
-Rows = list[dict[str, Any]]
 BATCH = 64
 HOLD = 4 * BATCH  # downloads waiting for their host's batch to fill, at most
 LEASE_TIMEOUT = 3600  # seconds a batch waits for its host before giving up (raises on the worker)

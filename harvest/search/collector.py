@@ -4,10 +4,11 @@ Queries go to one engine (``harvest.search.registry``); its result pages are wal
 images of earlier pages download on the one fetcher's pool and go through the one image store. With a
 distributed ``executor`` (``--executor dask``) the driver still lists the pages, the downloads run as
 host batches on the Dask workers (:mod:`harvest.remote`, rows made by :class:`~.rows.JobRows`), and
-only the driver adds rows and marks pages. Each result is a row with ``query``, ``engine``, ``result_rank``, ``title``, ``page_url``, ``creator``,
-``creator_url``, ``license``, ``license_url``, ``provider``, ``source_domain`` and the size the
-engine claimed; ``creator`` (the page's domain when the engine names none) is the rows' group column,
-because one artist's drawings look alike and must not straddle train and test.
+only the driver adds rows and marks pages. Each result is a row with ``query``, ``engine``,
+``result_rank``, ``title``, ``page_url``, ``creator``, ``creator_url``, ``license``, ``license_url``,
+``provider``, ``source_domain`` and the size the engine claimed; ``creator`` (the page's domain when
+the engine names none) is the rows' group column, because one artist's drawings look alike and must
+not straddle train and test.
 
 Deduplication: by URL across queries, pages, engines and earlier runs (a recorded URL is not
 downloaded again unless it failed transiently), and by content through the manifest (same bytes, one
