@@ -453,6 +453,8 @@ def _day(option: str, text: str | None) -> date | None:
              "  harvest search \"kiki fanart\" --label kiki --engine flickr --after 2015-01-01 "
              "--before 2020-01-01 --min-side 256\n\n"
              "  harvest search \"totoro sketch drawing\" --label totoro --engine serpapi --limit 500\n\n"
+             "  harvest search \"tarzan fanart\" --label tarzan --limit 2000 --executor dask "
+             "--cluster tcp://10.0.0.5:8786\n\n"
              "Engines:\n\n" + "\n\n".join(f"{k}: {v}" for k, v in SEARCH_ENGINES.items()))
 def search(
     queries: Annotated[list[str], typer.Argument(help="Search queries; all feed one --label.")],
@@ -492,6 +494,8 @@ def search(
     allow_private: AllowPrivateOpt = False,
     deadline: DeadlineOpt = 600.0,
     wait_budget: WaitBudgetOpt = 1800.0,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     as_json: JsonOpt = False,
@@ -517,7 +521,7 @@ def search(
     options = SearchOptions(queries=tuple(queries), label=label, engine=engine, limit=limit,
                             filters=filters, min_side=min_side, respect_robots=not ignore_robots_tag,
                             fetch=fetch, limits=Limits(max_bytes, max_pixels), engine_url=engine_url,
-                            api_interval=api_interval)
+                            api_interval=api_interval, executor=executor_spec(executor, cluster))
     return collect("search", options, manifest, as_json, strict)
 
 

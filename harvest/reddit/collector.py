@@ -40,7 +40,7 @@ from manifests.progress import Progress
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult, Reject
 from ..names import bounded_name
-from ..remote import fetch_on
+from ..remote import download
 from ..store import Limits, store_bytes
 from ..summary import Counts, RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
@@ -258,10 +258,7 @@ class RedditCollector(Collector):
     def _download(self, fetcher: Fetcher, jobs: Iterator[_Job], root: Path) -> Iterator[list[dict[str, Any]]]:
         """Rows per download: on this fetcher's threads, or as host batches on a Dask executor."""
         handle = functools.partial(_handle, self, root)
-        if self.options.executor is not None and self.options.executor.distributed:
-            yield from fetch_on(self.options.executor, jobs, _media_url, self.fetch_options(), handle)
-        else:
-            yield from fetcher.map(jobs, handle, url=_media_url)
+        yield from download(fetcher, self.options.executor, jobs, _media_url, handle)
 
     def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary, counts: Counts,
               emit: Callable[[dict[str, Any]], object]) -> Iterator[_Job]:
