@@ -3,7 +3,8 @@
 Verification itself is :mod:`manifests.images` (the one image opener, re-exported here:
 ``inspect_bytes``, ``inspect_file``, ``Limits``, ``ImageInfo``). ``store_bytes`` writes verified bytes
 to ``images/<sha[:2]>/<sha>.<ext>`` under a dataset folder, the extension taken from the real format;
-storing the same bytes twice writes nothing new.
+storing the same bytes twice writes nothing new. ``store_encoded`` stores bytes the caller encoded
+itself from pixels without decoding them again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from manifests.images import (
     MAX_FRAMES_VERIFIED,
     ImageInfo,
     Limits,
+    encoded_info,
     inspect_bytes,
     inspect_file,
     read_limited,
@@ -26,7 +28,7 @@ from manifests.images import (
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "EXTENSIONS", "MAX_FRAMES_VERIFIED", "STORE_DIR",
            "ImageInfo", "Limits", "inspect_bytes", "inspect_file", "read_limited", "store_bytes",
-           "store_file", "stored_path"]
+           "store_encoded", "store_file", "stored_path"]
 
 STORE_DIR = "images"
 
@@ -45,6 +47,18 @@ def store_bytes(data: bytes, root: str | os.PathLike[str],
     refused). Existing files are not rewritten; new ones are written atomically.
     """
     info = inspect_bytes(data, limits)
+    if not info.ok:
+        return info, None
+    rel = stored_path(info)
+    write_once(Path(root) / rel, data)
+    return info, rel
+
+
+def store_encoded(data: bytes, fmt: str, size: tuple[int, int], root: str | os.PathLike[str],
+                  limits: Limits = Limits()) -> tuple[ImageInfo, Path | None]:
+    """``store_bytes`` for bytes this process encoded itself from pixels (a video frame): measured by
+    :func:`manifests.images.encoded_info` instead of being decoded again."""
+    info = encoded_info(data, fmt, size, limits)
     if not info.ok:
         return info, None
     rel = stored_path(info)

@@ -256,6 +256,17 @@ def inspect_bytes(data: bytes, limits: Limits = Limits()) -> ImageInfo:
                      pages)
 
 
+def encoded_info(data: bytes, fmt: str, size: tuple[int, int], limits: Limits = Limits()) -> ImageInfo:
+    """Measure bytes this process has just encoded from pixels with Pillow (``fmt`` its format name,
+    ``size`` the picture's): the limits apply, but they are not decoded again to be verified."""
+    if len(data) > limits.max_bytes:
+        return _failure(data, schema.TOO_LARGE, f"{len(data)} bytes, over the {limits.max_bytes} limit")
+    bomb = _pixel_error(size, limits)
+    if bomb:
+        return _failure(data, schema.TOO_LARGE, bomb)
+    return ImageInfo(hashlib.sha256(data).hexdigest(), len(data), schema.OK, None, fmt.lower(), *size, 1)
+
+
 def read_limited(path: str | os.PathLike[str], limits: Limits = Limits()) -> bytes | ImageInfo:
     """Read a file's bytes, or an ``ImageInfo`` saying why they could not be read."""
     try:

@@ -37,6 +37,11 @@ def empty() -> pd.DataFrame:
 
 def _coerce(series: pd.Series, dtype: str) -> pd.Series:
     """Convert one column to its declared dtype; strings stay exact, '' becomes missing."""
+    if series.dtype == _DECLARED.get(dtype):  # already conformed: only '' can still be wrong
+        if dtype != schema.STRING:
+            return series
+        empty = series == ""
+        return series.mask(empty) if empty.any() else series
     if dtype == schema.STRING:
         out = series.astype("string")
         return out.mask(out == "")
@@ -52,6 +57,10 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
     if series.dtype in ("string", object):
         series = series.mask(series.astype("string") == "")
     return series.astype(dtype)
+
+
+_DECLARED = {name: pd.Series([], dtype=name).dtype
+             for name in (schema.STRING, schema.INT, schema.FLOAT, schema.BOOL)}
 
 
 def _missing(value: Any) -> bool:

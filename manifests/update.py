@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -190,6 +191,17 @@ def merge_changes(stats: MergeStats) -> Changes:
                    removed=stats.replaced_failures - changed)
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """A single manifest file's identity for :class:`Appender`'s cache (``None``: a folder or none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 class Appender:
     """Buffers rows from a collector and merges them into the manifest in locked batches.
 
@@ -223,6 +235,7 @@ class Appender:
         self._buffer: list[Mapping[str, Any]] = []
         self._marks: dict[str, list[tuple[str, str, Mapping[str, Any] | None]]] = {}
         self._groups: dict[str, str] = {}
+        self._known: tuple[tuple[int, int, int] | None, pd.DataFrame | None] = (None, None)
 
     def declare_groups(self, columns: Iterable[str], by: str) -> None:
         """Record ``columns`` as the manifest's group columns with the next flush (collectors call it)."""
@@ -267,17 +280,26 @@ class Appender:
     def _merge(self) -> MergeStats:
         batch = io.from_records(self._buffer)
         with locked(self.path, self.timeout):
-            current = io.read(self.path)
+            current = self._current()
             merged, stats = merge(current, batch)
             wrote = self._commit_groups(current)
             if stats.added or stats.replaced_failures or not self.path.exists() or \
                     (wrote and io.is_parquet(self.path)):
                 io.write(merged, self.path, conformed=True)
             self._rows = len(merged)
+            self._known = (_stamp(self.path), merged)
         self._buffer.clear()
         self._last_flush = time.monotonic()
         self.stats += stats
         return stats
+
+    def _current(self) -> pd.DataFrame:
+        """The manifest as it is now: what this appender last wrote when the file is still that one
+        (same inode, size and modification time), else read again (another writer changed it)."""
+        stamp, frame = self._known
+        if stamp is not None and stamp == _stamp(self.path):
+            return frame
+        return io.read(self.path)
 
     def _commit_groups(self, current: pd.DataFrame) -> bool:
         """Record the declared groups (under the lock); whether the sidecar was written."""

@@ -24,22 +24,18 @@ The reddit collector resumes by video URL: a video with any row in the manifest 
 
 from __future__ import annotations
 
-import csv
 import logging
-import os
-import tempfile
 import threading
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from manifests import InputError, schema
+from manifests import schema
 
 from ..video import FrameOptions, harvest_video
-from ..video.scenelist import SceneSpan, write_scenes_csv
+from ..video.scenelist import SceneSpan, merge_scene_lists, read_scenes_csv, write_scenes_csv
 
 log = logging.getLogger(__name__)
-SPAN_COLUMNS = [f.name for f in fields(SceneSpan)]
 
 
 class _RowList(list[dict[str, Any]]):
@@ -47,24 +43,6 @@ class _RowList(list[dict[str, Any]]):
 
     def add(self, row: dict[str, Any]) -> None:
         self.append(dict(row))
-
-
-def read_scenes_csv(path: Path) -> list[SceneSpan]:
-    """The scenes a scene-list CSV holds; none when it does not exist. A file that is not a scene
-    list (other columns, bad numbers) is an ``InputError``, never overwritten."""
-    if not path.exists():
-        return []
-    try:
-        with path.open(newline="", encoding="utf-8") as src:
-            reader = csv.DictReader(src)
-            if reader.fieldnames != SPAN_COLUMNS:
-                raise InputError(f"{path} is not a scene list (columns {reader.fieldnames}, expected "
-                                 f"{SPAN_COLUMNS}); give another --scenes-csv")
-            return [SceneSpan(r["video"], r["scene"], int(r["start_frame"]), int(r["end_frame"]),
-                              float(r["start_time"]), float(r["end_time"]), int(r["frames"]))
-                    for r in reader]
-    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
-        raise InputError(f"{path} cannot be read as a scene list: {exc}") from exc
 
 
 class SceneLog:
@@ -79,19 +57,10 @@ class SceneLog:
             self._videos[video] = list(spans)
 
     def write(self, path: Path, earlier: list[SceneSpan]) -> Path:
-        """Write ``earlier`` scenes of other videos, then this run's, atomically (temp file, rename)."""
+        """Write ``earlier`` scenes updated with this run's (``merge_scene_lists``), atomically."""
         with self._lock:
             ours = dict(self._videos)
-        spans = [s for s in earlier if s.video not in ours] + [s for v in ours.values() for s in v]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            write_scenes_csv(tmp, spans)
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        return path
+        return write_scenes_csv(path, merge_scene_lists(earlier, ours))
 
     def __getstate__(self) -> dict[str, Any]:  # a lock does not pickle (the handler may travel)
         return {"_videos": self._videos}

@@ -40,12 +40,20 @@ from manifests.executor import ExecutorSpec, open_executor
 from manifests.progress import Progress, or_none
 
 from ..collector import Collector
-from ..store import store_bytes
+from ..store import store_encoded
 from .decode import DecodePlan, Selection, VideoDecoder
 from .options import FORMATS, FrameOptions, FramesOptions
 from .probe import CropBox, CropReport, VideoError, VideoInfo, detect_crop, probe, require_ffmpeg
 from .resume import ResumePoint, file_stamp, finished_videos, resume_points, video_key
-from .scenelist import pick_frames, scan_scenes, scene_length, scene_spans, write_scenes_csv
+from .scenelist import (
+    merge_scene_lists,
+    pick_frames,
+    read_scenes_csv,
+    scan_scenes,
+    scene_length,
+    scene_spans,
+    write_scenes_csv,
+)
 from .scenes import SceneRules, dark_reason, scene_id
 from .summary import FramesSummary, VideoResult
 
@@ -167,8 +175,9 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_
                 result.dropped[reason] = result.dropped.get(reason, 0) + 1
                 rows.add(index, {}, decoder.state.scenes)
                 continue
-            info_, rel = store_bytes(encode(rgb, options.format, options.quality), store_root,
-                                     options.limits)
+            info_, rel = store_encoded(encode(rgb, options.format, options.quality),
+                                       FORMATS[options.format], (rgb.shape[1], rgb.shape[0]), store_root,
+                                       options.limits)
             row = {**base, **info_.row(), schema.PATH: rel.as_posix() if rel else None,
                    schema.FRAME: index, schema.TIME: round(info.time_of(index), 3),
                    schema.ORIGIN: f"{name}#frame={index}", schema.HARVESTED_AT: lineage.now()}
@@ -273,6 +282,8 @@ class FramesCollector(Collector):
         progress = or_none(progress)
         summary: FramesSummary = self.new_summary()
         sampling = opts.frames.sampling()
+        # A scene list to update is read (and one that is not a scene list refused) before any work.
+        earlier = read_scenes_csv(opts.scenes_csv) if opts.scenes_csv is not None else []
         self.declare_groups(sink)
         done = finished_videos(sink, sampling)
         points = resume_points(sink.path, sampling)
@@ -301,8 +312,8 @@ class FramesCollector(Collector):
             self._run_local(opts, one, summary, progress, cancel)
         sink.flush()
         if opts.scenes_csv is not None:
-            spans = [span for r in summary.videos.values() for span in r.scene_list]
-            summary.scenes_csv = str(write_scenes_csv(opts.scenes_csv, spans))
+            ours = {r.video: r.scene_list for r in summary.videos.values() if not r.skipped}
+            summary.scenes_csv = str(write_scenes_csv(opts.scenes_csv, merge_scene_lists(earlier, ours)))
         summary.merge = sink.stats
         summary.warn_empty(opts.frames.start, opts.frames.end)
         sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling, **file_stamp(r.video)}

@@ -6,7 +6,8 @@
   ``--frames-per-scene``, whose frames depend on where each scene ends.
 - ``pick_frames`` takes N evenly spaced frames from every scene: the middles of N equal parts.
 - ``scene_spans`` turns scene starts into ``SceneSpan`` rows; ``write_scenes_csv`` writes them with
-  start and end frame and time per scene (``--scenes-csv``).
+  start and end frame and time per scene (``--scenes-csv``); ``read_scenes_csv`` and
+  ``merge_scene_lists`` keep the scenes of videos a rerun skipped.
 
 Example::
 
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from fractions import Fraction
 from itertools import pairwise
@@ -98,12 +100,55 @@ def scene_spans(video: str, stem: str, starts: Sequence[int], end: int, fps: Fra
     return out
 
 
+SPAN_COLUMNS = [f.name for f in fields(SceneSpan)]
+
+
 def write_scenes_csv(path: str | os.PathLike[str], spans: Iterable[SceneSpan]) -> Path:
-    """Write the scene list as CSV (one header row, one row per scene); returns the path."""
+    """Write the scene list as CSV (one header row, one row per scene), atomically (a temporary file
+    renamed over it); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow([f.name for f in fields(SceneSpan)])
-        writer.writerows(astuple(span) for span in spans)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(SPAN_COLUMNS)
+            writer.writerows(astuple(span) for span in spans)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def read_scenes_csv(path: str | os.PathLike[str]) -> list[SceneSpan]:
+    """The scenes a scene-list CSV holds; none when it does not exist. A file that is not a scene
+    list (other columns, bad numbers) is an ``InputError``, never overwritten."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        with path.open(newline="", encoding="utf-8") as src:
+            reader = csv.DictReader(src)
+            if reader.fieldnames != SPAN_COLUMNS:
+                raise InputError(f"{path} is not a scene list (columns {reader.fieldnames}, expected "
+                                 f"{SPAN_COLUMNS}); give another --scenes-csv")
+            return [SceneSpan(r["video"], r["scene"], int(r["start_frame"]), int(r["end_frame"]),
+                              float(r["start_time"]), float(r["end_time"]), int(r["frames"]))
+                    for r in reader]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise InputError(f"{path} cannot be read as a scene list: {exc}") from exc
+
+
+def merge_scene_lists(earlier: Iterable[SceneSpan],
+                      ours: Mapping[str, Sequence[SceneSpan]]) -> list[SceneSpan]:
+    """A scene list file's ``earlier`` scenes updated with this run's, by video: videos this run did not
+    decode (skipped as finished) keep theirs; a video it decoded from a resume point keeps its earlier
+    scenes that start before that point."""
+    out: list[SceneSpan] = []
+    for span in earlier:
+        spans = ours.get(span.video)
+        if spans is None or (spans and span.start_frame < spans[0].start_frame):
+            out.append(span)
+    out.extend(span for spans in ours.values() for span in spans)
+    return out
+

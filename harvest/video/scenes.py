@@ -125,7 +125,7 @@ class SceneTracker:
     _cut_since_picture: bool = False
     _scores: list[float] = field(default_factory=list)
     _measures: deque[tuple[float, bool]] = field(default_factory=deque)
-    _ring: deque[np.ndarray] = field(default_factory=deque)
+    _ring: deque[_Thumb] = field(default_factory=deque)
     _dissolves: set[int] = field(default_factory=set)
     _decided: int = 0
     _last_cut: int = 0
@@ -150,7 +150,7 @@ class SceneTracker:
         k = self.rules.dissolve
         if k < 4:
             return
-        self._ring.extend(frames)
+        self._ring.extend(_Thumb.batch(frames))
         position = len(self._scores) - len(frames)
         for i in range(len(frames)):
             end = position + i
@@ -162,9 +162,8 @@ class SceneTracker:
                 continue
             if middle - max(self._last_cut, max(self._dissolves, default=0)) < k:
                 continue
-            a, m, b = (self._ring[ring_end - k].astype(np.float32), self._ring[ring_end - k // 2],
-                       self._ring[ring_end].astype(np.float32))
-            if _is_dissolve(a, m.astype(np.float32), b, self.rules.threshold):
+            a, m, b = self._ring[ring_end - k], self._ring[ring_end - k // 2], self._ring[ring_end]
+            if _is_dissolve(a, m, b, self.rules.threshold):
                 self._dissolves.add(middle)
         while len(self._ring) > k + 1:
             self._ring.popleft()
@@ -226,18 +225,37 @@ def _correlations(grey: np.ndarray) -> np.ndarray:
     return np.where(flat, 0.0, cov / np.maximum(spread[1:] * spread[:-1], 1e-6))
 
 
-def _is_dissolve(a: np.ndarray, middle: np.ndarray, b: np.ndarray, threshold: float) -> bool:
+@dataclass(frozen=True)
+class _Thumb:
+    """A thumbnail as the dissolve test reads it, measured once: RGB as float32, its mean, its
+    brightness image and that image's spread."""
+
+    rgb: np.ndarray
+    mean: float
+    grey: np.ndarray
+    spread: float
+
+    @classmethod
+    def batch(cls, frames: np.ndarray) -> list[_Thumb]:
+        rgb = frames.astype(np.float32)
+        grey = rgb.mean(axis=-1)
+        means = rgb.reshape(len(rgb), -1).mean(axis=1)
+        spreads = grey.reshape(len(grey), -1).std(axis=1)
+        return [cls(rgb[i], float(means[i]), grey[i], float(spreads[i])) for i in range(len(rgb))]
+
+
+def _is_dissolve(a: _Thumb, middle: _Thumb, b: _Thumb, threshold: float) -> bool:
     """``a`` and ``b`` are different pictures, and ``middle`` is (nearly) their average."""
-    if min(a.mean(), b.mean(), middle.mean()) < DARK_KNEE / 2:  # a fade through black is no dissolve
+    if min(a.mean, b.mean, middle.mean) < DARK_KNEE / 2:  # a fade through black is no dissolve
         return False
-    if min(a.mean(axis=-1).std(), b.mean(axis=-1).std()) < DISSOLVE_MIN_SPREAD:
+    if min(a.spread, b.spread) < DISSOLVE_MIN_SPREAD:
         return False  # a fade from or to a plain colour (white, a title card) is no dissolve either
-    apart = float(np.abs(a - b).mean())
+    apart = float(np.abs(a.rgb - b.rgb).mean())
     if apart < threshold:
         return False
-    if _correlations(np.stack([a.mean(axis=-1), b.mean(axis=-1)]))[0] >= MAX_CORRELATION:
+    if _correlations(np.stack([a.grey, b.grey]))[0] >= MAX_CORRELATION:
         return False  # the same picture brighter or darker: a fade or a lighting change
-    residual = float(np.abs(middle - (a + b) * 0.5).mean())
+    residual = float(np.abs(middle.rgb - (a.rgb + b.rgb) * 0.5).mean())
     return residual <= DISSOLVE_RESIDUAL * apart
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -52,6 +53,20 @@ def test_the_adaptive_detector_ignores_fast_camera_motion(tmp_path: Path) -> Non
     assert starts(adaptive) == [0, 40, 100]
 
 
+def test_a_slow_pan_over_fine_texture_is_one_scene(tmp_path: Path) -> None:
+    # Fixed noise (detail finer than a thumbnail pixel) panned 2 px a frame: no cut anywhere. Thumbnails
+    # that sample pixels instead of averaging them (ffmpeg's neighbor or fast_bilinear scalers) alias
+    # into a different picture on every frame and cut on every frame here.
+    still, video = tmp_path / "noise.png", tmp_path / "pan.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=gray:s=1600x360,noise=alls=100:allf=0", "-frames:v", "1", str(still)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", str(still), "-vf",
+                    "crop=960:360:x='n*2':y=0,format=yuv420p", "-frames:v", "48", "-r", "24",
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", str(video)], check=True)
+    _, result = harvest(video, tmp_path, every=12)
+    assert result.decoded == 48 and starts(result) == [0]
+
+
 def test_a_dissolve_between_different_shots_starts_a_scene(tmp_path: Path) -> None:
     # a 0.8 s cross-fade over frames 50-70
     video = make_transition(tmp_path / "dissolve.mp4", "testsrc2", "mandelbrot", transition="fade")
@@ -88,6 +103,27 @@ def test_frames_per_scene_and_the_scene_list(cut_video: Path, tmp_path: Path, ca
         ("cuts:0000", "0", "29"), ("cuts:0001", "30", "59"), ("cuts:0002", "60", "89")]
     assert [float(s["start_time"]) for s in spans] == [0.0, 1.2, 2.4]
     assert float(spans[-1]["end_time"]) == 3.6
+
+
+def test_a_rerun_keeps_the_scenes_of_videos_it_skips(cut_video: Path, tmp_path: Path, capsys) -> None:
+    manifest, table = tmp_path / "m" / "manifest.csv", tmp_path / "scenes.csv"
+    other = make_video(tmp_path / "other.mp4", [("testsrc2", 20), ("mandelbrot", 20)])
+    assert run("frames", str(cut_video), "--every", "30", "--scenes-csv", str(table),
+               "-m", str(manifest)) == 0
+    # the rerun skips the finished video and decodes the new one: the list has both
+    assert run("frames", str(cut_video), str(other), "--every", "30", "--scenes-csv", str(table),
+               "-m", str(manifest)) == 0
+    with table.open() as f:
+        spans = [(s["video"], s["scene"]) for s in csv.DictReader(f)]
+    assert spans == [(str(cut_video), "cuts:0000"), (str(cut_video), "cuts:0001"),
+                     (str(cut_video), "cuts:0002"), (str(other), "other:0000"), (str(other), "other:0001")]
+    # a file that is not a scene list is refused before any work, and left as it was
+    notes = tmp_path / "notes.csv"
+    notes.write_text("a,b\n1,2\n")
+    capsys.readouterr()
+    assert run("frames", str(other), "--every", "30", "--scenes-csv", str(notes),
+               "-m", str(tmp_path / "n" / "manifest.csv")) != 0
+    assert "is not a scene list" in capsys.readouterr().err and notes.read_text() == "a,b\n1,2\n"
 
 
 def test_frames_per_scene_excludes_every(cut_video: Path, tmp_path: Path) -> None:

@@ -122,3 +122,25 @@ def test_lineage_lines_are_json(tmp_path: Path) -> None:
         sink.add(ok(1))
     lines = manifests.log_path(path).read_text().splitlines()
     assert json.loads(lines[0])["added"] == 1
+
+
+def test_appender_reads_again_only_when_another_writer_changed_the_file(tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    from manifests import io as mio
+    path = tmp_path / "m.csv"
+    reads = []
+    real_read = mio.read
+    monkeypatch.setattr(mio, "read", lambda *a, **k: reads.append(a[0]) or real_read(*a, **k))
+    sink = manifests.Appender(path, command="a")
+    sink.add(ok(1))
+    sink.flush()
+    sink.add(ok(2))
+    sink.flush()
+    assert reads == [path]  # the first flush reads (no file yet); the second trusts what it wrote
+    with manifests.Appender(path, command="b") as other:  # another writer lands a row
+        other.add(ok(3))
+    reads.clear()
+    sink.add(ok(4))
+    sink.close()
+    assert reads == [path]  # the file changed under it: read again, so row 3 is kept
+    assert sorted(manifests.read(path)[schema.ORIGIN]) == ["o1", "o2", "o3", "o4"]
