@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor as _PoolExecutor
 from concurrent.futures import ThreadPoolExecutor
@@ -129,6 +131,29 @@ class LocalPool:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def local_cluster_settings() -> dict[str, Any]:
+    """Dask settings for the LocalCluster of ``dask-local``: a cluster that lives for one command on
+    one machine needs none of the instruments a long-lived cluster keeps running in every process
+    (measured in bench/scaleout.py; together about a third of the engine's overhead):
+
+    - the statistical profiler (every worker samples its threads' stacks every 10 ms) and the GIL
+      contention monitor (every 1 ms), which feed the dashboard ``dask-local`` does not start;
+    - the event-loop tick check every 20 ms and the system monitor every 0.5 s, slowed down;
+    - on Linux, workers started by ``fork`` from the driver, which has already imported what the tasks
+      need (numpy, Pillow, gleanset), instead of fresh interpreters importing it all again.
+    """
+    settings: dict[str, Any] = {
+        "distributed.worker.profile.enabled": False,
+        "distributed.admin.system-monitor.gil.enabled": False,
+        "distributed.admin.tick.interval": "500ms",
+        "distributed.admin.system-monitor.interval": "2s",
+        "distributed.worker.memory.monitor-interval": "500ms",
+    }
+    if sys.platform.startswith("linux"):
+        settings["distributed.worker.multiprocessing-method"] = "fork"
+    return settings
+
+
 class DaskExecutor:
     """Partitions as Dask tasks on a ``distributed`` cluster (its own LocalCluster or a scheduler)."""
 
@@ -137,12 +162,20 @@ class DaskExecutor:
             from distributed import Client, LocalCluster
         except ImportError as exc:
             raise MissingToolError("--executor dask needs Dask: pip install 'gleanset[dask]'") from exc
+        # Dask's loggers carry their own levels (info); follow the command's (-v) instead.
+        logging.getLogger("distributed").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.INFO))
         self._cluster = None
+        self._settings = None
         try:
             if spec.kind == "dask-local":
+                import dask
+
                 n = spec.workers or default_workers()
-                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=logging.ERROR)
+                self._settings = dask.config.set(local_cluster_settings())
+                with warnings.catch_warnings():  # its HTTP endpoint finding port 8787 taken, say
+                    warnings.simplefilter("ignore", UserWarning)
+                    self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                                 dashboard_address=None, silence_logs=False)
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(spec.cluster, timeout=CONNECT_TIMEOUT)
@@ -174,6 +207,9 @@ class DaskExecutor:
             client.close()
         if self._cluster is not None:
             self._cluster.close()
+        if self._settings is not None:
+            self._settings.__exit__(None, None, None)
+            self._settings = None
 
 
 def _result(future: Any) -> Any:
