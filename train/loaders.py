@@ -84,9 +84,10 @@ class Batches:
 def split_loader(dataset: ManifestDataset, batch_size: int, workers: int, pin: bool, train: bool,
                  sampler: Sampler[int] | None = None, seed: int = 0, static: bool = False) -> Batches:
     """The :class:`Batches` of one split (``train``: shuffled or sampled, no 1-image batch; with
-    ``static``, no incomplete batch at all: one shape for ``torch.compile``/CUDA graphs)."""
+    ``static``, no incomplete batch at all: one shape for ``torch.compile``/CUDA graphs; evaluation:
+    this rank's shard, or the rows ``sampler`` lists, in its order)."""
     if not train:
-        sampler = EvalShard(len(dataset))
+        sampler = EvalShard(len(dataset)) if sampler is None else sampler
     elif sampler is None:
         sampler = torch.utils.data.RandomSampler(range(len(dataset)),
                                                  generator=torch.Generator().manual_seed(seed))
@@ -100,6 +101,12 @@ def split_loader(dataset: ManifestDataset, batch_size: int, workers: int, pin: b
         cached = CachedBatches(dataset.cache, dataset.targets, batch_size, sampler, drop_one=train, pin=pin,
                                drop_last=train and static)
     return Batches(dataset, loader, sampler, cached)
+
+
+def rows_loader(dataset: ManifestDataset, rows: list[int], batch_size: int, pin: bool) -> Batches:
+    """Evaluation batches of the listed rows only, in that order, from the same source as the split's
+    loader (the memory-mapped cache once complete): what ``review.html`` explains is what the model saw."""
+    return split_loader(dataset, batch_size, 0, pin, train=False, sampler=list(rows))
 
 
 def gather_rows(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
