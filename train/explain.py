@@ -190,11 +190,16 @@ STYLE = ("body{font-family:sans-serif;margin:2em}.row{display:flex;gap:8px}.card
 
 
 def explain_rows(model: nn.Module, arch: Arch, info: ModelInfo, dataset: ManifestDataset, rows: list[int],
-                 ctx: Context) -> dict[int, Seen]:
+                 ctx: Context, whole: bool | None = None) -> dict[int, Seen]:
     """Grad-CAM for ``rows`` of a split's dataset, read through the run's loaders (the same decode
     cache, ``to_input``, autocast and batch size as validation), so each map, class and probability is
-    the model's on exactly the input that ``predictions.csv`` was computed from."""
-    batches = rows_loader(dataset, rows, info.batch_size, pin=ctx.device.type == "cuda")
+    the model's on exactly the input that ``predictions.csv`` was computed from. On CUDA the maps are
+    computed on the very batches validation ran (cheap there, and its kernels depend on the batch);
+    elsewhere on the rows alone (float32 on the CPU does not depend on the batch's other images);
+    ``whole`` chooses."""
+    cuda = ctx.device.type == "cuda"
+    batches = rows_loader(dataset, rows, info.batch_size, pin=cuda, whole=cuda if whole is None else whole)
+    wanted = set(rows)
     seen: dict[int, Seen] = {}
     with GradCAM(model, arch) as cam:
         for images, _, index in batches:
@@ -202,6 +207,8 @@ def explain_rows(model: nn.Module, arch: Arch, info: ModelInfo, dataset: Manifes
             maps, probs = cam.run(x, autocast=ctx.autocast)
             pictures = images.permute(0, 2, 3, 1).numpy()
             for j, i in enumerate(index.tolist()):
+                if i not in wanted:
+                    continue
                 k = int(probs[j].argmax())
                 seen[i] = Seen(pictures[j], maps[j], info.classes[k], float(probs[j, k]))
     return seen

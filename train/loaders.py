@@ -84,10 +84,9 @@ class Batches:
 def split_loader(dataset: ManifestDataset, batch_size: int, workers: int, pin: bool, train: bool,
                  sampler: Sampler[int] | None = None, seed: int = 0, static: bool = False) -> Batches:
     """The :class:`Batches` of one split (``train``: shuffled or sampled, no 1-image batch; with
-    ``static``, no incomplete batch at all: one shape for ``torch.compile``/CUDA graphs; evaluation:
-    this rank's shard, or the rows ``sampler`` lists, in its order)."""
+    ``static``, no incomplete batch at all: one shape for ``torch.compile``/CUDA graphs)."""
     if not train:
-        sampler = EvalShard(len(dataset)) if sampler is None else sampler
+        sampler = EvalShard(len(dataset))
     elif sampler is None:
         sampler = torch.utils.data.RandomSampler(range(len(dataset)),
                                                  generator=torch.Generator().manual_seed(seed))
@@ -103,10 +102,30 @@ def split_loader(dataset: ManifestDataset, batch_size: int, workers: int, pin: b
     return Batches(dataset, loader, sampler, cached)
 
 
-def rows_loader(dataset: ManifestDataset, rows: list[int], batch_size: int, pin: bool) -> Batches:
-    """Evaluation batches of the listed rows only, in that order, from the same source as the split's
-    loader (the memory-mapped cache once complete): what ``review.html`` explains is what the model saw."""
-    return split_loader(dataset, batch_size, 0, pin, train=False, sampler=list(rows))
+def eval_batches(n: int, batch_size: int, rows: list[int] | None = None) -> list[list[int]]:
+    """The row batches that evaluation of ``n`` rows runs, on every rank of the process group (rank
+    ``r``: its :class:`EvalShard` in ``batch_size`` chunks); with ``rows``, only those holding one."""
+    world = rank_world()[1]
+    wanted = None if rows is None else set(rows)
+    batches = []
+    for rank in range(world):
+        shard = list(range(rank, n, world))
+        for start in range(0, len(shard), batch_size):
+            batch = shard[start:start + batch_size]
+            if wanted is None or wanted.intersection(batch):
+                batches.append(batch)
+    return batches
+
+
+def rows_loader(dataset: ManifestDataset, rows: list[int], batch_size: int, pin: bool,
+                whole: bool = False) -> DataLoader:
+    """Batches ``(uint8 NCHW, targets, row indices)`` of the listed rows, read from the split's dataset
+    (its decode cache: the pixels the model saw). ``whole``: the very batches evaluation ran that hold
+    them (kernels on a GPU, and so results under autocast, depend on a batch's size and content);
+    otherwise the rows alone, in their order, ``batch_size`` at a time."""
+    batches = eval_batches(len(dataset), batch_size, rows) if whole else \
+        [rows[i:i + batch_size] for i in range(0, len(rows), batch_size)]
+    return DataLoader(dataset, batch_sampler=batches, num_workers=0, pin_memory=pin)
 
 
 def gather_rows(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:

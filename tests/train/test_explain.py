@@ -12,7 +12,7 @@ import torch
 
 from manifests import schema
 from train import explain
-from train.data import load_image, to_input
+from train.data import ManifestDataset, load_image, to_input
 from train.metrics import CONFIDENCE, CORRECT, PREDICTION
 from train.model import ARCHS, build_model, load_checkpoint
 
@@ -108,3 +108,22 @@ def test_review_under_cuda_autocast_agrees_with_predictions(tiny, tmp_path):
                              out=out))
     assert "(bf16)" in (out / "review.html").read_text()
     assert assert_review_agrees_with_predictions(out) == 9
+
+
+@pytest.mark.slow
+def test_explaining_whole_evaluation_batches_or_the_rows_alone_agrees(trained, shapes):
+    from train.data import load_table
+    from train.loop import make_context
+    model, info = load_checkpoint(trained.out / "model.pt")
+    table = load_table(shapes)
+    dataset = ManifestDataset(table, table.split("val"), info.preprocess)
+    ctx = make_context(torch.device("cpu"), info.amp, info.preprocess, info.binary, 0.0)
+    rows = [9, 2, 17]
+    alone = explain.explain_rows(model, ARCHS[info.arch], info, dataset, rows, ctx, whole=False)
+    whole = explain.explain_rows(model, ARCHS[info.arch], info, dataset, rows, ctx, whole=True)
+    assert sorted(alone) == sorted(whole) == sorted(rows)  # only the rows asked for
+    for i in rows:
+        assert alone[i].predicted == whole[i].predicted
+        assert abs(alone[i].probability - whole[i].probability) <= 1e-5
+        assert np.array_equal(alone[i].image, whole[i].image)
+        assert np.abs(alone[i].cam - whole[i].cam).max() <= 1e-4
