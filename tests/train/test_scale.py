@@ -246,3 +246,30 @@ def test_cuda_run_gpu_decode_compile_and_predict_agree(tiny, tmp_path):
     probs = [c for c in saved.columns if c.startswith("p_")]
     predicted = predict_paths(out / "model.pt", [tiny.parent / p for p in saved[schema.PATH]], "cuda")
     assert np.abs(predicted[probs].to_numpy() - saved[probs].to_numpy()).max() <= 1e-5
+
+
+@pytest.mark.slow
+def test_compile_on_the_cpu_trains_and_predicts_like_the_run(tiny, tmp_path):
+    """``--compile`` (inductor, C++ on the CPU) on the tiniest model: the graph is compiled (the inductor
+    cache fills), training runs on static batches, and model.pt is the plain model predict reloads."""
+    pytest.importorskip("timm")
+    out, inductor = tmp_path / "compiled", tmp_path / "inductor"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+           "TORCHINDUCTOR_CACHE_DIR": str(inductor)}
+    args = [str(tiny), "--arch", "timm/test_resnet", "--weights", "none", "--img-size", "16",
+            "--batch-size", "8", "--epochs", "1", "--workers", "0", "--device", "cpu", "--compile",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    done = subprocess.run([sys.executable, "-m", "train", *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert any(p.is_file() for p in inductor.rglob("*")), "nothing was compiled"
+    assert json.loads((out / "config.json").read_text())["compile"] is True
+    history = pd.read_csv(out / "history.csv")
+    assert list(history["epoch"]) == [1] and np.isfinite(history["train_loss"]).all()
+    saved = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    assert not any(k.startswith("_orig_mod.") for k in saved)  # the plain model, not the compiled wrapper
+    from train.predict import predict_paths
+    predictions = pd.read_csv(out / "predictions.csv")
+    probs = [c for c in predictions.columns if c.startswith("p_")]
+    again = predict_paths(out / "model.pt", [tiny.parent / p for p in predictions[schema.PATH]], "cpu")
+    assert np.abs(again[probs].to_numpy() - predictions[probs].to_numpy()).max() <= 1e-5
