@@ -278,7 +278,8 @@ def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) 
     splits = [s for s in ("val", "test") if s in job.loaders]
     evaluated = Evaluated({s: validate(job.model, job.loaders[s], job.ctx)[2].numpy() for s in splits},
                           {s: job.loaders[s].dataset for s in splits})
-    info = ModelInfo(opts.arch, job.table.classes, opts.binary, job.pre, config["amp"], job.batch)
+    info = ModelInfo(opts.arch, job.table.classes, opts.binary, job.pre, config["amp"], job.batch,
+                     job.cache_size or None)
     result = RunResult(job.out, {}, state.history, job.table.skipped, config)
     if rank == 0:
         extra = {"lr": lr, "lr_find": finding} if finding else {"lr": lr}

@@ -86,7 +86,7 @@ def test_review_shows_the_class_and_probability_of_predictions_csv(trained):
 
 
 @pytest.mark.slow
-def test_review_reads_what_the_model_saw_through_a_larger_cache(tiny, tmp_path):
+def test_review_predict_and_eval_read_what_the_model_saw_through_a_larger_cache(tiny, tmp_path):
     """With --cache-size above the input size, the model sees cached squares resized on the fly; the
     review's pictures come from the same loader (a fresh decode at the input size would differ)."""
     from train.runner import TrainOptions, train
@@ -96,6 +96,14 @@ def test_review_reads_what_the_model_saw_through_a_larger_cache(tiny, tmp_path):
                              out=out))
     assert assert_review_agrees_with_predictions(out) == 9  # every val image
     assert "model input (16x16)" in (out / "review.html").read_text()
+    from train.predict import evaluate_manifest, predict_paths
+    saved = pd.read_csv(out / "predictions.csv")
+    probs = [c for c in saved.columns if c.startswith("p_")]
+    assert torch.load(out / "model.pt", weights_only=True)["decode_size"] == 24  # and so predict decodes
+    predicted = predict_paths(out / "model.pt", [tiny.parent / p for p in saved[schema.PATH]], "cpu")
+    assert np.abs(predicted[probs].to_numpy() - saved[probs].to_numpy()).max() <= 1e-5
+    _, evaluated = evaluate_manifest(out / "model.pt", tiny, "val", "cpu")
+    assert np.abs(evaluated[probs].to_numpy() - saved[probs].to_numpy()).max() <= 1e-5
 
 
 @pytest.mark.gpu
