@@ -309,6 +309,8 @@ def _mirror(text: str) -> tuple[str, str]:
              "--top 900\n\n"
              "  harvest reddit r/Doom --dump RS_2020-07.zst --top 900 --previews\n\n"
              "  harvest reddit r/Doom --sort top --time week --video-frames --every 48 --max-side 720\n\n"
+             "  harvest reddit r/Doom --frames-per-scene 2 --detector adaptive --min-scene-len 0.5s "
+             "--scenes-csv doom-scenes.csv\n\n"
              "Credentials: REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or --site; "
              "without them the public Arctic Shift archive is used.")
 def reddit(
@@ -354,7 +356,8 @@ def reddit(
     cluster: ClusterOpt = None,
     video_frames: Annotated[bool, typer.Option("--video-frames", help="Take frames of v.redd.it videos "
                                               "(as harvest frames does) instead of skipping them; "
-                                              "--every/--every-seconds imply it.")] = False,
+                                              "--every/--every-seconds/--frames-per-scene imply it.")
+                            ] = False,
     every: EveryOpt = None,
     every_seconds: EverySecondsOpt = None,
     crop: CropOpt = "auto",
@@ -362,6 +365,13 @@ def reddit(
     max_side: MaxSideOpt = None,
     image_format: FormatOpt = "jpg",
     keep_dark: KeepDarkOpt = False,
+    scene_threshold: SceneThresholdOpt = DEFAULT_SCENE_THRESHOLD,
+    black_gap: BlackGapOpt = 0.5,
+    min_scene_len: MinSceneLenOpt = "0",
+    detector: DetectorOpt = "content",
+    adaptive_threshold: AdaptiveOpt = 3.0,
+    frames_per_scene: PerSceneOpt = None,
+    scenes_csv: ScenesCsvOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     as_json: JsonOpt = False,
@@ -380,9 +390,12 @@ def reddit(
     from .reddit.sources import SourceOptions, parse_when, subreddit_name
     from .store import Limits
 
-    frames_of = _video_frames(video_frames or bool(every or every_seconds), every, every_seconds, crop,
-                              size, image_format, max_side=max_side, keep_dark=keep_dark,
-                              max_bytes=max_bytes, max_pixels=max_pixels)
+    frames_of = _video_frames(video_frames or bool(every or every_seconds or frames_per_scene), every,
+                              every_seconds, crop, size, image_format, scenes_csv=scenes_csv,
+                              max_side=max_side, keep_dark=keep_dark, max_bytes=max_bytes,
+                              max_pixels=max_pixels, scene_threshold=scene_threshold, black_gap=black_gap,
+                              min_scene_len=min_scene_len, detector=detector,
+                              adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene)
     source = SourceOptions(
         subreddits=tuple(subreddit_name(s) for s in subreddits), sort=sort, time=time, limit=limit,
         after=parse_when(after) if after else None, before=parse_when(before) if before else None,
@@ -400,14 +413,20 @@ def reddit(
     return collect("reddit", options, manifest, as_json, strict)
 
 
+# Options of ``harvest reddit`` that only apply to video frames, with their defaults.
+_FRAME_ONLY = {"max_side": None, "keep_dark": False, "scene_threshold": DEFAULT_SCENE_THRESHOLD,
+               "black_gap": 0.5, "min_scene_len": "0", "detector": "content", "adaptive_threshold": 3.0}
+
+
 def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, crop: str,
-                  size: str | None, image_format: str, **kwargs: object) -> RedditVideoFrames | None:
+                  size: str | None, image_format: str, scenes_csv: Path | None = None,
+                  **kwargs: object) -> RedditVideoFrames | None:
     """The ``harvest reddit`` video handler, or ``None`` (videos skipped) without --video-frames."""
     if not wanted:
         given = [name for name, on in (("--crop", crop != "auto"), ("--size", size),
-                                       ("--max-side", kwargs.get("max_side")),
-                                       ("--format", image_format != "jpg"),
-                                       ("--keep-dark", kwargs.get("keep_dark"))) if on]
+                                       ("--format", image_format != "jpg"), ("--scenes-csv", scenes_csv))
+                 if on]
+        given += ["--" + k.replace("_", "-") for k, v in _FRAME_ONLY.items() if kwargs.get(k, v) != v]
         if given:
             raise UsageError(f"{', '.join(given)} only apply to video frames: add --video-frames")
         return None
@@ -416,7 +435,7 @@ def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, 
 
     limits = Limits(kwargs.pop("max_bytes"), kwargs.pop("max_pixels"))  # type: ignore[arg-type]
     return RedditVideoFrames(_frame_options(every, every_seconds, crop, size, image_format,
-                                            limits=limits, **kwargs))
+                                            limits=limits, **kwargs), scenes_csv=scenes_csv)
 
 
 def _day(option: str, text: str | None) -> date | None:
@@ -434,6 +453,8 @@ def _day(option: str, text: str | None) -> date | None:
              "  harvest search \"kiki fanart\" --label kiki --engine flickr --after 2015-01-01 "
              "--before 2020-01-01 --min-side 256\n\n"
              "  harvest search \"totoro sketch drawing\" --label totoro --engine serpapi --limit 500\n\n"
+             "  harvest search \"tarzan fanart\" --label tarzan --limit 2000 --executor dask "
+             "--cluster tcp://10.0.0.5:8786\n\n"
              "Engines:\n\n" + "\n\n".join(f"{k}: {v}" for k, v in SEARCH_ENGINES.items()))
 def search(
     queries: Annotated[list[str], typer.Argument(help="Search queries; all feed one --label.")],
@@ -473,6 +494,8 @@ def search(
     allow_private: AllowPrivateOpt = False,
     deadline: DeadlineOpt = 600.0,
     wait_budget: WaitBudgetOpt = 1800.0,
+    executor: ExecutorOpt = "local",
+    cluster: ClusterOpt = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     as_json: JsonOpt = False,
@@ -498,7 +521,7 @@ def search(
     options = SearchOptions(queries=tuple(queries), label=label, engine=engine, limit=limit,
                             filters=filters, min_side=min_side, respect_robots=not ignore_robots_tag,
                             fetch=fetch, limits=Limits(max_bytes, max_pixels), engine_url=engine_url,
-                            api_interval=api_interval)
+                            api_interval=api_interval, executor=executor_spec(executor, cluster))
     return collect("search", options, manifest, as_json, strict)
 
 

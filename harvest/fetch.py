@@ -18,7 +18,10 @@ A ``Fetcher`` holds a pooled ``requests`` session with a configurable User-Agent
   ``min(memory_budget, workers * spool_bytes)`` (512 MiB with the defaults) plus one copy of each
   image being verified;
 - sniffing of the real type from the first bytes (``sniff``, the one sniffer in :mod:`manifests.images`),
-  whatever the ``Content-Type`` claims.
+  whatever the ``Content-Type`` claims;
+- an optional ``reject`` check on each answer's final URL and headers, before its body is read: an
+  answer the caller knows stands for removed content (imgur's ``removed.png``, recognised by its URL
+  or its ``ETag``) ends as ``removed`` without downloading it.
 
 Every call returns a ``FetchResult`` whose ``status``/``error`` become a manifest row; no per-URL failure
 raises. ``Fetcher.map`` runs many downloads on a thread pool (``workers``) with at most ``per_host``
@@ -36,7 +39,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +70,10 @@ DEFAULT_USER_AGENT = f"python:gleanset:{_version()} (dataset harvester)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 522, 524})
 T = TypeVar("T")
 J = TypeVar("J")
+# Looks at an answer before its body is read: (final URL as asked, response headers) -> why the
+# answer is refused as ``removed``, or ``None``. Module-level functions and frozen dataclasses with
+# ``__call__`` travel to Dask workers; lambdas do not.
+Reject = Callable[[str, Mapping[str, str]], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,8 @@ class FetchOptions:
         max_ratio: largest decoded/wire size ratio of a ``Content-Encoding`` body (gzip bombs).
         memory_budget: bytes all bodies being downloaded may hold in memory together.
         spool_bytes: bodies larger than this go to a temporary file (``FetchResult.file``).
+        reject: checks each successful answer's final URL and headers before the body is read; a reason
+            it returns ends the download as ``removed`` (``schema.REMOVED``), body unread.
     """
 
     user_agent: str = DEFAULT_USER_AGENT
@@ -113,8 +122,11 @@ class FetchOptions:
     max_ratio: float = 200.0
     memory_budget: int = 1024 * 1024 * 1024
     spool_bytes: int = 32 * 1024 * 1024
+    reject: Reject | None = None
 
     def __post_init__(self) -> None:
+        if self.reject is not None and not callable(self.reject):
+            raise UsageError("FetchOptions.reject must be callable (url, headers) -> reason or None")
         if min(self.workers, self.per_host, self.max_bytes, self.chunk) < 1:
             raise UsageError("--workers, --per-host and --max-bytes must be 1 or more")
         if not self.timeout > 0 or self.retries < 0 or min(self.backoff, self.max_backoff,
@@ -324,7 +336,8 @@ class Fetcher:
                 if code >= 400:
                     return FetchResult(url, schema.HTTP_ERROR, f"HTTP {code} {resp.reason}",
                                        http_status=code, final_url=self.unresolve(resp.url))
-                return self._read_body(url, resp, deadline)
+                rejected = self._rejected(url, resp)
+                return rejected if rejected is not None else self._read_body(url, resp, deadline)
         except Refused as exc:
             return FetchResult(url, schema.REFUSED, str(exc))
         except _Deadline:
@@ -340,6 +353,18 @@ class Fetcher:
             return FetchResult(url, schema.CORRUPT, f"Content-Encoding does not decode: {_reason(exc)}")
         except requests.exceptions.RequestException as exc:  # invalid URL, too many redirects
             return FetchResult(url, schema.NETWORK, f"{type(exc).__name__}: {_reason(exc)}")
+
+    def _rejected(self, url: str, resp: requests.Response) -> FetchResult | None:
+        """A ``removed`` result when ``reject`` refuses this answer (its body is never read)."""
+        if self.options.reject is None:
+            return None
+        final = self.unresolve(resp.url)
+        why = self.options.reject(final, resp.headers)
+        if not why:
+            return None
+        log.info("%s: not downloaded: %s", url, why)
+        return FetchResult(url, schema.REMOVED, why, final_url=final, http_status=resp.status_code,
+                           content_type=resp.headers.get("Content-Type"))
 
     def _read_body(self, url: str, resp: requests.Response, deadline: float) -> FetchResult:
         limit = self.options.max_bytes

@@ -2,7 +2,8 @@
 
 Posts come from ``harvest.reddit.sources`` (praw, Arctic Shift or dump files), their images from
 ``harvest.reddit.media``; every image is downloaded by the one fetcher (``harvest.fetch``), checked
-against known "removed" placeholders by content, and verified and written by the image store. Each
+against known "removed" placeholders (by URL and ``ETag`` before the body is read, by content after),
+and verified and written by the image store. Each
 image is a row with the post's metadata (``post_id`` groups the images of one post); failed downloads
 are rows with a ``status`` and ``error``; posts without images are counted as skipped with a reason.
 
@@ -14,7 +15,9 @@ failed transiently (``schema.TRANSIENT``, never marked); a post whose media are 
 Videos: ``v.redd.it`` posts are skipped unless ``RedditOptions.video_frames`` is set. That hook is the
 extension point for the frames collector (``harvest.reddit.video.RedditVideoFrames``): it
 receives the downloaded video file (named after the post, so scene ids are ``<post_id>:<nnnn>``), the
-post's row fields and the image store's root, and returns the rows of the frames it extracted.
+post's row fields and the image store's root, and returns the rows of the frames it extracted. A
+handler with a ``finish()`` method is called once after the downloads (``RedditVideoFrames`` writes its
+scene list there) and returns the file it wrote, or ``None``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +38,9 @@ from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
 from ..collector import Collector
-from ..fetch import Fetcher, FetchOptions, FetchResult
+from ..fetch import Fetcher, FetchOptions, FetchResult, Reject
 from ..names import bounded_name
-from ..remote import fetch_on
+from ..remote import download
 from ..store import Limits, store_bytes
 from ..summary import Counts, RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
@@ -86,6 +89,10 @@ class RedditOptions:
             raise UsageError("RedditOptions.video_frames must be callable (a RedditVideoFrames)")
         if self.label is not None and not str(self.label).strip():
             raise UsageError("--label must not be empty")
+        distributed = self.executor is not None and self.executor.distributed
+        if distributed and getattr(self.video_frames, "scenes_csv", None) is not None:
+            raise UsageError("--scenes-csv needs the local executor: with --executor dask the videos "
+                             "are decoded on the workers, which keep their scene lists")
 
 
 @dataclass
@@ -98,15 +105,17 @@ class RedditSummary(RunSummary):
     posts_known: int = 0  # posts whose media were all done by earlier runs
     notes: list[str] = field(default_factory=list)
     fetch_limits: dict[str, Any] = field(default_factory=dict)  # what the deadline/wait budget gave up
+    scenes_csv: str | None = None  # where the video handler wrote the scene list (--scenes-csv)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "post_source": self.post_source,
+        return {**super().to_dict(), "post_source": self.post_source, "scenes_csv": self.scenes_csv,
                 "source_reason": self.source_reason, "posts_listed": self.posts_listed,
                 "posts_known": self.posts_known, "notes": list(self.notes),
                 "fetch_limits": dict(self.fetch_limits)}
 
     def lines(self) -> list[str]:
-        return [f"note: {note}" for note in self.notes]
+        scenes = [f"scene list written to {self.scenes_csv}"] if self.scenes_csv else []
+        return [f"note: {note}" for note in self.notes] + scenes
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,18 @@ def stored_digests(manifest: Path, source: str) -> dict[str, str]:
     return dict(zip(frame[schema.SHA256].astype(str), frame[schema.ORIGIN].astype(str), strict=True))
 
 
+@dataclass(frozen=True)
+class _Rejects:
+    """The placeholder check, then the caller's own ``FetchOptions.reject`` (picklable for Dask)."""
+
+    placeholders: PlaceholderSet
+    then: Reject | None = None
+
+    def __call__(self, url: str, headers: Mapping[str, str]) -> str | None:
+        why = self.placeholders.reject(url, headers)
+        return why if why or self.then is None else self.then(url, headers)
+
+
 def _mark_done(sink: RowSink, source: str, rows: list[dict[str, Any]]) -> None:
     """Mark the media URL of one download done, unless it failed transiently (retried next run)."""
     if rows and not any(row[schema.STATUS] in schema.TRANSIENT for row in rows):
@@ -188,6 +209,11 @@ class RedditCollector(Collector):
     def _env(self) -> Mapping[str, str]:
         return self.options.env if self.options.env is not None else os.environ
 
+    def fetch_options(self) -> FetchOptions:
+        """The fetcher's options, with known placeholders refused before their body is read."""
+        fetch = self.options.fetch
+        return replace(fetch, reject=_Rejects(self.options.placeholders, fetch.reject))
+
     def run(self, sink: RowSink, progress: Progress | None = None) -> RedditSummary:
         """List posts, download their images into the store under the manifest's folder, add rows."""
         opts = self.options
@@ -203,16 +229,21 @@ class RedditCollector(Collector):
             summary.record(row.get(schema.LABEL), row[schema.STATUS])
             counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
 
-        with Fetcher(opts.fetch) as fetcher:
-            stream = PostStream(opts.source, fetcher, self._env())
-            summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
-            jobs = self._jobs(stream, done, summary, counts,
-                              lambda row: (emit(row), _mark_done(sink, self.source, [row])))
-            for rows in self._download(fetcher, jobs, root):
-                for row in rows:
-                    emit(row)
-                _mark_done(sink, self.source, rows)
-            limits = fetcher.report()
+        finish = getattr(opts.video_frames, "finish", None)
+        try:
+            with Fetcher(self.fetch_options()) as fetcher:
+                stream = PostStream(opts.source, fetcher, self._env())
+                summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
+                jobs = self._jobs(stream, done, summary, counts,
+                                  lambda row: (emit(row), _mark_done(sink, self.source, [row])))
+                for rows in self._download(fetcher, jobs, root):
+                    for row in rows:
+                        emit(row)
+                    _mark_done(sink, self.source, rows)
+                limits = fetcher.report()
+        finally:  # RedditVideoFrames writes its scene list, also when interrupted (a rerun skips
+            if callable(finish):  # the videos decoded so far)
+                summary.scenes_csv = finish()
         sink.flush()
         summary.fetch_limits = limits
         skipped = limits["skipped_wait_budget"] + limits["skipped_deadline"]
@@ -227,10 +258,7 @@ class RedditCollector(Collector):
     def _download(self, fetcher: Fetcher, jobs: Iterator[_Job], root: Path) -> Iterator[list[dict[str, Any]]]:
         """Rows per download: on this fetcher's threads, or as host batches on a Dask executor."""
         handle = functools.partial(_handle, self, root)
-        if self.options.executor is not None and self.options.executor.distributed:
-            yield from fetch_on(self.options.executor, jobs, _media_url, self.options.fetch, handle)
-        else:
-            yield from fetcher.map(jobs, handle, url=_media_url)
+        yield from download(fetcher, self.options.executor, jobs, _media_url, handle)
 
     def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary, counts: Counts,
               emit: Callable[[dict[str, Any]], object]) -> Iterator[_Job]:
@@ -272,11 +300,10 @@ class RedditCollector(Collector):
     def _handle(self, job: _Job, result: FetchResult, root: Path) -> list[dict[str, Any]]:
         """Turn one download into rows (runs on a fetcher thread)."""
         row = self._row(job, result)
+        # A placeholder URL (imgur's redirect of a deleted image) or ETag is refused by the fetcher
+        # (``fetch_options``) before the body is read: it arrives here as a ``removed`` result.
         if not result.ok or (result.data is None and result.file is None):
             return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
-        redirected = _placeholder_reason(result.final_url)
-        if redirected:  # imgur's redirect of a deleted image: nothing is stored
-            return [{**row, schema.STATUS: schema.REMOVED, schema.ERROR: redirected}]
         if job.media.kind == VIDEO:
             return self._video_rows(job, result, row, root)
         data = result.body()

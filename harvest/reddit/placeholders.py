@@ -10,8 +10,11 @@ Known placeholders are recognised by default without shipping their files:
 - by URL (``placeholder_url``): where imgur redirects a deleted image (``i.imgur.com/removed.png``)
   and Reddit's static-asset host (``redditstatic.com``: its "image not found", NSFW and default
   thumbnails, never a user's image), so such an answer is ``removed`` before anything is stored;
-- by digest (``KNOWN_DIGESTS``): the MD5 of imgur's ``removed.png`` bytes (the ETag imgur serves it
-  with, which download tools have long matched).
+- by digest (``KNOWN_DIGESTS``): the MD5 of imgur's ``removed.png`` bytes, which is also the ``ETag``
+  imgur serves it with (download tools have long matched it). ``PlaceholderSet.reject`` is the
+  fetcher's ``reject`` check (:class:`harvest.fetch.FetchOptions`): a placeholder URL or a known
+  digest in the ``ETag`` header ends the download before its body is read, whatever URL answered;
+  the body's own MD5 is checked too, for servers that send no ``ETag``.
 
 Perceptual hashes of more placeholders (re-encoded or resized copies) come from image files you saved
 (``PlaceholderSet.from_files``, the ``--placeholder`` option of ``harvest reddit``, added to the known
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
@@ -37,6 +40,15 @@ KNOWN_DIGESTS = {"d835884373f4d6c8f24742ceabe74946": "imgur removed.png"}
 PLACEHOLDER_PATHS = {"i.imgur.com": ("/removed.png",), "imgur.com": ("/removed.png",),
                      "s.imgur.com": ("/images/404",)}
 ASSET_HOSTS = ("redditstatic.com",)
+_MD5_HEX = frozenset("0123456789abcdef")
+
+
+def etag_digest(headers: Mapping[str, str]) -> str | None:
+    """The ``ETag`` of an answer as a lowercase 32-hex-digit digest (quotes and ``W/`` removed), or
+    ``None`` when it has none or it is not an MD5-shaped tag."""
+    raw = (headers.get("ETag") or "").strip()
+    tag = raw.removeprefix("W/").strip().strip('"').lower()
+    return tag if len(tag) == 32 and set(tag) <= _MD5_HEX else None
 
 
 def placeholder_url(url: str | None) -> str | None:
@@ -87,6 +99,19 @@ class PlaceholderSet:
     def from_hashes(cls, named: dict[str, str], max_distance: int = DEFAULT_DISTANCE) -> PlaceholderSet:
         """Placeholders given as ``{name: phash hex}``."""
         return cls(tuple((n, imagehash.hex_to_hash(h)) for n, h in named.items()), max_distance)
+
+    def reject(self, url: str, headers: Mapping[str, str]) -> str | None:
+        """Why an answer is a placeholder before its body is read (its final URL, or a known digest
+        as its ``ETag``), or ``None``: the fetcher's ``reject`` check."""
+        name = placeholder_url(url)
+        if name:
+            return f"{url} is a 'removed image' placeholder ({name}); not downloaded"
+        digest = etag_digest(headers)
+        named = dict(self.digests).get(digest) if digest else None
+        if named:
+            return (f"answered with ETag \"{digest}\", the digest of a 'removed image' placeholder "
+                    f"({named}); not downloaded")
+        return None
 
     def match(self, data: bytes) -> str | None:
         """The name of the placeholder these image bytes are, or ``None``."""

@@ -1,11 +1,14 @@
 """``harvest search``: images from an image-search engine, with licence, attribution and creator.
 
 Queries go to one engine (``harvest.search.registry``); its result pages are walked lazily while the
-images of earlier pages download on the one fetcher's pool and go through the one image store. Each
-result is a row with ``query``, ``engine``, ``result_rank``, ``title``, ``page_url``, ``creator``,
-``creator_url``, ``license``, ``license_url``, ``provider``, ``source_domain`` and the size the
-engine claimed; ``creator`` (the page's domain when the engine names none) is the rows' group column,
-because one artist's drawings look alike and must not straddle train and test.
+images of earlier pages download on the one fetcher's pool and go through the one image store. With a
+distributed ``executor`` (``--executor dask``) the driver still lists the pages, the downloads run as
+host batches on the Dask workers (:mod:`harvest.remote`, rows made by :class:`~.rows.JobRows`), and
+only the driver adds rows and marks pages. Each result is a row with ``query``, ``engine``,
+``result_rank``, ``title``, ``page_url``, ``creator``, ``creator_url``, ``license``, ``license_url``,
+``provider``, ``source_domain`` and the size the engine claimed; ``creator`` (the page's domain when
+the engine names none) is the rows' group column, because one artist's drawings look alike and must
+not straddle train and test.
 
 Deduplication: by URL across queries, pages, engines and earlier runs (a recorded URL is not
 downloaded again unless it failed transiently), and by content through the manifest (same bytes, one
@@ -18,28 +21,28 @@ failed transiently are downloaded again with the fields they were recorded with.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import Any, ClassVar
 
-from PIL import Image
-
-from manifests import ExitStatus, NetworkError, RowSink, UsageError, lineage, read, schema
+from manifests import ExitStatus, NetworkError, RowSink, UsageError, read, schema
+from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 
 from ..collector import Collector
-from ..fetch import Fetcher, FetchOptions, FetchResult
-from ..store import Limits, store_bytes
+from ..fetch import Fetcher, FetchOptions
+from ..remote import download
+from ..store import Limits
 from ..summary import Counts, RunSummary
 from .engine import Engine, EngineConfig, Filters, Listed, Result
 from .registry import DEFAULT_ENGINE, check_filters, engine_class
 from .resume import mark_page, resume_point
-from .robots import blocking_directive
+from .rows import JobRows, SearchJob, base_fields, job_url
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,9 @@ class SearchOptions:
         env: environment holding the engine's keys (default: ``os.environ``).
         api_interval: seconds between API calls (default: the engine's documented rate limit).
         client: an engine's own client object (``ddgs``: the search function).
+        executor: where downloads run (this process's fetcher threads by default, or host batches on
+            Dask workers, which must see the manifest's folder at the same path); pages are always
+            listed here.
     """
 
     queries: tuple[str, ...]
@@ -77,6 +83,7 @@ class SearchOptions:
     env: Mapping[str, str] | None = None
     api_interval: float | None = None
     client: Any = None
+    executor: ExecutorSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.queries or any(not q.strip() for q in self.queries):
@@ -100,13 +107,6 @@ class _PageState:
     closed: bool = False
 
 
-@dataclass(frozen=True)
-class _Job:
-    result: Result
-    fields: dict[str, Any]
-    page: _PageState
-
-
 @dataclass
 class _Pages:
     """Marks pages finished, in listing order, once every result of theirs is a row (or skipped)."""
@@ -115,13 +115,23 @@ class _Pages:
     engine: str
     filters: str
     queue: deque[_PageState] = field(default_factory=deque)
+    owners: dict[int, _PageState] = field(default_factory=dict)  # download key -> its page
+    keys: Iterator[int] = field(default_factory=itertools.count)
 
     def add(self, page: _PageState) -> None:
         self.queue.append(page)
 
-    def finish(self, page: _PageState | None = None) -> None:
-        if page is not None:
-            page.outstanding -= 1
+    def expect(self, page: _PageState) -> int:
+        """A download of ``page`` is on its way: its key."""
+        key = next(self.keys)
+        self.owners[key] = page
+        page.outstanding += 1
+        return key
+
+    def finish(self, key: int | None = None) -> None:
+        """The download ``key`` is a row (``None``: only mark what is finished)."""
+        if key is not None:
+            self.owners.pop(key).outstanding -= 1
         while self.queue and self.queue[0].closed and self.queue[0].outstanding == 0:
             done = self.queue.popleft()
             mark_page(self.sink, self.engine, done.query, self.filters, done.listed)
@@ -246,17 +256,17 @@ class SearchCollector(Collector):
         counts = Counts(self.progress_or_none(progress), "listed", "results")
         self.declare_groups(sink)
         seen = _Seen(frozenset(recorded_urls(sink.path)))
-        root = sink.path.parent
+        rows = JobRows(self.row_source, sink.path.parent.absolute(), opts.respect_robots,
+                       opts.min_side, opts.limits)
         with Fetcher(opts.fetch) as fetcher:
             engine = self.make_engine(fetcher)
             engine.prepare()
             pages = _Pages(sink, opts.engine, opts.filters.key())
             jobs = self._jobs(engine, pages, seen, sink, summary, counts)
             try:
-                for row, job in fetcher.map(jobs, lambda job, res: (self._row(job, res, root), job),
-                                            url=lambda job: job.result.url):
+                for key, row in download(fetcher, opts.executor, jobs, job_url, rows):
                     self._add(row, sink, summary, counts)
-                    pages.finish(job.page)
+                    pages.finish(key)
             finally:  # interrupted or not, pages whose rows are all in are marked, rows merged
                 pages.finish()
                 sink.flush()
@@ -270,10 +280,10 @@ class SearchCollector(Collector):
         counts.add("stored" if row[schema.STATUS] == schema.OK else "failed")
 
     def _jobs(self, engine: Engine, pages: _Pages, seen: _Seen, sink: RowSink,
-              summary: SearchSummary, counts: Counts) -> Iterator[_Job]:
+              summary: SearchSummary, counts: Counts) -> Iterator[SearchJob]:
         """Downloads to do, query by query and page by page; what needs none is handled here."""
         opts = self.options
-        yield from self._retry_jobs(sink.path, seen, summary)
+        yield from self._retry_jobs(sink.path, pages, seen, summary)
         for query in dict.fromkeys(opts.queries):
             report: dict[str, Any] = {"listed": 0, "pages": 0}
             summary.queries[query] = report
@@ -298,7 +308,8 @@ class SearchCollector(Collector):
                 summary.failed_queries.append(f"{opts.engine} {query!r}: {exc}")
                 log.warning("query %r failed: %s", query, exc)
 
-    def _retry_jobs(self, manifest: Path, seen: _Seen, summary: SearchSummary) -> Iterator[_Job]:
+    def _retry_jobs(self, manifest: Path, pages: _Pages, seen: _Seen,
+                    summary: SearchSummary) -> Iterator[SearchJob]:
         """Downloads that failed transiently in an earlier run, on pages already recorded."""
         rows = transient_rows(manifest, self.row_source)
         summary.retried = len(rows)
@@ -306,11 +317,10 @@ class SearchCollector(Collector):
         for row in rows:
             url = str(row.pop(schema.ORIGIN))
             seen.met.add(url)
-            state.outstanding += 1
-            yield _Job(Result(url), row, state)
+            yield SearchJob(pages.expect(state), url, row)
 
     def _page_jobs(self, engine: Engine, query: str, listed: Listed, pages: _Pages, seen: _Seen,
-                   sink: RowSink, summary: SearchSummary, counts: Counts) -> Iterator[_Job]:
+                   sink: RowSink, summary: SearchSummary, counts: Counts) -> Iterator[SearchJob]:
         opts = self.options
         state = _PageState(query, listed)
         pages.add(state)
@@ -325,55 +335,16 @@ class SearchCollector(Collector):
                 continue
             fields = result_fields(result, query, engine.name, listed.rank + offset, opts.label)
             if self._claimed_too_small(result):
-                self._add({**fields, **self._base(result.url), schema.STATUS: schema.TOO_SMALL,
+                self._add({**fields, **base_fields(self.row_source, result.url),
+                           schema.STATUS: schema.TOO_SMALL,
                            schema.ERROR: f"the engine says {result.width}x{result.height}, under "
                                          f"--min-side {opts.min_side}; not downloaded"},
                           sink, summary, counts)
                 continue
-            state.outstanding += 1
-            yield _Job(result, fields, state)
+            yield SearchJob(pages.expect(state), result.url, fields)
         state.closed = True
         pages.finish()
 
     def _claimed_too_small(self, result: Result) -> bool:
         side = self.options.min_side
         return bool(side and result.width and result.height and min(result.width, result.height) < side)
-
-    def _base(self, url: str) -> dict[str, Any]:
-        return {schema.SOURCE: self.row_source, schema.ORIGIN: url, schema.HARVESTED_AT: lineage.now()}
-
-    def _row(self, job: _Job, result: FetchResult, root: Path) -> dict[str, Any]:
-        """Turn one download into a row (runs on a fetcher thread)."""
-        row = {**job.fields, **self._base(job.result.url),
-               schema.MEDIA_URL: result.final_url or job.result.url}
-        if not result.ok or result.data is None:
-            return {**row, schema.STATUS: result.status, schema.ERROR: result.error}
-        directive = blocking_directive(result.robots_tag) if self.options.respect_robots else None
-        if directive:
-            return {**row, schema.STATUS: schema.BLOCKED_BY_ROBOTS,
-                    schema.ERROR: f"the image was served with X-Robots-Tag: {result.robots_tag} "
-                                  f"({directive}); --ignore-robots-tag takes it anyway"}
-        small = self._measured_too_small(result.data)
-        if small:
-            return {**row, schema.STATUS: schema.TOO_SMALL, schema.WIDTH: small[0],
-                    schema.HEIGHT: small[1], schema.BYTES: len(result.data),
-                    schema.ERROR: f"{small[0]}x{small[1]}, under --min-side {self.options.min_side}"}
-        info, rel = store_bytes(result.data, root, self.options.limits)
-        row.update(info.row())
-        if rel is not None:
-            row[schema.PATH] = rel.as_posix()
-        elif result.content_type:
-            row[schema.ERROR] = f"{info.error} (served as {result.content_type})"
-        return row
-
-    def _measured_too_small(self, data: bytes) -> tuple[int, int] | None:
-        """The real size when it is under ``min_side`` (read from the header; no full decode)."""
-        side = self.options.min_side
-        if not side:
-            return None
-        try:
-            with Image.open(BytesIO(data)) as img:
-                width, height = img.size
-        except Exception:  # not an image: the store says what it is
-            return None
-        return (width, height) if min(width, height) < side else None

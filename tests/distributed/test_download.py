@@ -13,6 +13,7 @@ from harvest.reddit import RedditCollector, RedditOptions
 from harvest.reddit.media import MediaRules
 from harvest.reddit.sources import SourceOptions
 from manifests import Appender, schema
+from manifests.archive import Archive
 from manifests.executor import ExecutorSpec
 from tests.fixtures import media
 from tests.fixtures.http import FakeWeb, Reply, Request
@@ -51,6 +52,10 @@ def test_reddit_downloads_on_dask_equal_local(dask: ExecutorSpec, tmp_path: Path
     assert len(local) == 30 + 5 * 3 + 10 and (local[schema.STATUS] == "not_image").sum() == 1
     assert (local[schema.STATUS] == schema.REMOVED).sum() == 5
     pd.testing.assert_frame_equal(local, remote)
+    # every finished download is recorded for the rerun, not only the first of each host batch
+    marked = Archive(tmp_path / "local" / "m.csv").entries("reddit")
+    assert len(marked) == 30 + 5 * 3 + 10
+    assert marked.keys() == Archive(tmp_path / "dask" / "m.csv").entries("reddit").keys()
 
 
 def test_per_host_limit_holds_across_workers(dask: ExecutorSpec, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -200,3 +201,22 @@ def test_map_runs_concurrently_within_the_per_host_limit(web: FakeWeb) -> None:
     assert sorted(u for u, _ in results) == sorted(urls)
     assert all(r.ok for _, r in results)
     assert peak[0] == 3
+
+
+def _etag_reject(url: str, headers) -> str | None:
+    return f"tagged {headers['ETag']}" if headers.get("ETag") == '"known"' else None
+
+
+def test_reject_ends_a_download_before_its_body_is_read(web: FakeWeb) -> None:
+    # The body is cut short: reading it would end as ``truncated`` after retries, so a ``removed``
+    # result at the first attempt shows the body was never read.
+    tagged = web.route("/t.jpg", Reply(media.jpeg(2, (120, 90)), headers={"ETag": '"known"'},
+                                       fault="truncate"))
+    plain = web.route("/p.jpg", jpeg_reply(3))
+    with Fetcher(dataclasses.replace(FAST, reject=_etag_reject)) as fetcher:
+        refused, kept = fetcher.get(tagged), fetcher.get(plain)
+    assert refused.status == schema.REMOVED and refused.error == 'tagged "known"'
+    assert refused.data is None and refused.attempts == 1 and refused.final_url == tagged
+    assert kept.ok and kept.data == media.jpeg(3, (120, 90))
+    with Fetcher(FAST) as fetcher:  # without the check the same answer is read (and found short)
+        assert fetcher.get(tagged).status == schema.TRUNCATED

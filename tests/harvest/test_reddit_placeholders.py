@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import manifests
@@ -102,3 +103,57 @@ def test_bytes_stored_under_another_url_are_recorded_and_not_fetched_again(
     world.web.log.clear()
     collect(world, manifest)
     assert image_requests(world) == []
+
+
+IMGUR_ETAG = '"d835884373f4d6c8f24742ceabe74946"'  # the MD5 of imgur's removed.png, as imgur sends it
+
+
+def test_placeholder_etag_is_removed_before_the_body_is_read(world: RedditWorld, tmp_path: Path) -> None:
+    posts = [post("i2", "imgur"), post("ok02")]
+    world.listing("Doom", "hot", posts)
+    world.images(posts)
+    # Bytes that are not the placeholder and match no digest: only the ETag tells.
+    world.web.route("/i.imgur.com/i2Ab.png", Reply(media.jpeg(77, (161, 81)), headers={"ETag": IMGUR_ETAG},
+                                                   content_type="image/png"))
+    manifest = tmp_path / "m.csv"
+    summary = collect(world, manifest)
+    frame = manifests.read(manifest).set_index(schema.POST_ID)
+    row = frame.loc["i2"]
+    assert row[schema.STATUS] == schema.REMOVED and pd.isna(row[schema.PATH]) and pd.isna(row[schema.SHA256])
+    assert "ETag" in row[schema.ERROR] and "imgur removed.png" in row[schema.ERROR]
+    assert row[schema.ORIGIN] == "https://i.imgur.com/i2Ab.png"
+    assert summary["statuses"] == {"ok": 1, "removed": 1} and len(stored_files(tmp_path)) == 1
+    world.web.log.clear()
+    again = collect(world, manifest)
+    assert image_requests(world) == [] and again["posts_known"] == 2  # the archive recorded it
+
+
+@pytest.mark.parametrize(("etag", "found"), [
+    (IMGUR_ETAG, True), ('W/"D835884373F4D6C8F24742CEABE74946"', True), ('"abc"', False), (None, False)])
+def test_reject_reads_the_etag_and_the_url(etag: str | None, found: bool) -> None:
+    headers = {"ETag": etag} if etag else {}
+    known = PlaceholderSet.known()
+    assert (known.reject("https://i.imgur.com/x1Ab.png", headers) is not None) == found
+    assert PlaceholderSet().reject("https://i.imgur.com/x1Ab.png", headers) is None  # no digests known
+    assert "removed.png" in known.reject("https://i.imgur.com/removed.png", {})
+
+
+def test_bytes_stored_by_an_earlier_run_are_a_repeat_row_and_not_fetched_again(
+        world: RedditWorld, tmp_path: Path) -> None:
+    same = media.jpeg(43, (70, 50))
+    world.web.route("/i.redd.it/b0001.jpg", Reply(same))
+    world.web.route("/i.redd.it/b0002.jpg", Reply(same))  # a later post re-uploads the same image
+    manifest = tmp_path / "m.csv"
+    world.listing("Doom", "hot", [post("b0001")])
+    collect(world, manifest)
+    world.listing("Doom", "hot", [post("b0001"), post("b0002")])
+    collect(world, manifest)
+    frame = manifests.read(manifest).set_index(schema.POST_ID)
+    repeat = frame.loc["b0002"]
+    assert repeat[schema.STATUS] == schema.DUPLICATE and pd.isna(repeat[schema.PATH])
+    assert repeat[schema.DUP_OF] == frame.loc["b0001", schema.SHA256] == hashlib.sha256(same).hexdigest()
+    assert repeat[schema.ERROR] == "the same bytes as https://i.redd.it/b0001.jpg"
+    assert len(stored_files(tmp_path)) == 1
+    world.web.log.clear()
+    collect(world, manifest)
+    assert image_requests(world) == [] and len(manifests.read(manifest)) == 2

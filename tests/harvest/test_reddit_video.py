@@ -6,6 +6,7 @@ mp4 files made with ffmpeg lavfi, with a known cut; the real frames machinery ru
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest
 
 import manifests
 from harvest.reddit.media import MediaRules, plan_media
-from harvest.registry import FrameOptions, RedditVideoFrames
-from manifests import schema
+from harvest.reddit.sources import SourceOptions
+from harvest.registry import FrameOptions, RedditOptions, RedditVideoFrames
+from manifests import InputError, UsageError, schema
+from manifests.executor import ExecutorSpec
 from tests.fixtures import media
 from tests.fixtures.http import Reply
 from tests.fixtures.video import cuts, make_video
@@ -183,3 +186,92 @@ def test_recorded_listing_video_posts(shared_fixtures: Path, world: RedditWorld,
     assert (frame[schema.ORIGIN] == frame[schema.VIDEO] + "#frame=" + frame[schema.FRAME].astype(str)).all()
     assert all(s.split(":")[0] == p for s, p in zip(frame[schema.SCENE], frame[schema.POST_ID], strict=True))
     assert set(frame[schema.LABEL]) == set(frame[schema.SUBREDDIT])
+
+
+def scene_table(path: Path) -> list[tuple[str, str, int, int]]:
+    with path.open(newline="") as src:
+        return [(r["video"], r["scene"], int(r["start_frame"]), int(r["end_frame"]))
+                for r in csv.DictReader(src)]
+
+
+def test_cli_scene_options_choose_the_frames_and_write_the_scene_list(
+        world: RedditWorld, tmp_path: Path, clip: bytes, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    serve(world, [video_post("vid01")], clip)
+
+    def run(name: str, *options: str) -> tuple[int, dict, list]:
+        manifest = tmp_path / name / "m.csv"
+        code, out, err = harvest(["reddit", "r/Doom", "-m", str(manifest), "--oauth-url", world.web.base,
+                                  "--reddit-url", world.web.base, "--allow-private", "--crop", "none",
+                                  *(f"--mirror={p}={u}" for p, u in world.fetch.mirrors), "--json",
+                                  *options], capsys)
+        assert code == 0, err
+        rows = manifests.read(manifest).sort_values(schema.FRAME)
+        return code, json.loads(out), list(zip(rows[schema.FRAME], rows[schema.SCENE], strict=True))
+
+    table = tmp_path / "scenes" / "doom.csv"
+    _, data, rows = run("two", "--frames-per-scene", "2", "--scenes-csv", str(table))
+    # two frames from the middles of each half of both 30-frame shots
+    assert rows == [(7, "vid01:0000"), (22, "vid01:0000"), (37, "vid01:0001"), (52, "vid01:0001")]
+    assert data["scenes_csv"] == str(table)
+    assert scene_table(table) == [(URL, "vid01:0000", 0, 29), (URL, "vid01:0001", 30, 59)]
+    # a scene lasts at least 40 frames: the cut at 30 is ignored, one scene, its frames spread over it
+    _, _, rows = run("long", "--frames-per-scene", "2", "--min-scene-len", "40")
+    assert rows == [(15, "vid01:0000"), (45, "vid01:0000")]
+    _, _, rows = run("adaptive", "--every", "30", "--detector", "adaptive", "--adaptive-threshold", "2")
+    assert rows == [(0, "vid01:0000"), (30, "vid01:0001")]
+    sampling = manifests.read(tmp_path / "long" / "m.csv")[schema.SAMPLING].iloc[0]
+    assert "min_len=40" in sampling and "per_scene=2" in sampling
+    base = ["reddit", "r/Doom", "-m", str(tmp_path / "x.csv"), "--oauth-url", world.web.base]
+    code, _, err = harvest([*base, "--min-scene-len", "10", "--scenes-csv", "s.csv"], capsys)
+    assert code == 2 and "--scenes-csv, --min-scene-len only apply to video frames" in err
+    code, _, err = harvest([*base, "--frames-per-scene", "2", "--every", "5"], capsys)
+    assert code == 2 and "not both" in err
+
+
+def test_the_scene_list_keeps_earlier_videos_on_a_rerun(world: RedditWorld, tmp_path: Path,
+                                                         clip: bytes) -> None:
+    other = make_video(tmp_path / "other.mp4", [("smptebars", 20), ("testsrc", 20)]).read_bytes()
+    table = tmp_path / "scenes.csv"
+    frames = RedditVideoFrames(FrameOptions(frames_per_scene=1, crop="none"), scenes_csv=table)
+    manifest = tmp_path / "m.csv"
+    serve(world, [video_post("vid01")], clip)
+    first = collect(world, manifest, video_frames=frames)
+    assert first["scenes_csv"] == str(table) and len(scene_table(table)) == 2
+    serve(world, [video_post("vid01"), video_post("vid02")], clip)
+    world.web.route("/v.redd.it/vid02/DASH_720.mp4", Reply(other, content_type="video/mp4"))
+    world.web.log.clear()
+    again = RedditVideoFrames(FrameOptions(frames_per_scene=1, crop="none"), scenes_csv=table)
+    collect(world, manifest, video_frames=again)
+    assert video_hits(world) == ["/v.redd.it/vid02/DASH_720.mp4"]  # vid01 is not decoded again
+    second = URL.replace("vid01", "vid02")
+    assert scene_table(table) == [(URL, "vid01:0000", 0, 29), (URL, "vid01:0001", 30, 59),
+                                  (second, "vid02:0000", 0, 19), (second, "vid02:0001", 20, 39)]
+
+
+def test_a_scenes_csv_that_is_not_a_scene_list_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "notes.csv"
+    other.write_text("name,value\na,1\n")
+    with pytest.raises(InputError, match="not a scene list"):
+        RedditVideoFrames(FrameOptions(), scenes_csv=other)
+    assert other.read_text() == "name,value\na,1\n"
+    frames = RedditVideoFrames(FrameOptions(), scenes_csv=tmp_path / "s.csv")
+    source = SourceOptions(subreddits=("Doom",))
+    with pytest.raises(UsageError, match="local executor"):
+        RedditOptions(source=source, video_frames=frames, executor=ExecutorSpec("dask-local", 2))
+
+
+def test_an_interrupted_run_still_writes_the_scenes_of_the_videos_it_decoded(
+        world: RedditWorld, tmp_path: Path, clip: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    serve(world, [video_post("vid01")], clip)
+    table = tmp_path / "scenes.csv"
+
+    def interrupt(sink, source, rows):  # Ctrl-C once the video's rows are in
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("harvest.reddit.collector._mark_done", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        collect(world, tmp_path / "m.csv", video_frames=RedditVideoFrames(
+            FrameOptions(every=EVERY, crop="none"), scenes_csv=table))
+    assert [row[1] for row in scene_table(table)] == ["vid01:0000", "vid01:0001"]
