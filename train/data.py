@@ -113,19 +113,35 @@ def load_image(path: Path, pre: Preprocess) -> np.ndarray:
     return np.array(img, dtype=np.uint8)
 
 
+def decode_pre(pre: Preprocess, size: int | None) -> Preprocess:
+    """How images are decoded on their way to input of ``pre.size``: as squares of ``size`` (a cache of
+    other squares, ``--cache-size``, resized per image by :func:`input_square`), or at the input size."""
+    return Preprocess(size, cache_resize(pre, size)) if size and size != pre.size else pre
+
+
+def input_square(arr: np.ndarray, pre: Preprocess) -> torch.Tensor:
+    """A decoded HWC square as the model's ``uint8`` CHW input (resized, antialiased, when it was
+    decoded or cached at another size)."""
+    img = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
+    if img.shape[-1] != pre.size:
+        img = v2.functional.resize(img, [pre.size, pre.size], antialias=True)
+    return img
+
+
 class ManifestDataset(Dataset):
     """Rows of one split as ``(uint8 CHW image, target, row index)``, through the split's cache.
 
     Augmentation is not done here: :class:`~train.augment.DeviceAugment` works on whole batches on the
-    device. A cache holding larger squares than the input (``--cache-size``) is resized per image.
+    device. A cache holding larger squares than the input (``--cache-size``) is resized per image;
+    without a cache, ``decode_size`` decodes the same way (evaluation of a model trained so).
     """
 
     def __init__(self, table: Table, frame: pd.DataFrame, pre: Preprocess,
-                 cache: TensorCache | None = None) -> None:
+                 cache: TensorCache | None = None, decode_size: int | None = None) -> None:
         self.paths = [table.root / p for p in frame[schema.PATH]]
         self.targets = table.targets(frame)
         self.pre, self.cache = pre, cache
-        self.cache_pre = Preprocess(cache.size, cache_resize(pre, cache.size)) if cache else pre
+        self.cache_pre = decode_pre(pre, cache.size if cache else decode_size)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -134,11 +150,8 @@ class ManifestDataset(Dataset):
         if self.cache is not None:
             arr = self.cache.get(i, lambda: load_image(self.paths[i], self.cache_pre))
         else:
-            arr = load_image(self.paths[i], self.pre)
-        img = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
-        if img.shape[-1] != self.pre.size:  # the cache holds larger squares (--cache-size)
-            img = v2.functional.resize(img, [self.pre.size, self.pre.size], antialias=True)
-        return img, int(self.targets[i]), i
+            arr = load_image(self.paths[i], self.cache_pre)
+        return input_square(arr, self.pre), int(self.targets[i]), i
 
 
 def cache_resize(pre: Preprocess, size: int) -> int:

@@ -102,6 +102,32 @@ def split_loader(dataset: ManifestDataset, batch_size: int, workers: int, pin: b
     return Batches(dataset, loader, sampler, cached)
 
 
+def eval_batches(n: int, batch_size: int, rows: list[int] | None = None) -> list[list[int]]:
+    """The row batches that evaluation of ``n`` rows runs, on every rank of the process group (rank
+    ``r``: its :class:`EvalShard` in ``batch_size`` chunks); with ``rows``, only those holding one."""
+    world = rank_world()[1]
+    wanted = None if rows is None else set(rows)
+    batches = []
+    for rank in range(world):
+        shard = list(range(rank, n, world))
+        for start in range(0, len(shard), batch_size):
+            batch = shard[start:start + batch_size]
+            if wanted is None or wanted.intersection(batch):
+                batches.append(batch)
+    return batches
+
+
+def rows_loader(dataset: ManifestDataset, rows: list[int], batch_size: int, pin: bool,
+                whole: bool = False) -> DataLoader:
+    """Batches ``(uint8 NCHW, targets, row indices)`` of the listed rows, read from the split's dataset
+    (its decode cache: the pixels the model saw). ``whole``: the very batches evaluation ran that hold
+    them (kernels on a GPU, and so results under autocast, depend on a batch's size and content);
+    otherwise the rows alone, in their order, ``batch_size`` at a time."""
+    batches = eval_batches(len(dataset), batch_size, rows) if whole else \
+        [rows[i:i + batch_size] for i in range(0, len(rows), batch_size)]
+    return DataLoader(dataset, batch_sampler=batches, num_workers=0, pin_memory=pin)
+
+
 def gather_rows(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
     """Rows computed by every rank (``values[k]`` belongs to row ``index[k]``) as one ``(n, ...)``
     tensor in row order, on every rank; outside a process group, just reordered."""

@@ -12,9 +12,12 @@ across ranks and gathered, and only rank 0 writes or reports.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
 import os
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LR = 2e-3  # fastai fine_tune's base_lr; the unfrozen stage uses half of it on the head
 LR_MULT = 100  # earliest layers get lr / LR_MULT in the unfrozen stage
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for this process when its parent dies
 
 
 class TrainingInterrupted(GleansetError):
@@ -355,6 +359,26 @@ def _epoch(model: nn.Module, net: nn.Module, job: Fit, stage: Stage, opt: torch.
 def init_distributed() -> None:
     """Join the process group ``torchrun`` describes (WORLD_SIZE > 1); nothing otherwise."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
+        die_with_launcher()
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def die_with_launcher() -> None:
+    """Under ``torchrun`` each worker runs in a session of its own, so a launcher killed with SIGKILL
+    (``kill -9``, the OOM killer) would leave its workers training on as orphans, racing a later
+    ``--resume`` for the run folder. On Linux, ask the kernel for SIGTERM when the parent (the
+    launcher's agent) dies; checkpoints are replaced atomically, so dying anywhere keeps the last one."""
+    if not sys.platform.startswith("linux") or "TORCHELASTIC_RUN_ID" not in os.environ:
+        return
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        failed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0
+    except (OSError, AttributeError):
+        failed = True
+    if failed:
+        log.debug("cannot ask to die with the launcher (prctl unavailable)")
+    elif os.getppid() != parent:  # the launcher died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)

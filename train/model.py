@@ -259,6 +259,7 @@ class ModelInfo:
     preprocess: Preprocess
     amp: str = "off"  # what training evaluated with: prediction uses the same autocast
     batch_size: int = 64  # and the same batch size
+    decode_size: int | None = None  # images decoded to this square, then resized (--cache-size)
 
 
 def save_model(path: Path, model: nn.Module, info: ModelInfo) -> None:
@@ -266,7 +267,7 @@ def save_model(path: Path, model: nn.Module, info: ModelInfo) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"state_dict": state, "arch": info.arch, "classes": list(info.classes),
                "binary": info.binary, "preprocess": info.preprocess.to_dict(), "amp": info.amp,
-               "batch_size": info.batch_size, "format": 1}
+               "batch_size": info.batch_size, "decode_size": info.decode_size, "format": 1}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
@@ -284,7 +285,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, ModelInfo]:
         raise InputError(f"{path} is not a model written by `train` (no arch/state_dict)")
     info = ModelInfo(data["arch"], tuple(data["classes"]), bool(data["binary"]),
                      Preprocess.from_dict(data["preprocess"]), str(data.get("amp", "off")),
-                     int(data.get("batch_size", 64)))
+                     int(data.get("batch_size", 64)), data.get("decode_size"))
     model = build_model(info.arch, num_outputs(len(info.classes), info.binary), "none",
                         info.preprocess.size)
     model.load_state_dict(data["state_dict"])

@@ -22,8 +22,8 @@ import torch
 from manifests import UsageError
 
 from . import explain, metrics
-from .data import Table
-from .loop import State
+from .data import ManifestDataset, Table
+from .loop import Context, State
 from .model import Arch, ModelInfo, save_model
 
 log = logging.getLogger(__name__)
@@ -67,13 +67,15 @@ def state_from_history(out: Path) -> State:
 
 @dataclass
 class Evaluated:
-    """Probabilities per evaluated split (row order), computed on every rank."""
+    """Probabilities per evaluated split (row order), computed on every rank, and each split's dataset
+    (what ``review.html`` reads its pictures from)."""
 
     probs: dict[str, np.ndarray]
+    datasets: dict[str, ManifestDataset]
 
 
 def write_outputs(model: torch.nn.Module, arch: Arch, info: ModelInfo, table: Table, evaluated: Evaluated,
-                  state: State, out: Path, review_k: int, device: torch.device,
+                  state: State, out: Path, review_k: int, ctx: Context,
                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """model.pt, curves, metrics per evaluated split, confusion matrix, predictions and review."""
     save_model(out / "model.pt", model, info)
@@ -82,17 +84,17 @@ def write_outputs(model: torch.nn.Module, arch: Arch, info: ModelInfo, table: Ta
     metrics.plot_curves(history, out / "curves.png")
     result: dict[str, Any] = {"best_epoch": state.best_epoch, "best_val_loss": round(state.best_loss, 5),
                               "stopped_early": state.stopped_early, "skipped": table.skipped, **(extra or {})}
-    frames = []
+    frames = {}
     for split, probs in evaluated.probs.items():
         rows = table.split(split)
         result[split] = metrics.evaluate(rows, probs, info.classes)
-        frames.append(metrics.predictions_frame(rows, probs, info.classes))
+        frames[split] = metrics.predictions_frame(rows, probs, info.classes)
     primary = "test" if "test" in result else "val"
     result["primary"] = primary
     (out / "metrics.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     metrics.plot_confusion(result[primary]["confusion"], info.classes, out / "confusion.png", primary)
-    predictions = pd.concat(frames, ignore_index=True)
+    predictions = pd.concat(frames.values(), ignore_index=True)
     predictions.to_csv(out / "predictions.csv", index=False)
-    shown = predictions[predictions["split"] == primary]
-    explain.review(model, arch, info, shown, table.root, out / "review.html", review_k, device)
+    explain.review(model, arch, info, frames[primary], evaluated.datasets[primary], out / "review.html",
+                   review_k, ctx)
     return result

@@ -1,7 +1,8 @@
 """Using a trained ``model.pt``: predict image files or folders, or evaluate on a manifest's split.
 
-Everything needed comes from the file itself (arch, class names, preprocessing, binary head, and the
-autocast mode and batch size the run evaluated with), so a model predicts with no manifest. Prediction
+Everything needed comes from the file itself (arch, class names, preprocessing, binary head, the
+autocast mode and batch size the run evaluated with, and the square size its images were decoded to
+with ``--cache-size``), so a model predicts with no manifest. Prediction
 and evaluation go through the same loaders, ``to_input`` and autocast as training's validation, in the
 run's batch size, so they reproduce the run's ``predictions.csv``.
 """
@@ -20,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from manifests import InputError, UsageError, schema
 from manifests.images import ImageError, is_image_name
 
-from .data import ManifestDataset, load_image, load_table, to_input
+from .data import ManifestDataset, decode_pre, input_square, load_image, load_table, to_input
 from .device import pick_device, probabilities
 from .loaders import split_loader
 from .loop import Context, make_context, validate
@@ -74,18 +75,19 @@ class FilesDataset(Dataset):
 
     def __init__(self, paths: list[Path], info: ModelInfo) -> None:
         self.paths, self.pre = paths, info.preprocess
+        self.decode = decode_pre(info.preprocess, info.decode_size)  # as the run decoded its images
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, str, int]:
         try:
-            arr = load_image(self.paths[i], self.pre)
+            arr = load_image(self.paths[i], self.decode)
             error = ""
         except ImageError as exc:  # one named failure from the one opener
-            arr = np.zeros((self.pre.size, self.pre.size, 3), np.uint8)
+            arr = np.zeros((self.decode.size, self.decode.size, 3), np.uint8)
             error = exc.error
-        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1), error, i
+        return input_square(arr, self.pre), error, i
 
 
 def image_files(inputs: list[Path]) -> list[Path]:
@@ -145,7 +147,7 @@ def evaluate_manifest(model_path: Path, manifest: Path, split: str = "test", dev
         raise InputError(f"labels {', '.join(unknown)} are not classes of this model "
                          f"({', '.join(predictor.info.classes)})")
     table = type(table)(table.root, table.rows, predictor.info.classes, table.skipped)
-    dataset = ManifestDataset(table, rows, predictor.info.preprocess)
+    dataset = ManifestDataset(table, rows, predictor.info.preprocess, decode_size=predictor.info.decode_size)
     loader = split_loader(dataset, batch_size or predictor.info.batch_size, workers,
                           predictor.device.type == "cuda", train=False)
     _, _, probs = validate(predictor.model, loader, predictor.ctx)

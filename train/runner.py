@@ -275,14 +275,16 @@ def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) 
     seed_everything(opts.seed + rank)
     state = _train(job, opts, lr, progress)
     sync_from_rank0(job.model)  # the best weights are rank 0's on every rank: outputs agree with model.pt
-    evaluated = Evaluated({s: validate(job.model, job.loaders[s], job.ctx)[2].numpy()
-                           for s in ("val", "test") if s in job.loaders})
-    info = ModelInfo(opts.arch, job.table.classes, opts.binary, job.pre, config["amp"], job.batch)
+    splits = [s for s in ("val", "test") if s in job.loaders]
+    evaluated = Evaluated({s: validate(job.model, job.loaders[s], job.ctx)[2].numpy() for s in splits},
+                          {s: job.loaders[s].dataset for s in splits})
+    info = ModelInfo(opts.arch, job.table.classes, opts.binary, job.pre, config["amp"], job.batch,
+                     job.cache_size or None)
     result = RunResult(job.out, {}, state.history, job.table.skipped, config)
     if rank == 0:
         extra = {"lr": lr, "lr_find": finding} if finding else {"lr": lr}
         result.metrics = write_outputs(job.model, get_arch(opts.arch), info, job.table, evaluated, state,
-                                       job.out, opts.review, job.ctx.device, extra)
+                                       job.out, opts.review, job.ctx, extra)
         (job.out / "checkpoint.pt").unlink(missing_ok=True)  # finished: every output is written
     return result
 

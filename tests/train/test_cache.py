@@ -147,3 +147,22 @@ def test_split_cache_is_keyed_by_the_validated_rows(tiny, tmp_path):
     frame[schema.SHA256] = "../../escape"
     cache = data.split_cache(tmp_path / "c", table, frame, Preprocess(16, 16))
     assert cache.file.parent == tmp_path / "c" / "16-16" and ".." not in cache.file.name
+
+
+def test_eval_batches_are_the_batches_evaluation_runs_on_every_rank(tiny, tmp_path, monkeypatch):
+    from train import loaders
+    table = data.load_table(tiny)
+    frame = table.split("val")  # 9 rows
+    pre = Preprocess(16, 16)
+    ds = data.ManifestDataset(table, frame, pre, data.split_cache(tmp_path, table, frame, pre))
+    ran = [i.tolist() for _, _, i in split_loader(ds, 4, 0, False, train=False)]
+    assert loaders.eval_batches(9, 4) == ran == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+    assert loaders.eval_batches(9, 4, rows=[8, 5]) == [[4, 5, 6, 7], [8]]
+    got = [i.tolist() for _, _, i in loaders.rows_loader(ds, [8, 5], 4, False, whole=True)]
+    assert got == [[4, 5, 6, 7], [8]]
+    assert [i.tolist() for _, _, i in loaders.rows_loader(ds, [8, 5], 4, False)] == [[8, 5]]
+    per_rank = []  # under a process group of 2: what each rank's EvalShard batches
+    for rank in (0, 1):
+        monkeypatch.setattr(loaders, "rank_world", lambda rank=rank: (rank, 2))
+        per_rank += [b.tolist() for _, _, b in split_loader(ds, 2, 0, False, train=False)]
+    assert loaders.eval_batches(9, 2) == per_rank == [[0, 2], [4, 6], [8], [1, 3], [5, 7]]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,8 +12,8 @@ import torch
 
 from manifests import schema
 from train import explain
-from train.data import load_image, to_input
-from train.metrics import CONFIDENCE, CORRECT
+from train.data import ManifestDataset, load_image, to_input
+from train.metrics import CONFIDENCE, CORRECT, PREDICTION
 from train.model import ARCHS, build_model, load_checkpoint
 
 
@@ -52,3 +55,83 @@ def test_overlay_keeps_the_image_shape():
     cam = np.linspace(0, 1, 256).reshape(16, 16)
     assert explain.overlay(image, cam).shape == (16, 16, 3)
     assert explain.heatmap(cam)[0, 0].tolist() != explain.heatmap(cam)[-1, -1].tolist()
+
+
+def review_cards(page: str) -> pd.DataFrame:
+    """The cards of a review page: path, the class Grad-CAM was made for, and the probability shown."""
+    cards = re.findall(r"<div class='card' data-path='([^']*)' data-class='([^']*)' data-p='([^']*)'>", page)
+    frame = pd.DataFrame(cards, columns=[schema.PATH, "class", "p"])
+    frame[schema.PATH] = frame[schema.PATH].map(html.unescape)
+    return frame.astype({"p": float})
+
+
+def assert_review_agrees_with_predictions(out) -> int:
+    """Every card's class and probability are predictions.csv's for that image (within 1e-5)."""
+    cards = review_cards((out / "review.html").read_text()).set_index(schema.PATH)
+    saved = pd.read_csv(out / "predictions.csv").set_index(schema.PATH)
+    assert len(cards) > 0 and cards.index.is_unique
+    joined = cards.join(saved, how="left")
+    assert joined[PREDICTION].notna().all()
+    assert (joined["class"] == joined[PREDICTION]).all()
+    assert (joined["p"] - joined[CONFIDENCE]).abs().max() <= 1e-5
+    return len(cards)
+
+
+@pytest.mark.slow
+def test_review_shows_the_class_and_probability_of_predictions_csv(trained):
+    saved = pd.read_csv(trained.out / "predictions.csv")
+    test = saved[saved[schema.SPLIT] == "test"]
+    mistakes = min(4, int((~test[CORRECT]).sum()))  # review=4: up to 4 mistakes, then 4 unsure calls
+    assert assert_review_agrees_with_predictions(trained.out) == mistakes + 4
+
+
+@pytest.mark.slow
+def test_review_predict_and_eval_read_what_the_model_saw_through_a_larger_cache(tiny, tmp_path):
+    """With --cache-size above the input size, the model sees cached squares resized on the fly; the
+    review's pictures come from the same loader (a fresh decode at the input size would differ)."""
+    from train.runner import TrainOptions, train
+    out = tmp_path / "run"
+    train(tiny, TrainOptions(arch="resnet18", weights="none", epochs=1, img_size=16, cache_size=24,
+                             batch_size=4, workers=0, device="cpu", review=9, cache_dir=tmp_path / "c",
+                             out=out))
+    assert assert_review_agrees_with_predictions(out) == 9  # every val image
+    assert "model input (16x16)" in (out / "review.html").read_text()
+    from train.predict import evaluate_manifest, predict_paths
+    saved = pd.read_csv(out / "predictions.csv")
+    probs = [c for c in saved.columns if c.startswith("p_")]
+    assert torch.load(out / "model.pt", weights_only=True)["decode_size"] == 24  # and so predict decodes
+    predicted = predict_paths(out / "model.pt", [tiny.parent / p for p in saved[schema.PATH]], "cpu")
+    assert np.abs(predicted[probs].to_numpy() - saved[probs].to_numpy()).max() <= 1e-5
+    _, evaluated = evaluate_manifest(out / "model.pt", tiny, "val", "cpu")
+    assert np.abs(evaluated[probs].to_numpy() - saved[probs].to_numpy()).max() <= 1e-5
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (gpu marker)")
+def test_review_under_cuda_autocast_agrees_with_predictions(tiny, tmp_path):
+    from train.runner import TrainOptions, train
+    out = tmp_path / "cuda"
+    train(tiny, TrainOptions(arch="resnet18", weights="none", epochs=1, img_size=32, batch_size=8,
+                             workers=0, device="cuda", amp="bf16", review=9, cache_dir=tmp_path / "c",
+                             out=out))
+    assert "(bf16)" in (out / "review.html").read_text()
+    assert assert_review_agrees_with_predictions(out) == 9
+
+
+@pytest.mark.slow
+def test_explaining_whole_evaluation_batches_or_the_rows_alone_agrees(trained, shapes):
+    from train.data import load_table
+    from train.loop import make_context
+    model, info = load_checkpoint(trained.out / "model.pt")
+    table = load_table(shapes)
+    dataset = ManifestDataset(table, table.split("val"), info.preprocess)
+    ctx = make_context(torch.device("cpu"), info.amp, info.preprocess, info.binary, 0.0)
+    rows = [9, 2, 17]
+    alone = explain.explain_rows(model, ARCHS[info.arch], info, dataset, rows, ctx, whole=False)
+    whole = explain.explain_rows(model, ARCHS[info.arch], info, dataset, rows, ctx, whole=True)
+    assert sorted(alone) == sorted(whole) == sorted(rows)  # only the rows asked for
+    for i in rows:
+        assert alone[i].predicted == whole[i].predicted
+        assert abs(alone[i].probability - whole[i].probability) <= 1e-5
+        assert np.array_equal(alone[i].image, whole[i].image)
+        assert np.abs(alone[i].cam - whole[i].cam).max() <= 1e-4

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,38 +28,121 @@ SMALL = {"arch": "resnet18", "weights": "none", "img_size": 16, "batch_size": 8,
          "device": "cpu", "review": 1}
 
 
-def _torchrun(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+def _torchrun_cmd(args: list[str]) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "train", *args]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            "-m", "train", *args], env
+
+
+def _torchrun(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    cmd, env = _torchrun_cmd(args)
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.slow
-def test_torchrun_two_processes_on_gloo(tmp_path):
-    manifest = make_dataset(tmp_path / "ds", per_split={"train": 7, "val": 5, "test": 3}, seed=4)
-    out = tmp_path / "ddp"
-    args = [str(manifest), "--weights", "none", "--arch", "resnet18", "--img-size", "16", "--batch-size", "4",
-            "--epochs", "2", "--early-stop", "0", "--workers", "0", "--device", "cpu", "--balanced",
-            "--out", str(out)]
-    done = _torchrun(args, tmp_path)
+DDP_ARGS = ["--weights", "none", "--arch", "resnet18", "--img-size", "16", "--batch-size", "4",
+            "--epochs", "2", "--early-stop", "0", "--workers", "0", "--device", "cpu", "--balanced"]
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """One uninterrupted 2-epoch run of 2 processes on gloo: manifest, run folder, the launch."""
+    tmp = tmp_path_factory.mktemp("ddp")
+    manifest = make_dataset(tmp / "ds", per_split={"train": 7, "val": 5, "test": 3}, seed=4)
+    out = tmp / "ddp"
+    done = _torchrun([str(manifest), *DDP_ARGS, "--out", str(out)], tmp)
     assert done.returncode == 0, done.stderr[-3000:]
-    config = json.loads((out / "config.json").read_text())
+    return manifest, out, done
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_on_gloo(ddp_run, tmp_path):
+    manifest, run, done = ddp_run
+    config = json.loads((run / "config.json").read_text())
     assert config["world_size"] == 2
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["val"]["n"] == 15 and metrics["test"]["n"] == 9  # shards gathered: every image once
-    predictions = pd.read_csv(out / "predictions.csv")
+    predictions = pd.read_csv(run / "predictions.csv")
     assert predictions[schema.SHA256].is_unique and len(predictions) == 24
-    assert list(pd.read_csv(out / "history.csv")["epoch"]) == [1, 2]
+    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2]
     assert done.stdout.count("run folder:") == 1  # only rank 0 reports
     # resume under torchrun: a run whose last outputs were lost writes them again, on rank 0 only
+    out = tmp_path / "ddp"
+    shutil.copytree(run, out)
     (out / "metrics.json").unlink()
     (out / "predictions.csv").unlink()
-    done = _torchrun([*args, "--resume"], tmp_path)
+    done = _torchrun([str(manifest), *DDP_ARGS, "--out", str(out), "--resume"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     again = pd.read_csv(out / "predictions.csv")
     probs = [c for c in again.columns if c.startswith("p_")]
     assert np.abs(again[probs].to_numpy() - predictions[probs].to_numpy()).max() <= 1e-5
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is gone
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; workers die with the "
+                    "launcher through Linux's prctl")
+def test_torchrun_killed_after_a_checkpoint_resumes_to_the_same_weights(ddp_run, tmp_path):
+    """kill -9 of the launcher's process group once the first epoch's checkpoint is written; the workers
+    (each in a session of its own) must die with it; the same command with --resume trains epoch 2 only,
+    and ends on the weights of the uninterrupted run: every rank restarts from rank 0's checkpoint
+    (weights, BatchNorm statistics, AdamW and one-cycle state), samplers are seeded by epoch, the
+    gradients are all-reduced over 2 ranks on one thread each, so the run is deterministic."""
+    manifest, reference, _ = ddp_run
+    out = tmp_path / "killed"
+    cmd, env = _torchrun_cmd([str(manifest), *DDP_ARGS, "--out", str(out)])
+    with (tmp_path / "first.log").open("wb") as log:
+        launcher = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        workers: list[int] = []
+        try:
+            deadline = time.monotonic() + 240
+            while not (out / "checkpoint.pt").exists() and launcher.poll() is None \
+                    and time.monotonic() < deadline:
+                time.sleep(0.02)
+            workers = _children(launcher.pid)
+            assert (out / "checkpoint.pt").exists(), (tmp_path / "first.log").read_text()[-3000:]
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait(timeout=30)
+            deadline = time.monotonic() + 30
+            while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert workers and not any(_alive(w) for w in workers), "workers outlived their launcher"
+        finally:
+            for pid in [launcher.pid, *workers]:
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            launcher.wait(timeout=30)
+    assert list(pd.read_csv(out / "history.csv")["epoch"]) == [1]
+    assert not (out / "model.pt").exists()  # killed mid-training
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epoch"] == 1
+    done = _torchrun([str(manifest), *DDP_ARGS, "--out", str(out), "--resume"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("run folder:") == 1 and "epoch 1 (" not in done.stderr  # epoch 2 only
+    history, expected = (pd.read_csv(d / "history.csv") for d in (out, reference))
+    assert list(history["epoch"]) == [1, 2]
+    numbers = ["train_loss", "val_loss", "val_accuracy"]
+    pd.testing.assert_frame_equal(history[numbers], expected[numbers], atol=0, rtol=0)
+    assert not (out / "checkpoint.pt").exists() and (out / "review.html").exists()
+    got, want = (torch.load(d / "model.pt", weights_only=True)["state_dict"] for d in (out, reference))
+    assert got.keys() == want.keys()
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], atol=0, rtol=0, msg=name)
 
 
 @pytest.mark.slow
@@ -159,3 +246,30 @@ def test_cuda_run_gpu_decode_compile_and_predict_agree(tiny, tmp_path):
     probs = [c for c in saved.columns if c.startswith("p_")]
     predicted = predict_paths(out / "model.pt", [tiny.parent / p for p in saved[schema.PATH]], "cuda")
     assert np.abs(predicted[probs].to_numpy() - saved[probs].to_numpy()).max() <= 1e-5
+
+
+@pytest.mark.slow
+def test_compile_on_the_cpu_trains_and_predicts_like_the_run(tiny, tmp_path):
+    """``--compile`` (inductor, C++ on the CPU) on the tiniest model: the graph is compiled (the inductor
+    cache fills), training runs on static batches, and model.pt is the plain model predict reloads."""
+    pytest.importorskip("timm")
+    out, inductor = tmp_path / "compiled", tmp_path / "inductor"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+           "TORCHINDUCTOR_CACHE_DIR": str(inductor)}
+    args = [str(tiny), "--arch", "timm/test_resnet", "--weights", "none", "--img-size", "16",
+            "--batch-size", "8", "--epochs", "1", "--workers", "0", "--device", "cpu", "--compile",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    done = subprocess.run([sys.executable, "-m", "train", *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert any(p.is_file() for p in inductor.rglob("*")), "nothing was compiled"
+    assert json.loads((out / "config.json").read_text())["compile"] is True
+    history = pd.read_csv(out / "history.csv")
+    assert list(history["epoch"]) == [1] and np.isfinite(history["train_loss"]).all()
+    saved = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    assert not any(k.startswith("_orig_mod.") for k in saved)  # the plain model, not the compiled wrapper
+    from train.predict import predict_paths
+    predictions = pd.read_csv(out / "predictions.csv")
+    probs = [c for c in predictions.columns if c.startswith("p_")]
+    again = predict_paths(out / "model.pt", [tiny.parent / p for p in predictions[schema.PATH]], "cpu")
+    assert np.abs(again[probs].to_numpy() - predictions[probs].to_numpy()).max() <= 1e-5
