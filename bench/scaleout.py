@@ -9,7 +9,7 @@ engine's own start-up and scheduling: the overhead a user pays for ``--executor 
 - search: the exact pair search over M random 64-bit hashes (with planted near-copies) cut into hash
   blocks on ``dask-local``: wall time, blocks, and peak resident memory per worker.
 
-    PYTHONPATH=. .venv/bin/python bench/scaleout.py [--images 100000] [--hashes 10000000]
+    PYTHONPATH=. .venv/bin/python bench/scaleout.py [--images 100000] [--hashes 10000000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -100,6 +100,16 @@ def run_one(argv: list[str]) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def best_of(repeat: int, stage: list[str]) -> dict[tuple[str, int], dict[str, float]]:
+    """Each configuration ``repeat`` times, interleaved (so the shared machine's load falls on all
+    alike); the run with the least CPU of each is kept."""
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {c: [] for c in CONFIGS}
+    for _ in range(repeat):
+        for kind, workers in CONFIGS:
+            runs[(kind, workers)].append(run_one([*stage, kind, str(workers)]))
+    return {c: min(r, key=lambda x: x["cpu"]) for c, r in runs.items()}
+
+
 def table(name: str, results: dict[tuple[str, int], dict[str, float]]) -> None:
     print(f"\n{name}\n\n| executor | workers | wall s | CPU s | CPU vs local |\n|---|---|---|---|---|")
     for kind, workers in CONFIGS:
@@ -113,6 +123,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--hashes", type=int, default=10_000_000)
     parser.add_argument("--block-rows", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per configuration; the least CPU is kept")
     parser.add_argument("--skip", default="", help="comma list of stages to skip: hashing,frames,search")
     parser.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -131,7 +142,7 @@ def main() -> None:
         if "hashing" not in skip:
             listing = root / "paths.txt"
             listing.write_text("\n".join(make_images(root / "images", args.images)))
-            results = {(k, w): run_one(["hashing", str(listing), k, str(w)]) for k, w in CONFIGS}
+            results = best_of(args.repeat, ["hashing", str(listing)])
             table(f"hashing {args.images} images (phash)", results)
         if "frames" not in skip:
             sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -140,7 +151,7 @@ def main() -> None:
             shots = [("testsrc2", 150), ("mandelbrot", 150), ("sierpinski=seed=3", 150), ("life", 150)]
             for v in range(4):
                 make_video(root / "videos" / f"v{v}.mp4", shots[v:] + shots[:v], size=(640, 360))
-            results = {(k, w): run_one(["frames", str(root / "videos"), k, str(w)]) for k, w in CONFIGS}
+            results = best_of(args.repeat, ["frames", str(root / "videos")])
             table("harvest frames --every 12, 4 videos of 600 frames at 640x360", results)
         if "search" not in skip:
             r = run_one(["search", str(args.hashes), "2", str(args.block_rows)])

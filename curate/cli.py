@@ -227,6 +227,8 @@ SPLIT_EPILOG = """Examples:
 
   curate split data/manifest.csv --group-by video,scene --ratios 0.8,0.2 --pin val=my_scenes.txt
 
+  curate split studios/manifest.csv --group-by 'scene|creator'   # frames by scene, fan art by creator
+
   curate split data/manifest.csv --random --seed 3 --json   # no group column: rows one by one
 """
 
@@ -236,7 +238,8 @@ def split_cmd(
     manifest: ManifestArg = DEFAULT_MANIFEST,
     group_by: Annotated[str, typer.Option(
         help="Column(s) whose values never cross splits (street, scene, post_id, video,scene); "
-             "recorded as the manifest's group columns.")] = "",
+             "'scene|creator' groups each row by the first of them it has (frames by scene, fan art by "
+             "creator). Recorded as the manifest's group columns.")] = "",
     ratios: Annotated[str, typer.Option(help="train,val[,test] shares.")] = "0.7,0.15,0.15",
     stratify: Annotated[str, typer.Option(help="Class column to balance per split ('' for none).")
                         ] = "label",
@@ -251,7 +254,7 @@ def split_cmd(
     """Write a leak-free train/val/test split: whole groups, near-duplicates together, stratified."""
     from manifests import update
 
-    from .split import SplitOptions, assign_splits, parse_ratios, read_pins
+    from .split import SplitOptions, assign_splits, group_columns_of, parse_ratios, read_pins
 
     groups = _columns(group_by)
     options = SplitOptions(group_by=groups, ratios=parse_ratios(ratios), stratify=stratify or None,
@@ -259,7 +262,7 @@ def split_cmd(
     needs = (options.stratify,) if options.stratify else ()  # every usable row needs its class
     with update(use_manifest(manifest), output=output, dry_run=dry_run, require=needs) as tx:
         tx.frame, report = assign_splits(tx.frame, options)
-        tx.declare_groups(groups, "curate split --group-by")
+        tx.declare_groups(group_columns_of(groups), "curate split --group-by")
         tx.details = {"group_by": list(groups), "ratios": list(options.ratios), "stratify": stratify,
                       "seed": seed, "pinned": report.pinned, "force": force, "random": random,
                       "max_deviation": round(report.deviation, 6)}

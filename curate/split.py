@@ -113,7 +113,8 @@ def check_grouping(frame: pd.DataFrame, options: SplitOptions) -> None:
     The group columns are the manifest's own (:func:`manifests.group_columns`): those collectors
     declared, ``--group-by`` recorded, or, for an older manifest, the ones collectors wrote then.
     """
-    missing = [c for c in (*options.group_by, options.stratify) if c and c not in frame.columns]
+    named = (*group_columns_of(options.group_by), options.stratify)
+    missing = [c for c in named if c and c not in frame.columns]
     if missing:
         raise InputError(f"no column {missing[0]!r} in the manifest "
                          f"(columns: {', '.join(map(str, frame.columns))})")
@@ -134,12 +135,27 @@ def check_grouping(frame: pd.DataFrame, options: SplitOptions) -> None:
             f"--group-by {col}{also}, or --random to split rows anyway")
 
 
+def group_columns_of(group_by: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns ``group_by`` names; an item ``scene|creator`` names both."""
+    return tuple(dict.fromkeys(c.strip() for item in group_by for c in item.split("|") if c.strip()))
+
+
+def _group_part(ok: pd.DataFrame, item: str) -> pd.Series:
+    """One part of a group key: the column's value, or for ``a|b`` the first of them a row has (frames
+    grouped by scene and fan art by creator in one split)."""
+    names = [c.strip() for c in item.split("|") if c.strip()]
+    part = ok[names[0]].astype("string")
+    for name in names[1:]:
+        part = part.fillna(ok[name].astype("string"))
+    return part
+
+
 def group_keys(ok: pd.DataFrame, group_by: tuple[str, ...]) -> tuple[pd.Series, int]:
     """One key per row: the composite group value, or the row's own key when it has none."""
     own = "\0row:" + ok[schema.SHA256].fillna(ok[schema.PATH]).fillna("").astype(str)
     if not group_by:
         return own, len(ok)
-    parts = [ok[c].astype("string") for c in group_by]
+    parts = [_group_part(ok, item) for item in group_by]
     absent = pd.concat([p.isna() for p in parts], axis=1).any(axis=1)
     joined = parts[0].fillna("")
     for p in parts[1:]:

@@ -103,6 +103,9 @@ AdaptiveOpt = Annotated[float, typer.Option(min=0.1, help="Ratio to the scores a
                                             "makes a cut (--detector adaptive).")]
 PerSceneOpt = Annotated[int | None, typer.Option(min=1, help="Keep N evenly spaced frames of every "
                                                  "scene instead of every Nth frame (two passes).")]
+HwaccelOpt = Annotated[str, typer.Option(help="Hardware decoding for the frames pass: none, auto (a "
+                                         "hardware decoder when one works, else software) or a method "
+                                         "of ffmpeg -hwaccels (cuda, vaapi, ...). Same frames either way.")]
 ScenesCsvOpt = Annotated[Path | None, typer.Option(help="Write the scene list here: start and end "
                                                    "frame and time of every scene of every video.")]
 
@@ -270,6 +273,7 @@ def frames(
     adaptive_threshold: AdaptiveOpt = 3.0,
     frames_per_scene: PerSceneOpt = None,
     scenes_csv: ScenesCsvOpt = None,
+    hwaccel: HwaccelOpt = "none",
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
     executor: ExecutorOpt = "local",
@@ -292,7 +296,8 @@ def frames(
                               max_side=max_side, quality=quality, keep_dark=keep_dark,
                               scene_threshold=scene_threshold, black_gap=black_gap,
                               min_scene_len=min_scene_len, detector=detector,
-                              adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene))
+                              adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene,
+                              hwaccel=hwaccel))
     return collect("frames", options, manifest, as_json, strict)
 
 
@@ -372,6 +377,7 @@ def reddit(
     adaptive_threshold: AdaptiveOpt = 3.0,
     frames_per_scene: PerSceneOpt = None,
     scenes_csv: ScenesCsvOpt = None,
+    hwaccel: HwaccelOpt = "none",
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     as_json: JsonOpt = False,
@@ -395,7 +401,8 @@ def reddit(
                               max_side=max_side, keep_dark=keep_dark, max_bytes=max_bytes,
                               max_pixels=max_pixels, scene_threshold=scene_threshold, black_gap=black_gap,
                               min_scene_len=min_scene_len, detector=detector,
-                              adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene)
+                              adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene,
+                              hwaccel=hwaccel)
     source = SourceOptions(
         subreddits=tuple(subreddit_name(s) for s in subreddits), sort=sort, time=time, limit=limit,
         after=parse_when(after) if after else None, before=parse_when(before) if before else None,
@@ -415,7 +422,8 @@ def reddit(
 
 # Options of ``harvest reddit`` that only apply to video frames, with their defaults.
 _FRAME_ONLY = {"max_side": None, "keep_dark": False, "scene_threshold": DEFAULT_SCENE_THRESHOLD,
-               "black_gap": 0.5, "min_scene_len": "0", "detector": "content", "adaptive_threshold": 3.0}
+               "black_gap": 0.5, "min_scene_len": "0", "detector": "content", "adaptive_threshold": 3.0,
+               "hwaccel": "none"}
 
 
 def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, crop: str,

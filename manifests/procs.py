@@ -22,18 +22,19 @@ log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(parent: int | None = None) -> bool:
-    """Ask the kernel to kill this process when its parent dies; ``True`` when it is armed."""
+def die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> bool:
+    """Ask the kernel to send this process ``sig`` when its parent dies; ``True`` when it is armed.
+    ``parent`` is the parent's pid as the caller knew it: if it is gone already, ``sig`` comes now."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
             return False
     except (OSError, AttributeError):
         return False
     if parent is not None and os.getppid() != parent:  # the parent died before prctl ran
-        os._exit(1)
+        os.kill(os.getpid(), sig)
     return True
 
 

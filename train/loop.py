@@ -12,12 +12,10 @@ across ranks and gathered, and only rank 0 writes or reports.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import math
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +27,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import OneCycleLR
 
-from manifests import ExitStatus, GleansetError, UsageError
+from manifests import ExitStatus, GleansetError, UsageError, procs
 from manifests.progress import NoProgress, Progress
 
 from .data import rank_world, to_input
@@ -41,7 +39,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LR = 2e-3  # fastai fine_tune's base_lr; the unfrozen stage uses half of it on the head
 LR_MULT = 100  # earliest layers get lr / LR_MULT in the unfrozen stage
-PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for this process when its parent dies
 
 
 class TrainingInterrupted(GleansetError):
@@ -370,15 +367,7 @@ def die_with_launcher() -> None:
     (``kill -9``, the OOM killer) would leave its workers training on as orphans, racing a later
     ``--resume`` for the run folder. On Linux, ask the kernel for SIGTERM when the parent (the
     launcher's agent) dies; checkpoints are replaced atomically, so dying anywhere keeps the last one."""
-    if not sys.platform.startswith("linux") or "TORCHELASTIC_RUN_ID" not in os.environ:
+    if "TORCHELASTIC_RUN_ID" not in os.environ:
         return
-    parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        failed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0
-    except (OSError, AttributeError):
-        failed = True
-    if failed:
+    if not procs.die_with_parent(os.getppid(), signal.SIGTERM):
         log.debug("cannot ask to die with the launcher (prctl unavailable)")
-    elif os.getppid() != parent:  # the launcher died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)

@@ -43,7 +43,16 @@ from ..collector import Collector
 from ..store import store_encoded
 from .decode import DecodePlan, Selection, VideoDecoder
 from .options import FORMATS, FrameOptions, FramesOptions
-from .probe import CropBox, CropReport, VideoError, VideoInfo, detect_crop, probe, require_ffmpeg
+from .probe import (
+    CropBox,
+    CropReport,
+    VideoError,
+    VideoInfo,
+    check_hwaccel,
+    detect_crop,
+    probe,
+    require_ffmpeg,
+)
 from .resume import ResumePoint, file_stamp, finished_videos, resume_points, video_key
 from .scenelist import (
     merge_scene_lists,
@@ -102,7 +111,7 @@ def _plan(info: VideoInfo, options: FrameOptions, report: CropReport,
         start, first_scene = resume.frame, resume.scene
     end = info.frame_at(options.end) if options.end is not None else None
     return DecodePlan(options.selection, report.box, output_size(report.box, options), start, end,
-                      scene_rules(options, info.fps), first_scene)
+                      scene_rules(options, info.fps), first_scene, hwaccel=options.hwaccel)
 
 
 def scene_rules(options: FrameOptions, fps: Fraction) -> SceneRules:
@@ -142,6 +151,7 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_
     (``KeyboardInterrupt``).
     """
     require_ffmpeg()
+    check_hwaccel(options.hwaccel)
     path = Path(path)
     name = name or str(path)
     result = VideoResult(name)
@@ -279,6 +289,7 @@ class FramesCollector(Collector):
         """Harvest every video: a bar per video under ``progress``, which counts videos."""
         require_ffmpeg()
         opts = self.options
+        check_hwaccel(opts.frames.hwaccel)
         progress = or_none(progress)
         summary: FramesSummary = self.new_summary()
         sampling = opts.frames.sampling()

@@ -91,6 +91,7 @@ class DecodePlan:
     rules: SceneRules = SceneRules()
     first_scene: int = 0
     scan_only: bool = False  # score scenes only, keep no frame (the first pass of frames-per-scene)
+    hwaccel: str = "none"  # ffmpeg -hwaccel for this pass (frames come back to memory for the filters)
 
 
 @dataclass
@@ -138,6 +139,8 @@ class VideoDecoder:
         plan, info = self.plan, self.info
         # Seek to a time at or just before the start frame: accurate seeking drops what precedes it.
         seek = {"ss": f"{math.floor(info.time_of(plan.start) * 1e6) / 1e6:.6f}"} if plan.start else {}
+        if plan.hwaccel != "none":
+            seek["hwaccel"] = plan.hwaccel
         source = ffmpeg.input(str(info.path), **seek)
         # Constant frame rate: frames a damaged stretch loses are filled in, so indices stay true.
         video = source.video.filter("fps", fps=str(info.fps))

@@ -42,6 +42,9 @@ class FrameOptions:
             its ratio of a frame's score to the average score around it.
         frames_per_scene: keep N evenly spaced frames of every scene instead of every Nth frame (a
             first pass finds the scenes, a second takes the frames).
+        hwaccel: ffmpeg's ``-hwaccel`` for the decoding pass: ``none`` (software), ``auto`` (a hardware
+            decoder when one works, else software) or a method ``ffmpeg -hwaccels`` lists (``cuda``,
+            ``vaapi``). Decoding is bit-exact either way, so it is not part of ``sampling``.
     """
 
     every: int | None = None
@@ -61,6 +64,7 @@ class FrameOptions:
     detector: str = "content"
     adaptive_threshold: float = 3.0
     frames_per_scene: int | None = None
+    hwaccel: str = "none"
 
     def __post_init__(self) -> None:
         if self.every is not None and self.every_seconds is not None:
@@ -88,6 +92,8 @@ class FrameOptions:
         if self.scene_threshold < 0.1 or self.black_gap < 0:
             raise UsageError("--scene-threshold must be 0.1 or more and --black-gap 0 or more")
         self._check_scenes()
+        if not self.hwaccel or not self.hwaccel.replace("_", "").isalnum():
+            raise UsageError(f"--hwaccel {self.hwaccel!r}: use none, auto or a method of ffmpeg -hwaccels")
 
     def _check_scenes(self) -> None:
         if self.frames_per_scene is not None and (self.every is not None or self.every_seconds is not None):

@@ -15,6 +15,7 @@ The decoding pass itself lives in :mod:`harvest.video.decode`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -28,7 +29,7 @@ from typing import Any
 import ffmpeg
 import numpy as np
 
-from manifests import MissingToolError, schema
+from manifests import MissingToolError, UsageError, schema
 
 from .scenes import dark_reason
 
@@ -126,6 +127,26 @@ def require_ffmpeg() -> None:
     if missing:
         raise MissingToolError(INSTALL_HINT if "ffmpeg" in missing else
                                INSTALL_HINT.replace("ffmpeg is not", "ffprobe is not"))
+
+
+@functools.cache
+def hwaccels() -> frozenset[str]:
+    """The hardware decoding methods this ffmpeg was built with (``ffmpeg -hwaccels``)."""
+    try:
+        out = subprocess.run(["ffmpeg", "-hide_banner", "-hwaccels"], capture_output=True, text=True,
+                             check=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
+
+
+def check_hwaccel(name: str) -> None:
+    """Refuse (``UsageError``) a ``--hwaccel`` method this ffmpeg does not have; ``none`` and ``auto``
+    always work (``auto`` falls back to software decoding)."""
+    if name in ("none", "auto") or name in hwaccels():
+        return
+    have = ", ".join(sorted(hwaccels())) or "none built in"
+    raise UsageError(f"--hwaccel {name}: this ffmpeg has no such method (it has: {have}; or use auto)")
 
 
 def _last_line(stderr: bytes | str | None) -> str:

@@ -22,7 +22,7 @@ import csv
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, fields, replace
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
@@ -53,8 +53,7 @@ def scene_length(text: str | int, fps: Fraction) -> int:
 
 def scan_scenes(info: VideoInfo, plan: DecodePlan) -> tuple[list[int], int]:
     """Scene starts (frame indices) and the end frame (exclusive) over the plan's range, keeping nothing."""
-    scan = DecodePlan(plan.selection, plan.crop, plan.out_size, plan.start, plan.end, plan.rules,
-                      plan.first_scene, scan_only=True)
+    scan = replace(plan, scan_only=True)
     with VideoDecoder(info, scan) as decoder:
         decoder.finish()
         state = decoder.state

@@ -298,3 +298,25 @@ def test_recorded_custom_group_column_refuses_a_random_split(tmp_path: Path,
     assert manifests.group_columns(path) == ("site",)  # --group-by is recorded beside the manifest
     code, _, err = run(["split", str(path), "--force"], capsys)
     assert code == 2 and "a 'site' column (6 values)" in err and "--group-by site" in err
+
+
+def test_first_present_group_column_keeps_scenes_and_creators_apart(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # frames have a scene and no creator, fan art a creator and no scene: 'scene|creator' groups both
+    rows = [{schema.LABEL: lab, schema.SCENE: f"{lab}:{s:04d}", schema.SOURCE: "frames"}
+            for lab in ("ghibli", "disney") for s in range(12) for _ in range(5)]
+    rows += [{schema.LABEL: lab, schema.CREATOR: f"{lab}-artist{a}", schema.SOURCE: "search"}
+             for lab in ("ghibli", "disney") for a in range(10) for _ in range(3)]
+    path = tmp_path / "manifest.csv"
+    manifests.write(rows_frame(rows), path)
+    # a composite key groups nothing here: every row misses one of the two columns
+    assert assign_splits(manifests.read(path), SplitOptions(group_by=("scene", "creator")))[1].warnings
+    code, _, err = run(["split", str(path), "--group-by", "scene|creator", "--seed", "1"], capsys)
+    assert code == 0, err
+    out = manifests.read(path)
+    for column in (schema.SCENE, schema.CREATOR):
+        assert (out.dropna(subset=[column]).groupby(column)[schema.SPLIT].nunique() == 1).all()
+    assert set(out[schema.SPLIT]) == {"train", "val", "test"}
+    assert set(manifests.group_columns(path)) >= {schema.SCENE, schema.CREATOR}
+    code, _, err = run(["split", str(path), "--group-by", "scene|painter", "--force"], capsys)
+    assert code != 0 and "painter" in err and "Traceback" not in err

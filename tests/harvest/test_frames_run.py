@@ -190,6 +190,8 @@ def test_recorded_videos_scene_boundaries(shared_fixtures: Path, tmp_path: Path)
     (["--crop", "left"], "W:H:X:Y"),
     (["--crop", "0:10"], "W:H:X:Y"),
     (["--format", "gif"], "jpg, png or webp"),
+    (["--hwaccel", "warp9"], "no such method"),
+    (["--hwaccel", "cuda;rm"], "--hwaccel"),
 ])
 def test_usage_errors_are_one_line(videos: dict[str, Path], tmp_path: Path, capsys, args, message) -> None:
     assert run("frames", str(videos["clean"]), "-m", str(tmp_path / "m.csv"), *args) == ExitStatus.USAGE
@@ -237,3 +239,20 @@ def test_manifests_from_before_the_archive_resume_from_the_log(videos: dict[str,
     lineage.log_path(manifest).unlink()
     assert run("frames", str(videos["clean"]), "--every", "10", "-m", str(manifest), "--json") == 0
     assert json.loads(capsys.readouterr().out)["videos"][str(videos["clean"])]["skipped"] is True
+
+
+def test_hwaccel_auto_takes_the_same_frames(videos: dict[str, Path], tmp_path: Path) -> None:
+    from harvest.video.decode import DecodePlan, Selection, VideoDecoder
+    from harvest.video.probe import CropBox, probe
+
+    soft, auto = tmp_path / "soft" / "manifest.csv", tmp_path / "auto" / "manifest.csv"
+    assert run("frames", str(videos["clean"]), "--every", "10", "-m", str(soft)) == 0
+    # auto: a hardware decoder where one works, else software (here); either way the same bytes
+    assert run("frames", str(videos["clean"]), "--every", "10", "--hwaccel", "auto", "-m", str(auto)) == 0
+    assert frames_of(auto, videos["clean"]) == frames_of(soft, videos["clean"]) != {}
+    info = probe(videos["clean"])
+    box = CropBox(info.width, info.height)
+    plan = DecodePlan(Selection(every=10), box, (box.w, box.h), hwaccel="auto")
+    command = VideoDecoder(info, plan).command(3)
+    at = command.index("-hwaccel")
+    assert command[at + 1] == "auto" and at < command.index("-i")  # an input option
