@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 
 THUMB_WIDTH = 96
 THUMB_BATCH = 16  # thumbnails scored together
+# What ffmpeg says when -hwaccel auto (or a method) finds no usable device: not damage in the video.
+HWACCEL_NOISE = re.compile(r"AVHWDeviceContext|Device creation failed|hwaccel|Failed setup for format|"
+                           r"libcuda|CUDA|VDPAU|VAAPI|X11 display|DRM|Vulkan|OpenCL|QSV|\bMFX\b",
+                           re.IGNORECASE)
 # Thumbnails are averaged over every pixel they cover (``area``). The cheaper scalers (``neighbor``,
 # ``fast_bilinear``: 0.6-0.8 CPU-s less per 3,600 1080p frames) sample a few pixels, so fine texture
 # under camera motion aliases into a new picture each frame: a pan over noise became one "scene" per
@@ -199,10 +204,15 @@ class VideoDecoder:
         self.state.starts = [start + p for p in tracker.starts] if self.state.decoded else []
 
     def _stderr(self, pipe: IO[bytes]) -> None:
+        hardware = self.plan.hwaccel != "none"
         for line in iter(pipe.readline, b""):
             text = line.decode("utf-8", "replace").strip()
-            if text:
-                self.state.errors.append((self.plan.start + self.state.decoded, text))
+            if not text:
+                continue
+            if hardware and HWACCEL_NOISE.search(text):  # a device that is not there: ffmpeg goes on
+                log.debug("ffmpeg hwaccel: %s", text)
+                continue
+            self.state.errors.append((self.plan.start + self.state.decoded, text))
 
     def __enter__(self) -> VideoDecoder:
         read_fd, write_fd = os.pipe()
