@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +14,7 @@ from manifests import Appender, schema
 from manifests.archive import Archive
 from manifests.executor import ExecutorSpec
 from tests.fixtures import media
-from tests.fixtures.http import FakeWeb, Reply, Request
+from tests.fixtures.http import FakeWeb, InFlight, Reply
 from tests.harvest.conftest import ENV, RedditWorld, post
 
 COLUMNS = [schema.SHA256, schema.STATUS, schema.POST_ID, schema.ORIGIN, schema.LABEL, schema.PATH]
@@ -59,16 +57,9 @@ def test_reddit_downloads_on_dask_equal_local(dask: ExecutorSpec, tmp_path: Path
 
 
 def test_per_host_limit_holds_across_workers(dask: ExecutorSpec, tmp_path: Path) -> None:
-    lock, active, peak = threading.Lock(), [0], [0]
-
-    def slow_image(request: Request) -> Reply:
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
-        with lock:
-            active[0] -= 1
-        return Reply(media.jpeg(int(Path(request.path).stem[1:])), content_type="image/jpeg")
+    flight = InFlight()
+    slow_image = flight.slowed(lambda r: Reply(media.jpeg(int(Path(r.path).stem[1:])),
+                                               content_type="image/jpeg"))
 
     with FakeWeb() as web:
         world = RedditWorld(web)
@@ -87,4 +78,4 @@ def test_per_host_limit_holds_across_workers(dask: ExecutorSpec, tmp_path: Path)
             remote.BATCH = old
     frame = manifests.read(tmp_path / "m.csv")
     assert (frame[schema.STATUS] == schema.OK).sum() == 40
-    assert peak[0] <= 2, f"{peak[0]} downloads from one host at once with --per-host 2"
+    assert flight.peak <= 2, f"{flight.peak} downloads from one host at once with --per-host 2"

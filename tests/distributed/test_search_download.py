@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +21,8 @@ from manifests import Appender, schema
 from manifests.archive import Archive
 from manifests.executor import ExecutorSpec
 from tests.fixtures import media
-from tests.fixtures.http import FakeWeb, Reply, Request
+from tests.fixtures.http import FakeWeb, InFlight, Reply
+from tests.fixtures.kill import kill_mid_run
 from tests.fixtures.search import SearchWorld
 
 CONTENT = [schema.SHA256, schema.STATUS, schema.LABEL, schema.PATH, schema.WIDTH, schema.HEIGHT,
@@ -108,16 +105,9 @@ def test_per_host_limit_holds_across_workers(world: SearchWorld, dask_cluster: s
                                              tmp_path: Path) -> None:
     from distributed import Client, get_task_stream
 
-    lock, active, peak = threading.Lock(), [0], [0]
-
-    def slow_image(request: Request) -> Reply:
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
-        with lock:
-            active[0] -= 1
-        return Reply(media.jpeg(int(Path(request.path).stem[1:])), content_type="image/jpeg")
+    flight = InFlight()
+    slow_image = flight.slowed(lambda r: Reply(media.jpeg(int(Path(r.path).stem[1:])),
+                                               content_type="image/jpeg"))
 
     for item in world.add("q", 40):
         world.web.route(f"/img/{item.id}.jpg", slow_image)
@@ -130,7 +120,7 @@ def test_per_host_limit_holds_across_workers(world: SearchWorld, dask_cluster: s
     assert summary.to_dict()["statuses"] == {"ok": 40}
     batches = run_batches(stream.data)
     assert len(batches) == 5 and len({t["worker"] for t in batches}) == 2  # both workers took some
-    assert peak[0] <= 2, f"{peak[0]} downloads from one host at once with --per-host 2"
+    assert flight.peak <= 2, f"{flight.peak} downloads from one host at once with --per-host 2"
 
 
 KILLED_DRIVER = """
@@ -158,15 +148,9 @@ def test_killed_driver_resumes(world: SearchWorld, dask_cluster: str, tmp_path: 
     with Appender(tmp_path / "local" / "m.csv") as sink:
         SearchCollector(options).run(sink)
     manifest = tmp_path / "dask" / "m.csv"
-    child = subprocess.Popen([sys.executable, "-c", KILLED_DRIVER, world.web.base, str(manifest),
-                              dask_cluster])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and child.poll() is None:  # kill once a batch is in the manifest
-        if Archive(manifest).has(PAGES) and manifest.exists() and len(manifests.read(manifest)) >= 20:
-            break
-        time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill_mid_run([sys.executable, "-c", KILLED_DRIVER, world.web.base, str(manifest), dask_cluster],
+                 lambda: Archive(manifest).has(PAGES) and manifest.exists()  # once a batch is in
+                 and len(manifests.read(manifest)) >= 20)
     partial = manifests.read(manifest)
     assert 20 <= len(partial) < 200, "the kill should land mid-run, after the first batch"
     (last,) = Archive(manifest).entries(PAGES).values()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 
 import pytest
 
 from harvest.fetch import Fetcher, FetchOptions, retry_after, sniff
 from manifests import NetworkError, schema
 from tests.fixtures import media
-from tests.fixtures.http import FakeWeb, Reply, json_reply
+from tests.fixtures.http import FakeWeb, InFlight, Reply, json_reply
 
 # Tests talk to 127.0.0.1, which the fetcher refuses unless told (SSRF guard): they opt in.
 FAST = FetchOptions(backoff=0.001, max_backoff=0.002, timeout=5, retries=2, workers=4, per_host=4,
@@ -184,23 +183,14 @@ def test_mirrors_rewrite_requests_but_keep_the_asked_url(web: FakeWeb) -> None:
 
 
 def test_map_runs_concurrently_within_the_per_host_limit(web: FakeWeb) -> None:
-    active, peak, lock = [0], [0], threading.Lock()
-
-    def slow(request) -> Reply:
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
-        with lock:
-            active[0] -= 1
-        return jpeg_reply(int(request.path.strip("/").split(".")[0]))
-
+    flight = InFlight()
+    slow = flight.slowed(lambda request: jpeg_reply(int(request.path.strip("/").split(".")[0])))
     urls = [web.route(f"/{i}.jpg", slow) for i in range(12)]
     fetcher = Fetcher(FetchOptions(workers=6, per_host=3, allow_private=True))
     results = list(fetcher.map(urls, lambda url, result: (url, result)))
     assert sorted(u for u, _ in results) == sorted(urls)
     assert all(r.ok for _, r in results)
-    assert peak[0] == 3
+    assert flight.peak == 3
 
 
 def _etag_reject(url: str, headers) -> str | None:

@@ -13,6 +13,7 @@ from harvest.pattern import compile_pattern
 from harvest.registry import COLLECTORS, FolderCollector, FolderOptions
 from manifests import Appender, UsageError, schema
 from tests.fixtures import media
+from tests.fixtures.kill import kill_mid_run
 
 
 def run_folder(root: Path, manifest: Path, **kw) -> dict:
@@ -234,23 +235,14 @@ with Appender(sys.argv[2], batch_size=20, interval=0) as sink:
 
 
 def test_killed_import_leaves_valid_manifest_and_resumes(tmp_path: Path) -> None:
-    import signal
-    import subprocess
     import sys
-    import time
 
     root = tmp_path / "many"
     for i in range(600):
         media.write(root / f"c{i % 2}" / f"{i}.png", media.png(i, (64, 64)))
     manifest = tmp_path / "m.csv"
-    child = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, str(root), str(manifest)])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and child.poll() is None:
-        if manifest.exists() and len(manifests.read(manifest)) >= 40:
-            break
-        time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill_mid_run([sys.executable, "-c", KILLED_IMPORT, str(root), str(manifest)],
+                 lambda: manifest.exists() and len(manifests.read(manifest)) >= 40)
     partial = len(manifests.read(manifest))
     assert 0 < partial < 600, "the kill should land mid-import"
     summary = run_folder(root, manifest)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ from harvest.registry import COLLECTORS, RedditCollector, RedditOptions
 from manifests import Appender, schema
 from tests.fixtures import media
 from tests.fixtures.http import Reply
+from tests.fixtures.kill import kill_mid_run
 from tests.harvest.conftest import ENV, RedditWorld, crosspost, post
 
 
@@ -260,15 +259,9 @@ def test_killed_run_leaves_a_valid_manifest_and_rerun_completes(world: RedditWor
         world.web.route(f"/i.redd.it/{p['id']}.jpg",
                         Reply(media.jpeg(int(p["id"][1:]), (64, 48)), delay=0.05))
     manifest = tmp_path / "m.csv"
-    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, world.web.base, str(manifest),
-                              json.dumps(world.fetch.mirrors)])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and child.poll() is None:
-        if manifest.exists() and len(manifests.read(manifest)) >= 8:
-            break
-        time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill_mid_run([sys.executable, "-c", KILLED_RUN, world.web.base, str(manifest),
+                  json.dumps(world.fetch.mirrors)],
+                 lambda: manifest.exists() and len(manifests.read(manifest)) >= 8)
     partial = manifests.read(manifest)
     assert 0 < len(partial) < 40, "the kill should land mid-run"
     recorded = {f"/i.redd.it/{pid}.jpg" for pid in partial[schema.POST_ID]}

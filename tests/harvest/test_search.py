@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from manifests import Appender, schema
 from manifests.archive import Archive
 from tests.fixtures import media
 from tests.fixtures.http import FakeWeb, Reply, Request, json_reply
+from tests.fixtures.kill import kill_mid_run
 from tests.fixtures.search import KEYS, SearchWorld
 
 FETCH = FetchOptions(workers=4, per_host=4, timeout=5, retries=2, backoff=0.001, max_backoff=0.002,
@@ -240,14 +238,9 @@ def test_killed_run_resumes(world: SearchWorld, tmp_path: Path) -> None:
         route = world.web.routes[f"/img/{item.id}.jpg"]
         route.delay = 0.04
     manifest = tmp_path / "m.csv"
-    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, world.web.base, str(manifest)])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and child.poll() is None:
-        if Archive(manifest).has(PAGES) and manifest.exists() and len(manifests.read(manifest)) >= 30:
-            break
-        time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill_mid_run([sys.executable, "-c", KILLED_RUN, world.web.base, str(manifest)],
+                 lambda: Archive(manifest).has(PAGES) and manifest.exists()
+                 and len(manifests.read(manifest)) >= 30)
     partial = manifests.read(manifest)
     assert 20 <= len(partial) < 100, "the kill should land mid-run, after the first page"
     (last,) = Archive(manifest).entries(PAGES).values()  # the last finished page of the query
