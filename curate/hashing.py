@@ -131,7 +131,9 @@ def _hash_many(args: tuple[Sequence[str], str, int, bool]) -> list[tuple[str | N
     return [hash_file(p, name, size, flip) for p in paths]
 
 
-DASK_BATCH = 512  # images per task on a Dask cluster
+# Images per task on a Dask cluster. Each task costs the driver ~10 CPU ms to schedule and to receive
+# and unpack its result (measured with bench/scaleout.py on the 2-core box), so tasks are made large.
+DASK_BATCH = 2048
 
 
 def hash_files(paths: Sequence[str], name: str, size: int, flip: bool = False, workers: int = 1,
@@ -142,7 +144,7 @@ def hash_files(paths: Sequence[str], name: str, size: int, flip: bool = False, w
     progress = progress or NoProgress()
     progress.total(len(paths), f"hashing ({name})")
     spec = executor or ExecutorSpec(workers=max(1, workers))
-    batch = DASK_BATCH if spec.distributed else 64  # a Dask task costs ~1 ms of scheduling: make it worth it
+    batch = DASK_BATCH if spec.distributed else 64
     batches = [(paths[i:i + batch], name, size, flip) for i in range(0, len(paths), batch)]
     for chunk in run_partitions(_hash_many, batches, spec):
         progress.advance(len(chunk))

@@ -176,7 +176,7 @@ class DaskExecutor:
                     warnings.simplefilter("ignore", UserWarning)
                     self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                                  dashboard_address=None, silence_logs=False)
-                self._client = Client(self._cluster)
+                self._client = Client(self._cluster, direct_to_workers=True)
             else:
                 self._client = Client(spec.cluster, timeout=CONNECT_TIMEOUT)
         except OSError as exc:  # no scheduler at that address, or it went away
