@@ -10,7 +10,8 @@ Engines, chosen by :class:`ExecutorSpec` (``--executor`` on the commands):
 - ``local`` (default): a process or thread pool on this machine, as each stage always used; one worker
   (or work smaller than one partition) runs inline with no pool at all.
 - ``dask-local N``: a ``distributed.LocalCluster`` of N single-threaded worker processes started for
-  the run and closed after it.
+  the run and closed after it (one worker runs as a thread of the driver, as one local worker runs
+  inline).
 - ``dask`` with ``--cluster ADDRESS``: an existing Dask scheduler (``tcp://host:8786``; a cluster started
   by dask-kubernetes, dask-jobqueue or a cloud provider). Workers must see the same files as the driver:
   the dataset folder and the sources (a shared file system).
@@ -174,7 +175,9 @@ class DaskExecutor:
                 self._settings = dask.config.set(local_cluster_settings())
                 with warnings.catch_warnings():  # its HTTP endpoint finding port 8787 taken, say
                     warnings.simplefilter("ignore", UserWarning)
-                    self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                    # One worker runs as a thread of this process (as one local worker runs inline):
+                    # no second process to start, and results are not shipped between processes.
+                    self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=n > 1,
                                                  dashboard_address=None, silence_logs=False)
                 self._client = Client(self._cluster, direct_to_workers=True)
             else:

@@ -107,3 +107,15 @@ def test_block_search_on_the_cluster(dask: ExecutorSpec) -> None:
     got = block_pairs(packed, 8, "mih", dask, block_rows=700)
     assert len(want[0]) >= 90
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def pid_of(_: int) -> int:
+    return os.getpid()
+
+
+def test_dask_local_runs_one_worker_in_this_process_and_more_in_their_own() -> None:
+    one = list(run_partitions(pid_of, [1, 2, 3], ExecutorSpec("dask-local", 1)))
+    assert set(one) == {os.getpid()}  # a thread of the driver, as one local worker runs inline
+    two = list(run_partitions(pid_of, list(range(8)), ExecutorSpec("dask-local", 2)))
+    assert os.getpid() not in two and 1 <= len(set(two)) <= 2  # worker processes of their own
+    assert list(run_partitions(square, [1, 2, 3], ExecutorSpec("dask-local", 1))) == [1, 4, 9]
