@@ -362,6 +362,15 @@ def init_distributed() -> None:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def finish_distributed() -> None:
+    """Leave the process group together: every rank waits until rank 0 has written the outputs, then the
+    group is destroyed. A rank that exits with the group still alive can abort in gloo's threads
+    ("terminate called without an active exception") while rank 0 is still working."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def die_with_launcher() -> None:
     """Under ``torchrun`` each worker runs in a session of its own, so a launcher killed with SIGKILL
     (``kill -9``, the OOM killer) would leave its workers training on as orphans, racing a later

@@ -41,6 +41,7 @@ from .loop import (
     Fit,
     State,
     auto_batch_size,
+    finish_distributed,
     fit,
     init_distributed,
     load_checkpoint,
@@ -286,6 +287,7 @@ def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) 
         result.metrics = write_outputs(job.model, get_arch(opts.arch), info, job.table, evaluated, state,
                                        job.out, opts.review, job.ctx, extra)
         (job.out / "checkpoint.pt").unlink(missing_ok=True)  # finished: every output is written
+    finish_distributed()
     return result
 
 
