@@ -46,19 +46,18 @@ def store_bytes(data: bytes, root: str | os.PathLike[str],
     Returns the information and the stored path relative to ``root`` (``None`` when the bytes were
     refused). Existing files are not rewritten; new ones are written atomically.
     """
-    info = inspect_bytes(data, limits)
-    if not info.ok:
-        return info, None
-    rel = stored_path(info)
-    write_once(Path(root) / rel, data)
-    return info, rel
+    return _keep(inspect_bytes(data, limits), data, root)
 
 
 def store_encoded(data: bytes, fmt: str, size: tuple[int, int], root: str | os.PathLike[str],
                   limits: Limits = Limits()) -> tuple[ImageInfo, Path | None]:
     """``store_bytes`` for bytes this process encoded itself from pixels (a video frame): measured by
     :func:`manifests.images.encoded_info` instead of being decoded again."""
-    info = encoded_info(data, fmt, size, limits)
+    return _keep(encoded_info(data, fmt, size, limits), data, root)
+
+
+def _keep(info: ImageInfo, data: bytes, root: str | os.PathLike[str]) -> tuple[ImageInfo, Path | None]:
+    """Write measured bytes into the store unless they were refused."""
     if not info.ok:
         return info, None
     rel = stored_path(info)

@@ -111,3 +111,16 @@ def test_a_thousand_page_tiff_verifies_a_capped_number_of_pages_and_records_the_
     assert info.ok and info.pages == 1000 and info.row()[schema.PAGES] == 1000
     assert max(seen) < store.MAX_FRAMES_VERIFIED
     assert schema.PAGES not in store.inspect_bytes(media.png(1)).row()
+
+
+def test_store_encoded_measures_without_decoding_and_keeps_the_limits(tmp_path: Path) -> None:
+    data = media.jpeg(7, (64, 48))
+    info, rel = store.store_encoded(data, "JPEG", (64, 48), tmp_path)
+    assert info.ok and rel is not None and (tmp_path / rel).read_bytes() == data
+    assert (info.format, info.width, info.height) == ("jpeg", 64, 48)
+    assert info.sha256 == store.inspect_bytes(data).sha256  # the same identity as verified bytes
+    big, none = store.store_encoded(data, "JPEG", (64, 48), tmp_path / "b", store.Limits(max_bytes=10))
+    assert big.status == schema.TOO_LARGE and none is None and not (tmp_path / "b").exists()
+    huge, _ = store.store_encoded(data, "JPEG", (10_000, 10_000), tmp_path / "c",
+                                  store.Limits(max_pixels=100))
+    assert huge.status == schema.TOO_LARGE and not (tmp_path / "c").exists()
