@@ -7,9 +7,10 @@ within ``max_distance`` bits, so a re-encoded or resized copy still matches.
 
 Known placeholders are recognised by default without shipping their files:
 
-- by URL (``placeholder_url``): where imgur redirects a deleted image (``i.imgur.com/removed.png``)
-  and Reddit's static-asset host (``redditstatic.com``: its "image not found", NSFW and default
-  thumbnails, never a user's image), so such an answer is ``removed`` before anything is stored;
+- by URL (``placeholder_url``): where imgur and Reddit's image host redirect a deleted image
+  (``i.imgur.com/removed.png``, a 161x81 PNG; ``i.redd.it/removed.png``, 130x60) and Reddit's
+  static-asset host (``redditstatic.com``: its "image not found", NSFW and default thumbnails, never
+  a user's image), so such an answer is ``removed`` before anything is stored;
 - by digest (``KNOWN_DIGESTS``): the MD5 of imgur's ``removed.png`` bytes, which is also the ``ETag``
   imgur serves it with (download tools have long matched it). ``PlaceholderSet.reject`` is the
   fetcher's ``reject`` check (:class:`harvest.fetch.FetchOptions`): a placeholder URL or a known
@@ -38,7 +39,7 @@ DEFAULT_DISTANCE = 6
 KNOWN_DIGESTS = {"d835884373f4d6c8f24742ceabe74946": "imgur removed.png"}
 # Paths that are placeholders on a host, and hosts that serve nothing but site assets.
 PLACEHOLDER_PATHS = {"i.imgur.com": ("/removed.png",), "imgur.com": ("/removed.png",),
-                     "s.imgur.com": ("/images/404",)}
+                     "s.imgur.com": ("/images/404",), "i.redd.it": ("/removed.png",)}
 ASSET_HOSTS = ("redditstatic.com",)
 _MD5_HEX = frozenset("0123456789abcdef")
 

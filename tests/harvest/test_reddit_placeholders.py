@@ -31,23 +31,29 @@ def stored_files(root: Path) -> list[Path]:
 @pytest.mark.parametrize(("url", "placeholder"), [
     ("https://i.imgur.com/removed.png", True), ("http://i.imgur.com/removed.png", True),
     ("https://www.redditstatic.com/desktop2x/img/renderTimingPixel.png", True),
+    ("https://i.redd.it/removed.png", True),
     ("https://i.imgur.com/abc12.png", False), ("https://i.redd.it/removed_cat.png", False), (None, False)])
 def test_placeholder_urls(url: str | None, placeholder: bool) -> None:
     assert (placeholder_url(url) is not None) == placeholder
 
 
-def test_imgur_redirect_is_removed_before_anything_is_stored(world: RedditWorld, tmp_path: Path) -> None:
-    posts = [post("i1", "imgur"), post("ok01")]
+@pytest.mark.parametrize(("kind", "path", "placeholder", "size"), [
+    ("imgur", "/i.imgur.com/i1Ab.png", "/i.imgur.com/removed.png", (161, 81)),
+    ("image", "/i.redd.it/i1.jpg", "/i.redd.it/removed.png", (130, 60))])
+def test_a_redirect_to_a_placeholder_is_removed_before_anything_is_stored(
+        world: RedditWorld, tmp_path: Path, kind: str, path: str, placeholder: str,
+        size: tuple[int, int]) -> None:
+    posts = [post("i1", kind), post("ok01")]
     world.listing("Doom", "hot", posts)
     world.images(posts)
     web = world.web
-    web.route("/i.imgur.com/i1Ab.png", Reply(b"", 302, {"Location": web.url("/i.imgur.com/removed.png")}))
-    web.route("/i.imgur.com/removed.png", Reply(media.jpeg(5, (161, 81))))  # no --placeholder given
+    web.route(path, Reply(b"", 302, {"Location": web.url(placeholder)}))
+    web.route(placeholder, Reply(media.jpeg(5, size)))  # no --placeholder given
     manifest = tmp_path / "m.csv"
     collect(world, manifest)
     frame = manifests.read(manifest).set_index(schema.POST_ID)
     assert frame.loc["i1", schema.STATUS] == schema.REMOVED and "removed.png" in frame.loc["i1", schema.ERROR]
-    assert frame.loc["i1", schema.MEDIA_URL] == "https://i.imgur.com/removed.png"
+    assert frame.loc["i1", schema.MEDIA_URL] == "https:/" + placeholder
     assert len(stored_files(tmp_path)) == 1  # only ok01's image
     world.web.log.clear()
     collect(world, manifest)
