@@ -6,6 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 DEMO   := demo
+# Processes the suite runs in (pytest-xdist, whole files to each, so module fixtures are built once);
+# TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 
 .PHONY: test soak demo venv ffmpeg chromium lint bench clean
 
@@ -38,7 +41,7 @@ chromium:
 	fi
 
 test: venv ffmpeg chromium
-	GLEANSET_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q
+	GLEANSET_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # kill -9 each long command at random points SOAK_N times (default 5); figures in docs/reliability.md
 soak: venv ffmpeg
