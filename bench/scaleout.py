@@ -60,16 +60,14 @@ def timed_hash_many(args: tuple) -> tuple[list, float]:
 def one_hashing(listing: Path, kind: str, workers: int) -> dict[str, float]:
     """``hash_files``' batches on the executor, with each task's own CPU measured: the CPU outside the
     tasks (process starts, imports, the engine's scheduling and event loops) is the executor's cost."""
-    from curate.hashing import DASK_BATCH
+    from curate.hashing import hash_batches
     from manifests.executor import ExecutorSpec, run_partitions
 
     paths = listing.read_text().splitlines()
     start, cpu = time.perf_counter(), cpu_seconds()
     spec = ExecutorSpec(kind, workers)
-    batch = DASK_BATCH if spec.distributed else 64  # as curate.hashing.hash_files cuts them
-    batches = [(paths[i:i + batch], "phash", 8, False) for i in range(0, len(paths), batch)]
     done, in_tasks = 0, 0.0
-    for rows, seconds in run_partitions(timed_hash_many, batches, spec):
+    for rows, seconds in run_partitions(timed_hash_many, hash_batches(paths, "phash", 8, False, spec), spec):
         done += sum(r[0] is not None for r in rows)
         in_tasks += seconds
     assert done == len(paths)

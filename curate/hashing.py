@@ -134,6 +134,14 @@ def _hash_many(args: tuple[Sequence[str], str, int, bool]) -> list[tuple[str | N
 # Images per task on a Dask cluster. Each task costs the driver ~10 CPU ms to schedule and to receive
 # and unpack its result (measured with bench/scaleout.py on the 2-core box), so tasks are made large.
 DASK_BATCH = 2048
+LOCAL_BATCH = 64  # images per task in a local process pool
+
+
+def hash_batches(paths: Sequence[str], name: str, size: int, flip: bool, spec: ExecutorSpec
+                 ) -> list[tuple[Sequence[str], str, int, bool]]:
+    """The tasks ``hash_files`` runs on ``spec``: ``_hash_many``'s arguments for each batch of paths."""
+    batch = DASK_BATCH if spec.distributed else LOCAL_BATCH
+    return [(paths[i:i + batch], name, size, flip) for i in range(0, len(paths), batch)]
 
 
 def hash_files(paths: Sequence[str], name: str, size: int, flip: bool = False, workers: int = 1,
@@ -144,9 +152,7 @@ def hash_files(paths: Sequence[str], name: str, size: int, flip: bool = False, w
     progress = progress or NoProgress()
     progress.total(len(paths), f"hashing ({name})")
     spec = executor or ExecutorSpec(workers=max(1, workers))
-    batch = DASK_BATCH if spec.distributed else 64
-    batches = [(paths[i:i + batch], name, size, flip) for i in range(0, len(paths), batch)]
-    for chunk in run_partitions(_hash_many, batches, spec):
+    for chunk in run_partitions(_hash_many, hash_batches(paths, name, size, flip, spec), spec):
         progress.advance(len(chunk))
         yield from chunk
 
