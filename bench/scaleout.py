@@ -48,12 +48,12 @@ def make_images(root: Path, n: int) -> list[str]:
     return paths
 
 
-def timed_hash_many(args: tuple) -> tuple[list, float]:
+def timed_hash_batch(args: tuple) -> tuple[list, float]:
     """``curate.hashing``'s task, and the CPU its thread spent in it (the work itself, without the engine)."""
-    from curate.hashing import _hash_many
+    from curate.hashing import hash_batch
 
     start = time.thread_time()
-    rows = _hash_many(args)
+    rows = hash_batch(args)
     return rows, time.thread_time() - start
 
 
@@ -67,7 +67,7 @@ def one_hashing(listing: Path, kind: str, workers: int) -> dict[str, float]:
     start, cpu = time.perf_counter(), cpu_seconds()
     spec = ExecutorSpec(kind, workers)
     done, in_tasks = 0, 0.0
-    for rows, seconds in run_partitions(timed_hash_many, hash_batches(paths, "phash", 8, False, spec), spec):
+    for rows, seconds in run_partitions(timed_hash_batch, hash_batches(paths, "phash", 8, False, spec), spec):
         done += sum(r[0] is not None for r in rows)
         in_tasks += seconds
     assert done == len(paths)

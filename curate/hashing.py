@@ -126,12 +126,13 @@ def hash_file(path: str, name: str, size: int, flip: bool = False) -> tuple[str 
     return value, mirrored, None, None
 
 
-def _hash_many(args: tuple[Sequence[str], str, int, bool]) -> list[tuple[str | None, ...]]:
+def hash_batch(args: tuple[Sequence[str], str, int, bool]) -> list[tuple[str | None, ...]]:
+    """One task of ``hash_files``: ``hash_file`` over a batch of paths (``hash_batches`` cuts them)."""
     paths, name, size, flip = args
     return [hash_file(p, name, size, flip) for p in paths]
 
 
-# Images per task on a Dask cluster. Each task costs the driver ~10 CPU ms to schedule and to receive
+# Images per task on a Dask cluster. Each task costs the driver ~7 CPU ms to schedule and to receive
 # and unpack its result (measured with bench/scaleout.py on the 2-core box), so tasks are made large.
 DASK_BATCH = 2048
 LOCAL_BATCH = 64  # images per task in a local process pool
@@ -139,7 +140,7 @@ LOCAL_BATCH = 64  # images per task in a local process pool
 
 def hash_batches(paths: Sequence[str], name: str, size: int, flip: bool, spec: ExecutorSpec
                  ) -> list[tuple[Sequence[str], str, int, bool]]:
-    """The tasks ``hash_files`` runs on ``spec``: ``_hash_many``'s arguments for each batch of paths."""
+    """The tasks ``hash_files`` runs on ``spec``: ``hash_batch``'s arguments for each batch of paths."""
     batch = DASK_BATCH if spec.distributed else LOCAL_BATCH
     return [(paths[i:i + batch], name, size, flip) for i in range(0, len(paths), batch)]
 
@@ -152,7 +153,7 @@ def hash_files(paths: Sequence[str], name: str, size: int, flip: bool = False, w
     progress = progress or NoProgress()
     progress.total(len(paths), f"hashing ({name})")
     spec = executor or ExecutorSpec(workers=max(1, workers))
-    for chunk in run_partitions(_hash_many, hash_batches(paths, name, size, flip, spec), spec):
+    for chunk in run_partitions(hash_batch, hash_batches(paths, name, size, flip, spec), spec):
         progress.advance(len(chunk))
         yield from chunk
 
