@@ -28,6 +28,18 @@ def _no_error_logs(caplog: pytest.LogCaptureFixture):
         pytest.fail(f"unexpected ERROR log: {errors[0].getMessage()}")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--train-seed", type=int, default=0,
+                     help="seed of the tests' training runs: a verdict that holds for several seeds does "
+                          "not hang on the exact floats of one run (another CPU's kernels differ as much)")
+
+
+@pytest.fixture(scope="session")
+def train_seed(request: pytest.FixtureRequest) -> int:
+    """The seed every training run of the tests uses (``--train-seed``, default 0)."""
+    return int(request.config.getoption("--train-seed"))
+
+
 @pytest.fixture(scope="session")
 def dask_cluster() -> Iterator[str]:
     """A real ``distributed.LocalCluster`` with 2 single-threaded worker processes, started once for

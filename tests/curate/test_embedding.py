@@ -16,6 +16,7 @@ import manifests
 from curate.dedupe import DedupeOptions, dedupe
 from curate.embedding import cosine_pairs
 from manifests import schema
+from tests.fixtures.models import ARCH
 from tests.fixtures.transforms import scene
 
 PHOTOS = 6
@@ -57,8 +58,9 @@ def _row(root: Path, img: Image.Image, rel: str, label: str, **extra: object) ->
 
 
 @pytest.fixture(scope="module")
-def backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A resnet18 trained here to tell six photos apart under rotation, crop and recolouring."""
+def backbone(tmp_path_factory: pytest.TempPathFactory, train_seed: int) -> Path:
+    """The tiny test ResNet (tests/fixtures/models.py) trained here to tell six photos apart under
+    rotation, crop and recolouring."""
     from train.runner import TrainOptions, train
 
     root = tmp_path_factory.mktemp("instances")
@@ -70,8 +72,8 @@ def backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
             rows.append(_row(root, _variant(img, rng), f"{p}/{k}.png", f"photo{p}",
                              split="val" if k >= 21 else "train"))
     manifests.write(manifests.from_records(rows), root / "manifest.csv")
-    opts = TrainOptions(arch="resnet18", weights="none", epochs=10, freeze_epochs=0, img_size=32,
-                        batch_size=12, lr=1e-2, workers=0, device="cpu", out=root / "run", review=0)
+    opts = TrainOptions(arch=ARCH, weights="none", epochs=10, freeze_epochs=0, img_size=32, batch_size=12,
+                        lr=1e-2, workers=0, device="cpu", out=root / "run", review=0, seed=train_seed)
     return train(root / "manifest.csv", opts).out / "model.pt"
 
 

@@ -1,8 +1,9 @@
 """``curate label-issues`` on a generated dataset with 5% flipped labels and planted off-topic images.
 
-The folds are trained for real (``train --folds 3`` through the subprocess curate runs): resnet18 from
-scratch on 32 px images, on the CPU. The truth is known (``true_label``, ``planted``), so recall and
-precision are measured, not assumed.
+The folds are trained for real (``train --folds 3`` through the subprocess curate runs): the tiny test
+ResNet (tests/fixtures/models.py) from scratch on 32 px images, on the CPU. The truth is known
+(``true_label``, ``planted``), so recall and precision are measured, not assumed; ``--train-seed`` runs
+the folds with another seed, to see that no verdict hangs on one run's floats.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import manifests
 from curate import cli
 from curate.label_issues import LabelIssueOptions, find_issues, read_predictions
 from manifests import InputError, UsageError, schema
+from tests.fixtures.models import ARCH
 from tests.fixtures.noisy import PLANTED, make_noisy
 
-TRAIN = ["--folds", "3", "--arch", "resnet18", "--weights", "none", "--epochs", "8", "--img-size", "32",
+TRAIN = ["--folds", "3", "--arch", ARCH, "--weights", "none", "--epochs", "16", "--img-size", "32",
          "--device", "cpu", "--fold-groups", "scene", "--train-arg=--batch-size=16", "--train-arg=--lr=0.01",
          "--train-arg=--freeze-epochs=0", "--train-arg=--workers=0"]
 
@@ -32,13 +34,13 @@ def _run(args: list[str]) -> int:
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def scored(tmp_path_factory: pytest.TempPathFactory, train_seed: int) -> Path:
     """The noisy dataset after one `curate label-issues` run that trained the folds."""
     manifest = make_noisy(tmp_path_factory.mktemp("noisy"))
     with pytest.MonkeyPatch.context() as patch:  # one thread in the train child: cores are shared
         patch.setenv("OMP_NUM_THREADS", "1")
         with pytest.raises(SystemExit) as exc:
-            cli.main(["label-issues", str(manifest), *TRAIN, "--json"])
+            cli.main(["label-issues", str(manifest), *TRAIN, f"--train-arg=--seed={train_seed}", "--json"])
     assert exc.value.code == 0
     return manifest
 
@@ -54,11 +56,13 @@ def test_flipped_labels_are_found_and_off_topic_images_rank_lowest(scored, capsy
     precision = (flagged & (flipped | odd)).sum() / max(1, flagged.sum())
     assert flipped.sum() == 9 and recall >= 0.7, (recall, flagged.sum())
     assert precision >= 0.5, precision
-    # off-topic images: among the lowest label quality and the lowest off_topic scores
-    quality_rank = frame[schema.LABEL_QUALITY].rank(pct=True).to_numpy()
-    assert np.median(quality_rank[odd]) <= 0.1 and quality_rank[odd].max() <= 0.3, quality_rank[odd]
+    # off-topic images: every one among the lowest off_topic scores (the feature-space score made for
+    # them), most among the lowest label quality (the softmax on a picture of no class is anybody's
+    # guess: over seeds 0-4 one or two ranked up to 0.5, the median at most 0.09)
     ood_rank = frame[schema.OFF_TOPIC].rank(pct=True).to_numpy()
-    assert np.median(ood_rank[odd]) <= 0.2, ood_rank[odd]
+    assert ood_rank[odd].max() <= 0.15, ood_rank[odd]
+    quality_rank = frame[schema.LABEL_QUALITY].rank(pct=True).to_numpy()
+    assert np.median(quality_rank[odd]) <= 0.15, quality_rank[odd]
     # suggestions point at the true class for most flipped rows it found
     found = frame[flagged & flipped]
     assert (found[schema.SUGGESTED_LABEL] == found["true_label"]).mean() >= 0.7

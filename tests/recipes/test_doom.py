@@ -9,6 +9,7 @@ import pytest
 
 import manifests
 from manifests import schema
+from tests.fixtures.models import ARCH
 from tests.fixtures.recipes import SUBREDDITS, reddit_world
 from tests.harvest.conftest import ENV, RedditWorld
 from tests.recipes.conftest import QUICK_TRAIN, assert_exported, assert_groups_apart, metrics, ok_rows
@@ -43,7 +44,7 @@ def test_doom_vs_animal_crossing_recipe(world: RedditWorld, tmp_path: Path, cli,
     assert (rows.groupby(schema.POST_ID)[schema.SPLIT].nunique() == 1).all()
 
     run = tmp_path / "runs" / "doom"
-    cli("train", str(manifest), "--binary", "--arch", "resnet18", "--img-size", "32", "--out", str(run),
+    cli("train", str(manifest), "--binary", "--arch", ARCH, "--img-size", "32", "--out", str(run),
         *QUICK_TRAIN)
     result = metrics(run)
     evaluated = result.get("test") or result["val"]

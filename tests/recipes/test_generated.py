@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from manifests import schema
+from tests.fixtures.models import ARCH
 from tests.fixtures.recipes import TINY_CLASSES, make_tiny_classes
 from tests.recipes.conftest import QUICK_TRAIN, assert_exported, metrics, ok_rows
 
@@ -22,7 +23,7 @@ def test_generated_16px_recipe(tmp_path: Path, cli) -> None:
 
     cli("curate", "split", str(manifest))  # no group column: rows are independent, a random split is fine
     run = tmp_path / "runs" / "tiny"
-    cli("train", str(manifest), "--arch", "resnet18", "--img-size", "16", "--out", str(run), *QUICK_TRAIN)
+    cli("train", str(manifest), "--arch", ARCH, "--img-size", "16", "--out", str(run), *QUICK_TRAIN)
     result = metrics(run)
     per_class = result["test"]["per_class"]
     assert set(per_class) == set(TINY_CLASSES)

@@ -10,6 +10,7 @@ import pytest
 
 from manifests import schema
 from tests.fixtures.http import FakeWeb
+from tests.fixtures.models import ARCH
 from tests.fixtures.recipes import make_films
 from tests.fixtures.search import SearchWorld
 from tests.recipes.conftest import QUICK_TRAIN, assert_exported, assert_groups_apart, metrics, ok_rows
@@ -51,7 +52,7 @@ def test_ghibli_disney_recipe(tmp_path: Path, cli) -> None:
     assert (copies[schema.SPLIT].to_numpy() == split_of.loc[copies[schema.DERIVED_FROM]].to_numpy()).all()
 
     run = tmp_path / "runs" / "studios"
-    cli("train", str(manifest), "--balanced", "--arch", "resnet18", "--img-size", "32", "--out", str(run),
+    cli("train", str(manifest), "--balanced", "--arch", ARCH, "--img-size", "32", "--out", str(run),
         *QUICK_TRAIN)
     result = metrics(run)
     evaluated = result.get("test") or result["val"]

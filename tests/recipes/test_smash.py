@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from manifests import schema
+from tests.fixtures.models import ARCH
 from tests.fixtures.recipes import CHARACTERS, STAGES, make_captures
 from tests.recipes.conftest import QUICK_TRAIN, assert_exported, assert_groups_apart, metrics
 
@@ -27,7 +28,7 @@ def test_smash_recipe(tmp_path: Path, cli) -> None:
 
     run = tmp_path / "runs" / "smash"
     # the frozen-feature ("bottleneck") method: the head trains on cached backbone features
-    cli("train", str(manifest), "--features-only", "--arch", "resnet18", "--img-size", "32",
+    cli("train", str(manifest), "--features-only", "--arch", ARCH, "--img-size", "32",
         "--out", str(run), *QUICK_TRAIN)
     assert any((manifest.parent / ".cache" / "train" / "features").iterdir())  # features were cached
     test = metrics(run)["test"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from manifests import schema
+from tests.fixtures.models import ARCH
 from tests.fixtures.recipes import make_streets
 from tests.recipes.conftest import QUICK_TRAIN, assert_exported, assert_groups_apart, metrics, ok_rows
 
@@ -37,7 +38,7 @@ def test_toonvision_recipe(tmp_path: Path, cli) -> None:
     assert set(rows[schema.SPLIT]) == {"train", "val", "test"}
 
     run = tmp_path / "runs" / "toon"
-    cli("train", str(manifest), "--arch", "resnet18", "--img-size", "32", "--out", str(run), *QUICK_TRAIN)
+    cli("train", str(manifest), "--arch", ARCH, "--img-size", "32", "--out", str(run), *QUICK_TRAIN)
     test = metrics(run)["test"]
     assert set(test["per_class"]) == {"bossbot", "lawbot", "cashbot", "sellbot"}
     assert all({"precision", "recall", "f1", "support"} <= set(v) for v in test["per_class"].values())

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 import manifests
 from manifests import schema
+from tests.fixtures.models import ARCH
 
 STREET = "street"  # a pattern field, not a schema column: group columns are declared
 
@@ -88,11 +89,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained(shapes: Path, tmp_path_factory: pytest.TempPathFactory):
-    """One real run on the shapes dataset: resnet18 from scratch, 3 epochs, 32 px, CPU."""
+def trained(shapes: Path, tmp_path_factory: pytest.TempPathFactory, train_seed: int):
+    """One real run on the shapes dataset: the tiny test ResNet from scratch, 3 epochs, 32 px, CPU."""
     from train.runner import TrainOptions, train
 
     out = tmp_path_factory.mktemp("runs") / "shapes"
-    opts = TrainOptions(arch="resnet18", weights="none", epochs=3, freeze_epochs=0, img_size=32,
-                        batch_size=8, lr=5e-3, workers=0, device="cpu", out=out, review=4)
+    opts = TrainOptions(arch=ARCH, weights="none", epochs=3, freeze_epochs=0, img_size=32,
+                        batch_size=8, lr=5e-3, workers=0, device="cpu", out=out, review=4,
+                        seed=train_seed)
     return train(shapes, opts)

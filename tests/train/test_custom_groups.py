@@ -14,6 +14,7 @@ import manifests
 from curate import cli as curate_cli
 from harvest import cli as harvest_cli
 from manifests import groups, schema
+from tests.fixtures.models import ARCH
 
 from .conftest import CLASSES, shape_image
 
@@ -67,7 +68,7 @@ def test_custom_group_column_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     assert json.loads(out)["warnings"] == []
     rows = manifests.read(manifest)
     assert (rows.groupby("player")[schema.SPLIT].nunique() == 1).all()  # no player in two splits
-    opts = TrainOptions(arch="resnet18", weights="none", epochs=1, freeze_epochs=0, img_size=16,
+    opts = TrainOptions(arch=ARCH, weights="none", epochs=1, freeze_epochs=0, img_size=16,
                         batch_size=8, workers=0, device="cpu", out=tmp_path / "run", review=2)
     train(manifest, opts)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -11,6 +11,7 @@ import pytest
 
 import manifests
 from manifests import InputError, UsageError, schema
+from tests.fixtures.models import ARCH
 from tests.fixtures.noisy import make_noisy
 from train.folds import assign_folds, group_ids, out_of_fold, safe_batch
 from train.runner import TrainOptions
@@ -47,7 +48,7 @@ def test_safe_batch_never_leaves_a_single_image() -> None:
 @pytest.mark.slow
 def test_out_of_fold_scores_every_row_once_with_a_model_that_never_saw_it(tmp_path: Path) -> None:
     manifest = make_noisy(tmp_path / "data", per_class=12, off_topic_n=1)  # 37 rows
-    opts = TrainOptions(arch="resnet18", weights="none", epochs=1, freeze_epochs=0, img_size=32,
+    opts = TrainOptions(arch=ARCH, weights="none", epochs=1, freeze_epochs=0, img_size=32,
                         batch_size=9, lr=1e-2, workers=0, device="cpu", out=tmp_path / "runs")
     path = out_of_fold(manifest, opts, k=2, group_by=(schema.SCENE,))
     assert path == manifest.with_name("manifest.oof.csv")

@@ -10,13 +10,17 @@ import stat
 import pandas as pd
 import pytest
 
-from manifests import ExitStatus, UsageError
+import manifests
+from manifests import ExitStatus, UsageError, schema
 from manifests.console import run_app
+from tests.fixtures.models import ARCH
 from train import loop
 from train.cli import app, with_default_command
 from train.runner import TrainOptions, check_options, train
 
-SMALL = {"arch": "resnet18", "weights": "none", "img_size": 16, "batch_size": 8, "workers": 0,
+from .conftest import CLASSES, make_dataset
+
+SMALL = {"arch": ARCH, "weights": "none", "img_size": 16, "batch_size": 8, "workers": 0,
          "device": "cpu", "review": 1}
 
 
@@ -84,7 +88,7 @@ def test_tensorboard_event_files_hold_the_curves(tiny, tmp_path):
 def test_config_json_repeats_the_run(tiny, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a default run folder would land here, not in the checkout
     first = tmp_path / "first"
-    args = ("--arch resnet18 --weights none --img-size 16 --batch-size 8 --workers 0 --device cpu "
+    args = (f"--arch {ARCH} --weights none --img-size 16 --batch-size 8 --workers 0 --device cpu "
             "--epochs 2 --early-stop 0 --seed 3")
     assert cli([str(tiny), *args.split(), "--out", str(first)]) == 0
     config = json.loads((first / "config.json").read_text())
@@ -127,13 +131,24 @@ def test_a_run_killed_before_its_last_outputs_is_not_finished(tiny, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_outputs_follow_the_umask_and_early_stop_is_announced(tiny, tmp_path, capsys):
+def test_outputs_follow_the_umask_and_early_stop_is_announced(tmp_path, capsys, train_seed):
+    """Validation holds the training images under the next class's name: the better the model learns
+    the training labels, the worse its val loss, so a 6-epoch run with patience 1 stops early on any
+    CPU (a plain dataset's val loss may improve six times in a row)."""
+    manifest = make_dataset(tmp_path / "ds", per_split={"train": 5}, seed=1)
+    with manifests.update(manifest, command="test: contradicting val") as tx:
+        val = tx.frame.copy()
+        val[schema.SPLIT] = "val"
+        val[schema.LABEL] = val[schema.LABEL].map(dict(zip(CLASSES, CLASSES[1:] + CLASSES[:1], strict=True)))
+        val[schema.SHA256] = [f"{i:064x}" for i in range(len(val))]  # the same files as other rows
+        tx.frame = pd.concat([tx.frame, val], ignore_index=True)
     out = tmp_path / "modes"
     old = os.umask(0o022)
     try:
-        args = ("--weights none --arch resnet18 --img-size 16 --batch-size 8 --workers 0 --device cpu "
-                "--epochs 6 --early-stop 1 --lr 0.5")
-        status = cli([str(tiny), *args.split(), "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+        args = (f"--weights none --arch {ARCH} --img-size 16 --batch-size 8 --workers 0 --device cpu "
+                f"--epochs 6 --early-stop 1 --lr 0.01 --freeze-epochs 0 --seed {train_seed}")
+        status = cli([str(manifest), *args.split(), "--cache-dir", str(tmp_path / "cache"),
+                      "--out", str(out)])
     finally:
         os.umask(old)
     assert status == 0

@@ -9,6 +9,7 @@ import torch
 import manifests
 from manifests import ExitStatus, UsageError, schema
 from manifests.console import run_app
+from tests.fixtures.models import ARCH, FEATURES
 from train import loop
 from train.cli import app, with_default_command
 from train.model import ARCHS, build_model
@@ -16,7 +17,7 @@ from train.runner import TrainOptions, train
 
 from .conftest import make_dataset
 
-SMALL = {"arch": "resnet18", "weights": "none", "img_size": 32, "batch_size": 8, "workers": 0,
+SMALL = {"arch": ARCH, "weights": "none", "img_size": 32, "batch_size": 8, "workers": 0,
          "device": "cpu", "review": 2}
 
 
@@ -92,12 +93,12 @@ def test_binary_path_through_the_cli(tmp_path, capsys):
     manifest = make_dataset(tmp_path, classes=("circle", "stripes"), per_split={"train": 5, "val": 3},
                             seed=2)
     out = tmp_path / "bin"
-    status = cli([str(manifest), "--binary", "--balanced", "--arch", "resnet18", "--weights", "none",
+    status = cli([str(manifest), "--binary", "--balanced", "--arch", ARCH, "--weights", "none",
                   "--epochs", "1", "--freeze-epochs", "0", "--img-size", "32", "--batch-size", "8",
                   "--workers", "0", "--device", "cpu", "--out", str(out), "--augment", "light"])
     assert status == 0
     saved = torch.load(out / "model.pt", weights_only=True)
-    assert saved["binary"] and saved["state_dict"]["fc.weight"].shape == (1, 512)
+    assert saved["binary"] and saved["state_dict"]["fc.weight"].shape == (1, FEATURES)
     predictions = pd.read_csv(out / "predictions.csv")
     assert list(predictions.columns[-3:]) == ["p_circle", "p_stripes", "correct"]
     assert ((predictions["p_circle"] + predictions["p_stripes"] - 1).abs() < 1e-4).all()
@@ -111,7 +112,7 @@ def test_a_weights_file_starts_the_run(tiny, tmp_path):
     source = build_model("resnet18", 1000, "none")
     torch.save(source.state_dict(), tmp_path / "start.pt")
     out = tmp_path / "w"
-    train(tiny, TrainOptions(**{**SMALL, "weights": str(tmp_path / "start.pt")}, epochs=1,
+    train(tiny, TrainOptions(**{**SMALL, "arch": "resnet18", "weights": str(tmp_path / "start.pt")}, epochs=1,
                              freeze_epochs=1, out=out))
     trained = torch.load(out / "model.pt", weights_only=True)["state_dict"]
     # the backbone was frozen for the only epoch: its weights are the file's, the head was trained

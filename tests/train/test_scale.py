@@ -19,12 +19,13 @@ import torch
 
 import manifests
 from manifests import schema
+from tests.fixtures.models import ARCH, FEATURES
 from train.runner import TrainOptions, train
 
 from .conftest import make_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = {"arch": "resnet18", "weights": "none", "img_size": 16, "batch_size": 8, "workers": 0,
+SMALL = {"arch": ARCH, "weights": "none", "img_size": 16, "batch_size": 8, "workers": 0,
          "device": "cpu", "review": 1}
 
 
@@ -39,7 +40,7 @@ def _torchrun(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
 
-DDP_ARGS = ["--weights", "none", "--arch", "resnet18", "--img-size", "16", "--batch-size", "4",
+DDP_ARGS = ["--weights", "none", "--arch", ARCH, "--img-size", "16", "--batch-size", "4",
             "--epochs", "2", "--early-stop", "0", "--workers", "0", "--device", "cpu", "--balanced"]
 
 
@@ -156,9 +157,9 @@ def test_features_only_beats_chance_and_reuses_its_cache(shapes, tmp_path, monke
     stored = list((cache / "features").rglob("*.npy"))
     rows = manifests.read(shapes)
     assert len(stored) == int(rows[schema.SPLIT].isin(["train", "val"]).sum())
-    assert {p.parent.parent.name for p in stored} == {"resnet18-none-seed0-32-32"}
+    assert {p.parent.parent.name for p in stored} == {f"{ARCH.replace('/', '-')}-none-seed0-32-32"}
     saved = torch.load(tmp_path / "f1" / "model.pt", weights_only=True)
-    assert saved["state_dict"]["fc.weight"].shape == (3, 512)
+    assert saved["state_dict"]["fc.weight"].shape == (3, FEATURES)
 
     def no_backbone(*args, **kwargs):
         raise AssertionError("features computed again")

@@ -12,6 +12,7 @@ import torch
 import manifests
 from manifests import schema
 from manifests.console import run_app
+from tests.fixtures.models import ARCH
 from train.cli import app, with_default_command
 
 STREET = "street"  # a pattern field, not a schema column: group columns are declared
@@ -40,7 +41,7 @@ def test_run_folder_holds_every_output(trained):
         assert (trained.out / name).stat().st_size > 0, name
     assert not (trained.out / "checkpoint.pt").exists()  # finished runs keep only model.pt
     saved = torch.load(trained.out / "model.pt", weights_only=True)
-    assert saved["arch"] == "resnet18"
+    assert saved["arch"] == ARCH
     assert saved["classes"] == ["circle", "square", "stripes"]
     assert saved["preprocess"]["size"] == 32
     config = json.loads((trained.out / "config.json").read_text())
