@@ -4,7 +4,7 @@ nothing, and neither does an update racing an ``Appender``.
 Each update holds the manifest a moment between its read and its write (a sleep inside the ``with``
 block, in the child only), so without the lock two read-modify-writes overlap and one overwrites the
 other's change; with it they take turns. The children start together (a go file) and run a bounded
-number of rounds.
+number of rounds. How long a command waits for the lock comes from ``GLEANSET_LOCK_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 import manifests
 from manifests import schema
+from manifests.update import lock_timeout
 
 ROUNDS = 12
 HOLD = 0.03  # seconds an update holds what it read before writing it back
@@ -25,6 +28,8 @@ UPDATER = """
 import sys, time
 from pathlib import Path
 import pandas as pd
+import pytest
+
 import manifests
 from manifests import schema
 path, name, first, rounds, hold, go = sys.argv[1:7]
@@ -47,6 +52,8 @@ for r in range(int(rounds)):
 APPENDER = """
 import sys, time
 from pathlib import Path
+import pytest
+
 import manifests
 from manifests import schema
 path, name, count, go = sys.argv[1:5]
@@ -127,3 +134,18 @@ def test_an_update_racing_an_appender_loses_nothing(tmp_path: Path) -> None:
     assert [final[f"{i:064x}"] for i in range(ROUNDS)] == ["u"] * ROUNDS, "an update's change was lost"
     assert {sha for sha, label in final.items() if label == "u"} >= added_by("u", ROUNDS)
     assert len(final) == ROUNDS + ROUNDS + appended
+
+
+def test_the_lock_wait_comes_from_the_environment(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "m.csv"
+    base_manifest(path, 1)
+    assert lock_timeout() == 600
+    monkeypatch.setenv("GLEANSET_LOCK_TIMEOUT", "0.1")
+    assert lock_timeout() == 0.1
+    with manifests.locked(path), pytest.raises(manifests.LockTimeout, match="locked by another"), \
+            manifests.update(path):
+        pass
+    for bad in ("soon", "-1", "nan", "inf"):
+        monkeypatch.setenv("GLEANSET_LOCK_TIMEOUT", bad)
+        with pytest.raises(manifests.UsageError, match="GLEANSET_LOCK_TIMEOUT"), manifests.update(path):
+            pass
