@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress as _RichProgress
 
 err_console = Console(stderr=True)
+INTERRUPTED = "interrupted; what was finished is saved, run the command again to resume"
 log = logging.getLogger(__name__)
 
 
@@ -68,13 +69,14 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:
             raise
         return fail(str(exc), exc.exit_status)
     except KeyboardInterrupt:
-        return fail("interrupted; what was finished is saved, run the command again to resume",
-                    ExitStatus.INTERRUPTED)
+        return fail(INTERRUPTED, ExitStatus.INTERRUPTED)
     except (OSError, MemoryError) as exc:
         if debug:
             raise
         return fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)",
                     ExitStatus.ERROR)
+    if result == ExitStatus.INTERRUPTED:  # Ctrl-C: typer turns it into a silent return of 130
+        return fail(INTERRUPTED, ExitStatus.INTERRUPTED)
     return result if isinstance(result, int) else int(ExitStatus.OK)
 
 

@@ -225,6 +225,8 @@ NOT_VIDEO = "not_video"  # ffmpeg cannot read it as a video (a text file, an ima
 NO_VIDEO = "no_video_stream"  # an audio-only file
 DAMAGED = "damaged"  # the stream has undecodable parts; frames before and after them are kept
 NO_FRAMES = "no_frames"  # a downloaded video whose sampled frames were all dropped (harvest reddit)
+# ffmpeg sent more or fewer kept frames than the selection keeps: the pass's indices cannot be trusted
+FRAME_MISMATCH = "frame_mismatch"
 # Why a file a folder import once recorded is no longer usable (harvest folder reruns).
 REPLACED = "replaced"  # the file at this path changed; the row of its new content is the ok one
 OUTSIDE_ROOT = "outside_root"  # a symbolic link leading out of the imported folder (--follow-links)

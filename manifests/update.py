@@ -31,12 +31,31 @@ from filelock import Timeout as _FileLockTimeout
 
 from . import groups, io, lineage, schema
 from .archive import Archive
-from .errors import LockTimeout
+from .errors import LockTimeout, UsageError
 from .merge import Changes, MergeStats, diff, merge
 
 log = logging.getLogger(__name__)
 
-LOCK_TIMEOUT = 600.0
+LOCK_TIMEOUT = 600.0  # seconds a command waits for another command's lock ...
+LOCK_TIMEOUT_ENV = "GLEANSET_LOCK_TIMEOUT"  # ... unless this environment variable says otherwise
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for a manifest's lock: ``$GLEANSET_LOCK_TIMEOUT`` when set, else 600.
+
+    A bad value is a ``UsageError`` naming the variable.
+    """
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return LOCK_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise UsageError(f"{LOCK_TIMEOUT_ENV}={raw!r}: give the seconds to wait for a manifest's lock "
+                         "(0 or more)")
+    return seconds
 
 
 def lock_path(manifest: str | os.PathLike[str]) -> Path:
@@ -46,11 +65,12 @@ def lock_path(manifest: str | os.PathLike[str]) -> Path:
 
 
 @contextmanager
-def locked(manifest: str | os.PathLike[str], timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold the manifest's lock (across processes) for the duration of the block."""
+def locked(manifest: str | os.PathLike[str], timeout: float | None = None) -> Iterator[None]:
+    """Hold the manifest's lock (across processes) for the duration of the block; wait for it at most
+    ``timeout`` seconds (default :func:`lock_timeout`), then raise ``LockTimeout``."""
     path = lock_path(manifest)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=timeout)
+    lock = FileLock(str(path), timeout=lock_timeout() if timeout is None else timeout)
     try:
         lock.acquire()
     except _FileLockTimeout as exc:
@@ -112,7 +132,7 @@ class Transaction:
 
 
 def declare_groups(manifest: str | os.PathLike[str], columns: Iterable[str], by: str,
-                   timeout: float = LOCK_TIMEOUT) -> None:
+                   timeout: float | None = None) -> None:
     """Record ``columns`` as group columns of a manifest (its sidecar), under the manifest's lock.
 
     Collectors call this for the columns they write (a search engine's ``creator``, say); the
@@ -144,7 +164,7 @@ def _record_groups(target: Path, meta: dict[str, Any], new: Mapping[str, str],
 @contextmanager
 def update(manifest: str | os.PathLike[str], command: str | None = None,
            output: str | os.PathLike[str] | None = None, dry_run: bool = False,
-           timeout: float = LOCK_TIMEOUT, require: tuple[str, ...] = ()) -> Iterator[Transaction]:
+           timeout: float | None = None, require: tuple[str, ...] = ()) -> Iterator[Transaction]:
     """Lock, read, let the block change ``tx.frame``, then write atomically and log the change.
 
     ``output`` writes the result to another manifest and leaves the input untouched; relative
@@ -216,7 +236,7 @@ class Appender:
     """
 
     def __init__(self, manifest: str | os.PathLike[str], batch_size: int = 200,
-                 command: str | None = None, timeout: float = LOCK_TIMEOUT,
+                 command: str | None = None, timeout: float | None = None,
                  interval: float = 5.0, max_buffer: int = 50_000, max_delay: float = 3.0) -> None:
         self.path = Path(manifest)
         io.check_target(self.path)

@@ -15,7 +15,8 @@ cropped and scaled by ffmpeg, encoded, stored in the image store under ``store_r
 ``video``, ``frame``, ``time``, ``scene``, ``crop``, ``sampling``, ``origin = <file>#frame=N`` and the
 ``extra`` columns. Near-black and near-uniform frames are dropped (counted) unless ``keep_dark``.
 Per-video failures come back in ``VideoResult`` (``status``/``error``) and as a row with that status
-in ``sink``, never as exceptions; only a missing ffmpeg raises ``MissingToolError``.
+in ``sink``, never as exceptions; only a missing ffmpeg raises ``MissingToolError``. A pass where
+ffmpeg sent more or fewer kept frames than the selection keeps fails as ``frame_mismatch``.
 
 ``FramesCollector`` runs it over several videos in parallel threads (ffmpeg does the decoding in its
 own processes), resumes an interrupted run from the last frame in the manifest, and skips videos the
@@ -41,7 +42,7 @@ from manifests.progress import Progress, or_none
 
 from ..collector import Collector
 from ..store import store_encoded
-from .decode import DecodePlan, Selection, VideoDecoder
+from .decode import DecodePlan, DecodeState, Selection, VideoDecoder
 from .options import FORMATS, FrameOptions, FramesOptions
 from .probe import (
     CropBox,
@@ -200,7 +201,7 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_
     result.scene_list = scene_spans(name, path.stem, state.starts, plan.start + state.decoded, info.fps,
                                     plan.first_scene)
     bar.update(state.decoded, result.kept, total=state.decoded)
-    _judge(result, code, state.errors, name)
+    _judge(result, code, state, name)
     if result.status != schema.OK:
         sink.add(_failure_row(name, path, result, label, extra))
     elif result.kept == 0 and resume is None:
@@ -242,8 +243,13 @@ def _failure_row(name: str, path: Path, result: VideoResult, label: str | None,
             schema.HARVESTED_AT: lineage.now(), **(extra or {})}
 
 
-def _judge(result: VideoResult, code: int, errors: list[tuple[int, str]], path: str) -> None:
-    """Turn ffmpeg's exit status and error lines into the result's status."""
+def _judge(result: VideoResult, code: int, state: DecodeState, path: str) -> None:
+    """Turn ffmpeg's exit status, error lines and kept-frame count into the result's status."""
+    errors = state.errors
+    mismatch = state.mismatch()
+    if mismatch:  # the indices of this pass's frames cannot be trusted, whatever else happened
+        result.status, result.error = schema.FRAME_MISMATCH, f"{path}: {mismatch}"
+        return
     if result.decoded == 0 and not errors and code == 0:
         return  # nothing in the range asked for
     if result.decoded == 0:

@@ -8,8 +8,11 @@ ffmpeg decodes the video once and splits it in two branches:
   stream out on a second pipe as raw RGB, one at a time, to be stored as they come.
 
 Both sides compute the same selection rule (``Selection``), so the k-th frame on the second pipe is
-known to be frame ``Selection.kept(...)[k]`` without asking ffmpeg. A third thread drains stderr and
-counts decoding errors (a damaged stretch): ffmpeg goes on past them, and so do we.
+known to be frame ``Selection.kept(...)[k]`` without asking ffmpeg. That is checked when the pass
+ends: ffmpeg must have sent exactly as many kept frames as the rule keeps among the frames it decoded
+(``DecodeState.mismatch``), else the pass's indices cannot be trusted and the video fails. A third
+thread drains stderr and counts decoding errors (a damaged stretch): ffmpeg goes on past them, and so
+do we.
 """
 
 from __future__ import annotations
@@ -109,6 +112,16 @@ class DecodeState:
     cuts: int = 0
     starts: list[int] = field(default_factory=list)  # frame index where each scene starts
     numbered: int = 0  # frames numbered by the scene tracker so far (it looks a few frames ahead)
+    sent: int = 0  # kept frames ffmpeg sent on the second pipe (a partial one at the end counts)
+    expected: int | None = None  # kept frames the selection keeps among those decoded (after finish)
+
+    def mismatch(self) -> str | None:
+        """Why the kept frames cannot be matched to their indices, or ``None`` when they can: ffmpeg
+        sent more or fewer kept frames than the selection keeps among the frames it decoded."""
+        if self.expected is None or self.sent == self.expected:
+            return None
+        return (f"ffmpeg sent {self.sent} kept frames where the selection keeps {self.expected} of the "
+                f"{self.decoded} frames decoded, so the frames cannot be matched to their indices")
 
 
 def _read_frame(pipe: IO[bytes], shape: tuple[int, ...]) -> np.ndarray | None:
@@ -168,15 +181,15 @@ class VideoDecoder:
                                      kept.output(f"pipe:{kept_fd}", **raw))
                 .global_args(*quiet).compile())
 
-    def kept_indices(self) -> Iterator[int]:
-        """Indices of the frames this pass keeps, in order."""
+    def kept_indices(self, stop: int | None = None) -> Iterator[int]:
+        """Indices of the frames this pass keeps, in order (those below ``stop`` when given)."""
+        end = self.plan.end if stop is None else stop if self.plan.end is None else min(stop, self.plan.end)
         if self.plan.selection.frames is not None:
-            end = self.plan.end
             yield from (i for i in sorted(self.plan.selection.frames)
                         if i >= self.plan.start and (end is None or i < end))
             return
         index = self.plan.start
-        while self.plan.end is None or index < self.plan.end:
+        while end is None or index < end:
             if self.plan.selection.keeps(index, self.info.fps):
                 yield index
             index += 1
@@ -241,15 +254,24 @@ class VideoDecoder:
             frame = _read_frame(self._kept, (h, w, 3))
             if frame is None:
                 return
+            self.state.sent += 1
             yield index, frame
 
     def finish(self) -> int:
-        """Wait for ffmpeg and the threads; return ffmpeg's exit status."""
+        """Wait for ffmpeg and the threads; return ffmpeg's exit status.
+
+        Kept frames nobody asked for (more than the selection keeps) are drained and counted, and
+        ``state.expected`` is set, so ``state.mismatch()`` says whether the pass can be trusted.
+        """
         assert self._proc is not None
-        self._kept.read()  # drain: ffmpeg may still be writing
+        rest = len(self._kept.read())  # drain: ffmpeg may still be writing
         code = self._proc.wait()
         for thread in self._threads:
             thread.join()
+        if not self.plan.scan_only:
+            w, h = self.plan.out_size
+            self.state.sent += -(-rest // (w * h * 3))
+            self.state.expected = sum(1 for _ in self.kept_indices(self.plan.start + self.state.decoded))
         return code
 
     def __exit__(self, *exc: object) -> None:
