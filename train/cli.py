@@ -302,6 +302,8 @@ def export_cmd(
     Input: a float batch (N, 3, S, S) normalised with the run's mean/std; output: logits. Class names
     and preprocessing are stored in the file's metadata.
     """
+    from rich.console import Console
+
     from .export import export
 
     done = export(run, fmt, output)

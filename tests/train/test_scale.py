@@ -256,7 +256,7 @@ def test_compile_on_the_cpu_trains_and_predicts_like_the_run(tiny, tmp_path):
     pytest.importorskip("timm")
     out, inductor = tmp_path / "compiled", tmp_path / "inductor"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-           "TORCHINDUCTOR_CACHE_DIR": str(inductor)}
+           "TORCHINDUCTOR_CACHE_DIR": str(inductor), "TORCHINDUCTOR_COMPILE_THREADS": "1"}
     args = [str(tiny), "--arch", "timm/test_resnet", "--weights", "none", "--img-size", "16",
             "--batch-size", "8", "--epochs", "1", "--workers", "0", "--device", "cpu", "--compile",
             "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]

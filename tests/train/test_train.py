@@ -146,3 +146,18 @@ def test_predict_and_eval_reproduce_predictions_csv(trained, shapes):
     _, evaluated = evaluate_manifest(trained.out / "model.pt", shapes, "test", "cpu")
     test = saved[saved[schema.SPLIT] == "test"].reset_index(drop=True)
     assert (evaluated[probs].to_numpy() - test[probs].to_numpy()).__abs__().max() <= 1e-5
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_export_command_as_a_user_types_it(trained, tmp_path, capsys, as_json):
+    """`train export RUN --format torchscript` through the real entry point, plain and --json: exit 0,
+    the file written and its summary printed (the plain path once crashed after writing the file)."""
+    target = tmp_path / "m.pt"
+    args = ["export", str(trained.out), "--format", "torchscript", "-o", str(target)]
+    assert main([*args, "--json"] if as_json else args) == 0
+    printed = capsys.readouterr()
+    assert target.stat().st_size > 0 and "Traceback" not in printed.err
+    if as_json:
+        assert json.loads(printed.out)["path"] == str(target)
+    else:
+        assert printed.out.startswith(f"torchscript: {target}") and "outputs match PyTorch" in printed.out
