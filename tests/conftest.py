@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,15 @@ def shared_fixtures() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent (only developer machines have ../shared)")
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Every test starts from the same random state, whatever ran before it in its process (the order
+    is random under pytest-randomly, which reseeds ``random`` and numpy itself): torch is seeded too,
+    when a test already imported it (importing it here would cost every other test a second)."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(0)
 
 
 @pytest.fixture(autouse=True)
