@@ -9,6 +9,10 @@ DEMO   := demo
 # Processes the suite runs in (pytest-xdist, whole files to each, so module fixtures are built once);
 # TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 2
+# The suite runs in a random order (pytest-randomly); `make test SEED=N` replays the order of a run.
+ifeq ($(origin SEED), undefined)
+SEED := $(shell od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+endif
 
 .PHONY: test soak demo venv ffmpeg chromium lint bench clean
 
@@ -41,11 +45,13 @@ chromium:
 	fi
 
 test: venv ffmpeg chromium
-	GLEANSET_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
+	@echo "test order: make test SEED=$(SEED) replays it"
+	GLEANSET_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 \
+	  --randomly-seed=$(SEED)
 
 # kill -9 each long command at random points SOAK_N times (default 5); figures in docs/reliability.md
 soak: venv ffmpeg
-	SOAK_REPORT=$${SOAK_REPORT:-soak-report.json} $(BIN)/pytest -q -m soak tests/soak
+	SOAK_REPORT=$${SOAK_REPORT:-soak-report.json} $(BIN)/pytest -q -m soak --timeout 3600 tests/soak
 
 lint: venv
 	$(BIN)/ruff check .
