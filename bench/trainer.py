@@ -35,8 +35,7 @@ from PIL import Image
 import manifests
 from manifests import schema
 from manifests.progress import NoProgress
-from train.device import pick_device
-from train.loop import make_context
+from train.device import make_context, pick_device
 from train.model import build_model, get_arch, preprocess_for
 from train.runner import TrainOptions, train
 

@@ -311,7 +311,7 @@ def export_cmd(
         print_json({"path": str(done.path), "format": done.format, "max_abs_diff": done.max_abs_diff})
         return
     Console().print(f"{done.format}: {done.path} (outputs match PyTorch within {done.max_abs_diff:.1e})",
-                    highlight=False)
+                    highlight=False, soft_wrap=True)
 
 
 GROUP_OPTIONS = ("-v", "-vv", "-vvv", "--verbose")

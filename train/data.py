@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.distributed as dist
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler, Sampler, WeightedRandomSampler
 from torchvision.transforms import v2
@@ -30,6 +29,7 @@ import manifests
 from manifests import InputError, images, schema
 
 from .cache import TensorCache, cache_key
+from .distributed import rank_world
 from .model import Preprocess
 
 log = logging.getLogger(__name__)
@@ -176,13 +176,6 @@ def class_weights(table: Table, frame: pd.DataFrame) -> np.ndarray:
     targets = table.targets(frame)
     counts = np.bincount(targets, minlength=len(table.classes)).astype(np.float64)
     return 1.0 / counts[targets]
-
-
-def rank_world() -> tuple[int, int]:
-    """This process's rank and the world size (0, 1 outside a process group)."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 class ShardedWeightedSampler(Sampler[int]):

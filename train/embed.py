@@ -18,7 +18,7 @@ import torch
 
 from .data import load_image, to_input
 from .device import pick_device
-from .model import build_model, get_arch, load_checkpoint, preprocess_for
+from .model import build_model, get_arch, load_model, preprocess_for
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def _is_run_model(weights: str) -> bool:
 
 def _model(arch: str, weights: str, img_size: int | None):
     if _is_run_model(weights):
-        model, info = load_checkpoint(Path(weights))
+        model, info = load_model(Path(weights))
         return model, get_arch(info.arch), info.preprocess
     spec = get_arch(arch)
     pre = preprocess_for(spec, weights, img_size)

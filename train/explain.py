@@ -34,9 +34,8 @@ from torch import nn
 from manifests import images, schema
 
 from .data import ManifestDataset, to_input
-from .device import probabilities
+from .device import Context, make_context, probabilities
 from .loaders import rows_loader
-from .loop import Context, make_context
 from .metrics import CONFIDENCE, CORRECT, PREDICTION
 from .model import Arch, ModelInfo
 

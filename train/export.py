@@ -20,7 +20,7 @@ import torch
 
 from manifests import GleansetError, InputError, UsageError
 
-from .model import ModelInfo, load_checkpoint
+from .model import ModelInfo, load_model
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def export(run: Path, fmt: str = "onnx", out: Path | None = None, seed: int = 0)
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; choose {' or '.join(FORMATS)}")
     source = model_path(run)
-    model, info = load_checkpoint(source)
+    model, info = load_model(source)
     model = model.float().eval()
     target = out or source.with_name("model" + FORMATS[fmt])
     size = info.preprocess.size

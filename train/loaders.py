@@ -17,13 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
 from .cache import CachedBatches, TensorCache
-from .data import ManifestDataset, rank_world
+from .data import ManifestDataset
+from .distributed import rank_world
 
 log = logging.getLogger(__name__)
 
@@ -128,35 +127,3 @@ def rows_loader(dataset: ManifestDataset, rows: list[int], batch_size: int, pin:
     return DataLoader(dataset, batch_sampler=batches, num_workers=0, pin_memory=pin)
 
 
-def gather_rows(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
-    """Rows computed by every rank (``values[k]`` belongs to row ``index[k]``) as one ``(n, ...)``
-    tensor in row order, on every rank; outside a process group, just reordered."""
-    index, values = index.cpu(), values.cpu()
-    if rank_world()[1] > 1:
-        parts: list[Any] = [None] * rank_world()[1]
-        dist.all_gather_object(parts, (index.numpy(), values.numpy()))
-        parts = [p for p in parts if len(p[0])] or parts[:1]
-        index = torch.from_numpy(np.concatenate([p[0] for p in parts]))
-        values = torch.from_numpy(np.concatenate([p[1] for p in parts]))
-    out = torch.empty((n, *values.shape[1:]), dtype=values.dtype)
-    out[index] = values
-    return out
-
-
-def all_sum(*values: float) -> list[float]:
-    """Sums of ``values`` over all ranks (the values themselves outside a process group)."""
-    if rank_world()[1] == 1:
-        return list(values)
-    t = torch.tensor(values, dtype=torch.float64)
-    dist.all_reduce(t)
-    return t.tolist()
-
-
-@torch.no_grad()
-def sync_from_rank0(model: torch.nn.Module) -> None:
-    """Every rank takes rank 0's weights and buffers (BatchNorm statistics drift apart in training:
-    each rank updates them with its own batches), so all ranks evaluate the model rank 0 saves."""
-    if rank_world()[1] == 1:
-        return
-    for tensor in model.state_dict().values():
-        dist.broadcast(tensor, src=0)

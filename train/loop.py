@@ -15,25 +15,25 @@ from __future__ import annotations
 import logging
 import math
 import os
-import signal
+import pickle
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import OneCycleLR
 
-from manifests import ExitStatus, GleansetError, UsageError, procs
+from manifests import ExitStatus, GleansetError, InputError
 from manifests.progress import NoProgress, Progress
 
-from .data import rank_world, to_input
-from .device import probabilities
-from .loaders import all_sum, gather_rows, sync_from_rank0
-from .model import Arch, Preprocess, param_groups, set_frozen
+from .data import to_input
+from .device import Context, probabilities
+from .distributed import all_sum, gather_rows, rank_world, sync_from_rank0
+from .model import Arch, param_groups, set_frozen
 
 log = logging.getLogger(__name__)
 
@@ -51,74 +51,6 @@ def epoch_line(row: dict[str, Any]) -> str:
     """The one-line summary of an epoch that training notes on its progress hook."""
     return (f"epoch {row['epoch']} ({row['stage']}): train loss {row['train_loss']:.4f}, val loss "
             f"{row['val_loss']:.4f}, val acc {row['val_accuracy']:.3f}, {row['images_per_s']:.0f} img/s")
-
-
-@dataclass
-class Context:
-    """What every step needs: device, AMP dtype and scaler, preprocessing, loss."""
-
-    device: torch.device
-    amp: torch.dtype | None
-    pre: Preprocess
-    binary: bool
-    loss_fn: nn.Module
-    scaler: torch.amp.GradScaler | None = None
-    augment: Any = None  # DeviceAugment for training batches, or None
-
-    def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None)
-
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if self.binary:
-            return self.loss_fn(logits[:, 0].float(), targets.float())
-        return self.loss_fn(logits.float(), targets)
-
-
-def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
-    """``auto``: bf16 on CUDA where supported, else fp16 on CUDA, off on the CPU."""
-    if mode == "off":
-        return None
-    if mode == "auto":
-        if device.type != "cuda":
-            return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if mode == "fp16" and device.type != "cuda":
-        raise UsageError("--amp fp16 needs a CUDA device; use --amp bf16 or off on the CPU")
-    if mode not in ("bf16", "fp16"):
-        raise UsageError(f"unknown --amp {mode!r}; choose auto, bf16, fp16 or off")
-    return torch.bfloat16 if mode == "bf16" else torch.float16
-
-
-def make_context(device: torch.device, amp: str, pre: Preprocess, binary: bool,
-                 label_smoothing: float) -> Context:
-    dtype = resolve_amp(amp, device)
-    loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-    return Context(device, dtype, pre, binary, loss_fn, scaler)
-
-
-def auto_batch_size(model: nn.Module, ctx: Context, limit: int) -> int:
-    """The largest power of two (16..1024) whose train step fits on the GPU; 32 on the CPU."""
-    if ctx.device.type != "cuda":
-        return max(1, min(32, limit))
-    best, size = 8, 16
-    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}  # BatchNorm stats survive
-    model.train()
-    while size <= min(1024, max(16, limit)):
-        try:
-            x = torch.randn(size, 3, ctx.pre.size, ctx.pre.size, device=ctx.device)
-            with ctx.autocast():
-                out = model(x.contiguous(memory_format=torch.channels_last))
-            out.float().mean().backward()
-            best, size = size, size * 2
-        except torch.OutOfMemoryError:
-            break
-        finally:
-            model.zero_grad(set_to_none=True)
-            torch.cuda.empty_cache()
-    model.load_state_dict(saved)
-    log.info("batch size auto: %d", best)
-    return max(1, min(best, limit))
 
 
 @dataclass(frozen=True)
@@ -247,8 +179,25 @@ def save_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, sc
     os.replace(tmp, path)
 
 
+CHECKPOINT_KEYS = frozenset({"model", "optimizer", "scheduler", "scaler", "stage", "state", "best_state"})
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """``checkpoint.pt`` as :func:`save_checkpoint` wrote it, read with ``weights_only``: tensors,
+    numbers, strings, lists and dicts only, so a crafted file in a shared run folder cannot run code
+    (a pickled callable is refused). Anything else is an :class:`InputError` in one line."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError,
+            ImportError, zipfile.BadZipFile) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: refused, not a checkpoint this trainer writes ({reason[:200]}); "
+                         f"delete it to start over") from None
+    if not isinstance(payload, dict) or not payload.keys() >= CHECKPOINT_KEYS \
+            or not isinstance(payload["state"], dict):
+        raise InputError(f"{path}: refused, not a checkpoint this trainer writes (keys missing); "
+                         f"delete it to start over")
+    return payload
 
 
 def stage_at(stages: list[Stage], epoch: int) -> tuple[Stage, int]:
@@ -351,32 +300,3 @@ def _epoch(model: nn.Module, net: nn.Module, job: Fit, stage: Stage, opt: torch.
         job.progress.note(epoch_line(row))
         if job.on_epoch:
             job.on_epoch(state)
-
-
-def init_distributed() -> None:
-    """Join the process group ``torchrun`` describes (WORLD_SIZE > 1); nothing otherwise."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
-        die_with_launcher()
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def finish_distributed() -> None:
-    """Leave the process group together: every rank waits until rank 0 has written the outputs, then the
-    group is destroyed. A rank that exits with the group still alive can abort in gloo's threads
-    ("terminate called without an active exception") while rank 0 is still working."""
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
-
-
-def die_with_launcher() -> None:
-    """Under ``torchrun`` each worker runs in a session of its own, so a launcher killed with SIGKILL
-    (``kill -9``, the OOM killer) would leave its workers training on as orphans, racing a later
-    ``--resume`` for the run folder. On Linux, ask the kernel for SIGTERM when the parent (the
-    launcher's agent) dies; checkpoints are replaced atomically, so dying anywhere keeps the last one."""
-    if "TORCHELASTIC_RUN_ID" not in os.environ:
-        return
-    if not procs.die_with_parent(os.getppid(), signal.SIGTERM):
-        log.debug("cannot ask to die with the launcher (prctl unavailable)")

@@ -6,7 +6,7 @@ any input size the architecture fixes. When timm is installed (the ``timm`` extr
 names any timm model through the same registry (head, Grad-CAM layer and preprocessing read from the
 model's own config). ``build_model`` builds one with ``--weights imagenet`` (the
 arch's recommended torchvision weights and *their* preprocessing), ``none`` (random init) or a PATH to a
-state dict (a plain one, or a ``model.pt`` this package wrote). ``save_model``/``load_checkpoint`` write
+state dict (a plain one, or a ``model.pt`` this package wrote). ``save_model``/``load_model`` write
 and read ``model.pt``: weights, arch, class names and preprocessing, enough to predict with no manifest.
 """
 
@@ -273,7 +273,7 @@ def save_model(path: Path, model: nn.Module, info: ModelInfo) -> None:
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path) -> tuple[nn.Module, ModelInfo]:
+def load_model(path: Path) -> tuple[nn.Module, ModelInfo]:
     """Rebuild the model a ``model.pt`` describes, in eval mode on the CPU."""
     if not path.is_file():
         raise InputError(f"model file {path} does not exist")

@@ -23,7 +23,8 @@ from manifests import UsageError
 
 from . import explain, metrics
 from .data import ManifestDataset, Table
-from .loop import Context, State
+from .device import Context
+from .loop import State
 from .model import Arch, ModelInfo, save_model
 
 log = logging.getLogger(__name__)

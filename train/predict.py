@@ -22,11 +22,11 @@ from manifests import InputError, UsageError, schema
 from manifests.images import ImageError, is_image_name
 
 from .data import ManifestDataset, decode_pre, input_square, load_image, load_table, to_input
-from .device import pick_device, probabilities
+from .device import Context, make_context, pick_device, probabilities
 from .loaders import split_loader
-from .loop import Context, make_context, validate
+from .loop import validate
 from .metrics import CONFIDENCE, PREDICTION, evaluate, predictions_frame
-from .model import ModelInfo, load_checkpoint
+from .model import ModelInfo, load_model
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Predictor:
 
     @classmethod
     def load(cls, path: Path, device: str = "auto") -> Predictor:
-        model, info = load_checkpoint(path)
+        model, info = load_model(path)
         dev = pick_device(device)
         try:
             ctx = make_context(dev, info.amp, info.preprocess, info.binary, 0.0)

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torchvision
 
 from manifests import InputError, UsageError, schema
@@ -32,25 +31,29 @@ from . import features, lr_find
 from .augment import KINDS as AUGMENTS
 from .augment import DeviceAugment
 from .cache import cache_key, warm_gpu
-from .data import ManifestDataset, Table, cache_resize, load_table, rank_world, split_cache, train_sampler
-from .device import pick_device
-from .loaders import split_loader, sync_from_rank0
+from .data import ManifestDataset, Table, cache_resize, load_table, split_cache, train_sampler
+from .device import auto_batch_size, make_context, pick_device
+from .distributed import (
+    barrier,
+    finish_distributed,
+    from_rank0,
+    init_distributed,
+    is_main,
+    rank_world,
+    sync_from_rank0,
+)
+from .loaders import split_loader
 from .logs import LOGGERS, EpochLog
 from .loop import (
     DEFAULT_LR,
     Fit,
     State,
-    auto_batch_size,
-    finish_distributed,
     fit,
-    init_distributed,
     load_checkpoint,
-    make_context,
     plan,
     validate,
 )
-from .model import ModelInfo, Preprocess, build_model, get_arch, num_outputs, preprocess_for
-from .model import load_checkpoint as load_model
+from .model import ModelInfo, Preprocess, build_model, get_arch, load_model, num_outputs, preprocess_for
 from .outputs import NEW, OUTPUTS_ONLY, RESUME, Evaluated, folder_mode, state_from_history, write_outputs
 
 log = logging.getLogger(__name__)
@@ -205,8 +208,7 @@ def _warm(job: Job, device: torch.device) -> None:
         ds = job.loaders["train"].dataset
         filled = warm_gpu(ds.cache, ds.paths, cache_resize(job.pre, job.cache_size), device, job.batch)
         log.info("decoded %d train images on %s", filled, device)
-    if rank_world()[1] > 1:
-        dist.barrier()
+    barrier()
 
 
 def setup(manifest: Path, opts: TrainOptions) -> Job:
@@ -244,11 +246,8 @@ def choose_lr(job: Job, opts: TrainOptions) -> tuple[float, dict[str, Any] | Non
     frozen = opts.features_only or (opts.weights != "none" and opts.freeze_epochs > 0)
     finding = lr_find.lr_range_test(job.model, arch, job.loaders["train"], job.ctx, frozen,
                                     steps=opts.lr_find_steps)
-    chosen = [finding.suggestion]
-    if rank_world()[1] > 1:
-        dist.broadcast_object_list(chosen, src=0)  # every rank uses rank 0's choice
-    finding.suggestion = chosen[0]
-    if rank_world()[0] == 0:
+    finding.suggestion = from_rank0(finding.suggestion)  # every rank uses rank 0's choice
+    if is_main():
         job.out.mkdir(parents=True, exist_ok=True)
         lr_find.plot(finding, job.out / "lr_find.png")
     log.info("lr find: %.3g (range test over %d steps)", finding.suggestion, len(finding.lrs))
@@ -294,7 +293,7 @@ def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) 
 def _train(job: Job, opts: TrainOptions, lr: float, progress: Progress) -> State:
     """Train (or, for a run killed after training, reload) and return the loop state."""
     arch = get_arch(opts.arch)
-    epoch_log = EpochLog(job.out, opts.log) if rank_world()[0] == 0 else None
+    epoch_log = EpochLog(job.out, opts.log) if is_main() else None
     try:
         if job.mode == OUTPUTS_ONLY:
             model, _ = load_model(job.out / "model.pt")

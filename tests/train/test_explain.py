@@ -15,7 +15,7 @@ from tests.fixtures.models import ARCH
 from train import explain
 from train.data import ManifestDataset, load_image, to_input
 from train.metrics import CONFIDENCE, CORRECT, PREDICTION
-from train.model import ARCHS, Arch, build_model, get_arch, load_checkpoint
+from train.model import ARCHS, Arch, build_model, get_arch, load_model
 
 
 class RedDetector(torch.nn.Module):
@@ -68,7 +68,7 @@ def test_gradcam_finds_the_evidence_of_fixed_weights():
 def test_gradcam_on_the_trained_model_has_the_image_shape(trained, shapes):
     """On a trained model only what holds on any CPU: shape, range, one finite map per image, hooks
     removed (whether a map is flat depends on the run's floats)."""
-    model, info = load_checkpoint(trained.out / "model.pt")
+    model, info = load_model(trained.out / "model.pt")
     rows = pd.read_csv(trained.out / "predictions.csv").head(4)
     images = np.stack([load_image(shapes.parent / p, info.preprocess) for p in rows[schema.PATH]])
     x = to_input(torch.from_numpy(images).permute(0, 3, 1, 2), info.preprocess, torch.device("cpu"))
@@ -169,8 +169,8 @@ def test_review_under_cuda_autocast_agrees_with_predictions(tiny, tmp_path):
 @pytest.mark.slow
 def test_explaining_whole_evaluation_batches_or_the_rows_alone_agrees(trained, shapes):
     from train.data import load_table
-    from train.loop import make_context
-    model, info = load_checkpoint(trained.out / "model.pt")
+    from train.device import make_context
+    model, info = load_model(trained.out / "model.pt")
     table = load_table(shapes)
     dataset = ManifestDataset(table, table.split("val"), info.preprocess)
     ctx = make_context(torch.device("cpu"), info.amp, info.preprocess, info.binary, 0.0)

@@ -15,8 +15,9 @@ import torch
 from manifests import schema
 from manifests.progress import NoProgress
 from train import data
+from train.device import make_context
 from train.loaders import split_loader
-from train.loop import make_context, optimizer_for, plan, train_one_epoch
+from train.loop import optimizer_for, plan, train_one_epoch
 from train.model import ARCHS, Preprocess, build_model
 
 pytestmark = [pytest.mark.gpu,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -12,6 +15,7 @@ from manifests.console import run_app
 from tests.fixtures.models import ARCH, FEATURES
 from train import loop
 from train.cli import app, with_default_command
+from train.device import resolve_amp
 from train.model import ARCHS, build_model
 from train.runner import TrainOptions, train
 
@@ -53,10 +57,10 @@ def test_early_stopping_keeps_the_best_weights():
 
 def test_amp_resolution_on_cpu():
     cpu = torch.device("cpu")
-    assert loop.resolve_amp("auto", cpu) is None and loop.resolve_amp("off", cpu) is None
-    assert loop.resolve_amp("bf16", cpu) == torch.bfloat16
+    assert resolve_amp("auto", cpu) is None and resolve_amp("off", cpu) is None
+    assert resolve_amp("bf16", cpu) == torch.bfloat16
     with pytest.raises(UsageError, match="CUDA"):
-        loop.resolve_amp("fp16", cpu)
+        resolve_amp("fp16", cpu)
 
 
 @pytest.mark.slow
@@ -73,7 +77,7 @@ def test_resume_continues_from_the_saved_epoch(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "validate", interrupt_second_epoch)
     with pytest.raises(loop.TrainingInterrupted, match=r"after epoch 1 of 3.*--resume"):
         train(tiny, opts)
-    saved = torch.load(out / "checkpoint.pt", weights_only=False)
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
     assert saved["state"]["epoch"] == 1 and saved["stage"] == "unfrozen"
     first = pd.read_csv(out / "history.csv")
     assert list(first["epoch"]) == [1]
@@ -138,3 +142,34 @@ def test_empty_class_rows_in_val_only_give_a_clear_error(tiny, tmp_path, capsys)
     manifests.write(pd.concat([frame, extra]), target)
     assert cli([str(target), "--weights", "none", "--out", str(tmp_path / "g")]) == ExitStatus.INPUT
     assert "ghost" in capsys.readouterr().err
+
+
+class _Payload:
+    """Unpickling this runs a shell command: what a crafted checkpoint.pt in a shared folder holds."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("content", ["code", "not a checkpoint", "garbage"])
+def test_resume_refuses_a_crafted_checkpoint_in_one_line(tiny, tmp_path, capsys, content):
+    """`train --resume` reads checkpoint.pt with weights_only: a pickled callable is not called, a file
+    that is no checkpoint of ours is refused in one line (exit 4) and nothing is trained."""
+    out, marker = tmp_path / "run", tmp_path / "pwned"
+    out.mkdir()
+    if content == "code":
+        torch.save({"model": {}, "state": _Payload(marker)}, out / "checkpoint.pt")
+    elif content == "not a checkpoint":
+        torch.save({"model": torch.zeros(2)}, out / "checkpoint.pt")
+    else:
+        (out / "checkpoint.pt").write_bytes(b"\x80\x04garbage")
+    status = cli([str(tiny), "--arch", ARCH, "--weights", "none", "--epochs", "1", "--img-size", "16",
+                  "--workers", "0", "--device", "cpu", "--out", str(out), "--resume"])
+    err = capsys.readouterr().err
+    assert status == ExitStatus.INPUT, err
+    assert not marker.exists()  # the command in the file never ran
+    assert "refused, not a checkpoint" in err and "Traceback" not in err
+    assert not (out / "model.pt").exists() and not (out / "history.csv").exists()

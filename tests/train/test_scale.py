@@ -131,7 +131,7 @@ def test_torchrun_killed_after_a_checkpoint_resumes_to_the_same_weights(ddp_run,
             launcher.wait(timeout=30)
     assert list(pd.read_csv(out / "history.csv")["epoch"]) == [1]
     assert not (out / "model.pt").exists()  # killed mid-training
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epoch"] == 1
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["state"]["epoch"] == 1
     done = _torchrun([str(manifest), *DDP_ARGS, "--out", str(out), "--resume"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run folder:") == 1 and "epoch 1 (" not in done.stderr  # epoch 2 only
@@ -175,8 +175,8 @@ def test_export_loads_back_with_matching_outputs(trained, tmp_path, fmt):
     done = export(trained.out, fmt, tmp_path / f"m.{fmt}")
     assert done.path.stat().st_size > 0 and done.max_abs_diff <= 1e-4
     x = torch.randn(5, 3, 32, 32)
-    from train.model import load_checkpoint
-    model, info = load_checkpoint(trained.out / "model.pt")
+    from train.model import load_model
+    model, info = load_model(trained.out / "model.pt")
     with torch.inference_mode():
         expected = model(x).numpy()
     if fmt == "onnx":
