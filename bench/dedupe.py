@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curate import hashing, index
+from curate.dedupe import hashing, index
 from tests.fixtures.transforms import TRANSFORMS, scene
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dedupe import make_transformed, synthetic_hashes
-from curate import clusters, hashing, index
+from curate.dedupe import clusters, hashing, index
 
 
 def _cpu() -> float:

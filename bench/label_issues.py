@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import manifests
-from curate.label_issues import LabelIssueOptions, find_issues, read_features, read_predictions
+from curate.quality.label_issues import LabelIssueOptions, find_issues, read_features, read_predictions
 from manifests import schema
 from tests.fixtures.noisy import PLANTED, make_noisy
 from train.folds import safe_batch

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 JOBS = {
     "hash": """
-from curate import hashing
+from curate.dedupe import hashing
 t = time.process_time()
 out = list(hashing.hash_files(paths, "phash", 8, workers=1))
 assert all(r[2] is None for r in out)

@@ -37,8 +37,8 @@ from PIL import Image
 import manifests
 from curate import columns as cols
 from curate.report import ReportOptions, write_report
-from curate.report_images import Pictures
-from curate.thumbs import ThumbJob, thumbnails
+from curate.report.pictures import Pictures
+from curate.report.thumbs import ThumbJob, thumbnails
 from manifests import schema
 
 
@@ -125,7 +125,7 @@ def main() -> None:
         options = ReportOptions()
         read_cpu, read_wall, frame = timed(lambda: manifests.read(manifest))
         Pictures.make(frame, manifest.parent, ReportOptions(cache=False, per_cell=0, clusters=0))  # imports
-        from curate.report_images import _clusters, _issue_rows, _sample
+        from curate.report.pictures import _clusters, _issue_rows, _sample
         rows = pd.concat([_sample(frame, options), *_clusters(frame, options), _issue_rows(frame, options)])
         paths = [manifest.parent / p for p in rows[schema.PATH]]
         naive_cpu, naive_wall, _ = timed(lambda: naive(paths, options.thumb_size))

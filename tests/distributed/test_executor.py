@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curate import index
-from curate.blocks import block_pairs
+from curate.dedupe import index
+from curate.dedupe.blocks import block_pairs
 from manifests import UsageError
 from manifests.executor import ExecutorSpec, Inline, LocalPool, open_executor, partitions, run_partitions
 

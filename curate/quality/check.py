@@ -27,7 +27,7 @@ import pandas as pd
 import manifests
 from manifests import ManifestError, schema
 
-from . import clusters, hashing, index
+from ..dedupe import clusters, hashing, index
 
 HASH_COLUMNS = (schema.PHASH, schema.DHASH, schema.AHASH, schema.WHASH)
 SHOWN = 5  # examples named in one problem line

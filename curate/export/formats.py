@@ -31,8 +31,8 @@ from PIL import Image, ImageOps
 from manifests import MissingToolError, UsageError, schema
 from manifests.progress import NoProgress, Progress
 
-from .columns import is_search
-from .export import (
+from ..columns import is_search
+from .files import (
     ATTRIBUTION_FILE,
     LABELS_FILE,
     ExportOptions,

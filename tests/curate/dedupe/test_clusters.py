@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import manifests
-from curate import clusters
-from curate.dedupe import DedupeOptions, dedupe
+from curate.dedupe import DedupeOptions, clusters, dedupe
 from manifests import UsageError, schema
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .tables import natural_key
+from ..tables import natural_key
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#222;max-width:1400px}

@@ -70,7 +70,7 @@ def embed_rows(frame: pd.DataFrame, root: Path, rows: pd.Index, options: Any, em
 
 def dedupe_embedding(frame: pd.DataFrame, root: Path, options: Any, embedder: Embedder | None = None):
     """``curate dedupe`` with ``options.method == "embedding"``; returns a :class:`DedupeResult`."""
-    from .dedupe import DedupeResult, _leaks, _reset, keeper_rank, mark, summarize
+    from .stage import DedupeResult, _leaks, _reset, keeper_rank, mark, summarize
 
     if not 0 < options.similarity <= 1:
         raise UsageError(f"--similarity must be in (0, 1], not {options.similarity}")

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import manifests
-from curate import cli, index
-from curate.dedupe import DedupeOptions, dedupe, keeper_rank
+from curate import cli
+from curate.dedupe import DedupeOptions, dedupe, index, keeper_rank
 from manifests import UsageError, schema
 from tests.fixtures.transforms import FLIPS, TRANSFORMS, scene
 

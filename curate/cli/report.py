@@ -54,7 +54,7 @@ def report_cmd(
     Counts per label, label x group heatmaps, splits, sources, sizes, a contact sheet per class and
     split, duplicate clusters, failed rows, label issues, leaks, attribution and the lineage log.
     """
-    from .report import ReportOptions, write_report
+    from ..report import ReportOptions, write_report
 
     options = ReportOptions(top=top, per_cell=per_cell, clusters=clusters, thumb_size=thumb_size,
                             seed=seed, workers=workers, cache=not no_cache)
@@ -101,7 +101,7 @@ def export_cmd(
     """
     from manifests import read
 
-    from .export import ExportOptions, export
+    from ..export import ExportOptions, export
 
     if len(paths) > 2:
         raise UsageError("give at most two paths: [MANIFEST] OUTDIR")

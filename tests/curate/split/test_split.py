@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import manifests
 from curate import cli
-from curate.partition import objective, partition, waterfill
 from curate.split import SplitOptions, assign_splits, parse_ratios, read_pins
+from curate.split.partition import objective, partition, waterfill
 from manifests import InputError, UsageError, schema
 
 STREET = "street"  # a pattern field, not a schema column: group columns are declared

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import manifests
-from curate import hashing
-from curate.index import hamming, to_words
+from curate.dedupe import hashing
+from curate.dedupe.index import hamming, to_words
 from manifests import images, schema
 from tests.fixtures import media
 from tests.fixtures.transforms import scene
@@ -143,6 +143,6 @@ def test_mixed_images_fixture(shared_fixtures: Path) -> None:
 
 def test_cli_help_names_every_method_and_engine() -> None:
     from curate import cli
-    from curate.index import ENGINES
+    from curate.dedupe.index import ENGINES
 
     assert tuple(hashing.METHODS) == cli.METHOD_NAMES and tuple(ENGINES) == cli.ENGINE_NAMES

@@ -13,8 +13,8 @@ from PIL import Image
 
 import manifests
 from curate import cli
-from curate.check import CheckOptions, check_manifest
 from curate.dedupe import DedupeOptions, dedupe
+from curate.quality.check import CheckOptions, check_manifest
 from manifests import schema
 from tests.fixtures.transforms import scene
 

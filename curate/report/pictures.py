@@ -18,14 +18,14 @@ import pandas as pd
 from manifests import schema
 from manifests.progress import Progress
 
-from . import columns as cols
-from .balance import tiebreak
-from .report_html import Section, esc, figure, table
-from .tables import MISSING, as_text, natural_sorted, plural
+from .. import columns as cols
+from ..balance import tiebreak
+from ..tables import MISSING, as_text, natural_sorted, plural
+from .markup import Section, esc, figure, table
 from .thumbs import data_uri, job_for, thumbnails
 
 if TYPE_CHECKING:
-    from .report import ReportOptions
+    from .stage import ReportOptions
 
 _DISTANCE = re.compile(r"distance (\d+)")
 MAX_MEMBERS = 12  # images shown per duplicate cluster

@@ -16,10 +16,10 @@ from manifests import ExitStatus
 from manifests.cliargs import DEFAULT_MANIFEST, ManifestArg, use_manifest
 from manifests.console import print_json
 
-from .cli import DryRunOpt, JsonOpt, OutputOpt, _columns, app
+from .app import DryRunOpt, JsonOpt, OutputOpt, _columns, app
 
 if TYPE_CHECKING:
-    from .label_issues import LabelIssueReport
+    from ..quality.label_issues import LabelIssueReport
 
 PLAIN = {"markup": False, "highlight": False, "soft_wrap": True}
 
@@ -72,7 +72,7 @@ def label_issues_cmd(
     """
     from manifests import read, update
 
-    from .label_issues import LabelIssueOptions, ensure_predictions, find_issues, read_features
+    from ..quality.label_issues import LabelIssueOptions, ensure_predictions, find_issues, read_features
 
     options = LabelIssueOptions(
         predictions=predictions, folds=folds, arch=arch, weights=weights, epochs=epochs, img_size=img_size,
@@ -145,7 +145,7 @@ def check_cmd(
 
     Exit 0 when clean, 1 with the list of problems otherwise. Changes nothing.
     """
-    from .check import CheckOptions, check_manifest
+    from ..quality.check import CheckOptions, check_manifest
 
     use_manifest(manifest, quiet=as_json)
     options = CheckOptions(full=full, sample=sample, group_by=_columns(group_by), threshold=threshold,

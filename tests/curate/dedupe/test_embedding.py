@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 
 import manifests
 from curate.dedupe import DedupeOptions, dedupe
-from curate.embedding import cosine_pairs
+from curate.dedupe.embedding import cosine_pairs
 from manifests import schema
 from tests.fixtures.transforms import scene
 
@@ -28,7 +28,7 @@ def test_cosine_pairs_match_brute_force() -> None:
     feats /= np.linalg.norm(feats, axis=1, keepdims=True)
     sims = feats @ feats.T
     expected = {(i, j) for i, j in itertools.combinations(range(300), 2) if sims[i, j] >= 0.9}
-    import curate.embedding as emb
+    import curate.dedupe.embedding as emb
     old, emb.BLOCK_VALUES = emb.BLOCK_VALUES, 1000  # many blocks
     try:
         i, j = cosine_pairs(feats, 0.9)

@@ -34,8 +34,8 @@ from PIL import Image, ImageOps
 from manifests import InputError, schema
 from manifests.progress import Progress
 
-from . import columns as cols
-from .tables import natural_sorted
+from .. import columns as cols
+from ..tables import natural_sorted
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def write_labels(outdir: Path, folders: dict[str, str]) -> str:
 def export(frame: pd.DataFrame, root: Path, outdir: Path, options: ExportOptions,
            progress: Progress | None = None) -> ExportReport:
     """Export the rows of ``frame`` (image paths relative to ``root``) to ``outdir`` in ``options.format``."""
-    from .export_formats import exporter  # the registry imports this module's helpers
+    from .formats import exporter  # the registry imports this module's helpers
 
     fmt = exporter(options.format)
     rows = select(frame, options)

@@ -16,7 +16,7 @@ import pytest
 
 import manifests
 from curate import cli
-from curate.label_issues import LabelIssueOptions, find_issues, read_predictions
+from curate.quality.label_issues import LabelIssueOptions, find_issues, read_predictions
 from manifests import InputError, UsageError, schema
 from tests.fixtures.noisy import PLANTED, make_noisy
 

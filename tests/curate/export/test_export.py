@@ -15,7 +15,7 @@ import manifests
 from curate import cli
 from curate import columns as cols
 from curate.export import ExportOptions, export, safe_names
-from curate.export_formats import FORMATS, exporter
+from curate.export.formats import FORMATS, exporter
 from manifests import InputError, UsageError, schema
 from tests.curate.conftest import Dataset
 

@@ -27,10 +27,10 @@ import manifests
 from manifests import schema
 from manifests.progress import Progress
 
-from . import columns as cols
-from . import report_images
-from .report_html import Section, bars, esc, heatmap_table, histogram_svg, page, table
-from .tables import MISSING, as_text, crosstab, plural, top_columns
+from .. import columns as cols
+from ..tables import MISSING, as_text, crosstab, plural, top_columns
+from .markup import Section, bars, esc, heatmap_table, histogram_svg, page, table
+from .pictures import Pictures, leaks_section
 
 log = logging.getLogger(__name__)
 
@@ -231,11 +231,11 @@ def build_report(frame: pd.DataFrame, root: Path, options: ReportOptions,
     for column in (schema.LABEL, schema.STATUS, schema.SOURCE, schema.PATH):
         if column not in frame.columns:
             raise manifests.InputError(f"the manifest has no {column!r} column")
-    pictures = report_images.Pictures.make(frame, root, options, progress)
+    pictures = Pictures.make(frame, root, options, progress)
     sections = [counts_section(frame), groups_section(frame, options), splits_section(frame),
                 sources_section(frame), sizes_section(frame), pictures.contact_sheet(),
                 pictures.duplicates(), failed_section(frame, options), pictures.issues(),
-                report_images.leaks_section(frame, options), attribution_section(frame, options),
+                leaks_section(frame, options), attribution_section(frame, options),
                 lineage_section(entries or [])]
     ok = int(cols.is_ok(frame).sum())
     subtitle = (f"{plural(len(frame), 'row')}, {ok} ok. Made by <code>curate report</code>; "

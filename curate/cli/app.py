@@ -28,15 +28,15 @@ from manifests.cliargs import (
 )
 from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
 
-from .cli_report import EXPORT_EPILOG, REPORT_EPILOG, export_cmd, report_cmd
-from .text import plural
+from ..text import plural
+from .report import EXPORT_EPILOG, REPORT_EPILOG, export_cmd, report_cmd
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .balance import BalanceReport
-    from .dedupe import DedupeResult
-    from .split import SplitReport
+    from ..balance import BalanceReport
+    from ..dedupe import DedupeResult
+    from ..split import SplitReport
 
 # The names of curate.hashing.METHODS and curate.index.ENGINES, spelled out so --help imports neither
 # numpy nor pandas (tests/curate/test_cli.py keeps them equal).
@@ -69,7 +69,7 @@ def stats_cmd(
     """Count rows by status and by any columns; two or more columns give a cross-tab."""
     from manifests import read
 
-    from .stats import stats
+    from ..stats import stats
 
     result = stats(read(use_manifest(manifest)), list(_columns(by)))
     if as_json:
@@ -151,7 +151,7 @@ def balance_cmd(
     """Count rows per cell of any columns, cap crowded cells and write sampling weights."""
     from manifests import update
 
-    from .balance import BalanceOptions, balance, table
+    from ..balance import BalanceOptions, balance, table
 
     options = BalanceOptions(by=_columns(by), min_per_cell=min_per_cell, max_per_cell=max_per_cell,
                              prefer=prefer, seed=seed, strategy=strategy)
@@ -160,7 +160,7 @@ def balance_cmd(
         tx.details = {"by": list(options.by), "strategy": strategy, "max_per_cell": max_per_cell,
                       "prefer": prefer, "seed": seed, "over_cap": sum(report.capped.values())}
     if plot:
-        from .heatmap import plot_heatmap  # matplotlib only when a plot is asked for
+        from ..heatmap import plot_heatmap  # matplotlib only when a plot is asked for
 
         plot_heatmap(table(report.before), plot, min_per_cell, f"ok rows per {' x '.join(options.by)}")
     if as_json:
@@ -172,7 +172,7 @@ def balance_cmd(
 
 def _fit_console(counts: pd.DataFrame, console: Console) -> tuple[pd.DataFrame, str]:
     """The count table cut to the terminal: long side down, top columns and rows plus 'other'."""
-    from .tables import fit
+    from ..tables import fit
 
     names = [" x ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in counts.index]
     name_w = min(30, max([len(n) for n in names] + [8])) + 4
@@ -185,7 +185,7 @@ MAX_ROWS = 40  # rows of a count table printed before the rest are summed as "ot
 
 
 def _print_balance(report: BalanceReport, minimum: int, plot: Path | None, dry_run: bool) -> None:
-    from .balance import table
+    from ..balance import table
 
     console = Console()
     counts, note = _fit_console(table(report.before), console)
@@ -254,7 +254,7 @@ def split_cmd(
     """Write a leak-free train/val/test split: whole groups, near-duplicates together, stratified."""
     from manifests import update
 
-    from .split import SplitOptions, assign_splits, group_columns_of, parse_ratios, read_pins
+    from ..split import SplitOptions, assign_splits, group_columns_of, parse_ratios, read_pins
 
     groups = _columns(group_by)
     options = SplitOptions(group_by=groups, ratios=parse_ratios(ratios), stratify=stratify or None,
@@ -417,7 +417,7 @@ def dedupe_cmd(
     """
     from manifests import update
 
-    from .dedupe import DedupeOptions, dedupe, delete_duplicate_files
+    from ..dedupe import DedupeOptions, dedupe, delete_duplicate_files
 
     use_manifest(manifest)
     options = DedupeOptions(hash=hash_name, hash_size=hash_size, threshold=threshold, keep=keep,
@@ -476,7 +476,7 @@ def augment_cmd(
     """
     from manifests import update
 
-    from .augment import AugmentOptions, augment
+    from ..augment import AugmentOptions, augment
 
     options = AugmentOptions(by=by, to_share=to_share, max_copies=max_copies, ops=_columns(ops), seed=seed)
     path = use_manifest(manifest)
@@ -503,7 +503,7 @@ def augment_cmd(
 app.command("report", epilog=REPORT_EPILOG)(report_cmd)
 app.command("export", epilog=EXPORT_EPILOG)(export_cmd)
 
-from . import cli_quality  # noqa: E402, F401  (registers label-issues and check on the app)
+from . import quality  # noqa: E402, F401  (registers label-issues and check on the app)
 
 
 def main(argv: list[str] | None = None) -> int:
