@@ -14,8 +14,8 @@ import pytest
 from harvest.video.scenelist import pick_frames, scene_length
 from manifests import read, schema
 from tests.fixtures.video import make_transition, make_video
-from tests.harvest.test_frames import SEGMENTS, harvest
-from tests.harvest.test_frames_run import run
+from tests.harvest.video.test_frames import SEGMENTS, harvest
+from tests.harvest.video.test_frames_run import run
 
 # A fast pan (the picture scrolls 7 % of its width a frame) between two hard cuts at 40 and 100.
 PAN = [("testsrc2", 40), ("mandelbrot", 60, "scroll=h=0.07:v=0.03"), ("sierpinski=seed=3", 40)]

@@ -22,7 +22,7 @@ from tests.fixtures import media
 from tests.fixtures.http import Reply
 from tests.fixtures.video import cuts, make_video
 from tests.harvest.conftest import ENV, RedditWorld, post
-from tests.harvest.test_reddit import collect, harvest
+from tests.harvest.reddit.test_reddit import collect, harvest
 
 SEGMENTS = [("testsrc2", 30), ("mandelbrot", 30)]  # a hard cut at frame 30
 EVERY = 10

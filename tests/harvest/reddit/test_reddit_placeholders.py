@@ -17,7 +17,7 @@ from manifests import schema
 from tests.fixtures import media
 from tests.fixtures.http import Reply
 from tests.harvest.conftest import RedditWorld, post
-from tests.harvest.test_reddit import collect
+from tests.harvest.reddit.test_reddit import collect
 
 
 def image_requests(world: RedditWorld) -> list[str]:

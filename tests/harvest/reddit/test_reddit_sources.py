@@ -21,7 +21,7 @@ from harvest.reddit.sources import (
 )
 from manifests import InputError, UsageError, schema
 from tests.harvest.conftest import ENV, RedditWorld, post
-from tests.harvest.test_reddit import collect
+from tests.harvest.reddit.test_reddit import collect
 
 JULY = parse_when("2020-07-01")
 AUGUST = parse_when("2020-08-01")

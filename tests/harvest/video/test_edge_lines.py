@@ -16,7 +16,7 @@ from harvest.video.collector import FrameOptions, harvest_video
 from harvest.video.probe import CropBox, detect_crop, probe
 from manifests import schema
 from tests.fixtures.video import make_video
-from tests.harvest.test_frames import Rows, image
+from tests.harvest.video.test_frames import Rows, image
 
 SIZE = (320, 136)
 

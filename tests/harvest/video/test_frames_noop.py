@@ -6,7 +6,7 @@ from pathlib import Path
 
 from manifests import ExitStatus, read, schema
 from tests.fixtures.video import make_video
-from tests.harvest.test_frames_run import run
+from tests.harvest.video.test_frames_run import run
 
 
 def test_start_past_the_end_warns_and_fails_under_strict(tmp_path: Path, capsys) -> None:
