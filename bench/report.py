@@ -35,7 +35,6 @@ import pandas as pd
 from PIL import Image
 
 import manifests
-from curate import columns as cols
 from curate.report import ReportOptions, write_report
 from curate.report.pictures import Pictures
 from curate.report.thumbs import ThumbJob, thumbnails
@@ -75,10 +74,10 @@ def generate(root: Path, rows: int, images: int, seed: int = 0) -> Path:
         schema.SCENE: [f"movie:{s:04d}" for s in scene],
         schema.DUP_CLUSTER: np.where(cluster >= 0, [f"c{c:05d}" for c in cluster], None),
         schema.LICENSE: np.where(search, "by 4.0", None),
-        cols.CREATOR: np.where(search, [f"artist{i % 300}" for i in idx], None),
-        cols.PAGE_URL: np.where(search, [f"https://example.org/{i}" for i in idx], None),
-        cols.LABEL_QUALITY: rng.random(rows).round(3),
-        cols.LABEL_ISSUE: rng.random(rows) < 0.02,
+        schema.CREATOR: np.where(search, [f"artist{i % 300}" for i in idx], None),
+        schema.PAGE_URL: np.where(search, [f"https://example.org/{i}" for i in idx], None),
+        schema.LABEL_QUALITY: rng.random(rows).round(3),
+        schema.LABEL_ISSUE: rng.random(rows) < 0.02,
     })
     manifest = root / "manifest.csv"
     with manifests.update(manifest, command="bench generate") as tx:

@@ -61,7 +61,7 @@ def report_cmd(
     with RichProgress(enabled=not as_json) as progress:
         result = write_report(use_manifest(manifest), out, options, progress)
     if as_json:
-        print_json(result.as_dict())
+        print_json(result.to_dict())
         return
     missing = f", {result.thumbnails_missing} images did not open" if result.thumbnails_missing else ""
     Console().print(f"report: {out} ({result.rows} rows, {result.ok} ok, {result.thumbnails} "
@@ -112,7 +112,7 @@ def export_cmd(
     with RichProgress(enabled=not as_json) as progress:
         report = export(frame, manifest.resolve().parent, outdir, options, progress)
     if as_json:
-        print_json(report.as_dict())
+        print_json(report.to_dict())
         return
     _print_export(report)
 

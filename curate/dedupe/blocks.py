@@ -2,7 +2,7 @@
 
 The ``n`` hashes are cut into ``B`` consecutive blocks. One task per block pair ``(a, b)`` with ``a <= b``
 (``B (B + 1) / 2`` tasks) finds the pairs inside block ``a`` (when ``a == b``) or between the two blocks,
-with the local engine (:mod:`curate.index`: brute force or multi-index hashing), so every pair of the
+with the local engine (:mod:`curate.dedupe.index`: brute force or multi-index hashing), so every pair of the
 whole set is found by exactly one task and the result is the same as the local search, pair for pair.
 
 A cross task searches the two blocks stacked together and keeps only the pairs that straddle them; the
@@ -68,4 +68,4 @@ def block_pairs(packed: np.ndarray, threshold: int, engine: str = "auto",
     for i, j in run_partitions(_search, tasks, executor or ExecutorSpec()):
         out_i.append(i)
         out_j.append(j)
-    return index._sorted_pairs(out_i, out_j)
+    return index.sorted_pairs(out_i, out_j)

@@ -5,8 +5,8 @@ come from the trainer's backbone through its one documented public function,
 ``train.embed.embed(paths, arch, weights)`` (L2-normalised; ``weights`` may be a ``model.pt``
 trained on the dataset). :func:`cosine_pairs` finds every pair at or above a cosine similarity
 exactly, block by block with numpy (about ``n^2/2`` dot products: fine up to ~100,000 images on a
-CPU), and the clusters are keeper-centred as for hashes (:mod:`curate.clusters`): every member at
-least ``similarity`` to its keeper.
+CPU), and the clusters are keeper-centred as for hashes (:mod:`curate.dedupe.clusters`): every member
+at least ``similarity`` to its keeper.
 """
 
 from __future__ import annotations
@@ -14,15 +14,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from manifests import UsageError, schema
+from manifests import schema
+from manifests.progress import Progress
 
-from . import clusters as clustering
 from .hashing import HashOutcome
+from .method import Found, Graph, Method
+
+if TYPE_CHECKING:
+    from .options import DedupeOptions
 
 log = logging.getLogger(__name__)
 
@@ -68,37 +72,29 @@ def embed_rows(frame: pd.DataFrame, root: Path, rows: pd.Index, options: Any, em
     return feats, good
 
 
-def dedupe_embedding(frame: pd.DataFrame, root: Path, options: Any, embedder: Embedder | None = None):
-    """``curate dedupe`` with ``options.method == "embedding"``; returns a :class:`DedupeResult`."""
-    from .stage import DedupeResult, _leaks, _reset, keeper_rank, mark, summarize
+class Embedding(Method):
+    """Cosine similarity of the trainer's backbone features (catches crops, rotations, recolourings)."""
 
-    if not 0 < options.similarity <= 1:
-        raise UsageError(f"--similarity must be in (0, 1], not {options.similarity}")
-    frame = frame.copy()
-    eligible = frame.index[frame[schema.STATUS].isin([schema.OK, schema.DUPLICATE])
-                           & frame[schema.PATH].notna()]
-    rank = keeper_rank(frame, options.keep)
-    _reset(frame, eligible)
-    feats, good = embed_rows(frame, root, eligible, options, embedder or default_embedder())
-    rows, feats = eligible[good], feats[good]
-    clusters_: list[list[int]] = []
-    distances: dict[int, Any] = {}
-    leaks, leaking = pd.DataFrame(columns=["a", "b", "split_a", "split_b"]), 0
-    if len(rows) > 1:
-        pi, pj = cosine_pairs(feats, options.similarity)
-        node_of = np.arange(len(rows), dtype=np.int64).reshape(1, -1)
-        labels = clustering.cluster_rows(node_of, len(rows), pi, pj, rank.loc[rows].to_numpy(),
-                                         options.clusters)
+    name = "embedding"
 
-        def similarity_to_keeper(pos: np.ndarray, keep_pos: np.ndarray) -> np.ndarray:
-            return np.einsum("ij,ij->i", feats[pos], feats[keep_pos]).round(3)
+    def __init__(self, embedder: Embedder | None = None) -> None:
+        self.embedder = embedder
 
-        clusters_, distances = mark(frame, rows, labels, rank, similarity_to_keeper, "cosine similarity",
-                                    options.conflicts)
-        leaks, leaking = _leaks(frame, rows, labels, node_of, pi, pj)
-    outcome = HashOutcome(hashed=int(good.sum()), failed=int((~good).sum()), reused=0)
-    result = DedupeResult(frame, clusters_, distances, leaks, leaking, outcome)
-    result.summary = summarize(frame, rows, result, options)
-    result.summary.update(method="embedding", arch=options.arch, weights=options.weights,
-                          similarity=options.similarity, threshold=None)
-    return result
+    def find(self, frame: pd.DataFrame, root: Path, eligible: pd.Index, options: DedupeOptions,
+             progress: Progress | None = None) -> Found:
+        feats, good = embed_rows(frame, root, eligible, options, self.embedder or default_embedder())
+        rows, feats = eligible[good], feats[good]
+        found = Found(rows, None, HashOutcome(hashed=int(good.sum()), failed=int((~good).sum()), reused=0))
+        if len(rows) > 1:
+            pi, pj = cosine_pairs(feats, options.similarity)
+
+            def similarity_to_keeper(pos: np.ndarray, keep_pos: np.ndarray) -> np.ndarray:
+                return np.einsum("ij,ij->i", feats[pos], feats[keep_pos]).round(3)
+
+            node_of = np.arange(len(rows), dtype=np.int64).reshape(1, -1)
+            found.graph = Graph(node_of, len(rows), pi, pj, similarity_to_keeper, "cosine similarity")
+        return found
+
+    def summary(self, options: DedupeOptions) -> dict[str, Any]:
+        return {"method": "embedding", "arch": options.arch, "weights": options.weights,
+                "similarity": options.similarity, "threshold": None}

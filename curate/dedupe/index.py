@@ -12,7 +12,9 @@ in :data:`ENGINES`; both return exactly the same pairs (``i < j``), sorted:
   numba-compiled kernel. A pair is reported only by the first chunk that finds it, so there are no
   duplicates. ``m`` is chosen from a cost model (probes plus expected comparisons).
 
-``auto`` picks ``brute`` for small inputs and ``mih`` otherwise.
+``auto`` picks ``brute`` for small inputs and ``mih`` otherwise. :func:`curate.dedupe.search.near_pairs`
+is the facade the stages call: these engines on one machine, or the hash blocks of
+:mod:`curate.dedupe.blocks` on a Dask executor.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from itertools import combinations
 import numpy as np
 
 from manifests import UsageError
-from manifests.executor import ExecutorSpec
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,11 @@ def brute_pairs(packed: np.ndarray, threshold: int, workers: int = 1) -> Pairs:
         keep = ii < jj
         out_i.append(ii[keep])
         out_j.append(jj[keep])
-    return _sorted_pairs(out_i, out_j)
+    return sorted_pairs(out_i, out_j)
 
 
-def _sorted_pairs(out_i: list[np.ndarray], out_j: list[np.ndarray]) -> Pairs:
+def sorted_pairs(out_i: list[np.ndarray], out_j: list[np.ndarray]) -> Pairs:
+    """Pieces of pairs found apart (blocks, chunks, threads) as one pair list sorted by ``(i, j)``."""
     if not out_i:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     i = np.concatenate(out_i).astype(np.int64)
@@ -141,7 +143,7 @@ def mih_pairs(packed: np.ndarray, threshold: int, workers: int = 1, chunks: int 
                 i, j = job.result()
                 out_i.append(i)
                 out_j.append(j)
-    return _sorted_pairs(out_i, out_j)
+    return sorted_pairs(out_i, out_j)
 
 
 def auto_pairs(packed: np.ndarray, threshold: int, workers: int = 1) -> Pairs:
@@ -158,15 +160,3 @@ def check_engine(engine: str) -> None:
     if engine not in ENGINES:
         raise UsageError(f"unknown --index {engine!r} (choose from {', '.join(ENGINES)})")
 
-
-def near_pairs(packed: np.ndarray, threshold: int, engine: str = "auto", workers: int = 1,
-               executor: ExecutorSpec | None = None) -> Pairs:
-    """All pairs of rows within ``threshold`` bits of each other, with the named engine; on a Dask
-    ``executor`` the search is cut into hash blocks (:mod:`curate.blocks`), with the same pairs."""
-    check_engine(engine)
-    packed = np.asarray(packed, dtype=np.uint8)
-    if executor is not None and executor.distributed:
-        from .blocks import block_pairs
-
-        return block_pairs(packed, int(threshold), engine, executor)
-    return ENGINES[engine](packed, int(threshold), workers)

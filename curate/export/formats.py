@@ -23,7 +23,7 @@ import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 from PIL import Image, ImageOps
@@ -31,12 +31,10 @@ from PIL import Image, ImageOps
 from manifests import MissingToolError, UsageError, schema
 from manifests.progress import NoProgress, Progress
 
-from ..columns import is_search
+from ..frames import is_search
 from .files import (
     ATTRIBUTION_FILE,
     LABELS_FILE,
-    ExportOptions,
-    ExportReport,
     Item,
     check_foreign,
     metadata,
@@ -48,6 +46,10 @@ from .files import (
     write_labels,
     write_state,
 )
+from .result import ExportReport
+
+if TYPE_CHECKING:
+    from .stage import ExportOptions
 
 
 class Exporter:
@@ -102,7 +104,7 @@ class Exporter:
 
         def one(item: Item) -> str:
             try:
-                return place(item.src, outdir / rel_of[item.index], options)
+                return place(item.src, outdir / rel_of[item.index], options.copy, options.resize)
             except OSError as exc:
                 return f"failed: {item.src}: {exc}"
             finally:

@@ -10,7 +10,7 @@ one-line message), so CI can fail with the whole list at once:
 - ``groups``: no value of a group column (street, scene, video, post_id, dup_cluster, ... or the ones
   named) is in two splits;
 - ``near_copies``: no two ok rows in different splits have stored perceptual hashes within the
-  threshold (``curate dedupe``'s default for the hash size), found with :mod:`curate.index`;
+  threshold (``curate dedupe``'s default for the hash size), found with :mod:`curate.dedupe.search`;
 - ``label_issues``: no val/test row flagged ``label_issue`` with ``label_quality`` under a threshold.
 """
 
@@ -27,7 +27,7 @@ import pandas as pd
 import manifests
 from manifests import ManifestError, schema
 
-from ..dedupe import clusters, hashing, index
+from ..dedupe import clusters, hashing, search
 
 HASH_COLUMNS = (schema.PHASH, schema.DHASH, schema.AHASH, schema.WHASH)
 SHOWN = 5  # examples named in one problem line
@@ -129,7 +129,7 @@ def check_near_copies(frame: pd.DataFrame, threshold: int | None, result: CheckR
         return
     bits = length * 4
     limit = clusters.default_threshold(bits) if threshold is None else threshold
-    i, j = index.near_pairs(hashing.hex_to_bits(hexes.tolist(), length), limit)
+    i, j = search.near_pairs(hashing.hex_to_bits(hexes.tolist(), length), limit)
     split = part.loc[hexes.index, schema.SPLIT].to_numpy(dtype=object)
     across = split[i] != split[j]
     if across.any():

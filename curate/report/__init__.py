@@ -2,6 +2,7 @@
 pieces (:mod:`~curate.report.markup`), picture sections (:mod:`~curate.report.pictures`) and cached
 thumbnails (:mod:`~curate.report.thumbs`)."""
 
-from .stage import ReportOptions, ReportResult, build_report, split_deviation, write_report
+from .options import ReportOptions, ReportResult
+from .stage import build_report, split_deviation, write_report
 
 __all__ = ["ReportOptions", "ReportResult", "build_report", "split_deviation", "write_report"]

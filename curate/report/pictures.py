@@ -18,14 +18,14 @@ import pandas as pd
 from manifests import schema
 from manifests.progress import Progress
 
-from .. import columns as cols
+from .. import frames
 from ..balance import tiebreak
 from ..tables import MISSING, as_text, natural_sorted, plural
 from .markup import Section, esc, figure, table
 from .thumbs import data_uri, job_for, thumbnails
 
 if TYPE_CHECKING:
-    from .stage import ReportOptions
+    from .options import ReportOptions
 
 _DISTANCE = re.compile(r"distance (\d+)")
 MAX_MEMBERS = 12  # images shown per duplicate cluster
@@ -116,34 +116,34 @@ class Pictures:
 
     def issues(self) -> Section:
         frame, parts = self.frame, []
-        if cols.LABEL_ISSUE in frame.columns:
-            flagged = frame[cols.truthy(frame[cols.LABEL_ISSUE])]
+        if schema.LABEL_ISSUE in frame.columns:
+            flagged = frame[frames.truthy(frame[schema.LABEL_ISSUE])]
             per = as_text(flagged[schema.LABEL]).value_counts().rename("label issues")
             parts.append(f"<p>{plural(len(flagged), 'row')} flagged as possibly mislabelled.</p>"
                          + table(per.rename_axis("label").to_frame()))
         if not self.issues_rows.empty:
             figs = []
             for i, r in self.issues_rows.iterrows():
-                quality = r.get(cols.LABEL_QUALITY)
-                suggested = r.get(cols.SUGGESTED_LABEL)
+                quality = r.get(schema.LABEL_QUALITY)
+                suggested = r.get(schema.SUGGESTED_LABEL)
                 text = f"{esc(r[schema.LABEL])}" + (f" → {esc(suggested)}" if pd.notna(suggested) else "")
                 text += f", quality {float(quality):.2f}" if pd.notna(quality) else ""
                 figs.append(self._figure(i, text))
             parts.append("<h3>lowest label quality</h3><div class='thumbs' style='max-width:none'>"
                          + "".join(figs) + "</div>")
-        if cols.DUP_CONFLICT in frame.columns and frame[cols.DUP_CONFLICT].notna().any():
-            rows = frame[frame[cols.DUP_CONFLICT].notna()]
+        if schema.DUP_CONFLICT in frame.columns and frame[schema.DUP_CONFLICT].notna().any():
+            rows = frame[frame[schema.DUP_CONFLICT].notna()]
             parts.append(f"<h3>near-duplicates with conflicting labels ({len(rows)})</h3>"
-                         + table(rows[[schema.PATH, schema.LABEL, cols.DUP_CONFLICT]]
+                         + table(rows[[schema.PATH, schema.LABEL, schema.DUP_CONFLICT]]
                                  .head(self.options.attribution), index=False))
         if not parts:
-            parts.append(f"<p class='note'>No label-issue columns ({cols.LABEL_QUALITY}, "
-                         f"{cols.LABEL_ISSUE}, {cols.DUP_CONFLICT}) in this manifest.</p>")
+            parts.append(f"<p class='note'>No label-issue columns ({schema.LABEL_QUALITY}, "
+                         f"{schema.LABEL_ISSUE}, {schema.DUP_CONFLICT}) in this manifest.</p>")
         return Section("issues", "Label issues", "".join(parts))
 
 
 def _sample(frame: pd.DataFrame, options: ReportOptions) -> pd.DataFrame:
-    ok = frame[cols.is_ok(frame)]
+    ok = frame[frames.is_ok(frame)]
     keys = pd.DataFrame({"label": as_text(ok[schema.LABEL]),
                          "split": as_text(ok[schema.SPLIT]) if schema.SPLIT in ok else MISSING,
                          "order": tiebreak(ok, options.seed)}, index=ok.index)
@@ -181,12 +181,12 @@ def _distance(row: pd.Series, keeper: pd.Series) -> str:
 
 
 def _issue_rows(frame: pd.DataFrame, options: ReportOptions) -> pd.DataFrame:
-    if cols.LABEL_QUALITY not in frame.columns:
+    if schema.LABEL_QUALITY not in frame.columns:
         return frame.iloc[:0]
-    quality = pd.to_numeric(frame[cols.LABEL_QUALITY], errors="coerce")
+    quality = pd.to_numeric(frame[schema.LABEL_QUALITY], errors="coerce")
     mask = quality.notna()
-    if cols.LABEL_ISSUE in frame.columns:
-        mask &= cols.truthy(frame[cols.LABEL_ISSUE])
+    if schema.LABEL_ISSUE in frame.columns:
+        mask &= frames.truthy(frame[schema.LABEL_ISSUE])
     return frame.loc[quality[mask].sort_values(kind="stable").index[:options.clusters]]
 
 
@@ -196,7 +196,7 @@ def leaks_section(frame: pd.DataFrame, options: ReportOptions) -> Section:
         return Section("leaks", "Leaks across splits", "<p class='note'>No split yet.</p>")
     placed = frame[frame[schema.SPLIT].notna()]
     found = []
-    for column in [schema.DUP_CLUSTER, *cols.group_columns(frame)]:
+    for column in [schema.DUP_CLUSTER, *frames.group_columns(frame)]:
         if column not in placed.columns:
             continue
         spread = placed[placed[column].notna()].groupby(column)[schema.SPLIT].nunique()

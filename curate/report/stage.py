@@ -4,7 +4,7 @@ Sections: counts per label; per group column a label x group heatmap (top groups
 class counts per split with the largest deviation; sources and engines; image size and aspect
 histograms; a seeded contact sheet per class and split; duplicate clusters side by side with their
 distances; failed rows by reason; label issues and leaks; licence and attribution of search rows; and
-the lineage log as a timeline. The picture sections live in :mod:`curate.report_images`.
+the lineage log as a timeline. The picture sections live in :mod:`curate.report.pictures`.
 
 Example::
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,10 @@ import manifests
 from manifests import schema
 from manifests.progress import Progress
 
-from .. import columns as cols
+from .. import frames
 from ..tables import MISSING, as_text, crosstab, plural, top_columns
 from .markup import Section, bars, esc, heatmap_table, histogram_svg, page, table
+from .options import ReportOptions, ReportResult
 from .pictures import Pictures, leaks_section
 
 log = logging.getLogger(__name__)
@@ -37,53 +37,8 @@ log = logging.getLogger(__name__)
 SET_ASIDE = (schema.DUPLICATE, schema.OVER_CAP)  # not failures: rows a curate stage put aside
 
 
-@dataclass(frozen=True)
-class ReportOptions:
-    """What the report shows.
-
-    Args:
-        top: groups shown per heatmap; the others are summed into one "other (N)" column.
-        per_cell: images per class and split in the contact sheet.
-        clusters: duplicate clusters shown (mixed-label clusters first, then the largest).
-        examples: example rows shown per failure reason and per leak.
-        attribution: attribution rows listed (all of them go to ``curate export``'s ATTRIBUTION.md).
-        thumb_size: longer side of a thumbnail in pixels.
-        seed: picks the contact sheet's samples (the same seed shows the same images).
-        workers: threads making thumbnails (default: 2 per CPU, at most 8).
-        cache: keep thumbnails in ``.cache/thumbs/`` beside the manifest.
-        thin: heatmap cells under this count are outlined.
-    """
-
-    top: int = 12
-    per_cell: int = 6
-    clusters: int = 24
-    examples: int = 5
-    attribution: int = 300
-    thumb_size: int = 128
-    seed: int = 0
-    workers: int | None = None
-    cache: bool = True
-    thin: int = 5
-
-
-@dataclass
-class ReportResult:
-    """What was written: the page, its sections, rows and thumbnails."""
-
-    path: Path
-    rows: int
-    ok: int
-    sections: list[str] = field(default_factory=list)
-    thumbnails: int = 0
-    thumbnails_missing: int = 0
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "path": str(self.path)}
-
-
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[cols.is_ok(frame)]
+    return frame[frames.is_ok(frame)]
 
 
 def counts_section(frame: pd.DataFrame) -> Section:
@@ -101,7 +56,7 @@ def counts_section(frame: pd.DataFrame) -> Section:
 
 def groups_section(frame: pd.DataFrame, options: ReportOptions) -> Section:
     ok = ok_rows(frame)
-    found = cols.group_columns(frame)
+    found = frames.group_columns(frame)
     if not found:
         return Section("groups", "Labels by group", "<p class='note'>No group column (street, scene, "
                        "video, post_id, author, creator, subreddit) in this manifest.</p>")
@@ -147,13 +102,13 @@ def splits_section(frame: pd.DataFrame) -> Section:
 
 def sources_section(frame: pd.DataFrame) -> Section:
     source = as_text(frame[schema.SOURCE])
-    status_ok = cols.is_ok(frame)
+    status_ok = frames.is_ok(frame)
     per = pd.DataFrame({"rows": source.value_counts(), "ok": source[status_ok].value_counts()})
     per = per.fillna(0).astype(int).sort_values("rows", ascending=False)
     per["ok share"] = (per["ok"] / per["rows"].replace(0, 1)).map("{:.1%}".format)
     per.index.name = "source"
     body = table(per)
-    for column in (cols.PROVIDER, cols.QUERY):
+    for column in (schema.PROVIDER, schema.QUERY):
         if column in frame.columns and frame[column].notna().any():
             counts = as_text(frame.loc[status_ok, column]).value_counts().head(30)
             body += f"<h3>ok rows by {esc(column)}</h3>" + bars(counts)
@@ -193,17 +148,17 @@ def failed_section(frame: pd.DataFrame, options: ReportOptions) -> Section:
 
 
 def attribution_section(frame: pd.DataFrame, options: ReportOptions) -> Section:
-    rows = frame[cols.is_search(frame) & cols.is_ok(frame)]
+    rows = frame[frames.is_search(frame) & frames.is_ok(frame)]
     if rows.empty:
         return Section("attribution", "Licences and attribution",
                        "<p class='note'>No search rows (no source search:&lt;engine&gt;, no licence "
                        "column values).</p>")
-    present = [c for c in (schema.PATH, schema.SOURCE, *cols.ATTRIBUTION) if c in rows.columns]
+    present = [c for c in (schema.PATH, schema.SOURCE, *frames.ATTRIBUTION) if c in rows.columns]
     licences = as_text(rows[schema.LICENSE]) if schema.LICENSE in rows else pd.Series(MISSING, rows.index)
     listed = rows[present].head(options.attribution)
     more = len(rows) - len(listed)
     body = ("<h3>ok search rows per licence</h3>" + bars(licences.value_counts())
-            + table(listed, index=False, links=(cols.PAGE_URL, cols.CREATOR_URL, cols.LICENSE_URL,
+            + table(listed, index=False, links=(schema.PAGE_URL, schema.CREATOR_URL, schema.LICENSE_URL,
                                                 schema.ORIGIN))
             + (f"<p class='note'>... and {more} more (curate export writes them all to "
                "ATTRIBUTION.md).</p>" if more > 0 else ""))
@@ -237,7 +192,7 @@ def build_report(frame: pd.DataFrame, root: Path, options: ReportOptions,
                 pictures.duplicates(), failed_section(frame, options), pictures.issues(),
                 leaks_section(frame, options), attribution_section(frame, options),
                 lineage_section(entries or [])]
-    ok = int(cols.is_ok(frame).sum())
+    ok = int(frames.is_ok(frame).sum())
     subtitle = (f"{plural(len(frame), 'row')}, {ok} ok. Made by <code>curate report</code>; "
                 f"contact sheet seed {options.seed}.")
     result = ReportResult(Path(), len(frame), ok, [s.id for s in sections], pictures.made,

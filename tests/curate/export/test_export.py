@@ -13,7 +13,6 @@ import pytest
 
 import manifests
 from curate import cli
-from curate import columns as cols
 from curate.export import ExportOptions, export, safe_names
 from curate.export.formats import FORMATS, exporter
 from manifests import InputError, UsageError, schema
@@ -91,7 +90,7 @@ def test_hf_loads_with_datasets_and_keeps_attribution(dataset: Dataset, tmp_path
     for split, counts in expected.items():
         assert Counter(loaded[split]["label"]) == counts
     train = loaded["train"]
-    creators = {c for c in train[cols.CREATOR] if c}
+    creators = {c for c in train[schema.CREATOR] if c}
     assert creators == {"artist0", "artist1", "artist2"}  # attribution survives as metadata
     assert train[0]["image"].size[0] > 0
 
@@ -128,8 +127,8 @@ def test_webdataset_shards_load_with_webdataset(dataset: Dataset, tmp_path: Path
             image = sample.get("jpg") or sample.get("png")
             assert image.size[0] > 0 and sample["json"]["split"] == split
             got[classes[sample["cls"]]] += 1
-            if sample["json"].get(cols.CREATOR):  # attribution travels in each sample's .json
-                creators.add(sample["json"][cols.CREATOR])
+            if sample["json"].get(schema.CREATOR):  # attribution travels in each sample's .json
+                creators.add(sample["json"][schema.CREATOR])
         assert got == expected
     assert creators == {f"artist{i}" for i in range(4)}
 
@@ -142,7 +141,7 @@ def test_attribution_survives_export(dataset: Dataset, tmp_path: Path) -> None:
         assert f"artist{i}" in text and f"https://example.org/p/{i}" in text
     assert "by-sa 4.0" in text and "Seahorse & friends #0" in text
     table = pd.read_csv(out / "dataset.csv")
-    assert table[cols.CREATOR].notna().sum() == 4 and (out / table["path"]).map(Path.is_file).all()
+    assert table[schema.CREATOR].notna().sum() == 4 and (out / table["path"]).map(Path.is_file).all()
 
 
 def test_reexport_is_incremental_and_touches_only_its_own_files(dataset: Dataset, tmp_path: Path) -> None:

@@ -1,11 +1,5 @@
-"""Columns the report and the export read that other stages declare, and the group columns they show.
-
-Column names live in :mod:`manifests.schema`. A few that ``curate report`` and ``curate export`` show
-(``creator``, ``page_url`` ... from ``harvest search``; ``label_quality``, ``label_issue``,
-``dup_conflict`` from the label-issue stage) are being declared there by other work in flight; until
-they land, :func:`_declared` falls back to the name that work documents, so the report shows the columns
-the moment a manifest has them.
-"""
+"""Row selections the report and the export share: ok rows, search rows and their attribution, flags,
+and the group columns shown. Column names are :mod:`manifests.schema`'s."""
 
 from __future__ import annotations
 
@@ -14,27 +8,9 @@ import pandas as pd
 import manifests
 from manifests import schema
 
-
-def _declared(constant: str, fallback: str) -> str:
-    """``schema.<constant>`` once it is declared, else the documented name (replace when it lands)."""
-    return str(getattr(schema, constant, fallback))
-
-
-CREATOR = _declared("CREATOR", "creator")
-CREATOR_URL = _declared("CREATOR_URL", "creator_url")
-PAGE_URL = _declared("PAGE_URL", "page_url")
-LICENSE_URL = _declared("LICENSE_URL", "license_url")
-PROVIDER = _declared("PROVIDER", "provider")
-ENGINE = _declared("ENGINE", "engine")
-QUERY = _declared("QUERY", "query")
-LABEL_QUALITY = _declared("LABEL_QUALITY", "label_quality")
-LABEL_ISSUE = _declared("LABEL_ISSUE", "label_issue")
-SUGGESTED_LABEL = _declared("SUGGESTED_LABEL", "suggested_label")
-DUP_CONFLICT = _declared("DUP_CONFLICT", "dup_conflict")
-
 # Attribution of a row, in the order ATTRIBUTION.md and the report's table show it.
-ATTRIBUTION = (schema.TITLE, CREATOR, CREATOR_URL, schema.LICENSE, LICENSE_URL, PAGE_URL, PROVIDER,
-               schema.ORIGIN)
+ATTRIBUTION = (schema.TITLE, schema.CREATOR, schema.CREATOR_URL, schema.LICENSE, schema.LICENSE_URL,
+               schema.PAGE_URL, schema.PROVIDER, schema.ORIGIN)
 # Shown beside the recorded group columns: not a group, but the table that exposes a source's leak.
 REPORT_EXTRAS = (schema.SUBREDDIT,)
 SEARCH_PREFIX = "search:"
@@ -53,7 +29,7 @@ def is_search(frame: pd.DataFrame) -> pd.Series:
     mask = pd.Series(False, index=frame.index)
     if source is not None:
         mask |= source.str.startswith(SEARCH_PREFIX)
-    for col in (schema.LICENSE, CREATOR):
+    for col in (schema.LICENSE, schema.CREATOR):
         if col in frame.columns:
             mask |= frame[col].notna()
     return mask.astype(bool)
