@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,8 @@ from PIL import Image, ImageOps
 
 from manifests import InputError, UsageError, lineage, schema
 from manifests.images import write_once
+
+from .contract import StageResult
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +90,27 @@ class AugmentOptions:
 
 
 @dataclass
-class AugmentReport:
+class AugmentReport(StageResult):
     """Copies written per (label, by value), and the shares before and after."""
 
     copies: dict[str, int] = field(default_factory=dict)
     shares: dict[str, tuple[float, float]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
+    by: str = schema.SOURCE
+    to_share: float = 0.4
 
     @property
     def total(self) -> int:
         return sum(self.copies.values())
+
+    def data(self) -> dict[str, Any]:
+        return {"copies": self.copies, "shares": self.shares, "failed": self.failed}
+
+    def lines(self) -> list[str]:
+        out = [] if self.copies else [f"every {self.by} already holds {self.to_share:.0%} of its label: "
+                                      "nothing to add"]
+        return [*out, f"{self.total} augmented row{'s' if self.total != 1 else ''} added"
+                + (" (dry run: nothing written)" if self.dry_run else "")]
 
 
 def plan(frame: pd.DataFrame, options: AugmentOptions) -> dict[tuple[str, str], int]:
@@ -126,7 +140,7 @@ def augment(frame: pd.DataFrame, root: Path, options: AugmentOptions,
     if schema.DERIVED_FROM not in frame.columns:
         frame = frame.assign(**{schema.DERIVED_FROM: pd.Series(pd.NA, index=frame.index, dtype="string")})
     rng = np.random.default_rng(options.seed)
-    report = AugmentReport()
+    report = AugmentReport(by=options.by, to_share=options.to_share)
     new_rows: list[dict[str, object]] = []
     base = frame[(frame[schema.STATUS] == schema.OK) & frame[schema.DERIVED_FROM].isna()]
     for (label, value), extra in plan(frame, options).items():

@@ -1,5 +1,7 @@
-"""``curate``: the command line (one Typer app; the work lives in the curate library packages)."""
+"""``curate``: the command line (one Typer app, :mod:`curate.cli.commands`; the work lives in the curate
+library packages)."""
 
-from .app import ENGINE_NAMES, METHOD_NAMES, app, main
+from .commands import COMMANDS, app, main
+from .options import ENGINE_NAMES, METHOD_NAMES
 
-__all__ = ["ENGINE_NAMES", "METHOD_NAMES", "app", "main"]
+__all__ = ["COMMANDS", "ENGINE_NAMES", "METHOD_NAMES", "app", "main"]

@@ -1,27 +1,20 @@
-"""``curate label-issues`` and ``curate check``: the data-quality commands (registered on curate's app).
+"""``curate label-issues`` and ``curate check``: the data-quality commands.
 
-Parsing and printing only; the work is in :mod:`curate.label_issues` and :mod:`curate.check`.
+Parsing only; the work is in :mod:`curate.quality.label_issues` and :mod:`curate.quality.check`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from manifests import ExitStatus
 from manifests.cliargs import DEFAULT_MANIFEST, ManifestArg, use_manifest
-from manifests.console import print_json
 
-from .app import DryRunOpt, JsonOpt, OutputOpt, _columns, app
-
-if TYPE_CHECKING:
-    from ..quality.label_issues import LabelIssueReport
-
-PLAIN = {"markup": False, "highlight": False, "soft_wrap": True}
+from .options import Command, DryRunOpt, JsonOpt, OutputOpt, columns
+from .render import show
+from .views import label_issue_tables
 
 LABEL_EPILOG = """Examples:
 
@@ -35,7 +28,6 @@ LABEL_EPILOG = """Examples:
 """
 
 
-@app.command("label-issues", epilog=LABEL_EPILOG)
 def label_issues_cmd(
     manifest: ManifestArg = DEFAULT_MANIFEST,
     predictions: Annotated[Path | None, typer.Option(help="Out-of-fold predictions of train --folds "
@@ -63,7 +55,7 @@ def label_issues_cmd(
                                                "status=mislabelled (logged).")] = None,
     worst: Annotated[int, typer.Option(help="Rows of lowest label quality to list.")] = 20,
     dry_run: DryRunOpt = False, as_json: JsonOpt = False, output: OutputOpt = None,
-) -> None:
+) -> int:
     """Find mislabelled and off-topic images with cleanlab on out-of-fold probabilities.
 
     Writes label_quality (0-1), label_issue, suggested_label and off_topic (0-1, low = far from every
@@ -76,7 +68,7 @@ def label_issues_cmd(
 
     options = LabelIssueOptions(
         predictions=predictions, folds=folds, arch=arch, weights=weights, epochs=epochs, img_size=img_size,
-        device=device, fold_groups=_columns(fold_groups), train_args=tuple(train_arg or ()),
+        device=device, fold_groups=columns(fold_groups), train_args=tuple(train_arg or ()),
         retrain=retrain, filter_by=filter_by, off_topic=off_topic, relabel=relabel, drop=drop, worst=worst)
     use_manifest(manifest)
     table, path, trained = ensure_predictions(manifest, read(manifest), options)
@@ -86,34 +78,8 @@ def label_issues_cmd(
         tx.details = {"predictions": str(path), "trained": trained, "folds": folds, "arch": arch,
                       "issues": report.issues, "off_topic": report.off_topic, "relabel": relabel,
                       "drop": drop, "relabelled": report.relabelled, "dropped": report.dropped}
-    if as_json:
-        print_json({**report.as_dict(), "changes": tx.changes.as_dict(), "dry_run": dry_run})
-        return
-    _print_label_issues(report, dry_run)
-
-
-def _print_label_issues(report: LabelIssueReport, dry_run: bool) -> None:
-    console = Console()
-    for column, counts in report.by.items():
-        grid = Table(title=f"label issues by {column}")
-        for name in (column, "rows", "label issues", "off-topic"):
-            grid.add_column(name, justify="left" if name == column else "right")
-        for key, c in list(counts.items())[:20]:
-            grid.add_row(key, str(c["rows"]), str(c["issues"]), str(c["off_topic"]))
-        console.print(grid)
-    for row in report.worst:
-        flag = "issue" if row["label_issue"] else "     "
-        console.print(f"{row['label_quality']:.3f} {flag} {row['path']} ({row['label']}"
-                      + (f" -> {row['suggested']}" if row["suggested"] else "")
-                      + f"), off_topic {row['off_topic']:.3f}", **PLAIN)
-    source = "trained now" if report.trained else "reused"
-    console.print(f"{report.scored} rows scored ({source}: {report.predictions}): {report.issues} label "
-                  f"issues, {report.off_topic} off-topic candidates"
-                  + (f", {report.unscored} usable rows not scored" if report.unscored else "")
-                  + (f"; {report.relabelled} relabelled" if report.relabelled else "")
-                  + (f"; {report.dropped} marked mislabelled" if report.dropped else "") + ".", **PLAIN)
-    if dry_run:
-        console.print("dry run: nothing written")
+    report.record(tx.changes, dry_run)
+    return show(report, as_json, label_issue_tables)
 
 
 CHECK_EPILOG = """Examples:
@@ -126,7 +92,6 @@ CHECK_EPILOG = """Examples:
 """
 
 
-@app.command("check", epilog=CHECK_EPILOG)
 def check_cmd(
     manifest: ManifestArg = DEFAULT_MANIFEST,
     full: Annotated[bool, typer.Option("--full", help="Verify the sha256 of every file, not a sample."
@@ -148,17 +113,10 @@ def check_cmd(
     from ..quality.check import CheckOptions, check_manifest
 
     use_manifest(manifest, quiet=as_json)
-    options = CheckOptions(full=full, sample=sample, group_by=_columns(group_by), threshold=threshold,
+    options = CheckOptions(full=full, sample=sample, group_by=columns(group_by), threshold=threshold,
                            max_issue_quality=max_issue_quality, seed=seed)
-    result = check_manifest(manifest, options)
-    if as_json:
-        print_json({"manifest": str(manifest), **result.as_dict()})
-    else:
-        console = Console(stderr=True)
-        for problem in result.problems[:200]:
-            console.print(f"{problem['check']}: {problem['message']}", **PLAIN)
-        if len(result.problems) > 200:
-            console.print(f"... and {len(result.problems) - 200} more (--json lists all)", **PLAIN)
-        console.print(f"{len(result.problems)} problems in {len(result.checks)} checks "
-                      f"({', '.join(result.checks)}).", **PLAIN)
-    return int(ExitStatus.ERROR if result.problems else ExitStatus.OK)
+    return show(check_manifest(manifest, options), as_json, stderr=True)
+
+
+LABEL_ISSUES = Command("label-issues", label_issues_cmd, LABEL_EPILOG)
+CHECK = Command("check", check_cmd, CHECK_EPILOG)

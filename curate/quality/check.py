@@ -25,12 +25,14 @@ from typing import Any
 import pandas as pd
 
 import manifests
-from manifests import ManifestError, schema
+from manifests import ExitStatus, ManifestError, UsageError, schema
 
+from ..contract import StageResult
 from ..dedupe import clusters, hashing, search
 
 HASH_COLUMNS = (schema.PHASH, schema.DHASH, schema.AHASH, schema.WHASH)
 SHOWN = 5  # examples named in one problem line
+LISTED = 200  # problems printed (--json lists all)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -45,19 +47,40 @@ class CheckOptions:
     max_issue_quality: float = 0.1
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.sample < 0:
+            raise UsageError(f"--sample must be at least 0, not {self.sample}")
+        if self.threshold is not None and self.threshold < 0:
+            raise UsageError(f"--threshold must be at least 0, not {self.threshold}")
+        if not 0 <= self.max_issue_quality <= 1:
+            raise UsageError(f"--max-issue-quality takes a label quality in [0, 1], not "
+                             f"{self.max_issue_quality}")
+
 
 @dataclass
-class CheckResult:
-    """The checks run and the problems found (empty: the manifest is clean)."""
+class CheckResult(StageResult):
+    """The checks run and the problems found (empty: the manifest is clean); fails when there are any."""
 
     checks: list[str] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
+    manifest: str = ""
 
     def add(self, check: str, message: str, **extra: Any) -> None:
         self.problems.append({"check": check, "message": message, **extra})
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"clean": not self.problems, "checks": self.checks, "problems": self.problems}
+    def data(self) -> dict[str, Any]:
+        return {"manifest": self.manifest, "clean": not self.problems, "checks": self.checks,
+                "problems": self.problems}
+
+    def lines(self) -> list[str]:
+        out = [f"{p['check']}: {p['message']}" for p in self.problems[:LISTED]]
+        if len(self.problems) > LISTED:
+            out.append(f"... and {len(self.problems) - LISTED} more (--json lists all)")
+        return [*out, f"{len(self.problems)} problems in {len(self.checks)} checks "
+                      f"({', '.join(self.checks)})."]
+
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.ERROR if self.problems else ExitStatus.OK
 
 
 def _names(values: pd.Series) -> str:
@@ -153,7 +176,7 @@ def check_label_issues(frame: pd.DataFrame, below: float, result: CheckResult) -
 
 def check_manifest(manifest: Path, options: CheckOptions) -> CheckResult:
     """Run every check on ``manifest``; see the module docstring."""
-    result = CheckResult(checks=["schema"])
+    result = CheckResult(checks=["schema"], manifest=str(manifest))
     try:
         frame = manifests.read(manifest)
     except ManifestError as exc:

@@ -21,7 +21,7 @@ import logging
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from manifests import GleansetError, InputError, UsageError, schema
+
+from ..contract import StageResult
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,23 @@ class LabelIssueOptions:
     drop: float | None = None
     worst: int = 20
 
+    def __post_init__(self) -> None:
+        if self.filter_by not in FILTERS:
+            raise UsageError(f"unknown --filter-by {self.filter_by!r} (choose from {', '.join(FILTERS)})")
+        for name in ("relabel", "drop"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value <= 1:
+                raise UsageError(f"--{name} takes a label-quality threshold in (0, 1], not {value}")
+        if self.relabel is not None and self.drop is not None:
+            raise UsageError("--relabel and --drop exclude each other")
+        if self.folds < 2:
+            raise UsageError(f"--folds must be at least 2, not {self.folds}")
+        if self.epochs < 1 or self.worst < 0:
+            raise UsageError("--epochs must be at least 1 and --worst at least 0")
+
 
 @dataclass
-class LabelIssueReport:
+class LabelIssueReport(StageResult):
     """What was found: counts, per class and per source/query, the worst rows, what was changed."""
 
     predictions: str
@@ -74,8 +90,20 @@ class LabelIssueReport:
     by: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     worst: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+    def data(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        out = [f"{row['label_quality']:.3f} {'issue' if row['label_issue'] else '     '} {row['path']} "
+               f"({row['label']}" + (f" -> {row['suggested']}" if row["suggested"] else "")
+               + f"), off_topic {row['off_topic']:.3f}" for row in self.worst]
+        source = "trained now" if self.trained else "reused"
+        out.append(f"{self.scored} rows scored ({source}: {self.predictions}): {self.issues} label "
+                   f"issues, {self.off_topic} off-topic candidates"
+                   + (f", {self.unscored} usable rows not scored" if self.unscored else "")
+                   + (f"; {self.relabelled} relabelled" if self.relabelled else "")
+                   + (f"; {self.dropped} marked mislabelled" if self.dropped else "") + ".")
+        return out + self.dry_run_lines()
 
 
 def predictions_path(manifest: Path, options: LabelIssueOptions) -> Path:
@@ -142,17 +170,6 @@ def read_predictions(path: Path) -> pd.DataFrame:
     return table.drop_duplicates(schema.SHA256, keep="last")
 
 
-def _check(options: LabelIssueOptions) -> None:
-    if options.filter_by not in FILTERS:
-        raise UsageError(f"unknown --filter-by {options.filter_by!r} (choose from {', '.join(FILTERS)})")
-    for name in ("relabel", "drop"):
-        value = getattr(options, name)
-        if value is not None and not 0 < value <= 1:
-            raise UsageError(f"--{name} takes a label-quality threshold in (0, 1], not {value}")
-    if options.relabel is not None and options.drop is not None:
-        raise UsageError("--relabel and --drop exclude each other")
-
-
 def read_features(path: Path, table: pd.DataFrame) -> np.ndarray | None:
     """The ``.features.npy`` beside a predictions file, when it has one row per prediction."""
     side = path.with_suffix(".features.npy")
@@ -212,7 +229,6 @@ def find_issues(frame: pd.DataFrame, table: pd.DataFrame, options: LabelIssueOpt
                 features: np.ndarray | None = None) -> tuple[pd.DataFrame, LabelIssueReport]:
     """Score a copy of ``frame`` against a predictions table (and its out-of-fold features, row for
     row, when there are any); relabel or drop only when asked."""
-    _check(options)
     frame = frame.copy()
     rows, labels, probs, classes, pos = _aligned(frame, table)
     if len(np.unique(labels)) < 2:

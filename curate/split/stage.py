@@ -28,6 +28,8 @@ from scipy.sparse.csgraph import connected_components
 
 from manifests import InputError, UsageError, group_columns, schema
 
+from ..contract import StageResult
+from ..text import plural
 from .partition import PartitionOptions, partition
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,23 @@ class SplitOptions:
     random: bool = False
     restarts: int = 8
 
+    def __post_init__(self) -> None:
+        ratios = self.ratios
+        if len(ratios) not in (2, 3) or min(ratios) <= 0 or abs(sum(ratios) - 1.0) > 1e-3:
+            raise UsageError(f"--ratios takes two or three positive numbers summing to 1 (got "
+                             f"{','.join(map(str, ratios))})")
+        if self.group_by and self.random:
+            raise UsageError("--random splits rows one by one; it cannot be combined with --group-by")
+        names = schema.SPLITS[: len(ratios)]
+        for split, _ in self.pins:
+            if split not in names:
+                raise UsageError(f"--pin {split}=... but --ratios gives only {'/'.join(names)}")
+        if self.restarts < 1:
+            raise UsageError(f"restarts must be at least 1, not {self.restarts}")
+
 
 @dataclass
-class SplitReport:
+class SplitReport(StageResult):
     """What a split achieved: rows per class per split, the largest deviation, and warnings."""
 
     splits: tuple[str, ...]
@@ -67,12 +83,21 @@ class SplitReport:
     pinned: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def data(self) -> dict[str, Any]:
         return {"splits": list(self.splits), "ratios": list(self.ratios), "counts": self.counts,
                 "max_deviation": round(self.deviation, 6),
                 "worst": list(self.worst) if self.worst else None, "groups": self.groups,
                 "items": self.items, "assigned": self.assigned, "kept": self.kept,
                 "pinned": self.pinned, "warnings": self.warnings}
+
+    def lines(self) -> list[str]:
+        where = f" ({self.worst[0]} in {self.worst[1]})" if self.worst else ""
+        out = [f"largest deviation from the ratios: {self.deviation:.2%}{where}",
+               f"{self.assigned} rows assigned, {self.kept} kept from the existing split column"
+               + (" (--force to redo them)" if self.kept else "")]
+        out += [f"pinned: {plural(n, 'group')} in {split}" for split, n in self.pinned.items()]
+        out += [f"warning: {line}" for line in self.warnings]
+        return out + self.dry_run_lines()
 
 
 def parse_ratios(text: str) -> tuple[float, ...]:
@@ -118,8 +143,6 @@ def check_grouping(frame: pd.DataFrame, options: SplitOptions) -> None:
     if missing:
         raise InputError(f"no column {missing[0]!r} in the manifest "
                          f"(columns: {', '.join(map(str, frame.columns))})")
-    if options.group_by and options.random:
-        raise UsageError("--random splits rows one by one; it cannot be combined with --group-by")
     if options.group_by or options.random:
         return
     ok = frame[frame[schema.STATUS] == schema.OK]
@@ -249,8 +272,6 @@ def _fixed(keys: pd.Series, items: np.ndarray, existing: pd.Series, names: tuple
     pinned: dict[str, int] = {}
     unknown: list[str] = []
     for split, values in pins:
-        if split not in names:
-            raise UsageError(f"--pin {split}=... but --ratios gives only {'/'.join(names)}")
         for value in values:
             item = item_of.get(value)
             if item is None:
