@@ -4,7 +4,7 @@ The probabilities come from ``train --folds K`` (grouped K-fold; see ``train/fol
 is its predictions file, a CSV with ``sha256``, ``label``, ``fold`` and one ``p_<class>`` column per
 class. :func:`ensure_predictions` reuses that file when it scores every usable row, and otherwise runs
 the trainer's public entry point for the user, as a subprocess (``python -m train run MANIFEST
---folds K ...``), so curate never imports train.
+--folds K ...``, :mod:`curate.trainer`), so curate never imports train.
 
 :func:`find_issues` (frame + options -> new frame + report) feeds the probabilities to cleanlab, the
 well-kept library for confident learning: ``cleanlab.filter.find_label_issues`` flags likely wrong
@@ -18,8 +18,6 @@ below that quality take the suggested label) or ``drop`` (they get ``status=misl
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,9 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from manifests import GleansetError, InputError, UsageError, schema
+from manifests import InputError, UsageError, schema
 
 from ..contract import StageResult
+from ..trainer import run_train, train_argv
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +128,9 @@ def train_command(manifest: Path, path: Path, options: LabelIssueOptions) -> lis
     """
     runs = manifest.resolve().parent / ".cache" / "folds" / (
         f"{manifest.stem}-{options.arch}-k{options.folds}-{time.strftime('%Y%m%d-%H%M%S')}")
-    cmd = [sys.executable, "-m", "train", "run", str(manifest), "--folds", str(options.folds),
-           "--arch", options.arch, "--weights", options.weights, "--epochs", str(options.epochs),
-           "--device", options.device, "--predictions", str(path), "--out", str(runs)]
+    cmd = train_argv("run", str(manifest), "--folds", str(options.folds), "--arch", options.arch,
+                     "--weights", options.weights, "--epochs", str(options.epochs),
+                     "--device", options.device, "--predictions", str(path), "--out", str(runs))
     if options.img_size:
         cmd += ["--img-size", str(options.img_size)]
     if options.fold_groups:
@@ -149,12 +148,7 @@ def ensure_predictions(manifest: Path, frame: pd.DataFrame, options: LabelIssueO
             log.info("reusing out-of-fold predictions %s", path)
             return table, path, False
         log.info("%s does not score every usable row: training the folds again", path)
-    cmd = train_command(manifest, path, options)
-    log.info("running %s", " ".join(cmd))
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False)  # its progress shows on stderr
-    if done.returncode != 0:
-        raise GleansetError(f"train --folds failed (exit {done.returncode}; its error is above): "
-                            f"{' '.join(cmd[1:])}")
+    run_train(train_command(manifest, path, options), "train --folds")
     return read_predictions(path), path, True
 
 
