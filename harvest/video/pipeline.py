@@ -1,9 +1,11 @@
-"""``harvest frames``: every Nth frame of a video, borders cropped, scenes recorded, at decode speed.
+"""The per-video pipeline of ``harvest frames``: every Nth frame of one video, borders cropped, scenes
+recorded, at decode speed.
 
-The core is :func:`harvest_video`, a library function any collector can call on a video file it has
-(the reddit collector uses it on downloaded ``v.redd.it`` videos)::
+:func:`harvest_video` is a library function any collector can call on a video file it has (the frames
+collector on each video, locally or on a Dask worker; the reddit collector on downloaded ``v.redd.it``
+videos)::
 
-    from harvest.video.collector import FrameOptions, harvest_video
+    from harvest.video.pipeline import FrameOptions, harvest_video
     result = harvest_video("/tmp/abc123.mp4", FrameOptions(every=48), sink, store_root="data",
                            extra={"post_id": "abc123"}, label="doom",
                            name="https://v.redd.it/abc123/DASH_720.mp4")
@@ -17,9 +19,7 @@ cropped and scaled by ffmpeg, encoded, stored in the image store under ``store_r
 Per-video failures come back in ``VideoResult`` (``status``/``error``) and as a row with that status
 in ``sink``, never as exceptions; only a missing ffmpeg raises ``MissingToolError``.
 
-``FramesCollector`` runs it over several videos in parallel threads (ffmpeg does the decoding in its
-own processes), resumes an interrupted run from the last frame in the manifest, and skips videos the
-manifest's archive records as finished with the same options (:mod:`harvest.video.resume`).
+:class:`~harvest.video.collector.FramesCollector` runs it over several videos.
 """
 
 from __future__ import annotations
@@ -35,14 +35,12 @@ from typing import Any
 
 from PIL import Image
 
-from manifests import Rows, RowSink, lineage, schema
-from manifests.executor import ExecutorSpec, open_executor
+from manifests import Rows, lineage, schema
 from manifests.progress import Progress, or_none
 
-from ..collector import Collector
 from ..store import store_encoded
 from .decode import DecodePlan, Selection, VideoDecoder
-from .options import FORMATS, FrameOptions, FramesOptions
+from .options import FORMATS, FrameOptions
 from .probe import (
     CropBox,
     CropReport,
@@ -53,18 +51,15 @@ from .probe import (
     probe,
     require_ffmpeg,
 )
-from .resume import ResumePoint, file_stamp, finished_videos, resume_points, video_key
+from .resume import ResumePoint
 from .scenelist import (
-    merge_scene_lists,
     pick_frames,
-    read_scenes_csv,
     scan_scenes,
     scene_length,
     scene_spans,
-    write_scenes_csv,
 )
 from .scenes import SceneRules, dark_reason, scene_id
-from .summary import FramesSummary, VideoResult
+from .summary import VideoResult
 
 log = logging.getLogger(__name__)
 
@@ -255,114 +250,3 @@ def _judge(result: VideoResult, code: int, errors: list[tuple[int, str]], path: 
         result.error = (f"{path}: damaged stream, {len(errors)} decoding errors from about frame "
                         f"{first}; {result.decoded} frames decoded, those before and after the damage "
                         "were kept")
-
-
-class _LockedSink:
-    """A row sink shared by worker threads."""
-
-    def __init__(self, sink: RowSink) -> None:
-        self._sink = sink
-        self._lock = threading.Lock()
-
-    def add(self, row: Mapping[str, Any]) -> None:
-        with self._lock:
-            self._sink.add(row)
-
-    def mark(self, key: str, variant: str, info: Mapping[str, Any]) -> None:
-        with self._lock:
-            self._sink.mark(SOURCE, key, variant, info)
-
-
-class FramesCollector(Collector):
-    """Frames from video files, one decoding pass each, several videos in parallel."""
-
-    name = "frames"
-    source = SOURCE
-    example = "harvest frames kiki.mkv totoro.mkv --every 48 --max-side 720 -m ghibli/manifest.csv"
-    options_type = FramesOptions
-    summary_type = FramesSummary
-    group_columns = (schema.VIDEO, schema.SCENE)
-
-    options: FramesOptions
-
-    def run(self, sink: RowSink, progress: Progress | None = None) -> FramesSummary:
-        """Harvest every video: a bar per video under ``progress``, which counts videos."""
-        require_ffmpeg()
-        opts = self.options
-        check_hwaccel(opts.frames.hwaccel)
-        progress = or_none(progress)
-        summary: FramesSummary = self.new_summary()
-        sampling = opts.frames.sampling()
-        # A scene list to update is read (and one that is not a scene list refused) before any work.
-        earlier = read_scenes_csv(opts.scenes_csv) if opts.scenes_csv is not None else []
-        self.declare_groups(sink)
-        done = finished_videos(sink, sampling)
-        points = resume_points(sink.path, sampling)
-        shared = _LockedSink(sink)
-        cancel = threading.Event()
-
-        def one(video: Path) -> VideoResult:
-            if cancel.is_set():
-                raise KeyboardInterrupt
-            key = video_key(video)
-            if key in done:
-                return VideoResult(key, skipped=True, kept=done[key].get("kept", 0),
-                                   status=done[key].get("status") or schema.OK,
-                                   error=done[key].get("error"))
-            result = harvest_video(key, opts.frames, shared, store_root=sink.path.parent,
-                                   label=opts.label, resume=points.get(key), cancel=cancel,
-                                   progress=progress.task(video.name))
-            if result.status in (schema.OK, schema.DAMAGED):  # finished: a rerun skips it
-                shared.mark(key, sampling, {**result.details(), **file_stamp(key)})
-            return result
-
-        progress.total(len(opts.videos), "videos")
-        if opts.executor is not None and opts.executor.distributed:
-            self._run_remote(opts, one, done, points, shared, summary, progress, sink.path.parent)
-        else:
-            self._run_local(opts, one, summary, progress, cancel)
-        sink.flush()
-        if opts.scenes_csv is not None:
-            ours = {r.video: r.scene_list for r in summary.videos.values() if not r.skipped}
-            summary.scenes_csv = str(write_scenes_csv(opts.scenes_csv, merge_scene_lists(earlier, ours)))
-        summary.merge = sink.stats
-        summary.warn_empty(opts.frames.start, opts.frames.end)
-        sink.details["videos"] = {r.video: {**r.details(), "sampling": sampling, **file_stamp(r.video)}
-                                  for r in summary.videos.values() if not r.skipped}  # audit trail
-        return summary
-
-    @staticmethod
-    def _run_local(opts: FramesOptions, one: Any, summary: FramesSummary, progress: Progress,
-                   cancel: threading.Event) -> None:
-        """Videos on threads of this process (each ffmpeg pass is its own process already)."""
-        executor = open_executor(ExecutorSpec(workers=opts.workers), processes=False, size=len(opts.videos))
-        try:
-            for video, result in zip(opts.videos, executor.map(one, opts.videos), strict=True):
-                summary.add_video(str(video), result, opts.label)
-                progress.advance()
-        except BaseException:  # Ctrl-C: stop the other workers between two frames
-            cancel.set()
-            raise
-        finally:
-            executor.close()
-
-    @staticmethod
-    def _run_remote(opts: FramesOptions, one: Any, done: Mapping[str, Any], points: Mapping[str, Any],
-                    shared: _LockedSink, summary: FramesSummary, progress: Progress, root: Path) -> None:
-        """One video per task on the Dask executor; rows come back to this process's sink."""
-        from .remote import VideoTask, run_videos
-
-        sampling = opts.frames.sampling()
-        todo = [v for v in opts.videos if video_key(v) not in done]
-        for video in opts.videos:
-            if video_key(video) in done:
-                summary.add_video(str(video), one(video), opts.label)
-                progress.advance()
-        tasks = [VideoTask(video_key(v), opts.frames, str(root), opts.label,
-                           points.get(video_key(v))) for v in todo]
-        ran = run_videos(tasks, shared, opts.executor, progress)
-        for video, task in zip(todo, tasks, strict=True):
-            result = ran[task.video]
-            if result.status in (schema.OK, schema.DAMAGED):  # finished: a rerun skips it
-                shared.mark(task.video, sampling, {**result.details(), **file_stamp(task.video)})
-            summary.add_video(str(video), result, opts.label)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harvest.video.collector import FrameOptions, harvest_video
+from harvest.video import FrameOptions, harvest_video
 from harvest.video.probe import CropBox, detect_crop, probe
 from manifests import schema
 from tests.fixtures.video import make_video

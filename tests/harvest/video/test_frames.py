@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harvest.video.collector import FrameOptions, harvest_video
+from harvest.video import FrameOptions, harvest_video
 from harvest.video.probe import CropBox, detect_crop, probe
 from manifests import schema
 from tests.fixtures.video import RATE, cuts, make_video

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harvest.cli import main
-from harvest.video.collector import FrameOptions, FramesCollector, FramesOptions, harvest_video
+from harvest.video import FrameOptions, FramesCollector, FramesOptions, harvest_video
 from manifests import (
     Appender,
     Archive,
