@@ -9,7 +9,7 @@ Anchors, same run, same manifest:
 - ``read``: ``manifests.read`` of the manifest alone (the floor: any report must read the file);
 - ``naive thumbnails``: the same images the report shows, thumbnailed one by one with a full decode
   (``Image.open().convert("RGB").thumbnail()``, no draft mode, one thread, no cache), beside ours
-  (``curate.thumbs.thumbnails``: draft decode on a thread pool, encoded to JPEG, no cache).
+  (``curate.report.thumbs.thumbnails``: draft decode on a thread pool, encoded to JPEG, no cache).
 
 Measured: the report with a cold thumbnail cache, then warm (the cache beside the manifest), and the
 whole ``curate report`` command (process start and imports) warm. CPU seconds (all threads) and wall
