@@ -49,7 +49,8 @@ def make_images(root: Path, n: int) -> list[str]:
 
 
 def timed_hash_batch(args: tuple) -> tuple[list, float]:
-    """``curate.dedupe.hashing``'s task, and the CPU its thread spent in it (the work itself, without the engine)."""
+    """``curate.dedupe.hashing``'s task, and the CPU its thread spent in it (the work itself, without
+    the engine)."""
     from curate.dedupe.hashing import hash_batch
 
     start = time.thread_time()
