@@ -4,7 +4,7 @@
   ``mp4``...), whatever a file name or a ``Content-Type`` claims.
 - :func:`inspect_bytes` / :func:`inspect_file` verify fully (every frame of an animation is decoded),
   name what is wrong (HTML saved as .jpg, a truncated PNG, a decompression bomb) and measure; this is
-  what the image store (``harvest.store``) keeps or refuses.
+  what the image store (:mod:`manifests.store`) keeps or refuses.
 - :func:`decode` opens a file for use: reduced-size decoding (JPEG DCT scaling through
   ``Image.draft`` and, when asked, a box ``reduce()``) that keeps at least ``min_side`` pixels on the
   shorter side, EXIF orientation applied, converted to one mode; for hashing and training.

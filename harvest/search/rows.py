@@ -18,9 +18,9 @@ from typing import Any
 from PIL import Image
 
 from manifests import lineage, schema
+from manifests.store import Limits, store_bytes
 
 from ..fetch import FetchResult
-from ..store import Limits, store_bytes
 from .robots import blocking_directive
 
 

@@ -37,8 +37,8 @@ from PIL import Image
 
 from manifests import Rows, lineage, schema
 from manifests.progress import Progress, or_none
+from manifests.store import store_encoded
 
-from ..store import store_encoded
 from .decode import DecodePlan, Selection, VideoDecoder
 from .options import FORMATS, FrameOptions
 from .probe import (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from manifests.images import (
+from .images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     EXTENSIONS,

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harvest import store
-from manifests import schema
+from manifests import schema, store
 from tests.fixtures import media
 
 
