@@ -5,18 +5,17 @@ searches; it made six augmented copies of each internet image (grayscale, invert
 intensity rescale, log and sigmoid adjustments) so the model would not learn "drawing = rare". This
 stage does that as data: within each label, the rows of every ``--by`` value (a source, an engine) whose
 share of the label is under ``--to-share`` get augmented copies until it is reached (at most
-``max_copies`` per image). Each copy is a new image file in the dataset's image store
-(``images/<sha[:2]>/<sha>.png``) and a new row that keeps the original's label, source and group columns
-and names its original in ``derived_from``; ``curate split`` keeps every copy in its original's split,
-so no augmented copy of a training image can score a validation image.
+``max_copies`` per image). Each copy is a new image file, verified and written by the dataset's image
+store (:mod:`manifests.store`: ``images/<sha[:2]>/<sha>.png``) and a new row that keeps the
+original's label, source and group columns and names its original in ``derived_from``; ``curate
+split`` keeps every copy in its original's split, so no augmented copy of a training image can score a
+validation image.
 
 The sampler alternative needs no new files: ``curate balance --by label,source`` writes weights.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,10 +24,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps
+from PIL import Image
 
-from manifests import InputError, UsageError, lineage, schema
-from manifests.images import write_once
+from manifests import InputError, UsageError, images, lineage, schema
+from manifests.store import encode, store_bytes
 
 from .contract import StageResult
 
@@ -167,28 +166,25 @@ def augment(frame: pd.DataFrame, root: Path, options: AugmentOptions,
 
 def _copy(original: pd.Series, op: str, root: Path, rng: np.random.Generator, report: AugmentReport,
           write: bool) -> dict[str, object] | None:
-    source = root / str(original[schema.PATH])
+    """One augmented copy of a row's image, stored verified in the image store (unless a dry run)."""
     try:
-        with Image.open(source) as img:
-            pixels = np.asarray(ImageOps.exif_transpose(img).convert("RGB"), dtype=np.float64)
-    except (OSError, ValueError) as exc:
-        report.failed.append(f"{original[schema.PATH]}: {exc}")
-        log.warning("cannot augment %s: %s", original[schema.PATH], exc)
+        pixels = np.asarray(images.decode(root / str(original[schema.PATH]), mode="RGB").image,
+                            dtype=np.float64)
+    except images.ImageError as exc:
+        report.failed.append(f"{original[schema.PATH]}: {exc.error}")
+        log.warning("cannot augment %s: %s", original[schema.PATH], exc.error)
         return None
     out = Image.fromarray(np.clip(OPS[op](pixels, rng), 0, 255).astype(np.uint8), "RGB")
-    buffer = io.BytesIO()
-    out.save(buffer, format="PNG")
-    data = buffer.getvalue()
-    sha = hashlib.sha256(data).hexdigest()
-    rel = Path("images") / sha[:2] / f"{sha}.png"
-    if write:
-        write_once(root / rel, data)
+    data = encode(out, "PNG").data
+    info, rel = store_bytes(data, root, write=write)
+    if rel is None:  # the store refused what we encoded: say why rather than add a broken row
+        report.failed.append(f"{original[schema.PATH]}: {info.error}")
+        return None
     row = {k: v for k, v in original.items() if not pd.isna(v)}
-    row.update({schema.SHA256: sha, schema.PATH: rel.as_posix(), schema.FORMAT: "png",
+    row.update({schema.SHA256: info.sha256, schema.PATH: rel.as_posix(), schema.FORMAT: "png",
                 schema.BYTES: len(data), schema.WIDTH: out.width, schema.HEIGHT: out.height,
                 schema.ORIGIN: f"augment:{op}:{original[schema.SHA256]}",
                 schema.DERIVED_FROM: original[schema.SHA256], schema.HARVESTED_AT: lineage.now()})
     for stage in (schema.PHASH, schema.DUP_OF, schema.DUP_CLUSTER, schema.WEIGHT):
         row.pop(stage, None)
     return row
-

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PIL import Image, ImageOps
 
-from manifests import InputError, schema
+from manifests import InputError, images, schema
+from manifests.store import KEEP_FORMATS, output_format, reencode
 
 from .. import frames
 from ..tables import natural_sorted
@@ -34,7 +34,6 @@ LABELS_FILE = "classes.csv"
 ATTRIBUTION_FILE = "ATTRIBUTION.md"
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
-_KEEP_FORMAT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 
 
 @dataclass(frozen=True)
@@ -90,26 +89,17 @@ def write_state(outdir: Path, state: dict[str, Any]) -> None:
 
 def resized_name(name: str, src: Path) -> str:
     """The file name of a resized copy: formats other than JPEG/PNG/WebP are written as PNG."""
-    with Image.open(src) as img:
-        suffix = _KEEP_FORMAT.get(img.format or "", ".png")
-    return str(Path(name).with_suffix(suffix))
+    found = images.header(src)
+    return str(Path(name).with_suffix("." + KEEP_FORMATS[output_format(found[0] if found else None)]))
 
 
 def place(src: Path, dst: Path, copy: bool = False, resize: int | None = None) -> str:
-    """Put one image at ``dst``: ``resized``, ``linked`` or ``copied``."""
+    """Put one image at ``dst``: ``resized`` (:func:`manifests.store.reencode`), ``linked`` or
+    ``copied``. Raises OSError or :class:`~manifests.images.ImageError` when it cannot."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".part")
     if resize:
-        with Image.open(src) as img:
-            fmt = img.format if img.format in _KEEP_FORMAT else "PNG"
-            out = ImageOps.exif_transpose(img)
-            scale = resize / min(out.size)
-            if scale < 1:
-                out = out.resize((max(1, round(out.width * scale)), max(1, round(out.height * scale))),
-                                 Image.Resampling.LANCZOS)
-            if fmt == "JPEG" and out.mode not in ("RGB", "L"):
-                out = out.convert("RGB")
-            out.save(tmp, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        tmp.write_bytes(reencode(src, resize).data)
         tmp.replace(dst)
         return "resized"
     if not copy:

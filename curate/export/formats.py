@@ -11,7 +11,7 @@ hf              ``OUT/{train,validation,test}/<label>/<file>`` and a ``metadata.
                 (``file_name``, ``label``, metadata): ``datasets.load_dataset("imagefolder", ...)``
 fastai          the imagefolder layout and ``labels.csv`` (``fname``, ``label``, ``is_valid``) for
                 ``ImageDataLoaders.from_df``; the test rows in ``test.csv``
-webdataset      ``OUT/<split>/<split>-000000.tar``... with ``.jpg``/``.png``, ``.cls``, ``.json`` per sample
+webdataset      ``OUT/<split>/<split>-000000.tar``... with ``.jpg``/``.png``/``.webp``, ``.cls``, ``.json``
 csv             the imagefolder layout and ``dataset.csv`` (``path``, ``label``, ``split``, metadata)
 ==============  ================================================================================
 """
@@ -19,17 +19,16 @@ csv             the imagefolder layout and ``dataset.csv`` (``path``, ``label``,
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
-from PIL import Image, ImageOps
 
-from manifests import MissingToolError, UsageError, schema
+from manifests import MissingToolError, UsageError, images, schema
 from manifests.progress import NoProgress, Progress
+from manifests.store import KEEP_FORMATS, reencode
 
 from ..frames import is_search
 from .files import (
@@ -105,7 +104,7 @@ class Exporter:
         def one(item: Item) -> str:
             try:
                 return place(item.src, outdir / rel_of[item.index], options.copy, options.resize)
-            except OSError as exc:
+            except (OSError, images.ImageError) as exc:
                 return f"failed: {item.src}: {exc}"
             finally:
                 progress.advance()
@@ -226,10 +225,11 @@ class Csv(Exporter):
 
 
 class WebDataset(Exporter):
-    """Tar shards per split: ``<key>.jpg`` (or ``.png``), ``<key>.cls`` (class index), ``<key>.json``."""
+    """Tar shards per split: ``<key>.jpg`` (or ``.png``, ``.webp``), ``<key>.cls`` (class index),
+    ``<key>.json``."""
 
     name = "webdataset"
-    help = "tar shards per split with .jpg/.png, .cls, .json per sample (--shard-size)"
+    help = "tar shards per split with .jpg/.png/.webp, .cls, .json per sample (--shard-size)"
     example = "curate export data/manifest.csv out --format webdataset --shard-size 5000"
 
     def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
@@ -260,7 +260,7 @@ class WebDataset(Exporter):
                 for item in batch:
                     try:
                         ext, data = _image_bytes(item.src, options.resize)
-                    except OSError as exc:
+                    except (OSError, images.ImageError) as exc:
                         report.failed.append(f"{item.src}: {exc}")
                         continue
                     info = {"label": item.label, "split": item.split,
@@ -300,19 +300,13 @@ def _plain(value: Any) -> Any:
 
 
 def _image_bytes(src: Path, resize: int | None) -> tuple[str, bytes]:
-    """``("jpg", bytes)`` for a JPEG as it is; other formats (and resized images) re-encoded."""
-    with Image.open(src) as img:
-        if img.format == "JPEG" and not resize:
-            return "jpg", src.read_bytes()
-        fmt = "JPEG" if img.format == "JPEG" else "PNG"
-        out = ImageOps.exif_transpose(img)
-        if resize and min(out.size) > resize:
-            scale = resize / min(out.size)
-            out = out.resize((max(1, round(out.width * scale)), max(1, round(out.height * scale))),
-                             Image.Resampling.LANCZOS)
-        buf = io.BytesIO()
-        out.convert("RGB").save(buf, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        return ("jpg" if fmt == "JPEG" else "png"), buf.getvalue()
+    """A sample's image: a JPEG, PNG or WebP as it is, the rest (and resized images) re-encoded by
+    :func:`manifests.store.reencode`, the one resize path of every format (alpha kept)."""
+    found = images.header(src)
+    if not resize and found and found[0] in KEEP_FORMATS:
+        return KEEP_FORMATS[found[0]], src.read_bytes()
+    encoded = reencode(src, resize)
+    return encoded.extension, encoded.data
 
 
 FORMATS: dict[str, type[Exporter]] = {cls.name: cls for cls in (ImageFolder, HuggingFace, Fastai,
