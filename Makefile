@@ -53,8 +53,11 @@ test: venv ffmpeg chromium
 soak: venv ffmpeg
 	SOAK_REPORT=$${SOAK_REPORT:-soak-report.json} $(BIN)/pytest -q -m soak --timeout 3600 tests/soak
 
+# ruff, then the dependency rules of pyproject.toml's [tool.importlinter] (stages import only manifests,
+# no import cycles)
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 demo: venv ffmpeg chromium
 	rm -rf $(DEMO)
@@ -74,4 +77,4 @@ bench: venv ffmpeg
 	$(PY) bench/trainer.py
 
 clean:
-	rm -rf $(DEMO) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(DEMO) .pytest_cache .ruff_cache .hypothesis .import_linter_cache

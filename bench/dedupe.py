@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curate import hashing, index
+from curate.dedupe import hashing, index, search
 from tests.fixtures.transforms import TRANSFORMS, scene
 
 
@@ -129,7 +129,7 @@ def bench_quality(root: Path, photos: int, workers: int, threshold: int = 10) ->
     names = sorted(meta)
     results = list(hashing.hash_files([str(folder / f) for f in names], "phash", 8, workers=workers))
     packed = hashing.hex_to_bits([r[0] for r in results], 16)
-    i, j = index.near_pairs(packed, threshold, workers=workers)
+    i, j = search.near_pairs(packed, threshold, workers=workers)
     ours = {frozenset((names[a], names[b])) for a, b in zip(i, j, strict=True)}
     found = _imagededup().find_duplicates(image_dir=str(folder), max_distance_threshold=threshold,
                                           num_enc_workers=workers, num_dist_workers=workers)

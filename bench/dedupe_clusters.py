@@ -26,7 +26,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dedupe import make_transformed, synthetic_hashes
-from curate import clusters, hashing, index
+from curate.dedupe import clusters, hashing, index, search
 
 
 def _cpu() -> float:
@@ -48,7 +48,7 @@ def purity_table(root: Path, photos: int, workers: int, thresholds: list[int]) -
           "clusters with 2+ photos | largest distance to keeper |")
     print("|---|---|---|---|---|---|")
     for threshold in thresholds:
-        pi, pj = index.near_pairs(bits, threshold)
+        pi, pj = search.near_pairs(bits, threshold)
         for method in clusters.METHODS:
             label = clusters.cluster_rows(node_of, len(uniq), pi, pj, rank, method)
             frame = pd.DataFrame({"c": label, "photo": photo, "rank": rank})

@@ -5,7 +5,7 @@ over HTTP on 127.0.0.1 (``python -m http.server``). Both sides download every UR
 of threads:
 
 - gleanset: ``harvest.fetch.Fetcher.map`` (pooled session, retries, size limit) with each image fully
-  decoded, sha256-hashed and written by ``harvest.store.store_bytes``;
+  decoded, sha256-hashed and written by ``manifests.store.store_bytes``;
 - img2dataset: ``img2dataset.download`` (one process, ``thread_count`` threads), every image decoded
   with OpenCV (its check that the bytes are an image) and the original bytes kept (``resize_mode="no"``,
   ``skip_reencode``), sha256 computed, files output. Its wall time includes starting its worker
@@ -32,7 +32,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harvest.fetch import Fetcher, FetchOptions
-from harvest.store import store_bytes
+from manifests.store import store_bytes
 
 
 def make_images(root: Path, n: int, size: tuple[int, int]) -> int:

@@ -3,7 +3,7 @@
 The set is ``tests/fixtures/noisy.make_noisy``: three classes of coloured shapes in scenes of three
 near-identical shots, 5% of labels flipped, six off-topic images planted. For each (model, K):
 ``train run MANIFEST --folds K`` as a subprocess (wall and CPU seconds of the child), then cleanlab
-through ``curate.label_issues.find_issues``. Anchors in the same run: the cost of one ordinary
+through ``curate.quality.label_issues.find_issues``. Anchors in the same run: the cost of one ordinary
 ``train run`` of the same model and epochs (the folds cost about K of them), and the naive detector
 "argmax of the same out-of-fold probabilities differs from the label" (what cleanlab improves on).
 
@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import manifests
-from curate.label_issues import LabelIssueOptions, find_issues, read_features, read_predictions
+from curate.quality.label_issues import LabelIssueOptions, find_issues, read_features, read_predictions
 from manifests import schema
 from tests.fixtures.noisy import PLANTED, make_noisy
 from train.folds import safe_batch

@@ -3,7 +3,7 @@
 Three jobs run on the same generated files, each in a fresh process, in CPU seconds of the loop alone
 (``time.process_time``; the box is shared, so wall time is noise):
 
-- ``hash``: ``curate.hashing.hash_files`` phash, one process, on 1920x1080 JPEGs and 640x480 PNGs;
+- ``hash``: ``curate.dedupe.hashing.hash_files`` phash, one process, on 1920x1080 JPEGs and 640x480 PNGs;
 - ``verify``: the image store's ``inspect_file`` (full decode) on small JPEGs (20 per 1080p one);
 - ``train``: ``train.data.load_image`` (reduced decode, resize, centre crop) at 224 px.
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 JOBS = {
     "hash": """
-from curate import hashing
+from curate.dedupe import hashing
 t = time.process_time()
 out = list(hashing.hash_files(paths, "phash", 8, workers=1))
 assert all(r[2] is None for r in out)

@@ -9,7 +9,7 @@ Anchors, same run, same manifest:
 - ``read``: ``manifests.read`` of the manifest alone (the floor: any report must read the file);
 - ``naive thumbnails``: the same images the report shows, thumbnailed one by one with a full decode
   (``Image.open().convert("RGB").thumbnail()``, no draft mode, one thread, no cache), beside ours
-  (``curate.thumbs.thumbnails``: draft decode on a thread pool, encoded to JPEG, no cache).
+  (``curate.report.thumbs.thumbnails``: draft decode on a thread pool, encoded to JPEG, no cache).
 
 Measured: the report with a cold thumbnail cache, then warm (the cache beside the manifest), and the
 whole ``curate report`` command (process start and imports) warm. CPU seconds (all threads) and wall
@@ -35,10 +35,9 @@ import pandas as pd
 from PIL import Image
 
 import manifests
-from curate import columns as cols
 from curate.report import ReportOptions, write_report
-from curate.report_images import Pictures
-from curate.thumbs import ThumbJob, thumbnails
+from curate.report.pictures import Pictures
+from curate.report.thumbs import ThumbJob, thumbnails
 from manifests import schema
 
 
@@ -75,10 +74,10 @@ def generate(root: Path, rows: int, images: int, seed: int = 0) -> Path:
         schema.SCENE: [f"movie:{s:04d}" for s in scene],
         schema.DUP_CLUSTER: np.where(cluster >= 0, [f"c{c:05d}" for c in cluster], None),
         schema.LICENSE: np.where(search, "by 4.0", None),
-        cols.CREATOR: np.where(search, [f"artist{i % 300}" for i in idx], None),
-        cols.PAGE_URL: np.where(search, [f"https://example.org/{i}" for i in idx], None),
-        cols.LABEL_QUALITY: rng.random(rows).round(3),
-        cols.LABEL_ISSUE: rng.random(rows) < 0.02,
+        schema.CREATOR: np.where(search, [f"artist{i % 300}" for i in idx], None),
+        schema.PAGE_URL: np.where(search, [f"https://example.org/{i}" for i in idx], None),
+        schema.LABEL_QUALITY: rng.random(rows).round(3),
+        schema.LABEL_ISSUE: rng.random(rows) < 0.02,
     })
     manifest = root / "manifest.csv"
     with manifests.update(manifest, command="bench generate") as tx:
@@ -125,7 +124,7 @@ def main() -> None:
         options = ReportOptions()
         read_cpu, read_wall, frame = timed(lambda: manifests.read(manifest))
         Pictures.make(frame, manifest.parent, ReportOptions(cache=False, per_cell=0, clusters=0))  # imports
-        from curate.report_images import _clusters, _issue_rows, _sample
+        from curate.report.pictures import _clusters, _issue_rows, _sample
         rows = pd.concat([_sample(frame, options), *_clusters(frame, options), _issue_rows(frame, options)])
         paths = [manifest.parent / p for p in rows[schema.PATH]]
         naive_cpu, naive_wall, _ = timed(lambda: naive(paths, options.thumb_size))

@@ -49,8 +49,9 @@ def make_images(root: Path, n: int) -> list[str]:
 
 
 def timed_hash_batch(args: tuple) -> tuple[list, float]:
-    """``curate.hashing``'s task, and the CPU its thread spent in it (the work itself, without the engine)."""
-    from curate.hashing import hash_batch
+    """``curate.dedupe.hashing``'s task, and the CPU its thread spent in it (the work itself, without
+    the engine)."""
+    from curate.dedupe.hashing import hash_batch
 
     start = time.thread_time()
     rows = hash_batch(args)
@@ -60,7 +61,7 @@ def timed_hash_batch(args: tuple) -> tuple[list, float]:
 def one_hashing(listing: Path, kind: str, workers: int) -> dict[str, float]:
     """``hash_files``' batches on the executor, with each task's own CPU measured: the CPU outside the
     tasks (process starts, imports, the engine's scheduling and event loops) is the executor's cost."""
-    from curate.hashing import hash_batches
+    from curate.dedupe.hashing import hash_batches
     from manifests.executor import ExecutorSpec, run_partitions
 
     paths = listing.read_text().splitlines()
@@ -92,7 +93,7 @@ def one_frames(videos: Path, kind: str, workers: int) -> dict[str, float]:
 def one_search(n: int, workers: int, block_rows: int) -> dict[str, float]:
     from distributed import Client, LocalCluster
 
-    from curate.blocks import block_count, block_pairs
+    from curate.dedupe.blocks import block_count, block_pairs
     from manifests.executor import ExecutorSpec
 
     rng = np.random.default_rng(1)

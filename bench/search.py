@@ -35,8 +35,8 @@ from download import make_images, serve
 
 from harvest.fetch import Fetcher, FetchOptions
 from harvest.search import SearchCollector, SearchOptions
-from harvest.store import store_bytes
 from manifests import Appender
+from manifests.store import store_bytes
 from tests.fixtures.search import KEYS
 
 ENGINE_SERVER = """

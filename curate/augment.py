@@ -5,29 +5,31 @@ searches; it made six augmented copies of each internet image (grayscale, invert
 intensity rescale, log and sigmoid adjustments) so the model would not learn "drawing = rare". This
 stage does that as data: within each label, the rows of every ``--by`` value (a source, an engine) whose
 share of the label is under ``--to-share`` get augmented copies until it is reached (at most
-``max_copies`` per image). Each copy is a new image file in the dataset's image store
-(``images/<sha[:2]>/<sha>.png``) and a new row that keeps the original's label, source and group columns
-and names its original in ``derived_from``; ``curate split`` keeps every copy in its original's split,
-so no augmented copy of a training image can score a validation image.
+``max_copies`` per image). Each copy is a new image file, verified and written by the dataset's image
+store (:mod:`manifests.store`: ``images/<sha[:2]>/<sha>.png``) and a new row that keeps the
+original's label, source and group columns and names its original in ``derived_from``; ``curate
+split`` keeps every copy in its original's split, so no augmented copy of a training image can score a
+validation image.
 
 The sampler alternative needs no new files: ``curate balance --by label,source`` writes weights.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps
+from PIL import Image
 
-from manifests import InputError, UsageError, lineage, schema
-from manifests.images import write_once
+from manifests import InputError, UsageError, images, lineage, schema
+from manifests.store import encode, store_bytes
+
+from .contract import StageResult
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +89,27 @@ class AugmentOptions:
 
 
 @dataclass
-class AugmentReport:
+class AugmentReport(StageResult):
     """Copies written per (label, by value), and the shares before and after."""
 
     copies: dict[str, int] = field(default_factory=dict)
     shares: dict[str, tuple[float, float]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
+    by: str = schema.SOURCE
+    to_share: float = 0.4
 
     @property
     def total(self) -> int:
         return sum(self.copies.values())
+
+    def data(self) -> dict[str, Any]:
+        return {"copies": self.copies, "shares": self.shares, "failed": self.failed}
+
+    def lines(self) -> list[str]:
+        out = [] if self.copies else [f"every {self.by} already holds {self.to_share:.0%} of its label: "
+                                      "nothing to add"]
+        return [*out, f"{self.total} augmented row{'s' if self.total != 1 else ''} added"
+                + (" (dry run: nothing written)" if self.dry_run else "")]
 
 
 def plan(frame: pd.DataFrame, options: AugmentOptions) -> dict[tuple[str, str], int]:
@@ -126,7 +139,7 @@ def augment(frame: pd.DataFrame, root: Path, options: AugmentOptions,
     if schema.DERIVED_FROM not in frame.columns:
         frame = frame.assign(**{schema.DERIVED_FROM: pd.Series(pd.NA, index=frame.index, dtype="string")})
     rng = np.random.default_rng(options.seed)
-    report = AugmentReport()
+    report = AugmentReport(by=options.by, to_share=options.to_share)
     new_rows: list[dict[str, object]] = []
     base = frame[(frame[schema.STATUS] == schema.OK) & frame[schema.DERIVED_FROM].isna()]
     for (label, value), extra in plan(frame, options).items():
@@ -153,28 +166,25 @@ def augment(frame: pd.DataFrame, root: Path, options: AugmentOptions,
 
 def _copy(original: pd.Series, op: str, root: Path, rng: np.random.Generator, report: AugmentReport,
           write: bool) -> dict[str, object] | None:
-    source = root / str(original[schema.PATH])
+    """One augmented copy of a row's image, stored verified in the image store (unless a dry run)."""
     try:
-        with Image.open(source) as img:
-            pixels = np.asarray(ImageOps.exif_transpose(img).convert("RGB"), dtype=np.float64)
-    except (OSError, ValueError) as exc:
-        report.failed.append(f"{original[schema.PATH]}: {exc}")
-        log.warning("cannot augment %s: %s", original[schema.PATH], exc)
+        pixels = np.asarray(images.decode(root / str(original[schema.PATH]), mode="RGB").image,
+                            dtype=np.float64)
+    except images.ImageError as exc:
+        report.failed.append(f"{original[schema.PATH]}: {exc.error}")
+        log.warning("cannot augment %s: %s", original[schema.PATH], exc.error)
         return None
     out = Image.fromarray(np.clip(OPS[op](pixels, rng), 0, 255).astype(np.uint8), "RGB")
-    buffer = io.BytesIO()
-    out.save(buffer, format="PNG")
-    data = buffer.getvalue()
-    sha = hashlib.sha256(data).hexdigest()
-    rel = Path("images") / sha[:2] / f"{sha}.png"
-    if write:
-        write_once(root / rel, data)
+    data = encode(out, "PNG").data
+    info, rel = store_bytes(data, root, write=write)
+    if rel is None:  # the store refused what we encoded: say why rather than add a broken row
+        report.failed.append(f"{original[schema.PATH]}: {info.error}")
+        return None
     row = {k: v for k, v in original.items() if not pd.isna(v)}
-    row.update({schema.SHA256: sha, schema.PATH: rel.as_posix(), schema.FORMAT: "png",
+    row.update({schema.SHA256: info.sha256, schema.PATH: rel.as_posix(), schema.FORMAT: "png",
                 schema.BYTES: len(data), schema.WIDTH: out.width, schema.HEIGHT: out.height,
                 schema.ORIGIN: f"augment:{op}:{original[schema.SHA256]}",
                 schema.DERIVED_FROM: original[schema.SHA256], schema.HARVESTED_AT: lineage.now()})
     for stage in (schema.PHASH, schema.DUP_OF, schema.DUP_CLUSTER, schema.WEIGHT):
         row.pop(stage, None)
     return row
-

@@ -25,6 +25,9 @@ import pandas as pd
 
 from manifests import InputError, UsageError, group_columns, schema
 
+from .contract import StageResult
+from .text import plural
+
 log = logging.getLogger(__name__)
 
 MISSING = "(missing)"
@@ -44,10 +47,27 @@ class BalanceOptions:
     seed: int = 0
     strategy: str = "both"
 
+    def __post_init__(self) -> None:
+        if not self.by:
+            raise UsageError("--by needs at least one column, e.g. --by label,street")
+        if self.strategy not in STRATEGIES:
+            raise UsageError(f"--strategy is one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
+        if self.prefer not in PREFERENCES:
+            raise UsageError(f"--prefer is one of {', '.join(PREFERENCES)} (got {self.prefer!r})")
+        if self.strategy == "cap" and self.max_per_cell is None:
+            raise UsageError("--strategy cap needs --max-per-cell N")
+        if self.strategy == "weight" and self.max_per_cell is not None:
+            raise UsageError("--max-per-cell caps cells: use --strategy cap or both")
+        if self.max_per_cell is not None and self.max_per_cell < 1:
+            raise UsageError("--max-per-cell must be at least 1")
+        if self.min_per_cell < 0:
+            raise UsageError(f"--min-per-cell must be at least 0, not {self.min_per_cell}")
+
 
 @dataclass
-class BalanceReport:
-    """Counts per cell before and after capping, thin cells, capped rows and the weight range."""
+class BalanceReport(StageResult):
+    """Counts per cell before and after capping, thin cells, capped rows and the weight range;
+    ``plot`` is the heatmap written beside (``curate balance --plot``)."""
 
     by: tuple[str, ...]
     before: pd.Series
@@ -55,12 +75,29 @@ class BalanceReport:
     thin: list[str]
     capped: dict[str, int] = field(default_factory=dict)
     weights: tuple[float, float] | None = None
+    minimum: int = 5
+    plot: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def data(self) -> dict[str, Any]:
         return {"by": list(self.by), "cells": {cell_name(k): int(v) for k, v in self.before.items()},
                 "after_cap": {cell_name(k): int(v) for k, v in self.after.items()},
                 "thin": self.thin, "capped": self.capped, "over_cap": sum(self.capped.values()),
-                "weight_range": list(self.weights) if self.weights else None}
+                "weight_range": list(self.weights) if self.weights else None, "plot": self.plot}
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.thin:
+            out.append(f"{plural(len(self.thin), 'thin cell')} (< {self.minimum}): "
+                       + "; ".join(self.thin[:20]) + (" ..." if len(self.thin) > 20 else ""))
+        if self.capped:
+            cells = f"{len(self.capped)} cell{'s' if len(self.capped) != 1 else ''}"
+            out.append(f"over_cap: {sum(self.capped.values())} rows in {cells} ("
+                       + ", ".join(f"{k}: {v}" for k, v in self.capped.items()) + ")")
+        if self.weights:
+            out.append(f"weight: {self.weights[0]} to {self.weights[1]} (mean 1 over kept rows)")
+        if self.plot:
+            out.append(f"heatmap: {self.plot}")
+        return out + self.dry_run_lines()
 
 
 def cell_name(key: Any) -> str:
@@ -230,7 +267,7 @@ def balance(frame: pd.DataFrame, options: BalanceOptions) -> tuple[pd.DataFrame,
     report = BalanceReport(by=options.by, before=before, after=cell_counts(ok, options.by),
                            thin=thin_cells(before, options.min_per_cell), capped=capped,
                            weights=(round(float(w.min()), 4), round(float(w.max()), 4))
-                           if len(w) and options.strategy != "cap" else None)
+                           if len(w) and options.strategy != "cap" else None, minimum=options.min_per_cell)
     for line in report.thin:
         log.info("thin cell %s", line)
     return out, report
@@ -241,15 +278,3 @@ def _check(frame: pd.DataFrame, options: BalanceOptions) -> None:
     if unknown:
         raise InputError(f"no column {unknown[0]!r} in the manifest "
                          f"(columns: {', '.join(map(str, frame.columns))})")
-    if not options.by:
-        raise UsageError("--by needs at least one column, e.g. --by label,street")
-    if options.strategy not in STRATEGIES:
-        raise UsageError(f"--strategy is one of {', '.join(STRATEGIES)} (got {options.strategy!r})")
-    if options.prefer not in PREFERENCES:
-        raise UsageError(f"--prefer is one of {', '.join(PREFERENCES)} (got {options.prefer!r})")
-    if options.strategy == "cap" and options.max_per_cell is None:
-        raise UsageError("--strategy cap needs --max-per-cell N")
-    if options.strategy == "weight" and options.max_per_cell is not None:
-        raise UsageError("--max-per-cell caps cells: use --strategy cap or both")
-    if options.max_per_cell is not None and options.max_per_cell < 1:
-        raise UsageError("--max-per-cell must be at least 1")

@@ -1,17 +1,48 @@
-"""Row counts of a manifest: by status, and of usable rows by any columns; two or more columns also
-give a cross-tab (the last column across, the others down)."""
+"""``curate stats``: row counts of a manifest by status, and of usable rows by any columns; two or more
+columns also give a cross-tab (the last column across, the others down)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from manifests import InputError, schema
+from manifests import InputError, UsageError, schema
 
+from .contract import StageResult
 from .tables import crosstab
 
 MISSING = "(missing)"
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    """The columns to count usable rows by (none: by status only; two or more: a cross-tab too)."""
+
+    by: tuple[str, ...] = (schema.LABEL,)
+
+    def __post_init__(self) -> None:
+        if any(not isinstance(c, str) or not c.strip() for c in self.by):
+            raise UsageError(f"--by takes comma-separated column names (got {','.join(map(str, self.by))!r})")
+
+
+@dataclass
+class StatsResult(StageResult):
+    """The counts of :func:`stats` (``counts`` is its dict, the ``--json`` output)."""
+
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    def data(self) -> dict[str, Any]:
+        return dict(self.counts)
+
+    def lines(self) -> list[str]:
+        return []  # the counts are tables, headed by "N rows, M ok" (curate.cli.views)
+
+
+def count(frame: pd.DataFrame, options: StatsOptions) -> StatsResult:
+    """The ``curate stats`` stage: :func:`stats` over ``options.by``."""
+    return StatsResult(stats(frame, list(options.by)))
 
 
 def stats(frame: pd.DataFrame, by: list[str]) -> dict[str, Any]:

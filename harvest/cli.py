@@ -211,8 +211,9 @@ def folder(
     column. Corrupt, truncated and non-image files become rows with a status saying why; other files
     are skipped and counted.
     """
+    from manifests.store import Limits
+
     from .folder import FolderOptions
-    from .store import Limits
 
     options = FolderOptions(root=root, pattern=pattern, label_field=label_field, label=label,
                             copy=copy, workers=workers, limits=Limits(max_bytes, max_pixels),
@@ -389,12 +390,13 @@ def reddit(
     are skipped and counted, and so are v.redd.it videos unless --video-frames (or --every N) takes
     their frames. Running it again downloads only what is new.
     """
+    from manifests.store import Limits
+
     from .fetch import FetchOptions
     from .reddit import RedditOptions
     from .reddit.media import MediaRules
     from .reddit.placeholders import PlaceholderSet
     from .reddit.sources import SourceOptions, parse_when, subreddit_name
-    from .store import Limits
 
     frames_of = _video_frames(video_frames or bool(every or every_seconds or frames_per_scene), every,
                               every_seconds, crop, size, image_format, scenes_csv=scenes_csv,
@@ -438,8 +440,9 @@ def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, 
         if given:
             raise UsageError(f"{', '.join(given)} only apply to video frames: add --video-frames")
         return None
+    from manifests.store import Limits
+
     from .reddit import RedditVideoFrames
-    from .store import Limits
 
     limits = Limits(kwargs.pop("max_bytes"), kwargs.pop("max_pixels"))  # type: ignore[arg-type]
     return RedditVideoFrames(_frame_options(every, every_seconds, crop, size, image_format,
@@ -516,9 +519,10 @@ def search(
     that curate split keeps on one side. Results are deduplicated by URL and by content; running it
     again lists no finished page and downloads no stored URL.
     """
+    from manifests.store import Limits
+
     from .fetch import FetchOptions
     from .search import Filters, SearchOptions
-    from .store import Limits
 
     filters = Filters(licenses=tuple(c.strip().lower() for c in (license or "").split(",") if c.strip()),
                       after=_day("--after", after), before=_day("--before", before), safe=safe)

@@ -52,9 +52,9 @@ from requests.adapters import HTTPAdapter
 
 from manifests import NetworkError, UsageError, schema
 from manifests.images import sniff
+from manifests.store import DEFAULT_MAX_BYTES
 
 from .netguard import ByteBudget, Refused, WaitBudget, check_url, parse_wait, uses_proxy
-from .store import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 

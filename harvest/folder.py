@@ -28,11 +28,11 @@ from manifests import InputError, RowSink, UsageError, lineage, read, schema
 from manifests.executor import ExecutorSpec, partitions, run_partitions
 from manifests.images import is_image_name
 from manifests.progress import Progress
+from manifests.store import Limits, inspect_file, store_file
 
 from .collector import Collector
 from .folderscan import outside_row, reconcile, walk
 from .pattern import PathPattern, compile_pattern
-from .store import Limits, inspect_file, store_file
 from .summary import RunSummary
 
 log = logging.getLogger(__name__)

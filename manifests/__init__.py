@@ -32,8 +32,7 @@ from .sink import Rows, RowSink
 
 if TYPE_CHECKING:
     from .archive import Archive, archive_path
-    from .groups import group_columns
-    from .io import conform, empty, from_records, is_parquet, read, write
+    from .io import conform, empty, from_records, group_columns, is_parquet, read, write
     from .lineage import entries as lineage_entries
     from .lineage import log_path
     from .merge import Changes, MergeStats, diff, merge
@@ -48,7 +47,7 @@ _LAZY = {
     "Changes": ("merge", "Changes"), "MergeStats": ("merge", "MergeStats"), "diff": ("merge", "diff"),
     "merge": ("merge", "merge"), "Appender": ("update", "Appender"), "locked": ("update", "locked"),
     "update": ("update", "update"), "declare_groups": ("update", "declare_groups"),
-    "group_columns": ("groups", "group_columns"),
+    "group_columns": ("io", "group_columns"),
 }
 
 

@@ -99,26 +99,6 @@ def exit_codes() -> str:
 EPILOG = ("Add --debug to any command to see the traceback of an error. " + exit_codes() + ".")
 
 
-def flags_as_flags(command: Any) -> Any:
-    """Show on/off options as bare flags in ``--help`` (``--json``, not ``--json <bool>``), in every
-    sub-command."""
-    for param in command.params:
-        if getattr(param, "is_flag", False) and param.metavar is None:
-            param.metavar = ""
-    make_help_option = command.get_help_option
-
-    def get_help_option(ctx: Any) -> Any:
-        option = make_help_option(ctx)
-        if option is not None and option.metavar is None:
-            option.metavar = ""
-        return option
-
-    command.get_help_option = get_help_option
-    for sub in getattr(command, "commands", {}).values():
-        flags_as_flags(sub)
-    return command
-
-
 VersionOpt = Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
                                           help="Show the version and exit.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error instead of "

@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 
 from . import lineage
-from .cliargs import flags_as_flags
 from .errors import ExitStatus, GleansetError
 
 if TYPE_CHECKING:
@@ -40,6 +39,26 @@ def fail(message: str, status: ExitStatus) -> int:
     """Print a one-line error and return its exit status."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return int(status)
+
+
+def flags_as_flags(command: Any) -> Any:
+    """Show on/off options as bare flags in ``--help`` (``--json``, not ``--json <bool>``), in every
+    sub-command."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    make_help_option = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make_help_option(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in getattr(command, "commands", {}).values():
+        flags_as_flags(sub)
+    return command
 
 
 def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:

@@ -130,18 +130,13 @@ def attach(frame: pd.DataFrame, meta: Mapping[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def group_columns(source: str | os.PathLike[str] | pd.DataFrame) -> tuple[str, ...]:
-    """The group columns of a manifest (a path, or a frame ``manifests.read`` returned) that hold values.
+def group_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The group columns of a frame ``manifests.read`` returned that hold values (for a path,
+    :func:`manifests.group_columns` reads it first).
 
     Declared columns come in the order they were declared; a manifest with no recorded group columns
     answers with the :data:`LEGACY` ones it holds values in.
     """
-    if isinstance(source, pd.DataFrame):
-        frame = source
-    else:
-        from .io import read
-
-        frame = read(source)
     names = frame.attrs.get(ATTR)
     if names is None:
         return tuple(_legacy(frame))

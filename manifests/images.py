@@ -4,7 +4,7 @@
   ``mp4``...), whatever a file name or a ``Content-Type`` claims.
 - :func:`inspect_bytes` / :func:`inspect_file` verify fully (every frame of an animation is decoded),
   name what is wrong (HTML saved as .jpg, a truncated PNG, a decompression bomb) and measure; this is
-  what the image store (``harvest.store``) keeps or refuses.
+  what the image store (:mod:`manifests.store`) keeps or refuses.
 - :func:`decode` opens a file for use: reduced-size decoding (JPEG DCT scaling through
   ``Image.draft`` and, when asked, a box ``reduce()``) that keeps at least ``min_side`` pixels on the
   shorter side, EXIF orientation applied, converted to one mode; for hashing and training.
@@ -305,23 +305,25 @@ def inspect_file(path: str | os.PathLike[str], limits: Limits = Limits()) -> Ima
 
 @dataclass(frozen=True)
 class Decoded:
-    """A decoded image and the size of the full image it came from (after EXIF orientation)."""
+    """A decoded image, the size of the full image it came from (after EXIF orientation) and the
+    file's format (``JPEG``, ``PNG``...)."""
 
     image: Image.Image
     full_size: tuple[int, int]
+    format: str | None = None
 
 
 SideRule = int | Callable[[tuple[int, int]], int] | None
 
 
-def decode(path: str | os.PathLike[str] | bytes, *, min_side: SideRule = None, mode: str = "RGB",
+def decode(path: str | os.PathLike[str] | bytes, *, min_side: SideRule = None, mode: str | None = "RGB",
            reduce: bool = False, orient: bool = True, limits: Limits = Limits()) -> Decoded:
     """Open an image file (or bytes) for use, decoded at reduced size when ``min_side`` allows.
 
     The decoder is asked for the smallest size whose shorter side keeps at least ``min_side`` pixels
     (JPEG decodes at 1/2, 1/4 or 1/8 size); with ``reduce`` other formats are then box-reduced to
     about that size too; ``min_side`` may be a function of the full ``(width, height)``. The image
-    is turned by its EXIF orientation (``orient``) and converted to ``mode``. Raises
+    is turned by its EXIF orientation (``orient``) and converted to ``mode`` (``None``: kept). Raises
     :class:`ImageError` (a named status) for anything that cannot be used.
     """
     _quiet_bomb_warning()
@@ -330,11 +332,11 @@ def decode(path: str | os.PathLike[str] | bytes, *, min_side: SideRule = None, m
             bomb = _pixel_error(img.size, limits)
             if bomb:
                 raise ImageError(schema.TOO_LARGE, bomb)
-            full = img.size
+            full, fmt = img.size, img.format
             side = min_side(full) if callable(min_side) else min_side
             scale = max(1, min(full) // side) if side else 1
             if scale > 1:
-                img.draft(mode, (max(1, full[0] // scale), max(1, full[1] // scale)))
+                img.draft(mode or img.mode, (max(1, full[0] // scale), max(1, full[1] // scale)))
             turn = _transpose_of(img) if orient else None
             out = _convert(img, mode)
         if reduce and side:
@@ -347,7 +349,16 @@ def decode(path: str | os.PathLike[str] | bytes, *, min_side: SideRule = None, m
         out = out.transpose(turn)
         if turn in _SWAPS:
             full = (full[1], full[0])
-    return Decoded(out, full)
+    return Decoded(out, full, fmt)
+
+
+def header(source: str | os.PathLike[str] | bytes) -> tuple[str | None, tuple[int, int]] | None:
+    """The format and size an image's header declares (nothing decoded); ``None`` when it is no image."""
+    try:
+        with Image.open(BytesIO(source) if isinstance(source, bytes) else source) as img:
+            return img.format, img.size
+    except (*_ERRORS, UnidentifiedImageError):
+        return None
 
 
 def _head(path: str | os.PathLike[str] | bytes) -> bytes | None:
@@ -373,9 +384,10 @@ def _transpose_of(img: Image.Image) -> Image.Transpose | None:
     return _TRANSPOSE.get(img.getexif().get(ORIENTATION, 1))
 
 
-def _convert(img: Image.Image, mode: str) -> Image.Image:
-    """A decoded copy in ``mode``; palette images with transparency go through RGBA (no warning)."""
-    if img.mode == mode:
+def _convert(img: Image.Image, mode: str | None) -> Image.Image:
+    """A decoded copy in ``mode`` (``None``: its own); palette images with transparency go through RGBA
+    (no warning)."""
+    if mode is None or img.mode == mode:
         return img.copy()
     if img.mode == "P" and "transparency" in img.info and mode != "RGBA":
         return img.convert("RGBA").convert(mode)

@@ -215,3 +215,9 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def group_columns(source: str | os.PathLike[str] | pd.DataFrame) -> tuple[str, ...]:
+    """The group columns of a manifest (a path, or a frame :func:`read` returned) that hold values:
+    :func:`manifests.groups.group_columns` of the frame."""
+    return groups.group_columns(source if isinstance(source, pd.DataFrame) else read(source))

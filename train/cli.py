@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 ARCH_NAMES = ("resnet18", "resnet34", "resnet50", "efficientnet_b0", "efficientnet_b1",
               "efficientnet_b2", "efficientnet_b3", "convnext_tiny", "mobilenet_v3_large", "vit_b_16")
 
-COMMANDS = ("run", "predict", "eval", "export")
+COMMANDS = ("run", "predict", "eval", "export", "embed")
 
 app = typer.Typer(
     name="train", no_args_is_help=True, rich_markup_mode="rich",
@@ -312,6 +312,38 @@ def export_cmd(
         return
     Console().print(f"{done.format}: {done.path} (outputs match PyTorch within {done.max_abs_diff:.1e})",
                     highlight=False, soft_wrap=True)
+
+
+@app.command("embed", epilog="Examples:\n\n"
+             "  train embed data/manifest.csv   # imagenet resnet18, into data/.cache/embed/\n\n"
+             "  train embed data/manifest.csv --weights runs/doom/model.pt -o doom.features.npz")
+def embed_cmd(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Features file to write (default: "
+                                                ".cache/embed/ in the dataset folder, where curate "
+                                                "dedupe --method embedding reads it).")] = None,
+    arch: Annotated[str, typer.Option(help="Backbone (a train --arch).")] = "resnet18",
+    weights: Annotated[str, typer.Option(help="imagenet, none, or a PATH (a train model.pt or state "
+                                         "dict).")] = "imagenet",
+    img_size: Annotated[int | None, typer.Option(help="Input side (default: the weights').")] = None,
+    device: DeviceOpt = "auto",
+    root: Annotated[Path | None, typer.Option(help="Folder the image paths are relative to (default: "
+                                              "the manifest's).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Embed the images of the ok rows into a features file keyed by sha256 (L2-normalised backbone
+    features); images already in the file are not embedded again."""
+    from .embed import embed_manifest
+
+    with RichProgress(enabled=not as_json) as progress:
+        done = embed_manifest(use_manifest(manifest, quiet=as_json), output, arch, weights, img_size,
+                              device, root, progress)
+    if as_json:
+        print_json({"path": str(done.path), "embedded": done.embedded, "reused": done.reused,
+                    "unreadable": done.unreadable})
+        return
+    err_console.print(f"features: {done.path} ({done.embedded} embedded, {done.reused} reused, "
+                      f"{done.unreadable} unreadable)", highlight=False)
 
 
 GROUP_OPTIONS = ("-v", "-vv", "-vvv", "--verbose")

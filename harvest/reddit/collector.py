@@ -36,12 +36,12 @@ from typing import Any
 from manifests import RowSink, UsageError, lineage, read, schema
 from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
+from manifests.store import Limits, store_bytes
 
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult, Reject
 from ..names import bounded_name
 from ..remote import download
-from ..store import Limits, store_bytes
 from ..summary import Counts, RunSummary
 from .media import VIDEO, Media, MediaRules, plan_media
 from .placeholders import PlaceholderSet, placeholder_url

@@ -1,7 +1,7 @@
 """Frames of downloaded ``v.redd.it`` videos: the frames collector behind ``harvest reddit``'s video hook.
 
 ``RedditVideoFrames(FrameOptions(every=48))`` is the ``RedditOptions.video_frames`` handler that
-``harvest reddit --video-frames`` uses. It runs :func:`harvest.video.collector.harvest_video` on the
+``harvest reddit --video-frames`` uses. It runs :func:`harvest.video.pipeline.harvest_video` on the
 video file the reddit collector downloaded, so the frames get everything ``harvest frames`` does (one
 decoding pass, crop, scenes with ``min_scene_len``, the adaptive detector and ``frames_per_scene``, dark
 frames dropped), and returns the rows instead of adding them:

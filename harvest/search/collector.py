@@ -33,11 +33,11 @@ from typing import Any, ClassVar
 from manifests import ExitStatus, NetworkError, RowSink, UsageError, read, schema
 from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
+from manifests.store import Limits
 
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions
 from ..remote import download
-from ..store import Limits
 from ..summary import Counts, RunSummary
 from .engine import Engine, EngineConfig, Filters, Listed, Result
 from .registry import DEFAULT_ENGINE, check_filters, engine_class

@@ -11,16 +11,13 @@ everything else goes through the image store under ``root``, which says ``not_im
 from __future__ import annotations
 
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
-from manifests import lineage, schema
+from manifests import images, lineage, schema
+from manifests.store import Limits, store_bytes
 
 from ..fetch import FetchResult
-from ..store import Limits, store_bytes
 from .robots import blocking_directive
 
 
@@ -80,11 +77,10 @@ class JobRows:
         side = self.min_side
         if not side:
             return None
-        try:
-            with Image.open(BytesIO(data)) as img:
-                width, height = img.size
-        except Exception:  # not an image: the store says what it is
+        found = images.header(data)
+        if found is None:  # not an image: the store says what it is
             return None
+        width, height = found[1]
         return (width, height) if min(width, height) < side else None
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from manifests import InputError, UsageError
 from manifests.executor import ExecutorSpec
+from manifests.store import Limits
 
 from ..defaults import DEFAULT_SCENE_THRESHOLD
-from ..store import Limits
 from .decode import Selection
 from .probe import CropBox
 from .scenelist import scene_length

@@ -2,9 +2,10 @@
 
 Each task decodes its video on a worker, stores the kept frames in the image store under the dataset
 folder (which the workers must see at the same path as the driver) and returns the rows; the driver
-writes them to the manifest. A lost worker's video is decoded again by another worker (the image store
-never writes the same bytes twice), and a video whose rows never reached the manifest is simply done
-again by the next run.
+writes them to the manifest (:class:`harvest.video.collector.FramesCollector` runs these tasks and
+its local ones on the same :func:`manifests.executor.run_partitions` path). A lost worker's video is
+decoded again by another worker (the image store never writes the same bytes twice), and a video
+whose rows never reached the manifest is simply done again by the next run.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from manifests.executor import ExecutorSpec, run_partitions
-
-from .collector import harvest_video
 from .options import FrameOptions
+from .pipeline import harvest_video
 from .resume import ResumePoint
 from .summary import VideoResult
 
@@ -46,16 +45,3 @@ def run_task(task: VideoTask) -> tuple[VideoResult, list[dict[str, Any]]]:
     result = harvest_video(task.video, task.options, sink, store_root=Path(task.store_root),
                            label=task.label, resume=task.resume)
     return result, sink.rows
-
-
-def run_videos(tasks: list[VideoTask], sink: Any, spec: ExecutorSpec,
-               progress: Any = None) -> dict[str, VideoResult]:
-    """Run ``tasks`` on the executor; rows go to ``sink`` as each video's task completes (in order)."""
-    results: dict[str, VideoResult] = {}
-    for task, (result, rows) in zip(tasks, run_partitions(run_task, tasks, spec), strict=True):
-        for row in rows:
-            sink.add(row)
-        results[task.video] = result
-        if progress is not None:
-            progress.advance()
-    return results

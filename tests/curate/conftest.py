@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 import manifests
-from curate import columns as cols
 from manifests import schema
 from tests.fixtures.media import corrupt_jpeg, jpeg, png
 
@@ -48,11 +47,11 @@ def make_dataset(root: Path, per_label: int = 10) -> Dataset:
                    schema.WIDTH: size[0], schema.HEIGHT: size[1],
                    schema.FORMAT: "png" if i % 3 == 0 else "jpeg",
                    schema.BYTES: len(data), schema.STATUS: schema.OK, schema.SPLIT: split,
-                   STREET: str((2, 10, 11)[i % 3]), cols.LABEL_QUALITY: round(0.05 + i / 20, 2),
-                   cols.LABEL_ISSUE: i == 0}
+                   STREET: str((2, 10, 11)[i % 3]), schema.LABEL_QUALITY: round(0.05 + i / 20, 2),
+                   schema.LABEL_ISSUE: i == 0}
             if li == 2 and i < 4:  # search rows: licence and attribution
                 row.update({schema.SOURCE: "search:openverse", schema.LICENSE: "by-sa 4.0",
-                            cols.CREATOR: f"artist{i}", cols.PAGE_URL: f"https://example.org/p/{i}",
+                            schema.CREATOR: f"artist{i}", schema.PAGE_URL: f"https://example.org/p/{i}",
                             schema.TITLE: f"Seahorse & friends #{i}"})
             rows.append(row)
             counts[(label, split)] = counts.get((label, split), 0) + 1

@@ -12,7 +12,7 @@ import pytest
 import manifests
 from curate import cli
 from manifests import schema
-from tests.curate.test_dedupe import trio  # noqa: F401 (fixture)
+from tests.curate.dedupe.test_dedupe import trio  # noqa: F401 (fixture)
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

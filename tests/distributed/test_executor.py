@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curate import index
-from curate.blocks import block_pairs
+from curate.dedupe import search
+from curate.dedupe.blocks import block_pairs
 from manifests import UsageError
 from manifests.executor import ExecutorSpec, Inline, LocalPool, open_executor, partitions, run_partitions
 
@@ -94,7 +94,7 @@ def hash_sets(draw: st.DrawFn) -> tuple[np.ndarray, int, int]:
 @given(hash_sets(), st.sampled_from(["brute", "auto"]))  # mih on the cluster test below
 def test_block_search_finds_exactly_the_local_pairs(case: tuple[np.ndarray, int, int], engine: str) -> None:
     packed, threshold, rows = case
-    want = index.near_pairs(packed, threshold, engine)
+    want = search.near_pairs(packed, threshold, engine)
     got = block_pairs(packed, threshold, engine, ExecutorSpec(workers=1), block_rows=rows)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
@@ -103,7 +103,7 @@ def test_block_search_on_the_cluster(dask: ExecutorSpec) -> None:
     rng = np.random.default_rng(5)
     packed = rng.integers(0, 256, (3000, 8), dtype=np.uint8)
     packed[1500:1600] = packed[:100] ^ np.packbits(rng.random((100, 64)) < 0.04, axis=1)
-    want = index.near_pairs(packed, 8, "mih")
+    want = search.near_pairs(packed, 8, "mih")
     got = block_pairs(packed, 8, "mih", dask, block_rows=700)
     assert len(want[0]) >= 90
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

@@ -9,8 +9,8 @@ import manifests
 from harvest.names import MAX_NAME, bounded_name
 from manifests import schema
 from tests.harvest.conftest import RedditWorld
-from tests.harvest.test_reddit import collect
-from tests.harvest.test_reddit_video import FRAMES, clip, serve, video_post  # noqa: F401 (fixture)
+from tests.harvest.reddit.test_reddit import collect
+from tests.harvest.reddit.test_reddit_video import FRAMES, clip, serve, video_post  # noqa: F401 (fixture)
 
 
 def test_bounded_names_are_short_safe_and_distinct() -> None:

@@ -17,10 +17,10 @@ from harvest.reddit.media import MediaRules
 from harvest.reddit.sources import SourceOptions
 from harvest.registry import COLLECTORS
 from harvest.search import Filters, SearchOptions
-from harvest.store import Limits
 from harvest.summary import RunSummary
 from harvest.video import FrameOptions, FramesOptions
 from manifests import Appender, UsageError, schema
+from manifests.store import Limits
 
 # For each registered collector: options that describe a typical run (nothing there yet), and a bad
 # value of its options. A new collector without an entry here fails test_every_collector_is_covered.

@@ -1,0 +1,177 @@
+"""The files of ``curate export``, below the formats: safe names, the export state, placing images,
+stale and foreign files, labels, attribution and per-image metadata.
+
+Images are hard-linked by default (copied when the output is on another file system), copied with
+``copy`` or resized to a shorter side of ``resize`` pixels. ``.gleanset-export.json`` records what the
+last export wrote (file -> sha256), so a re-export into the same folder only writes what changed and
+removes only what it wrote itself: nothing else in the folder is ever deleted or overwritten.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from manifests import InputError, images, schema
+from manifests.store import KEEP_FORMATS, output_format, reencode
+
+from .. import frames
+from ..tables import natural_sorted
+
+log = logging.getLogger(__name__)
+
+STATE = ".gleanset-export.json"
+LABELS_FILE = "classes.csv"
+ATTRIBUTION_FILE = "ATTRIBUTION.md"
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image to export: its row, source file, split, label (and safe folder) and file name."""
+
+    index: Any
+    src: Path
+    sha256: str
+    split: str
+    label: str
+    folder: str
+    name: str
+
+
+def safe_name(label: str) -> str:
+    """A folder name for a label on every common file system (no separators, no reserved names)."""
+    name = _UNSAFE.sub("_", label).strip(" .") or "_"
+    if name.split(".")[0].upper() in _RESERVED:
+        name = "_" + name
+    return name[:100]
+
+
+def safe_names(labels: list[str]) -> dict[str, str]:
+    """Label -> folder name, unique (a clash gets ``_2``, ``_3``...) and stable for the same labels."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for label in natural_sorted(labels):
+        base = name = safe_name(label)
+        n = 2
+        while name.lower() in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name.lower())
+        out[label] = name
+    return out
+
+
+def read_state(outdir: Path) -> dict[str, Any]:
+    path = outdir / STATE
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def write_state(outdir: Path, state: dict[str, Any]) -> None:
+    tmp = outdir / (STATE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(outdir / STATE)
+
+
+def resized_name(name: str, src: Path) -> str:
+    """The file name of a resized copy: formats other than JPEG/PNG/WebP are written as PNG."""
+    found = images.header(src)
+    return str(Path(name).with_suffix("." + KEEP_FORMATS[output_format(found[0] if found else None)]))
+
+
+def place(src: Path, dst: Path, copy: bool = False, resize: int | None = None) -> str:
+    """Put one image at ``dst``: ``resized`` (:func:`manifests.store.reencode`), ``linked`` or
+    ``copied``. Raises OSError or :class:`~manifests.images.ImageError` when it cannot."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".part")
+    if resize:
+        tmp.write_bytes(reencode(src, resize).data)
+        tmp.replace(dst)
+        return "resized"
+    if not copy:
+        try:
+            if dst.exists():
+                dst.unlink()
+            os.link(src, dst)
+            return "linked"
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
+                raise
+            log.debug("cannot hard-link %s (%s): copying", src, exc)
+    shutil.copy2(src, tmp)
+    tmp.replace(dst)
+    return "copied"
+
+
+def remove_stale(outdir: Path, old: dict[str, str], new: dict[str, str]) -> int:
+    """Delete files the last export wrote that this one does not want (only those); empty folders too."""
+    removed = 0
+    for rel in set(old) - set(new):
+        path = outdir / rel
+        if path.is_file():
+            path.unlink()
+            removed += 1
+        parent = path.parent
+        while parent != outdir and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    return removed
+
+
+def check_foreign(outdir: Path, wanted: dict[str, str], old: dict[str, str]) -> None:
+    """Refuse to overwrite a file that the last export did not write."""
+    for rel in wanted:
+        if rel not in old and (outdir / rel).exists():
+            raise InputError(f"{outdir / rel} exists and was not written by curate export: "
+                             "export into an empty folder (nothing there is overwritten)")
+
+
+def metadata(rows: pd.DataFrame) -> list[str]:
+    """Columns carried as per-image metadata: identity, source, groups and attribution present."""
+    wanted = [schema.SHA256, schema.SOURCE, schema.ORIGIN, schema.WIDTH, schema.HEIGHT,
+              *frames.group_columns(rows), *frames.ATTRIBUTION]
+    return [c for c in dict.fromkeys(wanted) if c in rows.columns and rows[c].notna().any()]
+
+
+def write_attribution(outdir: Path, rows: pd.DataFrame, rel_of: dict[Any, str]) -> str:
+    """ATTRIBUTION.md: one line per exported search row (file, title, creator, licence, page)."""
+    search = rows[frames.is_search(rows)]
+    lines = ["# Attribution", "", "Images from image searches, with their creators and licences "
+             "(written by `curate export`).", "",
+             "| file | title | creator | licence | page |", "|---|---|---|---|---|"]
+
+    def cell(row: pd.Series, col: str, link: str | None = None) -> str:
+        text = str(row[col]) if col in row.index and pd.notna(row[col]) else ""
+        url = str(row[link]) if link and link in row.index and pd.notna(row[link]) else ""
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return f"[{text or url}]({url})" if url else text
+
+    for index, row in search.iterrows():
+        lines.append(f"| {rel_of.get(index, '')} | {cell(row, schema.TITLE)} | "
+                     f"{cell(row, schema.CREATOR, schema.CREATOR_URL)} | "
+                     f"{cell(row, schema.LICENSE, schema.LICENSE_URL)} | {cell(row, schema.PAGE_URL)} |")
+    (outdir / ATTRIBUTION_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ATTRIBUTION_FILE
+
+
+def write_labels(outdir: Path, folders: dict[str, str]) -> str:
+    """classes.csv: label, folder and class index (the sorted folder order torchvision uses)."""
+    order = {f: i for i, f in enumerate(sorted(folders.values()))}
+    frame = pd.DataFrame({"label": list(folders), "folder": list(folders.values()),
+                          "index": [order[f] for f in folders.values()]}).sort_values("index")
+    frame.to_csv(outdir / LABELS_FILE, index=False)
+    return LABELS_FILE

@@ -1,0 +1,321 @@
+"""The export formats of ``curate export``, in a registry: one small class per layout.
+
+Each :class:`Exporter` names where an image goes (:meth:`Exporter.rel`) and which metadata files it
+writes (:meth:`Exporter.finish`); the base class places the images incrementally. ``webdataset`` packs
+samples into tar shards instead of placing files.
+
+==============  ================================================================================
+imagefolder     ``OUT/{train,val,test}/<label>/<file>``: torchvision ``ImageFolder``, Keras
+                ``image_dataset_from_directory``
+hf              ``OUT/{train,validation,test}/<label>/<file>`` and a ``metadata.jsonl`` per split
+                (``file_name``, ``label``, metadata): ``datasets.load_dataset("imagefolder", ...)``
+fastai          the imagefolder layout and ``labels.csv`` (``fname``, ``label``, ``is_valid``) for
+                ``ImageDataLoaders.from_df``; the test rows in ``test.csv``
+webdataset      ``OUT/<split>/<split>-000000.tar``... with ``.jpg``/``.png``/``.webp``, ``.cls``, ``.json``
+csv             the imagefolder layout and ``dataset.csv`` (``path``, ``label``, ``split``, metadata)
+==============  ================================================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pandas as pd
+
+from manifests import MissingToolError, UsageError, images, schema
+from manifests.progress import NoProgress, Progress
+from manifests.store import KEEP_FORMATS, reencode
+
+from ..frames import is_search
+from .files import (
+    ATTRIBUTION_FILE,
+    LABELS_FILE,
+    Item,
+    check_foreign,
+    metadata,
+    place,
+    read_state,
+    remove_stale,
+    resized_name,
+    write_attribution,
+    write_labels,
+    write_state,
+)
+from .result import ExportReport
+
+if TYPE_CHECKING:
+    from .stage import ExportOptions
+
+
+class Exporter:
+    """One export layout. Subclasses set ``name``/``help``/``example`` and override what differs."""
+
+    name: ClassVar[str] = ""
+    help: ClassVar[str] = ""
+    example: ClassVar[str] = ""
+    split_dirs: ClassVar[dict[str, str]] = {}
+
+    def split_dir(self, split: str) -> str:
+        return self.split_dirs.get(split, split)
+
+    def rel(self, item: Item) -> str:
+        """Where an image goes, relative to the output folder."""
+        return f"{self.split_dir(item.split)}/{item.folder}/{item.name}"
+
+    def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
+        """Write the format's metadata files; returns their paths relative to ``outdir``."""
+        return []
+
+    def meta_names(self, splits: list[str]) -> list[str]:
+        """The metadata files :meth:`finish` may write (checked before anything is written)."""
+        return []
+
+    def check(self, rows: pd.DataFrame, outdir: Path, wanted: dict[str, str], state: dict[str, Any]) -> None:
+        """Refuse when an image or metadata file this export would write is someone else's."""
+        splits = sorted(set(rows[schema.SPLIT].astype(str)))
+        mine = dict.fromkeys([*state.get("files", {}), *state.get("meta", [])])
+        names = [LABELS_FILE, ATTRIBUTION_FILE, *self.meta_names(splits)]
+        check_foreign(outdir, {**wanted, **dict.fromkeys(names, "")}, mine)
+
+    def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
+              options: ExportOptions, report: ExportReport, progress: Progress | None = None) -> None:
+        """Place the images incrementally, then write labels, attribution and the format's files."""
+        state = read_state(outdir)
+        key = {"format": self.name, "resize": options.resize}
+        same = state.get("key") == key
+        old: dict[str, str] = state.get("files", {})
+        if options.resize:
+            items = [_with_name(it, resized_name(it.name, it.src)) if it.src.exists() else it
+                     for it in items]
+        rel_of = {it.index: self.rel(it) for it in items}
+        wanted = {rel_of[it.index]: it.sha256 for it in items}
+        self.check(rows, outdir, wanted, state)
+        report.removed = remove_stale(outdir, old, wanted)
+        todo = [it for it in items if not (same and old.get(rel_of[it.index]) == it.sha256
+                                           and (outdir / rel_of[it.index]).exists())]
+        report.kept = len(items) - len(todo)
+        progress = progress or NoProgress()
+        progress.total(len(todo), f"export {self.name}")
+
+        def one(item: Item) -> str:
+            try:
+                return place(item.src, outdir / rel_of[item.index], options.copy, options.resize)
+            except (OSError, images.ImageError) as exc:
+                return f"failed: {item.src}: {exc}"
+            finally:
+                progress.advance()
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            outcomes = list(pool.map(one, todo))
+        failed = {it.index for it, o in zip(todo, outcomes, strict=True) if o.startswith("failed")}
+        report.failed = [o[len("failed: "):] for o in outcomes if o.startswith("failed")]
+        report.written = len(todo) - len(failed)
+        report.linked = outcomes.count("linked")
+        report.copied = len(outcomes) - report.linked - len(failed)
+        rows = rows.drop(index=list(failed))
+        rel_of = {k: v for k, v in rel_of.items() if k not in failed}
+        report.files = self.meta(rows, rel_of, folders, outdir)
+        remove_stale(outdir, dict.fromkeys(state.get("meta", [])), dict.fromkeys(report.files))
+        write_state(outdir, {"key": key, "files": {r: s for r, s in wanted.items() if r in
+                                                   set(rel_of.values())}, "meta": report.files})
+
+    def meta(self, rows: pd.DataFrame, rel_of: dict[Any, str], folders: dict[str, str],
+             outdir: Path) -> list[str]:
+        files = [write_labels(outdir, folders), *self.finish(rows, rel_of, outdir)]
+        if is_search(rows).any():
+            files.append(write_attribution(outdir, rows, rel_of))
+        elif (outdir / ATTRIBUTION_FILE).exists():
+            (outdir / ATTRIBUTION_FILE).unlink()
+        return files
+
+
+def _with_name(item: Item, name: str) -> Item:
+    return Item(item.index, item.src, item.sha256, item.split, item.label, item.folder, name)
+
+
+class ImageFolder(Exporter):
+    """``OUT/<split>/<label>/<file>``: torchvision ``ImageFolder`` and Keras load one split folder."""
+
+    name = "imagefolder"
+    help = "OUT/{train,val,test}/<label>/<file> (torchvision ImageFolder, Keras)"
+    example = "curate export data/manifest.csv out --format imagefolder"
+
+
+class HuggingFace(Exporter):
+    """The ``datasets`` imagefolder layout: split folders it recognises and a metadata file each.
+
+    The metadata is ``metadata.jsonl`` (``file_name``, ``label`` and the metadata columns) rather than
+    ``metadata.csv``: ``datasets`` infers CSV column types per file, so a licence column that is empty in
+    one split and filled in another makes the splits' features differ and loading fails. JSON lines
+    keep one type per column: text as strings ("" when missing), numbers as numbers.
+    """
+
+    name = "hf"
+    help = "Hugging Face imagefolder with metadata.jsonl per split (load_dataset('imagefolder'))"
+    example = "curate export data/manifest.csv out --format hf"
+    split_dirs: ClassVar[dict[str, str]] = {"val": "validation"}
+
+    def meta_names(self, splits: list[str]) -> list[str]:
+        return [f"{self.split_dir(s)}/metadata.jsonl" for s in splits]
+
+    def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
+        extra = [c for c in metadata(rows) if c != schema.LABEL]
+        numeric = {c for c in extra if pd.api.types.is_numeric_dtype(rows[c]) and rows[c].notna().all()}
+        files = []
+        for split, group in rows.groupby(schema.SPLIT, sort=True):
+            folder = self.split_dir(str(split))
+            lines = []
+            for index, row in group.iterrows():
+                record = {"file_name": rel_of[index][len(folder) + 1:], "label": str(row[schema.LABEL])}
+                for col in extra:
+                    value = row[col]
+                    record[col] = _plain(value) if col in numeric else ("" if pd.isna(value) else str(value))
+                lines.append(json.dumps(record, ensure_ascii=False))
+            (outdir / folder / "metadata.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            files.append(f"{folder}/metadata.jsonl")
+        return files
+
+
+class Fastai(Exporter):
+    """The imagefolder layout plus ``labels.csv`` (``fname``, ``label``, ``is_valid``) for from_df."""
+
+    name = "fastai"
+    help = "images + labels.csv with fname, label, is_valid (ImageDataLoaders.from_df); test.csv"
+    example = "curate export data/manifest.csv out --format fastai"
+
+    def meta_names(self, splits: list[str]) -> list[str]:
+        return ["labels.csv", "test.csv"]
+
+    def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
+        split = rows[schema.SPLIT].astype(str)
+        table = pd.DataFrame({"fname": [rel_of[i] for i in rows.index],
+                              "label": rows[schema.LABEL].astype(str).to_numpy(),
+                              "is_valid": (split == "val").to_numpy()}, index=rows.index)
+        test = split == "test"
+        table[~test.to_numpy()].to_csv(outdir / "labels.csv", index=False)
+        files = ["labels.csv"]
+        if test.any():
+            table[test.to_numpy()][["fname", "label"]].to_csv(outdir / "test.csv", index=False)
+            files.append("test.csv")
+        return files
+
+
+class Csv(Exporter):
+    """The imagefolder layout plus ``dataset.csv``: path, label, split and the metadata columns."""
+
+    name = "csv"
+    help = "images + dataset.csv with path, label, split and metadata (pandas, Keras from_dataframe)"
+    example = "curate export data/manifest.csv out --format csv --copy"
+
+    def meta_names(self, splits: list[str]) -> list[str]:
+        return ["dataset.csv"]
+
+    def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
+        table = pd.DataFrame({"path": [rel_of[i] for i in rows.index],
+                              "label": rows[schema.LABEL].astype(str).to_numpy(),
+                              "split": rows[schema.SPLIT].astype(str).to_numpy()})
+        for col in metadata(rows):
+            table[col] = rows[col].to_numpy()
+        table.to_csv(outdir / "dataset.csv", index=False)
+        return ["dataset.csv"]
+
+
+class WebDataset(Exporter):
+    """Tar shards per split: ``<key>.jpg`` (or ``.png``, ``.webp``), ``<key>.cls`` (class index),
+    ``<key>.json``."""
+
+    name = "webdataset"
+    help = "tar shards per split with .jpg/.png/.webp, .cls, .json per sample (--shard-size)"
+    example = "curate export data/manifest.csv out --format webdataset --shard-size 5000"
+
+    def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
+              options: ExportOptions, report: ExportReport, progress: Progress | None = None) -> None:
+        try:
+            import webdataset as wds
+        except ImportError:
+            raise MissingToolError("--format webdataset needs the webdataset package: "
+                                   "pip install 'gleanset[webdataset]'") from None
+        state, classes = read_state(outdir), {f: i for i, f in enumerate(sorted(folders.values()))}
+        meta_cols = metadata(rows)
+        shards = _shards(items, options.shard_size)
+        wanted = {rel: _digest(batch, options) for rel, batch in shards.items()}
+        old = state.get("files", {})
+        self.check(rows, outdir, wanted, state)
+        report.removed = remove_stale(outdir, old, wanted)
+        progress = progress or NoProgress()
+        progress.total(len(items), "export webdataset")
+        for rel, batch in shards.items():
+            if old.get(rel) == wanted[rel] and (outdir / rel).exists():
+                report.kept += len(batch)
+                progress.advance(len(batch))
+                continue
+            target = outdir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".part")
+            with wds.TarWriter(str(tmp), mtime=0) as sink:
+                for item in batch:
+                    try:
+                        ext, data = _image_bytes(item.src, options.resize)
+                    except (OSError, images.ImageError) as exc:
+                        report.failed.append(f"{item.src}: {exc}")
+                        continue
+                    info = {"label": item.label, "split": item.split,
+                            **{c: _plain(rows.at[item.index, c]) for c in meta_cols}}
+                    sink.write({"__key__": Path(item.name).stem.replace(".", "_"), ext: data,
+                                "cls": classes[item.folder], "json": info})
+                    report.written += 1
+                    progress.advance()
+            tmp.replace(target)
+        shard_of = {it.index: rel for rel, batch in shards.items() for it in batch}
+        report.files = self.meta(rows, shard_of, folders, outdir)
+        remove_stale(outdir, dict.fromkeys(state.get("meta", [])), dict.fromkeys(report.files))
+        write_state(outdir, {"key": {"format": self.name}, "files": wanted, "meta": report.files})
+
+
+def _shards(items: list[Item], size: int) -> dict[str, list[Item]]:
+    ordered = sorted(items, key=lambda it: (it.split, it.folder, it.sha256, it.name))
+    out: dict[str, list[Item]] = {}
+    by_split: dict[str, list[Item]] = {}
+    for it in ordered:
+        by_split.setdefault(it.split, []).append(it)
+    for split, group in by_split.items():
+        for n, start in enumerate(range(0, len(group), max(1, size))):
+            out[f"{split}/{split}-{n:06d}.tar"] = group[start:start + size]
+    return out
+
+
+def _digest(batch: list[Item], options: ExportOptions) -> str:
+    text = json.dumps([[it.sha256, it.label, it.folder, it.name] for it in batch] + [options.resize])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _image_bytes(src: Path, resize: int | None) -> tuple[str, bytes]:
+    """A sample's image: a JPEG, PNG or WebP as it is, the rest (and resized images) re-encoded by
+    :func:`manifests.store.reencode`, the one resize path of every format (alpha kept)."""
+    found = images.header(src)
+    if not resize and found and found[0] in KEEP_FORMATS:
+        return KEEP_FORMATS[found[0]], src.read_bytes()
+    encoded = reencode(src, resize)
+    return encoded.extension, encoded.data
+
+
+FORMATS: dict[str, type[Exporter]] = {cls.name: cls for cls in (ImageFolder, HuggingFace, Fastai,
+                                                                 WebDataset, Csv)}
+
+
+def exporter(name: str) -> Exporter:
+    """The registered format of that name, or a UsageError naming the choices."""
+    try:
+        return FORMATS[name]()
+    except KeyError:
+        raise UsageError(f"unknown --format {name!r} (choose from {', '.join(FORMATS)})") from None

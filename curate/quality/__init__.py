@@ -1,0 +1,2 @@
+"""The data-quality stages: ``curate label-issues`` (:mod:`curate.quality.label_issues`) and
+``curate check`` (:mod:`curate.quality.check`)."""
