@@ -19,6 +19,7 @@ from manifests.cliargs import (
     ClusterOpt,
     DebugOpt,
     ExecutorOpt,
+    JsonOpt,
     VerboseOpt,
     VersionOpt,
     executor_spec,
@@ -50,7 +51,6 @@ app = typer.Typer(
 
 ManifestOpt = Annotated[Path, typer.Option("--manifest", "-m", help="Manifest to append to "
                                            "(.csv, or .parquet for large ones).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")]
 # The fetcher's options, shared by every downloading command (reddit, search).
 DownloadsOpt = Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel downloads.")]
 PerHostOpt = Annotated[int, typer.Option(min=1, help="Parallel downloads per host.")]

@@ -27,6 +27,8 @@ import typer
 from .errors import InputError, UsageError
 
 DEFAULT_MANIFEST = Path("manifest.csv")
+# --json on every command that prints a summary: the same flag and words in harvest, curate and train.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 ManifestArg = Annotated[Path, typer.Argument(
     help="Manifest (.csv or .parquet); by default manifest.csv in the current folder.",

@@ -21,6 +21,7 @@ from manifests.cliargs import (
     DEFAULT_MANIFEST,
     EPILOG,
     DebugOpt,
+    JsonOpt,
     ManifestArg,
     VerboseOpt,
     VersionOpt,
@@ -45,7 +46,6 @@ app = typer.Typer(
          "[bold]train manifest.csv ...[/] is short for [bold]train run manifest.csv ...[/]",
     epilog=EPILOG)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 
 

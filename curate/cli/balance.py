@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from manifests.cliargs import DEFAULT_MANIFEST, ManifestArg, use_manifest
+from manifests.cliargs import DEFAULT_MANIFEST, JsonOpt, ManifestArg, use_manifest
 
-from .options import AUGMENT_OPS, Command, DryRunOpt, JsonOpt, OutputOpt, SeedOpt, columns
+from .options import AUGMENT_OPS, Command, DryRunOpt, OutputOpt, SeedOpt, columns
 from .render import show
 from .views import augment_tables, balance_tables, stats_tables
 

@@ -12,13 +12,14 @@ from manifests.cliargs import (
     DEFAULT_MANIFEST,
     ClusterOpt,
     ExecutorOpt,
+    JsonOpt,
     ManifestArg,
     executor_spec,
     use_manifest,
 )
 from manifests.console import RichProgress, err_console
 
-from .options import ENGINE_NAMES, METHOD_NAMES, Command, JsonOpt, OutputOpt, WorkersOpt, default_workers
+from .options import ENGINE_NAMES, METHOD_NAMES, Command, OutputOpt, WorkersOpt, default_workers
 from .render import show
 from .views import dedupe_tables
 

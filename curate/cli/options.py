@@ -18,7 +18,6 @@ METHOD_NAMES = ("phash", "dhash", "ahash", "whash", "colorhash")
 ENGINE_NAMES = ("auto", "brute", "mih")
 AUGMENT_OPS = ("grayscale", "invert", "poisson", "rescale", "log", "sigmoid")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
 OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write the result to this manifest and leave the input untouched.")]

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from manifests.cliargs import DEFAULT_MANIFEST, ManifestArg, use_manifest
+from manifests.cliargs import DEFAULT_MANIFEST, JsonOpt, ManifestArg, use_manifest
 
-from .options import Command, DryRunOpt, JsonOpt, OutputOpt, columns
+from .options import Command, DryRunOpt, OutputOpt, columns
 from .render import show
 from .views import label_issue_tables
 

@@ -13,10 +13,10 @@ from typing import Annotated
 import typer
 
 from manifests import UsageError
-from manifests.cliargs import DEFAULT_MANIFEST, ManifestArg, use_manifest
+from manifests.cliargs import DEFAULT_MANIFEST, JsonOpt, ManifestArg, use_manifest
 from manifests.console import RichProgress
 
-from .options import Command, JsonOpt, SeedOpt, WorkersOpt, columns
+from .options import Command, SeedOpt, WorkersOpt, columns
 from .render import show
 
 

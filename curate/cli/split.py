@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from manifests.cliargs import DEFAULT_MANIFEST, ManifestArg, use_manifest
+from manifests.cliargs import DEFAULT_MANIFEST, JsonOpt, ManifestArg, use_manifest
 
-from .options import Command, DryRunOpt, JsonOpt, OutputOpt, SeedOpt, columns
+from .options import Command, DryRunOpt, OutputOpt, SeedOpt, columns
 from .render import show
 from .views import split_tables
 
