@@ -6,6 +6,14 @@ from __future__ import annotations
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # the store and the fetcher refuse larger files
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS)
 DEFAULT_SCENE_THRESHOLD = 27.0  # content change (0-255 HSV scale) that makes a cut
+# The frame options harvest frames and harvest reddit --video-frames share (FrameOptions' defaults).
+DEFAULT_CROP = "auto"
+DEFAULT_FRAME_FORMAT = "jpg"
+DEFAULT_FRAME_QUALITY = 92
+DEFAULT_BLACK_GAP = 0.5  # seconds of black that end a scene
+DEFAULT_MIN_SCENE_LEN = "0"
+DEFAULT_DETECTOR = "content"
+DEFAULT_ADAPTIVE_THRESHOLD = 3.0
 ARCTIC_SHIFT_URL = "https://arctic-shift.photon-reddit.com"
 DEFAULT_SEARCH_ENGINE = "openverse"
 # What each image-search engine needs and can filter: its ``about`` (harvest.search) and --help.

@@ -15,7 +15,16 @@ from manifests import InputError, UsageError
 from manifests.executor import ExecutorSpec
 from manifests.store import Limits
 
-from ..defaults import DEFAULT_SCENE_THRESHOLD
+from ..defaults import (
+    DEFAULT_ADAPTIVE_THRESHOLD,
+    DEFAULT_BLACK_GAP,
+    DEFAULT_CROP,
+    DEFAULT_DETECTOR,
+    DEFAULT_FRAME_FORMAT,
+    DEFAULT_FRAME_QUALITY,
+    DEFAULT_MIN_SCENE_LEN,
+    DEFAULT_SCENE_THRESHOLD,
+)
 from .decode import Selection
 from .probe import CropBox
 from .scenelist import scene_length
@@ -51,18 +60,18 @@ class FrameOptions:
     every_seconds: float | None = None
     start: float | None = None
     end: float | None = None
-    crop: str = "auto"
+    crop: str = DEFAULT_CROP
     size: tuple[int, int] | None = None
     max_side: int | None = None
-    format: str = "jpg"
-    quality: int = 92
+    format: str = DEFAULT_FRAME_FORMAT
+    quality: int = DEFAULT_FRAME_QUALITY
     keep_dark: bool = False
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
-    black_gap: float = 0.5
+    black_gap: float = DEFAULT_BLACK_GAP
     limits: Limits = Limits()
-    min_scene_len: str = "0"
-    detector: str = "content"
-    adaptive_threshold: float = 3.0
+    min_scene_len: str = DEFAULT_MIN_SCENE_LEN
+    detector: str = DEFAULT_DETECTOR
+    adaptive_threshold: float = DEFAULT_ADAPTIVE_THRESHOLD
     frames_per_scene: int | None = None
     hwaccel: str = "none"
 
