@@ -147,6 +147,13 @@ def interrupted(tmp: Path, capsys, monkeypatch) -> tuple[int, str]:
                                   "-m", str(tmp / "m.csv")], stderr=subprocess.PIPE, text=True)
         try:
             conn, _ = server.accept()
+            conn.settimeout(60)
+            request = b""
+            while b"\r\n\r\n" not in request:  # the whole request is in: the command waits for the answer
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                request += chunk
             child.send_signal(signal.SIGINT)
             err = child.communicate(timeout=60)[1]
             conn.close()
