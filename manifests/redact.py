@@ -11,7 +11,6 @@ text. It never raises and leaves other text as it is.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 REDACTED = "REDACTED"
 # Query parameters whose value is a credential (compared without case).
@@ -34,13 +33,3 @@ def redact(text: str) -> str:
     text = _USERINFO.sub(rf"\g<1>{REDACTED}\g<2>", text)
     return _BEARER.sub(rf"\g<1>{REDACTED}", text)
 
-
-def redact_values(data: Any) -> Any:
-    """``redact`` applied to every string in nested dicts, lists and tuples (JSON-like data)."""
-    if isinstance(data, str):
-        return redact(data)
-    if isinstance(data, dict):
-        return {key: redact_values(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return type(data)(redact_values(value) for value in data)
-    return data

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from manifests import InputError, NetworkError, UsageError
+from manifests.redact import redact
 
 from ..defaults import ARCTIC_SHIFT_URL
 from ..fetch import DEFAULT_USER_AGENT, Fetcher
@@ -46,6 +47,9 @@ ARCTIC_PAGE = 100
 LISTING_CAP = 1000
 CAP_NOTICE = 900  # a listing that ends past this many posts was most likely cut by Reddit's cap
 DUMP_WINDOW = 2**31
+# What reading a post (or a listing) of an unexpected shape raises: a list where an object belongs,
+# "nan" where a number does, JSON nested too deep.
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, OverflowError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,7 @@ class PostStream:
     fetcher: Fetcher
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     notes: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # subreddits whose listing failed: the others go on
 
     def __post_init__(self) -> None:
         self.choice = choose(self.options, self.env)
@@ -294,15 +299,25 @@ class PostStream:
             yield from dump_posts(opts.dumps, opts.subreddits, opts.after, opts.before)
         elif self.choice.name == "praw":
             for name in opts.subreddits:
-                yield from self._praw(name)
+                yield from self._each(name, self._praw(name))
         else:
             after, before = opts.after, opts.before
             span = TIMES[archive_period(opts)]
             if after is None and before is None and span:
                 after = int(time.time()) - span
             for name in opts.subreddits:
-                yield from arctic_posts(self.fetcher, opts.arctic_url, name, after, before,
-                                        newest_first=opts.sort == "new", limit=limit)
+                yield from self._each(name, arctic_posts(self.fetcher, opts.arctic_url, name, after, before,
+                                                         newest_first=opts.sort == "new", limit=limit))
+
+    def _each(self, name: str, posts: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The posts of one subreddit; when its API fails, the failure is recorded in ``failed`` (one
+        line, secrets redacted) and the next subreddit goes on."""
+        try:
+            yield from posts
+        except NetworkError as exc:
+            why = redact(" ".join(str(exc).split()))
+            self.failed.append(f"r/{name}: {why}")
+            log.warning("r/%s: listing failed: %s", name, why)
 
     def _praw(self, name: str) -> Iterator[dict[str, Any]]:
         import praw
@@ -316,7 +331,7 @@ class PostStream:
             kwargs["oauth_url"] = opts.oauth_url
         if opts.reddit_url:
             kwargs["reddit_url"] = opts.reddit_url
-        try:
+        try:  # praw parses Reddit's answers itself: a crafted one raises a shape error from inside it
             reddit = praw.Reddit(opts.site, **kwargs) if opts.site else praw.Reddit(**kwargs)
             subreddit = reddit.subreddit(name)
             listing = getattr(subreddit, opts.sort)
@@ -339,6 +354,9 @@ class PostStream:
             raise InputError(f"Reddit refused the credentials: {exc}") from exc
         except prawcore.exceptions.PrawcoreException as exc:
             raise NetworkError(f"Reddit API failed: {exc}") from exc
+        except SHAPE_ERRORS as exc:
+            raise NetworkError(f"Reddit answered r/{name}'s listing in a shape praw cannot read "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
         if opts.limit is None and count >= CAP_NOTICE:
             self.notes.append(f"r/{name}: the {opts.sort} listing ended after {count} posts; Reddit caps "
                               f"listings near {LISTING_CAP}. Use --after/--before (Arctic Shift) or --dump "
