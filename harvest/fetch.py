@@ -373,6 +373,8 @@ class Fetcher:
             return FetchResult(url, schema.CORRUPT, f"Content-Encoding does not decode: {_reason(exc)}")
         except requests.exceptions.RequestException as exc:  # invalid URL, too many redirects
             return FetchResult(url, schema.NETWORK, f"{type(exc).__name__}: {_reason(exc)}")
+        except ValueError as exc:  # a URL requests' own helpers cannot split (``http://[x/``)
+            return FetchResult(url, schema.NETWORK, f"InvalidURL: {_reason(exc)}")
 
     def _rejected(self, url: str, resp: requests.Response) -> FetchResult | None:
         """A ``removed`` result when ``reject`` refuses this answer (its body is never read)."""

@@ -342,3 +342,12 @@ def test_a_token_post_is_guarded_follows_no_redirect_and_is_capped(web: FakeWeb)
     with pytest.raises(NetworkError, match=r"refused 127\.0\.0\.1"):
         Fetcher(FetchOptions(**{**LOCAL, "allow_private": False})).post_json(token, form)
     assert web.log == []
+
+
+
+@pytest.mark.parametrize("location", ["http://[x/", "//[::1", "http://h:99999/"])
+def test_an_unreadable_redirect_location_is_a_row_not_an_exception(web: FakeWeb, location: str) -> None:
+    start = web.route("/start", Reply(b"", 302, {"Location": location}))
+    with Fetcher(FetchOptions(**LOCAL)) as fetcher:
+        assert list(fetcher.map([start], lambda url, result: result.status)) == [schema.NETWORK]
+        assert "InvalidURL" in fetcher.get(start).error
