@@ -26,7 +26,7 @@ from manifests.cliargs import (
     format_size,
     size_param,
 )
-from manifests.console import RichProgress, err_console, fail, print_json, run_app, setup_logging
+from manifests.console import RichProgress, err_console, fail, plain, print_json, run_app, setup_logging
 
 from .defaults import (
     ARCTIC_SHIFT_URL,
@@ -123,16 +123,20 @@ def _main(verbose: VerboseOpt = 0, debug: DebugOpt = False, version: VersionOpt 
 
 
 def _print_summary(summary: RunSummary, manifest: Path) -> None:
+    """The counts table and the skipped lines; labels and names come from servers and files, so they
+    are printed as plain text (``plain``), never as markup."""
     from rich.table import Table
+    from rich.text import Text
 
     console = err_console
     statuses = sorted(summary.statuses, key=lambda s: (s != schema.OK, s))
-    table = Table(title=f"harvest {summary.source} → {manifest}")
+    table = Table(title=Text(plain(f"harvest {summary.source} → {manifest}")))
     table.add_column("label")
     for status in statuses:
-        table.add_column(status, justify="right", style="green" if status == schema.OK else "red")
+        table.add_column(Text(plain(status)), justify="right",
+                         style="green" if status == schema.OK else "red")
     for label, counts in sorted(summary.by_label.items()):
-        table.add_row(label, *(str(counts.get(s, 0)) for s in statuses))
+        table.add_row(Text(plain(label)), *(str(counts.get(s, 0)) for s in statuses))
     if summary.by_label:
         console.print(table)
     data = summary.to_dict()
@@ -141,7 +145,12 @@ def _print_summary(summary: RunSummary, manifest: Path) -> None:
     for reason, count in data["skipped"].items():
         shown = ", ".join(data["skipped_examples"][reason][:5])
         more = " …" if count > 5 else ""
-        console.print(f"skipped {count} ({reason}): {shown}{more}", highlight=False)
+        console.print(plain(f"skipped {count} ({reason}): {shown}{more}"), highlight=False, markup=False)
+
+
+def _say(line: str, soft_wrap: bool = False) -> None:
+    """One line of a run's report on stderr, as plain text (it may quote servers)."""
+    err_console.print(plain(line), highlight=False, markup=False, soft_wrap=soft_wrap)
 
 
 def collect(name: str, options: Any, manifest: Path, as_json: bool = False, strict: bool = False) -> int:
@@ -153,7 +162,7 @@ def collect(name: str, options: Any, manifest: Path, as_json: bool = False, stri
     collector = COLLECTORS[name](options)
     about = collector.describe()
     if about and not as_json:
-        err_console.print(about, highlight=False, markup=False)
+        _say(about)
     with Appender(manifest) as sink, RichProgress(enabled=not as_json) as progress:
         summary = collector.run(sink, progress)
     if as_json:
@@ -161,9 +170,9 @@ def collect(name: str, options: Any, manifest: Path, as_json: bool = False, stri
     else:
         _print_summary(summary, manifest)
         for line in summary.lines():
-            err_console.print(line, highlight=False, markup=False)
+            _say(line)
     for line in summary.warnings:  # silent no-ops name themselves, on stderr even with --json
-        err_console.print(f"warning: {line}", highlight=False, markup=False, soft_wrap=True)
+        _say(f"warning: {line}", soft_wrap=True)
     for message in summary.errors():
         fail(message, ExitStatus.INPUT)
     return int(summary.exit_status(strict))

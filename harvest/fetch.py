@@ -11,7 +11,11 @@ A ``Fetcher`` holds a pooled ``requests`` session with a configurable User-Agent
   value never raises), and waits come out of a per-run ``wait_budget``;
 - a total ``deadline`` per URL (retries, waits and a server trickling one byte a second included);
 - no requests to loopback, private, link-local or reserved addresses, checked after DNS resolution
-  on every redirect hop (:mod:`harvest.netguard`), unless ``allow_private``;
+  on every redirect hop (:mod:`harvest.netguard`), unless ``allow_private``; the host checked is the
+  one urllib3 connects to, and addresses that parsers read differently are refused;
+- credentials stay with their origin: a redirect to another scheme, host or port drops the
+  ``Authorization``, ``X-Subscription-Token``, cookie and API-key headers the caller added
+  (``CREDENTIAL_HEADERS``), as requests does for ``Authorization``;
 - decompressed bytes capped: ``max_bytes`` per body, ``max_ratio`` for ``Content-Encoding`` bodies
   (gzip bombs) and ``memory_budget`` for all bodies in flight together; bodies over ``spool_bytes``
   are streamed to a temporary file instead (``FetchResult.file``). Peak memory for bodies stays under
@@ -26,8 +30,11 @@ A ``Fetcher`` holds a pooled ``requests`` session with a configurable User-Agent
 Every call returns a ``FetchResult`` whose ``status``/``error`` become a manifest row; no per-URL failure
 raises. ``Fetcher.map`` runs many downloads on a thread pool (``workers``) with at most ``per_host``
 requests to one host at a time. ``get_json`` is for API calls, where a failure fails the whole run and
-raises ``NetworkError``. ``mirrors`` rewrite URL prefixes at request time (a mirror, or a test server),
-while results keep the URL that was asked for.
+raises ``NetworkError``; ``post_json`` (a token endpoint) goes through the same guard, follows no
+redirect (the form holds a client secret) and reads at most ``POST_MAX_BYTES``. ``mirrors`` rewrite URL
+prefixes at request time (a mirror, or a test server), while results keep the URL that was asked for.
+Error texts are redacted (:func:`manifests.redact.redact`): an API key in a URL's query string never
+reaches a row, a log line or an exception message.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 import urllib3
@@ -52,9 +59,10 @@ from requests.adapters import HTTPAdapter
 
 from manifests import NetworkError, UsageError, schema
 from manifests.images import sniff
+from manifests.redact import redact
 from manifests.store import DEFAULT_MAX_BYTES
 
-from .netguard import ByteBudget, Refused, WaitBudget, check_url, parse_wait, uses_proxy
+from .netguard import ByteBudget, Refused, WaitBudget, check_url, host_of, parse_wait, uses_proxy
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +76,12 @@ def _version() -> str:
 
 DEFAULT_USER_AGENT = f"python:gleanset:{_version()} (dataset harvester)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 522, 524})
+POST_MAX_BYTES = 1024 * 1024  # a token endpoint's answer is a few hundred bytes
+# Request headers that carry credentials: sent to the origin they were meant for, never past a
+# redirect to another one. Any header whose name holds one of CREDENTIAL_WORDS counts too.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-subscription-token"})
+CREDENTIAL_WORDS = ("auth", "token", "key", "secret", "password", "session")
+DEFAULT_PORTS = {"http": 80, "https": 443}
 T = TypeVar("T")
 J = TypeVar("J")
 # Looks at an answer before its body is read: (final URL as asked, response headers) -> why the
@@ -233,7 +247,7 @@ class Fetcher:
 
     def _give_up(self, kind: list[str], url: str) -> None:
         with self._report_lock:
-            kind.append(url)
+            kind.append(redact(url))
 
     # -- one URL ------------------------------------------------------------------------------
     def resolve(self, url: str) -> str:
@@ -251,7 +265,7 @@ class Fetcher:
         return url
 
     def _host_slot(self, url: str) -> threading.BoundedSemaphore:
-        host = urlsplit(url).netloc
+        host = host_of(url)
         with self._hosts_lock:
             if host not in self._hosts:
                 self._hosts[host] = threading.BoundedSemaphore(self.options.per_host)
@@ -281,7 +295,7 @@ class Fetcher:
                 if why:
                     return FetchResult(url, retry.status, f"{retry.error}; {why}",
                                        http_status=retry.http_status, attempts=attempt)
-                log.info("retrying %s in %.2fs: %s", url, delay, retry.error)
+                log.info("retrying %s in %.2fs: %s", redact(url), delay, retry.error)
                 self.sleep(delay)
 
     def _cannot_wait(self, url: str, delay: float, deadline: float) -> str | None:
@@ -301,22 +315,28 @@ class Fetcher:
         return random.uniform(0, min(opts.max_backoff, opts.backoff * 2 ** (attempt - 1)))
 
     def _open(self, target: str, params: dict[str, Any] | None, deadline: float,
-              headers: dict[str, str] | None = None) -> requests.Response:
-        """GET ``target``, following redirects by hand so that every hop is checked first."""
+              headers: dict[str, str] | None = None, data: dict[str, str] | None = None) -> requests.Response:
+        """GET ``target`` (or POST ``data`` to it), following redirects by hand so that every hop is
+        checked first and credentials in ``headers`` never leave their origin. A POST follows no
+        redirect: the redirect itself is returned."""
         opts = self.options
         proxied = uses_proxy(target) if not opts.allow_private else False
+        first = target
         for _ in range(opts.max_redirects + 1):
             check_url(target, opts.allow_private, proxied)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _Deadline()
             timeout = min(opts.timeout, left)
-            resp = self.session.get(target, params=params, headers=headers, stream=True,
-                                    timeout=(timeout, timeout), allow_redirects=False)
-            if not resp.is_redirect:
+            resp = self.session.request("GET" if data is None else "POST", target, params=params,
+                                        data=data, headers=headers, stream=True,
+                                        timeout=(timeout, timeout), allow_redirects=False)
+            if not resp.is_redirect or data is not None:
                 return resp
             target = urljoin(resp.url, resp.headers["location"])
             params = None
+            if not same_origin(first, target):
+                headers = without_credentials(headers)
             resp.close()
         raise requests.exceptions.TooManyRedirects(f"more than {opts.max_redirects} redirects")
 
@@ -353,6 +373,8 @@ class Fetcher:
             return FetchResult(url, schema.CORRUPT, f"Content-Encoding does not decode: {_reason(exc)}")
         except requests.exceptions.RequestException as exc:  # invalid URL, too many redirects
             return FetchResult(url, schema.NETWORK, f"{type(exc).__name__}: {_reason(exc)}")
+        except ValueError as exc:  # a URL requests' own helpers cannot split (``http://[x/``)
+            return FetchResult(url, schema.NETWORK, f"InvalidURL: {_reason(exc)}")
 
     def _rejected(self, url: str, resp: requests.Response) -> FetchResult | None:
         """A ``removed`` result when ``reject`` refuses this answer (its body is never read)."""
@@ -366,8 +388,9 @@ class Fetcher:
         return FetchResult(url, schema.REMOVED, why, final_url=final, http_status=resp.status_code,
                            content_type=resp.headers.get("Content-Type"))
 
-    def _read_body(self, url: str, resp: requests.Response, deadline: float) -> FetchResult:
-        limit = self.options.max_bytes
+    def _read_body(self, url: str, resp: requests.Response, deadline: float,
+                   limit: int | None = None) -> FetchResult:
+        limit = self.options.max_bytes if limit is None else limit
         declared = resp.headers.get("Content-Length", "").strip()
         declared_n = int(declared) if declared.isdigit() else None
         encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
@@ -412,15 +435,37 @@ class Fetcher:
             raise NetworkError(f"{url} failed: {result.error}")
         return _json(url, result.data, result.sniffed)
 
-    def post_json(self, url: str, data: dict[str, str]) -> Any:
-        """POST a form to a JSON API (a token endpoint), once; a failure raises ``NetworkError``."""
+    def post_json(self, url: str, data: dict[str, str], max_bytes: int = POST_MAX_BYTES) -> Any:
+        """POST a form to a JSON API (a token endpoint), once; a failure raises ``NetworkError``.
+
+        The address is guarded like every request's; a redirect is not followed (the form holds a
+        client secret) and fails; the answer is read up to ``max_bytes``.
+        """
+        shown = redact(url)
+        deadline = time.monotonic() + self.options.deadline
         try:
-            resp = self.session.post(self.resolve(url), data=data, timeout=self.options.timeout)
-        except requests.exceptions.RequestException as exc:
-            raise NetworkError(f"{url} failed: {type(exc).__name__}: {_reason(exc)}") from exc
-        if resp.status_code >= 400:
-            raise NetworkError(f"{url} failed: HTTP {resp.status_code} {resp.reason}")
-        return _json(url, resp.content, sniff(resp.content))
+            with self._open(self.resolve(url), None, deadline, data=data) as resp:
+                if resp.is_redirect:
+                    raise NetworkError(f"{shown} answered the POST with HTTP {resp.status_code}, a "
+                                       "redirect; not followed (the form holds credentials)")
+                if resp.status_code >= 400:
+                    raise NetworkError(f"{shown} failed: HTTP {resp.status_code} {resp.reason}")
+                result = self._read_body(url, resp, deadline, min(max_bytes, self.options.max_bytes))
+        except Refused as exc:
+            raise NetworkError(f"{shown}: {exc}") from exc
+        except _Retry as exc:
+            raise NetworkError(f"{shown} failed: {exc.error}") from exc
+        except _Deadline as exc:
+            raise NetworkError(f"{shown} failed: the {self.options.deadline:g} s deadline passed") from exc
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise NetworkError(f"{shown} failed: {type(exc).__name__}: {_reason(exc)}") from exc
+        try:
+            body = result.body()
+        finally:
+            result.discard()
+        if not result.ok or body is None:
+            raise NetworkError(f"{shown} failed: {result.error}")
+        return _json(url, body, result.sniffed)
 
     # -- many URLs ----------------------------------------------------------------------------
     def map(self, jobs: Iterable[J], handle: Callable[[J, FetchResult], T],
@@ -510,11 +555,39 @@ class _Body:
 def _json(url: str, data: bytes, sniffed: str | None) -> Any:
     try:
         return requests.models.complexjson.loads(data)
+    except RecursionError as exc:  # a server's [[[[...]]]]: one line, never a traceback
+        raise NetworkError(f"{redact(url)} answered JSON nested too deeply to read") from exc
     except ValueError as exc:
         raise NetworkError(f"{url} did not answer JSON ({sniffed or 'unknown'} bytes)") from exc
 
 
 def _reason(exc: BaseException) -> str:
-    """A requests exception on one short line."""
+    """A requests exception on one short line, secrets in its URL redacted."""
     text = str(exc.args[0] if exc.args else exc) or type(exc).__name__
-    return " ".join(text.split())[:300]
+    return " ".join(redact(text).split())[:300]
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL (the port filled in for http and https)."""
+    try:
+        parts = urllib3.util.parse_url(url)
+    except (ValueError, urllib3.exceptions.LocationParseError):
+        return "", url, None
+    scheme = (parts.scheme or "").lower()
+    return scheme, (parts.host or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
+
+
+def same_origin(first: str, then: str) -> bool:
+    """Whether credentials meant for ``first`` may go to ``then``: same scheme, host and port, or the
+    same host moving from http on port 80 to https on port 443 (requests' rule for ``Authorization``)."""
+    a, b = _origin(first), _origin(then)
+    return a == b or (a[1] == b[1] and a[0::2] == ("http", 80) and b[0::2] == ("https", 443))
+
+
+def without_credentials(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    """``headers`` without those that carry credentials (``CREDENTIAL_HEADERS``, ``X-Api-Key``...)."""
+    if headers is None:
+        return None
+    return {name: value for name, value in headers.items()
+            if name.lower() not in CREDENTIAL_HEADERS
+            and not any(word in name.lower() for word in CREDENTIAL_WORDS)}

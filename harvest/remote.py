@@ -19,11 +19,11 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlsplit
 
 from manifests.executor import ExecutorSpec, open_executor
 
 from .fetch import Fetcher, FetchOptions, FetchResult
+from .netguard import host_of
 
 J = TypeVar("J")
 T = TypeVar("T")
@@ -77,7 +77,7 @@ def host_batches(jobs: Iterable[J], url: Callable[[J], str], fetch: FetchOptions
     waiting: dict[str, list[J]] = {}  # insertion order: the host whose first job waits longest first
     held = 0
     for job in jobs:
-        host = (urlsplit(url(job)).hostname or "").lower()
+        host = host_of(url(job)).strip("[]")
         bucket = waiting.setdefault(host, [])
         bucket.append(job)
         held += 1

@@ -3,20 +3,29 @@
 ``run_app`` runs a Typer app in-process and turns every failure into one line on stderr and an exit
 code from :class:`~manifests.errors.ExitStatus`; ``--debug`` anywhere on the command line shows the
 traceback instead. ``RichProgress`` adapts a rich progress bar to the library's progress hook.
+
+Text that comes from outside (a server's error message, a post id, a file name) is printed through
+``plain``: as plain text, never as Rich markup (``[/x]`` would crash the print, ``[link=...]`` would
+make a link), with control characters (ESC, BEL, CR, C1, bidi overrides) shown as ``\\xNN`` escapes
+instead of reaching the terminal, and API keys in URLs redacted. Error lines (``fail``) and log
+records go through it always; ``print_json`` escapes C1 controls that JSON would leave raw.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from . import lineage
 from .errors import ExitStatus, GleansetError
+from .redact import redact
 
 if TYPE_CHECKING:
     from rich.progress import Progress as _RichProgress
@@ -26,18 +35,51 @@ INTERRUPTED = "interrupted; what was finished is saved, run the command again to
 log = logging.getLogger(__name__)
 
 
+# C0 controls but tab and newline, DEL, C1, and the Unicode line separators and bidi overrides.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def plain(text: object, one_line: bool = False) -> str:
+    """Outside text made safe to print (with ``markup=False`` or as a ``rich.text.Text``): control
+    characters escaped (``\\x1b``), API keys redacted; ``one_line`` folds newlines to spaces."""
+    shown = redact(str(text))
+    if one_line:
+        shown = " ".join(shown.split("\n"))
+    return _CONTROLS.sub(_escape, shown)
+
+
+class _PlainRecords(logging.Filter):
+    """Log records as plain one-line text: what they quote from servers cannot drive the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose arguments do not format: left to the handler to report
+            return True
+        record.msg, record.args = plain(message), None
+        return True
+
+
 def setup_logging(verbose: int = 0) -> None:
-    """Log to stderr through rich: warnings by default, ``-v`` info, ``-vv`` debug."""
+    """Log to stderr through rich: warnings by default, ``-v`` info, ``-vv`` debug; records are
+    printed as plain text (``plain``), never as markup."""
     from rich.logging import RichHandler
 
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(message)s", force=True,
-                        handlers=[RichHandler(console=err_console, show_path=False)])
+    handler = RichHandler(console=err_console, show_path=False, markup=False)
+    handler.addFilter(_PlainRecords())
+    logging.basicConfig(level=level, format="%(message)s", force=True, handlers=[handler])
 
 
 def fail(message: str, status: ExitStatus) -> int:
-    """Print a one-line error and return its exit status."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print a one-line error (plain text: no markup, controls escaped) and return its exit status."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", plain(message, one_line=True)),
+                      highlight=False, soft_wrap=True)
     return int(status)
 
 
@@ -100,8 +142,10 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:
 
 
 def print_json(data: Any) -> None:
-    """Print data as JSON on stdout (for scripts)."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """Print data as JSON on stdout (for scripts); C1 controls and bidi overrides, which JSON leaves
+    raw, are written as ``\\u`` escapes."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
     sys.stdout.flush()
 
 
@@ -123,7 +167,7 @@ class RichProgress:
         from rich.progress import Progress as _RichProgress
 
         self._bar = _RichProgress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
             disable=not enabled, transient=transient)
         self.enabled = enabled

@@ -1,7 +1,8 @@
 """The lineage log: ``<manifest>.log.jsonl``, one JSON line per command that changed the manifest.
 
-Each line holds the full command line, the gleanset version, the schema version, the UTC time, the rows
-added/changed/removed and whatever details the command chose to record (a crop box, a threshold).
+Each line holds the full command line (API keys in its URLs redacted, :mod:`manifests.redact`), the
+gleanset version, the schema version, the UTC time, the rows added/changed/removed and whatever
+details the command chose to record (a crop box, a threshold).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import schema
+from .redact import redact
 
 if TYPE_CHECKING:
     from .merge import Changes
@@ -41,17 +43,17 @@ _COMMAND: ContextVar[str | None] = ContextVar("gleanset_command", default=None)
 
 def use_command(argv: list[str]) -> None:
     """Record the command line being run (the CLIs call this; it beats ``sys.argv``)."""
-    _COMMAND.set(shlex.join(argv))
+    _COMMAND.set(redact(shlex.join(argv)))
 
 
 def command_line(argv: list[str] | None = None) -> str:
-    """The full command line as a shell would take it."""
+    """The full command line as a shell would take it, API keys in its URLs redacted."""
     if argv is None and _COMMAND.get() is not None:
         return str(_COMMAND.get())
     argv = list(sys.argv if argv is None else argv)
     if argv:
         argv[0] = Path(argv[0]).name
-    return shlex.join(argv)
+    return redact(shlex.join(argv))
 
 
 def now() -> str:

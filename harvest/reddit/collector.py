@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from manifests import RowSink, UsageError, lineage, read, schema
+from manifests import ExitStatus, RowSink, UsageError, lineage, read, schema
 from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 from manifests.store import Limits, store_bytes
@@ -43,13 +43,15 @@ from ..fetch import Fetcher, FetchOptions, FetchResult, Reject
 from ..names import bounded_name
 from ..remote import download
 from ..summary import Counts, RunSummary
-from .media import VIDEO, Media, MediaRules, plan_media
+from ..values import finite_float, finite_int, text
+from .media import VIDEO, Media, MediaPlan, MediaRules, plan_media
 from .placeholders import PlaceholderSet, placeholder_url
-from .sources import PostStream, SourceChoice, SourceOptions, choose
+from .sources import SHAPE_ERRORS, PostStream, SourceChoice, SourceOptions, choose
 
 log = logging.getLogger(__name__)
 
 REDDIT = "https://www.reddit.com"
+MALFORMED = "malformed_post"  # a post whose fields have shapes no Reddit post has (skip reason)
 # Receives a downloaded video file, the post's row fields (``origin`` is the video URL) and the image
 # store's root; returns one row per extracted frame (or rows saying why there are none).
 VideoFrames = Callable[[Path, dict[str, Any], Path], list[dict[str, Any]]]
@@ -106,16 +108,27 @@ class RedditSummary(RunSummary):
     notes: list[str] = field(default_factory=list)
     fetch_limits: dict[str, Any] = field(default_factory=dict)  # what the deadline/wait budget gave up
     scenes_csv: str | None = None  # where the video handler wrote the scene list (--scenes-csv)
+    failed_subreddits: list[str] = field(default_factory=list)  # whose listing failed, and why
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "post_source": self.post_source, "scenes_csv": self.scenes_csv,
                 "source_reason": self.source_reason, "posts_listed": self.posts_listed,
                 "posts_known": self.posts_known, "notes": list(self.notes),
-                "fetch_limits": dict(self.fetch_limits)}
+                "fetch_limits": dict(self.fetch_limits),
+                "failed_subreddits": list(self.failed_subreddits)}
 
     def lines(self) -> list[str]:
         scenes = [f"scene list written to {self.scenes_csv}"] if self.scenes_csv else []
         return [f"note: {note}" for note in self.notes] + scenes
+
+    def errors(self) -> list[str]:
+        return list(self.failed_subreddits)
+
+    def exit_status(self, strict: bool = False) -> ExitStatus:
+        """``NETWORK`` when a subreddit's listing failed; otherwise as for every collector."""
+        if self.failed_subreddits:
+            return ExitStatus.NETWORK
+        return super().exit_status(strict)
 
 
 @dataclass(frozen=True)
@@ -125,20 +138,26 @@ class _Job:
 
 
 def post_fields(post: dict[str, Any], label: str | None) -> dict[str, Any]:
-    """The manifest columns a post gives each of its images."""
-    permalink = post.get("permalink") or ""
-    subreddit = str(post.get("subreddit") or "") or None
-    created = post.get("created_utc")
+    """The manifest columns a post gives each of its images, read totally: text fields are text or
+    ``None``, numbers are finite (``"nan"``, ``1e400``, a list: ``None``)."""
+    permalink = text(post.get("permalink")) or ""
+    subreddit = text(post.get("subreddit")) or None
     return {
-        schema.POST_ID: post.get("id"), schema.SUBREDDIT: subreddit,
-        schema.LABEL: label or subreddit, schema.TITLE: post.get("title"),
-        schema.AUTHOR: post.get("author"), schema.SCORE: post.get("score"),
-        schema.UPVOTE_RATIO: post.get("upvote_ratio"), schema.NUM_COMMENTS: post.get("num_comments"),
-        schema.CREATED_UTC: int(float(created)) if created is not None else None,
+        schema.POST_ID: text(post.get("id")), schema.SUBREDDIT: subreddit,
+        schema.LABEL: label or subreddit, schema.TITLE: text(post.get("title")),
+        schema.AUTHOR: text(post.get("author")), schema.SCORE: finite_int(post.get("score")),
+        schema.UPVOTE_RATIO: finite_float(post.get("upvote_ratio")),
+        schema.NUM_COMMENTS: finite_int(post.get("num_comments")),
+        schema.CREATED_UTC: finite_int(post.get("created_utc")),
         schema.PERMALINK: REDDIT + permalink if permalink.startswith("/") else permalink or None,
-        schema.FLAIR: post.get("link_flair_text"), schema.OVER_18: bool(post.get("over_18")),
+        schema.FLAIR: text(post.get("link_flair_text")), schema.OVER_18: bool(post.get("over_18")),
         schema.SPOILER: bool(post.get("spoiler")),
     }
+
+
+def post_name(post: dict[str, Any]) -> str:
+    """``subreddit/id`` of a post, for the summary's examples (printed as plain text by the CLI)."""
+    return f"{text(post.get('subreddit'))}/{text(post.get('id'))}"
 
 
 def recorded_origins(manifest: Path, source: str) -> set[str]:
@@ -253,6 +272,7 @@ class RedditCollector(Collector):
         summary.merge = sink.stats
         summary.posts_listed, summary.posts_known = counts.counts["posts"], counts.counts["known"]
         summary.notes = list(stream.notes)
+        summary.failed_subreddits = list(stream.failed)
         return summary
 
     def _download(self, fetcher: Fetcher, jobs: Iterator[_Job], root: Path) -> Iterator[list[dict[str, Any]]]:
@@ -266,13 +286,17 @@ class RedditCollector(Collector):
         known to be gone (failed gallery items, placeholder URLs) become rows without a download."""
         for post in stream:
             counts.add("posts")
-            name = f"{post.get('subreddit')}/{post.get('id')}"
-            plan = plan_media(post, self.options.rules)
+            name = post_name(post)
+            try:
+                plan = plan_media(post, self.options.rules)
+                fields = post_fields(post, self.options.label) if not plan.skip else {}
+            except SHAPE_ERRORS as exc:  # a field no Reddit post has the shape of: the post is skipped
+                log.warning("post %s skipped: %s: %s", name, type(exc).__name__, exc)
+                plan = MediaPlan(skip=MALFORMED)
             if plan.skip:
                 summary.skip(plan.skip, name)
                 counts.add("skipped")
                 continue
-            fields = post_fields(post, self.options.label)
             todo = [m for m in plan.media if m.url not in done]
             summary.known += len(plan.media) - len(todo)
             if not todo:

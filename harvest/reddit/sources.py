@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from manifests import InputError, NetworkError, UsageError
+from manifests.redact import redact
 
 from ..defaults import ARCTIC_SHIFT_URL
 from ..fetch import DEFAULT_USER_AGENT, Fetcher
+from ..values import finite_int
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ ARCTIC_PAGE = 100
 LISTING_CAP = 1000
 CAP_NOTICE = 900  # a listing that ends past this many posts was most likely cut by Reddit's cap
 DUMP_WINDOW = 2**31
+# What reading a post (or a listing) of an unexpected shape raises: a list where an object belongs,
+# "nan" where a number does, JSON nested too deep.
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, OverflowError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,9 @@ def dump_posts(paths: tuple[Path, ...], subreddits: tuple[str, ...], after: int 
                         continue
                     try:
                         post = json.loads(line)
-                    except json.JSONDecodeError:
+                    except (json.JSONDecodeError, RecursionError):
+                        post = None
+                    if not isinstance(post, dict):  # not JSON, nested too deep, not an object
                         bad += 1
                         continue
                     if str(post.get("subreddit", "")).lower() in wanted and _in_window(post, after, before):
@@ -168,39 +175,87 @@ def dump_posts(paths: tuple[Path, ...], subreddits: tuple[str, ...], after: int 
             log.warning("%s: %d malformed lines skipped", path, bad)
 
 
+def created(post: dict[str, Any]) -> int | None:
+    """A post's ``created_utc`` as whole seconds, or ``None`` when it is missing or not a finite number
+    (``"nan"``, ``1e400`` and nested objects included)."""
+    return finite_int(post.get("created_utc"))
+
+
 def _in_window(post: dict[str, Any], after: int | None, before: int | None) -> bool:
-    created = int(float(post.get("created_utc") or 0))
-    return (after is None or created >= after) and (before is None or created < before)
+    when = created(post)
+    if when is None:
+        return after is None and before is None
+    return (after is None or when >= after) and (before is None or when < before)
 
 
 def arctic_posts(fetcher: Fetcher, base_url: str, subreddit: str, after: int | None,
-                 before: int | None, newest_first: bool = False) -> Iterator[dict[str, Any]]:
-    """Posts of one subreddit in a window from the Arctic Shift API, paged by ``created_utc``."""
+                 before: int | None, newest_first: bool = False,
+                 limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Posts of one subreddit in a window from the Arctic Shift API, paged by ``created_utc``.
+
+    Paging stops at the end of the window, once ``limit`` posts were given, and when a page would not
+    move the cursor (a server that repeats one ``created_utc`` with fresh ids would page forever).
+    """
     url = base_url.rstrip("/") + "/api/posts/search"
     seen: set[str] = set()
+    given = 0
     # The bounds sent are widened by a second and the window is enforced here, so it does not matter
     # whether the API treats them as inclusive; a post repeated across pages is dropped by id.
     low = after - 1 if after is not None else None
     high = before
-    while True:
+    while limit is None or given < limit:
         params: dict[str, Any] = {"subreddit": subreddit, "limit": ARCTIC_PAGE,
                                   "sort": "desc" if newest_first else "asc"}
         params.update({k: v for k, v in (("after", low), ("before", high)) if v is not None})
         page = fetcher.get_json(url, params)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
             raise NetworkError(f"{url} answered without a 'data' list: {str(page)[:200]}")
-        fresh = [p for p in page["data"] if p.get("id") not in seen]
+        posts = _posts(page["data"], url)
+        fresh = [p for p in posts if p.get("id") not in seen]
         for post in fresh:
             seen.add(post.get("id"))
             if _in_window(post, after, before):
                 yield post
+                given += 1
+                if limit is not None and given >= limit:
+                    return
         if not fresh or len(page["data"]) < ARCTIC_PAGE:
             return
-        edge = [int(float(p.get("created_utc") or 0)) for p in fresh]
-        if newest_first:
-            high = min(edge) + 1
-        else:
-            low = max(edge) - 1
+        edge = [t for t in (created(p) for p in fresh) if t is not None]
+        moved = _next_cursor(edge, low, high, newest_first)
+        if moved is None:
+            log.warning("%s: r/%s: the next page would start where this one did (created_utc does not "
+                        "advance); stopped paging", url, subreddit)
+            return
+        low, high = moved
+
+
+def _posts(items: list[Any], url: str) -> list[dict[str, Any]]:
+    """The posts of a page that are objects with a hashable ``id``; others are counted and dropped."""
+    posts = [p for p in items if isinstance(p, dict) and isinstance(p.get("id"), str | int | None)]
+    if len(posts) < len(items):
+        log.warning("%s: %d items that are not posts skipped", url, len(items) - len(posts))
+    return posts
+
+
+def _next_cursor(edge: list[int], low: int | None, high: int | None,
+                 newest_first: bool) -> tuple[int | None, int | None] | None:
+    """The window of the next page, or ``None`` when it would not move (or leaves nothing)."""
+    if not edge:
+        return None
+    if newest_first:
+        new_high = min(edge) + 1
+        if high is not None and new_high >= high:
+            return None
+        high = new_high
+    else:
+        new_low = max(edge) - 1
+        if low is not None and new_low <= low:
+            return None
+        low = new_low
+    if low is not None and high is not None and low + 1 >= high:
+        return None  # the window is empty: nothing left to ask for
+    return low, high
 
 
 @dataclass
@@ -211,6 +266,7 @@ class PostStream:
     fetcher: Fetcher
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     notes: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # subreddits whose listing failed: the others go on
 
     def __post_init__(self) -> None:
         self.choice = choose(self.options, self.env)
@@ -220,9 +276,10 @@ class PostStream:
         opts = self.options
         ranked = opts.top or (self.choice.name == "arctic-shift" and opts.sort != "new"
                               and opts.after is None and opts.before is None)
-        if not ranked:
+        if not ranked:  # the limit is met as posts come: Arctic Shift pages no further than it
             limited = opts.limit and self.choice.name != "praw"  # praw applies the limit itself
-            yield from _per_subreddit(self._raw(), opts.limit) if limited else self._raw()
+            raw = self._raw(opts.limit)
+            yield from _per_subreddit(raw, opts.limit) if limited else raw
             return
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for post in self._raw():
@@ -235,21 +292,32 @@ class PostStream:
                 self.notes.append(f"r/{name}: ranked {len(group)} posts of the window by score, kept "
                                   f"the top {min(opts.top, len(group))}")
 
-    def _raw(self) -> Iterator[dict[str, Any]]:
+    def _raw(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Posts in source order; ``limit`` (per subreddit) stops Arctic Shift's paging once met."""
         opts = self.options
         if self.choice.name == "dump":
             yield from dump_posts(opts.dumps, opts.subreddits, opts.after, opts.before)
         elif self.choice.name == "praw":
             for name in opts.subreddits:
-                yield from self._praw(name)
+                yield from self._each(name, self._praw(name))
         else:
             after, before = opts.after, opts.before
             span = TIMES[archive_period(opts)]
             if after is None and before is None and span:
                 after = int(time.time()) - span
             for name in opts.subreddits:
-                yield from arctic_posts(self.fetcher, opts.arctic_url, name, after, before,
-                                        newest_first=opts.sort == "new")
+                yield from self._each(name, arctic_posts(self.fetcher, opts.arctic_url, name, after, before,
+                                                         newest_first=opts.sort == "new", limit=limit))
+
+    def _each(self, name: str, posts: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The posts of one subreddit; when its API fails, the failure is recorded in ``failed`` (one
+        line, secrets redacted) and the next subreddit goes on."""
+        try:
+            yield from posts
+        except NetworkError as exc:
+            why = redact(" ".join(str(exc).split()))
+            self.failed.append(f"r/{name}: {why}")
+            log.warning("r/%s: listing failed: %s", name, why)
 
     def _praw(self, name: str) -> Iterator[dict[str, Any]]:
         import praw
@@ -263,7 +331,7 @@ class PostStream:
             kwargs["oauth_url"] = opts.oauth_url
         if opts.reddit_url:
             kwargs["reddit_url"] = opts.reddit_url
-        try:
+        try:  # praw parses Reddit's answers itself: a crafted one raises a shape error from inside it
             reddit = praw.Reddit(opts.site, **kwargs) if opts.site else praw.Reddit(**kwargs)
             subreddit = reddit.subreddit(name)
             listing = getattr(subreddit, opts.sort)
@@ -286,6 +354,9 @@ class PostStream:
             raise InputError(f"Reddit refused the credentials: {exc}") from exc
         except prawcore.exceptions.PrawcoreException as exc:
             raise NetworkError(f"Reddit API failed: {exc}") from exc
+        except SHAPE_ERRORS as exc:
+            raise NetworkError(f"Reddit answered r/{name}'s listing in a shape praw cannot read "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
         if opts.limit is None and count >= CAP_NOTICE:
             self.notes.append(f"r/{name}: the {opts.sort} listing ended after {count} posts; Reddit caps "
                               f"listings near {LISTING_CAP}. Use --after/--before (Arctic Shift) or --dump "
@@ -293,10 +364,7 @@ class PostStream:
 
 
 def _score(post: dict[str, Any]) -> int:
-    try:
-        return int(post.get("score") or 0)
-    except (TypeError, ValueError):
-        return 0
+    return finite_int(post.get("score")) or 0
 
 
 def _per_subreddit(posts: Iterator[dict[str, Any]], n: int) -> Iterator[dict[str, Any]]:

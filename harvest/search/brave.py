@@ -42,8 +42,8 @@ class BraveEngine(Engine):
 
 
 def _result(item: dict[str, Any]) -> Result | None:
-    props = item.get("properties") or {} if isinstance(item, dict) else {}
-    if not props.get("url"):
+    props = item.get("properties") if isinstance(item, dict) else None
+    if not isinstance(props, dict) or not props.get("url"):
         return None
     return Result(url=str(props["url"]), page_url=item.get("url"), title=item.get("title") or None,
                   provider="brave", width=as_int(props.get("width")), height=as_int(props.get("height")))

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 from manifests import ExitStatus, NetworkError, RowSink, UsageError, read, schema
 from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
+from manifests.redact import redact
 from manifests.store import Limits
 
 from ..collector import Collector
@@ -304,9 +305,10 @@ class SearchCollector(Collector):
                     yield from self._page_jobs(engine, query, listed, pages, seen, sink, summary,
                                                counts)
             except NetworkError as exc:  # the engine's API failed for this query (EngineError too)
-                report["error"] = str(exc)
-                summary.failed_queries.append(f"{opts.engine} {query!r}: {exc}")
-                log.warning("query %r failed: %s", query, exc)
+                why = redact(str(exc))  # an API key in a quoted URL never reaches the output
+                report["error"] = why
+                summary.failed_queries.append(f"{opts.engine} {query!r}: {why}")
+                log.warning("query %r failed: %s", query, why)
 
     def _retry_jobs(self, manifest: Path, pages: _Pages, seen: _Seen,
                     summary: SearchSummary) -> Iterator[SearchJob]:

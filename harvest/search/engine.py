@@ -10,6 +10,11 @@ with ``Retry-After``, 5xx retries and timeouts are handled once. Constructing an
 What an engine can filter is declared in ``filters`` (``license``, ``dates``, ``safe``); asking an
 engine for a filter it cannot apply is a ``UsageError`` naming the engines that can
 (``harvest.search.registry.check_filters``). Keys come from environment variables named in ``keys``.
+
+What an API answers is outside data: a ``Result`` converts its fields totally (text or ``None``,
+integers that fit 64 bits or ``None``: ``1e400`` and ``"nan"`` are missing values), and an answer whose
+shape an engine cannot read (nested too deep, a list where an object belongs) fails its query with an
+``EngineError`` in one line while the other queries go on.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
-from manifests import NetworkError, UsageError
+from manifests import GleansetError, NetworkError, UsageError
 
 from ..fetch import Fetcher
+from ..netguard import host_of
+from ..values import finite_int, text
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,8 @@ LICENSES = ("by", "by-sa", "by-nd", "by-nc", "by-nc-sa", "by-nc-nd", "cc0", "pdm
 LICENSE_TYPES = {"commercial": ("by", "by-sa", "by-nd", "cc0", "pdm"),
                  "modification": ("by", "by-sa", "by-nc", "by-nc-sa", "cc0", "pdm")}
 Cursor = Any  # JSON-able: a page number, or an engine's continuation parameters
+# What reading an answer of an unexpected shape raises (a list where an object belongs, deep nesting).
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, OverflowError, RecursionError)
 
 
 class EngineError(NetworkError):
@@ -104,10 +112,19 @@ class Result:
     width: int | None = None
     height: int | None = None
 
+    def __post_init__(self) -> None:
+        """Fields as the manifest takes them, whatever the API sent: text or ``None``, integers that
+        fit 64 bits or ``None``."""
+        for name in ("page_url", "title", "creator", "creator_url", "license", "license_url", "provider"):
+            object.__setattr__(self, name, text(getattr(self, name)))
+        object.__setattr__(self, "url", text(self.url) or "")
+        object.__setattr__(self, "width", finite_int(self.width))
+        object.__setattr__(self, "height", finite_int(self.height))
+
     @property
     def source_domain(self) -> str | None:
         """Host name of the page the image is shown on (of the image itself without a page)."""
-        host = urlsplit(self.page_url or self.url).hostname or ""
+        host = host_of(self.page_url or self.url).strip("[]")
         return host.removeprefix("www.") or None
 
 
@@ -210,6 +227,16 @@ class Engine(ABC):
     def page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
         """One page of results for ``query`` at ``cursor``; ``want`` is how many more are wanted."""
 
+    def read_page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
+        """``page``, with an answer of a shape the engine cannot read failing as an ``EngineError``."""
+        try:
+            return self.page(query, cursor, filters, want)
+        except GleansetError:
+            raise
+        except SHAPE_ERRORS as exc:
+            raise EngineError(f"{self.name} answered {query!r} with a shape it cannot read "
+                              f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
+
     def walk(self, query: str, filters: Filters, limit: int, start: Cursor = None,
              skip: int = 0, rank: int = 1) -> Iterator[Listed]:
         """Pages of ``query`` from ``start`` (the first page by default) until ``limit`` results are
@@ -223,7 +250,7 @@ class Engine(ABC):
         while rank <= limit:
             if cap is not None and rank > cap:
                 return
-            page = self.page(query, cursor, filters, limit - rank + 1)
+            page = self.read_page(query, cursor, filters, limit - rank + 1)
             size = len(page.results)
             room = min(limit, cap if cap is not None else limit) - rank + 1
             taken = page.results[skip:skip + room]
@@ -279,8 +306,6 @@ def normalize_license(name: str | None, version: str | None = None) -> str | Non
 
 
 def as_int(value: Any) -> int | None:
-    """An integer from an API field that may be missing, null, a string or a float."""
-    try:
-        return int(float(value)) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+    """An integer from an API field that may be missing, null, a string or a float; ``None`` for
+    anything else (``"nan"``, ``1e400``, a list, more than 64 bits)."""
+    return finite_int(value)

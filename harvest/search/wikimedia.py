@@ -51,16 +51,18 @@ class WikimediaEngine(Engine):
 
 
 def _meta(ext: dict[str, Any], name: str) -> str | None:
-    value = (ext.get(name) or {}).get("value")
+    entry = ext.get(name)
+    value = entry.get("value") if isinstance(entry, dict) else None
     return str(value) if value not in (None, "") else None
 
 
 def _result(page: dict[str, Any]) -> Result | None:
-    infos = page.get("imageinfo") or []
-    if not infos or not isinstance(infos[0], dict) or not infos[0].get("url"):
+    infos = page.get("imageinfo")
+    if not isinstance(infos, list) or not infos or not isinstance(infos[0], dict) \
+            or not infos[0].get("url"):
         return None
     info = infos[0]
-    ext = info.get("extmetadata") or {}
+    ext = info.get("extmetadata") if isinstance(info.get("extmetadata"), dict) else {}
     creator, creator_url = strip_html(_meta(ext, "Artist"))
     title = str(page.get("title") or "").removeprefix("File:") or None
     return Result(

@@ -213,3 +213,141 @@ def test_a_body_over_the_spool_size_is_streamed_to_disk_and_discarded_after_use(
     seen = list(fetcher.map([url], lambda u, r: (r.file, r.body() == body)))
     (spooled, same), = seen
     assert same and not Path(spooled).exists()  # map deletes it once handled
+
+
+# -- the host the client connects to (issue 25, item 1) ---------------------------------------------
+@pytest.fixture
+def public_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``example.com`` resolves to a public address without asking DNS; every other name as usual."""
+    real = socket.getaddrinfo
+
+    def resolve(host, port, *args, **kwargs):
+        if str(host).lower().rstrip(".") == "example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port or 80))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+BACKSLASHED = ["http://127.0.0.1:{port}\\@example.com/x.png", "http://localhost:{port}\\@example.com/x.png",
+               "http://127.1:{port}\\@example.com/x.png", "http://[::1]:{port}\\@example.com/x.png",
+               "http://127.0.0.%31:{port}/x.png", "http://example.com@127.0.0.1:{port}/x.png",
+               "http://example.com%2F@127.0.0.1:{port}/x.png"]
+
+
+@pytest.mark.parametrize("template", BACKSLASHED)
+def test_the_guard_judges_the_host_urllib3_connects_to(web: FakeWeb, public_example: None,
+                                                       template: str) -> None:
+    web.route("/x.png", Reply(media.png(1, (40, 30))))
+    web.route("/%5C@example.com/x.png", Reply(media.png(1, (40, 30))))
+    url = template.format(port=web.server.server_address[1])
+    result = Fetcher(FetchOptions(**{**LOCAL, "allow_private": False})).get(url)
+    assert result.status == schema.REFUSED, result
+    assert web.log == []  # nothing reached the loopback server
+    with pytest.raises(Refused):
+        check_url(url)
+
+
+def test_a_redirect_location_with_a_backslash_is_refused(web: FakeWeb, public_example: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    port = web.server.server_address[1]
+    web.route("/%5C@example.com/secret.png", Reply(media.png(2, (40, 30))))
+    start = web.route("/start", Reply(b"", 302, {
+        "Location": f"http://127.0.0.1:{port}\\@example.com/secret.png"}))
+    real = fetch_module.check_url
+
+    def first_hop_allowed(url: str, allow_private: bool, proxied: bool | None = None) -> None:
+        if url != start:  # the test server is the "public" first hop; the Location is judged for real
+            real(url, allow_private, proxied)
+
+    monkeypatch.setattr(fetch_module, "check_url", first_hop_allowed)
+    result = Fetcher(FetchOptions(**{**LOCAL, "allow_private": False})).get(start)
+    assert result.status == schema.REFUSED and "backslash" in result.error
+    assert web.hits("/%5C@example.com/secret.png") == 0
+
+
+def test_plain_public_urls_still_pass_the_guard(public_example: None) -> None:
+    for url in ("http://example.com/x.png", "https://EXAMPLE.com./a\\b.png", "http://example.com/?q=a@b",
+                "http://ex%61mple.com/x.png", "http://93.184.216.34:8080/x.png"):
+        check_url(url)
+
+
+# -- non-dotted IPv4 behind a proxy (issue 25, item 9) ----------------------------------------------
+LOOPBACK_SPELLINGS = ["127.1", "0x7f000001", "2130706433", "017700000001", "0", "0x7f.1", "127.0.1",
+                      "0177.0.0.1", "2852039166"]  # the last is 169.254.169.254
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+def test_ipv4_literals_are_read_as_the_resolver_reads_them(host: str) -> None:
+    from harvest.netguard import inet_aton
+
+    assert inet_aton(host) == socket.inet_ntoa(socket.inet_aton(host))  # the C library's reading
+
+
+def test_behind_a_proxy_non_dotted_private_ipv4_literals_are_refused(web: FakeWeb,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # the loopback server is the proxy: it logs what the fetcher sends it (the target URL as path)
+    web.route("/x.jpg", Reply(media.jpeg(1, (40, 30)), content_type="image/jpeg"))
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", web.base)
+    fetcher = Fetcher(FetchOptions(**{**LOCAL, "allow_private": False}))
+    for host in LOOPBACK_SPELLINGS:
+        result = fetcher.get(f"http://{host}/x.jpg")
+        assert result.status == schema.REFUSED, (host, result)
+    assert web.log == []
+    assert fetcher.get("http://images.example.org/x.jpg").ok  # names are still the proxy's to resolve
+    assert fetcher.get("http://1.1/x.jpg").ok  # 1.0.0.1: public
+    assert len(web.log) == 2
+
+
+# -- credentials and redirects (issue 25, item 8) ---------------------------------------------------
+CREDENTIALS = {"Authorization": "Bearer s3cret", "X-Subscription-Token": "brave-s3cret",
+               "X-Api-Key": "k3y", "Cookie": "session=c00kie"}
+
+
+def test_credentials_are_not_sent_to_another_origin_after_a_redirect(web: FakeWeb) -> None:
+    with FakeWeb() as other:  # another port: another origin
+        other.route("/x.jpg", Reply(media.jpeg(1, (40, 30)), content_type="image/jpeg"))
+        web.route("/x.jpg", Reply(media.jpeg(1, (40, 30)), content_type="image/jpeg"))
+        away = web.route("/away", Reply(b"", 302, {"Location": other.url("/x.jpg")}))
+        home = web.route("/home", Reply(b"", 307, {"Location": "/x.jpg"}))
+        fetcher = Fetcher(FetchOptions(**LOCAL))
+        assert fetcher.get(away, headers={**CREDENTIALS, "Accept": "image/*"}).ok
+        (sent,) = other.log
+        assert not set(CREDENTIALS) & set(sent.headers) and sent.headers["Accept"] == "image/*"
+        assert fetcher.get(home, headers=CREDENTIALS).ok  # the same origin keeps them
+        assert {k: web.log[-1].headers.get(k) for k in CREDENTIALS} == CREDENTIALS
+
+
+def test_a_token_post_is_guarded_follows_no_redirect_and_is_capped(web: FakeWeb) -> None:
+    from manifests import NetworkError
+
+    form = {"grant_type": "client_credentials", "client_id": "id", "client_secret": "ov-secret"}
+    with FakeWeb() as other:
+        other.route("/steal", Reply(b'{"access_token": "t"}', content_type="application/json"))
+        moved = web.route("/moved", Reply(b"", 307, {"Location": other.url("/steal")}))
+        with pytest.raises(NetworkError, match="redirect"):
+            Fetcher(FetchOptions(**LOCAL)).post_json(moved, form)
+        assert other.log == []  # the client secret was not posted again elsewhere
+    huge = web.route("/huge", Reply(b'{"access_token": "t", "pad": "' + b"a" * 2_000_000 + b'"}',
+                                    content_type="application/json"))
+    with pytest.raises(NetworkError, match="limit"):
+        Fetcher(FetchOptions(**LOCAL)).post_json(huge, form)
+    token = web.route("/token", Reply(b'{"access_token": "t"}', content_type="application/json"))
+    assert Fetcher(FetchOptions(**LOCAL)).post_json(token, form) == {"access_token": "t"}
+    web.log.clear()
+    with pytest.raises(NetworkError, match=r"refused 127\.0\.0\.1"):
+        Fetcher(FetchOptions(**{**LOCAL, "allow_private": False})).post_json(token, form)
+    assert web.log == []
+
+
+
+@pytest.mark.parametrize("location", ["http://[x/", "//[::1", "http://h:99999/"])
+def test_an_unreadable_redirect_location_is_a_row_not_an_exception(web: FakeWeb, location: str) -> None:
+    start = web.route("/start", Reply(b"", 302, {"Location": location}))
+    with Fetcher(FetchOptions(**LOCAL)) as fetcher:
+        assert list(fetcher.map([start], lambda url, result: result.status)) == [schema.NETWORK]
+        assert "InvalidURL" in fetcher.get(start).error

@@ -295,3 +295,48 @@ def test_praw_ini_site_credentials(world: RedditWorld, tmp_path: Path,
     assert world.web.log[-2].headers["User-Agent"].startswith("python:gleanset-ini:1.0")
     with pytest.raises(manifests.UsageError, match="no site 'other'"):
         collect(world, tmp_path / "m.csv", env={}, site="other")
+
+
+def test_hostile_posts_are_one_line_each_and_the_other_subreddits_go_on(
+        world: RedditWorld, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arctic Shift answers r/Doom with JSON nested too deep and r/Quake with items that are not posts,
+    "nan" and infinite numbers, a gallery of the wrong shape, and markup and escape sequences in ids
+    and subreddit names: no traceback, one error line, every usable post stored (issue 25, item 14)."""
+    for key in ENV:
+        monkeypatch.delenv(key, raising=False)
+    now = time.time() - 3600
+    good = post("good1", subreddit="Quake", created_utc=now)
+    odd = post("odd01", subreddit="Quake", created_utc=str(now), score=float("inf"),
+               num_comments=float("nan"), upvote_ratio="nan", title={"a": 1}, link_flair_text=[1])
+    world.images([good, odd])
+    hostile = [1, "x", None, ["a"], post("nan01", subreddit="Quake", created_utc="nan"),
+               post("gal01", "gallery", subreddit="Quake", created_utc=now, gallery_data=[1]),
+               post("\x1b]0;pwned\x07\x1b[31m[/x]", subreddit="Quake", created_utc=now, over_18=True),
+               post("sub01", subreddit="Quake", created_utc=now, over_18=True, title="\x9b[/x]")]
+
+    def serve(request):
+        if request.query["subreddit"] == "Doom":
+            return Reply(b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                         content_type="application/json")
+        return Reply(json.dumps({"data": [*hostile, good, odd]}).encode(), content_type="application/json")
+
+    world.web.route("/api/posts/search", serve)
+    manifest = tmp_path / "m.csv"
+    mirrors = [f"--mirror={p}={u}" for p, u in world.fetch.mirrors]
+    code, _, err = harvest(["reddit", "Doom", "Quake", "--sort", "new", "-m", str(manifest), "--arctic-url",
+                            world.web.base, "--allow-private", *mirrors], capsys)
+    assert code == 6 and "Traceback" not in err
+    (error,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert error.startswith("error: r/Doom: ") and "nested too deeply" in error
+    assert "\x1b" not in err and "\\x1b]0;pwned\\x07\\x1b[31m[/x]" in err  # shown, not obeyed
+    assert "malformed_post" in err
+    frame = manifests.read(manifest).set_index(schema.POST_ID)
+    assert list(frame[schema.STATUS]) == ["ok", "ok"] and frame.loc["good1", schema.LABEL] == "Quake"
+    assert frame.loc["odd01", schema.CREATED_UTC] == int(now)
+    assert all(pd.isna(frame.loc["odd01", c]) for c in (schema.SCORE, schema.NUM_COMMENTS,
+                                                          schema.UPVOTE_RATIO, schema.TITLE, schema.FLAIR))
+    code, out, _ = harvest(["reddit", "Doom", "Quake", "--sort", "new", "-m", str(tmp_path / "j.csv"),
+                            "--arctic-url", world.web.base, "--allow-private", "--json", *mirrors], capsys)
+    data = json.loads(out)
+    assert code == 6 and data["ok"] == 2 and len(data["failed_subreddits"]) == 1
+    assert data["skipped"] == {"malformed_post": 1, "nsfw": 2}

@@ -20,6 +20,7 @@ from harvest.reddit.sources import (
     subreddit_name,
 )
 from manifests import InputError, UsageError, schema
+from tests.fixtures.http import json_reply
 from tests.harvest.conftest import ENV, RedditWorld, post
 from tests.harvest.reddit.test_reddit import collect
 
@@ -134,3 +135,33 @@ def test_recorded_popular_listing_through_praw(shared_fixtures: Path, world: Red
     galleries = frame[frame[schema.GALLERY_INDEX].notna()]
     assert galleries[schema.POST_ID].nunique() >= 10
     assert set(frame[schema.LABEL]) == set(frame[schema.SUBREDDIT]) and frame[schema.LABEL].nunique() > 5
+
+
+def test_arctic_shift_stops_when_the_cursor_does_not_advance(world: RedditWorld) -> None:
+    """Fresh ids on every page, all with one created_utc: paging stops instead of going on forever
+    (issue 25, item 11). The server stops answering after 50 pages either way (a bounded test)."""
+    pages = iter(range(50))
+
+    def same_second(request):
+        n = next(pages, None)
+        if n is None:
+            return json_reply({"data": []})
+        return json_reply({"data": [post(f"p{n}x{i}", created_utc=JULY + 5) for i in range(100)]})
+
+    world.web.route("/api/posts/search", same_second)
+    for newest_first in (False, True):
+        posts = list(arctic_posts(Fetcher(world.fetch), world.web.base, "Doom", JULY, AUGUST,
+                                  newest_first))
+        assert len(posts) <= 200  # one page, and at most the one that did not move the cursor
+    assert world.web.hits("/api/posts/search") <= 4
+
+
+def test_arctic_shift_pages_no_further_than_the_limit(world: RedditWorld) -> None:
+    world.arctic(month_of_posts())
+    opts = SourceOptions(("Doom",), limit=5, arctic_url=world.web.base, after=JULY, before=AUGUST)
+    posts = list(PostStream(opts, Fetcher(world.fetch), env={}))
+    assert len(posts) == 5 and world.web.hits("/api/posts/search") == 1  # of the window's 3 pages
+    world.web.log.clear()
+    newest = SourceOptions(("Doom",), sort="new", limit=150, arctic_url=world.web.base, after=JULY)
+    posts = list(PostStream(newest, Fetcher(world.fetch), env={}))
+    assert len(posts) == 150 and world.web.hits("/api/posts/search") == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -298,3 +299,82 @@ def test_cli_json_and_errors(world: SearchWorld, tmp_path: Path, capsys,
                             "-m", str(tmp_path / "d.csv")], capsys)
     assert code == 6 and "ddgs failed for 'kirby'" in err and "Traceback" not in err
     assert "timed out second line" in err  # the exception on one line
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound and never listening: connections to it are refused."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        yield closed.getsockname()[1]
+
+
+@pytest.mark.parametrize("engine, key", [("flickr", "FLICKR_API_KEY"), ("serpapi", "SERPAPI_KEY")])
+def test_an_api_key_never_reaches_the_error_line_or_the_json(engine: str, key: str, closed_port: int,
+                                                             tmp_path: Path, capsys,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API is unreachable: its URL, key included, is in requests' error (issue 25, item 13)."""
+    secret = f"s3cr3t-{engine}-key"
+    monkeypatch.setenv(key, secret)
+    argv = ["search", "q", "--label", "t", "--engine", engine, "-m", str(tmp_path / "m.csv"),
+            "--engine-url", f"http://127.0.0.1:{closed_port}", "--api-interval", "0", "--allow-private",
+            "--retries", "0"]
+    code, _, err = harvest(argv, capsys)
+    assert code == 6 and "api_key=REDACTED" in err and secret not in err
+    code, out, err = harvest([*argv, "--json"], capsys)
+    (failed,) = json.loads(out)["failed_queries"]
+    assert code == 6 and "api_key=REDACTED" in failed and secret not in out + err
+
+
+def test_a_secret_in_a_url_never_reaches_rows_or_the_lineage(world: SearchWorld, closed_port: int,
+                                                            tmp_path: Path, capsys) -> None:
+    world.add("q", 2)
+    manifest = tmp_path / "m.csv"
+    signed = f"--mirror={world.web.base}/img/=http://127.0.0.1:{closed_port}/img?token=s3cr3t-sig&u="
+    code, _, err = harvest(["search", "q", "--label", "t", "-m", str(manifest), "--engine-url",
+                            world.web.base, "--api-interval", "0", "--allow-private", "--retries", "0",
+                            signed], capsys)
+    frame = manifests.read(manifest)
+    assert code == 0 and list(frame[schema.STATUS]) == ["network", "network"]
+    assert all("token=REDACTED" in error for error in frame[schema.ERROR])
+    stored = manifest.read_text() + manifests.lineage.log_path(manifest).read_text()
+    assert "s3cr3t" not in stored + err and "token=REDACTED" in stored
+
+
+def test_hostile_api_answers_fail_their_query_in_one_line_and_the_others_go_on(
+        world: SearchWorld, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deep JSON, objects where lists belong, 1e400 and "nan" numbers, Rich markup and terminal
+    escapes in server text: one plain line each, no traceback, the good query stored (issue 25,
+    item 14)."""
+    monkeypatch.setenv("FLICKR_API_KEY", KEYS["FLICKR_API_KEY"])
+    (good,) = world.add("fine", 1)
+    (odd,) = world.add("odd numbers", 1)
+    hostile = {
+        "deep": Reply(b'{"stat": "ok", "photos": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                      content_type="application/json"),
+        "not objects": json_reply({"stat": "ok", "photos": [1, "x", None]}),
+        "markup": json_reply({"stat": "fail", "code": "[/x]", "message":
+                              "[link=http://evil.example]click[/link] \x1b]0;pwned\x07\x1b[31mred\x9b"}),
+        "odd numbers": Reply(json.dumps({"stat": "ok", "photos": {"page": 1, "pages": "nan", "photo": [{
+            "id": "1", "owner": "o", "url_o": odd.url, "title": {"a": 1}, "license": [4],
+            "width_o": 12345}]}}).replace("12345", "1e400").encode(), content_type="application/json"),
+    }
+
+    def serve(request: Request) -> Reply:
+        return hostile.get(request.query["text"]) or world._flickr(request)
+
+    world.web.route("/services/rest/", serve)
+    manifest = tmp_path / "m.csv"
+    code, _, err = harvest(["search", "deep", "not objects", "markup", "odd numbers", "fine", "--label",
+                            "t", "--engine", "flickr", "-m", str(manifest), "--engine-url", world.web.base,
+                            "--api-interval", "0", "--allow-private"], capsys)
+    assert code == 6 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3 and all(line.startswith("error: flickr '") for line in errors)
+    assert "nested too deeply" in errors[0] and "shape it cannot read" in errors[1]
+    assert "error [/x]: [link=http://evil.example]click[/link] \\x1b]0;pwned\\x07\\x1b[31mred\\x9b" \
+        in errors[2]  # shown as it is: not markup, no escape sequence reaching the terminal
+    assert "\x1b" not in err and "\x9b" not in err
+    frame = manifests.read(manifest).set_index(schema.ORIGIN)
+    assert frame.loc[good.url, schema.STATUS] == "ok" and frame.loc[odd.url, schema.STATUS] == "ok"
+    assert pd_na(frame.loc[odd.url, schema.CLAIMED_WIDTH]) and pd_na(frame.loc[odd.url, schema.TITLE])

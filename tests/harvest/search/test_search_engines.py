@@ -230,3 +230,29 @@ def test_licence_names_and_html_stripping() -> None:
     text, href = strip_html('<span><a href="//x.org/U:A">Ann &amp; Bo</a>\n (<i>talk</i>)</span>')
     assert text == "Ann & Bo (talk)" and href == "https://x.org/U:A"
     assert strip_html(None) == (None, None)
+
+
+def test_engine_credentials_stay_with_the_engines_origin(world: SearchWorld) -> None:
+    """Brave's token header and Openverse's bearer token are not sent on to another origin, and the
+    Openverse token POST follows no redirect (issue 25, item 8)."""
+    from manifests import NetworkError
+
+    world.add("castle", 3)
+    with FakeWeb() as other:
+        other.route("/res/v1/images/search", world._brave)
+        other.route("/v1/images/", world._openverse)
+        world.web.route("/res/v1/images/search", Reply(b"", 302, {
+            "Location": other.url("/res/v1/images/search?q=castle&count=3")}))
+        with pytest.raises(NetworkError, match="422"):  # the other origin got no token
+            listed(engine(world, "brave"), "castle", 3)
+        (sent,) = [r for r in other.log if r.path == "/res/v1/images/search"]
+        assert "X-Subscription-Token" not in sent.headers
+        openverse = engine(world, "openverse", env=KEYS)  # the token comes from the engine's origin
+        world.web.route("/v1/images/", Reply(b"", 307, {"Location": other.url("/v1/images/?q=castle")}))
+        assert [len(p.results) for p in listed(openverse, "castle", 3)] == [3]
+        assert "Authorization" not in other.log[-1].headers
+        world.web.route("/v1/auth_tokens/token/", Reply(b"", 307, {
+            "Location": other.url("/v1/auth_tokens/token/")}))
+        with pytest.raises(NetworkError, match="redirect"):
+            engine(world, "openverse", env=KEYS)
+        assert other.hits("/v1/auth_tokens/token/") == 0
