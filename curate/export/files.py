@@ -33,6 +33,7 @@ STATE = ".gleanset-export.json"
 LABELS_FILE = "classes.csv"
 ATTRIBUTION_FILE = "ATTRIBUTION.md"
 _UNSAFE = re.compile(r"[^\w.\- ]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 
 
@@ -71,14 +72,44 @@ def safe_names(labels: list[str]) -> dict[str, str]:
     return out
 
 
+def safe_rel(rel: object) -> bool:
+    """Whether ``rel`` names a file inside an export folder: a relative ``/``-separated path with no
+    empty, ``.`` or ``..`` part and no backslash or control character (what a state file may name)."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or _CONTROL.search(rel):
+        return False
+    return all(part not in ("", ".", "..") for part in rel.split("/"))
+
+
 def read_state(outdir: Path) -> dict[str, Any]:
+    """The last export's state (``files``: path -> sha256, ``meta``, ``claimed``), ``{}`` when there is
+    none or it is unreadable. Raises InputError when it names a path outside ``outdir``: such a file
+    was not written by curate export, and nothing it names is touched."""
     path = outdir / STATE
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError):
         return {}
+    if not isinstance(state, dict):
+        return {}
+    files, meta, claimed = state.get("files", {}), state.get("meta", []), state.get("claimed", [])
+    if not (isinstance(files, dict) and isinstance(meta, list) and isinstance(claimed, list)
+            and all(isinstance(v, str) for v in files.values())):
+        raise InputError(f"{path} is not a curate export state file: move it away to export here")
+    for rel in [*files, *meta, *claimed]:
+        if not safe_rel(rel):
+            raise InputError(f"{path} names {str(rel)[:200]!r}, which is not a file inside {outdir}: "
+                             "it was not written by curate export; move it away to export here")
+    return {**state, "files": files, "meta": meta, "claimed": claimed}
+
+
+def inside(outdir: Path, path: Path) -> bool:
+    """Whether ``path``'s folder, symbolic links followed, is ``outdir`` or below it."""
+    try:
+        return path.parent.resolve().is_relative_to(outdir.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def write_state(outdir: Path, state: dict[str, Any]) -> None:
@@ -120,13 +151,16 @@ def place(src: Path, dst: Path, copy: bool = False, resize: int | None = None) -
 def remove_stale(outdir: Path, old: dict[str, str], new: dict[str, str]) -> int:
     """Delete files the last export wrote that this one does not want (only those); empty folders too."""
     removed = 0
-    for rel in set(old) - set(new):
+    for rel in sorted(set(old) - set(new)):
         path = outdir / rel
-        if path.is_file():
+        if not safe_rel(rel) or not inside(outdir, path):
+            log.warning("not removing %s: it is outside the export folder %s", rel, outdir)
+            continue
+        if path.is_file() and not path.is_symlink():
             path.unlink()
             removed += 1
         parent = path.parent
-        while parent != outdir and parent.is_dir() and not any(parent.iterdir()):
+        while outdir in parent.parents and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()
             parent = parent.parent
     return removed
