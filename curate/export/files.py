@@ -34,6 +34,7 @@ LABELS_FILE = "classes.csv"
 ATTRIBUTION_FILE = "ATTRIBUTION.md"
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+_SPLIT = re.compile(r"[A-Za-z0-9][\w.\-]{0,63}", re.ASCII)
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 
 
@@ -56,6 +57,19 @@ def safe_name(label: str) -> str:
     if name.split(".")[0].upper() in _RESERVED:
         name = "_" + name
     return name[:100]
+
+
+def check_split(split: str, what: str = "split") -> None:
+    """Refuse a split that cannot be one folder name as it is (it becomes ``OUT/<split>/...``)."""
+    if not _SPLIT.fullmatch(split) or safe_name(split) != split:
+        raise InputError(f"{what} {split[:80]!r} cannot be a folder name: use letters, digits, '_', '-' "
+                         "or '.' (e.g. train, val, test)")
+
+
+def safe_suffix(path: Path) -> str:
+    """A file's extension, lower case, made safe for a file name (``.jpg``; ``""`` when it has none)."""
+    suffix = _UNSAFE.sub("_", path.suffix.lower()[1:])[:16]
+    return "." + suffix if suffix.strip("_") else ""
 
 
 def safe_names(labels: list[str]) -> dict[str, str]:

@@ -22,7 +22,7 @@ import pandas as pd
 from manifests import InputError, UsageError, schema
 from manifests.progress import Progress
 
-from .files import Item, safe_name, safe_names
+from .files import Item, check_split, safe_name, safe_names, safe_suffix
 from .formats import FORMATS, exporter
 from .result import ExportReport
 
@@ -62,6 +62,11 @@ class ExportOptions:
             raise UsageError(f"cannot include status {bad[0]!r} (choose from {', '.join(INCLUDABLE)})")
         if self.unsplit is not None and not self.unsplit.strip():
             raise UsageError("--unsplit takes a split name, e.g. train")
+        if self.unsplit is not None:
+            try:
+                check_split(self.unsplit, "--unsplit")
+            except InputError as exc:
+                raise UsageError(str(exc)) from None
 
 
 def select(frame: pd.DataFrame, options: ExportOptions) -> pd.DataFrame:
@@ -77,6 +82,8 @@ def select(frame: pd.DataFrame, options: ExportOptions) -> pd.DataFrame:
                          "pass --unsplit train to export them as one split")
     rows = rows.copy()
     rows[schema.SPLIT] = split.astype("string").fillna(options.unsplit or "")
+    for value in rows[schema.SPLIT].unique():
+        check_split(str(value))
     return rows
 
 
@@ -89,9 +96,9 @@ def plan(rows: pd.DataFrame, root: Path) -> tuple[list[Item], dict[str, str]]:
     for index, path, sha, split, label in zip(rows.index, rows[schema.PATH].astype(str), shas,
                                               rows[schema.SPLIT].astype(str), labels, strict=True):
         src = root / path
-        tag = sha[:10] or safe_name(str(index))
+        tag = safe_name(sha[:10] or str(index))
         items.append(Item(index, src, sha, split, label, folders[label],
-                          f"{safe_name(src.stem)[:60]}-{tag}{src.suffix.lower()}"))
+                          f"{safe_name(src.stem)[:60]}-{tag}{safe_suffix(src)}"))
     return items, folders
 
 
