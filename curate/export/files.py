@@ -10,6 +10,7 @@ removes only what it wrote itself: nothing else in the folder is ever deleted or
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -138,28 +139,69 @@ def resized_name(name: str, src: Path) -> str:
     return str(Path(name).with_suffix("." + KEEP_FORMATS[output_format(found[0] if found else None)]))
 
 
-def place(src: Path, dst: Path, copy: bool = False, resize: int | None = None) -> str:
+def dataset_file(root: Path, path: str, origin: object = None) -> Path | None:
+    """The file a row's ``path`` names, symbolic links followed, when it lies in the dataset folder
+    ``root`` (the image store) or is the very file ``harvest folder`` imported in place (its absolute
+    ``origin``, an imported root); ``None`` for anything else (``../x``, ``/home/u/.ssh/id_rsa``)."""
+    try:
+        src = (root / path).resolve()
+        if src.is_relative_to(root.resolve()):
+            return src
+        if isinstance(origin, str) and Path(origin).is_absolute() and Path(origin).resolve() == src:
+            return src
+    except (OSError, RuntimeError, ValueError):
+        pass
+    return None
+
+
+def check_sha256(data: bytes | Path, sha256: str) -> None:
+    """Raise ImageError unless ``data`` (bytes or a file's) hashes to ``sha256`` (blank: not checked)."""
+    if not sha256:
+        return
+    if isinstance(data, Path):
+        digest = hashlib.sha256()
+        with data.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        found = digest.hexdigest()
+    else:
+        found = hashlib.sha256(data).hexdigest()
+    if found != sha256:
+        raise images.ImageError(schema.CORRUPT, f"sha256 {found[:12]}... is not the manifest's "
+                                f"{sha256[:12]}...: the file changed since it was recorded (not exported)")
+
+
+def place(src: Path, dst: Path, copy: bool = False, resize: int | None = None, sha256: str = "") -> str:
     """Put one image at ``dst``: ``resized`` (:func:`manifests.store.reencode`), ``linked`` or
-    ``copied``. Raises OSError or :class:`~manifests.images.ImageError` when it cannot."""
+    ``copied``, its bytes checked against ``sha256`` first. Raises OSError or
+    :class:`~manifests.images.ImageError` when it cannot (nothing is left at ``dst`` then)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".part")
+    tmp.unlink(missing_ok=True)
     if resize:
-        tmp.write_bytes(reencode(src, resize).data)
+        data = src.read_bytes()
+        check_sha256(data, sha256)
+        tmp.write_bytes(reencode(data, resize).data)
         tmp.replace(dst)
         return "resized"
-    if not copy:
-        try:
-            if dst.exists():
-                dst.unlink()
-            os.link(src, dst)
-            return "linked"
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
-                raise
-            log.debug("cannot hard-link %s (%s): copying", src, exc)
-    shutil.copy2(src, tmp)
+    how = "linked"
+    try:
+        if copy:
+            raise OSError(errno.ENOTSUP, "--copy")
+        os.link(src, tmp)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
+            raise
+        log.debug("cannot hard-link %s (%s): copying", src, exc)
+        shutil.copy2(src, tmp)
+        how = "copied"
+    try:
+        check_sha256(tmp, sha256)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(dst)
-    return "copied"
+    return how
 
 
 def remove_stale(outdir: Path, old: dict[str, str], new: dict[str, str]) -> int:

@@ -36,6 +36,7 @@ from .files import (
     LABELS_FILE,
     Item,
     check_foreign,
+    check_sha256,
     metadata,
     place,
     read_state,
@@ -103,7 +104,8 @@ class Exporter:
 
         def one(item: Item) -> str:
             try:
-                return place(item.src, outdir / rel_of[item.index], options.copy, options.resize)
+                return place(item.src, outdir / rel_of[item.index], options.copy, options.resize,
+                             item.sha256)
             except (OSError, images.ImageError) as exc:
                 return f"failed: {item.src}: {exc}"
             finally:
@@ -259,7 +261,7 @@ class WebDataset(Exporter):
             with wds.TarWriter(str(tmp), mtime=0) as sink:
                 for item in batch:
                     try:
-                        ext, data = _image_bytes(item.src, options.resize)
+                        ext, data = _image_bytes(item.src, options.resize, item.sha256)
                     except (OSError, images.ImageError) as exc:
                         report.failed.append(f"{item.src}: {exc}")
                         continue
@@ -299,13 +301,16 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _image_bytes(src: Path, resize: int | None) -> tuple[str, bytes]:
-    """A sample's image: a JPEG, PNG or WebP as it is, the rest (and resized images) re-encoded by
-    :func:`manifests.store.reencode`, the one resize path of every format (alpha kept)."""
-    found = images.header(src)
+def _image_bytes(src: Path, resize: int | None, sha256: str = "") -> tuple[str, bytes]:
+    """A sample's image, its bytes checked against ``sha256``: a JPEG, PNG or WebP as it is, the rest
+    (and resized images) re-encoded by :func:`manifests.store.reencode`, the one resize path of every
+    format (alpha kept)."""
+    data = src.read_bytes()
+    check_sha256(data, sha256)
+    found = images.header(data)
     if not resize and found and found[0] in KEEP_FORMATS:
-        return KEEP_FORMATS[found[0]], src.read_bytes()
-    encoded = reencode(src, resize)
+        return KEEP_FORMATS[found[0]], data
+    encoded = reencode(data, resize)
     return encoded.extension, encoded.data
 
 

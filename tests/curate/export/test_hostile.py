@@ -3,6 +3,7 @@ outside the export or the dataset, text that would inject into CSVs or ATTRIBUTI
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,12 +13,14 @@ import manifests
 from curate import cli
 from manifests import schema
 from tests.curate.conftest import Dataset
+from tests.fixtures.media import png
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exc:
         cli.main(args)
-    return int(exc.value.code), capsys.readouterr().err
+    captured = capsys.readouterr()
+    return int(exc.value.code), captured.err + captured.out
 
 
 def _victim(tmp_path: Path) -> Path:
@@ -78,3 +81,57 @@ def test_a_split_that_is_not_one_folder_name_is_refused(dataset: Dataset, tmp_pa
 def test_unsplit_must_be_one_folder_name(dataset: Dataset, tmp_path: Path, capsys) -> None:
     code, err = _run(["export", str(dataset.manifest), str(tmp_path / "out"), "--unsplit", "../up"], capsys)
     assert code == 2 and "cannot be a folder name" in err
+
+
+@pytest.mark.parametrize("where", ["relative", "absolute", "symlink"])
+def test_a_path_outside_the_dataset_is_not_exported(dataset: Dataset, tmp_path: Path, capsys,
+                                                    where: str) -> None:
+    secret = tmp_path / "secret" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_bytes(b"PRIVATE KEY")
+    path = {"relative": "../secret/id_rsa", "absolute": str(secret), "symlink": "images/link.jpg"}[where]
+    (dataset.root / "images" / "link.jpg").symlink_to(secret)
+    _set(dataset, schema.PATH, path)
+    _set(dataset, schema.SHA256, hashlib.sha256(b"PRIVATE KEY").hexdigest())  # even with its sha256
+    for fmt in ("imagefolder", "webdataset"):
+        out = tmp_path / f"out-{where}-{fmt}"
+        code, err = _run(["export", str(dataset.manifest), str(out), "-f", fmt, "--copy"], capsys)
+        assert code == 4 and "outside the dataset folder" in err and "Traceback" not in err
+        assert not out.exists() or not any(b"PRIVATE" in p.read_bytes() for p in _files(out))
+
+
+def test_a_file_imported_in_place_is_exported_when_its_sha256_holds(dataset: Dataset, tmp_path: Path,
+                                                                    capsys) -> None:
+    elsewhere = tmp_path / "photos" / "cat.png"  # harvest folder without --copy: path = origin
+    elsewhere.parent.mkdir()
+    data = png(7, (40, 30))
+    elsewhere.write_bytes(data)
+    with manifests.update(dataset.manifest, command="test") as tx:
+        first = tx.frame.index[tx.frame[schema.STATUS] == schema.OK][0]
+        tx.frame.loc[first, [schema.PATH, schema.ORIGIN, schema.SHA256]] = [
+            str(elsewhere), str(elsewhere), hashlib.sha256(data).hexdigest()]
+    code, err = _run(["export", str(dataset.manifest), str(tmp_path / "ok"), "--copy"], capsys)
+    assert code == 0, err
+    assert any(p.read_bytes() == data for p in _files(tmp_path / "ok"))
+
+
+@pytest.mark.parametrize("fmt", ["imagefolder", "webdataset"])
+@pytest.mark.parametrize("resize", [None, 16])
+def test_a_file_that_is_not_its_sha256_is_refused(dataset: Dataset, tmp_path: Path, capsys, fmt: str,
+                                                  resize: int | None) -> None:
+    frame = manifests.read(dataset.manifest)
+    victim = dataset.root / frame.loc[frame[schema.STATUS] == schema.OK, schema.PATH].iloc[0]
+    swapped = png(999, (50, 50))
+    victim.write_bytes(swapped)  # the file was swapped after it was recorded
+    out = tmp_path / "out"
+    args = ["export", str(dataset.manifest), str(out), "-f", fmt, "--copy"]
+    code, err = _run(args + (["--resize", str(resize)] if resize else []), capsys)
+    assert code == 3 and "not the manifest's" in err and "Traceback" not in err
+    if fmt == "imagefolder":
+        assert not any(p.read_bytes() == swapped for p in _files(out))
+        assert not list(out.rglob("*.part"))
+    else:
+        import webdataset as wds
+        shards = sorted(str(p) for p in out.rglob("*.tar"))
+        n = sum(1 for _ in wds.WebDataset(shards, shardshuffle=False))
+        assert n == sum(dataset.ok_counts.values()) - 1
