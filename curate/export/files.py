@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,9 +129,53 @@ def inside(outdir: Path, path: Path) -> bool:
 
 
 def write_state(outdir: Path, state: dict[str, Any]) -> None:
+    """Replace the state file in one step (a kill leaves the old one or the new one)."""
     tmp = outdir / (STATE + ".tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
     tmp.replace(outdir / STATE)
+
+
+def mine(state: dict[str, Any]) -> list[str]:
+    """Every file the state says an export wrote or was about to write (``files``, ``meta``, ``claimed``)."""
+    return list(dict.fromkeys([*state.get("files", {}), *state.get("meta", []), *state.get("claimed", [])]))
+
+
+def remove_parts(outdir: Path, rels: list[str]) -> None:
+    """Delete the ``.part`` files a killed export left beside the files it was writing."""
+    for rel in rels:
+        part = outdir / (rel + ".part")
+        if safe_rel(rel) and inside(outdir, part) and part.is_file():
+            part.unlink()
+    (outdir / (STATE + ".tmp")).unlink(missing_ok=True)
+
+
+class Journal:
+    """The export state, written before the first file lands and again as files land (at most every
+    ``every`` seconds, and at the end): a killed export's rerun knows every file it may have written
+    (``claimed``) and which ones are complete (``files``), so it resumes instead of refusing."""
+
+    def __init__(self, outdir: Path, key: dict[str, Any], done: dict[str, str], claimed: list[str],
+                 meta: list[str], every: float = 1.0) -> None:
+        self.outdir, self.key, self.files = outdir, key, dict(done)
+        self.claimed, self.meta, self.every = sorted(set(claimed) - set(done)), list(meta), every
+        self._saved = 0.0
+        self.removed = 0  # stale files removed before it started
+
+    def save(self) -> None:
+        """Write the state now."""
+        write_state(self.outdir, {"key": self.key, "files": self.files, "meta": self.meta,
+                                  "claimed": self.claimed})
+        self._saved = time.monotonic()
+
+    def landed(self, rel: str, sha256: str) -> None:
+        """Record one complete file (saved when ``every`` seconds have passed since the last save)."""
+        self.files[rel] = sha256
+        if time.monotonic() - self._saved >= self.every:
+            self.save()
+
+    def finish(self, files: dict[str, str], meta: list[str]) -> None:
+        """The final state: exactly the files and metadata files this export wrote."""
+        write_state(self.outdir, {"key": self.key, "files": files, "meta": meta})
 
 
 def resized_name(name: str, src: Path) -> str:

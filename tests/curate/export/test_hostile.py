@@ -135,3 +135,48 @@ def test_a_file_that_is_not_its_sha256_is_refused(dataset: Dataset, tmp_path: Pa
         shards = sorted(str(p) for p in out.rglob("*.tar"))
         n = sum(1 for _ in wds.WebDataset(shards, shardshuffle=False))
         assert n == sum(dataset.ok_counts.values()) - 1
+
+
+class Killed(BaseException):
+    """What a kill -9 does to the export: it stops there, no clean-up runs."""
+
+
+def _tree(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != ".gleanset-export.json"}
+
+
+@pytest.mark.parametrize("fmt", ["imagefolder", "webdataset"])
+def test_a_killed_first_export_is_resumed_by_its_rerun(dataset: Dataset, tmp_path: Path, capsys,
+                                                       monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    from curate.export import files, formats
+
+    calls = []
+    real_place, real_bytes = files.place, formats._image_bytes
+
+    def dying_place(src: Path, dst: Path, *args: object) -> str:
+        calls.append(dst)
+        if len(calls) > 6:
+            dst.with_name(dst.name + ".part").write_bytes(b"half")
+            raise Killed
+        return real_place(src, dst, *args)
+
+    def dying_bytes(*args: object) -> tuple[str, bytes]:
+        calls.append(args)
+        if len(calls) > 6:
+            raise Killed
+        return real_bytes(*args)
+
+    monkeypatch.setattr(formats, "place", dying_place)
+    monkeypatch.setattr(formats, "_image_bytes", dying_bytes)
+    out = tmp_path / "out"
+    args = ["export", str(dataset.manifest), str(out), "-f", fmt, "--copy", "--shard-size", "4"]
+    with pytest.raises(Killed):
+        cli.main(args)
+    assert list(out.rglob("*.part"))  # what the kill left behind
+    monkeypatch.undo()
+    code, err = _run(args, capsys)
+    assert code == 0, err
+    assert not list(out.rglob("*.part")) and not list(out.rglob("*.tmp"))
+    _run([*args[:2], str(tmp_path / "clean"), *args[3:]], capsys)
+    assert _tree(out) == _tree(tmp_path / "clean")
