@@ -37,6 +37,8 @@ ATTRIBUTION_FILE = "ATTRIBUTION.md"
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 _SPLIT = re.compile(r"[A-Za-z0-9][\w.\-]{0,63}", re.ASCII)
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 
 
@@ -54,9 +56,10 @@ class Item:
 
 
 def safe_name(label: str) -> str:
-    """A folder name for a label on every common file system (no separators, no reserved names)."""
+    """A folder name for a label on every common file system (no separators, no reserved names, no
+    leading ``-``)."""
     name = _UNSAFE.sub("_", label).strip(" .") or "_"
-    if name.split(".")[0].upper() in _RESERVED:
+    if name.split(".")[0].upper() in _RESERVED or name.startswith("-"):  # -x: an option, a formula
         name = "_" + name
     return name[:100]
 
@@ -303,10 +306,30 @@ def write_attribution(outdir: Path, rows: pd.DataFrame, rel_of: dict[Any, str]) 
     return ATTRIBUTION_FILE
 
 
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell that starts like a formula (``=``, ``+``, ``-``, ``@``, tab or CR: the OWASP CSV
+    injection rule) with a ``'`` put in front, so a spreadsheet shows it as text; plain numbers
+    (``-1``, ``+3.5``) and everything else as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write an export CSV that is safe to open in a spreadsheet: formula starts neutralised
+    (:func:`spreadsheet_safe`) in every text cell, and CRLF rows, so the csv writer quotes every field
+    that holds a CR or LF (a bare CR cannot forge a row for pandas or a spreadsheet)."""
+    safe = frame.copy()
+    for col in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[col]) and not pd.api.types.is_bool_dtype(safe[col]):
+            safe[col] = safe[col].map(spreadsheet_safe, na_action="ignore")
+    safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n")
+
+
 def write_labels(outdir: Path, folders: dict[str, str]) -> str:
     """classes.csv: label, folder and class index (the sorted folder order torchvision uses)."""
     order = {f: i for i, f in enumerate(sorted(folders.values()))}
     frame = pd.DataFrame({"label": list(folders), "folder": list(folders.values()),
                           "index": [order[f] for f in folders.values()]}).sort_values("index")
-    frame.to_csv(outdir / LABELS_FILE, index=False)
+    write_csv(frame, outdir / LABELS_FILE)
     return LABELS_FILE

@@ -14,6 +14,11 @@ fastai          the imagefolder layout and ``labels.csv`` (``fname``, ``label``,
 webdataset      ``OUT/<split>/<split>-000000.tar``... with ``.jpg``/``.png``/``.webp``, ``.cls``, ``.json``
 csv             the imagefolder layout and ``dataset.csv`` (``path``, ``label``, ``split``, metadata)
 ==============  ================================================================================
+
+The CSVs (``classes.csv``, ``labels.csv``, ``test.csv``, ``dataset.csv``) are made safe to open in a
+spreadsheet (:func:`curate.export.files.write_csv`): a text cell starting with ``=``, ``+``, ``-``,
+``@``, tab or CR gets a leading ``'`` (plain numbers such as ``-1`` excepted), and rows end in CRLF so
+every field holding a CR or LF is quoted.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from .files import (
     remove_stale,
     resized_name,
     write_attribution,
+    write_csv,
     write_labels,
 )
 from .result import ExportReport
@@ -226,10 +232,10 @@ class Fastai(Exporter):
                               "label": rows[schema.LABEL].astype(str).to_numpy(),
                               "is_valid": (split == "val").to_numpy()}, index=rows.index)
         test = split == "test"
-        table[~test.to_numpy()].to_csv(outdir / "labels.csv", index=False)
+        write_csv(table[~test.to_numpy()], outdir / "labels.csv")
         files = ["labels.csv"]
         if test.any():
-            table[test.to_numpy()][["fname", "label"]].to_csv(outdir / "test.csv", index=False)
+            write_csv(table[test.to_numpy()][["fname", "label"]], outdir / "test.csv")
             files.append("test.csv")
         return files
 
@@ -250,7 +256,7 @@ class Csv(Exporter):
                               "split": rows[schema.SPLIT].astype(str).to_numpy()})
         for col in metadata(rows):
             table[col] = rows[col].to_numpy()
-        table.to_csv(outdir / "dataset.csv", index=False)
+        write_csv(table, outdir / "dataset.csv")
         return ["dataset.csv"]
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import manifests
@@ -180,3 +181,32 @@ def test_a_killed_first_export_is_resumed_by_its_rerun(dataset: Dataset, tmp_pat
     assert not list(out.rglob("*.part")) and not list(out.rglob("*.tmp"))
     _run([*args[:2], str(tmp_path / "clean"), *args[3:]], capsys)
     assert _tree(out) == _tree(tmp_path / "clean")
+
+
+FORMULAS = ("=HYPERLINK(\"http://evil\",\"x\")", "+1+cmd", "-2+3", "@SUM(A1)", "\tx", "\r=x")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "fastai"])
+def test_export_csvs_are_safe_in_a_spreadsheet_and_cannot_be_forged(dataset: Dataset, tmp_path: Path,
+                                                                    capsys, fmt: str) -> None:
+    with manifests.update(dataset.manifest, command="test") as tx:
+        ok = tx.frame.index[tx.frame[schema.STATUS] == schema.OK]
+        for n, text in enumerate(FORMULAS):
+            tx.frame.loc[ok[n], [schema.LABEL, schema.TITLE]] = [text, text]
+        tx.frame.loc[ok[6], schema.LABEL] = "-1"  # a plain number stays as it is
+        tx.frame.loc[ok[7], schema.TITLE] = "t\rimages/evil.jpg,evil,train"  # a bare CR: a forged row?
+        tx.frame.loc[ok[8], schema.TITLE] = "t\nimages/evil.jpg,evil,train"
+    out = tmp_path / "out"
+    code, err = _run(["export", str(dataset.manifest), str(out), "-f", fmt], capsys)
+    assert code == 0, err
+    exported = sum(dataset.ok_counts.values())
+    tables = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(out.glob("*.csv"))]
+    main = pd.concat([t for t in tables if {"path", "fname"} & set(t.columns)])
+    assert len(main) == exported and "evil" not in set(main["label"])  # no forged row
+    for table in tables:
+        for col in table.columns:
+            cells = table[col].tolist()
+            assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))
+                        or (c.startswith("-") and c != "-1")], (col, cells)
+    labels = set(main["label"])
+    assert {"'" + t for t in FORMULAS if t != "-2+3"} | {"'-2+3", "-1"} <= labels
