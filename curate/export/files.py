@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pandas as pd
 
@@ -39,6 +40,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 _SPLIT = re.compile(r"[A-Za-z0-9][\w.\-]{0,63}", re.ASCII)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+_ENTITY = re.compile(r"&(?=#|[A-Za-z0-9]+;)")
+_MARKDOWN = re.compile(r"([\\`*_\[\]()!|~])")
+_URL_SAFE = ":/?#@!$&'*+,;=%~-._[]"
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 
 
@@ -285,6 +290,30 @@ def metadata(rows: pd.DataFrame) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c in rows.columns and rows[c].notna().any()]
 
 
+def markdown_text(text: str) -> str:
+    """Outside text as plain text in a Markdown table cell: control characters (CR, LF, tab...) folded
+    to spaces, ``<`` and ``>`` (raw HTML) and an ``&`` that starts an entity escaped as HTML, and the
+    Markdown punctuation that makes links, images, emphasis, code or cells backslash-escaped."""
+    text = _ENTITY.sub("&amp;", _CONTROLS.sub(" ", text))
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def link_target(url: str) -> str:
+    """``url`` as a Markdown link target when it is an http(s) URL with a host (characters that would
+    end the target or the cell percent-encoded); ``""`` for anything else (``javascript:``, ``data:``)."""
+    url = url.strip()
+    if _CONTROLS.search(url):
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return quote(url, safe=_URL_SAFE)
+
+
 def write_attribution(outdir: Path, rows: pd.DataFrame, rel_of: dict[Any, str]) -> str:
     """ATTRIBUTION.md: one line per exported search row (file, title, creator, licence, page)."""
     search = rows[frames.is_search(rows)]
@@ -295,11 +324,13 @@ def write_attribution(outdir: Path, rows: pd.DataFrame, rel_of: dict[Any, str]) 
     def cell(row: pd.Series, col: str, link: str | None = None) -> str:
         text = str(row[col]) if col in row.index and pd.notna(row[col]) else ""
         url = str(row[link]) if link and link in row.index and pd.notna(row[link]) else ""
-        text = text.replace("|", "\\|").replace("\n", " ")
-        return f"[{text or url}]({url})" if url else text
+        target = link_target(url)
+        if target:
+            return f"[{markdown_text(text or url)}]({target})"
+        return markdown_text(text or url)
 
     for index, row in search.iterrows():
-        lines.append(f"| {rel_of.get(index, '')} | {cell(row, schema.TITLE)} | "
+        lines.append(f"| {markdown_text(rel_of.get(index, ''))} | {cell(row, schema.TITLE)} | "
                      f"{cell(row, schema.CREATOR, schema.CREATOR_URL)} | "
                      f"{cell(row, schema.LICENSE, schema.LICENSE_URL)} | {cell(row, schema.PAGE_URL)} |")
     (outdir / ATTRIBUTION_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -210,3 +211,30 @@ def test_export_csvs_are_safe_in_a_spreadsheet_and_cannot_be_forged(dataset: Dat
                         or (c.startswith("-") and c != "-1")], (col, cells)
     labels = set(main["label"])
     assert {"'" + t for t in FORMULAS if t != "-2+3"} | {"'-2+3", "-1"} <= labels
+
+
+def test_attribution_is_plain_text_with_http_links_only(dataset: Dataset, tmp_path: Path, capsys) -> None:
+    import markdown_it
+
+    hostile = {schema.TITLE: "<img src=x onerror=alert(1)><script>alert(2)</script>",
+               schema.CREATOR: "[click](javascript:alert(3)) **bold** &lt;b&gt;",
+               schema.CREATOR_URL: "javascript:alert(4)",
+               schema.LICENSE: "by\r| forged.jpg | row | x | y |\nmore",
+               schema.LICENSE_URL: "https://example.org/a b)<x>|y",
+               schema.PAGE_URL: "data:text/html,<b>x</b>"}
+    with manifests.update(dataset.manifest, command="test") as tx:
+        search = tx.frame.index[(tx.frame[schema.SOURCE] == "search:openverse")
+                                & (tx.frame[schema.STATUS] == schema.OK)]
+        for col, value in hostile.items():
+            tx.frame.loc[search[0], col] = value
+    out = tmp_path / "out"
+    code, err = _run(["export", str(dataset.manifest), str(out)], capsys)
+    assert code == 0, err
+    text = (out / "ATTRIBUTION.md").read_bytes().decode()
+    assert "\r" not in text and len(text.split("\n")) == 7 + len(search)  # no forged row
+    html = markdown_it.MarkdownIt("commonmark").enable("table").render(text)
+    assert "<img" not in html and "<script" not in html and "<b>" not in html and "<strong>" not in html
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs and all(h.startswith("https://") for h in hrefs), hrefs
+    assert "https://example.org/a%20b%29%3Cx%3E%7Cy" in hrefs
+    assert html.count("<tr>") == 1 + len(search)
