@@ -31,3 +31,18 @@ def test_a_crafted_model_file_is_one_clear_error(tmp_path: Path, change: dict, s
     with pytest.raises(InputError) as exc:
         load_model(path)
     assert said in str(exc.value) and "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize(("key", "value"), [("epochs", "ten"), ("lr", [1]), ("binary", "yes"),
+                                            ("cache_dir", 5), ("img_size", True), ("augment", {})])
+def test_a_config_with_wrong_types_is_one_line(tmp_path: Path, capsys, key: str, value: object) -> None:
+    import json
+
+    from train.cli import main
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"manifest": str(tmp_path / "m.csv"), "arch": "resnet18", key: value}))
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(config), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 4 and f"'{key}' is" in err and "Traceback" not in err
