@@ -291,6 +291,7 @@ def frames(
     frames_per_scene: PerSceneOpt = None,
     scenes_csv: ScenesCsvOpt = None,
     hwaccel: HwaccelOpt = "none",
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
     executor: ExecutorOpt = "local",
@@ -304,6 +305,8 @@ def frames(
     scene (<stem>:<nnnn>, changes at hard cuts and dissolves, not inside fades), crop (W:H:X:Y) and
     origin (file#frame=N). Running it again adds nothing and decodes only what is missing.
     """
+    from manifests.store import Limits
+
     from .video import FramesOptions
 
     options = FramesOptions(
@@ -314,7 +317,7 @@ def frames(
                               scene_threshold=scene_threshold, black_gap=black_gap,
                               min_scene_len=min_scene_len, detector=detector,
                               adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene,
-                              hwaccel=hwaccel))
+                              hwaccel=hwaccel, limits=Limits(max_pixels=max_pixels)))
     return collect("frames", options, manifest, as_json, strict)
 
 

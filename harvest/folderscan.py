@@ -7,7 +7,9 @@ instead of crashing or reaching outside:
   manifest: it is skipped and named (``undecodable_name``, the bytes shown escaped);
 - a symbolic link whose target lies outside the root is an ``outside_root`` entry (recorded as a row,
   never read) unless ``follow_links``; a symlinked *folder* is not entered (``symlinked_folder``,
-  with a warning) unless ``follow_links``, and a link loop is entered once.
+  with a warning) unless ``follow_links``, and a link loop is entered once;
+- the walk does not recurse (a 10,000-deep tree is walked as deep as paths can go; folders that
+  cannot be listed are counted as ``unreadable_folder``).
 
 ``reconcile`` runs after an import: rows of files that changed since they were recorded become
 ``replaced`` (the row of the new content is the ``ok`` one) and rows of files that are gone become
@@ -53,18 +55,52 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
+def folders(root: Path, follow_links: bool,
+            summary: RunSummary) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(root, followlinks=follow_links)`` (top down; ``dirs`` may be pruned in place) without
+    recursion: Python 3.11's walk recurses, so a 10,000-deep tree raised RecursionError. A folder that
+    cannot be listed (too long a path, no permission) is counted as ``unreadable_folder``."""
+    stack = [os.fspath(root)]
+    while stack:
+        top = stack.pop()
+        dirs: list[str] = []
+        names: list[str] = []
+        try:
+            with os.scandir(top) as found:
+                for entry in found:
+                    try:
+                        os.lstat(entry.path)  # a path past PATH_MAX is listed but cannot be used
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        summary.skip("unreadable_folder", shown(Path(top)))
+                        dirs, names = [], []
+                        break
+                    (dirs if is_dir else names).append(entry.name)
+        except OSError:
+            summary.skip("unreadable_folder", shown(Path(top)))
+            continue
+        yield top, dirs, names
+        below = [os.path.join(top, d) for d in dirs]
+        stack.extend(p for p in reversed(below) if follow_links or not os.path.islink(p))
+
+
 def walk(root: Path, follow_links: bool, summary: RunSummary) -> Iterator[Entry]:
     """Every non-hidden file under ``root``, sorted; odd names, links and loops are counted in ``summary``."""
     real_root = root.resolve()
-    visited: set[Path] = set()
-    for folder, dirs, names in os.walk(root, followlinks=follow_links):
+    visited: set[tuple[int, int]] = set()
+    for folder, dirs, names in folders(root, follow_links, summary):
         here = Path(folder)
-        real = here.resolve()
-        if real in visited:
+        try:
+            st = os.stat(here)
+        except OSError:
+            summary.skip("unreadable_folder", shown(here))
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in visited:
             summary.skip("link_loop", shown(here))
             dirs[:] = []
             continue
-        visited.add(real)
+        visited.add((st.st_dev, st.st_ino))
         kept = []
         for name in sorted(d for d in dirs if not d.startswith(".")):
             full = here / name

@@ -43,6 +43,15 @@ def archive_path(manifest: str | os.PathLike[str]) -> Path:
     return manifest.with_name(manifest.name + ".archive.sqlite")
 
 
+def _info(text: str | None) -> dict[str, Any]:
+    """A record's ``info``: its JSON object, ``{}`` when it holds anything else (crafted or damaged)."""
+    try:
+        info = json.loads(text or "{}")
+    except (TypeError, ValueError, RecursionError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 class Archive:
     """The archive of one manifest; creating the object touches no file."""
 
@@ -96,7 +105,7 @@ class Archive:
                 found = db.execute(query + " ORDER BY rowid", args).fetchall()
             except sqlite3.OperationalError:  # created by another process, table not there yet
                 return {}
-        return {key: json.loads(info or "{}") for key, info in found}
+        return {key: _info(info) for key, info in found}
 
     def has(self, collector: str) -> bool:
         """Whether the archive holds any record of this collector."""

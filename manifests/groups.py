@@ -62,10 +62,15 @@ def read_meta(manifest: str | os.PathLike[str]) -> dict[str, Any]:
         return _parquet_meta(Path(manifest))
     except OSError as exc:
         raise ManifestError(f"cannot read {side}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{side} is not UTF-8 text ({exc.reason} at byte {exc.start}); fix or "
+                            "delete it") from None
     try:
         meta = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{side} is not valid JSON ({exc}); fix or delete it") from exc
+    except RecursionError:
+        raise ManifestError(f"{side} is nested too deeply to be read; fix or delete it") from None
     if not isinstance(meta, dict) or not isinstance(meta.get(GROUPS_KEY, {}), dict):
         raise ManifestError(f"{side} does not hold a {{{GROUPS_KEY!r}: {{column: by}}}} object")
     return meta
@@ -79,7 +84,7 @@ def _parquet_meta(path: Path) -> dict[str, Any]:
     try:
         raw = (pq.read_schema(path).metadata or {}).get(PARQUET_KEY)
         return json.loads(raw) if raw else {}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ManifestError(f"cannot read the metadata of {path}: {exc}") from exc
 
 

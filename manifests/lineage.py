@@ -84,14 +84,17 @@ def append(manifest: str | os.PathLike[str], command: str, changes: Changes,
 
 
 def entries(manifest: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """All entries of a manifest's lineage log, oldest first (a torn last line is ignored)."""
+    """All entries of a manifest's lineage log, oldest first. A line that is not a JSON object (a torn
+    last line, a crafted one: a list, a non-UTF-8 byte, nesting too deep to parse) is skipped."""
     path = log_path(manifest)
     if not path.exists():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for raw in path.read_bytes().splitlines():
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
+            entry = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, RecursionError, ValueError):
             continue
+        if isinstance(entry, dict):
+            out.append(entry)
     return out

@@ -38,6 +38,7 @@ from .errors import ManifestError
 INDEX = "_manifest.json"
 BUCKETS = 64
 VERSION = 1
+READ_TRIES = 20  # reads started again when a writer replaced parts under a reader
 
 
 def is_partitioned(path: str | os.PathLike[str]) -> bool:
@@ -60,10 +61,26 @@ def _index(path: Path) -> dict[str, str]:
 
 
 def read_parts(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """The rows of every part ``_manifest.json`` lists (unconformed; :func:`manifests.read` conforms)."""
+    """The rows of every part ``_manifest.json`` lists (unconformed; :func:`manifests.read` conforms).
+
+    A writer may commit a new index and delete the old parts while this reads: a part that is gone
+    (or unreadable) when the index has changed since it was read means the read starts again from
+    the new index, so a reader sees the old state or the new one, never an error (up to
+    ``READ_TRIES`` times; a part missing from an unchanged index is damage, and said so)."""
     path = Path(path)
-    frames = [pd.read_parquet(path / name, dtype_backend="numpy_nullable")
-              for _, name in sorted(_index(path).items(), key=lambda kv: int(kv[0]))]
+    for _ in range(READ_TRIES):
+        index = _index(path)
+        try:
+            frames = [pd.read_parquet(path / name, dtype_backend="numpy_nullable")
+                      for _, name in sorted(index.items(), key=lambda kv: int(kv[0]))]
+            break
+        except (OSError, ValueError) as exc:
+            if _index(path) == index:
+                raise ManifestError(f"cannot read partitioned manifest {path}: a part it lists cannot "
+                                    f"be read ({exc})") from exc
+    else:
+        raise ManifestError(f"cannot read partitioned manifest {path}: it changed under {READ_TRIES} "
+                            "reads in a row")
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({name: [] for name in schema.REQUIRED})
@@ -112,7 +129,16 @@ def write_parts(frame: pd.DataFrame, path: str | os.PathLike[str]) -> dict[str, 
     for stray in path.glob("part-*.parquet"):
         if stray.name not in listed:
             stray.unlink(missing_ok=True)
+    remove_temporaries(path)
     return {"written": written, "kept": len(new) - written}
+
+
+def remove_temporaries(path: Path) -> None:
+    """Delete the temporary files a killed write left (``.part-N-*.parquet.*.tmp``,
+    ``._manifest.json.*.tmp``); called by a writer, which holds the manifest's lock."""
+    for pattern in (".part-*.parquet.*.tmp", f".{INDEX}.*.tmp"):
+        for stray in path.glob(pattern):
+            stray.unlink(missing_ok=True)
 
 
 def _atomic(folder: Path, name: str, fill: object) -> None:

@@ -61,6 +61,9 @@ ARCHS: dict[str, Arch] = {a.name: a for a in (
 )}
 
 
+MAX_INPUT_SIDE = 4096  # pixels: the largest input side a model.pt may ask for (20000 would be 4.8 GB/image)
+
+
 @dataclass(frozen=True)
 class Preprocess:
     """How an image becomes model input: resize the shorter side, centre-crop a square, normalise."""
@@ -283,10 +286,35 @@ def load_model(path: Path) -> tuple[nn.Module, ModelInfo]:
         raise InputError(f"cannot read model file {path}: {str(exc).splitlines()[0]}") from exc
     if not isinstance(data, dict) or "arch" not in data or "state_dict" not in data:
         raise InputError(f"{path} is not a model written by `train` (no arch/state_dict)")
-    info = ModelInfo(data["arch"], tuple(data["classes"]), bool(data["binary"]),
-                     Preprocess.from_dict(data["preprocess"]), str(data.get("amp", "off")),
-                     int(data.get("batch_size", 64)), data.get("decode_size"))
+    info = model_info(data, path)
     model = build_model(info.arch, num_outputs(len(info.classes), info.binary), "none",
                         info.preprocess.size)
-    model.load_state_dict(data["state_dict"])
+    try:
+        model.load_state_dict(data["state_dict"])
+    except (RuntimeError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{path}: its weights do not fit a {info.arch}: "
+                         f"{str(exc).splitlines()[0][:200]}") from None
     return model.eval(), info
+
+
+def model_info(data: dict[str, Any], path: Path) -> ModelInfo:
+    """The description a ``model.pt`` holds, checked: an arch name, class names (text, at least one),
+    a preprocessing whose sizes are in [1, ``MAX_INPUT_SIDE``]. Raises InputError naming what is wrong."""
+    try:
+        classes, pre = data["classes"], data["preprocess"]
+        if not isinstance(data["arch"], str) or not isinstance(classes, list | tuple) or not classes \
+                or not all(isinstance(c, str) for c in classes):
+            raise ValueError("'arch' must be a name and 'classes' a list of class names")
+        preprocess = Preprocess.from_dict(pre)
+        sides = [preprocess.size, preprocess.resize, data.get("decode_size") or 1]
+        if not all(isinstance(v, int) and 1 <= v <= MAX_INPUT_SIDE for v in sides):
+            raise ValueError(f"preprocess sizes {sides} are not in [1, {MAX_INPUT_SIDE}] pixels")
+        if len(preprocess.mean) != 3 or len(preprocess.std) != 3:
+            raise ValueError("preprocess mean and std need 3 values each")
+        return ModelInfo(data["arch"], tuple(classes), bool(data["binary"]), preprocess,
+                         str(data.get("amp", "off")), max(1, int(data.get("batch_size", 64))),
+                         data.get("decode_size"))
+    except KeyError as exc:
+        raise InputError(f"{path} is not a model written by `train`: no {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{path} is not a model written by `train`: {exc}") from None

@@ -16,9 +16,11 @@ import logging
 import os
 import random
 import time
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import numpy as np
 import torch
@@ -156,13 +158,35 @@ def options_from_config(path: Path) -> tuple[Path, TrainOptions]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
         manifest = Path(config["manifest"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InputError(f"cannot read a run config from {path}: {exc}") from None
+    hints = get_type_hints(TrainOptions)
     known = {f.name for f in fields(TrainOptions)} - {"out", "resume", "lr_find"}
     kwargs = {k: v for k, v in config.items() if k in known}
+    for name, value in kwargs.items():
+        if not _fits(value, hints[name]):
+            raise InputError(f"{path}: {name!r} is {value!r:.80}, not a {hints[name]}")
     if kwargs.get("cache_dir"):
         kwargs["cache_dir"] = Path(kwargs["cache_dir"])
     return manifest, TrainOptions(**kwargs)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits an option's type (``int``, ``float``, ``str``, ``bool``, ``Path``, or
+    ``X | None``); a bool is no number, an int is a float."""
+    if isinstance(hint, types.UnionType):
+        return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is Path:
+        return isinstance(value, str)
+    return isinstance(value, hint) if isinstance(hint, type) else True
 
 
 @dataclass

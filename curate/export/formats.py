@@ -14,6 +14,11 @@ fastai          the imagefolder layout and ``labels.csv`` (``fname``, ``label``,
 webdataset      ``OUT/<split>/<split>-000000.tar``... with ``.jpg``/``.png``/``.webp``, ``.cls``, ``.json``
 csv             the imagefolder layout and ``dataset.csv`` (``path``, ``label``, ``split``, metadata)
 ==============  ================================================================================
+
+The CSVs (``classes.csv``, ``labels.csv``, ``test.csv``, ``dataset.csv``) are made safe to open in a
+spreadsheet (:func:`curate.export.files.write_csv`): a text cell starting with ``=``, ``+``, ``-``,
+``@``, tab or CR gets a leading ``'`` (plain numbers such as ``-1`` excepted), and rows end in CRLF so
+every field holding a CR or LF is quoted.
 """
 
 from __future__ import annotations
@@ -35,15 +40,19 @@ from .files import (
     ATTRIBUTION_FILE,
     LABELS_FILE,
     Item,
+    Journal,
     check_foreign,
+    check_sha256,
     metadata,
+    mine,
     place,
     read_state,
+    remove_parts,
     remove_stale,
     resized_name,
     write_attribution,
+    write_csv,
     write_labels,
-    write_state,
 )
 from .result import ExportReport
 
@@ -74,12 +83,26 @@ class Exporter:
         """The metadata files :meth:`finish` may write (checked before anything is written)."""
         return []
 
+    def all_meta(self, rows: pd.DataFrame) -> list[str]:
+        """Every metadata file this export may write: labels, attribution and the format's own."""
+        return [LABELS_FILE, ATTRIBUTION_FILE, *self.meta_names(sorted(set(rows[schema.SPLIT].astype(str))))]
+
     def check(self, rows: pd.DataFrame, outdir: Path, wanted: dict[str, str], state: dict[str, Any]) -> None:
         """Refuse when an image or metadata file this export would write is someone else's."""
-        splits = sorted(set(rows[schema.SPLIT].astype(str)))
-        mine = dict.fromkeys([*state.get("files", {}), *state.get("meta", [])])
-        names = [LABELS_FILE, ATTRIBUTION_FILE, *self.meta_names(splits)]
-        check_foreign(outdir, {**wanted, **dict.fromkeys(names, "")}, mine)
+        planned = {**wanted, **dict.fromkeys(self.all_meta(rows), "")}
+        check_foreign(outdir, planned, dict.fromkeys(mine(state)))
+
+    def start(self, rows: pd.DataFrame, outdir: Path, key: dict[str, Any], wanted: dict[str, str],
+              done: dict[str, str], state: dict[str, Any]) -> Journal:
+        """Before anything is written: drop a killed run's ``.part`` files and stale files, then record
+        every file this export may write, so that a kill from here on leaves a state a rerun resumes."""
+        remove_parts(outdir, mine(state))
+        old = dict.fromkeys([*state.get("files", {}), *state.get("claimed", [])])
+        removed = remove_stale(outdir, old, wanted)
+        journal = Journal(outdir, key, done, [*wanted, *self.all_meta(rows)], state.get("meta", []))
+        journal.removed = removed
+        journal.save()
+        return journal
 
     def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
               options: ExportOptions, report: ExportReport, progress: Progress | None = None) -> None:
@@ -94,23 +117,30 @@ class Exporter:
         rel_of = {it.index: self.rel(it) for it in items}
         wanted = {rel_of[it.index]: it.sha256 for it in items}
         self.check(rows, outdir, wanted, state)
-        report.removed = remove_stale(outdir, old, wanted)
-        todo = [it for it in items if not (same and old.get(rel_of[it.index]) == it.sha256
-                                           and (outdir / rel_of[it.index]).exists())]
+        done = {rel: sha for rel, sha in wanted.items()
+                if same and old.get(rel) == sha and (outdir / rel).exists()}
+        journal = self.start(rows, outdir, key, wanted, done, state)
+        report.removed = journal.removed
+        todo = [it for it in items if rel_of[it.index] not in done]
         report.kept = len(items) - len(todo)
         progress = progress or NoProgress()
         progress.total(len(todo), f"export {self.name}")
 
         def one(item: Item) -> str:
             try:
-                return place(item.src, outdir / rel_of[item.index], options.copy, options.resize)
+                return place(item.src, outdir / rel_of[item.index], options.copy, options.resize,
+                             item.sha256)
             except (OSError, images.ImageError) as exc:
                 return f"failed: {item.src}: {exc}"
             finally:
                 progress.advance()
 
+        outcomes = []
         with ThreadPoolExecutor(max_workers=4) as pool:
-            outcomes = list(pool.map(one, todo))
+            for item, outcome in zip(todo, pool.map(one, todo), strict=True):
+                outcomes.append(outcome)
+                if not outcome.startswith("failed"):
+                    journal.landed(rel_of[item.index], item.sha256)
         failed = {it.index for it, o in zip(todo, outcomes, strict=True) if o.startswith("failed")}
         report.failed = [o[len("failed: "):] for o in outcomes if o.startswith("failed")]
         report.written = len(todo) - len(failed)
@@ -119,9 +149,15 @@ class Exporter:
         rows = rows.drop(index=list(failed))
         rel_of = {k: v for k, v in rel_of.items() if k not in failed}
         report.files = self.meta(rows, rel_of, folders, outdir)
-        remove_stale(outdir, dict.fromkeys(state.get("meta", [])), dict.fromkeys(report.files))
-        write_state(outdir, {"key": key, "files": {r: s for r, s in wanted.items() if r in
-                                                   set(rel_of.values())}, "meta": report.files})
+        self.close(outdir, journal, {r: s for r, s in wanted.items() if r in set(rel_of.values())},
+                   report.files, state)
+
+    def close(self, outdir: Path, journal: Journal, files: dict[str, str], meta: list[str],
+              state: dict[str, Any]) -> None:
+        """Remove metadata files no longer written, then record the final state."""
+        remove_stale(outdir, dict.fromkeys([*state.get("meta", []), *journal.claimed]), dict.fromkeys(
+            [*files, *meta]))
+        journal.finish(files, meta)
 
     def meta(self, rows: pd.DataFrame, rel_of: dict[Any, str], folders: dict[str, str],
              outdir: Path) -> list[str]:
@@ -196,10 +232,10 @@ class Fastai(Exporter):
                               "label": rows[schema.LABEL].astype(str).to_numpy(),
                               "is_valid": (split == "val").to_numpy()}, index=rows.index)
         test = split == "test"
-        table[~test.to_numpy()].to_csv(outdir / "labels.csv", index=False)
+        write_csv(table[~test.to_numpy()], outdir / "labels.csv")
         files = ["labels.csv"]
         if test.any():
-            table[test.to_numpy()][["fname", "label"]].to_csv(outdir / "test.csv", index=False)
+            write_csv(table[test.to_numpy()][["fname", "label"]], outdir / "test.csv")
             files.append("test.csv")
         return files
 
@@ -220,7 +256,7 @@ class Csv(Exporter):
                               "split": rows[schema.SPLIT].astype(str).to_numpy()})
         for col in metadata(rows):
             table[col] = rows[col].to_numpy()
-        table.to_csv(outdir / "dataset.csv", index=False)
+        write_csv(table, outdir / "dataset.csv")
         return ["dataset.csv"]
 
 
@@ -243,13 +279,15 @@ class WebDataset(Exporter):
         meta_cols = metadata(rows)
         shards = _shards(items, options.shard_size)
         wanted = {rel: _digest(batch, options) for rel, batch in shards.items()}
-        old = state.get("files", {})
+        old, key = state.get("files", {}), {"format": self.name}
         self.check(rows, outdir, wanted, state)
-        report.removed = remove_stale(outdir, old, wanted)
+        done = {rel: d for rel, d in wanted.items() if old.get(rel) == d and (outdir / rel).exists()}
+        journal = self.start(rows, outdir, key, wanted, done, state)
+        report.removed = journal.removed
         progress = progress or NoProgress()
         progress.total(len(items), "export webdataset")
         for rel, batch in shards.items():
-            if old.get(rel) == wanted[rel] and (outdir / rel).exists():
+            if rel in done:
                 report.kept += len(batch)
                 progress.advance(len(batch))
                 continue
@@ -259,7 +297,7 @@ class WebDataset(Exporter):
             with wds.TarWriter(str(tmp), mtime=0) as sink:
                 for item in batch:
                     try:
-                        ext, data = _image_bytes(item.src, options.resize)
+                        ext, data = _image_bytes(item.src, options.resize, item.sha256)
                     except (OSError, images.ImageError) as exc:
                         report.failed.append(f"{item.src}: {exc}")
                         continue
@@ -270,10 +308,10 @@ class WebDataset(Exporter):
                     report.written += 1
                     progress.advance()
             tmp.replace(target)
+            journal.landed(rel, wanted[rel])
         shard_of = {it.index: rel for rel, batch in shards.items() for it in batch}
         report.files = self.meta(rows, shard_of, folders, outdir)
-        remove_stale(outdir, dict.fromkeys(state.get("meta", [])), dict.fromkeys(report.files))
-        write_state(outdir, {"key": {"format": self.name}, "files": wanted, "meta": report.files})
+        self.close(outdir, journal, wanted, report.files, state)
 
 
 def _shards(items: list[Item], size: int) -> dict[str, list[Item]]:
@@ -299,13 +337,16 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _image_bytes(src: Path, resize: int | None) -> tuple[str, bytes]:
-    """A sample's image: a JPEG, PNG or WebP as it is, the rest (and resized images) re-encoded by
-    :func:`manifests.store.reencode`, the one resize path of every format (alpha kept)."""
-    found = images.header(src)
+def _image_bytes(src: Path, resize: int | None, sha256: str = "") -> tuple[str, bytes]:
+    """A sample's image, its bytes checked against ``sha256``: a JPEG, PNG or WebP as it is, the rest
+    (and resized images) re-encoded by :func:`manifests.store.reencode`, the one resize path of every
+    format (alpha kept)."""
+    data = src.read_bytes()
+    check_sha256(data, sha256)
+    found = images.header(data)
     if not resize and found and found[0] in KEEP_FORMATS:
-        return KEEP_FORMATS[found[0]], src.read_bytes()
-    encoded = reencode(src, resize)
+        return KEEP_FORMATS[found[0]], data
+    encoded = reencode(data, resize)
     return encoded.extension, encoded.data
 
 

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from manifests import ExitStatus
+
 from ..contract import StageResult
 
 SHOWN = 30  # failed exports printed
@@ -30,6 +32,10 @@ class ExportReport(StageResult):
 
     def data(self) -> dict[str, Any]:
         return {**asdict(self), "outdir": str(self.outdir)}
+
+    def exit_status(self) -> ExitStatus:
+        """PARTIAL (3) when an image could not be exported (missing, unreadable, not its sha256)."""
+        return ExitStatus.PARTIAL if self.failed else ExitStatus.OK
 
     def lines(self) -> list[str]:
         splits = ", ".join(f"{s} {sum(c.values())}" for s, c in self.per_split.items())

@@ -22,7 +22,7 @@ import pandas as pd
 from manifests import InputError, UsageError, schema
 from manifests.progress import Progress
 
-from .files import Item, safe_name, safe_names
+from .files import Item, check_split, dataset_file, safe_name, safe_names, safe_suffix
 from .formats import FORMATS, exporter
 from .result import ExportReport
 
@@ -62,6 +62,11 @@ class ExportOptions:
             raise UsageError(f"cannot include status {bad[0]!r} (choose from {', '.join(INCLUDABLE)})")
         if self.unsplit is not None and not self.unsplit.strip():
             raise UsageError("--unsplit takes a split name, e.g. train")
+        if self.unsplit is not None:
+            try:
+                check_split(self.unsplit, "--unsplit")
+            except InputError as exc:
+                raise UsageError(str(exc)) from None
 
 
 def select(frame: pd.DataFrame, options: ExportOptions) -> pd.DataFrame:
@@ -77,6 +82,8 @@ def select(frame: pd.DataFrame, options: ExportOptions) -> pd.DataFrame:
                          "pass --unsplit train to export them as one split")
     rows = rows.copy()
     rows[schema.SPLIT] = split.astype("string").fillna(options.unsplit or "")
+    for value in rows[schema.SPLIT].unique():
+        check_split(str(value))
     return rows
 
 
@@ -85,13 +92,22 @@ def plan(rows: pd.DataFrame, root: Path) -> tuple[list[Item], dict[str, str]]:
     labels = rows[schema.LABEL].astype(str).tolist()
     folders = safe_names(sorted(set(labels)))
     shas = rows[schema.SHA256].astype("string").fillna("").tolist()
-    items = []
-    for index, path, sha, split, label in zip(rows.index, rows[schema.PATH].astype(str), shas,
-                                              rows[schema.SPLIT].astype(str), labels, strict=True):
-        src = root / path
-        tag = sha[:10] or safe_name(str(index))
+    origins = (rows[schema.ORIGIN].astype(object).where(rows[schema.ORIGIN].notna(), None).tolist()
+               if schema.ORIGIN in rows else [None] * len(rows))
+    items, outside = [], []
+    for index, path, sha, split, label, origin in zip(rows.index, rows[schema.PATH].astype(str), shas,
+                                                      rows[schema.SPLIT].astype(str), labels, origins,
+                                                      strict=True):
+        src = dataset_file(root, path, origin)
+        if src is None or (not sha and not src.is_relative_to(root.resolve())):
+            outside.append(path)
+            continue
+        tag = safe_name(sha[:10] or str(index))
         items.append(Item(index, src, sha, split, label, folders[label],
-                          f"{safe_name(src.stem)[:60]}-{tag}{src.suffix.lower()}"))
+                          f"{safe_name(Path(path).stem)[:60]}-{tag}{safe_suffix(Path(path))}"))
+    if outside:
+        raise InputError(f"{len(outside)} rows name files outside the dataset folder {root} (first: "
+                         f"{outside[0][:200]!r}): nothing exported; fix their paths or import the files")
     return items, folders
 
 

@@ -7,6 +7,8 @@ one-line message), so CI can fail with the whole list at once:
   every row has a status; ok rows have a path and a label; splits are train/val/test;
 - ``paths``: the file of every ok row exists;
 - ``sha256``: a seeded sample (or every file, ``full``) of ok rows hashes to its recorded sha256;
+- ``store``: every file in the image store (``images/<2 hex>/``, where harvest and curate augment put
+  files) is named by a row (a killed ``curate augment`` can leave files no row names);
 - ``groups``: no value of a group column (street, scene, video, post_id, dup_cluster, ... or the ones
   named) is in two splits;
 - ``near_copies``: no two ok rows in different splits have stored perceptual hashes within the
@@ -17,6 +19,7 @@ one-line message), so CI can fail with the whole list at once:
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,7 @@ import pandas as pd
 
 import manifests
 from manifests import ExitStatus, ManifestError, UsageError, schema
+from manifests.store import STORE_DIR
 
 from ..contract import StageResult
 from ..dedupe import clusters, hashing, search
@@ -34,6 +38,7 @@ HASH_COLUMNS = (schema.PHASH, schema.DHASH, schema.AHASH, schema.WHASH)
 SHOWN = 5  # examples named in one problem line
 LISTED = 200  # problems printed (--json lists all)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_BUCKET = re.compile(r"[0-9a-f]{2}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,29 @@ def check_files(frame: pd.DataFrame, root: Path, options: CheckOptions, result: 
                              f"(changed since harvest): {_names(pd.Series(changed))}", rows=changed)
 
 
+def unreferenced(frame: pd.DataFrame, root: Path) -> list[str]:
+    """Files in the image store (``images/<2 hex digits>/*`` under ``root``) that no row's path names,
+    as paths relative to ``root``, sorted."""
+    store = root / STORE_DIR
+    if not store.is_dir():
+        return []
+    named = {os.path.normpath(root / p) for p in frame[schema.PATH].dropna().astype(str)}
+    found = []
+    for sub in sorted(store.iterdir()):
+        if not (_BUCKET.fullmatch(sub.name) and sub.is_dir() and not sub.is_symlink()):
+            continue
+        found += [f"{STORE_DIR}/{sub.name}/{f.name}" for f in sorted(sub.iterdir())
+                  if f.is_file() and os.path.normpath(f) not in named]
+    return found
+
+
+def check_store(frame: pd.DataFrame, root: Path, result: CheckResult) -> None:
+    stray = unreferenced(frame, root)
+    if stray:
+        result.add("store", f"{len(stray)} files in the image store that no row names (left by a killed "
+                            f"run; safe to delete): {_names(pd.Series(stray))}", files=stray)
+
+
 def check_groups(frame: pd.DataFrame, columns: tuple[str, ...], result: CheckResult) -> None:
     part = frame[(frame[schema.STATUS] == schema.OK) & frame[schema.SPLIT].notna()]
     for col in columns:
@@ -186,6 +214,8 @@ def check_manifest(manifest: Path, options: CheckOptions) -> CheckResult:
     check_schema(frame, result)
     result.checks += ["paths", "sha256"]
     check_files(frame, root, options, result)
+    result.checks.append("store")
+    check_store(frame, root, result)
     groups = options.group_by or (*manifests.group_columns(frame), schema.DUP_CLUSTER)
     result.checks.append("groups")
     check_groups(frame, groups, result)

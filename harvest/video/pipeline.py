@@ -78,6 +78,15 @@ def output_size(box: CropBox, options: FrameOptions) -> tuple[int, int]:
     return w, h
 
 
+def check_pixels(info: VideoInfo, max_pixels: int) -> None:
+    """Refuse (``too_large``) a video whose declared frame size is over ``--max-pixels``, before a
+    single frame is decoded (a small file can declare 10000x10000 frames: 300 MB each)."""
+    pixels = info.width * info.height
+    if pixels > max_pixels:
+        raise VideoError(schema.TOO_LARGE, f"{info.path}: frames of {info.width}x{info.height} = {pixels} "
+                         f"pixels, over the --max-pixels limit of {max_pixels}: not decoded")
+
+
 def choose_crop(info: VideoInfo, crop: str) -> CropReport:
     """The crop box for ``--crop auto|none|W:H:X:Y``."""
     if crop == "auto":
@@ -153,6 +162,7 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_
     result = VideoResult(name)
     try:
         info = probe(path)
+        check_pixels(info, options.limits.max_pixels)
         report = choose_crop(info, options.crop)
     except VideoError as exc:
         result.status, result.error = exc.status, str(exc)

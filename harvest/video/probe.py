@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = ("ffmpeg is not installed: install it with 'sudo apt-get install ffmpeg' (Debian/Ubuntu), "
                 "'brew install ffmpeg' (macOS) or 'conda install -c conda-forge ffmpeg'")
 CROP_SAMPLES = 12
+SAMPLE_BUDGET = 192 << 20  # bytes of RGB the crop samples may hold at once: fewer samples of huge frames
 MIN_SAMPLES = 4
 LONG_VIDEO = 600.0  # seconds; longer videos are sampled by seeking instead of decoding all key frames
 CROPDETECT_LIMIT = 24  # 0-255: pixels darker than this count as bar
@@ -223,13 +224,20 @@ def _run(stream: Any, stdin: Any = None) -> tuple[list[str], bytes]:
     return lines, proc.stdout
 
 
+def crop_samples(info: VideoInfo) -> int:
+    """How many frames the crop detection samples: ``CROP_SAMPLES``, fewer (at least 2) when that many
+    frames of this size would hold more than ``SAMPLE_BUDGET`` bytes."""
+    frame = max(1, info.width * info.height * 3)
+    return max(2, min(CROP_SAMPLES, SAMPLE_BUDGET // frame))
+
+
 def _cropdetect(stream: Any) -> Any:
     return stream.filter("cropdetect", limit=CROPDETECT_LIMIT, round=2, reset=1, skip=0)
 
 
 def _sample_frames(info: VideoInfo, key_frames_only: bool) -> tuple[list[np.ndarray], list[str]]:
-    """Decode about ``CROP_SAMPLES`` frames spread over the video, with cropdetect's log lines."""
-    step = max((info.duration or 1.0) / CROP_SAMPLES, 1e-3)
+    """Decode about ``crop_samples(info)`` frames spread over the video, with cropdetect's log lines."""
+    step = max((info.duration or 1.0) / crop_samples(info), 1e-3)
     input_args = {"skip_frame": "nokey"} if key_frames_only else {}
     stream = (ffmpeg.input(str(info.path), **input_args).video
               .filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{step!r})"))
@@ -242,7 +250,7 @@ def _chosen_key_packets(info: VideoInfo) -> list[int] | None:
     ``None`` when the stream is rotated or has no usable time base (the caller then decodes every key
     frame). Its ``select`` rule is replayed on the times ffmpeg would give those frames, in the same
     floating-point arithmetic (file start moved to 0, ``pts * time_base``), so the same frames win."""
-    step = max((info.duration or 1.0) / CROP_SAMPLES, 1e-3)
+    step = max((info.duration or 1.0) / crop_samples(info), 1e-3)
     try:
         meta = ffmpeg.probe(str(info.path), select_streams="v:0", show_entries="packet=pts,flags")
     except ffmpeg.Error:
@@ -275,7 +283,7 @@ def _key_samples(info: VideoInfo) -> tuple[list[np.ndarray], list[str]]:
     """The frames of ``_sample_frames(info, key_frames_only=True)``, decoding only those key frames:
     the other packets are dropped from a stream copy before the decoder sees them."""
     chosen = _chosen_key_packets(info) if info.codec in KEY_FRAME_CODECS else None
-    if not chosen or len(chosen) > 4 * CROP_SAMPLES:
+    if not chosen or len(chosen) > 4 * crop_samples(info):
         return _sample_frames(info, key_frames_only=True)
     keep = "+".join(f"eq(n\\,{number})" for number in chosen)
     copy = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(info.path), "-map", "0:v:0",
@@ -294,8 +302,9 @@ def _key_samples(info: VideoInfo) -> tuple[list[np.ndarray], list[str]]:
 def _seek_samples(info: VideoInfo) -> tuple[list[np.ndarray], list[str]]:
     """For long videos: one key frame near each of ``CROP_SAMPLES`` evenly spaced times."""
     frames, lines = [], []
-    for k in range(CROP_SAMPLES):
-        at = (k + 0.5) * (info.duration or 0.0) / CROP_SAMPLES
+    samples = crop_samples(info)
+    for k in range(samples):
+        at = (k + 0.5) * (info.duration or 0.0) / samples
         source = ffmpeg.input(str(info.path), ss=f"{at:.3f}", skip_frame="nokey", noaccurate_seek=None)
         found, data = _run(_cropdetect(source.video.filter("select", "eq(n,0)")))
         got = _raw_frames(data, info)

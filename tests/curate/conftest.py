@@ -56,9 +56,10 @@ def make_dataset(root: Path, per_label: int = 10) -> Dataset:
             rows.append(row)
             counts[(label, split)] = counts.get((label, split), 0) + 1
     # a near-duplicate of cat 1 labelled dog: a cluster with mixed labels, the duplicate not exported
-    (images / "dup.jpg").write_bytes(jpeg(1, (48, 72)))
+    dup = jpeg(1, (48, 72))
+    (images / "dup.jpg").write_bytes(dup)
     rows[1][schema.DUP_CLUSTER] = "c0ffee"
-    rows.append({schema.SHA256: hashlib.sha256(b"dup").hexdigest(), schema.PATH: "images/dup.jpg",
+    rows.append({schema.SHA256: hashlib.sha256(dup).hexdigest(), schema.PATH: "images/dup.jpg",
                  schema.LABEL: "dog", schema.SOURCE: "folder", schema.ORIGIN: "/src/dup.jpg",
                  schema.STATUS: schema.DUPLICATE,
                  schema.DUP_OF: rows[1][schema.SHA256], schema.DUP_CLUSTER: "c0ffee", schema.SPLIT: None,

@@ -3,9 +3,13 @@ NFC/NFD labels, files that change or vanish between runs, empty folders and fore
 
 from __future__ import annotations
 
+import json
 import os
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 import manifests
 from manifests import schema
@@ -128,3 +132,54 @@ def test_an_empty_manifest_file_is_an_empty_manifest(tmp_path: Path) -> None:
     media.write(tmp_path / "shots" / "a.png", media.png(14))
     (tmp_path / "m.csv").write_bytes(b"")
     assert run_folder(tmp_path / "shots", tmp_path / "m.csv")["ok"] == 1
+
+
+def _deep_tree(root: Path, depth: int) -> None:
+    """``root/cats/d/d/d/...`` ``depth`` folders deep (past PATH_MAX), made through folder descriptors."""
+    media.write(root / "cats" / "top.png", media.png(11))
+    fd = os.open(root / "cats", os.O_RDONLY)
+    try:
+        for level in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            if level == 20:
+                with open(os.open("d/deep.png", os.O_WRONLY | os.O_CREAT, dir_fd=fd), "wb") as fh:
+                    fh.write(media.png(12))
+            new = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = new
+    finally:
+        os.close(fd)
+
+
+def _remove_deep(folder: Path) -> None:
+    """Remove ``folder/d/d/...`` a level at a time (shutil.rmtree, and pytest's clean-up, recurse)."""
+    for _ in range(20_000):
+        inner = folder / "d"
+        if not inner.exists():
+            return
+        if (inner / "d").exists():
+            (inner / "d").rename(folder / "next")
+        for child in inner.iterdir():
+            child.unlink()
+        inner.rmdir()
+        if (folder / "next").exists():
+            (folder / "next").rename(inner)
+
+
+@pytest.fixture
+def deep_tree(tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "shots"
+    try:
+        _deep_tree(root, 10_000)
+        yield root
+    finally:
+        _remove_deep(root / "cats")
+
+
+def test_a_10000_deep_folder_tree_is_walked_without_recursion(deep_tree: Path, tmp_path: Path,
+                                                              capsys) -> None:
+    root = deep_tree
+    code, out, err = harvest(["folder", str(root), "-m", str(tmp_path / "m.csv"), "--json"], capsys)
+    assert code == 0 and "Traceback" not in err and "RecursionError" not in err, err[:400]
+    summary = json.loads(out)
+    assert summary["statuses"] == {"ok": 2} and summary["skipped"].get("unreadable_folder", 0) >= 1

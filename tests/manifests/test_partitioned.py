@@ -92,3 +92,36 @@ def test_kill_during_writes_leaves_a_whole_manifest(tmp_path: Path) -> None:
         frame = manifests.read(path)
         assert 200 <= len(frame) <= 206 and frame[schema.SHA256].is_unique
         assert json.loads((path / INDEX).read_text())["version"] == 1
+
+
+def test_a_killed_writes_temporary_files_are_removed_by_the_next_write(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    manifests.write(manifests.from_records(rows(0, 50)), path, partitioned=True)
+    left = [path / ".part-3-0123456789abcdef.parquet.k2j3h4.tmp", path / f".{INDEX}.x8y9.tmp"]
+    for stray in left:  # what a SIGKILL inside _atomic leaves
+        stray.write_bytes(b"half a parquet file")
+    manifests.write(manifests.from_records(rows(0, 51)), path, partitioned=True)
+    assert not [p for p in left if p.exists()]
+    assert len(manifests.read(path)) == 51
+
+
+def test_a_reader_sees_the_old_or_the_new_state_while_a_writer_replaces_parts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from manifests import partitioned
+
+    path = tmp_path / "m.parquet"
+    manifests.write(manifests.from_records(rows(0, 200)), path, partitioned=True)
+    new = manifests.from_records([{**r, schema.LABEL: "changed"} for r in rows(0, 200)])
+    real = pd.read_parquet
+    calls = []
+
+    def racing_read(*args: object, **kwargs: object) -> pd.DataFrame:
+        calls.append(args)
+        if len(calls) == 1:  # a writer commits and deletes the old parts while the read goes on
+            monkeypatch.setattr(partitioned.pd, "read_parquet", real)
+            manifests.write(new, path, partitioned=True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(partitioned.pd, "read_parquet", racing_read)
+    got = manifests.read(path)
+    assert len(got) == 200 and set(got[schema.LABEL]) == {"changed"}

@@ -70,7 +70,7 @@ def test_each_problem_is_caught(dataset: Path, capsys: pytest.CaptureFixture[str
     assert "groups: 1 scene values in more than one split: s2 (test/val)" in err
     assert ("near_copies: 1 near-duplicate pairs (phash distance <= 10) across splits: images/0.jpg (train) "
             "~ images/copy.jpg (test)") in err
-    assert "4 problems in 6 checks" in err
+    assert "4 problems in 7 checks" in err
     assert dataset.read_bytes() == before  # check never writes
 
 
@@ -95,3 +95,21 @@ def test_an_unreadable_manifest_is_a_problem_not_a_traceback(tmp_path: Path,
     assert _run(["check", str(bad)]) == 1
     assert "schema:" in capsys.readouterr().err
     assert _run(["check", str(tmp_path / "nope.csv")]) == 4
+
+
+def test_files_in_the_store_that_no_row_names_are_reported(tmp_path: Path, capsys) -> None:
+    from manifests.store import store_bytes
+    from tests.fixtures.media import png
+
+    rows = []
+    for seed in range(3):
+        info, rel = store_bytes(png(seed, (20, 20)), tmp_path)
+        rows.append({**info.row(), schema.PATH: rel.as_posix(), schema.LABEL: "a"})
+    manifest = tmp_path / "manifest.csv"
+    manifests.write(manifests.from_records(rows[:2]), manifest)  # a killed augment: one file unnamed
+    assert _run(["check", str(manifest), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    (problem,) = [p for p in data["problems"] if p["check"] == "store"]
+    assert problem["files"] == [rows[2][schema.PATH]]
+    manifests.write(manifests.from_records(rows), manifest)
+    assert _run(["check", str(manifest)]) == 0
