@@ -142,8 +142,10 @@ def interrupted(tmp: Path, capsys, monkeypatch) -> tuple[int, str]:
         server.listen(4)
         server.settimeout(60)
         url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        # a read timeout far beyond the test's: on a loaded machine only the Ctrl-C ends the wait
+        patient = [*REDDIT[:REDDIT.index("--timeout")], "--timeout", "600"]
         child = subprocess.Popen([sys.executable, "-c", "import sys; from harvest.cli import main; "
-                                  "main(sys.argv[1:])", *REDDIT, "--arctic-url", url,
+                                  "main(sys.argv[1:])", *patient, "--arctic-url", url,
                                   "-m", str(tmp / "m.csv")], stderr=subprocess.PIPE, text=True)
         try:
             conn, _ = server.accept()
@@ -187,7 +189,7 @@ def test_exit_code_is_the_readme_code(what: str, tmp_path: Path, capsys, monkeyp
     name, trigger, message = CASES[what]
     code, err = trigger(tmp_path, capsys, monkeypatch)
     assert code == readme_exit_codes()[name], f"{what}: exit {code}, the README says {name} is " \
-                                              f"{readme_exit_codes()[name]}"
+                                              f"{readme_exit_codes()[name]}; stderr: {err[-3000:]}"
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     if message is None:
