@@ -161,7 +161,7 @@ def collect(name: str, options: Any, manifest: Path, as_json: bool = False, stri
     else:
         _print_summary(summary, manifest)
         for line in summary.lines():
-            err_console.print(line, highlight=False, markup=False)
+            err_console.print(line, highlight=False, markup=False, soft_wrap=True)
     for line in summary.warnings:  # silent no-ops name themselves, on stderr even with --json
         err_console.print(f"warning: {line}", highlight=False, markup=False, soft_wrap=True)
     for message in summary.errors():

@@ -27,6 +27,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from manifests import InputError, UsageError, group_columns, schema
+from manifests.groups import require_filled
 
 from ..contract import StageResult
 from ..text import plural
@@ -138,6 +139,7 @@ def check_grouping(frame: pd.DataFrame, options: SplitOptions) -> None:
     The group columns are the manifest's own (:func:`manifests.group_columns`): those collectors
     declared, ``--group-by`` recorded, or, for an older manifest, the ones collectors wrote then.
     """
+    require_filled(frame, "curate split")
     named = (*group_columns_of(options.group_by), options.stratify)
     missing = [c for c in named if c and c not in frame.columns]
     if missing:
