@@ -187,7 +187,7 @@ def check_manifest(manifest: Path, options: CheckOptions) -> CheckResult:
     check_schema(frame, result)
     result.checks += ["paths", "sha256"]
     check_files(frame, root, options, result)
-    groups = options.group_by or (*manifests.group_columns(frame), schema.DUP_CLUSTER)
+    groups = options.group_by or (*manifests.group_columns(frame), schema.DUP_CLUSTER, schema.DUP_GROUP)
     result.checks.append("groups")
     for col in unfilled(frame):
         result.add("groups", f"{col!r} is declared a group column but no row holds a value: the split "

@@ -5,8 +5,9 @@ Guarantees, for the ``status == ok`` rows of a manifest:
 - no value of any ``group_by`` column (a street, a scene; with ``video,creator`` no video and no
   creator) is in two splits: rows sharing a value of any of the columns are one group (the union,
   connected components), rows without any group value are groups of their own;
-- rows of one ``dup_cluster`` share a split even when their groups differ (groups and clusters are
-  joined into *items* by connected components);
+- rows of one ``dup_cluster`` or one ``dup_group`` (rows linked by a chain of near pairs, so every
+  near pair) share a split even when their groups differ (groups and clusters are joined into *items*
+  by connected components);
 - every ok row gets a split; the same manifest and seed give the same split.
 
 Within those, each class's share of each split is as close to the ratios as the groups allow
@@ -224,6 +225,8 @@ def links(ok: pd.DataFrame) -> list[pd.Series]:
     """What ties rows to one split beyond their group: the ``dup_cluster``, and for augmented copies
     (``derived_from``) their original's sha256, which the original row shares."""
     out = [ok[schema.DUP_CLUSTER]]
+    if schema.DUP_GROUP in ok.columns:  # every near pair, chains included (curate dedupe)
+        out.append(ok[schema.DUP_GROUP])
     if schema.DERIVED_FROM in ok.columns:
         out.append(ok[schema.DERIVED_FROM].astype("string").fillna(ok[schema.SHA256].astype("string")))
     return out
