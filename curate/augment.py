@@ -185,6 +185,6 @@ def _copy(original: pd.Series, op: str, root: Path, rng: np.random.Generator, re
                 schema.BYTES: len(data), schema.WIDTH: out.width, schema.HEIGHT: out.height,
                 schema.ORIGIN: f"augment:{op}:{original[schema.SHA256]}",
                 schema.DERIVED_FROM: original[schema.SHA256], schema.HARVESTED_AT: lineage.now()})
-    for stage in (schema.PHASH, schema.DUP_OF, schema.DUP_CLUSTER, schema.WEIGHT):
+    for stage in (schema.PHASH, schema.DUP_OF, schema.DUP_CLUSTER, schema.DUP_GROUP, schema.WEIGHT):
         row.pop(stage, None)
     return row

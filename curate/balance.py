@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from manifests import InputError, UsageError, group_columns, schema
+from manifests.groups import require_filled
 
 from .contract import StageResult
 from .text import plural
@@ -274,6 +275,7 @@ def balance(frame: pd.DataFrame, options: BalanceOptions) -> tuple[pd.DataFrame,
 
 
 def _check(frame: pd.DataFrame, options: BalanceOptions) -> None:
+    require_filled(frame, "curate balance")
     unknown = [c for c in options.by if c not in frame.columns]
     if unknown:
         raise InputError(f"no column {unknown[0]!r} in the manifest "

@@ -170,7 +170,7 @@ def collect(name: str, options: Any, manifest: Path, as_json: bool = False, stri
     else:
         _print_summary(summary, manifest)
         for line in summary.lines():
-            _say(line)
+            _say(line, soft_wrap=True)
     for line in summary.warnings:  # silent no-ops name themselves, on stderr even with --json
         _say(f"warning: {line}", soft_wrap=True)
     for message in summary.errors():

@@ -6,10 +6,16 @@ pulls more fields out of the path (``{street}/cog_{suit}_{entity}_{n}.png``), ea
 
 Files stay where they are (``path`` relative to the manifest) unless ``copy`` puts them in the image
 store. Every image file becomes a row, unreadable ones with a ``status`` saying why; other files are
-skipped and counted. Files already in the manifest with the same size are not read again; rows of
+skipped and counted. Files already in the manifest with the same size are not read again, but the
+fields their path gives now (a new ``--pattern`` or ``--label-field``) are written to their rows, and
+counted as ``updated`` (a ``split`` already set is kept); rows of
 files that changed or vanished since become ``replaced`` or ``missing`` (:mod:`harvest.folderscan`,
 which also handles undecodable names and symbolic links). Labels are normalised to Unicode NFC, so
 a folder name typed on macOS (NFD) and on Linux (NFC) is one label.
+
+Without a pattern only the folder holding a file is read (its label); a tree deeper than
+``label/file`` (``streets/<street>/<label>/shot.png``) is imported so, with one hint naming the
+``--pattern`` that keeps the folders above the label as columns.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from manifests import InputError, RowSink, UsageError, lineage, read, schema
+from manifests import InputError, RowSink, UsageError, lineage, read, schema, update
 from manifests.executor import ExecutorSpec, partitions, run_partitions
 from manifests.images import is_image_name
 from manifests.progress import Progress
@@ -99,12 +105,24 @@ class FolderSummary(RunSummary):
     pattern_fields: list[str] = field(default_factory=list)
     group_columns: list[str] = field(default_factory=list)
     reconciled: dict[str, int] = field(default_factory=dict)  # rows made replaced / missing
+    updated: int = 0  # rows already present whose path fields changed (a new --pattern, --label-field)
+    updated_columns: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # what the user may have meant (a deeper tree)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {**super().to_dict(), "reconciled": self.reconciled}
+        data = {**super().to_dict(), "reconciled": self.reconciled, "updated": self.updated,
+                "updated_columns": self.updated_columns,
+                **({"hints": list(self.hints)} if self.hints else {})}
         if not self.pattern_fields:
             return data
         return {**data, "pattern_fields": self.pattern_fields, "group_columns": self.group_columns}
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.updated:
+            out.append(f"{self.updated} rows already present updated from their path "
+                       f"({', '.join(self.updated_columns)}).")
+        return out + [f"hint: {h}" for h in self.hints]
 
 
 @dataclass(frozen=True)
@@ -161,6 +179,7 @@ class FolderCollector(Collector):
         self._root_name = Path(os.path.abspath(options.root)).name  # no filesystem access here
         self.pattern: PathPattern | None = compile_pattern(options.pattern) if options.pattern else None
         self.normalised: set[str] = set()  # labels rewritten to NFC
+        self.updates: dict[str, dict[str, Any]] = {}  # origin -> path fields its row lacks
 
     def groups(self) -> tuple[str, ...]:
         """The ``group_fields`` asked for (``auto``: the location-like ones), ``auto`` by default."""
@@ -197,11 +216,19 @@ class FolderCollector(Collector):
 
     def _tasks(self, sink: RowSink, summary: RunSummary
                ) -> tuple[list[_Task], list[dict[str, Any]], set[str]]:
-        """Files to read, rows made without reading (links leaving the root) and every origin seen."""
+        """Files to read, rows made without reading (links leaving the root) and every origin seen.
+
+        Known files are not read again; the fields their path gives now that differ from their row
+        go to ``self.updates``."""
         known = read(sink.path)
-        gone = (schema.REPLACED, schema.MISSING, schema.OUTSIDE_ROOT)
-        known = known[(known[schema.SOURCE] == self.source) & ~known[schema.STATUS].isin(gone)]
-        seen = dict(zip(known[schema.ORIGIN].astype(str), known[schema.BYTES], strict=True))
+        known = known[(known[schema.SOURCE] == self.source) & ~known[schema.STATUS].isin(GONE)]
+        origins = known[schema.ORIGIN].astype(str)
+        seen = dict(zip(origins, known[schema.BYTES], strict=True))
+        cols = [c for c in dict.fromkeys((schema.LABEL, schema.SPLIT,
+                                          *(self.pattern.fields if self.pattern else ())))
+                if c in known.columns]
+        stored = dict(zip(origins, known[cols].to_dict("records"), strict=True))
+        deep = _Deep()
         store_root = str(sink.path.parent) if self.options.copy else None
         tasks, rows, found = [], [], set()
         for entry in walk(self.options.root, self.options.follow_links, summary):
@@ -216,16 +243,43 @@ class FolderCollector(Collector):
             if fields is None:
                 summary.skip("unmatched", rel)
                 continue
+            if self.pattern is None and self.options.label is None:
+                deep.see(rel)
             if entry.outside:
                 rows.append({**fields, **outside_row(entry, self.options.root)})
                 continue
             size = seen.get(origin)
             if size is not None and size is not pd.NA and size == _size(path):
                 summary.known += 1
+                changed = _changed(stored.get(origin, {}), fields)
+                if changed:
+                    self.updates[origin] = changed
                 continue
             tasks.append(_Task(origin, {**fields, schema.ORIGIN: origin}, store_root,
                                self.options.limits))
+        if isinstance(summary, FolderSummary) and deep.count:
+            summary.hints.append(deep.hint())
         return tasks, rows, found
+
+    def _update_known(self, manifest: Path, summary: FolderSummary) -> None:
+        """Write the path fields that changed to the rows of files already present (one transaction)."""
+        if not self.updates:
+            return
+        columns = list(dict.fromkeys(c for f in self.updates.values() for c in f))
+        with update(manifest) as tx:
+            frame = tx.frame
+            origin = frame[schema.ORIGIN].astype("string")
+            mine = ((frame[schema.SOURCE] == self.source) & ~frame[schema.STATUS].isin(GONE)
+                    & origin.isin(list(self.updates))).fillna(False)
+            for col in columns:
+                values = origin.map({o: f[col] for o, f in self.updates.items() if col in f})
+                hit = mine & values.notna()
+                if col not in frame.columns:
+                    frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
+                frame.loc[hit, col] = values[hit]
+            tx.frame = frame
+            tx.details = {"updated": int(mine.sum()), "columns": columns}
+        summary.updated, summary.updated_columns = int(mine.sum()), columns
 
     def run(self, sink: RowSink, progress: Progress | None = None) -> FolderSummary:
         """Verify and record every image under the root."""
@@ -254,6 +308,7 @@ class FolderCollector(Collector):
             progress.advance()
         sink.flush()
         summary.merge = sink.stats
+        self._update_known(sink.path, summary)
         summary.reconciled = reconcile(sink.path, root, self.source, found, current)
         if self.pattern:
             summary.pattern_fields = list(self.pattern.fields)
@@ -283,6 +338,49 @@ class FolderCollector(Collector):
         for line in out:
             log.info("%s", line)  # the CLI prints them once as warnings
         return out
+
+
+GONE = (schema.REPLACED, schema.MISSING, schema.OUTSIDE_ROOT)
+
+
+def _changed(row: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The ``fields`` a known file's path gives now that its row lacks or holds otherwise (a ``split``
+    already set is the split's, never overwritten)."""
+    out = {}
+    for key, value in fields.items():
+        if key == schema.ORIGIN or value is None:
+            continue
+        old = row.get(key)
+        empty = old is None or old is pd.NA or (isinstance(old, float) and old != old)
+        if key == schema.SPLIT and not empty:
+            continue
+        if empty or str(old) != str(value):
+            out[key] = value
+    return out
+
+
+@dataclass
+class _Deep:
+    """Files lying deeper than ``label/file`` (the folders above the label are not read without a
+    pattern): how many, how deep, and one example."""
+
+    count: int = 0
+    levels: int = 0
+    example: str = ""
+
+    def see(self, rel: str) -> None:
+        folders = [p for p in rel.split("/")[:-2] if p.lower() not in schema.SPLIT_ALIASES]
+        if folders:
+            self.count += 1
+            if len(folders) > self.levels:
+                self.levels, self.example = len(folders), rel
+
+    def hint(self) -> str:
+        names = ["group"] if self.levels == 1 else [f"group{i + 1}" for i in range(self.levels)]
+        pattern = "/".join(f"{{{n}}}" for n in names) + "/{label}/{file}"
+        return (f"{self.count} files lie deeper than label/file (e.g. {self.example}): only the folder "
+                f"holding each file is read (its label); --pattern '{pattern}' --group-field "
+                f"{','.join(names)} keeps the folders above as columns (name the fields as you like)")
 
 
 def _size(path: Path) -> int | None:

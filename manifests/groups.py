@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from . import schema
-from .errors import ManifestError
+from .errors import InputError, ManifestError
 
 META_SUFFIX = ".meta.json"
 GROUPS_KEY = "group_columns"
@@ -146,3 +146,30 @@ def group_columns(frame: pd.DataFrame) -> tuple[str, ...]:
     if names is None:
         return tuple(_legacy(frame))
     return tuple(c for c in names if c in frame.columns and frame[c].notna().any())
+
+
+def unfilled(frame: pd.DataFrame) -> tuple[str, ...]:
+    """Declared group columns that no row of the frame holds a value in (absent, or empty everywhere).
+
+    Such a declaration is stale (a ``--pattern`` whose fields never reached the rows): splitting as if
+    the column held groups would silently split rows one by one. An empty frame has none.
+    """
+    names = frame.attrs.get(ATTR) or []
+    if frame.empty:
+        return ()
+    return tuple(c for c in names if c not in frame.columns or not frame[c].notna().any())
+
+
+def require_filled(frame: pd.DataFrame, what: str) -> None:
+    """Refuse (``InputError``, one line) a frame whose declared group columns hold no value.
+
+    ``what`` is the command refusing (``curate split``), named in the message.
+    """
+    stale = unfilled(frame)
+    if stale:
+        col = stale[0]
+        raise InputError(
+            f"{what}: the manifest declares {col!r} as a group column ({META_SUFFIX} sidecar) but no row "
+            f"holds a {col!r} value, so its groups cannot be kept apart; re-import with the --pattern "
+            f"that fills it (harvest folder updates the rows it already has), or remove {col!r} from "
+            f"the sidecar's {GROUPS_KEY!r}")

@@ -37,6 +37,7 @@ ERROR = "error"
 PHASH = "phash"
 DUP_OF = "dup_of"
 DUP_CLUSTER = "dup_cluster"
+DUP_GROUP = "dup_group"
 DERIVED_FROM = "derived_from"
 SPLIT = "split"
 WEIGHT = "weight"
@@ -143,6 +144,8 @@ STAGE_EXTRAS: tuple[Column, ...] = (
     Column(AHASH_FLIP, STRING, "ahash of the mirrored image (curate dedupe --flip-invariant)"),
     Column(COLORHASH_FLIP, STRING, "colorhash of the mirrored image (curate dedupe --flip-invariant)"),
     Column(DUP_CONFLICT, STRING, "near-duplicate of a row with another label, left ok (curate dedupe)"),
+    Column(DUP_GROUP, STRING, "near-copy group: rows linked by a chain of near pairs (curate dedupe); "
+           "curate split keeps each group on one side"),
     Column(LABEL_QUALITY, FLOAT, "cleanlab label quality, 0-1, low is suspicious (curate label-issues)"),
     Column(LABEL_ISSUE, BOOL, "cleanlab flags the label as likely wrong (curate label-issues)"),
     Column(SUGGESTED_LABEL, STRING, "the class out-of-fold predictions favour (curate label-issues)"),

@@ -67,6 +67,8 @@ def dedupe_cmd(
     delete_files: Annotated[bool, typer.Option("--delete-files", help="Delete the files of rows "
                                                "marked duplicate (asks first).")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before deleting files.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="embedding: run with --weights none (untrained "
+                                        "features, refused otherwise) and warn.")] = False,
     as_json: JsonOpt = False,
 ) -> int:
     """Find near-duplicate images by perceptual hash and mark all but one of each cluster.
@@ -89,7 +91,7 @@ def dedupe_cmd(
                             flip_invariant=flip_invariant, workers=workers, engine=engine,
                             clusters=clusters, conflicts=conflicts, method=method, similarity=similarity,
                             arch=arch, weights=weights, executor=executor_spec(executor, cluster, workers),
-                            leaks=leaks)
+                            leaks=leaks, force=force)
     root = manifest.resolve().parent
     check_only = dry_run or leaks
     with update(manifest, output=output, dry_run=check_only,

@@ -16,9 +16,10 @@ from .views import split_tables
 def split_cmd(
     manifest: ManifestArg = DEFAULT_MANIFEST,
     group_by: Annotated[str, typer.Option(
-        help="Column(s) whose values never cross splits (street, scene, post_id, video,scene); "
-             "'scene|creator' groups each row by the first of them it has (frames by scene, fan art by "
-             "creator). Recorded as the manifest's group columns.")] = "",
+        help="Column(s) whose values never cross splits (street, scene, post_id, video,creator: rows "
+             "sharing a value of any of them are one group); 'scene|creator' groups each row by the "
+             "first of them it has (frames by scene, fan art by creator). Recorded as the manifest's "
+             "group columns.")] = "",
     ratios: Annotated[str, typer.Option(help="train,val[,test] shares.")] = "0.7,0.15,0.15",
     stratify: Annotated[str, typer.Option(help="Class column to balance per split ('' for none).")
                         ] = "label",

@@ -22,7 +22,7 @@ import pandas as pd
 
 import manifests
 from manifests import features, schema
-from manifests.progress import Progress
+from manifests.progress import Progress, or_none
 
 from ..trainer import run_train, train_argv
 from .hashing import HashOutcome
@@ -38,13 +38,18 @@ BLOCK_VALUES = 1 << 24  # similarities computed at once (64 MiB of float32)
 Source = Callable[[pd.DataFrame, Path, pd.Index, "DedupeOptions"], np.ndarray]
 
 
-def cosine_pairs(features: np.ndarray, similarity: float) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs ``i < j`` of L2-normalised rows with cosine similarity >= ``similarity``, sorted."""
+def cosine_pairs(features: np.ndarray, similarity: float, progress: Progress | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` of L2-normalised rows with cosine similarity >= ``similarity``, sorted;
+    ``progress`` advances by rows compared."""
     feats = np.ascontiguousarray(features, dtype=np.float32)
     n = len(feats)
     out_i, out_j = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     rows = max(1, BLOCK_VALUES // max(n, 1))
+    progress = or_none(progress)
+    progress.total(n, "comparing features")
     for start in range(0, n, rows):
+        progress.advance(min(rows, n - start))
         stop = min(n, start + rows)
         sims = feats[start:stop] @ feats[start:].T
         ii, jj = np.nonzero(sims >= similarity)
@@ -100,11 +105,16 @@ class Embedding(Method):
 
     def find(self, frame: pd.DataFrame, root: Path, eligible: pd.Index, options: DedupeOptions,
              progress: Progress | None = None) -> Found:
+        progress = or_none(progress)
+        progress.note(f"embedding {len(eligible)} images with {options.arch} (weights {options.weights}): "
+                      "train embed runs first for the images its features file lacks")
         feats, good = embed_rows(frame, root, eligible, options, self.source)
         rows, feats = eligible[good], feats[good]
         found = Found(rows, None, HashOutcome(hashed=int(good.sum()), failed=int((~good).sum()), reused=0))
+        if options.untrained:
+            found.warnings.append(options.UNTRAINED_WARNING)
         if len(rows) > 1:
-            pi, pj = cosine_pairs(feats, options.similarity)
+            pi, pj = cosine_pairs(feats, options.similarity, progress)
 
             def similarity_to_keeper(pos: np.ndarray, keep_pos: np.ndarray) -> np.ndarray:
                 return np.einsum("ij,ij->i", feats[pos], feats[keep_pos]).round(3)

@@ -74,8 +74,26 @@ def reset(frame: pd.DataFrame, rows: pd.Index) -> None:
     frame.loc[was_dup, schema.STATUS] = schema.OK
     frame.loc[was_dup, schema.ERROR] = pd.NA
     frame.loc[rows, [schema.DUP_OF, schema.DUP_CLUSTER]] = pd.NA
-    if schema.DUP_CONFLICT in frame.columns:
-        frame.loc[rows, schema.DUP_CONFLICT] = pd.NA
+    for column in (schema.DUP_CONFLICT, schema.DUP_GROUP):
+        if column in frame.columns:
+            frame.loc[rows, column] = pd.NA
+
+
+def mark_groups(frame: pd.DataFrame, rows: pd.Index, components: np.ndarray, rank: pd.Series) -> int:
+    """Write ``dup_group`` (the connected components of the near-pair graph, two rows or more: every
+    pair within the threshold is in one group, chains included) for ``curate split`` to tie; the id is
+    the best-ranked member's sha256 prefix. Returns the number of groups."""
+    members = pd.DataFrame({"row": np.asarray(rows), "group": components, "rank": rank.loc[rows].to_numpy()})
+    members = members[members.groupby("group")["row"].transform("size") > 1]
+    if members.empty:
+        return 0
+    members = members.sort_values(["group", "rank"], kind="stable")
+    first = members.groupby("group", sort=False)["row"].transform("first").to_numpy()
+    if schema.DUP_GROUP not in frame.columns:
+        frame[schema.DUP_GROUP] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    ids = frame.loc[first, schema.SHA256].to_numpy(dtype=object)
+    frame.loc[members["row"].to_numpy(), schema.DUP_GROUP] = [str(s)[:16] for s in ids]
+    return int(members["group"].nunique())
 
 
 def mark(frame: pd.DataFrame, rows: pd.Index, labels: np.ndarray, rank: pd.Series,

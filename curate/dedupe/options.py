@@ -30,6 +30,8 @@ class DedupeOptions:
         arch, weights, img_size, device: embedding: the trainer's backbone and where it runs.
         executor: hashing and the pair search on Dask (None: local processes).
         leaks: check only: the run fails (exit 1) when near-duplicates cross splits.
+        force: embedding: run on untrained features (``weights="none"``) anyway, with a warning;
+            refused otherwise (random features make unrelated images look alike).
     """
 
     hash: str = "phash"
@@ -49,6 +51,7 @@ class DedupeOptions:
     device: str = "auto"
     executor: ExecutorSpec | None = None
     leaks: bool = False
+    force: bool = False
 
     def __post_init__(self) -> None:
         how = hashing.method(self.hash)
@@ -68,8 +71,20 @@ class DedupeOptions:
                              f"{', '.join(marking.CONFLICTS)})")
         if self.method == "embedding" and not 0 < self.similarity <= 1:
             raise UsageError(f"--similarity must be in (0, 1], not {self.similarity}")
+        if self.method == "embedding" and self.untrained and not self.force:
+            raise UsageError("--weights none gives untrained (random) features: their similarities say "
+                             "nothing about the images, and unrelated images would be marked duplicates; "
+                             "use --weights imagenet or a trained model.pt, or --force to run anyway")
         if self.workers < 1:
             raise UsageError(f"--workers must be at least 1, not {self.workers}")
+
+    @property
+    def untrained(self) -> bool:
+        """The embedding backbone has no trained weights (``--weights none``)."""
+        return self.weights.strip().lower() == "none"
+
+    UNTRAINED_WARNING = ("--weights none --force: features of an untrained backbone; its near-duplicates "
+                         "are not to be trusted (check them with --dry-run)")
 
     @property
     def size(self) -> int:

@@ -50,11 +50,20 @@ class DedupeResult(StageResult):
         if self.leak_check:
             out.append(f"{s['leak_pairs']} near-duplicate pairs across splits, "
                        f"{plural(s['leaking_clusters'], 'cluster')} spanning more than one split.")
-        marked = ("would be marked duplicate (nothing written)." if self.dry_run else "marked duplicate.")
+        marked = ("would be marked duplicate" if self.dry_run else "marked duplicate")
+        change = []
+        if s.get("newly_marked", 0) != s["marked_duplicate"] or s.get("unmarked"):
+            change.append(f"{s.get('newly_marked', 0)} newly, {s.get('unmarked', 0)} no longer")
+        if self.dry_run:
+            change.append("nothing written")
         out.append(f"{s['rows_considered']} rows considered ({s['hashed']} hashed, {s['hash_reused']} hashes "
                    f"reused, {s['hash_failed']} unreadable): {plural(s['clusters'], 'cluster')} "
                    f"({s['clusters_with_mixed_labels']} with mixed labels), "
-                   f"{plural(s['marked_duplicate'], 'row')} {marked}")
+                   f"{plural(s['marked_duplicate'], 'row')} {marked}"
+                   + (f" ({'; '.join(change)})." if change else "."))
+        if s.get("near_groups"):
+            out.append(f"{plural(s['near_groups'], 'near-copy group')} (rows linked by chains of near pairs) "
+                       "in dup_group: curate split keeps each on one side.")
         if s["conflicts"]:
             out.append(f"{s['conflicts']} rows near a keeper with another label left ok (see the "
                        "dup_conflict column; --conflicts mark marks them duplicate).")
@@ -64,10 +73,17 @@ class DedupeResult(StageResult):
         return ExitStatus.ERROR if self.leak_check and self.leaking_clusters else ExitStatus.OK
 
 
-def summarize(frame: pd.DataFrame, rows: pd.Index, result: DedupeResult, options: DedupeOptions
-              ) -> dict[str, Any]:
-    """Counts for people and scripts: clusters, rows marked, per label and per source."""
+def summarize(frame: pd.DataFrame, rows: pd.Index, result: DedupeResult, options: DedupeOptions,
+              before: pd.Series | None = None) -> dict[str, Any]:
+    """Counts for people and scripts: clusters, rows marked, per label and per source.
+
+    The counts are read from the frame that is written, never from the clusters: ``marked_duplicate``
+    is the rows whose status is ``duplicate`` (members left ok for a label conflict are not), and,
+    against ``before`` (each row's status before the run), ``newly_marked`` and ``unmarked`` are what
+    changed."""
     part = frame.loc[rows]
+    now_dup = part[schema.STATUS] == schema.DUPLICATE
+    was_dup = (before.loc[rows] == schema.DUPLICATE) if before is not None else pd.Series(False, index=rows)
     clustered = part[part[schema.DUP_CLUSTER].notna()]
     mixed = (clustered.groupby(schema.DUP_CLUSTER)[schema.LABEL].nunique(dropna=False) > 1).sum()
     conflicts = int(part[schema.DUP_CONFLICT].notna().sum()) if schema.DUP_CONFLICT in part else 0
@@ -78,7 +94,8 @@ def summarize(frame: pd.DataFrame, rows: pd.Index, result: DedupeResult, options
         "rows_considered": len(rows), "hashed": result.hashing.hashed,
         "hash_reused": result.hashing.reused, "hash_failed": result.hashing.failed,
         "clusters": len(result.clusters), "rows_in_clusters": sum(len(c) for c in result.clusters),
-        "marked_duplicate": sum(len(c) - 1 for c in result.clusters),
+        "marked_duplicate": int(now_dup.sum()),
+        "newly_marked": int((now_dup & ~was_dup).sum()), "unmarked": int((was_dup & ~now_dup).sum()),
         "clusters_with_mixed_labels": int(mixed),
         "leak_pairs": len(result.leak_pairs), "leaking_clusters": result.leaking_clusters,
         "by_label": count_by(frame, rows, schema.LABEL), "by_source": count_by(frame, rows, schema.SOURCE),

@@ -15,6 +15,10 @@ every member within the threshold of its keeper; connected components, which cha
 
 A member whose label differs from its keeper's is not marked duplicate by default: it stays ``ok``
 with a ``dup_conflict`` note (``conflicts="mark"`` marks it anyway); such clusters are reported.
+
+Clusters are keeper-centred, so two images within the threshold of each other can sit in different
+clusters; the connected components of the near-pair graph (chains included) are written apart, as
+``dup_group``, and ``curate split`` keeps each on one side: no near pair crosses a split.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from manifests import schema
 from manifests.progress import Progress
 
 from . import clusters as clustering
-from .marking import eligible_rows, keeper_rank, leaks, mark, no_leaks, reset
+from .marking import eligible_rows, keeper_rank, leaks, mark, mark_groups, no_leaks, reset
 from .method import Method
 from .methods import METHODS
 from .options import DedupeOptions
@@ -49,21 +53,25 @@ def dedupe(frame: pd.DataFrame, root: Path, options: DedupeOptions, progress: Pr
     frame = frame.copy()
     eligible = eligible_rows(frame)
     rank = keeper_rank(frame, options.keep)  # before hashing: a bad policy fails fast
+    before = frame[schema.STATUS].copy()  # what the manifest says now: the summary counts the change
     reset(frame, eligible)
     found = method.find(frame, root, eligible, options, progress)
     found_clusters: list[list[int]] = []
     distances: dict[int, object] = {}
-    leak_pairs, leaking = no_leaks(), 0
+    leak_pairs, leaking, near_groups = no_leaks(), 0, 0
     if found.graph is not None:
         graph = found.graph
         labels = clustering.cluster_rows(graph.node_of, graph.n_nodes, graph.pi, graph.pj,
                                          rank.loc[found.rows].to_numpy(), options.clusters)
         found_clusters, distances = mark(frame, found.rows, labels, rank, graph.distance, graph.measure,
                                          options.conflicts)
+        components = clustering.component_clusters(graph.node_of, graph.n_nodes, graph.pi, graph.pj)
+        near_groups = mark_groups(frame, found.rows, components, rank)
         leak_pairs, leaking = leaks(frame, found.rows, labels, graph.node_of, graph.pi, graph.pj)
     result = DedupeResult(frame, found_clusters, distances, leak_pairs, leaking, found.outcome,
                           warnings=found.warnings, leak_check=options.leaks)
-    result.summary = {**summarize(frame, found.rows, result, options), **method.summary(options)}
+    result.summary = {**summarize(frame, found.rows, result, options, before), **method.summary(options),
+                      "near_groups": near_groups}
     return result
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 
 import manifests
 from manifests import ExitStatus, ManifestError, UsageError, schema
+from manifests.groups import unfilled
 from manifests.store import STORE_DIR
 
 from ..contract import StageResult
@@ -216,8 +217,12 @@ def check_manifest(manifest: Path, options: CheckOptions) -> CheckResult:
     check_files(frame, root, options, result)
     result.checks.append("store")
     check_store(frame, root, result)
-    groups = options.group_by or (*manifests.group_columns(frame), schema.DUP_CLUSTER)
+    groups = options.group_by or (*manifests.group_columns(frame), schema.DUP_CLUSTER, schema.DUP_GROUP)
     result.checks.append("groups")
+    for col in unfilled(frame):
+        result.add("groups", f"{col!r} is declared a group column but no row holds a value: the split "
+                             f"cannot keep its groups apart (re-import with the --pattern that fills it)",
+                   column=col)
     check_groups(frame, groups, result)
     result.checks.append("near_copies")
     check_near_copies(frame, options.threshold, result)

@@ -2,10 +2,12 @@
 
 Guarantees, for the ``status == ok`` rows of a manifest:
 
-- no value of the ``group_by`` column(s) (a street, a scene, ``video,scene`` together) is in two
-  splits; rows without a group value are groups of their own;
-- rows of one ``dup_cluster`` share a split even when their groups differ (groups and clusters are
-  joined into *items* by connected components);
+- no value of any ``group_by`` column (a street, a scene; with ``video,creator`` no video and no
+  creator) is in two splits: rows sharing a value of any of the columns are one group (the union,
+  connected components), rows without any group value are groups of their own;
+- rows of one ``dup_cluster`` or one ``dup_group`` (rows linked by a chain of near pairs, so every
+  near pair) share a split even when their groups differ (groups and clusters are joined into *items*
+  by connected components);
 - every ok row gets a split; the same manifest and seed give the same split.
 
 Within those, each class's share of each split is as close to the ratios as the groups allow
@@ -27,6 +29,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from manifests import InputError, UsageError, group_columns, schema
+from manifests.groups import require_filled
 
 from ..contract import StageResult
 from ..text import plural
@@ -138,6 +141,7 @@ def check_grouping(frame: pd.DataFrame, options: SplitOptions) -> None:
     The group columns are the manifest's own (:func:`manifests.group_columns`): those collectors
     declared, ``--group-by`` recorded, or, for an older manifest, the ones collectors wrote then.
     """
+    require_filled(frame, "curate split")
     named = (*group_columns_of(options.group_by), options.stratify)
     missing = [c for c in named if c and c not in frame.columns]
     if missing:
@@ -173,18 +177,29 @@ def _group_part(ok: pd.DataFrame, item: str) -> pd.Series:
     return part
 
 
+def group_parts(ok: pd.DataFrame, group_by: tuple[str, ...]) -> list[pd.Series]:
+    """The value of each ``group_by`` item per row (NA where the row has none)."""
+    return [_group_part(ok, item) for item in group_by]
+
+
 def group_keys(ok: pd.DataFrame, group_by: tuple[str, ...]) -> tuple[pd.Series, int]:
-    """One key per row: the composite group value, or the row's own key when it has none."""
+    """One key per row: the value of the first group column it has (columns prefixed, so a scene and a
+    creator spelled alike stay apart), or the row's own key when it has none. The other columns tie
+    keys together in :func:`join_items` (see :func:`group_ties`)."""
     own = "\0row:" + ok[schema.SHA256].fillna(ok[schema.PATH]).fillna("").astype(str)
     if not group_by:
         return own, len(ok)
-    parts = [_group_part(ok, item) for item in group_by]
-    absent = pd.concat([p.isna() for p in parts], axis=1).any(axis=1)
-    joined = parts[0].fillna("")
-    for p in parts[1:]:
-        joined = joined + SEP + p.fillna("")
-    keys = joined.astype(str).where(~absent, own)
-    return keys, int(absent.sum())
+    keys = pd.Series(pd.NA, index=ok.index, dtype="string")
+    for item, part in zip(group_by, group_parts(ok, group_by), strict=True):
+        prefix = "" if len(group_by) == 1 else f"{item}{SEP}"
+        keys = keys.fillna(prefix + part)
+    absent = keys.isna()
+    return keys.fillna(own).astype(str), int(absent.sum())
+
+
+def group_ties(ok: pd.DataFrame, group_by: tuple[str, ...]) -> list[pd.Series]:
+    """With several group columns, each column's values: rows sharing any of them are one group."""
+    return group_parts(ok, group_by) if len(group_by) > 1 else []
 
 
 def join_items(keys: pd.Series, *ties: pd.Series) -> np.ndarray:
@@ -210,6 +225,8 @@ def links(ok: pd.DataFrame) -> list[pd.Series]:
     """What ties rows to one split beyond their group: the ``dup_cluster``, and for augmented copies
     (``derived_from``) their original's sha256, which the original row shares."""
     out = [ok[schema.DUP_CLUSTER]]
+    if schema.DUP_GROUP in ok.columns:  # every near pair, chains included (curate dedupe)
+        out.append(ok[schema.DUP_GROUP])
     if schema.DERIVED_FROM in ok.columns:
         out.append(ok[schema.DERIVED_FROM].astype("string").fillna(ok[schema.SHA256].astype("string")))
     return out
@@ -224,7 +241,8 @@ def assign_splits(frame: pd.DataFrame, options: SplitOptions) -> tuple[pd.DataFr
     if not len(ok):
         raise InputError("the manifest has no status=ok rows to split")
     keys, ungrouped = group_keys(ok, options.group_by)
-    items = join_items(keys, *links(ok))
+    ties = group_ties(ok, options.group_by)
+    items = join_items(keys, *ties, *links(ok))
     classes = (ok[options.stratify].astype("string").fillna(MISSING) if options.stratify
                else pd.Series(ALL, index=ok.index, dtype="string"))
     class_codes, class_names = pd.factorize(classes, sort=True)
@@ -233,10 +251,11 @@ def assign_splits(frame: pd.DataFrame, options: SplitOptions) -> tuple[pd.DataFr
     np.add.at(counts, (items, class_codes), 1)
     warnings: list[str] = []
     if ungrouped and options.group_by:
-        warnings.append(f"{ungrouped} ok rows have no value in {', '.join(options.group_by)}: "
+        warnings.append(f"{ungrouped} ok rows have no value in {' or '.join(options.group_by)}: "
                         "each of them is a group of its own")
     existing = _existing(ok, names, options.force)
-    fixed, pinned = _fixed(keys, items, existing, names, options.pins, warnings)
+    fixed, pinned = _fixed(_pin_lookup(keys, items, options.group_by, ok), items, existing, names,
+                           options.pins, warnings)
     assign = partition(counts, np.array(options.ratios), fixed,
                        PartitionOptions(seed=options.seed, restarts=options.restarts))
     new_split = pd.Series(np.asarray(names, dtype=object)[assign[items]], index=ok.index)
@@ -244,7 +263,8 @@ def assign_splits(frame: pd.DataFrame, options: SplitOptions) -> tuple[pd.DataFr
     new_split[kept] = existing[kept]
     out = frame.copy()
     out.loc[ok.index, schema.SPLIT] = new_split.astype("string")
-    report = _report(classes, new_split, names, options, counts, items, keys, warnings)
+    groups = join_items(keys, *ties)  # the groups alone, before near-duplicates tie them further
+    report = _report(classes, new_split, names, options, counts, items, groups, warnings)
     report.kept, report.assigned, report.pinned = int(kept.sum()), int((~kept).sum()), pinned
     return out, report
 
@@ -263,12 +283,30 @@ def _existing(ok: pd.DataFrame, names: tuple[str, ...], force: bool) -> pd.Serie
     return normal
 
 
-def _fixed(keys: pd.Series, items: np.ndarray, existing: pd.Series, names: tuple[str, ...],
+def _pin_lookup(keys: pd.Series, items: np.ndarray, group_by: tuple[str, ...], ok: pd.DataFrame
+                ) -> dict[str, int]:
+    """Pin value -> item: a group value (with several group columns, a value of any of them, and the
+    composite ``a,b`` line of older pin files, which names the item both values are in)."""
+    if len(group_by) <= 1:
+        return dict(zip(keys.to_numpy(), items, strict=True))
+    lookup: dict[str, int] = {}
+    parts = group_parts(ok, group_by)
+    for part in parts:
+        has = part.notna().to_numpy()
+        lookup.update(zip(part[has].astype(str).to_numpy(), items[has], strict=True))
+    joined = parts[0].fillna("")
+    for part in parts[1:]:
+        joined = joined + SEP + part.fillna("")
+    lookup.update({k: v for k, v in zip(joined.astype(str).to_numpy(), items, strict=True)
+                   if k not in lookup})
+    return lookup
+
+
+def _fixed(item_of: dict[str, int], items: np.ndarray, existing: pd.Series, names: tuple[str, ...],
            pins: tuple[tuple[str, tuple[str, ...]], ...], warnings: list[str]
            ) -> tuple[np.ndarray, dict[str, int]]:
     """Items fixed in advance: by pins first, then by an existing split (which wins on conflict)."""
     fixed = np.full(int(items.max()) + 1, -1)
-    item_of = dict(zip(keys.to_numpy(), items, strict=True))
     pinned: dict[str, int] = {}
     unknown: list[str] = []
     for split, values in pins:
@@ -302,7 +340,7 @@ def _fixed(keys: pd.Series, items: np.ndarray, existing: pd.Series, names: tuple
 
 
 def _report(classes: pd.Series, split: pd.Series, names: tuple[str, ...], options: SplitOptions,
-            counts: np.ndarray, items: np.ndarray, keys: pd.Series, warnings: list[str]) -> SplitReport:
+            counts: np.ndarray, items: np.ndarray, groups: np.ndarray, warnings: list[str]) -> SplitReport:
     table = pd.crosstab(classes, split).reindex(columns=list(names), fill_value=0)
     share = table.div(table.sum(axis=1), axis=0)
     dev = (share - pd.Series(options.ratios, index=list(names))).abs()
@@ -323,5 +361,5 @@ def _report(classes: pd.Series, split: pd.Series, names: tuple[str, ...], option
         counts={str(c): {s: int(table.loc[c, s]) for s in names} for c in table.index},
         deviation=float(dev.to_numpy().max()) if dev.size else 0.0,
         worst=(str(worst[0]), str(worst[1])) if worst is not None else None,
-        groups=int(keys.nunique()), items=int(items.max()) + 1, assigned=0, kept=0,
+        groups=int(groups.max()) + 1 if len(groups) else 0, items=int(items.max()) + 1, assigned=0, kept=0,
         warnings=warnings)

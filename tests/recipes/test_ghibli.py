@@ -1,6 +1,6 @@
 """Recipe 2, Ghibli vs Disney (docs/recipes/2-ghibli-disney.md): frames of letterboxed films with the
-bars cropped, fan art from an image search, split by shot or artist, a model whose review page shows
-Grad-CAM heatmaps."""
+bars cropped, fan art from an image search, split by film and artist (then `curate check`), a model
+whose review page shows Grad-CAM heatmaps."""
 
 from __future__ import annotations
 
@@ -43,8 +43,11 @@ def test_ghibli_disney_recipe(tmp_path: Path, cli) -> None:
     cli("curate", "dedupe", str(manifest))
     cli("curate", "balance", str(manifest), "--by", "label,source")
     cli("curate", "augment", str(manifest), "--by", "source", "--to-share", "0.4")
-    cli("curate", "split", str(manifest), "--group-by", "scene|creator")  # the scene, or else the creator
+    # no film and no artist on two sides; two films a studio fill two splits, not three
+    cli("curate", "split", str(manifest), "--group-by", "video,creator", "--ratios", "0.5,0.5")
+    cli("curate", "check", str(manifest))  # every declared group column (video, scene, creator) apart
     assert_groups_apart(manifest, "creator")
+    assert_groups_apart(manifest, schema.VIDEO)
     rows = assert_groups_apart(manifest, schema.SCENE)
     copies = rows.dropna(subset=[schema.DERIVED_FROM])
     assert len(copies) > 0  # 8 fan-art rows per studio are under 40% of its frames and fan art

@@ -173,14 +173,16 @@ def test_movie_frames_split_within_tolerance_and_beats_group_shuffle() -> None:
 
 def test_composite_groups_and_duplicate_clusters_across_groups() -> None:
     frame = movie_manifest(seed=2, scenes=30)
-    # Same scene number in different videos are different groups; a near-duplicate joins two scenes.
-    frame[schema.SCENE] = frame[schema.SCENE].str.split(":").str[1]
+    # Several group columns: no value of either in two splits (rows sharing any value are one group);
+    # a near-duplicate joins two groups.
     first, second = frame.index[0], frame.index[-1]
     frame.loc[[first, second], schema.DUP_CLUSTER] = "c1"
     out, report = assign_splits(frame, SplitOptions(group_by=(schema.VIDEO, schema.SCENE)))
-    assert (out.groupby([schema.VIDEO, schema.SCENE])[schema.SPLIT].nunique() == 1).all()
+    for column in (schema.VIDEO, schema.SCENE):
+        assert (out.groupby(column)[schema.SPLIT].nunique() == 1).all()
     assert out.loc[first, schema.SPLIT] == out.loc[second, schema.SPLIT]
-    assert report.items == report.groups - 1
+    assert report.groups == frame[schema.VIDEO].nunique()  # scenes lie within videos
+    assert report.items == report.groups - (out.loc[first, schema.VIDEO] != out.loc[second, schema.VIDEO])
 
 
 def test_classes_with_too_few_groups_are_named() -> None:
@@ -309,8 +311,9 @@ def test_first_present_group_column_keeps_scenes_and_creators_apart(
              for lab in ("ghibli", "disney") for a in range(10) for _ in range(3)]
     path = tmp_path / "manifest.csv"
     manifests.write(rows_frame(rows), path)
-    # a composite key groups nothing here: every row misses one of the two columns
-    assert assign_splits(manifests.read(path), SplitOptions(group_by=("scene", "creator")))[1].warnings
+    # several columns are a union: rows missing one of the two are grouped by the other
+    report = assign_splits(manifests.read(path), SplitOptions(group_by=("scene", "creator")))[1]
+    assert not any("no value" in w for w in report.warnings) and report.groups == 44
     code, _, err = run(["split", str(path), "--group-by", "scene|creator", "--seed", "1"], capsys)
     assert code == 0, err
     out = manifests.read(path)
