@@ -6,13 +6,15 @@ worker process, and rows gathered and sums taken over a real 2-process gloo grou
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from train import data, loaders
 from train.loaders import NoSingleBatches, split_loader
@@ -119,7 +121,13 @@ def test_rows_and_sums_over_a_two_process_gloo_group(tmp_path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    mp.spawn(_rank, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    root = Path(__file__).resolve().parents[2]  # the tree the tests run from (mutmut: its copy)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    code = "import sys; from tests.train.test_mutants_loaders import _rank; " \
+           "_rank(int(sys.argv[1]), 2, int(sys.argv[2]), sys.argv[3])"
+    ranks = [subprocess.Popen([sys.executable, "-c", code, str(rank), str(port), str(tmp_path)], cwd=root,
+                              env=env) for rank in (0, 1)]
+    assert [p.wait(timeout=300) for p in ranks] == [0, 0]
     for rank in (0, 1):
         found = json.loads((tmp_path / f"{rank}.json").read_text(encoding="utf-8"))
         assert found["5"] == [[0, 1], [10, 11], [20, 21], [30, 31], [40, 41]], rank
