@@ -111,13 +111,14 @@ def _rank(rank: int, world: int, port: int, out: str) -> None:
             index = torch.tensor(list(loaders.EvalShard(n)), dtype=torch.int64)
             values = torch.stack([index * 10, index * 10 + 1], dim=1)
             found[n] = loaders.gather_rows(index, values, n).tolist()
-        found["sum"] = loaders.all_sum(float(rank + 1), 2.0 * rank, 0.5)
+        # 2**24 + 1 and above are not float32 numbers: the sum is taken in float64
+        found["sum"] = loaders.all_sum(float(rank + 1), 2.0 * rank, 0.5, 2.0**24 + rank)
         Path(out, f"{rank}.json").write_text(json.dumps(found), encoding="utf-8")
     finally:
         dist.destroy_process_group()
 
 
-def test_rows_and_sums_over_a_two_process_gloo_group(tmp_path) -> None:
+def test_rows_and_exact_sums_over_a_two_process_gloo_group_match_one_process(tmp_path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -128,8 +129,14 @@ def test_rows_and_sums_over_a_two_process_gloo_group(tmp_path) -> None:
     ranks = [subprocess.Popen([sys.executable, "-c", code, str(rank), str(port), str(tmp_path)], cwd=root,
                               env=env) for rank in (0, 1)]
     assert [p.wait(timeout=300) for p in ranks] == [0, 0]
+    # one process holding every row gets what both ranks get together (in this process, so mutmut
+    # also times this test for gather_rows and all_sum, whose group branch runs in the ranks)
+    alone = loaders.gather_rows(torch.tensor([4, 3, 2, 1, 0]), torch.tensor([[40, 41], [30, 31], [20, 21],
+                                                                             [10, 11], [0, 1]]), 5).tolist()
+    assert alone == [[0, 1], [10, 11], [20, 21], [30, 31], [40, 41]]
+    assert loaders.all_sum(1.0 + 2.0, 0.0 + 2.0, 0.5 + 0.5, 2.0**25 + 1) == [3.0, 2.0, 1.0, 2.0**25 + 1]
     for rank in (0, 1):
         found = json.loads((tmp_path / f"{rank}.json").read_text(encoding="utf-8"))
-        assert found["5"] == [[0, 1], [10, 11], [20, 21], [30, 31], [40, 41]], rank
+        assert found["5"] == alone, rank
         assert found["1"] == [[0, 1]], rank
-        assert found["sum"] == [3.0, 2.0, 1.0], rank
+        assert found["sum"] == [3.0, 2.0, 1.0, 2.0**25 + 1], rank
