@@ -14,7 +14,7 @@ ifeq ($(origin SEED), undefined)
 SEED := $(shell od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 endif
 
-.PHONY: test soak demo venv ffmpeg chromium lint bench clean
+.PHONY: test soak mutate demo venv ffmpeg chromium lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -53,6 +53,26 @@ test: venv ffmpeg chromium
 soak: venv ffmpeg
 	SOAK_REPORT=$${SOAK_REPORT:-soak-report.json} $(BIN)/pytest -q -m soak --timeout 3600 tests/soak
 
+# Mutation testing (docs/testing.md), not part of `make test`: mutmut mutates the modules of
+# [tool.mutmut] only_mutate in pyproject.toml and judges each by its tests ([tool.gleanset.mutate.tests]).
+# MODULES="manifests/io.py curate/split.py" runs (again) all the mutants of those modules only;
+# MUTANTS="manifests.merge.x_row_keys__mutmut_3 'curate.split.*'" reruns those mutants (names or globs);
+# MUTATE_JOBS mutants at once (default 1).
+# The survivors, with their diffs, go to MUTATE_REPORT; mutants/ keeps the results, so a second run
+# only tests the mutants of functions that changed (rm -rf mutants to start over).
+MODULES ?=
+MUTATE_JOBS ?= 1
+MUTATE_REPORT ?= mutants-report.txt
+MUTANTS ?=
+MUTANT_GLOBS = $(foreach m,$(MODULES),'$(subst /,.,$(m:.py=)).*') $(MUTANTS)
+
+mutate: venv ffmpeg
+	@# PYTHONPATH: the python processes the tests start import the mutated code too
+	mkdir -p mutants
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=$(CURDIR)/mutants \
+	  $(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(MUTANT_GLOBS)
+	$(PY) -m tests.mutate.report $(MODULES) --out $(MUTATE_REPORT)
+
 # ruff, then the dependency rules of pyproject.toml's [tool.importlinter] (stages import only manifests,
 # no import cycles)
 lint: venv
@@ -77,4 +97,4 @@ bench: venv ffmpeg
 	$(PY) bench/trainer.py
 
 clean:
-	rm -rf $(DEMO) .pytest_cache .ruff_cache .hypothesis .import_linter_cache
+	rm -rf $(DEMO) .pytest_cache .ruff_cache .hypothesis .import_linter_cache mutants

@@ -1,0 +1,1 @@
+"""`make mutate` support: the pytest plugin that scopes mutmut's test runs, the report, their checks."""

@@ -1,0 +1,58 @@
+"""pytest plugin for `make mutate` (loaded by mutmut through ``-p tests.mutate.scope``, never by
+`make test`): each mutated module's mutants are judged only by the fast tests that target it.
+
+``[tool.gleanset.mutate.tests]`` in pyproject.toml maps a module (``manifests/io.py``) to test files or
+folders. mutmut names the mutant under test in ``MUTANT_UNDER_TEST`` (``manifests.io.x_read__mutmut_3``,
+``manifests.archive.xǁArchiveǁadd__mutmut_1``); for a mutant this plugin deselects every test outside
+its module's list, and for mutmut's other runs (stats, clean run, forced failure) every test outside
+the union of the lists. A mutant that no test of its module reaches then runs no test (pytest's exit
+code 5), which mutmut records as "no tests", not as killed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+MUTANT_MARK = "__mutmut_"
+
+
+def tests_by_module(root: Path) -> dict[str, list[str]]:
+    """``[tool.gleanset.mutate.tests]`` of ``root/pyproject.toml``: module path -> test paths."""
+    data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    return data["tool"]["gleanset"]["mutate"]["tests"]
+
+
+def module_of(mutant: str) -> str | None:
+    """The module path a mutant name belongs to, or None for mutmut's own runs (``stats``, ``fail``…)."""
+    if MUTANT_MARK not in mutant:
+        return None
+    dotted = mutant.rpartition(".")[0]
+    return dotted.replace(".", "/") + ".py"
+
+
+def scope(mutant: str, table: dict[str, list[str]]) -> list[str]:
+    """The test paths that judge ``mutant`` (all of the table's for mutmut's own runs)."""
+    module = module_of(mutant)
+    if module is None:
+        return sorted({path for paths in table.values() for path in paths})
+    if module not in table:
+        raise pytest.UsageError(f"{module} is mutated but has no entry in [tool.gleanset.mutate.tests]")
+    return table[module]
+
+
+def _inside(nodeid: str, paths: list[str]) -> bool:
+    file = nodeid.split("::", 1)[0]
+    return any(file == p or file.startswith(p.rstrip("/") + "/") for p in paths)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    paths = scope(os.environ.get("MUTANT_UNDER_TEST", ""), tests_by_module(config.rootpath))
+    keep = [item for item in items if _inside(item.nodeid, paths)]
+    dropped = [item for item in items if not _inside(item.nodeid, paths)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
