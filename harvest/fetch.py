@@ -431,9 +431,13 @@ class Fetcher:
                  headers: dict[str, str] | None = None) -> Any:
         """GET a JSON API; any failure fails the whole run with ``NetworkError``."""
         result = self.get(url, params, headers)
-        if not result.ok or result.data is None:
-            raise NetworkError(f"{url} failed: {result.error}")
-        return _json(url, result.data, result.sniffed)
+        try:  # an answer over spool_bytes was streamed to a file: read it, then delete it
+            body = result.body() if result.ok else None
+        finally:
+            result.discard()
+        if body is None:
+            raise NetworkError(f"{url} failed: {result.error or 'no body'}")
+        return _json(url, body, result.sniffed)
 
     def post_json(self, url: str, data: dict[str, str], max_bytes: int = POST_MAX_BYTES) -> Any:
         """POST a form to a JSON API (a token endpoint), once; a failure raises ``NetworkError``.

@@ -215,6 +215,19 @@ def test_a_body_over_the_spool_size_is_streamed_to_disk_and_discarded_after_use(
     assert same and not Path(spooled).exists()  # map deletes it once handled
 
 
+def test_a_json_answer_over_the_spool_size_is_read_and_leaves_no_file(
+        web: FakeWeb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An API answer over spool_bytes (issue 25, item 16) is read from its spooled file, which is then
+    deleted; before, get_json refused it and the gleanset-body-*.part file stayed behind."""
+    monkeypatch.setattr(fetch_module.tempfile, "tempdir", str(tmp_path))
+    body = ('{"data": [' + ", ".join(f'{{"id": "{i:06d}"}}' for i in range(5000)) + "]}").encode()
+    url = web.route("/api.json", Reply(body, content_type="application/json"))
+    fetcher = Fetcher(FetchOptions(**LOCAL, spool_bytes=10_000, chunk=4096))
+    answer = fetcher.get_json(url)
+    assert [row["id"] for row in answer["data"]] == [f"{i:06d}" for i in range(5000)]
+    assert list(tmp_path.glob("gleanset-body-*")) == []
+
+
 # -- the host the client connects to (issue 25, item 1) ---------------------------------------------
 @pytest.fixture
 def public_example(monkeypatch: pytest.MonkeyPatch) -> None:
