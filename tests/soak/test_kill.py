@@ -1,7 +1,8 @@
 """Kill -9 each long command at random points, again and again, and check that nothing is lost.
 
 For every command (``harvest folder`` with a process pool, ``harvest frames``, ``curate dedupe``,
-``curate split``) a clean run gives the reference. Then, on a fresh copy of the inputs, the command
+``curate split``, ``curate augment``, ``curate export``) a clean run gives the reference (for export,
+the export folder, file by file). Then, on a fresh copy of the inputs, the command
 is started and killed with ``SIGKILL`` after a random fraction of the clean run's time, ``SOAK_N``
 times (default 5), each restart resuming what the last left. After every kill:
 
@@ -17,6 +18,7 @@ the figures go to ``$SOAK_REPORT`` (JSON) when set, for docs/reliability.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -65,7 +67,14 @@ COMMANDS: dict[str, tuple[list[str], list[str], bool]] = {
                       [schema.SHA256, schema.STATUS, schema.DUP_OF, schema.PHASH], True),
     "curate split": (["curate", "split", "data/manifest.csv", "--random"],
                      [schema.SHA256, schema.SPLIT], True),
+    # every image is its own scarce value: one augmented copy each, written through the store
+    "curate augment": (["curate", "augment", "data/manifest.csv", "--by", "sha256", "--to-share", "0.03",
+                        "--max-copies", "1"], [schema.SHA256, schema.STATUS, schema.PATH], True),
+    # the export folder is compared (EXPORTS), the manifest must stay as it was
+    "curate export": (["curate", "export", "data/manifest.csv", "data/export", "--format", "imagefolder",
+                       "--unsplit", "train", "--copy"], [schema.SHA256, schema.STATUS, schema.PATH], True),
 }
+EXPORTS = {"curate export": "data/export"}  # commands whose output is a folder: compared file by file
 
 
 def _start(root: Path, argv: list[str]) -> subprocess.Popen:
@@ -146,6 +155,12 @@ def _leftovers(data: Path, frame: pd.DataFrame) -> list[str]:
     return found
 
 
+def _folder(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (but the export's own state file) by relative path: its sha256."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".gleanset-export.json"}
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("soak-inputs")
@@ -186,6 +201,11 @@ def test_kill_nine_loses_nothing(name: str, inputs: Path, tmp_path: Path) -> Non
     final = manifests.read(manifest)
     if not _keys(final, columns).equals(reference):
         anomalies.append("the rerun after the kills differs from a clean run")
+    if name in EXPORTS:
+        got, want = _folder(soak / EXPORTS[name]), _folder(clean / EXPORTS[name])
+        if got != want:
+            anomalies.append(f"the export after the kills differs from a clean one: "
+                             f"{sorted(set(got.items()) ^ set(want.items()))[:3]}")
     anomalies += [f"left behind: {p}" for p in _leftovers(manifest.parent, final)]
     REPORT[name] = {"kills": N, "killed_mid_run": killed, "clean_run_s": round(seconds, 2),
                     "rows": len(final), "anomalies": anomalies}
