@@ -135,6 +135,12 @@ def missing_tool(tmp: Path, capsys, monkeypatch) -> tuple[int, str]:
     return cli("harvest", ["frames", str(tmp / "clip.mp4"), "-m", str(tmp / "m.csv")], capsys)
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: a pytest-xdist worker may ignore SIGINT, and a child inherits
+    that, so Python would install no KeyboardInterrupt handler and the command would not hear it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupted(tmp: Path, capsys, monkeypatch) -> tuple[int, str]:
     # a server that takes the connection and never answers; Ctrl-C once the command is waiting on it
     with socket.socket() as server:
@@ -146,7 +152,8 @@ def interrupted(tmp: Path, capsys, monkeypatch) -> tuple[int, str]:
         patient = [*REDDIT[:REDDIT.index("--timeout")], "--timeout", "600"]
         child = subprocess.Popen([sys.executable, "-c", "import sys; from harvest.cli import main; "
                                   "main(sys.argv[1:])", *patient, "--arctic-url", url,
-                                  "-m", str(tmp / "m.csv")], stderr=subprocess.PIPE, text=True)
+                                  "-m", str(tmp / "m.csv")], stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=_as_from_a_terminal)
         try:
             conn, _ = server.accept()
             conn.settimeout(60)
