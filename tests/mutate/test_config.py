@@ -39,7 +39,8 @@ def test_mutant_names_map_to_their_module(mutant: str, module: str | None) -> No
 
 
 def test_a_mutant_is_judged_by_its_module_tests_and_mutmut_runs_by_all() -> None:
-    assert scope.scope("curate.dedupe.clusters.x_clusters__mutmut_1", TESTS) == TESTS["curate/dedupe/clusters.py"]
+    mutant = "curate.dedupe.clusters.x_clusters__mutmut_1"
+    assert scope.scope(mutant, TESTS) == TESTS["curate/dedupe/clusters.py"]
     everything = scope.scope("stats", TESTS)
     assert set(everything) == {p for paths in TESTS.values() for p in paths}
     with pytest.raises(pytest.UsageError, match="no entry"):
