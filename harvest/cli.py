@@ -514,6 +514,9 @@ def search(
                                                    "(Wikimedia asks for contact details in it; default: "
                                                    "python:gleanset:VERSION (dataset harvester)).")
                           ] = None,
+    contact: Annotated[str | None, typer.Option(help="E-mail or URL for the User-Agent; --engine "
+                                                "wikimedia needs one (or GLEANSET_CONTACT); recorded "
+                                                "with the manifest, so asked for once.")] = None,
     engine_url: Annotated[str | None, typer.Option(help="The engine API's base URL (a mirror or a "
                                                    "test server).")] = None,
     api_interval: Annotated[float | None, typer.Option(min=0, help="Seconds between API calls "
@@ -552,7 +555,8 @@ def search(
     options = SearchOptions(queries=tuple(queries), label=label, engine=engine, limit=limit,
                             filters=filters, min_side=min_side, respect_robots=not ignore_robots_tag,
                             fetch=fetch, limits=Limits(max_bytes, max_pixels), engine_url=engine_url,
-                            api_interval=api_interval, executor=executor_spec(executor, cluster))
+                            api_interval=api_interval, executor=executor_spec(executor, cluster),
+                            contact=contact)
     return collect("search", options, manifest, as_json, strict)
 
 

@@ -68,7 +68,9 @@ def test_rows_carry_query_rank_licence_and_creator(world: SearchWorld, tmp_path:
     assert manifests.group_columns(frame) == (schema.CREATOR,)  # recorded beside the manifest
     assert summary["skipped"] == {"duplicate_url": 1} and image_hits(world).count(
         f"/img/{fanart[0].id}.jpg") == 1
-    assert summary["queries"]["tarzan fanart"] == {"listed": 25, "pages": 2}
+    assert summary["queries"]["tarzan fanart"] == {"listed": 25, "pages": 2, "rows": 25}
+    assert summary["queries"]["tarzan sketch"] == {"listed": 5, "pages": 1, "rows": 4,
+                                                   "skipped": {"duplicate_url": 1}}
     row = frame[frame[schema.ORIGIN] == fanart[3].url].iloc[0]
     assert row[schema.QUERY] == "tarzan fanart" and row[schema.RESULT_RANK] == 4
     assert row[schema.ENGINE] == "openverse" and row[schema.SOURCE] == "search:openverse"
@@ -200,7 +202,7 @@ def test_rerun_lists_no_finished_page_and_downloads_no_stored_url(world: SearchW
     assert sorted(frame[schema.RESULT_RANK]) == list(range(1, 66))
     # another engine finding the same URLs downloads none of them again
     world.web.log.clear()
-    other = collect(world, manifest, "q", engine="wikimedia", limit=70)
+    other = collect(world, manifest, "q", engine="wikimedia", limit=70, contact="tests@example.org")
     assert sorted(image_hits(world)) == [f"/img/{i.id}.jpg" for i in world.catalogue["q"][65:]]
     assert other["skipped"]["url_recorded"] == 65 and other["added"] == 5
 
