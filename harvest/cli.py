@@ -336,10 +336,12 @@ def _mirror(text: str) -> tuple[str, str]:
              "  harvest reddit r/Doom --sort top --time week --video-frames --every 48 --max-side 720\n\n"
              "  harvest reddit r/Doom --frames-per-scene 2 --detector adaptive --min-scene-len 0.5s "
              "--scenes-csv doom-scenes.csv\n\n"
-             "Credentials: REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or --site; "
-             "without them the public Arctic Shift archive is used.")
+             "  harvest reddit --recheck -m data/manifest.csv   # mark rows of deleted posts removed\n\n"
+             "Credentials: REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or --site (a new "
+             "app needs Reddit's approval since 2025-11); without them the public Arctic Shift archive "
+             "is used. Reddit's Data API terms grant no right to train on user content: you decide.")
 def reddit(
-    subreddits: Annotated[list[str], typer.Argument(help="Subreddits: r/Doom or Doom.")],
+    subreddits: Annotated[list[str] | None, typer.Argument(help="Subreddits: r/Doom or Doom.")] = None,
     manifest: ManifestOpt = Path("manifest.csv"),
     sort: Annotated[str, typer.Option(help="hot, new, top, controversial or rising.")] = "hot",
     time: Annotated[str, typer.Option("--time", help="hour, day, week, month, year or all "
@@ -400,6 +402,9 @@ def reddit(
     hwaccel: HwaccelOpt = "none",
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    recheck: Annotated[bool, typer.Option("--recheck", help="Ask the source again for every post in "
+                                          "the manifest; mark rows of deleted or removed posts, or "
+                                          "whose media are gone, as removed.")] = False,
     as_json: JsonOpt = False,
     strict: StrictOpt = False,
 ) -> int:
@@ -424,8 +429,11 @@ def reddit(
                               min_scene_len=min_scene_len, detector=detector,
                               adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene,
                               hwaccel=hwaccel)
+    if not subreddits and not recheck:
+        raise UsageError("give at least one subreddit (or --recheck to recheck the manifest's posts)")
     source = SourceOptions(
-        subreddits=tuple(subreddit_name(s) for s in subreddits), sort=sort, time=time, limit=limit,
+        subreddits=tuple(subreddit_name(s) for s in subreddits or ("all",)), sort=sort, time=time,
+        limit=limit,
         after=parse_when(after) if after else None, before=parse_when(before) if before else None,
         top=top, dumps=tuple(dump or ()), site=site, oauth_url=oauth_url, reddit_url=reddit_url,
         arctic_url=arctic_url)
@@ -433,12 +441,27 @@ def reddit(
                          max_bytes=max_bytes, mirrors=tuple(_mirror(m) for m in mirror or ()),
                          allow_private=allow_private, deadline=deadline, wait_budget=wait_budget,
                          **({"user_agent": user_agent} if user_agent else {}))
+    if recheck:
+        return _recheck(manifest, source, fetch, as_json)
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()).with_known(),
                             limits=Limits(max_bytes, max_pixels), video_frames=frames_of,
                             executor=executor_spec(executor, cluster))
     return collect("reddit", options, manifest, as_json, strict)
+
+
+def _recheck(manifest: Path, source: Any, fetch: Any, as_json: bool) -> int:
+    """``harvest reddit --recheck``: run the recheck, print what it marked."""
+    from .reddit.recheck import recheck
+
+    result = recheck(manifest, source, fetch)
+    if as_json:
+        print_json({**result.to_dict(), "manifest": str(manifest)})
+    else:
+        for line in result.lines():
+            _say(line)
+    return int(ExitStatus.OK)
 
 
 # Options of ``harvest reddit`` that only apply to video frames, with their defaults.

@@ -81,6 +81,7 @@ OVER_18 = "over_18"
 SPOILER = "spoiler"
 GALLERY_INDEX = "gallery_index"
 MEDIA_URL = "media_url"
+REMOVED_AT = "removed_at"
 LICENSE = "license"
 # search
 QUERY = "query"
@@ -175,6 +176,8 @@ METADATA: tuple[Column, ...] = (
     Column(SPOILER, BOOL, "marked as a spoiler"),
     Column(GALLERY_INDEX, INT, "position in a gallery"),
     Column(MEDIA_URL, STRING, "URL the bytes were downloaded from"),
+    Column(REMOVED_AT, STRING, "UTC time, ISO 8601, a recheck found the post deleted, removed or its "
+           "media gone (harvest reddit --recheck; status removed, the reason in error)"),
     Column(LICENSE, STRING, "licence of the image"),
     Column(QUERY, STRING, "search query that found the image (harvest search)"),
     Column(ENGINE, STRING, "image search engine that found the image"),
@@ -214,7 +217,10 @@ HTTP_ERROR = "http_error"  # the server answered 4xx (the error says which)
 SERVER_ERROR = "server_error"  # the server answered 5xx on every attempt
 NETWORK = "network"  # no answer: connection refused or reset, timeout, bad URL
 RATE_LIMITED = "rate_limited"  # 429 with a wait longer than we accept, or 429 on every attempt
-REMOVED = "removed"  # the bytes are a known "this image was removed" placeholder
+# the bytes are a known "this image was removed" placeholder, or (harvest reddit --recheck) the post
+# was deleted or removed at the source or its media are gone since: never exported, files kept until
+# curate gc
+REMOVED = "removed"
 REFUSED = "refused"  # a non-public address (loopback, private, link-local): --allow-private
 # harvest search's.
 TOO_SMALL = "too_small"  # shorter side under --min-side (claimed by the engine or measured)
