@@ -17,6 +17,7 @@ from .balance import BalanceOptions, BalanceReport, balance
 from .contract import StageResult
 from .dedupe import DedupeOptions, DedupeResult, dedupe
 from .export import ExportOptions, ExportReport, export
+from .gc import GcOptions, GcResult, gc
 from .quality.check import CheckOptions, CheckResult, check_manifest
 from .quality.label_issues import LabelIssueOptions, LabelIssueReport, find_issues
 from .report import ReportOptions, ReportResult, write_report
@@ -45,4 +46,5 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("export", ExportOptions, ExportReport, export),
     Stage("label-issues", LabelIssueOptions, LabelIssueReport, find_issues),
     Stage("check", CheckOptions, CheckResult, check_manifest),
+    Stage("gc", GcOptions, GcResult, gc),
 )}

@@ -14,13 +14,13 @@ import typer
 from manifests.cliargs import EPILOG, DebugOpt, VerboseOpt, VersionOpt
 from manifests.console import run_app, setup_logging
 
-from . import balance, dedupe, quality, report, split
+from . import balance, dedupe, gc, quality, report, split
 from .options import ENGINE_NAMES, METHOD_NAMES, Command
 
 __all__ = ["COMMANDS", "ENGINE_NAMES", "METHOD_NAMES", "app", "main"]
 
 COMMANDS: tuple[Command, ...] = (balance.STATS, balance.BALANCE, split.SPLIT, dedupe.DEDUPE, balance.AUGMENT,
-                                 report.REPORT, report.EXPORT, quality.LABEL_ISSUES, quality.CHECK)
+                                 report.REPORT, report.EXPORT, quality.LABEL_ISSUES, quality.CHECK, gc.GC)
 
 app = typer.Typer(
     name="curate", no_args_is_help=True, rich_markup_mode="rich",

@@ -23,6 +23,7 @@ from curate.cli import COMMANDS
 from curate.contract import StageResult
 from curate.dedupe import DedupeOptions
 from curate.export import ExportOptions
+from curate.gc import GcOptions
 from curate.quality.check import CheckOptions
 from curate.quality.label_issues import PROB_PREFIX, LabelIssueOptions
 from curate.report import ReportOptions
@@ -66,6 +67,8 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[], Any], Run]] = {
                      lambda d, f, o, tmp: STAGES["label-issues"].run(f, _predictions(f), o)),
     "check": (lambda: CheckOptions(), lambda: CheckOptions(max_issue_quality=2),
               lambda d, f, o, tmp: STAGES["check"].run(d.manifest, o)),
+    "gc": (lambda: GcOptions(), lambda: GcOptions(delete="yes"),
+           lambda d, f, o, tmp: STAGES["gc"].run(d.manifest, o)),
 }
 
 
