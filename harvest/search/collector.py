@@ -13,8 +13,9 @@ not straddle train and test.
 Deduplication: by URL across queries, pages, engines and earlier runs (a recorded URL is not
 downloaded again unless it failed transiently), and by content through the manifest (same bytes, one
 row). Failures are rows: ``http_error``, ``not_image``, ``too_small`` (``min_side``; from the engine's
-claimed size before download, else from the image's header), ``blocked_by_robots`` (``X-Robots-Tag:
-noai``/``noimageai``, unless ``respect_robots`` is off), ... Resume: finished pages are recorded
+claimed size before download, else from the image's header), ``opted_out`` (robots.txt, TDMRep,
+``X-Robots-Tag`` or the image's XMP said no: :mod:`harvest.optout`; the host files are read here,
+before the download is queued), ... Resume: finished pages are recorded
 (``harvest.search.resume``) once their rows are flushed, so a rerun lists no finished page; rows that
 failed transiently are downloaded again with the fields they were recorded with.
 """
@@ -26,7 +27,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,6 +39,7 @@ from manifests.store import Limits
 
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions
+from ..optout import HeaderCheck, HostRules, OptoutPolicy
 from ..remote import download
 from ..summary import Counts, RunSummary
 from .engine import Engine, EngineConfig, Filters, Listed, Result
@@ -59,7 +61,7 @@ class SearchOptions:
         limit: results listed per query at most.
         filters: licence codes, upload-date window, safe search (only what the engine can apply).
         min_side: images whose shorter side is smaller are ``too_small`` rows.
-        respect_robots: refuse images served with ``X-Robots-Tag: noai``/``noimageai``.
+        optout: which opt-out signals refuse an image (all by default; ``ignore`` takes them anyway).
         fetch: the fetcher's settings (workers, per-host limit, retries, User-Agent, mirrors).
         limits: byte and pixel limits of the image store.
         engine_url: the engine API's base URL (a mirror or a test server; default: the real host).
@@ -77,7 +79,7 @@ class SearchOptions:
     limit: int = 100
     filters: Filters = Filters()
     min_side: int | None = None
-    respect_robots: bool = True
+    optout: OptoutPolicy = OptoutPolicy()
     fetch: FetchOptions = FetchOptions()
     limits: Limits = Limits()
     engine_url: str | None = None
@@ -257,13 +259,16 @@ class SearchCollector(Collector):
         counts = Counts(self.progress_or_none(progress), "listed", "results")
         self.declare_groups(sink)
         seen = _Seen(frozenset(recorded_urls(sink.path)))
-        rows = JobRows(self.row_source, sink.path.parent.absolute(), opts.respect_robots,
-                       opts.min_side, opts.limits)
-        with Fetcher(opts.fetch) as fetcher:
+        rows = JobRows(self.row_source, sink.path.parent.absolute(), opts.optout, opts.min_side,
+                       opts.limits)
+        sink.details["optout"] = opts.optout.details()
+        fetch = replace(opts.fetch, reject=HeaderCheck(opts.optout, opts.fetch.reject))
+        with Fetcher(fetch) as fetcher, HostRules(opts.fetch, opts.optout, sink.archive) as hosts:
             engine = self.make_engine(fetcher)
             engine.prepare()
             pages = _Pages(sink, opts.engine, opts.filters.key())
-            jobs = self._jobs(engine, pages, seen, sink, summary, counts)
+            jobs = self._gated(self._jobs(engine, pages, seen, sink, summary, counts), hosts, pages,
+                               sink, summary, counts)
             try:
                 for key, row in download(fetcher, opts.executor, jobs, job_url, rows):
                     self._add(row, sink, summary, counts)
@@ -274,6 +279,18 @@ class SearchCollector(Collector):
         summary.merge = sink.stats
         summary.results_listed = counts.counts["listed"]
         return summary
+
+    def _gated(self, jobs: Iterator[SearchJob], hosts: HostRules, pages: _Pages, sink: RowSink,
+               summary: SearchSummary, counts: Counts) -> Iterator[SearchJob]:
+        """The downloads the image hosts' robots.txt and tdmrep.json allow; the others become rows."""
+        for job in jobs:
+            verdict = self.options.optout.verdict(hosts.check(job.url))
+            if schema.STATUS in verdict:
+                self._add({**job.fields, **base_fields(self.row_source, job.url), **verdict}, sink,
+                          summary, counts)
+                pages.finish(job.key)
+                continue
+            yield SearchJob(job.key, job.url, {**job.fields, **verdict}) if verdict else job
 
     def _add(self, row: dict[str, Any], sink: RowSink, summary: SearchSummary, counts: Counts) -> None:
         sink.add(row)
