@@ -20,11 +20,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from manifests import UsageError, images, schema
 
 from ..fetch import Refusal, Reject
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROBOTS, TDMREP, HEADER, XMP = "robots", "tdmrep", "header", "xmp"
 SIGNALS = (ROBOTS, TDMREP, HEADER, XMP)
@@ -83,6 +86,15 @@ class OptoutPolicy:
         return {schema.STATUS: finding.status, schema.OPTOUT: finding.text(),
                 schema.ERROR: f"not {stage}: {finding.text()}; --ignore-optout {finding.signal} "
                               "takes it anyway"}
+
+    def retry(self, frame: pd.DataFrame) -> pd.Series:
+        """Rows an earlier run refused for a signal this policy ignores: a rerun downloads them again
+        (``--ignore-optout`` after the fact), as it does transient failures."""
+        refused = frame[schema.STATUS].fillna("") == schema.OPTED_OUT
+        if schema.OPTOUT not in frame.columns or not self.ignore:
+            return refused & False
+        signal = frame[schema.OPTOUT].fillna("").astype(str).str.split(":", n=1).str[0]
+        return refused & signal.isin(sorted(self.ignore))
 
     def details(self) -> dict[str, Any]:
         """What the run's lineage entry records about the opt-out checks."""

@@ -166,10 +166,12 @@ def post_name(post: dict[str, Any]) -> str:
     return f"{text(post.get('subreddit'))}/{text(post.get('id'))}"
 
 
-def recorded_origins(manifest: Path, source: str) -> set[str]:
-    """Origins (and videos) of a source already in the manifest, except transient failures (retried)."""
+def recorded_origins(manifest: Path, source: str, optout: OptoutPolicy = OptoutPolicy()) -> set[str]:
+    """Origins (and videos) of a source already in the manifest, except transient failures and
+    opt-outs ``optout`` now ignores (both retried)."""
     frame = read(manifest)
-    frame = frame[(frame[schema.SOURCE] == source) & ~frame[schema.STATUS].isin(schema.TRANSIENT)]
+    again = frame[schema.STATUS].isin(schema.TRANSIENT) | optout.retry(frame)
+    frame = frame[(frame[schema.SOURCE] == source) & ~again]
     done = set(frame[schema.ORIGIN].dropna().astype(str))
     if schema.VIDEO in frame.columns:
         done.update(frame[schema.VIDEO].dropna().astype(str))
@@ -204,8 +206,9 @@ class _Rejects:
 
 
 def _mark_done(sink: RowSink, source: str, rows: list[dict[str, Any]]) -> None:
-    """Mark the media URL of one download done, unless it failed transiently (retried next run)."""
-    if rows and not any(row[schema.STATUS] in schema.TRANSIENT for row in rows):
+    """Mark the media URL of one download done, unless it failed transiently or opted out (retried
+    next run, or by a run that ignores that signal: the manifest's row records which)."""
+    if rows and not any(row[schema.STATUS] in (*schema.TRANSIENT, schema.OPTED_OUT) for row in rows):
         first = rows[0]
         url = first.get(schema.VIDEO) or first[schema.ORIGIN]
         sink.mark(source, str(url), "", {schema.STATUS: first[schema.STATUS]})
@@ -246,7 +249,7 @@ class RedditCollector(Collector):
         summary: RedditSummary = self.new_summary()
         counts = Counts(self.progress_or_none(progress), "posts", "posts")
         self.declare_groups(sink)
-        done = recorded_origins(sink.path, self.source) | set(sink.archive.entries(self.source))
+        done = recorded_origins(sink.path, self.source, opts.optout) | set(sink.archive.entries(self.source))
         self._stored = stored_digests(sink.path, self.source)
         root = sink.path.parent
         sink.details["optout"] = opts.optout.details()

@@ -188,11 +188,12 @@ class _Seen:
         return None
 
 
-def recorded_urls(manifest: Path) -> set[str]:
-    """Image URLs any search engine already brought into the manifest, except transient failures."""
+def recorded_urls(manifest: Path, optout: OptoutPolicy = OptoutPolicy()) -> set[str]:
+    """Image URLs any search engine already brought into the manifest, except transient failures and
+    opt-outs ``optout`` now ignores."""
     frame = read(manifest)
     mine = frame[schema.SOURCE].fillna("").str.startswith("search:")
-    frame = frame[mine & ~frame[schema.STATUS].isin(schema.TRANSIENT)]
+    frame = frame[mine & ~frame[schema.STATUS].isin(schema.TRANSIENT) & ~optout.retry(frame)]
     return set(frame[schema.ORIGIN].dropna().astype(str))
 
 
@@ -201,10 +202,13 @@ _ROW_FIELDS = (schema.LABEL, schema.QUERY, schema.ENGINE, schema.RESULT_RANK, sc
                schema.PROVIDER, schema.SOURCE_DOMAIN, schema.CLAIMED_WIDTH, schema.CLAIMED_HEIGHT)
 
 
-def transient_rows(manifest: Path, source: str) -> list[dict[str, Any]]:
-    """Rows of ``source`` that failed transiently (5xx, network, 429): their fields, to try again."""
+def transient_rows(manifest: Path, source: str,
+                   optout: OptoutPolicy = OptoutPolicy()) -> list[dict[str, Any]]:
+    """Rows of ``source`` that failed transiently (5xx, network, 429) or were refused for a signal
+    ``optout`` now ignores: their fields, to try again."""
     frame = read(manifest)
-    frame = frame[(frame[schema.SOURCE] == source) & frame[schema.STATUS].isin(schema.TRANSIENT)]
+    again = frame[schema.STATUS].isin(schema.TRANSIENT) | optout.retry(frame)
+    frame = frame[(frame[schema.SOURCE] == source) & again]
     cols = [c for c in (schema.ORIGIN, *_ROW_FIELDS) if c in frame.columns]
     sub = frame[cols].astype(object)
     return sub.where(sub.notna(), None).to_dict("records")
@@ -258,7 +262,7 @@ class SearchCollector(Collector):
         summary = self.new_summary()
         counts = Counts(self.progress_or_none(progress), "listed", "results")
         self.declare_groups(sink)
-        seen = _Seen(frozenset(recorded_urls(sink.path)))
+        seen = _Seen(frozenset(recorded_urls(sink.path, opts.optout)))
         rows = JobRows(self.row_source, sink.path.parent.absolute(), opts.optout, opts.min_side,
                        opts.limits)
         sink.details["optout"] = opts.optout.details()
@@ -330,7 +334,7 @@ class SearchCollector(Collector):
     def _retry_jobs(self, manifest: Path, pages: _Pages, seen: _Seen,
                     summary: SearchSummary) -> Iterator[SearchJob]:
         """Downloads that failed transiently in an earlier run, on pages already recorded."""
-        rows = transient_rows(manifest, self.row_source)
+        rows = transient_rows(manifest, self.row_source, self.options.optout)
         summary.retried = len(rows)
         state = _PageState("", Listed(None, [], 0, 0, None, 0))  # not recorded: pages.add is not called
         for row in rows:
