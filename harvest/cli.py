@@ -77,6 +77,11 @@ DeadlineOpt = Annotated[float, typer.Option(min=1, help="Seconds one URL may tak
                                             "and waits included.")]
 WaitBudgetOpt = Annotated[float, typer.Option(min=0, help="Seconds of retry and rate-limit waits "
                                               "the whole run accepts.")]
+IgnoreOptoutOpt = Annotated[list[str] | None, typer.Option(
+    "--ignore-optout", metavar="SIGNAL", help="Take images anyway that this opt-out signal refuses: "
+    "robots (robots.txt), tdmrep (tdmrep.json, tdm-reservation header), header (X-Robots-Tag noai, "
+    "noimageai, noml) or xmp (IPTC/PLUS DataMining in the image); repeatable, recorded in the "
+    "lineage and in each row's optout column.")]
 MaxPixelsOpt = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels "
                                            "(decompression bombs).")]
 MaxBytesOpt = Annotated[int, typer.Option("--max-bytes", parser=size_param, metavar="SIZE",
@@ -377,6 +382,7 @@ def reddit(
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
     allow_private: AllowPrivateOpt = False,
+    ignore_optout: IgnoreOptoutOpt = None,
     deadline: DeadlineOpt = 600.0,
     wait_budget: WaitBudgetOpt = 1800.0,
     executor: ExecutorOpt = "local",
@@ -447,7 +453,8 @@ def reddit(
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()).with_known(),
                             limits=Limits(max_bytes, max_pixels), video_frames=frames_of,
-                            executor=executor_spec(executor, cluster))
+                            executor=executor_spec(executor, cluster),
+                            optout=_optout(ignore_optout))
     return collect("reddit", options, manifest, as_json, strict)
 
 
@@ -491,6 +498,14 @@ def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, 
                                             limits=limits, **kwargs), scenes_csv=scenes_csv)
 
 
+def _optout(ignore: list[str] | None) -> Any:
+    """The opt-out policy of a downloading command (``--ignore-optout``, comma-separated or repeated)."""
+    from .optout import OptoutPolicy
+
+    return OptoutPolicy(ignore=frozenset(s.strip().lower() for v in ignore or () for s in v.split(",")
+                                         if s.strip()))
+
+
 def _day(option: str, text: str | None) -> date | None:
     if not text:
         return None
@@ -527,8 +542,8 @@ def search(
                                               "(default: the engine's own default).")] = None,
     min_side: Annotated[int | None, typer.Option(min=1, help="Images whose shorter side is smaller "
                                                  "become too_small rows.")] = None,
-    ignore_robots_tag: Annotated[bool, typer.Option("--ignore-robots-tag", help="Take images served "
-                                                    "with X-Robots-Tag: noai/noimageai.")] = False,
+    ignore_robots_tag: Annotated[bool, typer.Option("--ignore-robots-tag", hidden=True,
+                                                    help="--ignore-optout header")] = False,
     workers: DownloadsOpt = 16,
     per_host: PerHostOpt = 8,
     timeout: TimeoutOpt = 30.0,
@@ -548,6 +563,7 @@ def search(
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
     allow_private: AllowPrivateOpt = False,
+    ignore_optout: IgnoreOptoutOpt = None,
     deadline: DeadlineOpt = 600.0,
     wait_budget: WaitBudgetOpt = 1800.0,
     executor: ExecutorOpt = "local",
@@ -576,7 +592,8 @@ def search(
                          allow_private=allow_private, deadline=deadline, wait_budget=wait_budget,
                          **({"user_agent": user_agent} if user_agent else {}))
     options = SearchOptions(queries=tuple(queries), label=label, engine=engine, limit=limit,
-                            filters=filters, min_side=min_side, respect_robots=not ignore_robots_tag,
+                            filters=filters, min_side=min_side,
+                            optout=_optout([*(ignore_optout or ()), *(["header"] * ignore_robots_tag)]),
                             fetch=fetch, limits=Limits(max_bytes, max_pixels), engine_url=engine_url,
                             api_interval=api_interval, executor=executor_spec(executor, cluster),
                             contact=contact)

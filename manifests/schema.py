@@ -95,6 +95,8 @@ PROVIDER = "provider"
 SOURCE_DOMAIN = "source_domain"
 CLAIMED_WIDTH = "claimed_width"
 CLAIMED_HEIGHT = "claimed_height"
+# downloads from the web (search, reddit)
+OPTOUT = "optout"
 
 STRING = "string"
 INT = "Int64"
@@ -190,6 +192,9 @@ METADATA: tuple[Column, ...] = (
     Column(SOURCE_DOMAIN, STRING, "host name of the page the image is shown on"),
     Column(CLAIMED_WIDTH, INT, "width the engine claimed before download"),
     Column(CLAIMED_HEIGHT, INT, "height the engine claimed before download"),
+    Column(OPTOUT, STRING, "an opt-out signal the download met, 'SIGNAL: what (where)', SIGNAL robots, "
+           "tdmrep, header or xmp; on an opted_out row it is why, on an ok row it starts with "
+           "'ignored ' (--ignore-optout took the image anyway); empty: none found"),
     Column(PAGES, INT, "frames or pages in the file when more than one (animation, multi-page TIFF); "
            "the first 64 are verified"),
     Column(DERIVED_FROM, STRING, "sha256 of the image this row is an augmented copy of (curate augment); "
@@ -224,7 +229,10 @@ REMOVED = "removed"
 REFUSED = "refused"  # a non-public address (loopback, private, link-local): --allow-private
 # harvest search's.
 TOO_SMALL = "too_small"  # shorter side under --min-side (claimed by the engine or measured)
-BLOCKED_BY_ROBOTS = "blocked_by_robots"  # the image answered X-Robots-Tag: noai / noimageai
+BLOCKED_BY_ROBOTS = "blocked_by_robots"  # X-Robots-Tag: noai (manifests written before opted_out)
+# harvest search's and reddit's: the rightsholder or site opted out (robots.txt, TDMRep, X-Robots-Tag,
+# IPTC/PLUS DataMining in the XMP); the optout column says which signal and where it came from.
+OPTED_OUT = "opted_out"
 # Failures a later run may retry (the others are final for that URL).
 TRANSIENT = (SERVER_ERROR, NETWORK, RATE_LIMITED, TRUNCATED)
 DUPLICATE = "duplicate"  # a near-duplicate of the row named in dup_of (curate dedupe)

@@ -315,11 +315,12 @@ def link_target(url: str) -> str:
 
 
 def write_attribution(outdir: Path, rows: pd.DataFrame, rel_of: dict[Any, str]) -> str:
-    """ATTRIBUTION.md: one line per exported search row (file, title, creator, licence, page)."""
+    """ATTRIBUTION.md: one line per exported search row (file, title, creator, licence, page, and the
+    opt-out signal ``--ignore-optout`` took it over, when one was met)."""
     search = rows[frames.is_search(rows)]
     lines = ["# Attribution", "", "Images from image searches, with their creators and licences "
              "(written by `curate export`).", "",
-             "| file | title | creator | licence | page |", "|---|---|---|---|---|"]
+             "| file | title | creator | licence | page | opt-out |", "|---|---|---|---|---|---|"]
 
     def cell(row: pd.Series, col: str, link: str | None = None) -> str:
         text = str(row[col]) if col in row.index and pd.notna(row[col]) else ""
@@ -332,7 +333,8 @@ def write_attribution(outdir: Path, rows: pd.DataFrame, rel_of: dict[Any, str]) 
     for index, row in search.iterrows():
         lines.append(f"| {markdown_text(rel_of.get(index, ''))} | {cell(row, schema.TITLE)} | "
                      f"{cell(row, schema.CREATOR, schema.CREATOR_URL)} | "
-                     f"{cell(row, schema.LICENSE, schema.LICENSE_URL)} | {cell(row, schema.PAGE_URL)} |")
+                     f"{cell(row, schema.LICENSE, schema.LICENSE_URL)} | {cell(row, schema.PAGE_URL)} | "
+                     f"{cell(row, schema.OPTOUT)} |")
     (outdir / ATTRIBUTION_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return ATTRIBUTION_FILE
 

@@ -143,6 +143,8 @@ def failed_section(frame: pd.DataFrame, options: ReportOptions) -> Section:
         what = "set aside by a curate stage" if reason in SET_ASIDE else "failed"
         shown = pd.DataFrame({"path or origin": rows[schema.PATH].fillna(rows[schema.ORIGIN]),
                               "error": rows[schema.ERROR]})
+        if schema.OPTOUT in rows and rows[schema.OPTOUT].notna().any():  # which signal, from where
+            shown[schema.OPTOUT] = rows[schema.OPTOUT]
         parts.append(f"<h3>{esc(reason)}: {int(counts[reason])} ({what})</h3>" + table(shown, index=False))
     return Section("failed", "Rows not used, by reason", "".join(parts))
 

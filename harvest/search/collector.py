@@ -13,8 +13,9 @@ not straddle train and test.
 Deduplication: by URL across queries, pages, engines and earlier runs (a recorded URL is not
 downloaded again unless it failed transiently), and by content through the manifest (same bytes, one
 row). Failures are rows: ``http_error``, ``not_image``, ``too_small`` (``min_side``; from the engine's
-claimed size before download, else from the image's header), ``blocked_by_robots`` (``X-Robots-Tag:
-noai``/``noimageai``, unless ``respect_robots`` is off), ... A result the engine listed without a
+claimed size before download, else from the image's header), ``opted_out`` (robots.txt, TDMRep,
+``X-Robots-Tag`` or the image's XMP said no: :mod:`harvest.optout`; the host files are read here,
+before the download is queued), ... A result the engine listed without a
 usable URL (no size of its ladder) is a counted skip (``no_usable_url``), so that for every query the
 results seen equal the rows made plus the results skipped (``SearchSummary.queries``, one line each).
 Engines with a notice (serpapi, ddgs) say it once per manifest; Wikimedia needs a contact for its
@@ -26,13 +27,12 @@ with.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import os
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +44,7 @@ from manifests.store import Limits
 
 from ..collector import Collector
 from ..fetch import DEFAULT_USER_AGENT, Fetcher, FetchOptions
+from ..optout import HeaderCheck, HostRules, OptoutPolicy
 from ..remote import download
 from ..summary import Counts
 from .engine import Engine, EngineConfig, Filters, Listed, Result
@@ -71,7 +72,7 @@ class SearchOptions:
         limit: results listed per query at most.
         filters: licence codes, upload-date window, safe search (only what the engine can apply).
         min_side: images whose shorter side is smaller are ``too_small`` rows.
-        respect_robots: refuse images served with ``X-Robots-Tag: noai``/``noimageai``.
+        optout: which opt-out signals refuse an image (all by default; ``ignore`` takes them anyway).
         fetch: the fetcher's settings (workers, per-host limit, retries, User-Agent, mirrors).
         limits: byte and pixel limits of the image store.
         engine_url: the engine API's base URL (a mirror or a test server; default: the real host).
@@ -91,7 +92,7 @@ class SearchOptions:
     limit: int = 100
     filters: Filters = Filters()
     min_side: int | None = None
-    respect_robots: bool = True
+    optout: OptoutPolicy = OptoutPolicy()
     fetch: FetchOptions = FetchOptions()
     limits: Limits = Limits()
     engine_url: str | None = None
@@ -172,11 +173,12 @@ class _Seen:
         return None
 
 
-def recorded_urls(manifest: Path) -> set[str]:
-    """Image URLs any search engine already brought into the manifest, except transient failures."""
+def recorded_urls(manifest: Path, optout: OptoutPolicy = OptoutPolicy()) -> set[str]:
+    """Image URLs any search engine already brought into the manifest, except transient failures and
+    opt-outs ``optout`` now ignores."""
     frame = read(manifest)
     mine = frame[schema.SOURCE].fillna("").str.startswith("search:")
-    frame = frame[mine & ~frame[schema.STATUS].isin(schema.TRANSIENT)]
+    frame = frame[mine & ~frame[schema.STATUS].isin(schema.TRANSIENT) & ~optout.retry(frame)]
     return set(frame[schema.ORIGIN].dropna().astype(str))
 
 
@@ -185,10 +187,13 @@ _ROW_FIELDS = (schema.LABEL, schema.QUERY, schema.ENGINE, schema.RESULT_RANK, sc
                schema.PROVIDER, schema.SOURCE_DOMAIN, schema.CLAIMED_WIDTH, schema.CLAIMED_HEIGHT)
 
 
-def transient_rows(manifest: Path, source: str) -> list[dict[str, Any]]:
-    """Rows of ``source`` that failed transiently (5xx, network, 429): their fields, to try again."""
+def transient_rows(manifest: Path, source: str,
+                   optout: OptoutPolicy = OptoutPolicy()) -> list[dict[str, Any]]:
+    """Rows of ``source`` that failed transiently (5xx, network, 429) or were refused for a signal
+    ``optout`` now ignores: their fields, to try again."""
     frame = read(manifest)
-    frame = frame[(frame[schema.SOURCE] == source) & frame[schema.STATUS].isin(schema.TRANSIENT)]
+    again = frame[schema.STATUS].isin(schema.TRANSIENT) | optout.retry(frame)
+    frame = frame[(frame[schema.SOURCE] == source) & again]
     cols = [c for c in (schema.ORIGIN, *_ROW_FIELDS) if c in frame.columns]
     sub = frame[cols].astype(object)
     return sub.where(sub.notna(), None).to_dict("records")
@@ -242,15 +247,19 @@ class SearchCollector(Collector):
         summary = self.new_summary()
         counts = Counts(self.progress_or_none(progress), "listed", "results")
         self.declare_groups(sink)
-        seen = _Seen(frozenset(recorded_urls(sink.path)))
-        rows = JobRows(self.row_source, sink.path.parent.absolute(), opts.respect_robots,
-                       opts.min_side, opts.limits)
-        with Fetcher(self._fetch_options(sink)) as fetcher:
+        seen = _Seen(frozenset(recorded_urls(sink.path, opts.optout)))
+        rows = JobRows(self.row_source, sink.path.parent.absolute(), opts.optout, opts.min_side,
+                       opts.limits)
+        sink.details["optout"] = opts.optout.details()
+        fetch = replace(self._fetch_options(sink),
+                                    reject=HeaderCheck(opts.optout, opts.fetch.reject))
+        with Fetcher(fetch) as fetcher, HostRules(fetch, opts.optout, sink.archive) as hosts:
             engine = self.make_engine(fetcher)
             engine.prepare()
             self._notice(engine, sink, summary, self.progress_or_none(progress))
             pages = _Pages(sink, opts.engine, opts.filters.key())
-            jobs = self._jobs(engine, pages, seen, sink, summary, counts)
+            jobs = self._gated(self._jobs(engine, pages, seen, sink, summary, counts), hosts, pages,
+                               sink, summary, counts)
             try:
                 for key, row in download(fetcher, opts.executor, jobs, job_url, rows):
                     summary.account(pages.owners[key].query)
@@ -284,7 +293,7 @@ class SearchCollector(Collector):
         sink.details["contact"] = contact
         user_agent = opts.fetch.user_agent if opts.fetch.user_agent != DEFAULT_USER_AGENT \
             else contact_user_agent(contact)
-        return dataclasses.replace(opts.fetch, user_agent=user_agent)
+        return replace(opts.fetch, user_agent=user_agent)
 
     @staticmethod
     def _notice(engine: Engine, sink: RowSink, summary: SearchSummary, progress: Progress) -> None:
@@ -294,6 +303,19 @@ class SearchCollector(Collector):
         progress.note(f"notice: {engine.notice}")
         summary.notes.append(engine.notice)
         sink.archive.add(NOTICES, engine.name, info={"notice": engine.notice})
+
+    def _gated(self, jobs: Iterator[SearchJob], hosts: HostRules, pages: _Pages, sink: RowSink,
+               summary: SearchSummary, counts: Counts) -> Iterator[SearchJob]:
+        """The downloads the image hosts' robots.txt and tdmrep.json allow; the others become rows."""
+        for job in jobs:
+            verdict = self.options.optout.verdict(hosts.check(job.url))
+            if schema.STATUS in verdict:
+                summary.account(pages.owners[job.key].query)
+                self._add({**job.fields, **base_fields(self.row_source, job.url), **verdict}, sink,
+                          summary, counts)
+                pages.finish(job.key)
+                continue
+            yield SearchJob(job.key, job.url, {**job.fields, **verdict}) if verdict else job
 
     def _add(self, row: dict[str, Any], sink: RowSink, summary: SearchSummary, counts: Counts) -> None:
         sink.add(row)
@@ -333,7 +355,7 @@ class SearchCollector(Collector):
     def _retry_jobs(self, manifest: Path, pages: _Pages, seen: _Seen,
                     summary: SearchSummary) -> Iterator[SearchJob]:
         """Downloads that failed transiently in an earlier run, on pages already recorded."""
-        rows = transient_rows(manifest, self.row_source)
+        rows = transient_rows(manifest, self.row_source, self.options.optout)
         summary.retried = len(rows)
         state = _PageState("", Listed(None, [], 0, 0, None, 0))  # not recorded: pages.add is not called
         for row in rows:

@@ -59,6 +59,7 @@ def test_every_section_shows_the_fixture(page: str) -> None:
     attribution = section(page, "attribution")
     assert "by-sa 4.0" in attribution and "artist3" in attribution
     assert "<a href='https://example.org/p/0'>" in attribution
+    assert "ignored header: X-Robots-Tag noai (response header)" in attribution
     assert "harvest folder src" in section(page, "lineage")
 
 

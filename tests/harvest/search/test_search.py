@@ -13,6 +13,7 @@ import pytest
 import manifests
 from harvest import cli
 from harvest.fetch import FetchOptions
+from harvest.optout import OptoutPolicy
 from harvest.registry import COLLECTORS
 from harvest.search import SearchCollector, SearchOptions
 from harvest.search.resume import PAGES
@@ -115,7 +116,7 @@ def test_download_failures_are_rows(world: SearchWorld, tmp_path: Path) -> None:
     manifest = tmp_path / "m.csv"
     summary = collect(world, manifest, "q")
     frame = manifests.read(manifest).set_index(schema.ORIGIN)
-    assert summary["statuses"] == {"blocked_by_robots": 1, "http_error": 1, "not_image": 1, "ok": 4}
+    assert summary["statuses"] == {"opted_out": 1, "http_error": 1, "not_image": 1, "ok": 4}
     assert frame.loc[gone.url, schema.ERROR].startswith("HTTP 404")
     assert "served as image/jpeg" in frame.loc[html.url, schema.ERROR]
     assert "noimageai" in frame.loc[noai.url, schema.ERROR] and pd_na(frame.loc[noai.url, schema.PATH])
@@ -124,9 +125,10 @@ def test_download_failures_are_rows(world: SearchWorld, tmp_path: Path) -> None:
     assert frame.loc[flaky.url, schema.STATUS] == "ok" and world.web.hits(f"/img/{flaky.id}.jpg") == 2
     assert len(list((tmp_path / "images").rglob("*.jpg"))) == 3  # the copy is stored once
     other = tmp_path / "o.csv"
-    summary = collect(world, other, "q", respect_robots=False)
+    summary = collect(world, other, "q", optout=OptoutPolicy(ignore=frozenset({"header"})))
     row = manifests.read(other).set_index(schema.ORIGIN).loc[noai.url]
     assert row[schema.STATUS] == "ok" and (tmp_path / row[schema.PATH]).read_bytes() == noai_bytes
+    assert row[schema.OPTOUT] == "ignored header: X-Robots-Tag noimageai (response header)"
 
 
 def test_min_side_by_claim_and_by_measure(world: SearchWorld, tmp_path: Path) -> None:
@@ -224,6 +226,7 @@ def test_transient_failures_are_retried_on_rerun(world: SearchWorld, tmp_path: P
 KILLED_RUN = """
 import sys
 from harvest.fetch import FetchOptions
+from harvest.optout import OptoutPolicy
 from harvest.search import SearchCollector, SearchOptions
 from manifests import Appender
 base, manifest = sys.argv[1], sys.argv[2]
