@@ -20,6 +20,7 @@ from .export import ExportOptions, ExportReport, export
 from .quality.check import CheckOptions, CheckResult, check_manifest
 from .quality.label_issues import LabelIssueOptions, LabelIssueReport, find_issues
 from .report import ReportOptions, ReportResult, write_report
+from .review import ReviewOptions, ReviewResult, summarize
 from .split import SplitOptions, SplitReport, assign_splits
 from .stats import StatsOptions, StatsResult, count
 
@@ -45,4 +46,5 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("export", ExportOptions, ExportReport, export),
     Stage("label-issues", LabelIssueOptions, LabelIssueReport, find_issues),
     Stage("check", CheckOptions, CheckResult, check_manifest),
+    Stage("review", ReviewOptions, ReviewResult, summarize),
 )}

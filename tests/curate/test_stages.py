@@ -26,6 +26,7 @@ from curate.export import ExportOptions
 from curate.quality.check import CheckOptions
 from curate.quality.label_issues import PROB_PREFIX, LabelIssueOptions
 from curate.report import ReportOptions
+from curate.review import ReviewOptions
 from curate.split import SplitOptions
 from curate.stages import STAGES
 from curate.stats import StatsOptions
@@ -66,6 +67,8 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[], Any], Run]] = {
                      lambda d, f, o, tmp: STAGES["label-issues"].run(f, _predictions(f), o)),
     "check": (lambda: CheckOptions(), lambda: CheckOptions(max_issue_quality=2),
               lambda d, f, o, tmp: STAGES["check"].run(d.manifest, o)),
+    "review": (lambda: ReviewOptions(batch_seconds=0.5), lambda: ReviewOptions(page_size=0),
+               lambda d, f, o, tmp: STAGES["review"].run(d.manifest, o)),
 }
 
 

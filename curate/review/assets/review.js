@@ -4,7 +4,8 @@ const S = JSON.parse(document.getElementById("settings").textContent);
 const $ = (id) => document.getElementById(id);
 const main = $("main");
 const state = { view: "grid", rows: new Map(), order: [], total: 0, loading: false, selected: new Set(),
-  anchor: null, revision: -1, version: -1, pending: 0, loaded: 0 };
+  anchor: null, revision: -1, version: -1, pending: 0, loaded: 0,
+  latest: -1, inflight: 0, mine: new Set() };
 
 function api(path, params) {
   const q = new URLSearchParams(params || {});
@@ -14,8 +15,10 @@ function api(path, params) {
   });
 }
 function post(path, body) {
+  state.inflight++;
   return fetch(path, { method: "POST", body: JSON.stringify(body || {}),
-    headers: { "X-Review-Token": S.token, "Content-Type": "application/json" } }).then((r) => r.json());
+    headers: { "X-Review-Token": S.token, "Content-Type": "application/json" } })
+    .then((r) => r.json()).finally(() => { state.inflight--; });
 }
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -131,25 +134,40 @@ function apply(rows, key) {
   }
 }
 function noted(res) {
-  if (res.revision !== undefined) state.revision = res.revision;
+  if (res.decision) state.mine.add(res.revision);
+  if (res.undone) state.mine.add(res.revision);
   status(res);
+  settle(res.revision);
+}
+// Each decision, undo or re-read of the file adds one to the server's revision. Once no request of
+// this tab is in flight, a revision this tab did not cause means another tab (or command) changed rows.
+function settle(revision) {
+  state.latest = Math.max(state.latest, revision);
+  if (state.inflight > 0) return false;
+  let others = false;
+  for (let r = state.revision + 1; r <= state.latest; r++) if (state.revision !== -1 && !state.mine.has(r)) others = true;
+  state.revision = state.latest;
+  if (others) reload();
+  return others;
 }
 async function decide(action, value) {
   const shas = [...state.selected];
   if (!shas.length) return;
+  if (action !== "keeper") advance();  // the next key goes to the next card, before the server answers
   if (action === "accept" && state.view === "mistakes") {  // accept the model's prediction
     for (const s of shas) {
       const r = state.rows.get(s);
-      if (r && r.prediction) { const res = await post("/api/decide", { action: "label", shas: [s], value: r.prediction });
-        if (res.decision) apply(res.decision.rows, "set"); noted(res); }
+      if (!r || !r.prediction) continue;
+      const res = await post("/api/decide", { action: "label", shas: [s], value: r.prediction });
+      if (res.decision) apply(res.decision.rows, "set");
+      noted(res);
     }
-    return advance();
+    return;
   }
   const res = await post("/api/decide", { action: action, shas: shas, value: value || null });
   if (res.decision) apply(res.decision.rows, "set");
   noted(res);
   if (action === "keeper" && res.decision) return reload();
-  advance();
 }
 async function undo() {
   const res = await post("/api/undo", {});
@@ -166,11 +184,10 @@ async function poll() {
   try {
     const s = await api("/api/state");
     const changed = state.version !== -1 && s.version !== state.version;
-    const others = state.revision !== -1 && s.revision !== state.revision;
-    state.version = s.version; state.revision = s.revision;
+    state.version = s.version;
     status(s);
     if (changed) await loadFacets();
-    if (changed || others) await reload();
+    if (!settle(s.revision) && changed) await reload();
   } catch (e) { $("error").textContent = "server not answering"; }
 }
 
