@@ -181,6 +181,7 @@ class ReviewServer:
             from manifests import UsageError
 
             raise UsageError(f"--port {options.port}: cannot listen on {HOST} ({exc.strerror})") from None
+        self.socket.listen(128)  # the printed URL answers at once: connections wait for uvicorn
         self.port = self.socket.getsockname()[1]
         self.url = f"http://{HOST}:{self.port}/?token={options.token}"
         config = uvicorn.Config(self.review.app, log_level="warning", lifespan="on", access_log=False)
