@@ -40,7 +40,7 @@ def review_cmd(
     duplicate clusters, model mistakes (--run). Each decision is written to the manifest within
     seconds (locked, atomic, a lineage line `by: review`); undo reverts the last one.
     """
-    from curate.review import ReviewOptions, summarize
+    from curate.review import ReviewOptions, ReviewResult, summarize
 
     options = ReviewOptions(port=port, run=run, thumb_size=thumb_size, batch_seconds=batch_seconds)
     use_manifest(manifest)
@@ -52,7 +52,7 @@ def review_cmd(
         raise MissingToolError(f"curate review needs the review extra ({exc.name} is missing): "
                                "pip install 'gleanset[review]'") from None
     server = ReviewServer(manifest, options)
-    result = server.review.store.summary()
+    result = ReviewResult(**server.review.store.counts())
     result.url = server.url
     if as_json:
         print_json(result.to_dict())

@@ -88,7 +88,7 @@ class ReviewResult(StageResult):
 
     def lines(self) -> list[str]:
         said = (f"{self.rows} rows, {self.images} with an image, {len(self.classes)} labels; "
-                f"{self.label_issues} label issues, {self.clusters} duplicate clusters "
+                f"{_n(self.label_issues, 'label issue')}, {_n(self.clusters, 'duplicate cluster')} "
                 f"({self.mixed_clusters} with mixed labels)")
         if self.mistakes is not None:
             said += f", {self.mistakes} model mistakes"
@@ -99,9 +99,12 @@ class ReviewResult(StageResult):
         return out
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def summarize(manifest: Path, options: ReviewOptions) -> ReviewResult:
     """Read the manifest (and the run's predictions) as the app would, and say what it would show."""
     from .rows import RowStore
 
-    store = RowStore(Path(manifest), options.predictions())
-    return store.summary()
+    return ReviewResult(**RowStore(Path(manifest), options.predictions()).counts())

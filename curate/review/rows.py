@@ -187,18 +187,18 @@ class RowStore:
         wrong = pred.notna() & pred.ne(frame[schema.LABEL].astype("string")).fillna(True)
         return frame[wrong.astype(bool)]
 
-    def summary(self) -> Any:
-        """What the app opens on, as a :class:`curate.review.options.ReviewResult`."""
-        from .options import ReviewResult
-
+    def counts(self) -> dict[str, Any]:
+        """What the app opens on: rows, images, labels, label issues, clusters, model mistakes."""
         with self.lock:
             frame = self.frame
             issues = int(truthy(frame[schema.LABEL_ISSUE]).sum()) if schema.LABEL_ISSUE in frame else 0
             clustered = frame[frame[schema.DUP_CLUSTER].notna()]
             mixed = clustered.groupby(schema.DUP_CLUSTER)[schema.LABEL].nunique() > 1
             mistakes = len(self._mistakes(frame)) if self.predictions is not None else None
-            return ReviewResult(str(self.path), len(frame), int(frame[schema.PATH].notna().sum()),
-                                self.classes(), issues, len(mixed), int(mixed.sum()), mistakes)
+            return {"manifest": str(self.path), "rows": len(frame),
+                    "images": int(frame[schema.PATH].notna().sum()), "classes": self.classes(),
+                    "label_issues": issues, "clusters": len(mixed), "mixed_clusters": int(mixed.sum()),
+                    "mistakes": mistakes}
 
 
 def plain(value: Any) -> Any:

@@ -107,7 +107,7 @@ def test_model_mistakes_come_from_the_runs_predictions(tmp_path: Path) -> None:
     wrong = pred[pred["prediction"] != pred[schema.LABEL]]
     assert [r[schema.SHA256] for r in page["rows"]] == list(wrong[schema.SHA256].iloc[::-1])  # surest first
     assert page["rows"][0]["prediction"] == "sea/horse" and page["rows"][0]["confidence"] == 0.9
-    assert review.store.summary().mistakes == len(wrong) == 2
+    assert review.store.counts()["mistakes"] == len(wrong) == 2
     with pytest.raises(manifests.InputError, match=r"predictions\.csv"):
         Review(data.manifest, ReviewOptions(run=tmp_path))
 
