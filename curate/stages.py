@@ -21,6 +21,7 @@ from .gc import GcOptions, GcResult, gc
 from .quality.check import CheckOptions, CheckResult, check_manifest
 from .quality.label_issues import LabelIssueOptions, LabelIssueReport, find_issues
 from .report import ReportOptions, ReportResult, write_report
+from .review import ReviewOptions, ReviewResult, summarize
 from .split import SplitOptions, SplitReport, assign_splits
 from .stats import StatsOptions, StatsResult, count
 
@@ -47,4 +48,5 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("label-issues", LabelIssueOptions, LabelIssueReport, find_issues),
     Stage("check", CheckOptions, CheckResult, check_manifest),
     Stage("gc", GcOptions, GcResult, gc),
+    Stage("review", ReviewOptions, ReviewResult, summarize),
 )}

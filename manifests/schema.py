@@ -236,6 +236,7 @@ OPTED_OUT = "opted_out"
 # Failures a later run may retry (the others are final for that URL).
 TRANSIENT = (SERVER_ERROR, NETWORK, RATE_LIMITED, TRUNCATED)
 DUPLICATE = "duplicate"  # a near-duplicate of the row named in dup_of (curate dedupe)
+REJECTED = "rejected"  # a person rejected the image (curate review); its error says by what
 # Why a video gave no rows, or not all of them (harvest frames).
 MISSING = "missing"  # the file does not exist
 NOT_VIDEO = "not_video"  # ffmpeg cannot read it as a video (a text file, an image)

@@ -27,6 +27,7 @@ from curate.gc import GcOptions
 from curate.quality.check import CheckOptions
 from curate.quality.label_issues import PROB_PREFIX, LabelIssueOptions
 from curate.report import ReportOptions
+from curate.review import ReviewOptions
 from curate.split import SplitOptions
 from curate.stages import STAGES
 from curate.stats import StatsOptions
@@ -69,6 +70,8 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[], Any], Run]] = {
               lambda d, f, o, tmp: STAGES["check"].run(d.manifest, o)),
     "gc": (lambda: GcOptions(), lambda: GcOptions(delete="yes"),
            lambda d, f, o, tmp: STAGES["gc"].run(d.manifest, o)),
+    "review": (lambda: ReviewOptions(batch_seconds=0.5), lambda: ReviewOptions(page_size=0),
+               lambda d, f, o, tmp: STAGES["review"].run(d.manifest, o)),
 }
 
 
