@@ -32,6 +32,8 @@ def report_cmd(
     workers: WorkersOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not keep thumbnails in "
                                            ".cache/thumbs/ beside the manifest.")] = False,
+    card: Annotated[Path | None, typer.Option(help="Dataset card to link to (default: CARD.md beside "
+                                              "the manifest, when it exists).")] = None,
     as_json: JsonOpt = False,
 ) -> int:
     """Write one self-contained HTML page that shows the dataset (opens offline, no JavaScript).
@@ -42,7 +44,7 @@ def report_cmd(
     from ..report import ReportOptions, write_report
 
     options = ReportOptions(top=top, per_cell=per_cell, clusters=clusters, thumb_size=thumb_size,
-                            seed=seed, workers=workers, cache=not no_cache)
+                            seed=seed, workers=workers, cache=not no_cache, card=card)
     with RichProgress(enabled=not as_json) as progress:
         result = write_report(use_manifest(manifest), out, options, progress)
     return show(result, as_json)

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.fixtures.demo_run import Step, steps, table
 
 SUBCOMMANDS = {"harvest": {"folder", "frames", "reddit", "search"},
-               "curate": {"stats", "dedupe", "balance", "split", "check", "report", "export"},
+               "curate": {"stats", "dedupe", "balance", "split", "check", "report", "export", "card"},
                "train": {"run", "predict", "eval"}}
 
 
