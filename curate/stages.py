@@ -14,6 +14,7 @@ from typing import Any
 
 from .augment import AugmentOptions, AugmentReport, augment
 from .balance import BalanceOptions, BalanceReport, balance
+from .card import CardOptions, CardResult, write_card
 from .contract import StageResult
 from .dedupe import DedupeOptions, DedupeResult, dedupe
 from .export import ExportOptions, ExportReport, export
@@ -45,6 +46,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("augment", AugmentOptions, AugmentReport, augment),
     Stage("report", ReportOptions, ReportResult, write_report),
     Stage("export", ExportOptions, ExportReport, export),
+    Stage("card", CardOptions, CardResult, write_card),
     Stage("label-issues", LabelIssueOptions, LabelIssueReport, find_issues),
     Stage("check", CheckOptions, CheckResult, check_manifest),
     Stage("gc", GcOptions, GcResult, gc),

@@ -20,8 +20,8 @@ from .options import ENGINE_NAMES, METHOD_NAMES, Command
 __all__ = ["COMMANDS", "ENGINE_NAMES", "METHOD_NAMES", "app", "main"]
 
 COMMANDS: tuple[Command, ...] = (balance.STATS, balance.BALANCE, split.SPLIT, dedupe.DEDUPE, balance.AUGMENT,
-                                 report.REPORT, report.EXPORT, quality.LABEL_ISSUES, quality.CHECK, gc.GC,
-                                 review.REVIEW)
+                                 report.REPORT, report.EXPORT, report.CARD, quality.LABEL_ISSUES,
+                                 quality.CHECK, gc.GC, review.REVIEW)
 
 app = typer.Typer(
     name="curate", no_args_is_help=True, rich_markup_mode="rich",

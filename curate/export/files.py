@@ -29,6 +29,7 @@ from manifests.store import KEEP_FORMATS, output_format, reencode
 
 from .. import frames
 from ..tables import natural_sorted
+from ..text import markdown_text
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ _SPLIT = re.compile(r"[A-Za-z0-9][\w.\-]{0,63}", re.ASCII)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
-_ENTITY = re.compile(r"&(?=#|[A-Za-z0-9]+;)")
-_MARKDOWN = re.compile(r"([\\`*_\[\]()!|~])")
 _URL_SAFE = ":/?#@!$&'*+,;=%~-._[]"
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 
@@ -288,15 +287,6 @@ def metadata(rows: pd.DataFrame) -> list[str]:
     wanted = [schema.SHA256, schema.SOURCE, schema.ORIGIN, schema.WIDTH, schema.HEIGHT,
               *frames.group_columns(rows), *frames.ATTRIBUTION]
     return [c for c in dict.fromkeys(wanted) if c in rows.columns and rows[c].notna().any()]
-
-
-def markdown_text(text: str) -> str:
-    """Outside text as plain text in a Markdown table cell: control characters (CR, LF, tab...) folded
-    to spaces, ``<`` and ``>`` (raw HTML) and an ``&`` that starts an entity escaped as HTML, and the
-    Markdown punctuation that makes links, images, emphasis, code or cells backslash-escaped."""
-    text = _ENTITY.sub("&amp;", _CONTROLS.sub(" ", text))
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def link_target(url: str) -> str:

@@ -35,6 +35,7 @@ from manifests import MissingToolError, UsageError, images, schema
 from manifests.progress import NoProgress, Progress
 from manifests.store import KEEP_FORMATS, reencode
 
+from ..card import ExportCard, card_files
 from ..frames import is_search
 from .files import (
     ATTRIBUTION_FILE,
@@ -85,7 +86,9 @@ class Exporter:
 
     def all_meta(self, rows: pd.DataFrame) -> list[str]:
         """Every metadata file this export may write: labels, attribution and the format's own."""
-        return [LABELS_FILE, ATTRIBUTION_FILE, *self.meta_names(sorted(set(rows[schema.SPLIT].astype(str))))]
+        splits = sorted(set(rows[schema.SPLIT].astype(str)))
+        return [LABELS_FILE, ATTRIBUTION_FILE, *self.meta_names(splits),
+                *card_files([self.split_dir(s) for s in splits])]
 
     def check(self, rows: pd.DataFrame, outdir: Path, wanted: dict[str, str], state: dict[str, Any]) -> None:
         """Refuse when an image or metadata file this export would write is someone else's."""
@@ -105,8 +108,10 @@ class Exporter:
         return journal
 
     def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
-              options: ExportOptions, report: ExportReport, progress: Progress | None = None) -> None:
-        """Place the images incrementally, then write labels, attribution and the format's files."""
+              options: ExportOptions, report: ExportReport, progress: Progress | None = None,
+              card: ExportCard | None = None) -> None:
+        """Place the images incrementally, then write labels, attribution, the format's files and the
+        card (README.md, croissant.json, records/<split>.csv)."""
         state = read_state(outdir)
         key = {"format": self.name, "resize": options.resize}
         same = state.get("key") == key
@@ -148,7 +153,7 @@ class Exporter:
         report.copied = len(outcomes) - report.linked - len(failed)
         rows = rows.drop(index=list(failed))
         rel_of = {k: v for k, v in rel_of.items() if k not in failed}
-        report.files = self.meta(rows, rel_of, folders, outdir)
+        report.files = self.meta(rows, rel_of, folders, outdir, card)
         self.close(outdir, journal, {r: s for r, s in wanted.items() if r in set(rel_of.values())},
                    report.files, state)
 
@@ -160,12 +165,14 @@ class Exporter:
         journal.finish(files, meta)
 
     def meta(self, rows: pd.DataFrame, rel_of: dict[Any, str], folders: dict[str, str],
-             outdir: Path) -> list[str]:
+             outdir: Path, card: ExportCard | None = None) -> list[str]:
         files = [write_labels(outdir, folders), *self.finish(rows, rel_of, outdir)]
         if is_search(rows).any():
             files.append(write_attribution(outdir, rows, rel_of))
         elif (outdir / ATTRIBUTION_FILE).exists():
             (outdir / ATTRIBUTION_FILE).unlink()
+        if card is not None and not rows.empty:
+            files += card.write(rows, rel_of, outdir, list(files), self.split_dir)
         return files
 
 
@@ -269,7 +276,8 @@ class WebDataset(Exporter):
     example = "curate export data/manifest.csv out --format webdataset --shard-size 5000"
 
     def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
-              options: ExportOptions, report: ExportReport, progress: Progress | None = None) -> None:
+              options: ExportOptions, report: ExportReport, progress: Progress | None = None,
+              card: ExportCard | None = None) -> None:
         try:
             import webdataset as wds
         except ImportError:
@@ -310,7 +318,7 @@ class WebDataset(Exporter):
             tmp.replace(target)
             journal.landed(rel, wanted[rel])
         shard_of = {it.index: rel for rel, batch in shards.items() for it in batch}
-        report.files = self.meta(rows, shard_of, folders, outdir)
+        report.files = self.meta(rows, shard_of, folders, outdir, card)
         self.close(outdir, journal, wanted, report.files, state)
 
 

@@ -28,6 +28,8 @@ class ReportOptions:
         workers: threads making thumbnails (default: 2 per CPU, at most 8).
         cache: keep thumbnails in ``.cache/thumbs/`` beside the manifest.
         thin: heatmap cells under this count are outlined.
+        card: the dataset card the page links to (default: ``CARD.md`` beside the manifest, when it
+            exists; ``curate card`` writes it).
     """
 
     top: int = 12
@@ -40,6 +42,7 @@ class ReportOptions:
     workers: int | None = None
     cache: bool = True
     thin: int = 5
+    card: Path | None = None
 
     def __post_init__(self) -> None:
         for name, least in (("top", 1), ("per_cell", 0), ("clusters", 0), ("examples", 0),

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -181,9 +182,18 @@ def lineage_section(entries: list[dict[str, Any]]) -> Section:
     return Section("lineage", "Lineage", f"<ol class='timeline'>{''.join(items)}</ol>")
 
 
+def card_link(manifest: Path, out: Path, options: ReportOptions) -> str:
+    """The subtitle's link to the dataset card (``--card``, else CARD.md beside the manifest)."""
+    card = options.card or manifest.resolve().parent / "CARD.md"
+    if not card.is_file():
+        return ""
+    href = os.path.relpath(card.resolve(), out.resolve().parent).replace(os.sep, "/")
+    return f" Dataset card: <a href='{esc(href)}'>{esc(card.name)}</a>."
+
+
 def build_report(frame: pd.DataFrame, root: Path, options: ReportOptions,
                  entries: list[dict[str, Any]] | None = None, title: str = "dataset report",
-                 progress: Progress | None = None) -> tuple[str, ReportResult]:
+                 progress: Progress | None = None, card: str = "") -> tuple[str, ReportResult]:
     """The report page for ``frame`` (image paths relative to ``root``) and what it holds."""
     for column in (schema.LABEL, schema.STATUS, schema.SOURCE, schema.PATH):
         if column not in frame.columns:
@@ -196,7 +206,7 @@ def build_report(frame: pd.DataFrame, root: Path, options: ReportOptions,
                 lineage_section(entries or [])]
     ok = int(frames.is_ok(frame).sum())
     subtitle = (f"{plural(len(frame), 'row')}, {ok} ok. Made by <code>curate report</code>; "
-                f"contact sheet seed {options.seed}.")
+                f"contact sheet seed {options.seed}.{card}")
     result = ReportResult(Path(), len(frame), ok, [s.id for s in sections], pictures.made,
                           pictures.missing)
     return page(title, subtitle, sections), result
@@ -209,7 +219,8 @@ def write_report(manifest: Path, out: Path, options: ReportOptions,
     frame = manifests.read(manifest)
     root = manifest.resolve().parent
     text, result = build_report(frame, root, options, manifests.lineage_entries(manifest),
-                                f"{manifest.name}: dataset report", progress)
+                                f"{manifest.name}: dataset report", progress,
+                                card_link(manifest, out, options))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -19,6 +19,7 @@ import pytest
 import manifests
 from curate.augment import AugmentOptions
 from curate.balance import BalanceOptions
+from curate.card import CardOptions
 from curate.cli import COMMANDS
 from curate.contract import StageResult
 from curate.dedupe import DedupeOptions
@@ -64,6 +65,8 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[], Any], Run]] = {
                lambda d, f, o, tmp: STAGES["report"].run(d.manifest, tmp / "report.html", o)),
     "export": (lambda: ExportOptions(format="csv"), lambda: ExportOptions(shard_size=0),
                lambda d, f, o, tmp: STAGES["export"].run(f, d.root, tmp / "out", o)),
+    "card": (lambda: CardOptions(name="cats and dogs"), lambda: CardOptions(name=" "),
+             lambda d, f, o, tmp: STAGES["card"].run(d.manifest, tmp / "CARD.md", o)),
     "label-issues": (lambda: LabelIssueOptions(), lambda: LabelIssueOptions(relabel=0.1, drop=0.1),
                      lambda d, f, o, tmp: STAGES["label-issues"].run(f, _predictions(f), o)),
     "check": (lambda: CheckOptions(), lambda: CheckOptions(max_issue_quality=2),

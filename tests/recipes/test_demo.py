@@ -10,7 +10,7 @@ import manifests
 from tests.fixtures.demo_run import Step, review_command, steps, table
 
 SUBCOMMANDS = {"harvest": {"folder", "frames", "reddit", "search"},
-               "curate": {"stats", "dedupe", "balance", "split", "check", "report", "export"},
+               "curate": {"stats", "dedupe", "balance", "split", "check", "report", "export", "card"},
                "train": {"run", "predict", "eval"}}
 
 
