@@ -357,7 +357,17 @@ def with_default_command(args: list[str]) -> list[str]:
     if i == len(args) or args[i] in COMMANDS or args[i] in ("--help", "--version", "--install-completion",
                                                               "--show-completion"):
         return args
+    if _misspelt_command(args[i]):
+        return args  # click then says "No such command 'predct'. Did you mean 'predict'?"
     return [*args[:i], "run", *args[i:]]
+
+
+def _misspelt_command(word: str) -> bool:
+    """A word close to a command name that is not an existing file: a typo, not a manifest."""
+    from difflib import get_close_matches
+
+    return (not word.startswith("-") and not Path(word).exists()
+            and bool(get_close_matches(word, COMMANDS, n=1, cutoff=0.6)))
 
 
 def main(argv: list[str] | None = None) -> int:

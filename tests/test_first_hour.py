@@ -1,0 +1,109 @@
+"""What a new user hits in the first hour (issue 26): misuse that must end in one clear line.
+
+Each case runs a real command in this process through its ``main(argv)`` (as ``tests/test_exit_codes.py``
+does) and checks the exit code and the words of the one line a user reads, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import manifests
+from curate import cli as curate_cli
+from harvest import cli as harvest_cli
+from manifests import schema
+from tests.fixtures import media
+from train import cli as train_cli
+
+CLIS = {"harvest": harvest_cli, "curate": curate_cli, "train": train_cli}
+
+
+def cli(prog: str, args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Run a command through its ``main(argv)``: exit code and stderr."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        CLIS[prog].main(args)
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+def one_line_error(code: int, err: str, expected_code: int, *words: str) -> None:
+    assert code == expected_code, err
+    assert "Traceback" not in err, err
+    line = next((x for x in err.splitlines() if x.startswith(("error:", "Error:"))), "")
+    assert line, f"no error line in {err!r}"
+    for word in words:
+        assert word in line, f"{word!r} not in {line!r}"
+
+
+def small_manifest(root: Path, name: str = "m.csv") -> Path:
+    """Six labelled, split ok rows (their files do not exist)."""
+    path = root / name
+    manifests.write(manifests.from_records(
+        [{schema.SHA256: f"{i:064x}", schema.SOURCE: "folder", schema.ORIGIN: f"o{i}", schema.STATUS: "ok",
+          schema.LABEL: "ab"[i % 2], schema.PATH: f"images/{i}.png", schema.SPLIT: "train"}
+         for i in range(6)]), path)
+    return path
+
+
+# -- item 9 ---------------------------------------------------------------------------------------
+
+
+def test_a_parquet_file_named_csv_is_named_parquet(tmp_path, capsys):
+    parquet = small_manifest(tmp_path, "m.parquet")
+    disguised = tmp_path / "data.csv"
+    disguised.write_bytes(parquet.read_bytes())
+    code, err = cli("curate", ["stats", str(disguised)], capsys)
+    one_line_error(code, err, 4, "is a Parquet file", "data.parquet")
+
+
+def test_an_existing_plain_folder_is_not_silently_a_partitioned_manifest(tmp_path, capsys):
+    media.write(tmp_path / "shots" / "cat" / "a.png", media.png(1, (16, 16)))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    code, err = cli("harvest", ["folder", str(tmp_path / "shots"), "-m", str(folder)], capsys)
+    one_line_error(code, err, 4, "is a folder, not a manifest", ".parquet")
+    assert not any(folder.iterdir()), "nothing may be written into the folder"
+    # a folder named .parquet is a partitioned manifest, as docs/cluster.md says
+    parted = tmp_path / "m.parquet"
+    parted.mkdir()
+    code, err = cli("harvest", ["folder", str(tmp_path / "shots"), "-m", str(parted)], capsys)
+    assert code == 0, err
+    assert len(manifests.read(parted)) == 1
+
+
+@pytest.mark.parametrize("content", ["", "header"])
+def test_balance_of_an_empty_manifest_says_so(tmp_path, capsys, content):
+    path = tmp_path / "m.csv"
+    path.write_text(",".join(schema.REQUIRED) + "\n" if content else "", encoding="utf-8")
+    code, err = cli("curate", ["balance", str(path)], capsys)
+    one_line_error(code, err, 4, "no status=ok rows")
+
+
+def test_export_to_a_file_is_the_documented_input_error(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("keep me", encoding="utf-8")
+    code, err = cli("curate", ["export", str(small_manifest(tmp_path)), str(target)], capsys)
+    one_line_error(code, err, 4, "is a file, not a folder")
+    assert target.read_text(encoding="utf-8") == "keep me"
+
+
+def test_split_val_points_at_ratios(tmp_path, capsys):
+    code, err = cli("curate", ["split", str(small_manifest(tmp_path)), "--val", "0.9"], capsys)
+    one_line_error(code, err, 2, "--val", "--ratios")
+
+
+@pytest.mark.parametrize(("typo", "command"), [("predct", "predict"), ("evl", "eval")])
+def test_train_typos_get_did_you_mean(tmp_path, capsys, monkeypatch, typo, command):
+    monkeypatch.chdir(tmp_path)
+    code, err = cli("train", [typo, "x"], capsys)
+    one_line_error(code, err, 2, typo, f"Did you mean '{command}'")
+
+
+def test_a_manifest_named_like_a_command_is_still_trained_on(tmp_path, monkeypatch):
+    """A file that exists is a manifest, whatever its name: ``train evl`` trains on ./evl."""
+    monkeypatch.chdir(tmp_path)
+    Path("evl").write_text("", encoding="utf-8")
+    assert train_cli.with_default_command(["evl"]) == ["run", "evl"]
+    assert train_cli.with_default_command(["-v", "data.csv"]) == ["-v", "run", "data.csv"]
