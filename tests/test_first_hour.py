@@ -6,6 +6,8 @@ does) and checks the exit code and the words of the one line a user reads, never
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,50 @@ def test_a_manifest_named_like_a_command_is_still_trained_on(tmp_path, monkeypat
     Path("evl").write_text("", encoding="utf-8")
     assert train_cli.with_default_command(["evl"]) == ["run", "evl"]
     assert train_cli.with_default_command(["-v", "data.csv"]) == ["-v", "run", "data.csv"]
+
+
+# -- item 11 --------------------------------------------------------------------------------------
+
+# Holds a manifest's lock from another process, as `curate dedupe` would, until killed.
+HOLDER = """
+import sys, time, manifests
+from manifests import lineage
+lineage.use_command(["curate", "dedupe", sys.argv[1]])
+with manifests.locked(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_waiting_command_says_who_holds_the_lock_and_keeps_saying_it(tmp_path, capsys, monkeypatch):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from manifests import lock
+
+    monkeypatch.chdir(tmp_path)  # short names, as a user types them: log lines wrap at spaces only
+    manifest = small_manifest(Path("."))
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(manifest)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        record = json.loads(lock.lock_path(manifest).read_text(encoding="utf-8"))
+        assert record["pid"] == holder.pid and record["command"] == f"curate dedupe {manifest}"
+        assert abs(record["since"] - time.time()) < 300
+        monkeypatch.setenv("GLEANSET_LOCK_TIMEOUT", "1.5")
+        monkeypatch.setattr(lock, "REMIND_EVERY", 0.5)
+        code, err = cli("curate", ["split", str(manifest), "--random"], capsys)
+    finally:
+        holder.kill()
+        holder.wait()
+    since = time.strftime("%H:%M", time.localtime(record["since"]))
+    logged = " ".join(err.split())  # the log handler wraps long records
+    assert f"waiting for m.csv (locked by PID {holder.pid}: `curate dedupe m.csv` since {since})" in logged
+    assert re.search(rf"still waiting for m\.csv after \d+ s \(locked by PID {holder.pid}:", logged), err
+    one_line_error(code, err, 5, "is locked by another command", f"PID {holder.pid}")
+    assert lock.holder(manifest) is not None  # a killed holder's record stays until the next holder
+    with manifests.locked(manifest):
+        assert lock.holder(manifest).pid == os.getpid()
+    assert lock.holder(manifest) is None
