@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from . import groups, schema, validate
+from .atomic import temp_beside
 from .errors import ManifestError
 from .partitioned import check_not_plain_folder, is_partitioned, read_parts, write_parts
 
@@ -189,7 +189,7 @@ def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool 
         write_parts(frame, path)
         _fsync_dir(path)
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             if is_parquet(path):

@@ -28,13 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import pandas as pd
 
 from . import schema
+from .atomic import temp_beside
 from .errors import ManifestError
 
 INDEX = "_manifest.json"
@@ -155,7 +155,7 @@ def remove_temporaries(path: Path) -> None:
 
 
 def _atomic(folder: Path, name: str, fill: object) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    fd, tmp = temp_beside(folder / name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fill(fh)  # type: ignore[operator]

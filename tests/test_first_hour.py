@@ -156,3 +156,37 @@ def test_a_waiting_command_says_who_holds_the_lock_and_keeps_saying_it(tmp_path,
     with manifests.locked(manifest):
         assert lock.holder(manifest).pid == os.getpid()
     assert lock.holder(manifest) is None
+
+
+# -- item 14 --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o002])
+def test_every_file_written_gets_the_umask_mode(tmp_path, capsys, mask):
+    """Manifests (CSV and a partitioned Parquet folder), sidecars, the lock, the lineage log, stored
+    images and hard-linked exports: each gets 0666 less the umask, as a plain ``open()`` would."""
+    for i in range(4):
+        media.write(tmp_path / "shots" / f"street{i % 2}" / "ab"[i // 2] / f"{i}.png", media.png(i, (16, 16)))
+    (tmp_path / "data" / "parts.parquet").mkdir(parents=True)  # a partitioned manifest
+    old = os.umask(mask)
+    try:
+        for target in ("data/manifest.csv", "data/parts.parquet"):
+            code, err = cli("harvest", ["folder", str(tmp_path / "shots"), "-m", str(tmp_path / target),
+                                        "--copy", "--pattern", "{street}/{label}/{n}.png"], capsys)
+            assert code == 0, err
+        manifest = str(tmp_path / "data" / "manifest.csv")
+        for argv in (["split", manifest, "--group-by", "street", "--ratios", "0.5,0.5"],
+                     ["export", manifest, str(tmp_path / "out")]):
+            code, err = cli("curate", argv, capsys)
+            assert code == 0, err
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    files += [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    kinds = {p.suffix for p in files}
+    assert {".csv", ".json", ".png", ".parquet", ".lock", ".jsonl"} <= kinds, kinds
+    assert len(list((tmp_path / "data" / "parts.parquet").glob("part-*.parquet"))) >= 1
+    assert any(p.stat().st_nlink > 1 for p in (tmp_path / "out").rglob("*.png")), "exports are hard links"
+    wrong = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in files
+             if p.stat().st_mode & 0o777 != 0o666 & ~mask}
+    assert not wrong, f"not {oct(0o666 & ~mask)}: {wrong}"
