@@ -6,6 +6,7 @@ does) and checks the exit code and the words of the one line a user reads, never
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -190,3 +191,30 @@ def test_every_file_written_gets_the_umask_mode(tmp_path, capsys, mask):
     wrong = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in files
              if p.stat().st_mode & 0o777 != 0o666 & ~mask}
     assert not wrong, f"not {oct(0o666 & ~mask)}: {wrong}"
+
+
+# -- item 16 --------------------------------------------------------------------------------------
+
+
+def test_hf_export_loads_label_as_a_classlabel_of_the_class_names(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets", reason="datasets is in the dev extra")
+    for i in range(6):
+        media.write(tmp_path / "shots" / ("cat", "dog", "sea horse")[i % 3] / f"{i}.png",
+                    media.png(i, (16, 16)))
+    manifest, out = str(tmp_path / "m.csv"), tmp_path / "hf"
+    for prog, argv in (("harvest", ["folder", str(tmp_path / "shots"), "-m", manifest]),
+                       ("curate", ["split", manifest, "--random", "--ratios", "0.5,0.5"]),
+                       ("curate", ["export", manifest, str(out), "--format", "hf"])):
+        code, err = cli(prog, argv, capsys)
+        assert code == 0, err
+    loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
+    truth = manifests.read(manifest).set_index(schema.SHA256)[schema.LABEL].to_dict()
+    for split in loaded.values():
+        feature = split.features["label"]
+        assert isinstance(feature, datasets.ClassLabel), feature
+        assert feature.names == ["cat", "dog", "sea horse"]
+        for row in split:  # each image's class, by its content, is the manifest's
+            sha = hashlib.sha256(Path(row["image"].filename).read_bytes()).hexdigest()
+            assert feature.int2str(row["label"]) == truth[sha]
