@@ -7,6 +7,7 @@ does) and checks the exit code and the words of the one line a user reads, never
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -218,3 +219,51 @@ def test_hf_export_loads_label_as_a_classlabel_of_the_class_names(tmp_path, caps
         for row in split:  # each image's class, by its content, is the manifest's
             sha = hashlib.sha256(Path(row["image"].filename).read_bytes()).hexdigest()
             assert feature.int2str(row["label"]) == truth[sha]
+
+
+# -- item 6 ---------------------------------------------------------------------------------------
+
+
+def _scored(root: Path, hit_rate: float, seed: int = 0) -> tuple[Path, Path, float]:
+    """40 rows of two classes and out-of-fold predictions (2 folds) whose argmax is right on about
+    ``hit_rate`` of them; returns the manifest, the predictions and their true accuracy."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    labels = np.array(["a", "b"] * 20)
+    path = root / "m.csv"
+    manifests.write(manifests.from_records(
+        [{schema.SHA256: f"{i:064x}", schema.SOURCE: "folder", schema.ORIGIN: f"o{i}", schema.STATUS: "ok",
+          schema.LABEL: label, schema.PATH: f"images/{i}.png"} for i, label in enumerate(labels)]), path)
+    right = rng.random(40) < hit_rate
+    p_a = rng.uniform(0.55, 0.95, 40)
+    p_a = np.where((labels == "a") == right, p_a, 1 - p_a)  # argmax is the label exactly where right
+    table = pd.DataFrame({schema.SHA256: [f"{i:064x}" for i in range(40)], schema.LABEL: labels,
+                          "fold": np.arange(40) % 2, "p_a": p_a, "p_b": 1 - p_a})
+    table.to_csv(root / "m.oof.csv", index=False)
+    return path, root / "m.oof.csv", float(right.mean())
+
+
+def _run(prog: str, args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        CLIS[prog].main(args)
+    said = capsys.readouterr()
+    return int(exc.value.code or 0), said.out, said.err
+
+
+@pytest.mark.parametrize(("hit_rate", "warned"), [(0.5, True), (0.95, False)])
+def test_label_issues_says_the_folds_accuracy_and_warns_near_chance(tmp_path, capsys, hit_rate, warned):
+    manifest, predictions, accuracy = _scored(tmp_path, hit_rate)
+    argv = ["label-issues", str(manifest), "--predictions", str(predictions), "--dry-run"]
+    code, out, err = _run("curate", argv, capsys)
+    assert code == 0, err
+    said = " ".join((out + err).split())
+    assert f"the folds' accuracy: {accuracy:.3f}" in said, said
+    assert "always guessing the most common class: 0.500" in said
+    assert ("near chance" in said) == warned, said
+    code, out, err = _run("curate", [*argv, "--json"], capsys)
+    data = json.loads(out)
+    assert data["accuracy"] == pytest.approx(accuracy, abs=1e-4) and data["chance"] == 0.5
+    assert set(data["fold_accuracy"]) == {"0", "1"} and bool(data["warnings"]) == warned

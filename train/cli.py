@@ -161,6 +161,9 @@ def run_cmd(
     Writes model.pt, config.json, history.csv, curves.png, metrics.json (with accuracy per street,
     scene, source... to expose leaks), confusion.png, predictions.csv and review.html to the run folder.
     """
+    if not as_json and _rank() == 0:  # said before PyTorch loads: the first seconds are never silent
+        err_console.print("train: loading PyTorch (a few seconds), then the data and the model...",
+                          highlight=False)
     from .runner import TrainOptions, train
 
     opts = TrainOptions(
