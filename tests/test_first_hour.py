@@ -267,3 +267,30 @@ def test_label_issues_says_the_folds_accuracy_and_warns_near_chance(tmp_path, ca
     data = json.loads(out)
     assert data["accuracy"] == pytest.approx(accuracy, abs=1e-4) and data["chance"] == 0.5
     assert set(data["fold_accuracy"]) == {"0", "1"} and bool(data["warnings"]) == warned
+
+
+# -- item 10 --------------------------------------------------------------------------------------
+
+
+def test_make_says_what_it_installs_before_pip_runs(tmp_path):
+    """The Makefile's own venv recipe, run by make with a stand-in python that records its call."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(f"#!/bin/sh\necho \"python $*\" >> {tmp_path / 'calls'}\necho PIP-RAN\n",
+                      encoding="utf-8")
+    python.chmod(0o755)
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(["make", "-C", str(root), "venv", f"VENV={venv}"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    said = done.stdout
+    assert "installing gleanset with its dev extra" in said and "several minutes" in said, said
+    assert said.index("several minutes") < said.index("PIP-RAN"), said  # said before pip starts
+    call = (tmp_path / "calls").read_text(encoding="utf-8")
+    assert "-m pip install" in call and "--quiet" not in call, call  # pip's progress shows
