@@ -217,7 +217,9 @@ class Appender:
             stats = self._merge()
         else:
             stats = MergeStats()
-            if self._groups:
+            # With no manifest (a run that found nothing, or failed), nothing is declared and no lock
+            # is taken: a failed first run leaves no sidecar or lock file behind it.
+            if self._groups and self.path.exists():
                 self._groups_only()
         self._last_flush = time.monotonic()
         marks, self._marks = self._marks, {}

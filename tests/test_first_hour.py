@@ -294,3 +294,24 @@ def test_make_says_what_it_installs_before_pip_runs(tmp_path):
     assert said.index("several minutes") < said.index("PIP-RAN"), said  # said before pip starts
     call = (tmp_path / "calls").read_text(encoding="utf-8")
     assert "-m pip install" in call and "--quiet" not in call, call  # pip's progress shows
+
+
+# -- item 13 --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["reddit", "search"])
+def test_a_failed_network_run_leaves_nothing_beside_no_manifest(tmp_path, capsys, source):
+    import socket
+
+    with socket.socket() as closed:  # bound, never listening: connections to it are refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        argv = (["reddit", "r/Doom", "--after", "2020-07-01", "--before", "2020-07-02", "--arctic-url", url]
+                if source == "reddit" else
+                ["search", "castle", "--label", "castle", "--engine-url", url, "--api-interval", "0"])
+        data = tmp_path / "data"
+        data.mkdir()
+        code, err = cli("harvest", [*argv, "--allow-private", "--retries", "0", "--timeout", "5",
+                                    "-m", str(data / "m.csv")], capsys)
+    one_line_error(code, err, 6, "failed")
+    assert sorted(p.name for p in data.iterdir()) == []  # no lock, no sidecar declaring creator/author
