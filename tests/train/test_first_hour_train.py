@@ -1,5 +1,6 @@
 """``train`` in a new user's first hour (issue 26): never silent at the start, an ETA for the whole run,
-a warning when a class has too few images, one line when ``--folds`` exceeds a class.
+a warning when a class has too few images, a legend for review.html's Grad-CAM colours, one line when
+``--folds`` exceeds a class.
 
 One tiny run through ``train.cli.main`` in this process (the tiny timm ResNet of tests/fixtures/models.py,
 32 px, 2 epochs): what it prints is the verdict, never its numbers.
@@ -67,6 +68,11 @@ def test_train_speaks_at_once_gives_a_run_eta_and_warns_of_few_images(tmp_path, 
     assert few.group(1) == "train: 'c' 2; val: 'c' 1; test: 'c' 0"  # a and b are at the minimum
     assert re.search(r"epoch 1 \(\w+\): [^;]*; run: about \d+ s left \(1 more epoch at most\)", flat), said
     assert re.search(r"epoch 2 \(\w+\): [^;]* img/s", flat) and not re.search(r"epoch 2 [^;]*; run:", flat)
+    # review.html explains its Grad-CAM colours: jet's gradient from dark blue (low) to dark red (high)
+    review = (tmp_path / "run" / "review.html").read_text(encoding="utf-8")
+    scale = re.search(r"Grad-CAM colours: <span>low</span> .*?linear-gradient\(to right, "
+                      r"(#\w{6}).*?(#\w{6})\)'></span> <span>high</span>", review)
+    assert scale and scale.groups() == ("#00007f", "#7f0000"), review[:2000]
 
 
 def test_the_first_line_comes_before_pytorch_loads(tmp_path, capsys, monkeypatch):
