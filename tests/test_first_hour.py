@@ -315,3 +315,18 @@ def test_a_failed_network_run_leaves_nothing_beside_no_manifest(tmp_path, capsys
                                     "-m", str(data / "m.csv")], capsys)
     one_line_error(code, err, 6, "failed")
     assert sorted(p.name for p in data.iterdir()) == []  # no lock, no sidecar declaring creator/author
+
+
+# -- item 15: summaries in a narrow terminal --------------------------------------------------------
+
+
+def test_a_narrow_summary_never_breaks_the_manifest_path(tmp_path, capsys, monkeypatch):
+    from manifests.console import err_console
+
+    media.write(tmp_path / "shots" / "cat" / "a.png", media.png(1, (16, 16)))
+    manifest = tmp_path / "datasets_for_the_toontown_project" / "manifest_of_screenshots.csv"
+    monkeypatch.setattr(err_console, "_width", 30)  # a narrow terminal
+    code, err = cli("harvest", ["folder", str(tmp_path / "shots"), "-m", str(manifest)], capsys)
+    assert code == 0, err
+    assert f"manifest: {manifest}" in err.splitlines(), err  # whole, on a line of its own
+    assert "harvest folder" in err
