@@ -9,7 +9,12 @@ One tiny run through ``train.cli.main`` in this process (the tiny timm ResNet of
 from __future__ import annotations
 
 import hashlib
+import html
+import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -73,6 +78,46 @@ def test_train_speaks_at_once_gives_a_run_eta_and_warns_of_few_images(tmp_path, 
     scale = re.search(r"Grad-CAM colours: <span>low</span> .*?linear-gradient\(to right, "
                       r"(#\w{6}).*?(#\w{6})\)'></span> <span>high</span>", review)
     assert scale and scale.groups() == ("#00007f", "#7f0000"), review[:2000]
+    shown = rendered_scale(tmp_path / "run" / "review.html", tmp_path)
+    if shown is not None:  # Chromium draws it: a visible gradient bar beside the words
+        assert shown["image"].startswith("linear-gradient(to right, rgb(0, 0, 127)"), shown
+        assert shown["width"] == 240 and shown["height"] == 14 and "low" in shown["text"], shown
+
+
+# Runs in Chromium after layout: what the Grad-CAM legend's colour bar looks like on screen.
+PROBE = """<script>
+const bar = document.querySelector('.legend .scale');
+const pre = document.createElement('pre'); pre.id = 'verdict';
+pre.textContent = JSON.stringify(bar && {image: getComputedStyle(bar).backgroundImage,
+  width: bar.getBoundingClientRect().width, height: bar.getBoundingClientRect().height,
+  text: bar.parentElement.innerText});
+document.body.appendChild(pre);
+</script>"""
+
+
+def rendered_scale(page: Path, tmp_path: Path) -> dict | None:
+    """The legend's colour bar as headless Chromium lays it out; ``None`` without Chromium (``make
+    test`` requires it: then its absence fails)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        assert not os.environ.get("GLEANSET_REQUIRE_CHROMIUM"), "chromium is missing"
+        return None
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
+                     encoding="utf-8")
+    proc = subprocess.Popen([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--disable-background-networking", "--disable-component-update",
+                             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                             probe.as_uri()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        dom, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # stop what we started, by its PID
+            proc.kill()
+            proc.wait()
+    found = re.search(r'<pre id="verdict">(.*?)</pre>', dom, re.S)
+    assert found, f"chromium ran no probe: {err[-500:]}"
+    return json.loads(html.unescape(found.group(1)))
 
 
 def test_the_first_line_comes_before_pytorch_loads(tmp_path, capsys, monkeypatch):
