@@ -135,7 +135,8 @@ def _print_summary(summary: RunSummary, manifest: Path) -> None:
 
     console = err_console
     statuses = sorted(summary.statuses, key=lambda s: (s != schema.OK, s))
-    table = Table(title=Text(plain(f"harvest {summary.source} → {manifest}")))
+    # the manifest is named on a line of its own below: in a title it would break mid-word when narrow
+    table = Table(title=Text(plain(f"harvest {summary.source}")))
     table.add_column("label")
     for status in statuses:
         table.add_column(Text(plain(status)), justify="right",
@@ -144,6 +145,7 @@ def _print_summary(summary: RunSummary, manifest: Path) -> None:
         table.add_row(Text(plain(label)), *(str(counts.get(s, 0)) for s in statuses))
     if summary.by_label:
         console.print(table)
+    _say(f"manifest: {manifest}", soft_wrap=True)
     data = summary.to_dict()
     console.print(f"{data['added']} rows added, {data['already_present']} already present, "
                   f"{data['failed']} not usable (see status/error).", highlight=False)

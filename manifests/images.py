@@ -32,7 +32,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from . import schema
+from .atomic import temp_beside
 from .errors import UsageError
 
 # Pillow's own warning threshold; images with more pixels are refused as likely bombs.
@@ -288,7 +288,7 @@ def write_once(path: str | os.PathLike[str], data: bytes) -> None:
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=target.parent)
+    fd, tmp = temp_beside(target, suffix=".part", prefix=".")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -195,20 +195,26 @@ class HuggingFace(Exporter):
     ``metadata.csv``: ``datasets`` infers CSV column types per file, so a licence column that is empty in
     one split and filled in another makes the splits' features differ and loading fails. JSON lines
     keep one type per column: text as strings ("" when missing), numbers as numbers.
+
+    ``.huggingface.yaml`` declares the features (``datasets`` reads it beside a dataset card), so
+    ``load_dataset("OUT")`` gives ``label`` as a ``ClassLabel`` with the class names, not a string.
     """
 
     name = "hf"
-    help = "Hugging Face imagefolder with metadata.jsonl per split (load_dataset('imagefolder'))"
+    help = "Hugging Face imagefolder with metadata.jsonl per split and the features (label: ClassLabel); " \
+           "load_dataset('OUT')"
+    features_file = ".huggingface.yaml"
     example = "curate export data/manifest.csv out --format hf"
     split_dirs: ClassVar[dict[str, str]] = {"val": "validation"}
 
     def meta_names(self, splits: list[str]) -> list[str]:
-        return [f"{self.split_dir(s)}/metadata.jsonl" for s in splits]
+        return [f"{self.split_dir(s)}/metadata.jsonl" for s in splits] + [self.features_file]
 
     def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
         extra = [c for c in metadata(rows) if c != schema.LABEL]
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(rows[c]) and rows[c].notna().all()}
-        files = []
+        (outdir / self.features_file).write_text(_hf_features(rows, extra, numeric), encoding="utf-8")
+        files = [self.features_file]
         for split, group in rows.groupby(schema.SPLIT, sort=True):
             folder = self.split_dir(str(split))
             lines = []
@@ -337,6 +343,25 @@ def _shards(items: list[Item], size: int) -> dict[str, list[Item]]:
 def _digest(batch: list[Item], options: ExportOptions) -> str:
     text = json.dumps([[it.sha256, it.label, it.folder, it.name] for it in batch] + [options.resize])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _hf_features(rows: pd.DataFrame, extra: list[str], numeric: set[str]) -> str:
+    """The ``datasets`` features of an hf export as YAML (JSON-quoted scalars): image, label as a
+    ClassLabel of the sorted class names, and each metadata column's type."""
+    def dtype(col: str) -> str:
+        if col not in numeric:
+            return "string"
+        kind = rows[col].dtype.kind
+        return "bool" if kind == "b" else "int64" if kind in "iu" else "float64"
+
+    names = sorted(rows[schema.LABEL].astype(str).unique())
+    lines = ["# datasets reads this: load_dataset('<this folder>') gives label as a ClassLabel",
+             "configs:", "- config_name: default", "  features:", "  - name: image", "    dtype: image",
+             "  - name: label", "    dtype:", "      class_label:", "        names:"]
+    lines += [f"          {json.dumps(str(i))}: {json.dumps(name)}" for i, name in enumerate(names)]
+    for col in extra:
+        lines += [f"  - name: {json.dumps(col)}", f"    dtype: {dtype(col)}"]
+    return "\n".join(lines) + "\n"
 
 
 def _plain(value: Any) -> Any:

@@ -121,17 +121,28 @@ def plan(rows: pd.DataFrame, root: Path) -> tuple[list[Item], dict[str, str]]:
     return items, folders
 
 
+def check_outdir(outdir: Path) -> None:
+    """Refuse, before any work, an output path that exists and is not a folder."""
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"{outdir} is a file, not a folder: name a new or existing folder to export "
+                         "into")
+
+
 def export(frame: pd.DataFrame, root: Path, outdir: Path, options: ExportOptions,
            progress: Progress | None = None, lineage: list[dict[str, Any]] | None = None) -> ExportReport:
     """Export the rows of ``frame`` (image paths relative to ``root``) to ``outdir`` in ``options.format``,
     with a dataset card (README.md, croissant.json) written from them and the ``lineage`` log."""
     fmt = exporter(options.format)
+    check_outdir(outdir)
     rule = LicenseFilter(options.license_allow, options.no_noncommercial)
     rows, excluded = apply_filter(select(frame, options), rule)
     if rows.empty:
         raise InputError(f"{rule.describe()} leaves no row to export ({sum(excluded.values())} excluded)")
     items, folders = plan(rows, root)
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the export folder {outdir}: {exc.strerror or exc}") from exc
     report = ExportReport(outdir, options.format, rows=len(rows))
     report.per_split = {s: {k: int(v) for k, v in g[schema.LABEL].value_counts().sort_index().items()}
                         for s, g in rows.groupby(schema.SPLIT, sort=True)}

@@ -64,6 +64,7 @@ class ReportResult(StageResult):
     sections: list[str] = field(default_factory=list)
     thumbnails: int = 0
     thumbnails_missing: int = 0
+    files_missing: int = 0  # ok rows whose image file is not there
     seconds: float = 0.0
 
     def data(self) -> dict[str, Any]:
@@ -71,5 +72,6 @@ class ReportResult(StageResult):
 
     def lines(self) -> list[str]:
         missing = f", {self.thumbnails_missing} images did not open" if self.thumbnails_missing else ""
-        return [f"report: {self.path} ({self.rows} rows, {self.ok} ok, {self.thumbnails} "
+        gone = f" ({self.files_missing} of them with no image file)" if self.files_missing else ""
+        return [f"report: {self.path} ({self.rows} rows, {self.ok} ok{gone}, {self.thumbnails} "
                 f"thumbnails{missing}; {len(self.sections)} sections)"]
