@@ -155,6 +155,8 @@ def test_hf_datasets_reads_the_export_through_the_cards_configs(demo: Demo, expo
                                                for s in ("train", "validation", "test")]
     loaded = datasets.load_dataset(str(exported), cache_dir=str(tmp_path / "cache"))
     rows = expected_rows(demo)
+    names = loaded["train"].features["label"]  # a ClassLabel with the class names (issue 26, item 16)
+    assert names.names == sorted(rows[schema.LABEL].unique())
     for split, folder in SPLIT_DIRS.items():
         part = rows[rows[schema.SPLIT] == split]
-        assert sorted(loaded[folder]["label"]) == sorted(part[schema.LABEL].tolist())
+        assert sorted(names.int2str(loaded[folder]["label"])) == sorted(part[schema.LABEL].tolist())
