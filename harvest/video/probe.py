@@ -66,6 +66,7 @@ class VideoInfo:
     frames: int | None
     duration: float | None
     codec: str
+    rotation: int = 0  # degrees clockwise the frames are turned to be upright (0, 90, 180, 270)
 
     def frame_at(self, seconds: float) -> int:
         """Index of the first frame at or after ``seconds``."""
@@ -191,7 +192,8 @@ def _video_info(path: Path, stream: dict[str, Any], fmt: dict[str, Any]) -> Vide
     width, height = int(stream["width"]), int(stream["height"])
     if abs(_rotation(stream)) % 180 == 90:  # ffmpeg turns the frames upright when it decodes them
         width, height = height, width
-    return VideoInfo(path, width, height, fps, frames_n, seconds, stream.get("codec_name", "?"))
+    return VideoInfo(path, width, height, fps, frames_n, seconds, stream.get("codec_name", "?"),
+                     _upright_turn(stream))
 
 
 def _rotation(stream: dict[str, Any]) -> int:
@@ -200,6 +202,15 @@ def _rotation(stream: dict[str, Any]) -> int:
         if "rotation" in side:
             return int(float(side["rotation"]))
     return int(float(stream.get("tags", {}).get("rotate", 0) or 0))
+
+
+def _upright_turn(stream: dict[str, Any]) -> int:
+    """Degrees clockwise that ffmpeg turns the frames by to show them upright (its autorotate): the
+    side data's rotation is counter-clockwise, the older ``rotate`` tag clockwise."""
+    for side in stream.get("side_data_list", []):
+        if "rotation" in side:
+            return round(-float(side["rotation"]) / 90) % 4 * 90
+    return round(float(stream.get("tags", {}).get("rotate", 0) or 0) / 90) % 4 * 90
 
 
 def _raw_frames(data: bytes, info: VideoInfo) -> list[np.ndarray]:
