@@ -130,6 +130,49 @@ def bench(kind: str, movie: Path, work: Path, repeat: int, runs: list[tuple[str,
     return rows
 
 
+PASS = """
+import resource, sys, time
+from dataclasses import replace
+from harvest.video.decode import DecodePlan, Selection, open_decoder
+from harvest.video.probe import CropBox, probe
+from harvest.video.pipeline import scene_rules
+from harvest.video.options import FrameOptions
+info = probe(sys.argv[1])
+box = CropBox(info.width, info.height)
+plan = DecodePlan(Selection(every=48), box, (box.w, box.h), rules=scene_rules(FrameOptions(), info.fps),
+                  sampling=sys.argv[2], decoder=sys.argv[3])
+def cpu():
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+start = cpu()
+with open_decoder(info, plan) as decoder:
+    kept = sum(1 for _ in decoder)
+    decoder.finish()
+print(cpu() - start, kept, decoder.state.decoded)
+"""
+
+
+def passes(kind: str, movie: Path, repeat: int, runs: list[tuple[str, str]]) -> list[str]:
+    """The decoding pass alone (no process start, probe, crop detection, JPEGs or manifest), in one
+    process each, CPU of the process and its children, against the bare decode, interleaved."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cpu: dict[str, list[float]] = {"bare": []}
+    info: dict[str, str] = {}
+    for _ in range(repeat):
+        cpu["bare"].append(timed(["ffmpeg", "-v", "error", "-i", str(movie), "-f", "null", "-"], 1)[1])
+        for sampling, decoder in runs:
+            out = subprocess.run([sys.executable, "-c", PASS, str(movie), sampling, decoder], env=env,
+                                 cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+            cpu.setdefault(f"{sampling}/{decoder}", []).append(float(out[0]))
+            info[f"{sampling}/{decoder}"] = f"{out[1]} kept of {out[2]} decoded"
+    bare = min(cpu["bare"])
+    rows = [f"| {kind} (pass alone) | {_count(movie)} | {bare:.2f} |"]
+    for key, values in cpu.items():
+        if key != "bare":
+            rows.append(f"|  | {key} | {min(values):.2f} ({min(values) / bare:.2f}x) | {info[key]} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=20)
@@ -138,6 +181,7 @@ def main() -> None:
     parser.add_argument("--runs", default="exact/ffmpeg,exact/pyav,reference/pyav,keyframes/pyav",
                         help="sampling/decoder pairs, the first one exact (its scenes are the reference)")
     parser.add_argument("--work", type=Path, default=CACHE, help="generated clips are kept here")
+    parser.add_argument("--passes", action="store_true", help="time the decoding passes alone instead")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     runs = [tuple(r.split("/")) for r in args.runs.split(",")]
@@ -145,7 +189,9 @@ def main() -> None:
     print("|---|---|---|---|")
     for kind in args.kinds.split(","):
         movie = clip(kind, args.seconds, args.work)
-        for row in bench(kind, movie, args.work, args.repeat, runs):  # type: ignore[arg-type]
+        rows = passes(kind, movie, args.repeat, runs) if args.passes else \
+            bench(kind, movie, args.work, args.repeat, runs)  # type: ignore[arg-type]
+        for row in rows:
             print(row, flush=True)
 
 
