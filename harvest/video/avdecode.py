@@ -162,7 +162,7 @@ class AvDecoder:
             self.state.decoded += 1
             self._score()
             while target is not None and target <= slot:
-                near = prev if prev is not None and target - prev[0] < slot - target else (slot, frame)
+                near = prev if prev is not None and target - prev[0] <= slot - target else (slot, frame)
                 target = next(targets, None)
                 if near[0] > last and not self.plan.scan_only:
                     last = near[0]
