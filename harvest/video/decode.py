@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import IO, Any
+from typing import IO
 
 import ffmpeg
 import numpy as np
@@ -121,17 +121,6 @@ def kept_indices(plan: DecodePlan, fps: Fraction, stop: int | None = None) -> It
         if plan.selection.keeps(index, fps):
             yield index
         index += 1
-
-
-def open_decoder(info: VideoInfo, plan: DecodePlan) -> Any:
-    """The decoder of this plan: :class:`harvest.video.avdecode.AvDecoder` (PyAV, in-process) or
-    :class:`VideoDecoder` (an ffmpeg process, for ``-hwaccel``); both iterate ``(index, RGB array)``
-    inside ``with`` and have ``finish()`` and ``state``."""
-    if plan.decoder == "ffmpeg":
-        return VideoDecoder(info, plan)
-    from .avdecode import AvDecoder
-
-    return AvDecoder(info, plan)
 
 
 @dataclass

@@ -40,7 +40,8 @@ from manifests import Rows, lineage, schema
 from manifests.progress import Progress, or_none
 from manifests.store import store_encoded
 
-from .decode import DecodePlan, DecodeState, Selection, open_decoder
+from .decode import DecodePlan, DecodeState, Selection
+from .decoders import open_decoder
 from .options import FORMATS, FrameOptions
 from .probe import (
     CropBox,

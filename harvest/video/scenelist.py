@@ -29,7 +29,8 @@ from pathlib import Path
 
 from manifests import InputError
 
-from .decode import DecodePlan, open_decoder
+from .decode import DecodePlan
+from .decoders import open_decoder
 from .probe import VideoInfo
 from .scenes import scene_id
 

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 from harvest.video import FrameOptions, harvest_video
+from harvest.video.decode import DecodePlan, Selection
+from harvest.video.decoders import DECODERS, open_decoder
+from harvest.video.probe import CropBox, probe
 from manifests import schema
 from tests.fixtures.video import RATE, make_video
 from tests.harvest.video.test_frames import Rows
@@ -95,3 +98,18 @@ def test_bad_sampling_options_are_one_line(clip: Path, tmp_path: Path, capsys, a
     assert run("frames", str(clip), *args, "-m", str(tmp_path / "m.csv")) == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", sorted(DECODERS))
+def test_every_decoder_keeps_the_same_frames_of_a_range(clip: Path, name: str) -> None:
+    # the registry's contract: the same kept indices, counts and end over [5, 50) of an exact pass
+    info = probe(clip)
+    box = CropBox(info.width, info.height)
+    plan = DecodePlan(Selection(every=7), box, (80, 60), start=5, end=50, decoder=name)
+    with open_decoder(info, plan) as decoder:
+        kept = [(index, rgb.shape) for index, rgb in decoder]
+        assert decoder.finish() == 0
+    assert kept == [(k, (60, 80, 3)) for k in range(7, 50, 7)]
+    state = decoder.state
+    assert (state.decoded, state.end, state.mismatch(), state.errors) == (45, 50, None, [])
+    assert sorted(state.scenes)[:1] and all(state.scenes[k] == 0 for k, _ in kept)
