@@ -133,7 +133,8 @@ def bench(kind: str, movie: Path, work: Path, repeat: int, runs: list[tuple[str,
 PASS = """
 import resource, sys, time
 from dataclasses import replace
-from harvest.video.decode import DecodePlan, Selection, open_decoder
+from harvest.video.decode import DecodePlan, Selection
+from harvest.video.decoders import open_decoder
 from harvest.video.probe import CropBox, probe
 from harvest.video.pipeline import scene_rules
 from harvest.video.options import FrameOptions
