@@ -200,6 +200,21 @@ def fixed(kind: str, movie: Path, repeat: int) -> str:
             f"{best[1]:.2f} | |")
 
 
+def scenes_of(kind: str, movie: Path, work: Path) -> list[str]:
+    """Scene starts of each policy against ``exact``'s on one clip (no timing): cuts missed, extra,
+    frames off."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    starts = {}
+    for sampling in ("exact", "reference", "keyframes"):
+        out = work / f"scenes-{kind}-{sampling}"
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run(harvest_args(movie, out, sampling, "pyav"), env=env, cwd=ROOT, check=True,
+                       capture_output=True)
+        starts[sampling] = scene_starts(out)
+    return [f"| {kind} | {sampling} | {len(starts[sampling])} scenes | "
+            f"{compare(starts['exact'], starts[sampling])} |" for sampling in ("reference", "keyframes")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=20)
@@ -209,9 +224,16 @@ def main() -> None:
                         help="sampling/decoder pairs, the first one exact (its scenes are the reference)")
     parser.add_argument("--work", type=Path, default=CACHE, help="generated clips are kept here")
     parser.add_argument("--passes", action="store_true", help="time the decoding passes alone instead")
+    parser.add_argument("--fixtures", action="store_true",
+                        help="only compare the policies' scenes on the shared fixture clips")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     runs = [tuple(r.split("/")) for r in args.runs.split(",")]
+    if args.fixtures:
+        for movie in sorted(REAL.parent.glob("*.mp4")):
+            for row in scenes_of(movie.stem, movie, args.work):
+                print(row, flush=True)
+        return
     print("| clip | frames / run | CPU s (x bare decode) | scenes |")
     print("|---|---|---|---|")
     for kind in args.kinds.split(","):
