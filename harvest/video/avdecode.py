@@ -15,7 +15,9 @@ policies of ``harvest frames --sampling``.
 Every frame decoded is cropped (a zero-copy ``crop`` filter) and shrunk to a thumbnail with the same
 ``area`` scaler as the pipe, and scored for scenes (:class:`~harvest.video.scenes.SceneTracker`); scene
 rules count decoded frames. Kept frames are converted to RGB at the output size (bicubic, as the pipe's
-``scale``). Decoding errors libav reports are counted as the pipe counts ffmpeg's error lines.
+``scale``). Packets the decoder refuses and frames it flags corrupt are counted as decoding errors, as
+the pipe counts ffmpeg's error lines (libav's log is not read: it is one for the whole process, and
+several videos decode at once with ``--workers``).
 
 The decoder runs libav's frame threads; the thumbnails are scored on the calling thread in batches.
 """
@@ -29,7 +31,6 @@ from fractions import Fraction
 from typing import Any
 
 import av
-import av.logging
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
@@ -57,15 +58,11 @@ class AvDecoder:
         self._thumbs: list[np.ndarray] = []
         self._slots: list[int] = []  # the frame index of each thumbnail fed, in order
         self._numbered = 0
-        self._logs: Any = None
         self._code = 0
         # one scaler each, kept between frames: a new one per frame costs ~1 ms of set-up at 1080p
         self._thumb_scaler, self._kept_scaler = VideoReformatter(), VideoReformatter()
 
     def __enter__(self) -> AvDecoder:
-        self._logs = av.logging.Capture(local=False)
-        self._logs.__enter__()
-        av.logging.set_level(av.logging.ERROR)
         try:
             self._container = av.open(str(self.info.path))
         except av.error.FFmpegError as exc:
@@ -108,9 +105,12 @@ class AvDecoder:
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:  # a damaged packet: libav goes on, and so do we
+                log.debug("%s: %s", self.info.path, exc)
                 self.state.errors.append((held[0] if held else self.plan.start, str(exc)))
                 continue
             for frame in frames:
+                if frame.is_corrupt:  # decoded with errors concealed: the picture may be wrong
+                    self.state.errors.append((held[0] if held else self.plan.start, "corrupt frame"))
                 if frame.pts is None:
                     continue
                 slot = math.floor((frame.pts * base_tb - base) * fps + Fraction(1, 2))
@@ -184,15 +184,8 @@ class AvDecoder:
         if self.plan.sampling != "exact" and self.info.frames:  # frames after the last decoded one
             self.state.end = max(self.state.end, min(self.info.frames, self.plan.end or self.info.frames))
         self.state.expected = None if self.plan.scan_only else self.state.sent
-        if self._logs is not None:
-            for level, name, message in self._logs.logs:
-                if level <= av.logging.ERROR:
-                    self.state.errors.append((self.state.end, f"{name}: {message.strip()}"))
         return self._code
 
     def __exit__(self, *exc: object) -> None:
         if self._container is not None:
             self._container.close()
-        if self._logs is not None:
-            self._logs.__exit__(None, None, None)
-            self._logs = None
