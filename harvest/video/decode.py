@@ -1,4 +1,6 @@
-"""The one decoding pass over a video: select, crop, scale and scene scoring in one ffmpeg run.
+"""The decoding pass as an ffmpeg process (``--decoder ffmpeg``, and ``--hwaccel``): select, crop, scale
+and scene scoring in one ffmpeg run. Also the pass's plan and state, shared with the in-process PyAV
+decoder (:mod:`harvest.video.avdecode`, the default; :mod:`harvest.video.decoders` picks one).
 
 ffmpeg decodes the video once and splits it in two branches:
 

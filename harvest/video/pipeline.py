@@ -11,8 +11,10 @@ videos)::
                            name="https://v.redd.it/abc123/DASH_720.mp4")
 
 It probes the video, finds the crop box (``--crop auto``: bars by cropdetect over frames from the whole
-video, plus thin edge lines), then decodes the video once (:mod:`harvest.video.decode`): kept frames are
-cropped and scaled by ffmpeg, encoded, stored in the image store under ``store_root`` and added to
+video, plus thin edge rows), then decodes the video once (:mod:`harvest.video.decoders`: PyAV in-process
+by default, an ffmpeg process with ``--hwaccel``; every frame, reference frames only or key frames only,
+as ``--sampling`` says): kept frames are cropped and scaled, encoded, stored in the image store under
+``store_root`` and added to
 ``sink`` (anything with ``add(row)``: a :class:`manifests.Rows`) as they come, each row carrying
 ``video``, ``frame``, ``time``, ``scene``, ``crop``, ``sampling``, ``origin = <file>#frame=N`` and the
 ``extra`` columns. Near-black and near-uniform frames are dropped (counted) unless ``keep_dark``.
