@@ -100,8 +100,10 @@ class AvDecoder:
         fps, base_tb = self.info.fps, self._stream.time_base
         exact = self.plan.sampling == "exact"
         graph, held = self._graph(), None
-        end = self.plan.end
+        end, done = self.plan.end, False
         for packet in self._container.demux(self._stream):
+            if done:
+                break
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:  # a damaged packet: libav goes on, and so do we
@@ -116,7 +118,8 @@ class AvDecoder:
                 slot = math.floor((frame.pts * base_tb - base) * fps + Fraction(1, 2))
                 if slot < self.plan.start:
                     continue
-                if end is not None and slot >= end:
+                if end is not None and slot >= end:  # past the range: nothing more to decode
+                    done = True
                     break
                 if held is not None and slot < held[0]:
                     continue
