@@ -69,7 +69,15 @@ class AvDecoder:
             self.state.errors.append((self.plan.start, str(exc)))
             self._code = 1
             return self
-        stream = self._container.streams.video[0]
+        pictures = [s for s in self._container.streams.video  # cover art is no video: probe skips it
+                    if not s.disposition & av.stream.Disposition.attached_pic]
+        if not pictures:
+            self.state.errors.append((self.plan.start, "no video stream"))
+            self._code = 1
+            self._container.close()
+            self._container = None
+            return self
+        stream = pictures[0]
         stream.thread_type = "AUTO"
         stream.codec_context.skip_frame = SKIP[self.plan.sampling]
         self._stream = stream
