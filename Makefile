@@ -18,9 +18,13 @@ endif
 
 venv: $(VENV)/.installed
 
+# Says what it installs first: the first time it downloads PyTorch and the rest (minutes, a few GB);
+# pip's own progress bars show while it does.
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "installing gleanset with its dev extra into $(VENV) (PyTorch, torchvision, pandas, datasets,"
+	@echo "pytest...): several minutes and a few GB the first time, seconds after that"
+	$(PY) -m pip install --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
 ffmpeg:

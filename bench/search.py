@@ -79,7 +79,7 @@ def search(engine_url: str, engine: str, n: int, out: Path, fetch: FetchOptions,
     """The collector as ``harvest search`` runs it (the appender merges into the manifest every 200
     rows and 5 s), or with ``once`` writing the manifest once at the end."""
     options = SearchOptions(("bench",), label="bench", engine=engine, limit=n, engine_url=engine_url,
-                            env=KEYS, api_interval=0, fetch=fetch)
+                            env=KEYS, api_interval=0, fetch=fetch, contact="bench@example.org")
     batches = {"batch_size": n + 1, "interval": float("inf")} if once else {}
     cpu, wall = time.process_time(), time.perf_counter()
     with Appender(out / "manifest.csv", **batches) as sink:

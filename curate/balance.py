@@ -257,6 +257,8 @@ def balance(frame: pd.DataFrame, options: BalanceOptions) -> tuple[pd.DataFrame,
     _check(frame, options)
     candidates = frame[schema.STATUS].isin([schema.OK, schema.OVER_CAP]) if options.strategy != "weight" \
         else frame[schema.STATUS] == schema.OK
+    if not candidates.any():
+        raise InputError("the manifest has no status=ok rows to balance")
     before = cell_counts(frame[candidates], options.by)
     out, capped = (cap(frame, options) if options.strategy in ("cap", "both") else (frame.copy(), {}))
     ok = out[out[schema.STATUS] == schema.OK]

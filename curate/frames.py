@@ -10,7 +10,7 @@ from manifests import schema
 
 # Attribution of a row, in the order ATTRIBUTION.md and the report's table show it.
 ATTRIBUTION = (schema.TITLE, schema.CREATOR, schema.CREATOR_URL, schema.LICENSE, schema.LICENSE_URL,
-               schema.PAGE_URL, schema.PROVIDER, schema.ORIGIN)
+               schema.PAGE_URL, schema.PROVIDER, schema.ORIGIN, schema.OPTOUT)
 # Shown beside the recorded group columns: not a group, but the table that exposes a source's leak.
 REPORT_EXTRAS = (schema.SUBREDDIT,)
 SEARCH_PREFIX = "search:"

@@ -3,7 +3,9 @@
 Readable by construction: numeric group values in numeric order (street 2 before 10), the long side
 down the page, at most ``MAX_ROWS`` rows (the smallest summed as "other (N)"), each count written in
 black or white by the brightness of its cell, thin cells outlined in red and explained in a legend, and
-integer ticks on the colour bar. matplotlib runs on the Agg backend (no display needed).
+integer ticks on the colour bar. Zeros by construction (a group that holds one label, such as a scene
+of one film: :func:`curate.tables.structural_zeros`) are hatched grey and never called thin.
+matplotlib runs on the Agg backend (no display needed).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from .tables import fit, natural_key
+from .tables import fit, natural_key, structural_zeros
 
 ANNOTATE_LIMIT = 40  # write the count in each cell when neither side has more labels than this
 MAX_TICKS = 60  # label at most this many rows (or columns); the others are still drawn
@@ -65,16 +67,26 @@ def draw(table: pd.DataFrame, minimum: int = 0, title: str = "") -> Figure:
     ax.set_xlabel(str(table.columns.name or ""))
     ax.set_ylabel(" x ".join(str(n) for n in table.index.names if n is not None))
     ax.set_title((title or "rows per cell") + (f"\n({note})" if note else ""), wrap=True)
-    thin = _mark_thin(ax, values, table, minimum)
+    nested = structural_zeros(table).to_numpy()
+    for i, j in zip(*np.nonzero(nested), strict=True):
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#d9d9d9", edgecolor="#999999",
+                               hatch="//", lw=0))
+    thin = _mark_thin(ax, values, table, minimum, nested)
     if len(rows) <= ANNOTATE_LIMIT and len(cols) <= ANNOTATE_LIMIT:
         colours = text_colours(image.cmap(image.norm(values)))
         for (i, j), v in np.ndenumerate(values):
-            ax.text(j, i, f"{int(v)}", ha="center", va="center", color=colours[i, j], fontsize=8,
-                    fontweight="bold" if thin[i, j] else "normal")
+            if not nested[i, j]:
+                ax.text(j, i, f"{int(v)}", ha="center", va="center", color=colours[i, j], fontsize=8,
+                        fontweight="bold" if thin[i, j] else "normal")
+    handles = []
     if thin.any():
-        fig.legend(handles=[Patch(facecolor="none", edgecolor="red", lw=1.5,
-                                  label=f"red outline: fewer than {minimum} rows (thin cell)")],
-                   loc="outside lower center", frameon=False)
+        handles.append(Patch(facecolor="none", edgecolor="red", lw=1.5,
+                             label=f"red outline: fewer than {minimum} rows (thin cell)"))
+    if nested.any():
+        handles.append(Patch(facecolor="#d9d9d9", edgecolor="#999999", hatch="//",
+                             label="hatched: zero by construction (the group holds one label)"))
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", frameon=False)
     return fig
 
 
@@ -97,9 +109,11 @@ def _ticks(n: int) -> np.ndarray:
     return ticks if not n or ticks[-1] == n - 1 else np.append(ticks[:-1], n - 1)
 
 
-def _mark_thin(ax: plt.Axes, values: np.ndarray, table: pd.DataFrame, minimum: int) -> np.ndarray:
-    """Outline cells under ``minimum`` (not the summed "other" row or column); returns the mask."""
-    thin = values < minimum
+def _mark_thin(ax: plt.Axes, values: np.ndarray, table: pd.DataFrame, minimum: int,
+               nested: np.ndarray) -> np.ndarray:
+    """Outline cells under ``minimum`` (not the summed "other" row or column, nor zeros by
+    construction); returns the mask."""
+    thin = (values < minimum) & ~nested
     summed_cols = np.array([str(c).startswith("other (") for c in table.columns])
     summed_rows = np.array([str(k).startswith("other (") for k in table.index])
     thin[:, summed_cols] = False

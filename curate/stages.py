@@ -14,12 +14,15 @@ from typing import Any
 
 from .augment import AugmentOptions, AugmentReport, augment
 from .balance import BalanceOptions, BalanceReport, balance
+from .card import CardOptions, CardResult, write_card
 from .contract import StageResult
 from .dedupe import DedupeOptions, DedupeResult, dedupe
 from .export import ExportOptions, ExportReport, export
+from .gc import GcOptions, GcResult, gc
 from .quality.check import CheckOptions, CheckResult, check_manifest
 from .quality.label_issues import LabelIssueOptions, LabelIssueReport, find_issues
 from .report import ReportOptions, ReportResult, write_report
+from .review import ReviewOptions, ReviewResult, summarize
 from .split import SplitOptions, SplitReport, assign_splits
 from .stats import StatsOptions, StatsResult, count
 
@@ -43,6 +46,9 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("augment", AugmentOptions, AugmentReport, augment),
     Stage("report", ReportOptions, ReportResult, write_report),
     Stage("export", ExportOptions, ExportReport, export),
+    Stage("card", CardOptions, CardResult, write_card),
     Stage("label-issues", LabelIssueOptions, LabelIssueReport, find_issues),
     Stage("check", CheckOptions, CheckResult, check_manifest),
+    Stage("gc", GcOptions, GcResult, gc),
+    Stage("review", ReviewOptions, ReviewResult, summarize),
 )}

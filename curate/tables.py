@@ -17,7 +17,7 @@ from .text import natural_key, plural
 MISSING = "(missing)"
 OTHER = "other"
 __all__ = ["MISSING", "OTHER", "as_text", "crosstab", "fit", "natural_key", "natural_sorted", "plural",
-           "top_columns", "top_rows"]
+           "structural_zeros", "top_columns", "top_rows"]
 
 
 def natural_sorted(values: Iterable[Any]) -> list[Any]:
@@ -63,6 +63,22 @@ def top_columns(table: pd.DataFrame, top: int) -> pd.DataFrame:
 def top_rows(table: pd.DataFrame, top: int) -> pd.DataFrame:
     """The ``top`` largest rows (by total), the rest summed into one ``other (N)`` row."""
     return top_columns(table.T, top).T
+
+
+def structural_zeros(table: pd.DataFrame, label: str = "label") -> pd.DataFrame:
+    """The zero cells of a label x group count table that are zero by construction: when the groups
+    are nested in the labels (every group holds a single label: the scenes of films, the posts of
+    subreddits), a group's cells for the other labels can never fill and are no thin cells. Groups
+    that span labels (streets) have none: there an empty cell is a real gap. The group axis is the
+    one not named ``label`` (columns when neither is); summed "other (N)" groups are left out."""
+    groups_down = table.columns.name == label and table.index.name != label
+    counts = table.T if groups_down else table
+    single = (counts.to_numpy() > 0).sum(axis=0) == 1
+    summed = pd.Index(map(str, counts.columns)).str.startswith(f"{OTHER} (")
+    nested = single & ~summed if counts.shape[0] > 1 and single[~summed].all() else single & False
+    mask = pd.DataFrame((counts.to_numpy() == 0) & nested[None, :], index=counts.index,
+                        columns=counts.columns)
+    return mask.T if groups_down else mask
 
 
 def fit(table: pd.DataFrame, max_columns: int, max_rows: int | None = None) -> tuple[pd.DataFrame, str]:

@@ -9,6 +9,9 @@ import re
 from typing import Any
 
 _DIGITS = re.compile(r"(\d+)")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+_ENTITY = re.compile(r"&(?=#|[A-Za-z0-9]+;)")
+_MARKDOWN = re.compile(r"([\\`*_\[\]()!|~])")
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -27,3 +30,12 @@ def natural_key(value: Any) -> tuple:
         pass
     parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in _DIGITS.split(text) if p)
     return (1, 0, parts)
+
+
+def markdown_text(text: str) -> str:
+    """Outside text as plain text in a Markdown table cell: control characters (CR, LF, tab...) folded
+    to spaces, ``<`` and ``>`` (raw HTML) and an ``&`` that starts an entity escaped as HTML, and the
+    Markdown punctuation that makes links, images, emphasis, code or cells backslash-escaped."""
+    text = _ENTITY.sub("&amp;", _CONTROLS.sub(" ", text))
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -77,6 +77,11 @@ DeadlineOpt = Annotated[float, typer.Option(min=1, help="Seconds one URL may tak
                                             "and waits included.")]
 WaitBudgetOpt = Annotated[float, typer.Option(min=0, help="Seconds of retry and rate-limit waits "
                                               "the whole run accepts.")]
+IgnoreOptoutOpt = Annotated[list[str] | None, typer.Option(
+    "--ignore-optout", metavar="SIGNAL", help="Take images anyway that this opt-out signal refuses: "
+    "robots (robots.txt), tdmrep (tdmrep.json, tdm-reservation header), header (X-Robots-Tag noai, "
+    "noimageai, noml) or xmp (IPTC/PLUS DataMining in the image); repeatable, recorded in the "
+    "lineage and in each row's optout column.")]
 MaxPixelsOpt = Annotated[int, typer.Option("--max-pixels", help="Refuse images with more pixels "
                                            "(decompression bombs).")]
 MaxBytesOpt = Annotated[int, typer.Option("--max-bytes", parser=size_param, metavar="SIZE",
@@ -137,7 +142,8 @@ def _print_summary(summary: RunSummary, manifest: Path) -> None:
 
     console = err_console
     statuses = sorted(summary.statuses, key=lambda s: (s != schema.OK, s))
-    table = Table(title=Text(plain(f"harvest {summary.source} → {manifest}")))
+    # the manifest is named on a line of its own below: in a title it would break mid-word when narrow
+    table = Table(title=Text(plain(f"harvest {summary.source}")))
     table.add_column("label")
     for status in statuses:
         table.add_column(Text(plain(status)), justify="right",
@@ -146,6 +152,7 @@ def _print_summary(summary: RunSummary, manifest: Path) -> None:
         table.add_row(Text(plain(label)), *(str(counts.get(s, 0)) for s in statuses))
     if summary.by_label:
         console.print(table)
+    _say(f"manifest: {manifest}", soft_wrap=True)
     data = summary.to_dict()
     console.print(f"{data['added']} rows added, {data['already_present']} already present, "
                   f"{data['failed']} not usable (see status/error).", highlight=False)
@@ -346,10 +353,12 @@ def _mirror(text: str) -> tuple[str, str]:
              "  harvest reddit r/Doom --sort top --time week --video-frames --every 48 --max-side 720\n\n"
              "  harvest reddit r/Doom --frames-per-scene 2 --detector adaptive --min-scene-len 0.5s "
              "--scenes-csv doom-scenes.csv\n\n"
-             "Credentials: REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or --site; "
-             "without them the public Arctic Shift archive is used.")
+             "  harvest reddit --recheck -m data/manifest.csv   # mark rows of deleted posts removed\n\n"
+             "Credentials: REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or --site (a new "
+             "app needs Reddit's approval since 2025-11); without them the public Arctic Shift archive "
+             "is used. Reddit's Data API terms grant no right to train on user content: you decide.")
 def reddit(
-    subreddits: Annotated[list[str], typer.Argument(help="Subreddits: r/Doom or Doom.")],
+    subreddits: Annotated[list[str] | None, typer.Argument(help="Subreddits: r/Doom or Doom.")] = None,
     manifest: ManifestOpt = Path("manifest.csv"),
     sort: Annotated[str, typer.Option(help="hot, new, top, controversial or rising.")] = "hot",
     time: Annotated[str, typer.Option("--time", help="hour, day, week, month, year or all "
@@ -385,6 +394,7 @@ def reddit(
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
     allow_private: AllowPrivateOpt = False,
+    ignore_optout: IgnoreOptoutOpt = None,
     deadline: DeadlineOpt = 600.0,
     wait_budget: WaitBudgetOpt = 1800.0,
     executor: ExecutorOpt = "local",
@@ -412,6 +422,9 @@ def reddit(
     decoder: DecoderOpt = "auto",
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    recheck: Annotated[bool, typer.Option("--recheck", help="Ask the source again for every post in "
+                                          "the manifest; mark rows of deleted or removed posts, or "
+                                          "whose media are gone, as removed.")] = False,
     as_json: JsonOpt = False,
     strict: StrictOpt = False,
 ) -> int:
@@ -436,8 +449,11 @@ def reddit(
                               min_scene_len=min_scene_len, detector=detector,
                               adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene,
                               hwaccel=hwaccel, sampling_policy=sampling, decoder=decoder)
+    if not subreddits and not recheck:
+        raise UsageError("give at least one subreddit (or --recheck to recheck the manifest's posts)")
     source = SourceOptions(
-        subreddits=tuple(subreddit_name(s) for s in subreddits), sort=sort, time=time, limit=limit,
+        subreddits=tuple(subreddit_name(s) for s in subreddits or ("all",)), sort=sort, time=time,
+        limit=limit,
         after=parse_when(after) if after else None, before=parse_when(before) if before else None,
         top=top, dumps=tuple(dump or ()), site=site, oauth_url=oauth_url, reddit_url=reddit_url,
         arctic_url=arctic_url)
@@ -445,12 +461,28 @@ def reddit(
                          max_bytes=max_bytes, mirrors=tuple(_mirror(m) for m in mirror or ()),
                          allow_private=allow_private, deadline=deadline, wait_budget=wait_budget,
                          **({"user_agent": user_agent} if user_agent else {}))
+    if recheck:
+        return _recheck(manifest, source, fetch, as_json)
     options = RedditOptions(source=source, fetch=fetch, label=label,
                             rules=MediaRules(previews, allow_nsfw, allow_spoilers),
                             placeholders=PlaceholderSet.from_files(placeholder or ()).with_known(),
                             limits=Limits(max_bytes, max_pixels), video_frames=frames_of,
-                            executor=executor_spec(executor, cluster))
+                            executor=executor_spec(executor, cluster),
+                            optout=_optout(ignore_optout))
     return collect("reddit", options, manifest, as_json, strict)
+
+
+def _recheck(manifest: Path, source: Any, fetch: Any, as_json: bool) -> int:
+    """``harvest reddit --recheck``: run the recheck, print what it marked."""
+    from .reddit.recheck import recheck
+
+    result = recheck(manifest, source, fetch)
+    if as_json:
+        print_json({**result.to_dict(), "manifest": str(manifest)})
+    else:
+        for line in result.lines():
+            _say(line)
+    return int(ExitStatus.OK)
 
 
 # Options of ``harvest reddit`` that only apply to video frames, with their defaults.
@@ -479,6 +511,14 @@ def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, 
     limits = Limits(kwargs.pop("max_bytes"), kwargs.pop("max_pixels"))  # type: ignore[arg-type]
     return RedditVideoFrames(_frame_options(every, every_seconds, crop, size, image_format,
                                             limits=limits, **kwargs), scenes_csv=scenes_csv)
+
+
+def _optout(ignore: list[str] | None) -> Any:
+    """The opt-out policy of a downloading command (``--ignore-optout``, comma-separated or repeated)."""
+    from .optout import OptoutPolicy
+
+    return OptoutPolicy(ignore=frozenset(s.strip().lower() for v in ignore or () for s in v.split(",")
+                                         if s.strip()))
 
 
 def _day(option: str, text: str | None) -> date | None:
@@ -517,8 +557,8 @@ def search(
                                               "(default: the engine's own default).")] = None,
     min_side: Annotated[int | None, typer.Option(min=1, help="Images whose shorter side is smaller "
                                                  "become too_small rows.")] = None,
-    ignore_robots_tag: Annotated[bool, typer.Option("--ignore-robots-tag", help="Take images served "
-                                                    "with X-Robots-Tag: noai/noimageai.")] = False,
+    ignore_robots_tag: Annotated[bool, typer.Option("--ignore-robots-tag", hidden=True,
+                                                    help="--ignore-optout header")] = False,
     workers: DownloadsOpt = 16,
     per_host: PerHostOpt = 8,
     timeout: TimeoutOpt = 30.0,
@@ -527,6 +567,9 @@ def search(
                                                    "(Wikimedia asks for contact details in it; default: "
                                                    "python:gleanset:VERSION (dataset harvester)).")
                           ] = None,
+    contact: Annotated[str | None, typer.Option(help="E-mail or URL for the User-Agent; --engine "
+                                                "wikimedia needs one (or GLEANSET_CONTACT); recorded "
+                                                "with the manifest, so asked for once.")] = None,
     engine_url: Annotated[str | None, typer.Option(help="The engine API's base URL (a mirror or a "
                                                    "test server).")] = None,
     api_interval: Annotated[float | None, typer.Option(min=0, help="Seconds between API calls "
@@ -535,6 +578,7 @@ def search(
     mirror: Annotated[list[str] | None, typer.Option(help="PREFIX=URL: fetch URLs starting with "
                                                      "PREFIX from URL instead; repeatable.")] = None,
     allow_private: AllowPrivateOpt = False,
+    ignore_optout: IgnoreOptoutOpt = None,
     deadline: DeadlineOpt = 600.0,
     wait_budget: WaitBudgetOpt = 1800.0,
     executor: ExecutorOpt = "local",
@@ -563,9 +607,11 @@ def search(
                          allow_private=allow_private, deadline=deadline, wait_budget=wait_budget,
                          **({"user_agent": user_agent} if user_agent else {}))
     options = SearchOptions(queries=tuple(queries), label=label, engine=engine, limit=limit,
-                            filters=filters, min_side=min_side, respect_robots=not ignore_robots_tag,
+                            filters=filters, min_side=min_side,
+                            optout=_optout([*(ignore_optout or ()), *(["header"] * ignore_robots_tag)]),
                             fetch=fetch, limits=Limits(max_bytes, max_pixels), engine_url=engine_url,
-                            api_interval=api_interval, executor=executor_spec(executor, cluster))
+                            api_interval=api_interval, executor=executor_spec(executor, cluster),
+                            contact=contact)
     return collect("search", options, manifest, as_json, strict)
 
 

@@ -23,9 +23,13 @@ A ``Fetcher`` holds a pooled ``requests`` session with a configurable User-Agent
   image being verified;
 - sniffing of the real type from the first bytes (``sniff``, the one sniffer in :mod:`manifests.images`),
   whatever the ``Content-Type`` claims;
-- an optional ``reject`` check on each answer's final URL and headers, before its body is read: an
+- an optional ``reject`` check on each download's final URL and headers, before its body is read: an
   answer the caller knows stands for removed content (imgur's ``removed.png``, recognised by its URL
-  or its ``ETag``) ends as ``removed`` without downloading it.
+  or its ``ETag``) ends as ``removed`` without downloading it, and one that carries an opt-out signal
+  (:mod:`harvest.optout`) ends with the ``Refusal``'s own status; API calls (``get_json``) are not
+  screened;
+- ``truncate``: a body over ``max_bytes`` is cut there and kept (a robots.txt, of which RFC 9309 asks
+  that at least the first 500 KiB be parsed), instead of failing as ``too_large``.
 
 Every call returns a ``FetchResult`` whose ``status``/``error`` become a manifest row; no per-URL failure
 raises. ``Fetcher.map`` runs many downloads on a thread pool (``workers``) with at most ``per_host``
@@ -84,10 +88,22 @@ CREDENTIAL_WORDS = ("auth", "token", "key", "secret", "password", "session")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 T = TypeVar("T")
 J = TypeVar("J")
-# Looks at an answer before its body is read: (final URL as asked, response headers) -> why the
-# answer is refused as ``removed``, or ``None``. Module-level functions and frozen dataclasses with
-# ``__call__`` travel to Dask workers; lambdas do not.
-Reject = Callable[[str, Mapping[str, str]], "str | None"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What a ``reject`` check returns to refuse an answer with a status of its own (``opted_out``);
+    ``note`` goes to ``FetchResult.note`` (the opt-out signal and where it came from)."""
+
+    status: str
+    error: str
+    note: str | None = None
+
+
+# Looks at a download's answer before its body is read: (final URL as asked, response headers) -> why
+# the answer is refused as ``removed`` (a string), a ``Refusal`` with its own status, or ``None``.
+# Module-level functions and frozen dataclasses with ``__call__`` travel to Dask workers; lambdas do not.
+Reject = Callable[[str, Mapping[str, str]], "str | Refusal | None"]
 
 
 @dataclass(frozen=True)
@@ -114,8 +130,10 @@ class FetchOptions:
         max_ratio: largest decoded/wire size ratio of a ``Content-Encoding`` body (gzip bombs).
         memory_budget: bytes all bodies being downloaded may hold in memory together.
         spool_bytes: bodies larger than this go to a temporary file (``FetchResult.file``).
-        reject: checks each successful answer's final URL and headers before the body is read; a reason
-            it returns ends the download as ``removed`` (``schema.REMOVED``), body unread.
+        reject: checks each successful download's final URL and headers before the body is read; a
+            reason it returns ends the download as ``removed`` (``schema.REMOVED``), a ``Refusal`` with
+            its status, body unread. ``get_json`` (API calls) skips it.
+        truncate: cut bodies over ``max_bytes`` there and keep them (``ok``) instead of ``too_large``.
     """
 
     user_agent: str = DEFAULT_USER_AGENT
@@ -137,6 +155,7 @@ class FetchOptions:
     memory_budget: int = 1024 * 1024 * 1024
     spool_bytes: int = 32 * 1024 * 1024
     reject: Reject | None = None
+    truncate: bool = False
 
     def __post_init__(self) -> None:
         if self.reject is not None and not callable(self.reject):
@@ -172,6 +191,8 @@ class FetchResult:
     attempts: int = 1
     file: str | None = None  # a body over ``spool_bytes``: on disk here, ``data`` is None
     robots_tag: str | None = None  # the X-Robots-Tag header(s) of the answer, joined by ", "
+    tdm_reservation: str | None = None  # the answer's TDMRep ``tdm-reservation`` header
+    note: str | None = None  # what a ``reject`` check's ``Refusal`` said (an opt-out signal)
 
     @property
     def ok(self) -> bool:
@@ -272,8 +293,9 @@ class Fetcher:
             return self._hosts[host]
 
     def get(self, url: str, params: dict[str, Any] | None = None,
-            headers: dict[str, str] | None = None) -> FetchResult:
-        """Download one URL (``headers`` added to the request); never raises for a per-URL failure."""
+            headers: dict[str, str] | None = None, screen: bool = True) -> FetchResult:
+        """Download one URL (``headers`` added to the request); never raises for a per-URL failure.
+        ``screen=False`` skips the ``reject`` check (an API call, not a download)."""
         target = self.resolve(url)
         deadline = time.monotonic() + self.options.deadline
         attempt = 0
@@ -281,7 +303,7 @@ class Fetcher:
             attempt += 1
             try:
                 with self._host_slot(target):
-                    result = self._attempt(url, target, params, deadline, headers)
+                    result = self._attempt(url, target, params, deadline, headers, screen)
                 return dataclasses.replace(result, attempts=attempt)
             except _Retry as retry:
                 if attempt > self.options.retries:
@@ -341,7 +363,8 @@ class Fetcher:
         raise requests.exceptions.TooManyRedirects(f"more than {opts.max_redirects} redirects")
 
     def _attempt(self, url: str, target: str, params: dict[str, Any] | None,
-                 deadline: float, headers: dict[str, str] | None = None) -> FetchResult:
+                 deadline: float, headers: dict[str, str] | None = None,
+                 screen: bool = True) -> FetchResult:
         opts = self.options
         try:
             with self._open(target, params, deadline, headers) as resp:
@@ -356,7 +379,7 @@ class Fetcher:
                 if code >= 400:
                     return FetchResult(url, schema.HTTP_ERROR, f"HTTP {code} {resp.reason}",
                                        http_status=code, final_url=self.unresolve(resp.url))
-                rejected = self._rejected(url, resp)
+                rejected = self._rejected(url, resp) if screen else None
                 return rejected if rejected is not None else self._read_body(url, resp, deadline)
         except Refused as exc:
             return FetchResult(url, schema.REFUSED, str(exc))
@@ -384,9 +407,11 @@ class Fetcher:
         why = self.options.reject(final, resp.headers)
         if not why:
             return None
-        log.info("%s: not downloaded: %s", url, why)
-        return FetchResult(url, schema.REMOVED, why, final_url=final, http_status=resp.status_code,
-                           content_type=resp.headers.get("Content-Type"))
+        refusal = why if isinstance(why, Refusal) else Refusal(schema.REMOVED, why)
+        log.info("%s: not downloaded: %s", url, refusal.error)
+        return FetchResult(url, refusal.status, refusal.error, final_url=final,
+                           http_status=resp.status_code, content_type=resp.headers.get("Content-Type"),
+                           note=refusal.note)
 
     def _read_body(self, url: str, resp: requests.Response, deadline: float,
                    limit: int | None = None) -> FetchResult:
@@ -396,8 +421,10 @@ class Fetcher:
         encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
         meta = {"final_url": self.unresolve(resp.url), "http_status": resp.status_code,
                 "content_type": resp.headers.get("Content-Type"),
-                "robots_tag": resp.headers.get("X-Robots-Tag")}
-        if declared_n is not None and declared_n > limit and not encoded:
+                "robots_tag": resp.headers.get("X-Robots-Tag"),
+                "tdm_reservation": resp.headers.get("tdm-reservation")}
+        cut = self.options.truncate
+        if declared_n is not None and declared_n > limit and not encoded and not cut:
             return FetchResult(url, schema.TOO_LARGE, f"Content-Length {declared} is over the "
                                f"{limit}-byte limit; not downloaded", **meta)
         body = _Body(self)
@@ -406,6 +433,8 @@ class Fetcher:
                 if time.monotonic() > deadline:
                     raise _Deadline()
                 body.add(chunk)
+                if cut and body.size >= limit:  # the first ``limit`` bytes are all that is wanted
+                    return body.result(url, meta, limit)
                 failure = self._over(body.size, resp, encoded, limit)
                 if failure:
                     return FetchResult(url, schema.TOO_LARGE, failure, **meta)
@@ -430,7 +459,7 @@ class Fetcher:
     def get_json(self, url: str, params: dict[str, Any] | None = None,
                  headers: dict[str, str] | None = None) -> Any:
         """GET a JSON API; any failure fails the whole run with ``NetworkError``."""
-        result = self.get(url, params, headers)
+        result = self.get(url, params, headers, screen=False)
         try:  # an answer over spool_bytes was streamed to a file: read it, then delete it
             body = result.body() if result.ok else None
         finally:
@@ -540,10 +569,12 @@ class _Body:
             budget.give(len(self.buf))
             self.buf = bytearray()
 
-    def result(self, url: str, meta: dict[str, Any]) -> FetchResult:
+    def result(self, url: str, meta: dict[str, Any], cut: int | None = None) -> FetchResult:
         if self.file is None:
-            data = bytes(self.buf)
+            data = bytes(self.buf[:cut])
             return FetchResult(url, schema.OK, None, data, sniffed=sniff(data), **meta)
+        if cut is not None:
+            self.file.truncate(cut)
         self.file.close()
         name, self.file = self.file.name, None
         return FetchResult(url, schema.OK, None, None, sniffed=sniff(self.head), file=name, **meta)

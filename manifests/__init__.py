@@ -45,7 +45,7 @@ _LAZY = {
     "is_parquet": ("io", "is_parquet"), "read": ("io", "read"), "write": ("io", "write"),
     "lineage_entries": ("lineage", "entries"), "log_path": ("lineage", "log_path"),
     "Changes": ("merge", "Changes"), "MergeStats": ("merge", "MergeStats"), "diff": ("merge", "diff"),
-    "merge": ("merge", "merge"), "Appender": ("update", "Appender"), "locked": ("update", "locked"),
+    "merge": ("merge", "merge"), "Appender": ("update", "Appender"), "locked": ("lock", "locked"),
     "update": ("update", "update"), "declare_groups": ("update", "declare_groups"),
     "group_columns": ("io", "group_columns"),
 }

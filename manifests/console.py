@@ -103,6 +103,23 @@ def flags_as_flags(command: Any) -> Any:
     return command
 
 
+# Options users reach for that are spelled otherwise here: click's "did you mean" only finds
+# near-spellings, so these name the option that does the job (when the command has it).
+OPTION_SYNONYMS = {"--train": "--ratios", "--val": "--ratios", "--valid": "--ratios",
+                   "--validation": "--ratios", "--test": "--ratios", "--output": "--out"}
+
+
+def _suggest_option(exc: Exception) -> None:
+    """Point an unknown option that means one of the command's options at it."""
+    name = getattr(exc, "option_name", None)
+    ctx = getattr(exc, "ctx", None)
+    if getattr(exc, "possibilities", True) or ctx is None or name not in OPTION_SYNONYMS:
+        return
+    known = {opt for param in ctx.command.params for opt in getattr(param, "opts", ())}
+    if OPTION_SYNONYMS[name] in known:
+        exc.possibilities = [OPTION_SYNONYMS[name]]  # type: ignore[attr-defined]
+
+
 def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:
     """Run a Typer app; map exceptions to a one-line message and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -119,6 +136,7 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:
     except typer.TyperException as exc:  # usage errors and bad parameters
         if debug:
             raise
+        _suggest_option(exc)
         show = getattr(exc, "show", None)
         if show:
             show(file=sys.stderr)

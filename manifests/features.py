@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .atomic import temp_beside
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def write(path: str | os.PathLike[str], keys: list[str], matrix: np.ndarray, inf
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
+    fd, tmp = temp_beside(path, suffix=".tmp.npz")
     os.close(fd)
     try:
         np.savez(tmp, sha256=np.asarray(keys, dtype=str), features=np.asarray(matrix, dtype=np.float32),

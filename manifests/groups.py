@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from . import schema
+from .atomic import temp_beside
 from .errors import InputError, ManifestError
 
 META_SUFFIX = ".meta.json"
@@ -92,7 +92,7 @@ def write_meta(manifest: str | os.PathLike[str], meta: Mapping[str, Any]) -> Non
     """Write the sidecar atomically (temp file, rename). The caller holds the manifest's lock."""
     side = meta_path(manifest)
     side.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
+    fd, tmp = temp_beside(side)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(meta, fh, indent=2, sort_keys=False)

@@ -11,6 +11,7 @@
 - :func:`failure` maps every exception opening an image can raise to ONE named status of
   :mod:`manifests.schema` (``corrupt``, ``truncated``, ``too_large``, ``unreadable``...) and a one-line
   error; :class:`ImageError` carries that pair.
+- :func:`xmp` reads an image's embedded XMP metadata (the IPTC/PLUS data-mining opt-out lives there).
 - :func:`image_suffixes` / :func:`is_image_name` are the one list of file suffixes treated as images
   (folder import, predict).
 
@@ -31,7 +32,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +42,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from . import schema
+from .atomic import temp_beside
 from .errors import UsageError
 
 # Pillow's own warning threshold; images with more pixels are refused as likely bombs.
@@ -287,7 +288,7 @@ def write_once(path: str | os.PathLike[str], data: bytes) -> None:
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=target.parent)
+    fd, tmp = temp_beside(target, suffix=".part", prefix=".")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -359,6 +360,17 @@ def header(source: str | os.PathLike[str] | bytes) -> tuple[str | None, tuple[in
             return img.format, img.size
     except (*_ERRORS, UnidentifiedImageError):
         return None
+
+
+def xmp(data: bytes) -> dict[str, Any]:
+    """The image's XMP packet as nested dicts (Pillow's ``getxmp``: namespaces dropped, attributes and
+    elements alike as keys); ``{}`` when there is none or it cannot be read. Only the header is read."""
+    try:
+        with Image.open(BytesIO(data)) as img:
+            found = img.getxmp()
+    except (*_ERRORS, UnidentifiedImageError):  # XML ParseError is a SyntaxError
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _head(path: str | os.PathLike[str] | bytes) -> bytes | None:

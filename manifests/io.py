@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,12 @@ from typing import Any
 import pandas as pd
 
 from . import groups, schema, validate
+from .atomic import temp_beside
 from .errors import ManifestError
-from .partitioned import is_partitioned, read_parts, write_parts
+from .partitioned import check_not_plain_folder, is_partitioned, read_parts, write_parts
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+PARQUET_MAGIC = b"PAR1"  # the first (and last) four bytes of every Parquet file
 
 
 def is_parquet(path: str | os.PathLike[str]) -> bool:
@@ -99,6 +100,7 @@ def read(path: str | os.PathLike[str], require: Iterable[str] = ()) -> pd.DataFr
     """
     path = Path(path)
     require = tuple(require)
+    check_not_plain_folder(path)
     if not path.exists() or (path.is_file() and path.stat().st_size == 0):
         if require:
             raise ManifestError(f"{path} does not exist or is empty")
@@ -111,9 +113,7 @@ def read(path: str | os.PathLike[str], require: Iterable[str] = ()) -> pd.DataFr
             frame = pd.read_parquet(path, dtype_backend="numpy_nullable")
             header = list(frame.columns)
         else:
-            with path.open("r", encoding="utf-8", newline="") as fh:
-                header = next(csv.reader(fh), [])
-            validate.check_is_manifest(header, path)
+            header = _csv_header(path)
             dtypes = {n: schema.dtype_of(n) for n in header}
             dtypes = {n: ("string" if d in (schema.STRING, schema.BOOL) else d) for n, d in dtypes.items()}
             frame = _read_csv(path, dtypes)
@@ -132,6 +132,7 @@ def read(path: str | os.PathLike[str], require: Iterable[str] = ()) -> pd.DataFr
 def check_target(path: str | os.PathLike[str]) -> None:
     """Refuse, before any work, to append to an existing file that is not a gleanset manifest."""
     path = Path(path)
+    check_not_plain_folder(path)
     try:
         if not path.is_file() or path.stat().st_size == 0:
             return
@@ -140,11 +141,23 @@ def check_target(path: str | os.PathLike[str]) -> None:
 
             header = pq.read_schema(path).names
         else:
-            with path.open("r", encoding="utf-8", newline="") as fh:
-                header = next(csv.reader(fh), [])
+            header = _csv_header(path)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"cannot read manifest {path}: {' '.join(str(exc).split())}") from exc
     validate.check_is_manifest(header, path)
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header of a CSV manifest; a Parquet file with a CSV name is named as such."""
+    with path.open("rb") as raw:
+        if raw.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC:
+            raise ManifestError(f"{path} is a Parquet file, not CSV: rename it to "
+                                f"{path.with_suffix('.parquet').name} (gleanset reads the format from "
+                                "the extension)")
+    with path.open("r", encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    validate.check_is_manifest(header, path)
+    return header
 
 
 def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
@@ -167,6 +180,8 @@ def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool 
     file carries its sidecar metadata (:mod:`manifests.groups`) in its key-value metadata.
     """
     path = Path(path)
+    if not partitioned:
+        check_not_plain_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not conformed:
         frame = conform(frame)
@@ -174,7 +189,7 @@ def write(frame: pd.DataFrame, path: str | os.PathLike[str], *, conformed: bool 
         write_parts(frame, path)
         _fsync_dir(path)
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             if is_parquet(path):

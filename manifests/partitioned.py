@@ -16,9 +16,11 @@ rename), then deletes the part files no longer listed. A reader only ever reads 
 ``_manifest.json`` lists, so a crash at any point leaves the old manifest or the new one, never a mix;
 stray part files of a crashed write are removed by the next write.
 
-A folder is used as a partitioned manifest when it exists (make one with ``mkdir manifest.parquet``
-or :func:`manifests.write` with ``partitioned=True``); every command then reads and writes it as it
-would a single file, under the same lock and lineage log beside it.
+A folder is used as a partitioned manifest when its name ends in ``.parquet`` (make one with ``mkdir
+manifest.parquet`` or :func:`manifests.write` with ``partitioned=True``) or it holds ``_manifest.json``;
+every command then reads and writes it as it would a single file, under the same lock and lineage log
+beside it. Any other folder given as a manifest is refused (:func:`check_not_plain_folder`), so a
+folder of images named by mistake does not silently become one.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import pandas as pd
 
 from . import schema
+from .atomic import temp_beside
 from .errors import ManifestError
 
 INDEX = "_manifest.json"
@@ -42,8 +44,19 @@ READ_TRIES = 20  # reads started again when a writer replaced parts under a read
 
 
 def is_partitioned(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` is a partitioned manifest folder."""
-    return Path(path).is_dir()
+    """True when ``path`` is a partitioned manifest folder: a folder named ``*.parquet``/``*.pq`` or one
+    holding ``_manifest.json``."""
+    path = Path(path)
+    return path.is_dir() and (path.suffix.lower() in (".parquet", ".pq") or (path / INDEX).is_file())
+
+
+def check_not_plain_folder(path: str | os.PathLike[str]) -> None:
+    """Refuse a folder that is not a partitioned manifest where a manifest is expected."""
+    path = Path(path)
+    if path.is_dir() and not is_partitioned(path):
+        raise ManifestError(
+            f"{path} is a folder, not a manifest: name a file (e.g. {path / 'manifest.csv'}), or a "
+            "folder ending in .parquet for a partitioned Parquet manifest (mkdir manifest.parquet)")
 
 
 def _index(path: Path) -> dict[str, str]:
@@ -142,7 +155,7 @@ def remove_temporaries(path: Path) -> None:
 
 
 def _atomic(folder: Path, name: str, fill: object) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    fd, tmp = temp_beside(folder / name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fill(fh)  # type: ignore[operator]

@@ -81,6 +81,7 @@ OVER_18 = "over_18"
 SPOILER = "spoiler"
 GALLERY_INDEX = "gallery_index"
 MEDIA_URL = "media_url"
+REMOVED_AT = "removed_at"
 LICENSE = "license"
 # search
 QUERY = "query"
@@ -94,6 +95,8 @@ PROVIDER = "provider"
 SOURCE_DOMAIN = "source_domain"
 CLAIMED_WIDTH = "claimed_width"
 CLAIMED_HEIGHT = "claimed_height"
+# downloads from the web (search, reddit)
+OPTOUT = "optout"
 
 STRING = "string"
 INT = "Int64"
@@ -175,6 +178,8 @@ METADATA: tuple[Column, ...] = (
     Column(SPOILER, BOOL, "marked as a spoiler"),
     Column(GALLERY_INDEX, INT, "position in a gallery"),
     Column(MEDIA_URL, STRING, "URL the bytes were downloaded from"),
+    Column(REMOVED_AT, STRING, "UTC time, ISO 8601, a recheck found the post deleted, removed or its "
+           "media gone (harvest reddit --recheck; status removed, the reason in error)"),
     Column(LICENSE, STRING, "licence of the image"),
     Column(QUERY, STRING, "search query that found the image (harvest search)"),
     Column(ENGINE, STRING, "image search engine that found the image"),
@@ -187,6 +192,9 @@ METADATA: tuple[Column, ...] = (
     Column(SOURCE_DOMAIN, STRING, "host name of the page the image is shown on"),
     Column(CLAIMED_WIDTH, INT, "width the engine claimed before download"),
     Column(CLAIMED_HEIGHT, INT, "height the engine claimed before download"),
+    Column(OPTOUT, STRING, "an opt-out signal the download met, 'SIGNAL: what (where)', SIGNAL robots, "
+           "tdmrep, header or xmp; on an opted_out row it is why, on an ok row it starts with "
+           "'ignored ' (--ignore-optout took the image anyway); empty: none found"),
     Column(PAGES, INT, "frames or pages in the file when more than one (animation, multi-page TIFF); "
            "the first 64 are verified"),
     Column(DERIVED_FROM, STRING, "sha256 of the image this row is an augmented copy of (curate augment); "
@@ -214,14 +222,21 @@ HTTP_ERROR = "http_error"  # the server answered 4xx (the error says which)
 SERVER_ERROR = "server_error"  # the server answered 5xx on every attempt
 NETWORK = "network"  # no answer: connection refused or reset, timeout, bad URL
 RATE_LIMITED = "rate_limited"  # 429 with a wait longer than we accept, or 429 on every attempt
-REMOVED = "removed"  # the bytes are a known "this image was removed" placeholder
+# the bytes are a known "this image was removed" placeholder, or (harvest reddit --recheck) the post
+# was deleted or removed at the source or its media are gone since: never exported, files kept until
+# curate gc
+REMOVED = "removed"
 REFUSED = "refused"  # a non-public address (loopback, private, link-local): --allow-private
 # harvest search's.
 TOO_SMALL = "too_small"  # shorter side under --min-side (claimed by the engine or measured)
-BLOCKED_BY_ROBOTS = "blocked_by_robots"  # the image answered X-Robots-Tag: noai / noimageai
+BLOCKED_BY_ROBOTS = "blocked_by_robots"  # X-Robots-Tag: noai (manifests written before opted_out)
+# harvest search's and reddit's: the rightsholder or site opted out (robots.txt, TDMRep, X-Robots-Tag,
+# IPTC/PLUS DataMining in the XMP); the optout column says which signal and where it came from.
+OPTED_OUT = "opted_out"
 # Failures a later run may retry (the others are final for that URL).
 TRANSIENT = (SERVER_ERROR, NETWORK, RATE_LIMITED, TRUNCATED)
 DUPLICATE = "duplicate"  # a near-duplicate of the row named in dup_of (curate dedupe)
+REJECTED = "rejected"  # a person rejected the image (curate review); its error says by what
 # Why a video gave no rows, or not all of them (harvest frames).
 MISSING = "missing"  # the file does not exist
 NOT_VIDEO = "not_video"  # ffmpeg cannot read it as a video (a text file, an image)

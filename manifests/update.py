@@ -14,7 +14,6 @@ every batch it flushed. Inputs a collector marks as finished go to the manifest'
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import stat
@@ -26,80 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from filelock import FileLock
-from filelock import Timeout as _FileLockTimeout
 
 from . import groups, io, lineage, schema
 from .archive import Archive
-from .errors import LockTimeout, UsageError
+from .lock import LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, lock_path, lock_timeout, locked, remove_stale_temps
 from .merge import Changes, MergeStats, diff, merge
 
 log = logging.getLogger(__name__)
 
-LOCK_TIMEOUT = 600.0  # seconds a command waits for another command's lock ...
-LOCK_TIMEOUT_ENV = "GLEANSET_LOCK_TIMEOUT"  # ... unless this environment variable says otherwise
-
-
-def lock_timeout() -> float:
-    """Seconds to wait for a manifest's lock: ``$GLEANSET_LOCK_TIMEOUT`` when set, else 600.
-
-    A bad value is a ``UsageError`` naming the variable.
-    """
-    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return LOCK_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise UsageError(f"{LOCK_TIMEOUT_ENV}={raw!r}: give the seconds to wait for a manifest's lock "
-                         "(0 or more)")
-    return seconds
-
-
-def lock_path(manifest: str | os.PathLike[str]) -> Path:
-    """The lock file guarding a manifest."""
-    manifest = Path(manifest)
-    return manifest.with_name(manifest.name + ".lock")
-
-
-@contextmanager
-def locked(manifest: str | os.PathLike[str], timeout: float | None = None) -> Iterator[None]:
-    """Hold the manifest's lock (across processes) for the duration of the block; wait for it at most
-    ``timeout`` seconds (default :func:`lock_timeout`), then raise ``LockTimeout``."""
-    path = lock_path(manifest)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=lock_timeout() if timeout is None else timeout)
-    try:
-        lock.acquire()
-    except _FileLockTimeout as exc:
-        raise LockTimeout(f"{manifest} is locked by another command ({path}); "
-                          "wait for it to finish") from exc
-    try:
-        remove_stale_temps(manifest)
-        yield
-    finally:
-        lock.release()
-
-
-def remove_stale_temps(manifest: str | os.PathLike[str]) -> list[Path]:
-    """Delete temporary files a killed write left beside the manifest; call it holding the lock.
-
-    Every write of a manifest happens under its lock, so a ``.<name>.*.tmp`` file found while we
-    hold the lock belongs to a writer that died.
-    """
-    manifest = Path(manifest)
-    removed = []
-    for tmp in manifest.parent.glob(f".{glob.escape(manifest.name)}.*.tmp"):
-        try:
-            tmp.unlink()
-        except OSError:
-            continue
-        removed.append(tmp)
-        log.info("removed %s, left by a write that was killed", tmp)
-    return removed
-
+__all__ = ["LOCK_TIMEOUT", "LOCK_TIMEOUT_ENV", "Appender", "Transaction", "declare_groups", "lock_path",
+           "lock_timeout", "locked", "remove_stale_temps", "update"]
 
 def rebase_paths(frame: pd.DataFrame, source: Path, target: Path) -> pd.DataFrame:
     """Rewrite relative ``path`` values of a manifest at ``source`` for one written at ``target``."""
@@ -282,7 +217,9 @@ class Appender:
             stats = self._merge()
         else:
             stats = MergeStats()
-            if self._groups:
+            # With no manifest (a run that found nothing, or failed), nothing is declared and no lock
+            # is taken: a failed first run leaves no sidecar or lock file behind it.
+            if self._groups and self.path.exists():
                 self._groups_only()
         self._last_flush = time.monotonic()
         marks, self._marks = self._marks, {}

@@ -112,6 +112,7 @@ def args(cli_name: str, command: str, w: World, work: Path) -> list[str]:
                                      "--train-arg=--batch-size=16", "--train-arg=--freeze-epochs=0",
                                      "--train-arg=--workers=0"],
         ("curate", "report"): [m, "-o", str(work / "report.html")],
+        ("curate", "review"): [m, "--check", "--run", str(w.run)],  # serving is tests/curate/review
         ("train", "run"): [m, *RUN, "--out", str(work / "run")],
         ("train", "embed"): [m, "--arch", ARCH, "--weights", model, "--img-size", "32", "--device", "cpu"],
         ("train", "eval"): [model, m, "--device", "cpu"],

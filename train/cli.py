@@ -161,6 +161,9 @@ def run_cmd(
     Writes model.pt, config.json, history.csv, curves.png, metrics.json (with accuracy per street,
     scene, source... to expose leaks), confusion.png, predictions.csv and review.html to the run folder.
     """
+    if not as_json and _rank() == 0:  # said before PyTorch loads: the first seconds are never silent
+        err_console.print("train: loading PyTorch (a few seconds), then the data and the model...",
+                          highlight=False)
     from .runner import TrainOptions, train
 
     opts = TrainOptions(
@@ -357,7 +360,17 @@ def with_default_command(args: list[str]) -> list[str]:
     if i == len(args) or args[i] in COMMANDS or args[i] in ("--help", "--version", "--install-completion",
                                                               "--show-completion"):
         return args
+    if _misspelt_command(args[i]):
+        return args  # click then says "No such command 'predct'. Did you mean 'predict'?"
     return [*args[:i], "run", *args[i:]]
+
+
+def _misspelt_command(word: str) -> bool:
+    """A word close to a command name that is not an existing file: a typo, not a manifest."""
+    from difflib import get_close_matches
+
+    return (not word.startswith("-") and not Path(word).exists()
+            and bool(get_close_matches(word, COMMANDS, n=1, cutoff=0.6)))
 
 
 def main(argv: list[str] | None = None) -> int:

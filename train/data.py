@@ -34,6 +34,11 @@ from .model import Preprocess
 
 log = logging.getLogger(__name__)
 
+# Images per class under which training warns (docs/train.md): a model trained or judged on fewer
+# means little. Only the splits that have rows are checked for test.
+MIN_PER_CLASS = {"train": 10, "val": 5, "test": 5}
+
+
 @dataclass(frozen=True)
 class Table:
     """The usable rows of a manifest, by split, with the class names (sorted) and what was skipped."""
@@ -82,7 +87,26 @@ def load_table(manifest: Path, for_training: bool = True) -> Table:
     classes = tuple(sorted(usable[schema.LABEL].unique()))
     if for_training:
         _check(manifest, usable, classes)
+        few = few_per_class(usable, classes)
+        if few:
+            log.warning("few images: %s (docs/train.md: at least %d per class in train and %d in val "
+                        "and test; below that the model and its accuracy mean little)", few,
+                        MIN_PER_CLASS["train"], MIN_PER_CLASS["val"])
     return Table(root, usable, classes, skipped)
+
+
+def few_per_class(rows: pd.DataFrame, classes: tuple[str, ...]) -> str:
+    """The classes under :data:`MIN_PER_CLASS` in each split that has rows (``train: 'b' 2; val: 'b'
+    1``), or ``""``."""
+    parts = []
+    for split, minimum in MIN_PER_CLASS.items():
+        counts = rows[rows[schema.SPLIT] == split][schema.LABEL].value_counts()
+        if counts.empty and split == "test":
+            continue
+        few = [f"{c!r} {counts.get(c, 0)}" for c in classes if counts.get(c, 0) < minimum]
+        if few:
+            parts.append(f"{split}: {', '.join(few)}")
+    return "; ".join(parts)
 
 
 def _check(manifest: Path, rows: pd.DataFrame, classes: tuple[str, ...]) -> None:

@@ -109,6 +109,15 @@ def heatmap(cam: np.ndarray) -> np.ndarray:
     return (rgb * 255).astype(np.uint8)
 
 
+def legend() -> str:
+    """The Grad-CAM colour scale as HTML: the jet colour map's gradient from low to high, with words."""
+    stops = ", ".join("#{:02x}{:02x}{:02x}".format(*heatmap(np.array([v]))[0]) for v in np.linspace(0, 1, 9))
+    return ("<p class='legend'>Grad-CAM colours: <span>low</span> <span class='scale' style='display:"
+            f"inline-block;width:240px;height:14px;vertical-align:middle;background:linear-gradient(to "
+            f"right, {stops})'></span> <span>high</span>: how much each part of the input raised the "
+            "score of the predicted class (each map scaled from its own minimum to its maximum).</p>")
+
+
 def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """The heatmap blended over the image."""
     return (image * (1 - alpha) + heatmap(cam) * alpha).clip(0, 255).astype(np.uint8)
@@ -242,6 +251,6 @@ def review(model: nn.Module, arch: Arch, info: ModelInfo, predictions: pd.DataFr
             f"<p>Classes: {html.escape(', '.join(info.classes))}. Each card shows the original file, the "
             f"model's input (resized and cropped as in training, read by the run's loader) and Grad-CAM on "
             f"that input: <code>{arch.cam_layer}</code> for the predicted class, under the run's autocast "
-            f"({html.escape(info.amp)}).</p>{''.join(sections)}</body></html>")
+            f"({html.escape(info.amp)}).</p>{legend()}{''.join(sections)}</body></html>")
     out.write_text(page, encoding="utf-8")
     return out

@@ -25,7 +25,7 @@ from torch import nn
 from torch.optim.lr_scheduler import OneCycleLR
 
 from .data import to_input
-from .loop import DEFAULT_LR, State, epoch_line
+from .loop import DEFAULT_LR, State, epoch_line, run_eta
 from .model import Arch, _set_submodule
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ def train_head(head: nn.Linear, feats: dict[str, torch.Tensor], targets: dict[st
     gen = torch.Generator().manual_seed(seed)
     probs = torch.as_tensor(weights, dtype=torch.double) if weights is not None else None
     state = State()
+    started = time.perf_counter()
+    progress.total(epochs, "training the head (epochs)")
     for _ in range(epochs):
         bar = progress.task(f"head epoch {state.epoch + 1}/{epochs}", steps, transient=True)
         start, total, seen = time.perf_counter(), 0.0, 0
@@ -127,7 +129,9 @@ def train_head(head: nn.Linear, feats: dict[str, torch.Tensor], targets: dict[st
             "lr": f"{max(g['lr'] for g in opt.param_groups):.3g}",
             "images_per_s": round(seen / max(seconds, 1e-9), 1), "seconds": round(seconds, 3)})
         bar.done()
-        progress.note(epoch_line(state.history[-1]))
+        progress.advance()
+        progress.note(epoch_line(state.history[-1])
+                      + run_eta(time.perf_counter() - started, state.epoch, epochs - state.epoch))
         if on_epoch:
             on_epoch(state)
         if state.stopped_early:

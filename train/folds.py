@@ -109,6 +109,11 @@ def assign_folds(frame: pd.DataFrame, k: int, columns: tuple[str, ...], seed: in
     if n_groups < k:
         raise UsageError(f"{n_groups} groups (by {', '.join(columns) or 'row'}) cannot fill {k} folds: "
                          "use fewer --folds or name finer --fold-groups")
+    counts = frame[schema.LABEL].astype(str).value_counts()
+    if counts.min() < k:
+        raise UsageError(f"class {counts.idxmin()!r} has {counts.min()} ok rows, fewer than --folds {k}: "
+                         f"some folds would score it with no way to learn it; use --folds "
+                         f"{max(2, counts.min())} or fewer, or add rows of that class")
     return _stratified_group_split(frame[schema.LABEL].to_numpy(dtype=str), groups, k, seed)
 
 
@@ -128,13 +133,15 @@ def _fold_manifest(rows: pd.DataFrame, root: Path, fold: np.ndarray, k: int, gro
     """Write fold ``k``'s manifest: the fold is test, ~1/8 of the other groups val, the rest train."""
     split = np.where(fold == k, "test", "train").astype(object)
     rest = np.flatnonzero(fold != k)
-    parts = min(INNER_VAL_PARTS, len(np.unique(groups[rest])))
+    labels = rows[schema.LABEL].to_numpy(dtype=str)[rest]
+    # StratifiedGroupKFold refuses more parts than its largest class has rows
+    parts = min(INNER_VAL_PARTS, len(np.unique(groups[rest])), int(pd.Series(labels).value_counts().max()))
     if parts >= 2:
-        inner = _stratified_group_split(rows[schema.LABEL].to_numpy(dtype=str)[rest], groups[rest],
-                                        parts, seed + k)
-        split[rest[inner == 0]] = "val"
+        val = _stratified_group_split(labels, groups[rest], parts, seed + k) == 0
     else:
-        split[rest[: max(1, len(rest) // INNER_VAL_PARTS)]] = "val"
+        val = np.arange(len(rest)) < max(1, len(rest) // INNER_VAL_PARTS)
+    val &= ~np.isin(labels, np.unique(labels[~val]), invert=True)  # a class's only rows stay in train
+    split[rest[val]] = "val"
     out = rows.assign(**{schema.SPLIT: split,
                          schema.PATH: [str(root / p) for p in rows[schema.PATH]]})
     folder.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,17 @@ def epoch_line(row: dict[str, Any]) -> str:
             f"{row['val_loss']:.4f}, val acc {row['val_accuracy']:.3f}, {row['images_per_s']:.0f} img/s")
 
 
+def run_eta(elapsed: float, done: int, left: int) -> str:
+    """``; run: about 1 min 20 s left (4 more epochs at most)``: the whole run's time left at the pace
+    of the epochs done so far (early stopping may end it sooner); empty when no epoch is left."""
+    if left <= 0 or done <= 0:
+        return ""
+    seconds = round(elapsed / done * left)
+    minutes, secs = divmod(seconds, 60)
+    when = f"{minutes} min {secs} s" if minutes else f"{secs} s"
+    return f"; run: about {when} left ({left} more epoch{'s' if left != 1 else ''} at most)"
+
+
 @dataclass(frozen=True)
 class Stage:
     """One one-cycle stage: its name, epochs and max learning rate per parameter group."""
@@ -233,6 +244,10 @@ def fit(model: nn.Module, job: Fit, resume: dict[str, Any] | None = None) -> Sta
     total = sum(s.epochs for s in job.stages)
     steps = len(job.loaders["train"])
     main = rank_world()[0] == 0
+    if main:  # the whole run's bar: its time-remaining column is the run's ETA
+        job.progress.total(total, "training (epochs)")
+        job.progress.advance(state.epoch)
+    started, first = time.perf_counter(), state.epoch
     try:
         while state.epoch < total and not state.stopped_early:
             stage, offset = stage_at(job.stages, state.epoch)
@@ -247,6 +262,9 @@ def fit(model: nn.Module, job: Fit, resume: dict[str, Any] | None = None) -> Sta
             for _ in range(offset, stage.epochs):
                 _epoch(model, net, job, stage, opt, sched, state, total)
                 if main:
+                    job.progress.advance()
+                    job.progress.note(epoch_line(state.history[-1]) + run_eta(
+                        time.perf_counter() - started, state.epoch - first, total - state.epoch))
                     save_checkpoint(job.checkpoint, model, opt, sched, stage.name, state, job.ctx.scaler)
                 if state.stopped_early:
                     _announce_stop(job, state, total)
@@ -296,7 +314,5 @@ def _epoch(model: nn.Module, net: nn.Module, job: Fit, stage: Stage, opt: torch.
            "lr": f"{max(g['lr'] for g in opt.param_groups):.3g}",
            "images_per_s": round(seen / max(seconds, 1e-9), 1), "seconds": round(seconds, 2)}
     state.history.append(row)
-    if rank_world()[0] == 0:
-        job.progress.note(epoch_line(row))
-        if job.on_epoch:
-            job.on_epoch(state)
+    if rank_world()[0] == 0 and job.on_epoch:
+        job.on_epoch(state)

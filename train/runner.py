@@ -289,8 +289,11 @@ def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) 
     if opts.features_only and world > 1:
         raise UsageError("--features-only runs in one process; launch it without torchrun")
     seed_everything(opts.seed)  # the same initial weights on every rank
-    job = setup(manifest, opts)
     progress = or_none(progress)
+    progress.total(None, f"reading {manifest.name}, building {opts.arch}")
+    job = setup(manifest, opts)
+    if rank == 0:
+        progress.note(start_line(job, opts))
     lr, finding = choose_lr(job, opts)
     config = _config(manifest, opts, job, lr, finding)
     if rank == 0:
@@ -312,6 +315,15 @@ def train(manifest: Path, opts: TrainOptions, progress: Progress | None = None) 
         (job.out / "checkpoint.pt").unlink(missing_ok=True)  # finished: every output is written
     finish_distributed()
     return result
+
+
+def start_line(job: Job, opts: TrainOptions) -> str:
+    """What the run is about to do, said before its first epoch."""
+    sizes = {s: len(job.table.split(s)) for s in ("train", "val", "test")}
+    epochs = "head-only epochs" if opts.features_only else "epochs"
+    return (f"training {opts.arch} on {sizes['train']} train / {sizes['val']} val / {sizes['test']} test "
+            f"images of {len(job.table.classes)} classes: up to {opts.epochs} {epochs}, batch "
+            f"{job.batch}, {job.pre.size} px, on {job.ctx.device}; run folder {job.out}")
 
 
 def _train(job: Job, opts: TrainOptions, lr: float, progress: Progress) -> State:

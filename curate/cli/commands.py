@@ -1,7 +1,7 @@
 """``curate``: commands that read a manifest and update it in place (atomically) or write ``-o OTHER``.
 
 The one Typer app. Every command is a plain function in a module of this package
-(:mod:`.balance`, :mod:`.split`, :mod:`.dedupe`, :mod:`.report`, :mod:`.quality`), listed in
+(:mod:`.balance`, :mod:`.split`, :mod:`.dedupe`, :mod:`.report`, :mod:`.quality`, :mod:`.review`), listed in
 :data:`COMMANDS` and registered here, one way, in the order ``--help`` lists them. The shared options
 are :mod:`.options`; printing is :mod:`.render` (and the tables, :mod:`.views`); the work lives in the
 curate library packages, imported inside the commands so ``--help`` stays fast.
@@ -14,13 +14,14 @@ import typer
 from manifests.cliargs import EPILOG, DebugOpt, VerboseOpt, VersionOpt
 from manifests.console import run_app, setup_logging
 
-from . import balance, dedupe, quality, report, split
+from . import balance, dedupe, gc, quality, report, review, split
 from .options import ENGINE_NAMES, METHOD_NAMES, Command
 
 __all__ = ["COMMANDS", "ENGINE_NAMES", "METHOD_NAMES", "app", "main"]
 
 COMMANDS: tuple[Command, ...] = (balance.STATS, balance.BALANCE, split.SPLIT, dedupe.DEDUPE, balance.AUGMENT,
-                                 report.REPORT, report.EXPORT, quality.LABEL_ISSUES, quality.CHECK)
+                                 report.REPORT, report.EXPORT, report.CARD, quality.LABEL_ISSUES,
+                                 quality.CHECK, gc.GC, review.REVIEW)
 
 app = typer.Typer(
     name="curate", no_args_is_help=True, rich_markup_mode="rich",

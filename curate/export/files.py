@@ -29,6 +29,7 @@ from manifests.store import KEEP_FORMATS, output_format, reencode
 
 from .. import frames
 from ..tables import natural_sorted
+from ..text import markdown_text
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ _SPLIT = re.compile(r"[A-Za-z0-9][\w.\-]{0,63}", re.ASCII)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
-_ENTITY = re.compile(r"&(?=#|[A-Za-z0-9]+;)")
-_MARKDOWN = re.compile(r"([\\`*_\[\]()!|~])")
 _URL_SAFE = ":/?#@!$&'*+,;=%~-._[]"
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 
@@ -290,15 +289,6 @@ def metadata(rows: pd.DataFrame) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c in rows.columns and rows[c].notna().any()]
 
 
-def markdown_text(text: str) -> str:
-    """Outside text as plain text in a Markdown table cell: control characters (CR, LF, tab...) folded
-    to spaces, ``<`` and ``>`` (raw HTML) and an ``&`` that starts an entity escaped as HTML, and the
-    Markdown punctuation that makes links, images, emphasis, code or cells backslash-escaped."""
-    text = _ENTITY.sub("&amp;", _CONTROLS.sub(" ", text))
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN.sub(r"\\\1", text)
-
-
 def link_target(url: str) -> str:
     """``url`` as a Markdown link target when it is an http(s) URL with a host (characters that would
     end the target or the cell percent-encoded); ``""`` for anything else (``javascript:``, ``data:``)."""
@@ -315,11 +305,12 @@ def link_target(url: str) -> str:
 
 
 def write_attribution(outdir: Path, rows: pd.DataFrame, rel_of: dict[Any, str]) -> str:
-    """ATTRIBUTION.md: one line per exported search row (file, title, creator, licence, page)."""
+    """ATTRIBUTION.md: one line per exported search row (file, title, creator, licence, page, and the
+    opt-out signal ``--ignore-optout`` took it over, when one was met)."""
     search = rows[frames.is_search(rows)]
     lines = ["# Attribution", "", "Images from image searches, with their creators and licences "
              "(written by `curate export`).", "",
-             "| file | title | creator | licence | page |", "|---|---|---|---|---|"]
+             "| file | title | creator | licence | page | opt-out |", "|---|---|---|---|---|---|"]
 
     def cell(row: pd.Series, col: str, link: str | None = None) -> str:
         text = str(row[col]) if col in row.index and pd.notna(row[col]) else ""
@@ -332,7 +323,8 @@ def write_attribution(outdir: Path, rows: pd.DataFrame, rel_of: dict[Any, str]) 
     for index, row in search.iterrows():
         lines.append(f"| {markdown_text(rel_of.get(index, ''))} | {cell(row, schema.TITLE)} | "
                      f"{cell(row, schema.CREATOR, schema.CREATOR_URL)} | "
-                     f"{cell(row, schema.LICENSE, schema.LICENSE_URL)} | {cell(row, schema.PAGE_URL)} |")
+                     f"{cell(row, schema.LICENSE, schema.LICENSE_URL)} | {cell(row, schema.PAGE_URL)} | "
+                     f"{cell(row, schema.OPTOUT)} |")
     (outdir / ATTRIBUTION_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return ATTRIBUTION_FILE
 

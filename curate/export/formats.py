@@ -35,6 +35,7 @@ from manifests import MissingToolError, UsageError, images, schema
 from manifests.progress import NoProgress, Progress
 from manifests.store import KEEP_FORMATS, reencode
 
+from ..card import ExportCard, card_files
 from ..frames import is_search
 from .files import (
     ATTRIBUTION_FILE,
@@ -85,7 +86,9 @@ class Exporter:
 
     def all_meta(self, rows: pd.DataFrame) -> list[str]:
         """Every metadata file this export may write: labels, attribution and the format's own."""
-        return [LABELS_FILE, ATTRIBUTION_FILE, *self.meta_names(sorted(set(rows[schema.SPLIT].astype(str))))]
+        splits = sorted(set(rows[schema.SPLIT].astype(str)))
+        return [LABELS_FILE, ATTRIBUTION_FILE, *self.meta_names(splits),
+                *card_files([self.split_dir(s) for s in splits])]
 
     def check(self, rows: pd.DataFrame, outdir: Path, wanted: dict[str, str], state: dict[str, Any]) -> None:
         """Refuse when an image or metadata file this export would write is someone else's."""
@@ -105,8 +108,10 @@ class Exporter:
         return journal
 
     def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
-              options: ExportOptions, report: ExportReport, progress: Progress | None = None) -> None:
-        """Place the images incrementally, then write labels, attribution and the format's files."""
+              options: ExportOptions, report: ExportReport, progress: Progress | None = None,
+              card: ExportCard | None = None) -> None:
+        """Place the images incrementally, then write labels, attribution, the format's files and the
+        card (README.md, croissant.json, records/<split>.csv)."""
         state = read_state(outdir)
         key = {"format": self.name, "resize": options.resize}
         same = state.get("key") == key
@@ -148,7 +153,7 @@ class Exporter:
         report.copied = len(outcomes) - report.linked - len(failed)
         rows = rows.drop(index=list(failed))
         rel_of = {k: v for k, v in rel_of.items() if k not in failed}
-        report.files = self.meta(rows, rel_of, folders, outdir)
+        report.files = self.meta(rows, rel_of, folders, outdir, card)
         self.close(outdir, journal, {r: s for r, s in wanted.items() if r in set(rel_of.values())},
                    report.files, state)
 
@@ -160,12 +165,14 @@ class Exporter:
         journal.finish(files, meta)
 
     def meta(self, rows: pd.DataFrame, rel_of: dict[Any, str], folders: dict[str, str],
-             outdir: Path) -> list[str]:
+             outdir: Path, card: ExportCard | None = None) -> list[str]:
         files = [write_labels(outdir, folders), *self.finish(rows, rel_of, outdir)]
         if is_search(rows).any():
             files.append(write_attribution(outdir, rows, rel_of))
         elif (outdir / ATTRIBUTION_FILE).exists():
             (outdir / ATTRIBUTION_FILE).unlink()
+        if card is not None and not rows.empty:
+            files += card.write(rows, rel_of, outdir, list(files), self.split_dir)
         return files
 
 
@@ -188,20 +195,26 @@ class HuggingFace(Exporter):
     ``metadata.csv``: ``datasets`` infers CSV column types per file, so a licence column that is empty in
     one split and filled in another makes the splits' features differ and loading fails. JSON lines
     keep one type per column: text as strings ("" when missing), numbers as numbers.
+
+    ``.huggingface.yaml`` declares the features (``datasets`` reads it beside a dataset card), so
+    ``load_dataset("OUT")`` gives ``label`` as a ``ClassLabel`` with the class names, not a string.
     """
 
     name = "hf"
-    help = "Hugging Face imagefolder with metadata.jsonl per split (load_dataset('imagefolder'))"
+    help = "Hugging Face imagefolder with metadata.jsonl per split and the features (label: ClassLabel); " \
+           "load_dataset('OUT')"
+    features_file = ".huggingface.yaml"
     example = "curate export data/manifest.csv out --format hf"
     split_dirs: ClassVar[dict[str, str]] = {"val": "validation"}
 
     def meta_names(self, splits: list[str]) -> list[str]:
-        return [f"{self.split_dir(s)}/metadata.jsonl" for s in splits]
+        return [f"{self.split_dir(s)}/metadata.jsonl" for s in splits] + [self.features_file]
 
     def finish(self, rows: pd.DataFrame, rel_of: dict[Any, str], outdir: Path) -> list[str]:
         extra = [c for c in metadata(rows) if c != schema.LABEL]
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(rows[c]) and rows[c].notna().all()}
-        files = []
+        (outdir / self.features_file).write_text(_hf_features(rows, extra, numeric), encoding="utf-8")
+        files = [self.features_file]
         for split, group in rows.groupby(schema.SPLIT, sort=True):
             folder = self.split_dir(str(split))
             lines = []
@@ -269,7 +282,8 @@ class WebDataset(Exporter):
     example = "curate export data/manifest.csv out --format webdataset --shard-size 5000"
 
     def write(self, rows: pd.DataFrame, items: list[Item], folders: dict[str, str], outdir: Path,
-              options: ExportOptions, report: ExportReport, progress: Progress | None = None) -> None:
+              options: ExportOptions, report: ExportReport, progress: Progress | None = None,
+              card: ExportCard | None = None) -> None:
         try:
             import webdataset as wds
         except ImportError:
@@ -310,7 +324,7 @@ class WebDataset(Exporter):
             tmp.replace(target)
             journal.landed(rel, wanted[rel])
         shard_of = {it.index: rel for rel, batch in shards.items() for it in batch}
-        report.files = self.meta(rows, shard_of, folders, outdir)
+        report.files = self.meta(rows, shard_of, folders, outdir, card)
         self.close(outdir, journal, wanted, report.files, state)
 
 
@@ -329,6 +343,25 @@ def _shards(items: list[Item], size: int) -> dict[str, list[Item]]:
 def _digest(batch: list[Item], options: ExportOptions) -> str:
     text = json.dumps([[it.sha256, it.label, it.folder, it.name] for it in batch] + [options.resize])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _hf_features(rows: pd.DataFrame, extra: list[str], numeric: set[str]) -> str:
+    """The ``datasets`` features of an hf export as YAML (JSON-quoted scalars): image, label as a
+    ClassLabel of the sorted class names, and each metadata column's type."""
+    def dtype(col: str) -> str:
+        if col not in numeric:
+            return "string"
+        kind = rows[col].dtype.kind
+        return "bool" if kind == "b" else "int64" if kind in "iu" else "float64"
+
+    names = sorted(rows[schema.LABEL].astype(str).unique())
+    lines = ["# datasets reads this: load_dataset('<this folder>') gives label as a ClassLabel",
+             "configs:", "- config_name: default", "  features:", "  - name: image", "    dtype: image",
+             "  - name: label", "    dtype:", "      class_label:", "        names:"]
+    lines += [f"          {json.dumps(str(i))}: {json.dumps(name)}" for i, name in enumerate(names)]
+    for col in extra:
+        lines += [f"  - name: {json.dumps(col)}", f"    dtype: {dtype(col)}"]
+    return "\n".join(lines) + "\n"
 
 
 def _plain(value: Any) -> Any:

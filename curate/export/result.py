@@ -29,6 +29,7 @@ class ExportReport(StageResult):
     files: list[str] = field(default_factory=list)  # metadata files written
     failed: list[str] = field(default_factory=list)  # "path: why" of images that could not be exported
     renamed_labels: dict[str, str] = field(default_factory=dict)
+    excluded_by_license: dict[str, int] = field(default_factory=dict)  # licence -> rows left out
 
     def data(self) -> dict[str, Any]:
         return {**asdict(self), "outdir": str(self.outdir)}
@@ -41,6 +42,9 @@ class ExportReport(StageResult):
         splits = ", ".join(f"{s} {sum(c.values())}" for s, c in self.per_split.items())
         out = [f"{self.format} export in {self.outdir}: {self.rows} images ({splits}); {self.written} "
                f"written ({self.linked} hard-linked), {self.kept} unchanged, {self.removed} removed"]
+        if self.excluded_by_license:
+            out.append(f"{sum(self.excluded_by_license.values())} rows left out by licence: " + ", ".join(
+                f"{k} {v}" for k, v in self.excluded_by_license.items()))
         out += [f"label {label!r} is in folder {folder!r} (classes.csv)"
                 for label, folder in self.renamed_labels.items()]
         out += [f"not exported: {line}" for line in self.failed[:SHOWN]]

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from manifests import InputError, UsageError, schema
 from manifests.progress import Progress
 
+from ..card import ExportCard, LicenseFilter
+from ..card.licenses import apply_filter
 from .files import Item, check_split, dataset_file, safe_name, safe_names, safe_suffix
 from .formats import FORMATS, exporter
 from .result import ExportReport
@@ -41,6 +44,9 @@ class ExportOptions:
         shard_size: samples per tar shard (webdataset).
         include: statuses exported besides ok (``duplicate``, ``over_cap``).
         unsplit: split for rows without one (default: refuse and say to run ``curate split``).
+        license_allow: licence codes kept (``by``, ``by-sa``, ``cc0``...; rows without a licence pass).
+        no_noncommercial: leave out rows under a non-commercial licence.
+        name: the dataset's name on its card (default: the manifest's folder name).
     """
 
     format: str = "imagefolder"
@@ -49,8 +55,12 @@ class ExportOptions:
     shard_size: int = 1000
     include: tuple[str, ...] = ()
     unsplit: str | None = None
+    license_allow: tuple[str, ...] = ()
+    no_noncommercial: bool = False
+    name: str | None = None
 
     def __post_init__(self) -> None:
+        LicenseFilter(self.license_allow, self.no_noncommercial)  # unknown codes raise UsageError
         if self.format not in FORMATS:
             raise UsageError(f"unknown --format {self.format!r} (choose from {', '.join(FORMATS)})")
         if self.resize is not None and self.resize < MIN_RESIZE:
@@ -111,16 +121,34 @@ def plan(rows: pd.DataFrame, root: Path) -> tuple[list[Item], dict[str, str]]:
     return items, folders
 
 
+def check_outdir(outdir: Path) -> None:
+    """Refuse, before any work, an output path that exists and is not a folder."""
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"{outdir} is a file, not a folder: name a new or existing folder to export "
+                         "into")
+
+
 def export(frame: pd.DataFrame, root: Path, outdir: Path, options: ExportOptions,
-           progress: Progress | None = None) -> ExportReport:
-    """Export the rows of ``frame`` (image paths relative to ``root``) to ``outdir`` in ``options.format``."""
+           progress: Progress | None = None, lineage: list[dict[str, Any]] | None = None) -> ExportReport:
+    """Export the rows of ``frame`` (image paths relative to ``root``) to ``outdir`` in ``options.format``,
+    with a dataset card (README.md, croissant.json) written from them and the ``lineage`` log."""
     fmt = exporter(options.format)
-    rows = select(frame, options)
+    check_outdir(outdir)
+    rule = LicenseFilter(options.license_allow, options.no_noncommercial)
+    rows, excluded = apply_filter(select(frame, options), rule)
+    if rows.empty:
+        raise InputError(f"{rule.describe()} leaves no row to export ({sum(excluded.values())} excluded)")
     items, folders = plan(rows, root)
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the export folder {outdir}: {exc.strerror or exc}") from exc
     report = ExportReport(outdir, options.format, rows=len(rows))
     report.per_split = {s: {k: int(v) for k, v in g[schema.LABEL].value_counts().sort_index().items()}
                         for s, g in rows.groupby(schema.SPLIT, sort=True)}
     report.renamed_labels = {k: v for k, v in folders.items() if k != v}
-    fmt.write(rows, items, folders, outdir, options, report, progress)
+    report.excluded_by_license = excluded
+    card = ExportCard(frame, list(lineage or []), options.name or root.resolve().name, excluded,
+                      rule.describe(), options.resize)
+    fmt.write(rows, items, folders, outdir, options, report, progress, card)
     return report

@@ -37,6 +37,8 @@ PROB_PREFIX = "p_"
 MISLABELLED = "mislabelled"  # status of rows dropped by --drop
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
 SUMMARY_COLUMNS = (schema.SOURCE, "engine", "query", schema.SUBREDDIT)
+# The folds' accuracy is "near chance" (a warning) below chance + this share of the way to 1.
+NEAR_CHANCE = 0.25
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ class LabelIssueReport(StageResult):
     relabelled: int = 0
     dropped: int = 0
     unscored: int = 0
+    accuracy: float | None = None  # of the folds' predictions (argmax) against the labels
+    fold_accuracy: dict[str, float] = field(default_factory=dict)
+    chance: float | None = None  # the accuracy of always guessing the most common class
+    warnings: list[str] = field(default_factory=list)
     by: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     worst: list[dict[str, Any]] = field(default_factory=list)
 
@@ -102,7 +108,11 @@ class LabelIssueReport(StageResult):
                    + (f", {self.unscored} usable rows not scored" if self.unscored else "")
                    + (f"; {self.relabelled} relabelled" if self.relabelled else "")
                    + (f"; {self.dropped} marked mislabelled" if self.dropped else "") + ".")
-        return out + self.dry_run_lines()
+        if self.accuracy is not None:
+            folds = ", ".join(f"{a:.2f}" for a in self.fold_accuracy.values())
+            out.append(f"the folds' accuracy: {self.accuracy:.3f}" + (f" (per fold {folds})" if folds else "")
+                       + f"; always guessing the most common class: {self.chance:.3f}")
+        return out + [f"warning: {w}" for w in self.warnings] + self.dry_run_lines()
 
 
 def predictions_path(manifest: Path, options: LabelIssueOptions) -> Path:
@@ -241,10 +251,27 @@ def find_issues(frame: pd.DataFrame, table: pd.DataFrame, options: LabelIssueOpt
     report = LabelIssueReport(predictions="", trained=False, scored=len(rows), issues=int(issues.sum()),
                               off_topic=int((ood < options.off_topic).sum()),
                               unscored=len(usable(frame)) - len(rows))
+    _judge_folds(report, labels, probs, folds)
     report.by = summarize(frame, rows, ood < options.off_topic)
     report.worst = worst(frame, rows, options.worst)
     _apply(frame, rows[issues], quality[issues], suggested[issues], options, report)
     return frame, report
+
+
+def _judge_folds(report: LabelIssueReport, labels: np.ndarray, probs: np.ndarray,
+                 folds: np.ndarray | None) -> None:
+    """The folds' accuracy beside chance (always the most common class), and a warning when it is
+    within :data:`NEAR_CHANCE` of the way from chance to perfect: such probabilities flag noise."""
+    right = probs.argmax(axis=1) == labels
+    report.accuracy = round(float(right.mean()), 4)
+    report.chance = round(float(np.bincount(labels).max() / len(labels)), 4)
+    if folds is not None:
+        report.fold_accuracy = {str(f): round(float(right[folds == f].mean()), 4) for f in np.unique(folds)}
+    if report.accuracy < report.chance + NEAR_CHANCE * (1 - report.chance):
+        report.warnings.append(
+            f"the folds' accuracy {report.accuracy:.3f} is near chance ({report.chance:.3f}): their "
+            f"probabilities say little, so most of the {report.issues} label issues are noise; train "
+            "the folds better (more --epochs, pretrained --weights, more data) before trusting them")
 
 
 def _apply(frame: pd.DataFrame, rows: pd.Index, quality: np.ndarray, suggested: np.ndarray,

@@ -7,13 +7,14 @@ file that opens offline, can be mailed, and needs no JavaScript.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..tables import natural_key
+from ..tables import natural_key, structural_zeros
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#222;max-width:1400px}
@@ -23,11 +24,13 @@ td,th{border:1px solid #ddd;padding:3px 7px;font-size:13px}th{background:#f4f4f4
 td.n{text-align:right;font-variant-numeric:tabular-nums}.note{color:#666;font-size:13px}
 .sheet td{vertical-align:top}.thumbs{display:flex;flex-wrap:wrap;gap:3px;max-width:460px}
 .thumbs img,.card img{height:72px;border:1px solid #ccc}figure{margin:0;display:inline-block}
-figcaption{font-size:11px;color:#555;max-width:140px;overflow-wrap:anywhere}
+figcaption{font-size:11px;color:#555;max-width:140px;overflow-wrap:normal;word-break:normal;
+overflow:hidden}
 .cluster{display:flex;gap:6px;flex-wrap:wrap;border:1px solid #ddd;padding:4px;margin:4px 0}
 .keep img{border:3px solid #2a2}.bad{color:#b00}.timeline{border-left:3px solid #88a;padding-left:1em}
 .timeline li{margin:.4em 0;list-style:none}.timeline code{font-size:12px}
 .bar{background:#4a7ab5;height:12px;display:inline-block}.missing{color:#999;font-style:italic}
+td.nested{background:#f2f2f2;color:#999}
 """
 
 
@@ -76,13 +79,18 @@ def _colour(x: float) -> tuple[str, str]:
 
 def heatmap_table(counts: pd.DataFrame, thin: int = 0) -> str:
     """Counts as a table whose cells are shaded by count; cells under ``thin`` outlined in red (not
-    the summed "other" column)."""
+    the summed "other" column, nor zeros by construction, which are shown apart as a grey dot)."""
     top = float(counts.to_numpy().max()) if counts.size else 0.0
     summed = [str(c).startswith("other (") for c in counts.columns]
+    nested = structural_zeros(counts)
     rows = []
     for key, values in counts.iterrows():
         cells = []
-        for v, is_sum in zip(values, summed, strict=True):
+        for v, is_sum, by_construction in zip(values, summed, nested.loc[key], strict=True):
+            if by_construction:
+                cells.append("<td class='n nested' title='zero by construction: this group holds one "
+                             "label'>·</td>")
+                continue
             bg, fg = _colour(float(v) / top if top else 0.0)
             mark = ";outline:2px solid #d00;outline-offset:-2px" if v < thin and not is_sum else ""
             cells.append(f"<td class='n' style='background:{bg};color:{fg}{mark}'>{int(v)}</td>")
@@ -136,9 +144,24 @@ def bars(counts: pd.Series) -> str:
     return f"<table><tbody>{rows}</tbody></table>"
 
 
+def more(shown: int, total: int, where: str = "") -> str:
+    """``... and 3 more`` under a list cut to ``shown`` of ``total`` items (``where``: where they all
+    are), or ``""`` when nothing was cut."""
+    if total <= shown:
+        return ""
+    return f"<p class='note more'>... and {total - shown} more{f' ({where})' if where else ''}.</p>"
+
+
+def breakable(name: object) -> str:
+    """A file name or path, escaped, that wraps only after its separators (``/ _ - .``), never inside
+    a word: ``<wbr>`` marks where a line may break."""
+    return re.sub(r"([/_.\-])", r"\1<wbr>", esc(name))
+
+
 def figure(uri: str | None, caption: str, keep: bool = False) -> str:
-    """An image with a caption; an explicit note when there is no thumbnail."""
-    img = f"<img src='{uri}' alt='{caption}'>" if uri else "<span class='missing'>no image</span>"
+    """An image with a caption (HTML); an explicit note when there is no thumbnail."""
+    alt = html.escape(html.unescape(re.sub(r"<[^>]*>", "", caption)), quote=True)
+    img = f"<img src='{uri}' alt='{alt}'>" if uri else "<span class='missing'>no image</span>"
     return f"<figure{' class=keep' if keep else ''}>{img}<figcaption>{caption}</figcaption></figure>"
 
 

@@ -28,6 +28,8 @@ class ReportOptions:
         workers: threads making thumbnails (default: 2 per CPU, at most 8).
         cache: keep thumbnails in ``.cache/thumbs/`` beside the manifest.
         thin: heatmap cells under this count are outlined.
+        card: the dataset card the page links to (default: ``CARD.md`` beside the manifest, when it
+            exists; ``curate card`` writes it).
     """
 
     top: int = 12
@@ -40,6 +42,7 @@ class ReportOptions:
     workers: int | None = None
     cache: bool = True
     thin: int = 5
+    card: Path | None = None
 
     def __post_init__(self) -> None:
         for name, least in (("top", 1), ("per_cell", 0), ("clusters", 0), ("examples", 0),
@@ -61,6 +64,7 @@ class ReportResult(StageResult):
     sections: list[str] = field(default_factory=list)
     thumbnails: int = 0
     thumbnails_missing: int = 0
+    files_missing: int = 0  # ok rows whose image file is not there
     seconds: float = 0.0
 
     def data(self) -> dict[str, Any]:
@@ -68,5 +72,6 @@ class ReportResult(StageResult):
 
     def lines(self) -> list[str]:
         missing = f", {self.thumbnails_missing} images did not open" if self.thumbnails_missing else ""
-        return [f"report: {self.path} ({self.rows} rows, {self.ok} ok, {self.thumbnails} "
+        gone = f" ({self.files_missing} of them with no image file)" if self.files_missing else ""
+        return [f"report: {self.path} ({self.rows} rows, {self.ok} ok{gone}, {self.thumbnails} "
                 f"thumbnails{missing}; {len(self.sections)} sections)"]

@@ -21,7 +21,7 @@ from manifests.progress import Progress
 from .. import frames
 from ..balance import tiebreak
 from ..tables import MISSING, as_text, natural_sorted, plural
-from .markup import Section, esc, figure, table
+from .markup import Section, breakable, esc, figure, more, table
 from .thumbs import data_uri, job_for, thumbnails
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class Pictures:
         rows = []
         for name in natural_sorted(set(label)):
             tds = "".join("<td><div class='thumbs'>" + "".join(
-                self._figure(i, esc(names[i])) for i in cells.get((name, s), [])) + "</div></td>"
+                self._figure(i, breakable(names[i])) for i in cells.get((name, s), [])) + "</div></td>"
                 for s in splits)
             rows.append(f"<tr><th>{esc(name)}</th>{tds}</tr>")
         head = "".join(f"<th>{esc(s)}</th>" for s in splits)
@@ -109,9 +109,10 @@ class Pictures:
                 figs.append(self._figure(i, f"{esc(r[schema.LABEL])}, distance "
                                             f"{_distance(r, members.loc[keeper])}"))
             mixed = " <b class='bad'>mixed labels</b>" if len(labels) > 1 else ""
+            size = int(members.attrs.get("size", len(members)))
             parts.append(f"<p>cluster {esc(members[schema.DUP_CLUSTER].iloc[0])} "
-                         f"({plural(len(members), 'image')}){mixed}</p><div class='cluster'>"
-                         f"{''.join(figs)}</div>")
+                         f"({plural(size, 'image')}){mixed}</p><div class='cluster'>"
+                         f"{''.join(figs)}</div>" + more(len(figs), size))
         return Section("duplicates", "Duplicate clusters", "".join(parts))
 
     def issues(self) -> Section:
@@ -135,7 +136,8 @@ class Pictures:
             rows = frame[frame[schema.DUP_CONFLICT].notna()]
             parts.append(f"<h3>near-duplicates with conflicting labels ({len(rows)})</h3>"
                          + table(rows[[schema.PATH, schema.LABEL, schema.DUP_CONFLICT]]
-                                 .head(self.options.attribution), index=False))
+                                 .head(self.options.attribution), index=False)
+                         + more(min(len(rows), self.options.attribution), len(rows)))
         if not parts:
             parts.append(f"<p class='note'>No label-issue columns ({schema.LABEL_QUALITY}, "
                          f"{schema.LABEL_ISSUE}, {schema.DUP_CONFLICT}) in this manifest.</p>")
@@ -165,7 +167,9 @@ def _clusters(frame: pd.DataFrame, options: ReportOptions) -> list[pd.DataFrame]
         members = rows.iloc[members_of[cid]]
         keepers = members.index[as_text(members[schema.STATUS]) != schema.DUPLICATE]
         first = keepers[:1] if len(keepers) else members.index[:1]
-        out.append(members.loc[[*first, *members.index.drop(first)]].head(MAX_MEMBERS))
+        shown = members.loc[[*first, *members.index.drop(first)]].head(MAX_MEMBERS)
+        shown.attrs["size"] = len(members)  # the whole cluster, for "... and N more"
+        out.append(shown)
     return out
 
 

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,8 @@ from manifests import schema
 from manifests.progress import Progress
 
 from .. import frames
-from ..tables import MISSING, as_text, crosstab, plural, top_columns
-from .markup import Section, bars, esc, heatmap_table, histogram_svg, page, table
+from ..tables import MISSING, as_text, crosstab, plural, structural_zeros, top_columns
+from .markup import Section, bars, esc, heatmap_table, histogram_svg, more, page, table
 from .options import ReportOptions, ReportResult
 from .pictures import Pictures, leaks_section
 
@@ -41,7 +42,21 @@ def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frames.is_ok(frame)]
 
 
-def counts_section(frame: pd.DataFrame) -> Section:
+def files_missing(frame: pd.DataFrame, root: Path) -> int:
+    """How many ok rows name an image file that is not there (deleted or moved since the harvest)."""
+    paths = ok_rows(frame)[schema.PATH]
+    return int(sum(not (isinstance(p, str) and (root / p).is_file()) for p in paths))
+
+
+def missing_note(missing: int, ok: int) -> str:
+    """The page's warning about ok rows without their file, or ``""``."""
+    if not missing:
+        return ""
+    return (f"<p class='bad'><b>{missing} of the {ok} ok rows have no image file</b> (deleted or moved): "
+            "their counts below are rows, not images; <code>curate check</code> lists them.</p>")
+
+
+def counts_section(frame: pd.DataFrame, missing: int = 0) -> Section:
     ok = ok_rows(frame)
     per = pd.DataFrame({"ok rows": as_text(ok[schema.LABEL]).value_counts(),
                         "all rows": as_text(frame[schema.LABEL]).value_counts()}).fillna(0).astype(int)
@@ -50,7 +65,7 @@ def counts_section(frame: pd.DataFrame) -> Section:
     per.index.name = "label"
     labels = int(frame[schema.LABEL].nunique())
     body = (f"<p>{plural(len(frame), 'row')}, {len(ok)} ok, {plural(labels, 'label')}.</p>"
-            + table(per) + bars(per.loc[per["ok rows"] > 0, "ok rows"]))
+            + missing_note(missing, len(ok)) + table(per) + bars(per.loc[per["ok rows"] > 0, "ok rows"]))
     return Section("counts", "Counts per label", body)
 
 
@@ -67,8 +82,11 @@ def groups_section(frame: pd.DataFrame, options: ReportOptions) -> Section:
         shown = top_columns(counts, options.top)
         note = (f"{plural(n, 'value')}; the {options.top} largest shown, the rest summed as 'other'"
                 if n > options.top else plural(n, "value"))
+        nested = structural_zeros(shown).to_numpy().any()
+        apart = (f" A grey dot is a zero by construction: that {esc(column)} holds one label."
+                 if nested else "")
         parts.append(f"<h3>label x {esc(column)}</h3><p class='note'>{note}. Cells under "
-                     f"{options.thin} rows are outlined in red; darker means more rows.</p>"
+                     f"{options.thin} rows are outlined in red; darker means more rows.{apart}</p>"
                      + heatmap_table(shown, options.thin))
     return Section("groups", "Labels by group", "".join(parts))
 
@@ -143,7 +161,10 @@ def failed_section(frame: pd.DataFrame, options: ReportOptions) -> Section:
         what = "set aside by a curate stage" if reason in SET_ASIDE else "failed"
         shown = pd.DataFrame({"path or origin": rows[schema.PATH].fillna(rows[schema.ORIGIN]),
                               "error": rows[schema.ERROR]})
-        parts.append(f"<h3>{esc(reason)}: {int(counts[reason])} ({what})</h3>" + table(shown, index=False))
+        if schema.OPTOUT in rows and rows[schema.OPTOUT].notna().any():  # which signal, from where
+            shown[schema.OPTOUT] = rows[schema.OPTOUT]
+        parts.append(f"<h3>{esc(reason)}: {int(counts[reason])} ({what})</h3>" + table(shown, index=False)
+                     + more(len(rows), int(counts[reason]), f"status={reason} in the manifest"))
     return Section("failed", "Rows not used, by reason", "".join(parts))
 
 
@@ -179,24 +200,35 @@ def lineage_section(entries: list[dict[str, Any]]) -> Section:
     return Section("lineage", "Lineage", f"<ol class='timeline'>{''.join(items)}</ol>")
 
 
+def card_link(manifest: Path, out: Path, options: ReportOptions) -> str:
+    """The subtitle's link to the dataset card (``--card``, else CARD.md beside the manifest)."""
+    card = options.card or manifest.resolve().parent / "CARD.md"
+    if not card.is_file():
+        return ""
+    href = os.path.relpath(card.resolve(), out.resolve().parent).replace(os.sep, "/")
+    return f" Dataset card: <a href='{esc(href)}'>{esc(card.name)}</a>."
+
+
 def build_report(frame: pd.DataFrame, root: Path, options: ReportOptions,
                  entries: list[dict[str, Any]] | None = None, title: str = "dataset report",
-                 progress: Progress | None = None) -> tuple[str, ReportResult]:
+                 progress: Progress | None = None, card: str = "") -> tuple[str, ReportResult]:
     """The report page for ``frame`` (image paths relative to ``root``) and what it holds."""
     for column in (schema.LABEL, schema.STATUS, schema.SOURCE, schema.PATH):
         if column not in frame.columns:
             raise manifests.InputError(f"the manifest has no {column!r} column")
     pictures = Pictures.make(frame, root, options, progress)
-    sections = [counts_section(frame), groups_section(frame, options), splits_section(frame),
+    ok = int(frames.is_ok(frame).sum())
+    missing = files_missing(frame, root)
+    sections = [counts_section(frame, missing), groups_section(frame, options), splits_section(frame),
                 sources_section(frame), sizes_section(frame), pictures.contact_sheet(),
                 pictures.duplicates(), failed_section(frame, options), pictures.issues(),
                 leaks_section(frame, options), attribution_section(frame, options),
                 lineage_section(entries or [])]
-    ok = int(frames.is_ok(frame).sum())
-    subtitle = (f"{plural(len(frame), 'row')}, {ok} ok. Made by <code>curate report</code>; "
-                f"contact sheet seed {options.seed}.")
+    gone = f" <b class='bad'>({missing} with no image file)</b>" if missing else ""
+    subtitle = (f"{plural(len(frame), 'row')}, {ok} ok{gone}. Made by <code>curate report</code>; "
+                f"contact sheet seed {options.seed}.{card}")
     result = ReportResult(Path(), len(frame), ok, [s.id for s in sections], pictures.made,
-                          pictures.missing)
+                          pictures.missing, files_missing=missing)
     return page(title, subtitle, sections), result
 
 
@@ -207,7 +239,8 @@ def write_report(manifest: Path, out: Path, options: ReportOptions,
     frame = manifests.read(manifest)
     root = manifest.resolve().parent
     text, result = build_report(frame, root, options, manifests.lineage_entries(manifest),
-                                f"{manifest.name}: dataset report", progress)
+                                f"{manifest.name}: dataset report", progress,
+                                card_link(manifest, out, options))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

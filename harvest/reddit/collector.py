@@ -6,6 +6,9 @@ against known "removed" placeholders (by URL and ``ETag`` before the body is rea
 and verified and written by the image store. Each
 image is a row with the post's metadata (``post_id`` groups the images of one post); failed downloads
 are rows with a ``status`` and ``error``; posts without images are counted as skipped with a reason.
+Opt-outs (:mod:`harvest.optout`): each media host's robots.txt and tdmrep.json are read before its
+first download, the answer's headers before its body, an image's XMP before it is stored; a refused
+image is an ``opted_out`` row whose ``optout`` column names the signal.
 
 Resume: media URLs done are marked in the manifest's archive (:mod:`manifests.archive`, collector
 ``reddit``) once their rows are in the manifest; those and the media URLs recorded in the manifest (as
@@ -41,6 +44,7 @@ from manifests.store import Limits, store_bytes
 from ..collector import Collector
 from ..fetch import Fetcher, FetchOptions, FetchResult, Reject
 from ..names import bounded_name
+from ..optout import HeaderCheck, HostRules, OptoutPolicy, after_download, merge_notes
 from ..remote import download
 from ..summary import Counts, RunSummary
 from ..values import finite_float, finite_int, text
@@ -72,6 +76,7 @@ class RedditOptions:
         env: environment holding ``REDDIT_*`` credentials (default: ``os.environ``).
         executor: where downloads run (this process's fetcher threads by default, or host batches on
             Dask workers, which must see the manifest's folder at the same path).
+        optout: which opt-out signals refuse an image (all by default; ``ignore`` takes them anyway).
     """
 
     source: SourceOptions
@@ -83,6 +88,7 @@ class RedditOptions:
     video_frames: VideoFrames | None = None
     env: Mapping[str, str] | None = None
     executor: ExecutorSpec | None = None
+    optout: OptoutPolicy = OptoutPolicy()
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, SourceOptions):
@@ -160,10 +166,12 @@ def post_name(post: dict[str, Any]) -> str:
     return f"{text(post.get('subreddit'))}/{text(post.get('id'))}"
 
 
-def recorded_origins(manifest: Path, source: str) -> set[str]:
-    """Origins (and videos) of a source already in the manifest, except transient failures (retried)."""
+def recorded_origins(manifest: Path, source: str, optout: OptoutPolicy = OptoutPolicy()) -> set[str]:
+    """Origins (and videos) of a source already in the manifest, except transient failures and
+    opt-outs ``optout`` now ignores (both retried)."""
     frame = read(manifest)
-    frame = frame[(frame[schema.SOURCE] == source) & ~frame[schema.STATUS].isin(schema.TRANSIENT)]
+    again = frame[schema.STATUS].isin(schema.TRANSIENT) | optout.retry(frame)
+    frame = frame[(frame[schema.SOURCE] == source) & ~again]
     done = set(frame[schema.ORIGIN].dropna().astype(str))
     if schema.VIDEO in frame.columns:
         done.update(frame[schema.VIDEO].dropna().astype(str))
@@ -198,8 +206,9 @@ class _Rejects:
 
 
 def _mark_done(sink: RowSink, source: str, rows: list[dict[str, Any]]) -> None:
-    """Mark the media URL of one download done, unless it failed transiently (retried next run)."""
-    if rows and not any(row[schema.STATUS] in schema.TRANSIENT for row in rows):
+    """Mark the media URL of one download done, unless it failed transiently or opted out (retried
+    next run, or by a run that ignores that signal: the manifest's row records which)."""
+    if rows and not any(row[schema.STATUS] in (*schema.TRANSIENT, schema.OPTED_OUT) for row in rows):
         first = rows[0]
         url = first.get(schema.VIDEO) or first[schema.ORIGIN]
         sink.mark(source, str(url), "", {schema.STATUS: first[schema.STATUS]})
@@ -229,9 +238,10 @@ class RedditCollector(Collector):
         return self.options.env if self.options.env is not None else os.environ
 
     def fetch_options(self) -> FetchOptions:
-        """The fetcher's options, with known placeholders refused before their body is read."""
+        """The fetcher's options: known placeholders and opt-out headers refused before the body."""
         fetch = self.options.fetch
-        return replace(fetch, reject=_Rejects(self.options.placeholders, fetch.reject))
+        return replace(fetch, reject=_Rejects(self.options.placeholders,
+                                              HeaderCheck(self.options.optout, fetch.reject)))
 
     def run(self, sink: RowSink, progress: Progress | None = None) -> RedditSummary:
         """List posts, download their images into the store under the manifest's folder, add rows."""
@@ -239,9 +249,10 @@ class RedditCollector(Collector):
         summary: RedditSummary = self.new_summary()
         counts = Counts(self.progress_or_none(progress), "posts", "posts")
         self.declare_groups(sink)
-        done = recorded_origins(sink.path, self.source) | set(sink.archive.entries(self.source))
+        done = recorded_origins(sink.path, self.source, opts.optout) | set(sink.archive.entries(self.source))
         self._stored = stored_digests(sink.path, self.source)
         root = sink.path.parent
+        sink.details["optout"] = opts.optout.details()
 
         def emit(row: dict[str, Any]) -> None:
             sink.add(row)
@@ -250,11 +261,12 @@ class RedditCollector(Collector):
 
         finish = getattr(opts.video_frames, "finish", None)
         try:
-            with Fetcher(self.fetch_options()) as fetcher:
+            with Fetcher(self.fetch_options()) as fetcher, \
+                    HostRules(opts.fetch, opts.optout, sink.archive) as hosts:
                 stream = PostStream(opts.source, fetcher, self._env())
                 summary.post_source, summary.source_reason = stream.choice.name, stream.choice.reason
                 jobs = self._jobs(stream, done, summary, counts,
-                                  lambda row: (emit(row), _mark_done(sink, self.source, [row])))
+                                  lambda row: (emit(row), _mark_done(sink, self.source, [row])), hosts)
                 for rows in self._download(fetcher, jobs, root):
                     for row in rows:
                         emit(row)
@@ -281,9 +293,10 @@ class RedditCollector(Collector):
         yield from download(fetcher, self.options.executor, jobs, _media_url, handle)
 
     def _jobs(self, stream: PostStream, done: set[str], summary: RedditSummary, counts: Counts,
-              emit: Callable[[dict[str, Any]], object]) -> Iterator[_Job]:
+              emit: Callable[[dict[str, Any]], object], hosts: HostRules | None = None) -> Iterator[_Job]:
         """Downloads to do, post by post; skipped posts and recorded media are counted here, and media
-        known to be gone (failed gallery items, placeholder URLs) become rows without a download."""
+        known to be gone (failed gallery items, placeholder URLs) or refused by their host's
+        robots.txt or tdmrep.json become rows without a download."""
         for post in stream:
             counts.add("posts")
             name = post_name(post)
@@ -313,7 +326,11 @@ class RedditCollector(Collector):
                     emit({**self._row(_Job(media, fields), None), schema.STATUS: schema.REMOVED,
                           schema.ERROR: gone})
                     continue
-                yield _Job(media, fields)
+                verdict = self.options.optout.verdict(hosts.check(media.url)) if hosts else {}
+                if schema.STATUS in verdict:
+                    emit({**self._row(_Job(media, fields), None), **verdict})
+                    continue
+                yield _Job(media, {**fields, **verdict})
 
     def _row(self, job: _Job, result: FetchResult | None) -> dict[str, Any]:
         final = result.final_url if result is not None else None
@@ -327,10 +344,15 @@ class RedditCollector(Collector):
         # A placeholder URL (imgur's redirect of a deleted image) or ETag is refused by the fetcher
         # (``fetch_options``) before the body is read: it arrives here as a ``removed`` result.
         if not result.ok or (result.data is None and result.file is None):
-            return [{**row, schema.STATUS: result.status, schema.ERROR: result.error}]
+            return [{**row, schema.STATUS: result.status, schema.ERROR: result.error,
+                     schema.OPTOUT: merge_notes(row.get(schema.OPTOUT), result.note)}]
+        data = None if job.media.kind == VIDEO else result.body()
+        verdict = after_download(self.options.optout, result.robots_tag, result.tdm_reservation, data)
+        row[schema.OPTOUT] = merge_notes(row.get(schema.OPTOUT), verdict.pop(schema.OPTOUT, None))
+        if verdict:
+            return [{**row, **verdict}]
         if job.media.kind == VIDEO:
             return self._video_rows(job, result, row, root)
-        data = result.body()
         assert data is not None
         placeholder = self.options.placeholders.match(data)
         if placeholder:

@@ -129,7 +129,8 @@ def choose(options: SourceOptions, env: Mapping[str, str]) -> SourceChoice:
     span = "all time" if period == "all" else f"the last {period}"
     ranked = "newest first" if options.sort == "new" else f"ranked by score ('{options.sort}' approximated)"
     return SourceChoice("arctic-shift", "no Reddit credentials (set REDDIT_CLIENT_ID, "
-                        "REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or use --site); using the public "
+                        "REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT or use --site; a new app needs "
+                        "Reddit's approval since 2025-11); using the public "
                         f"Arctic Shift archive for {span}, {ranked}")
 
 

@@ -4,7 +4,9 @@
 has no offset, so a query gives one page) and ``safesearch`` (``strict`` or ``off``), the token in
 the ``X-Subscription-Token`` header. The answer's ``results[]`` hold ``title``, ``url`` (the page),
 ``source`` and ``properties.url`` (the image) with ``properties.width``/``height`` when known. Brave
-names no creator or licence: rows fall back to the page's domain as their group.
+names no creator or licence: rows fall back to the page's domain as their group. A result without
+``properties.url`` falls back to its ``thumbnail.src`` (Brave's resized copy); with neither it is a
+counted skip.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..defaults import SEARCH_ENGINES
-from .engine import SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int
+from .engine import SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int, unusable
 
 KEY = "BRAVE_API_KEY"
 MAX_COUNT = 200
@@ -37,13 +39,17 @@ class BraveEngine(Engine):
         data = self.call("/res/v1/images/search", params, headers)
         if not isinstance(data, dict) or not isinstance(data.get("results", []), list):
             raise EngineError(f"brave answered without a results list for {query!r}")
-        results = [r for r in map(_result, data.get("results") or []) if r is not None]
+        results = [_result(item) for item in data.get("results") or []]
         return Page(results, None)
 
 
-def _result(item: dict[str, Any]) -> Result | None:
+def _result(item: Any) -> Result:
     props = item.get("properties") if isinstance(item, dict) else None
-    if not isinstance(props, dict) or not props.get("url"):
-        return None
-    return Result(url=str(props["url"]), page_url=item.get("url"), title=item.get("title") or None,
-                  provider="brave", width=as_int(props.get("width")), height=as_int(props.get("height")))
+    thumb = item.get("thumbnail") if isinstance(item, dict) else None
+    for size in (props, thumb):  # the image, then Brave's thumbnail of it
+        url = (size.get("url") or size.get("src")) if isinstance(size, dict) else None
+        if isinstance(url, str) and url:
+            return Result(url=url, page_url=item.get("url"), title=item.get("title") or None,
+                          provider="brave", width=as_int(size.get("width")),
+                          height=as_int(size.get("height")))
+    return unusable("brave sent neither properties.url nor thumbnail.src", item)

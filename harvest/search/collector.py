@@ -13,10 +13,16 @@ not straddle train and test.
 Deduplication: by URL across queries, pages, engines and earlier runs (a recorded URL is not
 downloaded again unless it failed transiently), and by content through the manifest (same bytes, one
 row). Failures are rows: ``http_error``, ``not_image``, ``too_small`` (``min_side``; from the engine's
-claimed size before download, else from the image's header), ``blocked_by_robots`` (``X-Robots-Tag:
-noai``/``noimageai``, unless ``respect_robots`` is off), ... Resume: finished pages are recorded
-(``harvest.search.resume``) once their rows are flushed, so a rerun lists no finished page; rows that
-failed transiently are downloaded again with the fields they were recorded with.
+claimed size before download, else from the image's header), ``opted_out`` (robots.txt, TDMRep,
+``X-Robots-Tag`` or the image's XMP said no: :mod:`harvest.optout`; the host files are read here,
+before the download is queued), ... A result the engine listed without a
+usable URL (no size of its ladder) is a counted skip (``no_usable_url``), so that for every query the
+results seen equal the rows made plus the results skipped (``SearchSummary.queries``, one line each).
+Engines with a notice (serpapi, ddgs) say it once per manifest; Wikimedia needs a contact for its
+User-Agent (``contact``, ``GLEANSET_CONTACT`` or the one an earlier run recorded). Resume: finished
+pages are recorded (``harvest.search.resume``) once their rows are flushed, so a rerun lists no
+finished page; rows that failed transiently are downloaded again with the fields they were recorded
+with.
 """
 
 from __future__ import annotations
@@ -26,26 +32,33 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from manifests import ExitStatus, NetworkError, RowSink, UsageError, read, schema
+from manifests import NetworkError, RowSink, UsageError, read, schema
 from manifests.executor import ExecutorSpec
 from manifests.progress import Progress
 from manifests.redact import redact
 from manifests.store import Limits
 
 from ..collector import Collector
-from ..fetch import Fetcher, FetchOptions
+from ..fetch import DEFAULT_USER_AGENT, Fetcher, FetchOptions
+from ..optout import HeaderCheck, HostRules, OptoutPolicy
 from ..remote import download
-from ..summary import Counts, RunSummary
+from ..summary import Counts
 from .engine import Engine, EngineConfig, Filters, Listed, Result
 from .registry import DEFAULT_ENGINE, check_filters, engine_class
 from .resume import mark_page, resume_point
 from .rows import JobRows, SearchJob, base_fields, job_url
+from .summary import SearchSummary
+from .wikimedia import CONTACT, contact_user_agent
 
 log = logging.getLogger(__name__)
+
+NO_USABLE_URL = "no_usable_url"  # a listed result with no URL at any size of its engine's ladder
+NOTICES = "search:notice"  # archive records: engines whose notice this manifest has shown
+CONTACTS = "search:contact"  # archive record: the contact Wikimedia's User-Agent names
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,7 @@ class SearchOptions:
         limit: results listed per query at most.
         filters: licence codes, upload-date window, safe search (only what the engine can apply).
         min_side: images whose shorter side is smaller are ``too_small`` rows.
-        respect_robots: refuse images served with ``X-Robots-Tag: noai``/``noimageai``.
+        optout: which opt-out signals refuse an image (all by default; ``ignore`` takes them anyway).
         fetch: the fetcher's settings (workers, per-host limit, retries, User-Agent, mirrors).
         limits: byte and pixel limits of the image store.
         engine_url: the engine API's base URL (a mirror or a test server; default: the real host).
@@ -69,6 +82,8 @@ class SearchOptions:
         executor: where downloads run (this process's fetcher threads by default, or host batches on
             Dask workers, which must see the manifest's folder at the same path); pages are always
             listed here.
+        contact: an e-mail address or URL for the User-Agent (Wikimedia requires one; default:
+            ``GLEANSET_CONTACT``, then the contact an earlier run on this manifest recorded).
     """
 
     queries: tuple[str, ...]
@@ -77,7 +92,7 @@ class SearchOptions:
     limit: int = 100
     filters: Filters = Filters()
     min_side: int | None = None
-    respect_robots: bool = True
+    optout: OptoutPolicy = OptoutPolicy()
     fetch: FetchOptions = FetchOptions()
     limits: Limits = Limits()
     engine_url: str | None = None
@@ -85,8 +100,11 @@ class SearchOptions:
     api_interval: float | None = None
     client: Any = None
     executor: ExecutorSpec | None = None
+    contact: str | None = None
 
     def __post_init__(self) -> None:
+        if self.contact is not None and not self.contact.strip():
+            raise UsageError("--contact is empty: give an e-mail address or a URL")
         if not self.queries or any(not q.strip() for q in self.queries):
             raise UsageError("give at least one non-empty search query")
         if not self.label or not self.label.strip():
@@ -139,37 +157,6 @@ class _Pages:
 
 
 @dataclass
-class SearchSummary(RunSummary):
-    """A search run: the counts, plus what each query listed, depth caps met and queries that failed."""
-
-    engine: str = ""
-    queries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    failed_queries: list[str] = field(default_factory=list)
-    results_listed: int = 0
-    retried: int = 0  # transient failures of earlier runs downloaded again
-    group_columns: tuple[str, ...] = (schema.CREATOR,)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "engine": self.engine, "queries": self.queries,
-                "notes": list(self.notes), "failed_queries": list(self.failed_queries),
-                "results_listed": self.results_listed, "retried": self.retried,
-                "group_columns": list(self.group_columns)}
-
-    def lines(self) -> list[str]:
-        return [f"note: {note}" for note in self.notes]
-
-    def errors(self) -> list[str]:
-        return list(self.failed_queries)
-
-    def exit_status(self, strict: bool = False) -> ExitStatus:
-        """``NETWORK`` when a query's API failed; otherwise as for every collector."""
-        if self.failed_queries:
-            return ExitStatus.NETWORK
-        return super().exit_status(strict)
-
-
-@dataclass
 class _Seen:
     """Image URLs recorded by earlier runs and URLs met in this one (deduplication by URL)."""
 
@@ -186,11 +173,12 @@ class _Seen:
         return None
 
 
-def recorded_urls(manifest: Path) -> set[str]:
-    """Image URLs any search engine already brought into the manifest, except transient failures."""
+def recorded_urls(manifest: Path, optout: OptoutPolicy = OptoutPolicy()) -> set[str]:
+    """Image URLs any search engine already brought into the manifest, except transient failures and
+    opt-outs ``optout`` now ignores."""
     frame = read(manifest)
     mine = frame[schema.SOURCE].fillna("").str.startswith("search:")
-    frame = frame[mine & ~frame[schema.STATUS].isin(schema.TRANSIENT)]
+    frame = frame[mine & ~frame[schema.STATUS].isin(schema.TRANSIENT) & ~optout.retry(frame)]
     return set(frame[schema.ORIGIN].dropna().astype(str))
 
 
@@ -199,10 +187,13 @@ _ROW_FIELDS = (schema.LABEL, schema.QUERY, schema.ENGINE, schema.RESULT_RANK, sc
                schema.PROVIDER, schema.SOURCE_DOMAIN, schema.CLAIMED_WIDTH, schema.CLAIMED_HEIGHT)
 
 
-def transient_rows(manifest: Path, source: str) -> list[dict[str, Any]]:
-    """Rows of ``source`` that failed transiently (5xx, network, 429): their fields, to try again."""
+def transient_rows(manifest: Path, source: str,
+                   optout: OptoutPolicy = OptoutPolicy()) -> list[dict[str, Any]]:
+    """Rows of ``source`` that failed transiently (5xx, network, 429) or were refused for a signal
+    ``optout`` now ignores: their fields, to try again."""
     frame = read(manifest)
-    frame = frame[(frame[schema.SOURCE] == source) & frame[schema.STATUS].isin(schema.TRANSIENT)]
+    again = frame[schema.STATUS].isin(schema.TRANSIENT) | optout.retry(frame)
+    frame = frame[(frame[schema.SOURCE] == source) & again]
     cols = [c for c in (schema.ORIGIN, *_ROW_FIELDS) if c in frame.columns]
     sub = frame[cols].astype(object)
     return sub.where(sub.notna(), None).to_dict("records")
@@ -256,16 +247,22 @@ class SearchCollector(Collector):
         summary = self.new_summary()
         counts = Counts(self.progress_or_none(progress), "listed", "results")
         self.declare_groups(sink)
-        seen = _Seen(frozenset(recorded_urls(sink.path)))
-        rows = JobRows(self.row_source, sink.path.parent.absolute(), opts.respect_robots,
-                       opts.min_side, opts.limits)
-        with Fetcher(opts.fetch) as fetcher:
+        seen = _Seen(frozenset(recorded_urls(sink.path, opts.optout)))
+        rows = JobRows(self.row_source, sink.path.parent.absolute(), opts.optout, opts.min_side,
+                       opts.limits)
+        sink.details["optout"] = opts.optout.details()
+        fetch = replace(self._fetch_options(sink),
+                                    reject=HeaderCheck(opts.optout, opts.fetch.reject))
+        with Fetcher(fetch) as fetcher, HostRules(fetch, opts.optout, sink.archive) as hosts:
             engine = self.make_engine(fetcher)
             engine.prepare()
+            self._notice(engine, sink, summary, self.progress_or_none(progress))
             pages = _Pages(sink, opts.engine, opts.filters.key())
-            jobs = self._jobs(engine, pages, seen, sink, summary, counts)
+            jobs = self._gated(self._jobs(engine, pages, seen, sink, summary, counts), hosts, pages,
+                               sink, summary, counts)
             try:
                 for key, row in download(fetcher, opts.executor, jobs, job_url, rows):
+                    summary.account(pages.owners[key].query)
                     self._add(row, sink, summary, counts)
                     pages.finish(key)
             finally:  # interrupted or not, pages whose rows are all in are marked, rows merged
@@ -274,6 +271,51 @@ class SearchCollector(Collector):
         summary.merge = sink.stats
         summary.results_listed = counts.counts["listed"]
         return summary
+
+    def _fetch_options(self, sink: RowSink) -> FetchOptions:
+        """The fetcher's options; for Wikimedia a User-Agent naming a contact (recorded in the archive
+        and the run's lineage, so it is asked for once)."""
+        opts = self.options
+        if opts.engine != "wikimedia":
+            return opts.fetch
+        env = opts.env if opts.env is not None else os.environ
+        recorded = sink.archive.entries(CONTACTS).get("contact", {}).get("contact")
+        contact = opts.contact or env.get(CONTACT) or recorded
+        if not contact:
+            if opts.fetch.user_agent != DEFAULT_USER_AGENT:
+                return opts.fetch  # the user wrote a User-Agent of their own
+            raise UsageError("wikimedia asks every client for a contact in its User-Agent (enforced since "
+                             f"2025): give --contact EMAIL or set {CONTACT}; it is recorded with the "
+                             "manifest, so later runs need it no more")
+        contact = " ".join(str(contact).split())
+        if contact != recorded:
+            sink.archive.add(CONTACTS, "contact", info={"contact": contact})
+        sink.details["contact"] = contact
+        user_agent = opts.fetch.user_agent if opts.fetch.user_agent != DEFAULT_USER_AGENT \
+            else contact_user_agent(contact)
+        return replace(opts.fetch, user_agent=user_agent)
+
+    @staticmethod
+    def _notice(engine: Engine, sink: RowSink, summary: SearchSummary, progress: Progress) -> None:
+        """The engine's notice, the first time this manifest uses it (recorded in the archive)."""
+        if not engine.notice or engine.name in sink.archive.entries(NOTICES):
+            return
+        progress.note(f"notice: {engine.notice}")
+        summary.notes.append(engine.notice)
+        sink.archive.add(NOTICES, engine.name, info={"notice": engine.notice})
+
+    def _gated(self, jobs: Iterator[SearchJob], hosts: HostRules, pages: _Pages, sink: RowSink,
+               summary: SearchSummary, counts: Counts) -> Iterator[SearchJob]:
+        """The downloads the image hosts' robots.txt and tdmrep.json allow; the others become rows."""
+        for job in jobs:
+            verdict = self.options.optout.verdict(hosts.check(job.url))
+            if schema.STATUS in verdict:
+                summary.account(pages.owners[job.key].query)
+                self._add({**job.fields, **base_fields(self.row_source, job.url), **verdict}, sink,
+                          summary, counts)
+                pages.finish(job.key)
+                continue
+            yield SearchJob(job.key, job.url, {**job.fields, **verdict}) if verdict else job
 
     def _add(self, row: dict[str, Any], sink: RowSink, summary: SearchSummary, counts: Counts) -> None:
         sink.add(row)
@@ -313,7 +355,7 @@ class SearchCollector(Collector):
     def _retry_jobs(self, manifest: Path, pages: _Pages, seen: _Seen,
                     summary: SearchSummary) -> Iterator[SearchJob]:
         """Downloads that failed transiently in an earlier run, on pages already recorded."""
-        rows = transient_rows(manifest, self.row_source)
+        rows = transient_rows(manifest, self.row_source, self.options.optout)
         summary.retried = len(rows)
         state = _PageState("", Listed(None, [], 0, 0, None, 0))  # not recorded: pages.add is not called
         for row in rows:
@@ -329,10 +371,11 @@ class SearchCollector(Collector):
         for offset, result in enumerate(listed.results):
             counts.add("listed")
             name = f"{query} #{listed.rank + offset}"
-            skip = seen.why_skip(result.url)
+            skip = seen.why_skip(result.url) if result.usable else NO_USABLE_URL
             if skip:
                 summary.known += skip == "url_recorded"
-                summary.skip(skip, name)
+                summary.skip(skip, f"{name}: {result.problem}" if skip == NO_USABLE_URL else name)
+                summary.account(query, skip)
                 counts.add("skipped")
                 continue
             fields = result_fields(result, query, engine.name, listed.rank + offset, opts.label)
@@ -342,6 +385,7 @@ class SearchCollector(Collector):
                            schema.ERROR: f"the engine says {result.width}x{result.height}, under "
                                          f"--min-side {opts.min_side}; not downloaded"},
                           sink, summary, counts)
+                summary.account(query)
                 continue
             yield SearchJob(pages.expect(state), result.url, fields)
         state.closed = True

@@ -5,7 +5,9 @@ pages change. One call returns up to ``--limit`` results (``DDGS().images(query,
 max_results=...)``, each a dict with ``image``, ``url``, ``title``, ``source``, ``width``,
 ``height``). Any failure of the package (a rate limit, a timeout, a changed page) is one line naming
 the engine, never a traceback. The search function can be injected (``EngineConfig.client``) because
-``ddgs`` cannot be pointed at a local server.
+``ddgs`` cannot be pointed at a local server. A result without ``image`` falls back to its
+``thumbnail``; with neither it is a counted skip. ddgs describes itself as for educational purposes
+only: the first use in a manifest says so in one line.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..defaults import SEARCH_ENGINES
-from .engine import SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int
+from .engine import SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int, ladder, unusable
 
 SearchFunction = Callable[..., list[dict[str, Any]]]
 
@@ -35,6 +37,8 @@ class DdgsEngine(Engine):
     filters = frozenset({SAFE})
     page_size = 100
     about = SEARCH_ENGINES["ddgs"]
+    notice = ("ddgs: it scrapes search engines' result pages and says it is for educational purposes "
+              "only; their terms may forbid it (said once per manifest)")
 
     def page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
         search: SearchFunction = self.config.client or _default_search
@@ -49,13 +53,16 @@ class DdgsEngine(Engine):
                               "scrapes DuckDuckGo and may be rate limited or broken") from exc
         if not isinstance(items, list):
             raise EngineError(f"ddgs returned {type(items).__name__}, not a list, for {query!r}")
-        results = [r for r in map(_result, items) if r is not None]
+        results = [_result(item) for item in items]
         return Page(results, None)
 
 
-def _result(item: dict[str, Any]) -> Result | None:
-    if not isinstance(item, dict) or not item.get("image"):
-        return None
-    return Result(url=str(item["image"]), page_url=item.get("url"), title=item.get("title") or None,
-                  provider=item.get("source") or None, width=as_int(item.get("width")),
-                  height=as_int(item.get("height")))
+def _result(item: Any) -> Result:
+    found = ladder(item, ("image", "thumbnail"))
+    if found is None:
+        return unusable("ddgs gave neither image nor thumbnail", item)
+    key, url = found
+    full = key == "image"
+    return Result(url=url, page_url=item.get("url"), title=item.get("title") or None,
+                  provider=item.get("source") or None, width=as_int(item.get("width")) if full else None,
+                  height=as_int(item.get("height")) if full else None)

@@ -111,15 +111,23 @@ class Result:
     provider: str | None = None
     width: int | None = None
     height: int | None = None
+    problem: str | None = None  # why a result has no usable ``url`` (it becomes a counted skip)
 
     def __post_init__(self) -> None:
         """Fields as the manifest takes them, whatever the API sent: text or ``None``, integers that
-        fit 64 bits or ``None``."""
+        fit 64 bits or ``None``. A result without a URL says why in ``problem``."""
         for name in ("page_url", "title", "creator", "creator_url", "license", "license_url", "provider"):
             object.__setattr__(self, name, text(getattr(self, name)))
         object.__setattr__(self, "url", text(self.url) or "")
         object.__setattr__(self, "width", finite_int(self.width))
         object.__setattr__(self, "height", finite_int(self.height))
+        if not self.url and not self.problem:
+            object.__setattr__(self, "problem", "no image URL in the answer")
+
+    @property
+    def usable(self) -> bool:
+        """Whether there is a URL to download."""
+        return bool(self.url)
 
     @property
     def source_domain(self) -> str | None:
@@ -179,6 +187,8 @@ class Engine(ABC):
     api_interval: ClassVar[float] = 0.0
     about: ClassVar[str]
     first: ClassVar[Cursor] = 1
+    key_note: ClassVar[str] = ""  # what getting a key takes, said where the key is asked for
+    notice: ClassVar[str] = ""  # one line shown the first time the engine is used in a manifest
 
     def __init__(self, fetcher: Fetcher, config: EngineConfig | None = None) -> None:
         self.fetcher = fetcher
@@ -191,7 +201,9 @@ class Engine(ABC):
         """A key from the environment; a missing one is a ``UsageError`` naming the variable."""
         value = self.config.env.get(variable)
         if not value:
-            raise UsageError(f"the {self.name} engine needs a key: set {variable} in the environment")
+            note = f" ({self.key_note})" if self.key_note else ""
+            raise UsageError(f"the {self.name} engine needs a key: set {variable} in the "
+                             f"environment{note}")
         return value
 
     def call(self, path: str, params: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
@@ -303,6 +315,26 @@ def normalize_license(name: str | None, version: str | None = None) -> str | Non
     text = text.removeprefix("cc ").removeprefix("cc-") if text not in ("cc0", "cc-0") else "cc0"
     text = text.replace("cc-0", "cc0")
     return f"{text} {version}" if version and version not in text else text
+
+
+def unusable(why: str, item: Any = None) -> Result:
+    """A result that cannot be downloaded (no URL at any size, not an object): it is still a result
+    the engine listed, so ``harvest search`` counts it as a skip saying ``why``."""
+    page = item.get("foreign_landing_url") or item.get("url") or item.get("link") \
+        if isinstance(item, dict) else None
+    return Result(url="", page_url=page if isinstance(page, str) else None, problem=why)
+
+
+def ladder(item: Any, keys: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first of ``keys`` (an engine's sizes, largest first) whose value in ``item`` is a non-empty
+    URL string: ``(key, url)``; ``None`` when none is."""
+    if not isinstance(item, dict):
+        return None
+    for key in keys:
+        value = item.get(key)
+        if isinstance(value, str) and value.strip():
+            return key, value.strip()
+    return None
 
 
 def as_int(value: Any) -> int | None:

@@ -2,11 +2,17 @@
 
 ``GET /services/rest/?method=flickr.photos.search`` with ``text``, ``license`` (Flickr's numeric ids,
 mapped from --license codes), ``min_upload_date``/``max_upload_date`` (Unix seconds: a real date
-window), ``safe_search`` (1 safe, 3 everything), ``extras=url_o,url_l,owner_name,license,date_upload``,
+window), ``safe_search`` (1 safe, 3 everything), ``extras`` naming the size ladder
+``url_o,url_l,url_c,url_z,url_m`` (original, 1024, 800, 640, 500 px) with ``owner_name,license,date_upload``,
 ``per_page``/``page`` and ``format=json&nojsoncallback=1``. The answer is ``photos.photo[]`` with
-``stat: ok``, or ``stat: fail`` with a ``code`` and ``message``. Flickr returns at most 4,000 distinct
-results per query: the summary says when that ceiling cut a query short (narrow the date window and run
-again for more). The documented limit of 3,600 calls an hour spaces pages a second apart.
+``stat: ok``, or ``stat: fail`` with a ``code`` and ``message``. Flickr omits a size's ``url_*`` when
+the photo is smaller than it (or the owner hides the original), so each photo takes the largest size
+it has; one with none of them is a counted skip, never lost. Numbers come as strings (``total``,
+``license``, ``width_*``, ``dateupload``). Flickr returns at most 4,000 distinct results per query: the
+summary says when that ceiling cut a query short (narrow the date window and run again for more).
+
+Keys: since 2024 a Flickr API key needs a Flickr Pro account, and a key may make 3,600 calls an hour,
+so pages are spaced a second apart.
 """
 
 from __future__ import annotations
@@ -15,11 +21,25 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ..defaults import SEARCH_ENGINES
-from .engine import DATES, LICENSE, SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int
+from .engine import (
+    DATES,
+    LICENSE,
+    SAFE,
+    Cursor,
+    Engine,
+    EngineError,
+    Filters,
+    Page,
+    Result,
+    as_int,
+    ladder,
+    unusable,
+)
 
 KEY = "FLICKR_API_KEY"
 PAGE = 250
 CAP = 4000
+SIZES = ("url_o", "url_l", "url_c", "url_z", "url_m")  # largest first: each photo takes the first it has
 _CC = "https://creativecommons.org/"
 # Flickr's licence ids (flickr.photos.licenses.getInfo): (code, licence URL).
 LICENSES: dict[str, tuple[str, str | None]] = {
@@ -56,6 +76,8 @@ class FlickrEngine(Engine):
     depth_cap = CAP
     api_interval = 1.0
     about = SEARCH_ENGINES["flickr"]
+    key_note = ("a Flickr API key, from https://www.flickr.com/services/apps/create/, needs a Flickr "
+                "Pro account and allows 3,600 calls an hour")
 
     def cap_note(self, cap: int) -> str:
         return f"flickr returns at most {cap} results per query; narrow --after/--before for more"
@@ -63,7 +85,7 @@ class FlickrEngine(Engine):
     def page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
         params: dict[str, Any] = {
             "method": "flickr.photos.search", "api_key": self.key(KEY), "text": query,
-            "extras": "url_o,url_l,owner_name,license,date_upload", "per_page": PAGE,
+            "extras": ",".join((*SIZES, "owner_name", "license", "date_upload")), "per_page": PAGE,
             "page": int(cursor), "sort": "relevance", "content_types": "0", "media": "photos",
             "format": "json", "nojsoncallback": "1"}
         if filters.licenses:
@@ -81,19 +103,19 @@ class FlickrEngine(Engine):
             raise EngineError(f"flickr: error {code}: {message}" if message else
                               f"flickr answered without stat=ok for {query!r}")
         photos = data.get("photos") or {}
-        results = [r for r in map(_result, photos.get("photo") or []) if r is not None]
+        results = [_result(photo) for photo in photos.get("photo") or []]
         pages = as_int(photos.get("pages"))
         more = results and (pages is None or int(cursor) < pages)
         return Page(results, int(cursor) + 1 if more else None, as_int(photos.get("total")))
 
 
-def _result(photo: dict[str, Any]) -> Result | None:
-    if not isinstance(photo, dict):
-        return None
-    size = "o" if photo.get("url_o") else "l"
-    url = photo.get(f"url_{size}")
-    if not url:
-        return None
+def _result(photo: Any) -> Result:
+    found = ladder(photo, SIZES)
+    if found is None:
+        return unusable(f"flickr sent none of {', '.join(SIZES)} for photo "
+                        f"{photo.get('id') if isinstance(photo, dict) else repr(photo)[:40]}")
+    key, url = found
+    size = key.removeprefix("url_")
     owner = photo.get("owner")
     license_name, license_url = LICENSES.get(str(photo.get("license")), (None, None))
     return Result(

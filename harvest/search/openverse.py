@@ -7,7 +7,14 @@ are spaced 3 s apart. With ``OPENVERSE_CLIENT_ID`` and
 ``OPENVERSE_CLIENT_SECRET`` (a registered application) a token from ``POST /v1/auth_tokens/token/``
 (OAuth2 client credentials) raises the page size to 500 and lifts the 240 cap. Each result carries
 ``url``, ``foreign_landing_url``, ``creator``, ``creator_url``, ``license``, ``license_version``,
-``license_url``, ``provider``, ``source`` and ``width``/``height`` (either may be null).
+``license_url``, ``provider``, ``source`` and ``width``/``height`` (either may be null). ``result_count``
+is a search-engine total (10000 means "at least"); ``page_count`` is how deep one may page. A result
+without ``url`` is a counted skip (``thumbnail`` is a small proxy copy built from the request's host,
+not the image, so it is no fallback).
+
+Registering an application (once, for the 500-per-page depth): ``POST /v1/auth_tokens/register/`` with
+a JSON body ``{"name": ..., "description": ..., "email": ...}`` answers a ``client_id`` and
+``client_secret``; verify the e-mail address from the link Openverse sends, then set both variables.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from .engine import (
     Page,
     Result,
     as_int,
+    ladder,
     normalize_license,
+    unusable,
 )
 
 ANONYMOUS_PAGE = 20
@@ -85,15 +94,19 @@ class OpenverseEngine(Engine):
         data = self.call("/v1/images/", params, headers)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise EngineError(f"openverse answered without a results list for {query!r}")
-        results = [_result(item) for item in data["results"] if isinstance(item, dict) and item.get("url")]
+        results = [_result(item) for item in data["results"]]
         page_count = as_int(data.get("page_count"))
         more = results and (page_count is None or int(cursor) < page_count)
         return Page(results, int(cursor) + 1 if more else None, as_int(data.get("result_count")))
 
 
-def _result(item: dict[str, Any]) -> Result:
+def _result(item: Any) -> Result:
+    found = ladder(item, ("url",))
+    if found is None:
+        return unusable(f"openverse sent no url for result "
+                        f"{item.get('id') if isinstance(item, dict) else repr(item)[:40]}", item)
     return Result(
-        url=str(item["url"]), page_url=item.get("foreign_landing_url"), title=item.get("title"),
+        url=found[1], page_url=item.get("foreign_landing_url"), title=item.get("title"),
         creator=item.get("creator"), creator_url=item.get("creator_url"),
         license=normalize_license(item.get("license"), item.get("license_version")),
         license_url=item.get("license_url"), provider=item.get("provider") or item.get("source"),

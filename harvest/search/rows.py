@@ -2,8 +2,9 @@
 travel to a Dask worker (``--executor dask``) without the engine, its client or its keys.
 
 :class:`JobRows` checks what the server sent in this order: a failed download is a row with its
-status; an ``X-Robots-Tag: noai``/``noimageai`` answer is ``blocked_by_robots`` (unless
-``respect_robots`` is off); an image under ``min_side`` (measured from its header) is ``too_small``;
+status (``opted_out`` when the fetcher refused the answer's opt-out headers before its body); an
+image whose headers or XMP opt out (:func:`harvest.optout.after_download`) is ``opted_out`` unless the
+policy ignores that signal; an image under ``min_side`` (measured from its header) is ``too_small``;
 everything else goes through the image store under ``root``, which says ``not_image``, ``corrupt``,
 ``too_large`` or where it stored the bytes.
 """
@@ -18,7 +19,7 @@ from manifests import images, lineage, schema
 from manifests.store import Limits, store_bytes
 
 from ..fetch import FetchResult
-from .robots import blocking_directive
+from ..optout import OptoutPolicy, after_download, merge_notes
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,12 @@ def base_fields(source: str, url: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class JobRows:
-    """Turns one download into its row (on a fetcher thread, here or on a Dask worker): robots
-    directives, the measured size, then the image store under ``root``."""
+    """Turns one download into its row (on a fetcher thread, here or on a Dask worker): opt-out
+    signals, the measured size, then the image store under ``root``."""
 
     source: str
     root: Path
-    respect_robots: bool = True
+    optout: OptoutPolicy = OptoutPolicy()
     min_side: int | None = None
     limits: Limits = Limits()
 
@@ -53,12 +54,12 @@ class JobRows:
         row = {**job.fields, **base_fields(self.source, job.url),
                schema.MEDIA_URL: result.final_url or job.url}
         if not result.ok or result.data is None:
-            return {**row, schema.STATUS: result.status, schema.ERROR: result.error}
-        directive = blocking_directive(result.robots_tag) if self.respect_robots else None
-        if directive:
-            return {**row, schema.STATUS: schema.BLOCKED_BY_ROBOTS,
-                    schema.ERROR: f"the image was served with X-Robots-Tag: {result.robots_tag} "
-                                  f"({directive}); --ignore-robots-tag takes it anyway"}
+            failed = {**row, schema.STATUS: result.status, schema.ERROR: result.error}
+            return {**failed, schema.OPTOUT: merge_notes(row.get(schema.OPTOUT), result.note)}
+        verdict = after_download(self.optout, result.robots_tag, result.tdm_reservation, result.data)
+        row[schema.OPTOUT] = merge_notes(row.get(schema.OPTOUT), verdict.pop(schema.OPTOUT, None))
+        if verdict:
+            return {**row, **verdict}
         small = self._measured_too_small(result.data)
         if small:
             return {**row, schema.STATUS: schema.TOO_SMALL, schema.WIDTH: small[0],

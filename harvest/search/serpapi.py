@@ -6,7 +6,11 @@
 ``source``, ``original`` (the image) and ``original_width``/``original_height``; a query past its last
 page answers ``error: "Google hasn't returned any results for this query."``, which ends the query.
 Requests go through gleanset's fetcher (plain HTTP, not the ``serpapi`` client) so that retries, 429
-waits and ``--engine-url`` work as for every engine.
+waits and ``--engine-url`` work as for every engine. A result without ``original`` falls back to its
+``thumbnail`` (Google's small copy); with neither it is a counted skip.
+
+Google sued SerpApi on 2025-12-19 (DMCA, for scraping its results): the first use in a manifest says
+so in one line, and the user decides.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..defaults import SEARCH_ENGINES
-from .engine import DATES, SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int
+from .engine import DATES, SAFE, Cursor, Engine, EngineError, Filters, Page, Result, as_int, ladder, unusable
 
 KEY = "SERPAPI_KEY"
 _NO_MORE = "hasn't returned any results"
@@ -30,6 +34,8 @@ class SerpApiEngine(Engine):
     page_size = 100
     first: Cursor = 0
     about = SEARCH_ENGINES["serpapi"]
+    notice = ("serpapi: Google sued SerpApi on 2025-12-19 (DMCA) over scraping its results; you decide "
+              "whether to use what it returns (said once per manifest)")
 
     def page(self, query: str, cursor: Cursor, filters: Filters, want: int) -> Page:
         params: dict[str, Any] = {"engine": "google_images", "q": query, "ijn": int(cursor),
@@ -49,13 +55,17 @@ class SerpApiEngine(Engine):
                 return Page([], None)
             raise EngineError(f"serpapi: {data['error']}")
         items = data.get("images_results") or []
-        results = [r for r in map(_result, items) if r is not None]
+        results = [_result(item) for item in items]
         return Page(results, int(cursor) + 1 if results else None)
 
 
-def _result(item: dict[str, Any]) -> Result | None:
-    if not isinstance(item, dict) or not item.get("original"):
-        return None
-    return Result(url=str(item["original"]), page_url=item.get("link"), title=item.get("title") or None,
-                  provider=item.get("source") or None, width=as_int(item.get("original_width")),
-                  height=as_int(item.get("original_height")))
+def _result(item: Any) -> Result:
+    found = ladder(item, ("original", "thumbnail"))
+    if found is None:
+        return unusable("serpapi sent neither original nor thumbnail", item)
+    key, url = found
+    original = key == "original"
+    return Result(url=url, page_url=item.get("link"), title=item.get("title") or None,
+                  provider=item.get("source") or None,
+                  width=as_int(item.get("original_width")) if original else None,
+                  height=as_int(item.get("original_height")) if original else None)

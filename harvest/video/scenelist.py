@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields, replace
 from fractions import Fraction
@@ -28,6 +27,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from manifests import InputError
+from manifests.atomic import temp_beside
 
 from .decode import DecodePlan
 from .decoders import open_decoder
@@ -110,7 +110,7 @@ def write_scenes_csv(path: str | os.PathLike[str], spans: Iterable[SceneSpan]) -
     renamed over it); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)

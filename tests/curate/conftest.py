@@ -53,6 +53,8 @@ def make_dataset(root: Path, per_label: int = 10) -> Dataset:
                 row.update({schema.SOURCE: "search:openverse", schema.LICENSE: "by-sa 4.0",
                             schema.CREATOR: f"artist{i}", schema.PAGE_URL: f"https://example.org/p/{i}",
                             schema.TITLE: f"Seahorse & friends #{i}"})
+                if i == 1:  # taken over an opt-out signal with --ignore-optout header
+                    row[schema.OPTOUT] = "ignored header: X-Robots-Tag noai (response header)"
             rows.append(row)
             counts[(label, split)] = counts.get((label, split), 0) + 1
     # a near-duplicate of cat 1 labelled dog: a cluster with mixed labels, the duplicate not exported

@@ -19,13 +19,16 @@ import pytest
 import manifests
 from curate.augment import AugmentOptions
 from curate.balance import BalanceOptions
+from curate.card import CardOptions
 from curate.cli import COMMANDS
 from curate.contract import StageResult
 from curate.dedupe import DedupeOptions
 from curate.export import ExportOptions
+from curate.gc import GcOptions
 from curate.quality.check import CheckOptions
 from curate.quality.label_issues import PROB_PREFIX, LabelIssueOptions
 from curate.report import ReportOptions
+from curate.review import ReviewOptions
 from curate.split import SplitOptions
 from curate.stages import STAGES
 from curate.stats import StatsOptions
@@ -62,10 +65,16 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[], Any], Run]] = {
                lambda d, f, o, tmp: STAGES["report"].run(d.manifest, tmp / "report.html", o)),
     "export": (lambda: ExportOptions(format="csv"), lambda: ExportOptions(shard_size=0),
                lambda d, f, o, tmp: STAGES["export"].run(f, d.root, tmp / "out", o)),
+    "card": (lambda: CardOptions(name="cats and dogs"), lambda: CardOptions(name=" "),
+             lambda d, f, o, tmp: STAGES["card"].run(d.manifest, tmp / "CARD.md", o)),
     "label-issues": (lambda: LabelIssueOptions(), lambda: LabelIssueOptions(relabel=0.1, drop=0.1),
                      lambda d, f, o, tmp: STAGES["label-issues"].run(f, _predictions(f), o)),
     "check": (lambda: CheckOptions(), lambda: CheckOptions(max_issue_quality=2),
               lambda d, f, o, tmp: STAGES["check"].run(d.manifest, o)),
+    "gc": (lambda: GcOptions(), lambda: GcOptions(delete="yes"),
+           lambda d, f, o, tmp: STAGES["gc"].run(d.manifest, o)),
+    "review": (lambda: ReviewOptions(batch_seconds=0.5), lambda: ReviewOptions(page_size=0),
+               lambda d, f, o, tmp: STAGES["review"].run(d.manifest, o)),
 }
 
 

@@ -90,7 +90,7 @@ def test_search_on_dask_equals_local(world: SearchWorld, dask_cluster: str, smal
     assert code == 0
     # 38 downloads from one host in batches of 8: five tasks on the cluster did them
     assert len(run_batches(stream.data)) == 5
-    expected = {"ok": 31, "not_image": 1, "http_error": 1, "server_error": 1, "blocked_by_robots": 1,
+    expected = {"ok": 31, "not_image": 1, "http_error": 1, "server_error": 1, "opted_out": 1,
                 "too_small": 5}
     assert local["statuses"] == expected == dask["statuses"]
     assert local["skipped"] == {"duplicate_url": 1} == dask["skipped"]

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.fixtures.demo_run import Step, steps, table
+import manifests
+from tests.fixtures.demo_run import Step, review_command, steps, table
 
 SUBCOMMANDS = {"harvest": {"folder", "frames", "reddit", "search"},
-               "curate": {"stats", "dedupe", "balance", "split", "check", "report", "export"},
+               "curate": {"stats", "dedupe", "balance", "split", "check", "report", "export", "card"},
                "train": {"run", "predict", "eval"}}
 
 
@@ -32,3 +33,17 @@ def test_the_closing_table_names_each_step_and_where_to_look() -> None:
     lines = table(done).splitlines()
     assert lines[1].split() == ["curate", "split", "7.2", "144", "train", "/", "32", "val", "/", "32", "test"]
     assert lines[-1].strip() == "-> demo/runs/streets/review.html"
+
+
+def test_the_review_command_the_demo_prints_runs(tmp_path: Path, cli) -> None:
+    """The printed command's options exist, and it opens the demo's folders (``--check``: not served)."""
+    from tests.curate.conftest import make_dataset
+
+    argv = review_command(tmp_path / "demo")
+    assert argv[:3] == ["curate", "review", "demo/streets/manifest.csv"]
+    data = make_dataset(tmp_path / "demo" / "streets")
+    run = tmp_path / "demo" / "runs" / "streets"
+    run.mkdir(parents=True)
+    (run / "predictions.csv").write_text("sha256,prediction,confidence\n")
+    shown = cli(argv[0], *[a.replace("demo/", f"{tmp_path}/demo/") for a in argv[1:]], "--check", "--json")
+    assert shown.json()["rows"] == len(manifests.read(data.manifest))

@@ -37,6 +37,8 @@ def test_doom_vs_animal_crossing_recipe(world: RedditWorld, tmp_path: Path, cli,
     frame = manifests.read(manifest)
     reposted = frame[frame[schema.DUP_CONFLICT].notna()]  # another label: left ok, with a note
     assert len(reposted) == 4 and (reposted[schema.STATUS] == schema.OK).all()
+    shown = cli("curate", "review", str(manifest), "--check", "--json").json()  # the app, not served
+    assert shown["mixed_clusters"] == dedupe["clusters_with_mixed_labels"]
 
     cli("curate", "split", str(manifest), "--group-by", "author", "--ratios", "0.7,0.15,0.15")
     rows = assert_groups_apart(manifest, schema.AUTHOR)

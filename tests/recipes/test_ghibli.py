@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import manifests
 from manifests import schema
 from tests.fixtures.http import FakeWeb
 from tests.fixtures.models import ARCH
@@ -39,6 +40,9 @@ def test_ghibli_disney_recipe(tmp_path: Path, cli) -> None:
                 "-m", str(manifest), "--engine-url", web.base, "--api-interval", "0", "--allow-private")
     searched = ok_rows(manifest).dropna(subset=["creator"])
     assert len(searched) == 16 and searched[schema.SCENE].isna().all()
+    shown = cli("curate", "review", str(manifest), "--check", "--json").json()  # the app, not served
+    assert shown["images"] == len(manifests.read(manifest)[schema.PATH].dropna())
+    assert shown["classes"] == ["disney", "ghibli"]
 
     cli("curate", "dedupe", str(manifest))
     cli("curate", "balance", str(manifest), "--by", "label,source")

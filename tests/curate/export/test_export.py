@@ -140,6 +140,7 @@ def test_attribution_survives_export(dataset: Dataset, tmp_path: Path) -> None:
     for i in range(4):
         assert f"artist{i}" in text and f"https://example.org/p/{i}" in text
     assert "by-sa 4.0" in text and "Seahorse & friends #0" in text
+    assert "| opt-out |" in text and r"ignored header: X-Robots-Tag noai \(response header\) |" in text
     table = pd.read_csv(out / "dataset.csv")
     assert table[schema.CREATOR].notna().sum() == 4 and (out / table["path"]).map(Path.is_file).all()
 

@@ -59,6 +59,7 @@ def test_every_section_shows_the_fixture(page: str) -> None:
     attribution = section(page, "attribution")
     assert "by-sa 4.0" in attribution and "artist3" in attribution
     assert "<a href='https://example.org/p/0'>" in attribution
+    assert "ignored header: X-Robots-Tag noai (response header)" in attribution
     assert "harvest folder src" in section(page, "lineage")
 
 
@@ -83,7 +84,7 @@ def test_thumbnails_are_cached_beside_the_manifest(dataset: Dataset) -> None:
 def test_contact_sheet_is_seeded(dataset: Dataset) -> None:
     def shown(seed: int) -> list[str]:
         write_report(dataset.manifest, dataset.root / "s.html", ReportOptions(per_cell=1, seed=seed))
-        return re.findall(r"<figcaption>([^<]*)</figcaption>", section(
+        return re.findall(r"<figcaption>(.*?)</figcaption>", section(
             (dataset.root / "s.html").read_text(), "samples"))
 
     first = shown(1)

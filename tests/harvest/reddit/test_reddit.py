@@ -292,7 +292,8 @@ def test_praw_ini_site_credentials(world: RedditWorld, tmp_path: Path,
     import base64
 
     assert base64.b64decode(token.headers["Authorization"].split()[1]) == b"ini-id:ini-secret"
-    assert world.web.log[-2].headers["User-Agent"].startswith("python:gleanset-ini:1.0")
+    listing = next(r for r in world.web.log if r.path.endswith("/hot"))  # praw's own request
+    assert listing.headers["User-Agent"].startswith("python:gleanset-ini:1.0")
     with pytest.raises(manifests.UsageError, match="no site 'other'"):
         collect(world, tmp_path / "m.csv", env={}, site="other")
 

@@ -13,6 +13,7 @@ import pytest
 import manifests
 from harvest import cli
 from harvest.fetch import FetchOptions
+from harvest.optout import OptoutPolicy
 from harvest.registry import COLLECTORS
 from harvest.search import SearchCollector, SearchOptions
 from harvest.search.resume import PAGES
@@ -68,7 +69,9 @@ def test_rows_carry_query_rank_licence_and_creator(world: SearchWorld, tmp_path:
     assert manifests.group_columns(frame) == (schema.CREATOR,)  # recorded beside the manifest
     assert summary["skipped"] == {"duplicate_url": 1} and image_hits(world).count(
         f"/img/{fanart[0].id}.jpg") == 1
-    assert summary["queries"]["tarzan fanart"] == {"listed": 25, "pages": 2}
+    assert summary["queries"]["tarzan fanart"] == {"listed": 25, "pages": 2, "rows": 25}
+    assert summary["queries"]["tarzan sketch"] == {"listed": 5, "pages": 1, "rows": 4,
+                                                   "skipped": {"duplicate_url": 1}}
     row = frame[frame[schema.ORIGIN] == fanart[3].url].iloc[0]
     assert row[schema.QUERY] == "tarzan fanart" and row[schema.RESULT_RANK] == 4
     assert row[schema.ENGINE] == "openverse" and row[schema.SOURCE] == "search:openverse"
@@ -113,7 +116,7 @@ def test_download_failures_are_rows(world: SearchWorld, tmp_path: Path) -> None:
     manifest = tmp_path / "m.csv"
     summary = collect(world, manifest, "q")
     frame = manifests.read(manifest).set_index(schema.ORIGIN)
-    assert summary["statuses"] == {"blocked_by_robots": 1, "http_error": 1, "not_image": 1, "ok": 4}
+    assert summary["statuses"] == {"opted_out": 1, "http_error": 1, "not_image": 1, "ok": 4}
     assert frame.loc[gone.url, schema.ERROR].startswith("HTTP 404")
     assert "served as image/jpeg" in frame.loc[html.url, schema.ERROR]
     assert "noimageai" in frame.loc[noai.url, schema.ERROR] and pd_na(frame.loc[noai.url, schema.PATH])
@@ -122,9 +125,10 @@ def test_download_failures_are_rows(world: SearchWorld, tmp_path: Path) -> None:
     assert frame.loc[flaky.url, schema.STATUS] == "ok" and world.web.hits(f"/img/{flaky.id}.jpg") == 2
     assert len(list((tmp_path / "images").rglob("*.jpg"))) == 3  # the copy is stored once
     other = tmp_path / "o.csv"
-    summary = collect(world, other, "q", respect_robots=False)
+    summary = collect(world, other, "q", optout=OptoutPolicy(ignore=frozenset({"header"})))
     row = manifests.read(other).set_index(schema.ORIGIN).loc[noai.url]
     assert row[schema.STATUS] == "ok" and (tmp_path / row[schema.PATH]).read_bytes() == noai_bytes
+    assert row[schema.OPTOUT] == "ignored header: X-Robots-Tag noimageai (response header)"
 
 
 def test_min_side_by_claim_and_by_measure(world: SearchWorld, tmp_path: Path) -> None:
@@ -200,7 +204,7 @@ def test_rerun_lists_no_finished_page_and_downloads_no_stored_url(world: SearchW
     assert sorted(frame[schema.RESULT_RANK]) == list(range(1, 66))
     # another engine finding the same URLs downloads none of them again
     world.web.log.clear()
-    other = collect(world, manifest, "q", engine="wikimedia", limit=70)
+    other = collect(world, manifest, "q", engine="wikimedia", limit=70, contact="tests@example.org")
     assert sorted(image_hits(world)) == [f"/img/{i.id}.jpg" for i in world.catalogue["q"][65:]]
     assert other["skipped"]["url_recorded"] == 65 and other["added"] == 5
 
@@ -222,6 +226,7 @@ def test_transient_failures_are_retried_on_rerun(world: SearchWorld, tmp_path: P
 KILLED_RUN = """
 import sys
 from harvest.fetch import FetchOptions
+from harvest.optout import OptoutPolicy
 from harvest.search import SearchCollector, SearchOptions
 from manifests import Appender
 base, manifest = sys.argv[1], sys.argv[2]

@@ -9,11 +9,11 @@ from datetime import date
 import pytest
 
 from harvest.fetch import Fetcher, FetchOptions
+from harvest.optout.signals import blocking_directive
 from harvest.search import ENGINES, Engine, EngineConfig, EngineError, Filters
 from harvest.search.engine import DATES, LICENSE, SAFE, normalize_license, strip_html
 from harvest.search.flickr import unix
 from harvest.search.registry import check_filters, engines_help
-from harvest.search.robots import blocking_directive
 from manifests import UsageError
 from tests.fixtures.http import FakeWeb, Reply
 from tests.fixtures.search import KEYS, SearchWorld
