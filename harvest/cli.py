@@ -118,6 +118,13 @@ PerSceneOpt = Annotated[int | None, typer.Option(min=1, help="Keep N evenly spac
 HwaccelOpt = Annotated[str, typer.Option(help="Hardware decoding for the frames pass: none, auto (a "
                                          "hardware decoder when one works, else software) or a method "
                                          "of ffmpeg -hwaccels (cuda, vaapi, ...). Same frames either way.")]
+SamplingOpt = Annotated[str, typer.Option("--sampling", help="Frames decoded: exact (every frame), "
+                                          "reference (reference frames only, ~0.7x the CPU: a kept frame "
+                                          "is the nearest decoded one, its row's frame says which) or "
+                                          "keyframes (key frames only, a few % of the CPU). Scenes are "
+                                          "found on the frames decoded.")]
+DecoderOpt = Annotated[str, typer.Option(help="auto (PyAV in-process; the ffmpeg pipe with --hwaccel), "
+                                         "pyav or ffmpeg (--sampling exact only). Same frames either way.")]
 ScenesCsvOpt = Annotated[Path | None, typer.Option(help="Write the scene list here: start and end "
                                                    "frame and time of every scene of every video.")]
 
@@ -298,6 +305,8 @@ def frames(
     frames_per_scene: PerSceneOpt = None,
     scenes_csv: ScenesCsvOpt = None,
     hwaccel: HwaccelOpt = "none",
+    sampling: SamplingOpt = "exact",
+    decoder: DecoderOpt = "auto",
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Videos decoded in "
                                          "parallel.")] = 1,
@@ -324,7 +333,8 @@ def frames(
                               scene_threshold=scene_threshold, black_gap=black_gap,
                               min_scene_len=min_scene_len, detector=detector,
                               adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene,
-                              hwaccel=hwaccel, limits=Limits(max_pixels=max_pixels)))
+                              hwaccel=hwaccel, sampling_policy=sampling, decoder=decoder,
+                              limits=Limits(max_pixels=max_pixels)))
     return collect("frames", options, manifest, as_json, strict)
 
 
@@ -408,6 +418,8 @@ def reddit(
     frames_per_scene: PerSceneOpt = None,
     scenes_csv: ScenesCsvOpt = None,
     hwaccel: HwaccelOpt = "none",
+    sampling: SamplingOpt = "exact",
+    decoder: DecoderOpt = "auto",
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     recheck: Annotated[bool, typer.Option("--recheck", help="Ask the source again for every post in "
@@ -436,7 +448,7 @@ def reddit(
                               max_pixels=max_pixels, scene_threshold=scene_threshold, black_gap=black_gap,
                               min_scene_len=min_scene_len, detector=detector,
                               adaptive_threshold=adaptive_threshold, frames_per_scene=frames_per_scene,
-                              hwaccel=hwaccel)
+                              hwaccel=hwaccel, sampling_policy=sampling, decoder=decoder)
     if not subreddits and not recheck:
         raise UsageError("give at least one subreddit (or --recheck to recheck the manifest's posts)")
     source = SourceOptions(
@@ -476,7 +488,7 @@ def _recheck(manifest: Path, source: Any, fetch: Any, as_json: bool) -> int:
 # Options of ``harvest reddit`` that only apply to video frames, with their defaults.
 _FRAME_ONLY = {"max_side": None, "keep_dark": False, "scene_threshold": DEFAULT_SCENE_THRESHOLD,
                "black_gap": 0.5, "min_scene_len": "0", "detector": "content", "adaptive_threshold": 3.0,
-               "hwaccel": "none"}
+               "hwaccel": "none", "sampling_policy": "exact", "decoder": "auto"}
 
 
 def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, crop: str,
@@ -487,7 +499,8 @@ def _video_frames(wanted: bool, every: int | None, every_seconds: float | None, 
         given = [name for name, on in (("--crop", crop != "auto"), ("--size", size),
                                        ("--format", image_format != "jpg"), ("--scenes-csv", scenes_csv))
                  if on]
-        given += ["--" + k.replace("_", "-") for k, v in _FRAME_ONLY.items() if kwargs.get(k, v) != v]
+        given += ["--" + k.removesuffix("_policy").replace("_", "-") for k, v in _FRAME_ONLY.items()
+                  if kwargs.get(k, v) != v]
         if given:
             raise UsageError(f"{', '.join(given)} only apply to video frames: add --video-frames")
         return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import re
@@ -182,13 +183,34 @@ class CachedBatches:
             thread.join()
 
 
-def decode_resize(data: list[torch.Tensor], size: int, resize: int, device: torch.device) -> torch.Tensor:
-    """JPEG bytes -> ``uint8`` NHWC squares on ``device``: ``torchvision.io.decode_jpeg`` in one batch
-    (nvJPEG on CUDA), shorter side resized to ``resize`` (antialiased bilinear), centre crop ``size``."""
-    from torchvision.io import ImageReadMode, decode_jpeg
+def decode_jpegs(data: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    """JPEG bytes (1-D ``uint8`` tensors on the CPU) -> ``uint8`` CHW RGB images on ``device``:
+    torchcodec's ``decode_jpeg`` in one batch (nvJPEG on CUDA, libjpeg-turbo on the CPU), or Pillow
+    when torchcodec cannot be loaded (not installed, or its FFmpeg libraries missing). Raises
+    ``RuntimeError`` or ``OSError`` when a file is not a JPEG either can decode."""
+    try:
+        from torchcodec.decoders import decode_jpeg
+    except (ImportError, OSError, RuntimeError) as exc:  # torchcodec loads FFmpeg's libraries
+        log.debug("torchcodec unavailable (%s): decoding JPEGs with Pillow", exc)
+        return [_pil_decode(d).to(device) for d in data]
+    return decode_jpeg(data, mode="RGB", device="cuda" if device.type == "cuda" else "cpu")
 
-    dev = "cuda" if device.type == "cuda" else "cpu"
-    images = decode_jpeg(data, mode=ImageReadMode.RGB, device=dev)
+
+def _pil_decode(data: torch.Tensor) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data.numpy().tobytes())) as image:
+            rgb = np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, ValueError) as exc:
+        raise OSError(str(exc)) from exc
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1)
+
+
+def decode_resize(data: list[torch.Tensor], size: int, resize: int, device: torch.device) -> torch.Tensor:
+    """JPEG bytes -> ``uint8`` NHWC squares on ``device``: :func:`decode_jpegs` in one batch (nvJPEG
+    on CUDA), shorter side resized to ``resize`` (antialiased bilinear), centre crop ``size``."""
+    images = decode_jpegs(data, device)
     out = []
     for img in images:
         h, w = img.shape[-2:]
@@ -214,8 +236,7 @@ def warm_gpu(cache: TensorCache, paths: Sequence[Path], resize: int, device: tor
     for start in range(0, len(todo), batch_size):
         part = todo[start:start + batch_size]
         try:
-            from torchvision.io import read_file
-            data = [read_file(str(paths[i])) for i in part]
+            data = [torch.frombuffer(bytearray(paths[i].read_bytes()), dtype=torch.uint8) for i in part]
             squares = decode_resize(data, cache.size, resize, device).cpu().numpy()
         except (RuntimeError, OSError) as exc:  # one bad file fails the batch: leave it to PIL
             log.debug("GPU decode of a batch failed (%s); the loader will decode it", exc)

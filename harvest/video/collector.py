@@ -2,7 +2,7 @@
 
 :class:`FramesCollector` runs the per-video pipeline (:func:`harvest.video.pipeline.harvest_video`)
 over its videos with :func:`manifests.executor.run_partitions`, one video per task, as ``harvest
-folder`` runs its files: on threads of this process (ffmpeg does the decoding in its own processes;
+folder`` runs its files: on threads of this process (PyAV decodes in-process on libav's own threads;
 rows reach the manifest as frames are decoded, so an interrupted run resumes from the last frame
 written) or on a Dask executor's workers (:mod:`harvest.video.remote`: each task hands its video's
 rows back). It skips videos the manifest's archive records as finished with the same options and

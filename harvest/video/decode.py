@@ -1,4 +1,6 @@
-"""The one decoding pass over a video: select, crop, scale and scene scoring in one ffmpeg run.
+"""The decoding pass as an ffmpeg process (``--decoder ffmpeg``, and ``--hwaccel``): select, crop, scale
+and scene scoring in one ffmpeg run. Also the pass's plan and state, shared with the in-process PyAV
+decoder (:mod:`harvest.video.avdecode`, the default; :mod:`harvest.video.decoders` picks one).
 
 ffmpeg decodes the video once and splits it in two branches:
 
@@ -100,6 +102,27 @@ class DecodePlan:
     first_scene: int = 0
     scan_only: bool = False  # score scenes only, keep no frame (the first pass of frames-per-scene)
     hwaccel: str = "none"  # ffmpeg -hwaccel for this pass (frames come back to memory for the filters)
+    sampling: str = "exact"  # exact, reference or keyframes: which frames the decoder decodes
+    decoder: str = "pyav"  # pyav (in-process, every policy) or ffmpeg (this module's pipe: exact only)
+
+
+def thumb_size(box: CropBox) -> tuple[int, int]:
+    """The scene thumbnails' size for frames cropped to ``box``: ``THUMB_WIDTH`` wide, even height."""
+    return THUMB_WIDTH, max(2, round(THUMB_WIDTH * box.h / box.w / 2) * 2)
+
+
+def kept_indices(plan: DecodePlan, fps: Fraction, stop: int | None = None) -> Iterator[int]:
+    """Indices of the frames a pass keeps by its selection, in order (those below ``stop`` when given;
+    without an end, an endless iterator)."""
+    end = plan.end if stop is None else stop if plan.end is None else min(stop, plan.end)
+    if plan.selection.frames is not None:
+        yield from (i for i in sorted(plan.selection.frames) if i >= plan.start and (end is None or i < end))
+        return
+    index = plan.start
+    while end is None or index < end:
+        if plan.selection.keeps(index, fps):
+            yield index
+        index += 1
 
 
 @dataclass
@@ -114,6 +137,7 @@ class DecodeState:
     numbered: int = 0  # frames numbered by the scene tracker so far (it looks a few frames ahead)
     sent: int = 0  # kept frames ffmpeg sent on the second pipe (a partial one at the end counts)
     expected: int | None = None  # kept frames the selection keeps among those decoded (after finish)
+    end: int = 0  # the frame index after the last frame the pass covered (after finish)
 
     def mismatch(self) -> str | None:
         """Why the kept frames cannot be matched to their indices, or ``None`` when they can: ffmpeg
@@ -147,8 +171,7 @@ class VideoDecoder:
         self.info = info
         self.plan = plan
         self.state = DecodeState()
-        box = plan.crop
-        self.thumb = (THUMB_WIDTH, max(2, round(THUMB_WIDTH * box.h / box.w / 2) * 2))
+        self.thumb = thumb_size(plan.crop)
         self._proc: subprocess.Popen[bytes] | None = None
         self._threads: list[threading.Thread] = []
 
@@ -183,16 +206,7 @@ class VideoDecoder:
 
     def kept_indices(self, stop: int | None = None) -> Iterator[int]:
         """Indices of the frames this pass keeps, in order (those below ``stop`` when given)."""
-        end = self.plan.end if stop is None else stop if self.plan.end is None else min(stop, self.plan.end)
-        if self.plan.selection.frames is not None:
-            yield from (i for i in sorted(self.plan.selection.frames)
-                        if i >= self.plan.start and (end is None or i < end))
-            return
-        index = self.plan.start
-        while end is None or index < end:
-            if self.plan.selection.keeps(index, self.info.fps):
-                yield index
-            index += 1
+        return kept_indices(self.plan, self.info.fps, stop)
 
     def _thumbs(self, pipe: IO[bytes]) -> None:
         w, h = self.thumb
@@ -272,6 +286,7 @@ class VideoDecoder:
             w, h = self.plan.out_size
             self.state.sent += -(-rest // (w * h * 3))
             self.state.expected = sum(1 for _ in self.kept_indices(self.plan.start + self.state.decoded))
+        self.state.end = self.plan.start + self.state.decoded
         return code
 
     def __exit__(self, *exc: object) -> None:

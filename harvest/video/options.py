@@ -30,6 +30,10 @@ from .probe import CropBox
 from .scenelist import scene_length
 
 FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+SAMPLINGS = ("exact", "reference", "keyframes")
+# The decoder of software decoding, chosen by CPU seconds on three kinds of 1080p footage
+# (bench/sampling.py, BENCHMARKS.md); the ffmpeg pipe stays for --hwaccel.
+DEFAULT_DECODER = "pyav"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,12 @@ class FrameOptions:
         hwaccel: ffmpeg's ``-hwaccel`` for the decoding pass: ``none`` (software), ``auto`` (a hardware
             decoder when one works, else software) or a method ``ffmpeg -hwaccels`` lists (``cuda``,
             ``vaapi``). Decoding is bit-exact either way, so it is not part of ``sampling``.
+        sampling: which frames are decoded: ``exact`` (all), ``reference`` (reference frames only: a
+            kept frame is the decoded frame nearest to the one asked for, ``frame`` says which) or
+            ``keyframes`` (key frames only, the same way); scenes are found on the frames decoded.
+        decoder: ``auto`` (PyAV in-process; the ffmpeg pipe with ``hwaccel``), ``pyav`` or ``ffmpeg``
+            (the pipe, ``exact`` only). The same frames, crops and scenes either way; pixels may
+            differ by a level where the two scalers' versions round differently.
     """
 
     every: int | None = None
@@ -74,6 +84,8 @@ class FrameOptions:
     adaptive_threshold: float = DEFAULT_ADAPTIVE_THRESHOLD
     frames_per_scene: int | None = None
     hwaccel: str = "none"
+    sampling_policy: str = "exact"
+    decoder: str = "auto"
 
     def __post_init__(self) -> None:
         if self.every is not None and self.every_seconds is not None:
@@ -103,6 +115,25 @@ class FrameOptions:
         self._check_scenes()
         if not self.hwaccel or not self.hwaccel.replace("_", "").isalnum():
             raise UsageError(f"--hwaccel {self.hwaccel!r}: use none, auto or a method of ffmpeg -hwaccels")
+        self._check_decoder()
+
+    def _check_decoder(self) -> None:
+        if self.sampling_policy not in SAMPLINGS:
+            raise UsageError(f"--sampling {self.sampling_policy!r}: use exact, reference or keyframes")
+        if self.decoder not in ("auto", "pyav", "ffmpeg"):
+            raise UsageError(f"--decoder {self.decoder!r}: use auto, pyav or ffmpeg")
+        if self.sampling_policy != "exact" and (self.decoder == "ffmpeg" or self.hwaccel != "none"):
+            raise UsageError(f"--sampling {self.sampling_policy} decodes in-process (PyAV): not with "
+                             "--decoder ffmpeg or --hwaccel")
+        if self.decoder == "pyav" and self.hwaccel != "none":
+            raise UsageError("--hwaccel runs the ffmpeg decoder: not with --decoder pyav")
+
+    @property
+    def resolved_decoder(self) -> str:
+        """The decoder that runs: the ffmpeg pipe for ``hwaccel``, else ``decoder`` or the default."""
+        if self.hwaccel != "none":
+            return "ffmpeg"
+        return DEFAULT_DECODER if self.decoder == "auto" else self.decoder
 
     def _check_scenes(self) -> None:
         if self.frames_per_scene is not None and (self.every is not None or self.every_seconds is not None):
@@ -137,6 +168,8 @@ class FrameOptions:
     def sampling(self) -> str:
         """The ``sampling`` column: everything that decides which bytes a frame row holds."""
         parts = [self.selection.key()]
+        if self.sampling_policy != "exact":  # fewer frames decoded: other frames kept, other scenes
+            parts.append(f"decode={self.sampling_policy}")
         if self.frames_per_scene:  # which frames are kept depends on where the scenes are
             cut_at = self.adaptive_threshold if self.detector == "adaptive" else self.scene_threshold
             parts.append(f"scenes={self.detector}@{cut_at:g},min_len={self.min_scene_len},"

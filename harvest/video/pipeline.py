@@ -11,8 +11,10 @@ videos)::
                            name="https://v.redd.it/abc123/DASH_720.mp4")
 
 It probes the video, finds the crop box (``--crop auto``: bars by cropdetect over frames from the whole
-video, plus thin edge lines), then decodes the video once (:mod:`harvest.video.decode`): kept frames are
-cropped and scaled by ffmpeg, encoded, stored in the image store under ``store_root`` and added to
+video, plus thin edge rows), then decodes the video once (:mod:`harvest.video.decoders`: PyAV in-process
+by default, an ffmpeg process with ``--hwaccel``; every frame, reference frames only or key frames only,
+as ``--sampling`` says): kept frames are cropped and scaled, encoded, stored in the image store under
+``store_root`` and added to
 ``sink`` (anything with ``add(row)``: a :class:`manifests.Rows`) as they come, each row carrying
 ``video``, ``frame``, ``time``, ``scene``, ``crop``, ``sampling``, ``origin = <file>#frame=N`` and the
 ``extra`` columns. Near-black and near-uniform frames are dropped (counted) unless ``keep_dark``.
@@ -40,7 +42,8 @@ from manifests import Rows, lineage, schema
 from manifests.progress import Progress, or_none
 from manifests.store import store_encoded
 
-from .decode import DecodePlan, DecodeState, Selection, VideoDecoder
+from .decode import DecodePlan, DecodeState, Selection
+from .decoders import open_decoder
 from .options import FORMATS, FrameOptions
 from .probe import (
     CropBox,
@@ -116,7 +119,8 @@ def _plan(info: VideoInfo, options: FrameOptions, report: CropReport,
         start, first_scene = resume.frame, resume.scene
     end = info.frame_at(options.end) if options.end is not None else None
     return DecodePlan(options.selection, report.box, output_size(report.box, options), start, end,
-                      scene_rules(options, info.fps), first_scene, hwaccel=options.hwaccel)
+                      scene_rules(options, info.fps), first_scene, hwaccel=options.hwaccel,
+                      sampling=options.sampling_policy, decoder=options.resolved_decoder)
 
 
 def scene_rules(options: FrameOptions, fps: Fraction) -> SceneRules:
@@ -179,7 +183,7 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_
             schema.CROP: str(report.box), schema.SAMPLING: options.sampling(), **(extra or {})}
     rows = _Rows(sink, path.stem)
     bar = _FrameBar(or_none(progress), path.name, info.frames)
-    with VideoDecoder(info, plan) as decoder:
+    with open_decoder(info, plan) as decoder:
         for index, rgb in decoder:
             if cancel is not None and cancel.is_set():
                 raise KeyboardInterrupt
@@ -203,8 +207,7 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_
         rows.add(-1, {}, decoder.state.scenes, final=True)
         state = decoder.state
     result.decoded, result.scenes = state.decoded, state.cuts + 1
-    result.scene_list = scene_spans(name, path.stem, state.starts, plan.start + state.decoded, info.fps,
-                                    plan.first_scene)
+    result.scene_list = scene_spans(name, path.stem, state.starts, state.end, info.fps, plan.first_scene)
     bar.update(state.decoded, result.kept, total=state.decoded)
     _judge(result, code, state, name)
     if result.status != schema.OK:

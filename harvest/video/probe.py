@@ -6,9 +6,9 @@
 - ``detect_crop`` finds the box to keep: letterbox/pillarbox bars by ffmpeg's ``cropdetect`` over
   frames spread across the whole video (about a dozen key frames, picked from the packet list and
   decoded alone, or one key frame after each of a dozen seeks in long videos, so it costs little),
-  combined per edge so dark scenes and fades cannot decide alone; then thin near-constant lines
-  along the edges (a 2-4 px black or coloured line present on every frame), which ``cropdetect``
-  cannot see.
+  combined per edge so dark scenes and fades cannot decide alone; then thin edge rows that
+  ``cropdetect`` cannot see (:mod:`harvest.video.edges`): near-constant lines and dimmed or
+  brightened copies of the picture.
 
 The decoding pass itself lives in :mod:`harvest.video.decode`.
 """
@@ -31,6 +31,7 @@ import numpy as np
 
 from manifests import MissingToolError, UsageError, schema
 
+from .edges import CROPDETECT_LIMIT, EDGE_QUANTILE, edge_lines
 from .scenes import dark_reason
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,6 @@ CROP_SAMPLES = 12
 SAMPLE_BUDGET = 192 << 20  # bytes of RGB the crop samples may hold at once: fewer samples of huge frames
 MIN_SAMPLES = 4
 LONG_VIDEO = 600.0  # seconds; longer videos are sampled by seeking instead of decoding all key frames
-CROPDETECT_LIMIT = 24  # 0-255: pixels darker than this count as bar
-EDGE_QUANTILE = 0.2  # an edge is cropped as far as 80 % of the sampled frames allow
-LINE_STD = 12.0  # along-the-edge spread of a line row
-LINE_DRIFT = 10.0  # spread of a line row's colour across the sampled frames
-MAX_LINE = 6  # deepest edge line looked for: lines of 1-4 px, plus coding blur
-LINE_STEP = 6.0  # the row inside a line differs from it by this much (0-255) ...
-LINE_AGREE = 0.7  # ... on this share of the sampled frames that are not black
 # Decoders that honour ``skip_frame=nokey`` (others decode every frame and select among all of them)
 KEY_FRAME_CODECS = frozenset({"h264", "hevc"})
 _CROPDETECT = re.compile(r"x1:(-?\d+) x2:(-?\d+) y1:(-?\d+) y2:(-?\d+)")
@@ -72,6 +66,7 @@ class VideoInfo:
     frames: int | None
     duration: float | None
     codec: str
+    rotation: int = 0  # degrees clockwise the frames are turned to be upright (0, 90, 180, 270)
 
     def frame_at(self, seconds: float) -> int:
         """Index of the first frame at or after ``seconds``."""
@@ -197,7 +192,8 @@ def _video_info(path: Path, stream: dict[str, Any], fmt: dict[str, Any]) -> Vide
     width, height = int(stream["width"]), int(stream["height"])
     if abs(_rotation(stream)) % 180 == 90:  # ffmpeg turns the frames upright when it decodes them
         width, height = height, width
-    return VideoInfo(path, width, height, fps, frames_n, seconds, stream.get("codec_name", "?"))
+    return VideoInfo(path, width, height, fps, frames_n, seconds, stream.get("codec_name", "?"),
+                     _upright_turn(stream))
 
 
 def _rotation(stream: dict[str, Any]) -> int:
@@ -206,6 +202,15 @@ def _rotation(stream: dict[str, Any]) -> int:
         if "rotation" in side:
             return int(float(side["rotation"]))
     return int(float(stream.get("tags", {}).get("rotate", 0) or 0))
+
+
+def _upright_turn(stream: dict[str, Any]) -> int:
+    """Degrees clockwise that ffmpeg turns the frames by to show them upright (its autorotate): the
+    side data's rotation is counter-clockwise, the older ``rotate`` tag clockwise."""
+    for side in stream.get("side_data_list", []):
+        if "rotation" in side:
+            return round(-float(side["rotation"]) / 90) % 4 * 90
+    return round(float(stream.get("tags", {}).get("rotate", 0) or 0) / 90) % 4 * 90
 
 
 def _raw_frames(data: bytes, info: VideoInfo) -> list[np.ndarray]:
@@ -331,68 +336,6 @@ def _bar_edges(info: VideoInfo, frames: list[np.ndarray], lines: list[str]) -> d
     return {k: int(np.quantile(v, EDGE_QUANTILE, method="lower")) if v else 0 for k, v in edges.items()}
 
 
-def _is_black(frame: np.ndarray) -> bool:
-    """No pixel brighter than cropdetect's bar limit: a black frame tells nothing about lines."""
-    return int(frame[::4, ::4].max()) <= CROPDETECT_LIMIT
-
-
-def _line_depth(strips: np.ndarray) -> tuple[int, str | None]:
-    """Depth of a thin line at an edge and why it is one; ``strips`` is (samples, depth, length, 3).
-
-    The rows of a line are flat along the edge and keep their colour over the video; the row just
-    inside the line differs from it by ``LINE_STEP`` in colour, or is that much more textured (a dark
-    picture can be as dark as its line), on ``LINE_AGREE`` of the frames that are not black,
-    whatever the picture does (dark or bright, still or moving, lighter or darker than the line).
-    The deepest such step within ``MAX_LINE`` pixels wins (coding blur can smear a line over one more
-    row). A dark band deeper than ``MAX_LINE`` (a night sky, a horizon) has no step there and is kept.
-    """
-    length = strips.shape[2]
-    # the ends of a line may cross a line on the neighbouring edge: judge its middle
-    rows = strips[:, :MAX_LINE + 1, length // 8: length - length // 8].astype(np.float32)
-    seen = [i for i in range(len(rows)) if not _is_black(strips[i])] or list(range(len(rows)))
-    means = rows.mean(axis=2)  # (samples, depth, 3)
-    spread = rows.std(axis=2).max(axis=-1)  # (samples, depth)
-    flat = (spread < LINE_STD).mean(axis=0) >= 1 - EDGE_QUANTILE
-    steady = means.std(axis=0).max(axis=-1) < LINE_DRIFT
-    depth, why = 0, None
-    for d in range(1, min(MAX_LINE, rows.shape[1] - 1) + 1):
-        if not (flat[d - 1] and steady[d - 1]):
-            break
-        # the picture beside a line differs in colour, or (as dark as the line) in texture
-        step = np.maximum(np.abs(means[seen, d - 1] - means[seen, d]).max(axis=-1),
-                          spread[seen, d] - spread[seen, :d].max(axis=1))
-        agree = int((step >= LINE_STEP).sum())
-        if agree >= LINE_AGREE * len(seen):
-            line, inner = means[seen, :d].mean(axis=(0, 1)), means[seen, d].mean(axis=0)
-            kind = "darker" if line.mean() < inner.mean() else "lighter"
-            depth = d
-            why = (f"{d} px line, {kind} than the picture (mean {line.mean():.0f} vs {inner.mean():.0f}), "
-                   f"flat and unchanged over the video, distinct from the picture beside it on {agree} "
-                   f"of {len(seen)} frames")
-    return depth, why
-
-
-def _edge_lines(frames: list[np.ndarray], box: CropBox) -> tuple[dict[str, int], dict[str, str]]:
-    """Thin lines inside the bar-free box, per edge: depth in pixels (0 when none), and why."""
-    if not frames:
-        return {"left": 0, "right": 0, "top": 0, "bottom": 0}, {}
-    depth_h, depth_w = min(MAX_LINE + 1, box.h // 4), min(MAX_LINE + 1, box.w // 4)
-    x0, x1, y0, y1 = box.x, box.x + box.w, box.y, box.y + box.h
-
-    def band(rows: slice, cols: slice, flip: bool, transpose: bool) -> np.ndarray:
-        stack = np.stack([f[rows, cols] for f in frames])
-        stack = stack.transpose(0, 2, 1, 3) if transpose else stack
-        return stack[:, ::-1] if flip else stack
-
-    found = {
-        "top": _line_depth(band(slice(y0, y0 + depth_h), slice(x0, x1), False, False)),
-        "bottom": _line_depth(band(slice(y1 - depth_h, y1), slice(x0, x1), True, False)),
-        "left": _line_depth(band(slice(y0, y1), slice(x0, x0 + depth_w), False, True)),
-        "right": _line_depth(band(slice(y0, y1), slice(x1 - depth_w, x1), True, True)),
-    }
-    return {k: d for k, (d, _) in found.items()}, {k: w for k, (d, w) in found.items() if w}
-
-
 def _even_box(width: int, height: int, cut: dict[str, int]) -> CropBox:
     """The box left after cutting each edge, shrunk to even offsets and sizes (yuv 4:2:0 safe)."""
     x = cut["left"] + cut["left"] % 2
@@ -417,14 +360,14 @@ def detect_crop(info: VideoInfo) -> CropReport:
     bar_box = CropBox(info.width - bars["left"] - bars["right"],
                       info.height - bars["top"] - bars["bottom"], bars["left"], bars["top"])
     # Lines are judged on every sampled frame (dark films included); black frames only do not vote.
-    edge_lines, why = _edge_lines(frames, bar_box) if bar_box.w > 8 and bar_box.h > 8 else ({}, {})
+    lines_at, why = edge_lines(frames, bar_box) if bar_box.w > 8 and bar_box.h > 8 else ({}, {})
     for edge, width in bars.items():
         if width:
             why[edge] = (f"{width} px bar (cropdetect, darker than {CROPDETECT_LIMIT}/255 on at least "
                          f"{1 - EDGE_QUANTILE:.0%} of the sampled pictures)" + (f"; then {why[edge]}"
                                                                                if edge in why else ""))
-    cut = {k: bars[k] + edge_lines.get(k, 0) for k in bars}
+    cut = {k: bars[k] + lines_at.get(k, 0) for k in bars}
     box = _even_box(info.width, info.height, cut)
-    log.info("%s: crop %s (bars %s, lines %s, %d samples)", info.path, box, bars, edge_lines,
+    log.info("%s: crop %s (bars %s, lines %s, %d samples)", info.path, box, bars, lines_at,
              len(frames))
-    return CropReport(box, bars, edge_lines, len(frames), why)
+    return CropReport(box, bars, lines_at, len(frames), why)

@@ -29,7 +29,8 @@ from pathlib import Path
 from manifests import InputError
 from manifests.atomic import temp_beside
 
-from .decode import DecodePlan, VideoDecoder
+from .decode import DecodePlan
+from .decoders import open_decoder
 from .probe import VideoInfo
 from .scenes import scene_id
 
@@ -54,10 +55,12 @@ def scene_length(text: str | int, fps: Fraction) -> int:
 def scan_scenes(info: VideoInfo, plan: DecodePlan) -> tuple[list[int], int]:
     """Scene starts (frame indices) and the end frame (exclusive) over the plan's range, keeping nothing."""
     scan = replace(plan, scan_only=True)
-    with VideoDecoder(info, scan) as decoder:
+    with open_decoder(info, scan) as decoder:
+        for _ in decoder:  # nothing is kept: the pass only scores scenes
+            pass
         decoder.finish()
         state = decoder.state
-    return state.starts, plan.start + state.decoded
+    return state.starts, state.end
 
 
 def pick_frames(starts: Sequence[int], end: int, per_scene: int) -> list[int]:

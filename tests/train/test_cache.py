@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -121,6 +123,36 @@ def test_batched_jpeg_decode_matches_the_pil_path_on_cpu(tmp_path):
     assert [cache.filled(i) for i in range(4)] == [True, True, True, False]
     pil = data.load_image(paths[0], Preprocess(16, 16)).astype(int)
     assert np.abs(cache.get(0, lambda: None).astype(int) - pil).mean() < 6  # resampling differs a little
+
+
+def _bytes(path):
+    return torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
+
+
+def test_torchcodec_decodes_the_pixels_pillow_does_and_warns_nothing(tmp_path):
+    # issue 28: the batched decode runs through torchcodec (torchvision's decode_jpeg is deprecated)
+    pytest.importorskip("torchcodec.decoders", reason="torchcodec is part of the project's dependencies")
+    paths = [_jpeg(tmp_path, f"{i}.jpg", size=(64, 48)) for i in range(2)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a DeprecationWarning (torchvision.io) fails the test
+        images = C.decode_jpegs([_bytes(p) for p in paths], torch.device("cpu"))
+        cache = C.TensorCache(tmp_path / "c", [f"{i:064x}" for i in range(2)], 16, 16)
+        assert C.warm_gpu(cache, paths, 16, torch.device("cpu")) == 2
+    for path, image in zip(paths, images, strict=True):
+        pil = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        got = image.permute(1, 2, 0).numpy().astype(int)
+        assert got.shape == pil.shape
+        assert np.abs(got - pil).mean() < 1.0 and np.abs(got - pil).max() <= 8  # JPEG decoders' rounding
+
+
+def test_without_torchcodec_the_cache_decodes_with_pillow(tmp_path, monkeypatch):
+    paths = [_jpeg(tmp_path, f"{i}.jpg") for i in range(2)]
+    monkeypatch.setitem(sys.modules, "torchcodec.decoders", None)  # import fails as when not installed
+    images = C.decode_jpegs([_bytes(p) for p in paths], torch.device("cpu"))
+    assert np.array_equal(images[0].permute(1, 2, 0).numpy(), np.asarray(Image.open(paths[0]).convert("RGB")))
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(OSError):
+        C.decode_jpegs([_bytes(tmp_path / "bad.jpg")], torch.device("cpu"))
 
 
 @cuda

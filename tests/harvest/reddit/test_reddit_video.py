@@ -224,8 +224,14 @@ def test_cli_scene_options_choose_the_frames_and_write_the_scene_list(
     sampling = manifests.read(tmp_path / "long" / "m.csv")[schema.SAMPLING].iloc[0]
     assert "min_len=40" in sampling and "per_scene=2" in sampling
     base = ["reddit", "r/Doom", "-m", str(tmp_path / "x.csv"), "--oauth-url", world.web.base]
+    # issue 28: the sampling policy too; key frames only, where the shots' first frames are key frames
+    _, data, rows = run("keys", "--every", "30", "--sampling", "keyframes")
+    assert rows == [(0, "vid01:0000"), (30, "vid01:0001")]
+    assert "decode=keyframes" in manifests.read(tmp_path / "keys" / "m.csv")[schema.SAMPLING].iloc[0]
     code, _, err = harvest([*base, "--min-scene-len", "10", "--scenes-csv", "s.csv"], capsys)
     assert code == 2 and "--scenes-csv, --min-scene-len only apply to video frames" in err
+    code, _, err = harvest([*base, "--sampling", "keyframes"], capsys)
+    assert code == 2 and "--sampling only apply to video frames" in err
     code, _, err = harvest([*base, "--frames-per-scene", "2", "--every", "5"], capsys)
     assert code == 2 and "not both" in err
 

@@ -7,9 +7,10 @@ selection shifted by one frame cannot pass. Covered: ``--every``, ``--every-seco
 ``--end`` with a crop and a scale, a resume after a kill, ``--frames-per-scene`` and a variable frame
 rate clip (where frame K is the picture shown at K / fps, ffmpeg's ``fps`` filter's rule).
 
-The run-time check of :mod:`harvest.video.decode` is tested too: a pass whose ffmpeg ``select``
-disagrees with the selection's own rule fails the video (``frame_mismatch``) instead of pairing
-indices with whatever arrives.
+Both decoders (PyAV in-process, the default, and the ffmpeg pipe) are held to it for ``--every``
+and the variable frame rate. The run-time check of :mod:`harvest.video.decode`'s pipe is tested too:
+a pass whose ffmpeg ``select`` disagrees with the selection's own rule fails the video
+(``frame_mismatch``) instead of pairing indices with whatever arrives.
 """
 
 from __future__ import annotations
@@ -200,9 +201,11 @@ def test_the_oracle_reads_frames_as_select_does(clip: Path) -> None:
     assert min(neighbours) > 2 * CLOSE, "consecutive frames must differ clearly"
 
 
-def test_every_n_stores_frame_k_in_row_k(clip: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("decoder", ["pyav", "ffmpeg"])
+def test_every_n_stores_frame_k_in_row_k(clip: Path, tmp_path: Path, decoder: str) -> None:
     manifest = tmp_path / "manifest.csv"
-    assert run("frames", str(clip), "--every", "6", "--crop", "none", "-m", str(manifest)) == 0
+    assert run("frames", str(clip), "--every", "6", "--crop", "none", "--decoder", decoder, "-m",
+               str(manifest)) == 0
     assert frame_numbers(manifest) == list(range(0, CLIP_FRAMES, 6))
     assert assert_frames_are_theirs(manifest, clip) == 2 * 10 - 1
 
@@ -268,13 +271,15 @@ def test_frames_per_scene_stores_frame_k_in_row_k(shots: Path, tmp_path: Path) -
     assert assert_frames_are_theirs(manifest, shots) == 2 * 9
 
 
-def test_variable_frame_rate_stores_the_frame_shown_at_k_over_fps(tmp_path: Path) -> None:
+@pytest.mark.parametrize("decoder", ["pyav", "ffmpeg"])
+def test_variable_frame_rate_stores_the_frame_shown_at_k_over_fps(tmp_path: Path, decoder: str) -> None:
     video = make_video(tmp_path / "vfr.mkv", [("testsrc2", 90)], post=f"{COUNTER},{VFR_PTS}", gop=30,
                        vfr=True)
     stream = ffprobe(video)
     assert len(set(np.diff(stream.times))) >= 3, "not a variable frame rate clip"
     manifest = tmp_path / "manifest.csv"
-    assert run("frames", str(video), "--every", "3", "--crop", "none", "-m", str(manifest)) == 0
+    assert run("frames", str(video), "--every", "3", "--crop", "none", "--decoder", decoder, "-m",
+               str(manifest)) == 0
     kept = frame_numbers(manifest)
     assert kept[:4] == [0, 3, 6, 9] and len(kept) > 20
     assert assert_frames_are_theirs(manifest, video, vfr=True) >= 10
@@ -322,7 +327,7 @@ def test_a_pass_whose_ffmpeg_sends_other_frames_fails_the_video(clip: Path, tmp_
                                                                 says: int, sent: int,
                                                                 end: float | None) -> None:
     sink = Rows()
-    options = DisagreeingOptions(every=every, says=says, crop="none", end=end)
+    options = DisagreeingOptions(every=every, says=says, crop="none", end=end, decoder="ffmpeg")
     result = harvest_video(clip, options, sink, store_root=tmp_path)
     decoded = CLIP_FRAMES if end is None else 30
     assert result.decoded == decoded
