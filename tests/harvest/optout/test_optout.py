@@ -106,11 +106,19 @@ def hosts() -> Iterator[Hosts]:
             server.close()
 
 
-def requested(hosts: Hosts, name: str) -> int:
-    """How often the image ``name`` was requested from its host."""
+Span = dict[str, tuple[int, int]]  # host name: (first, end) of its log's part to count
+
+
+def requested(hosts: Hosts, name: str, span: Span | None = None) -> int:
+    """How often the image ``name`` was requested from its host (in ``span`` of the logs, or ever)."""
     url = hosts.urls[name]
-    server = next(s for s in hosts.servers.values() if url.startswith(s.base))
-    return server.hits(url[len(server.base):])
+    host, server = next((h, s) for h, s in hosts.servers.items() if url.startswith(s.base))
+    return hits(server, url[len(server.base):], *(span or {}).get(host, (0, None)))
+
+
+def hits(server: FakeWeb, path: str, first: int = 0, end: int | None = None) -> int:
+    """Requests for ``path`` among the server's logged requests ``first`` to ``end``."""
+    return sum(1 for r in server.log[first:end] if r.path == path)
 
 
 def collect(hosts: Hosts, manifest: Path, query: str, **over) -> dict:
@@ -125,14 +133,26 @@ def by_name(hosts: Hosts, manifest: Path) -> dict[str, dict]:
     return {name: frame.loc[url].to_dict() for name, url in hosts.urls.items() if url in frame.index}
 
 
+@dataclass
+class Honoured:
+    """One run that honours every signal: its manifest, summary, and the part of each host's log it
+    made (tests of this module run in any order against the same hosts)."""
+
+    manifest: Path
+    summary: dict
+    span: Span
+
+
 @pytest.fixture(scope="module")
-def honoured(hosts: Hosts, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def honoured(hosts: Hosts, tmp_path_factory: pytest.TempPathFactory) -> Honoured:
     manifest = tmp_path_factory.mktemp("honoured") / "m.csv"
-    return manifest, collect(hosts, manifest, "signals")
+    before = {name: len(server.log) for name, server in hosts.servers.items()}
+    summary = collect(hosts, manifest, "signals")
+    return Honoured(manifest, summary, {n: (before[n], len(s.log)) for n, s in hosts.servers.items()})
 
 
-def test_each_signal_refuses_its_image_and_only_it(hosts: Hosts, honoured: tuple[Path, dict]) -> None:
-    manifest, summary = honoured
+def test_each_signal_refuses_its_image_and_only_it(hosts: Hosts, honoured: Honoured) -> None:
+    manifest, summary, span = honoured.manifest, honoured.summary, honoured.span
     rows = by_name(hosts, manifest)
     refused = {n: r for n, r in rows.items() if r[schema.STATUS] == schema.OPTED_OUT}
     assert sorted(refused) == ["header", "huge", "robots", "tdmheader", "tdmrep", "xmp", "xmp_png"]
@@ -149,8 +169,8 @@ def test_each_signal_refuses_its_image_and_only_it(hosts: Hosts, honoured: tuple
     assert "DMI-PROHIBITED-AIMLTRAINING" in refused["xmp"][schema.OPTOUT]
     assert all("--ignore-optout" in r[schema.ERROR] for r in refused.values())
     # robots.txt and tdmrep.json refuse before any request; the headers and the XMP after it
-    assert [requested(hosts, n) for n in ("robots", "tdmrep", "huge")] == [0, 0, 0]
-    assert all(requested(hosts, n) == 1 for n in ("tdmheader", "header", "xmp"))
+    assert [requested(hosts, n, span) for n in ("robots", "tdmrep", "huge")] == [0, 0, 0]
+    assert all(requested(hosts, n, span) == 1 for n in ("tdmheader", "header", "xmp"))
     assert all(pd_na(r[schema.PATH]) for r in refused.values())
     stored = list((manifest.parent / "images").rglob("*.*"))
     assert len(stored) == 7  # the refused XMP images were downloaded but not stored
@@ -162,12 +182,12 @@ def pd_na(value: object) -> bool:
     return value is None or value != value or str(value) in ("<NA>", "nan")
 
 
-def test_host_files_are_read_once_and_cached_in_the_archive(hosts: Hosts, honoured: tuple[Path, dict]
-                                                            ) -> None:
-    manifest, _ = honoured
+def test_host_files_are_read_once_and_cached_in_the_archive(hosts: Hosts, honoured: Honoured) -> None:
+    manifest, span = honoured.manifest, honoured.span
     robots = hosts.servers["robots"]
-    assert robots.hits("/robots.txt") == 1 and robots.hits("/.well-known/tdmrep.json") == 1
-    assert hosts.servers["tdmrep"].hits("/.well-known/tdmrep.json") == 1
+    assert hits(robots, "/robots.txt", *span["robots"]) == 1
+    assert hits(robots, "/.well-known/tdmrep.json", *span["robots"]) == 1
+    assert hits(hosts.servers["tdmrep"], "/.well-known/tdmrep.json", *span["tdmrep"]) == 1
     entries = manifests.archive.Archive(manifest).entries("optout-hosts")
     assert entries[f"{robots.base}\trobots"]["text"] == ROBOTS
     huge = entries[f"{hosts.servers['huge'].base}\trobots"]["text"]
@@ -190,10 +210,10 @@ def test_a_robots_txt_that_times_out_disallows_its_host_until_a_later_run(hosts:
 
 @pytest.mark.parametrize("signal", SIGNALS)
 def test_ignore_optout_lets_exactly_its_signal_through(hosts: Hosts, tmp_path: Path, signal: str,
-                                                       honoured: tuple[Path, dict]) -> None:
+                                                       honoured: Honoured) -> None:
     manifest = tmp_path / "m.csv"
     collect(hosts, manifest, "signals", optout=OptoutPolicy(ignore=frozenset({signal})))
-    before = by_name(hosts, honoured[0])
+    before = by_name(hosts, honoured.manifest)
     for name, row in by_name(hosts, manifest).items():
         was = before[name]
         if was[schema.STATUS] == schema.OPTED_OUT and was[schema.OPTOUT].startswith(signal + ":"):
