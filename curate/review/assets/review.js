@@ -3,9 +3,9 @@
 const S = JSON.parse(document.getElementById("settings").textContent);
 const $ = (id) => document.getElementById(id);
 const main = $("main");
-const state = { view: "grid", rows: new Map(), order: [], total: 0, loading: false, selected: new Set(),
+const state = { view: "grid", rows: new Map(), order: [], total: 0, loading: null, selected: new Set(),
   anchor: null, revision: -1, version: -1, pending: 0, loaded: 0,
-  latest: -1, inflight: 0, mine: new Set() };
+  latest: -1, inflight: 0, mine: new Set(), gen: 0 };
 
 function api(path, params) {
   const q = new URLSearchParams(params || {});
@@ -56,33 +56,45 @@ function makeCard(r) {
 }
 function remember(r) { state.rows.set(r.sha256, r); state.order.push(r.sha256); }
 
+// A reload (another view, sort or filter; rows changed underneath) starts a new generation that loads
+// at once; a page of rows an older generation asked for is dropped when it arrives.
 async function loadMore() {
-  if (state.loading || state.view === "changes" || state.loaded >= state.total) return;
-  state.loading = true;
+  if (state.loading === state.gen || state.view === "changes" || state.loaded >= state.total) return;
+  const gen = state.gen;
+  let stale = false;
+  state.loading = gen;
   try {
     if (state.view === "clusters") {
       const got = await api("/api/clusters", { offset: state.loaded, limit: 48,
         mixed: (document.querySelector("#filters select[data-col=dup_conflict]") || {}).value || "" });
-      state.total = got.total; state.loaded += got.clusters.length;
-      for (const c of got.clusters) {
-        const box = el("div", { class: "cluster" });
-        box.append(el("div", {}, "cluster " + c.id + (c.mixed ? " · mixed labels" : "") + " · " + c.rows.length + " images"));
-        const row = el("div", { class: "row" });
-        for (const r of c.rows) { r.cluster = c.id; remember(r); row.append(makeCard(r)); }
-        box.append(row); main.append(box);
+      stale = gen !== state.gen;
+      if (!stale) {
+        state.total = got.total; state.loaded += got.clusters.length;
+        for (const c of got.clusters) {
+          const box = el("div", { class: "cluster" });
+          box.append(el("div", {}, "cluster " + c.id + (c.mixed ? " · mixed labels" : "") + " · " + c.rows.length + " images"));
+          const row = el("div", { class: "row" });
+          for (const r of c.rows) { r.cluster = c.id; remember(r); row.append(makeCard(r)); }
+          box.append(row); main.append(box);
+        }
       }
     } else {
       const got = await api("/api/rows", params(state.loaded, 120));
-      state.total = got.total; state.loaded += got.rows.length;
-      for (const r of got.rows) { remember(r); main.append(makeCard(r)); }
+      stale = gen !== state.gen;
+      if (!stale) {
+        state.total = got.total; state.loaded += got.rows.length;
+        for (const r of got.rows) { remember(r); main.append(makeCard(r)); }
+      }
     }
-    $("count").textContent = state.total + (state.view === "clusters" ? " clusters" : " images");
-  } finally { state.loading = false; }
+    if (!stale) $("count").textContent = state.total + (state.view === "clusters" ? " clusters" : " images");
+  } finally { if (state.loading === gen) state.loading = null; }
+  if (stale) return;
   if (state.loaded < state.total && $("more").getBoundingClientRect().top < window.innerHeight) setTimeout(loadMore, 0);
 }
 
 async function reload() {
   const scroll = window.scrollY;
+  state.gen++;
   state.rows.clear(); state.order = []; state.total = Infinity; state.loaded = 0;
   main.replaceChildren();
   if (state.view === "changes") return showChanges();

@@ -109,3 +109,33 @@ def test_label_issue_queue_keyboard_reject_and_undo(served: Served, browser: Any
     assert final.loc[copy, schema.STATUS] == schema.OK and pd.isna(final.loc[copy, schema.DUP_OF])
     assert final.loc[keeper, schema.STATUS] == schema.DUPLICATE and final.loc[keeper, schema.DUP_OF] == copy
     page.close()
+
+
+def test_a_page_of_rows_asked_for_by_the_view_left_is_dropped(served: Served, browser: Any) -> None:
+    """The grid's first page is held back by the browser until the label-issue view has loaded; when
+    it arrives at last, it must not be appended to the queue (a view switch during a slow load)."""
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if not held and "view=grid" in route.request.url:
+            held.append(route)  # answered below, after the switch
+        else:
+            route.continue_()
+
+    page = browser.new_page()
+    page.route("**/api/rows?**", hold)
+    page.goto(served.server.url)
+    page.wait_for_function("() => document.querySelector('#views [data-view=issues]') !== null")
+    for _ in range(300):
+        if held:
+            break
+        page.wait_for_timeout(20)
+    assert held, "the grid never asked for its rows"
+    page.click("#views [data-view=issues]")
+    page.locator(".card").nth(2).wait_for(timeout=WAIT)
+    with page.expect_response(lambda r: "view=grid" in r.url, timeout=WAIT):
+        held[0].continue_()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 200))")  # its JSON read and handled
+    assert page.locator(".card").count() == 3
+    assert page.locator("#count").text_content() == "3 images"
+    page.close()
