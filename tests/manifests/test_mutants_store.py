@@ -10,11 +10,13 @@ standard's table scaled by the IJG formula.
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from manifests import schema
 from manifests.images import ImageError
 from manifests.store import JPEG_QUALITY, Limits, encode, reencode, store_bytes, store_file
 
@@ -119,3 +121,20 @@ def test_reencode_store_bytes_and_store_file_apply_the_limits_they_are_given(tmp
     assert not store_file(path, tmp_path, Limits(max_bytes=len(data) - 1))[0].ok  # the byte limit, the read
     assert store_file(path, tmp_path, Limits(max_bytes=len(data)))[0].ok
     assert not list(tmp_path.glob("images/*/*"))[1:]  # one stored file at most: the last, accepted one
+
+
+def _bytes_read() -> int:
+    """What this process has read through read() calls so far (Linux's /proc/self/io rchar)."""
+    with open("/proc/self/io", encoding="ascii") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("rchar:"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="counts reads with Linux's /proc/self/io")
+def test_a_file_over_the_byte_limit_is_refused_without_being_read(tmp_path) -> None:
+    big = tmp_path / "big.png"
+    with big.open("wb") as fh:
+        fh.truncate(64 * 1024 * 1024)  # sparse: 64 MiB that take no disk
+    before = _bytes_read()
+    info, stored = store_file(big, tmp_path, Limits(max_bytes=1000))
+    assert (info.ok, stored) == (False, None) and info.status == schema.TOO_LARGE
+    assert _bytes_read() - before < 1024 * 1024  # told by its size, not read into memory
