@@ -70,11 +70,12 @@ def counts_table(per: dict[str, dict[str, int]], splits: list[str], first: str) 
 def summary(facts: CardFacts) -> list[str]:
     per_split = " / ".join(f"{sum(c.get(s, 0) for c in facts.per_class.values())} {s}"
                            for s in facts.splits)
+    per_split = "not split yet (`curate split`)" if facts.splits == ["(missing)"] else f"split {per_split}"
     kinds = ", ".join(f"{s.collector} ({s.rows})" for s in facts.sources)
     return [f"# {markdown_text(facts.name)}", "",
             f"An image-classification dataset of {plural(facts.images, 'image')} in "
             f"{plural(len(facts.labels), 'class', 'classes')} "
-            f"({markdown_text(', '.join(facts.labels))}), split {per_split}. Collected from {kinds} "
+            f"({markdown_text(', '.join(facts.labels))}), {per_split}. Collected from {kinds} "
             "and curated with gleanset; this card and `croissant.json` were written from the manifest "
             "and its lineage log.", ""]
 

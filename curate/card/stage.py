@@ -27,6 +27,7 @@ from manifests import UsageError, schema
 
 from .. import frames
 from ..contract import StageResult
+from ..text import plural
 from . import croissant, markdown
 from .facts import CardFacts, gather
 
@@ -76,8 +77,9 @@ class CardResult(StageResult):
                 "labels": self.labels, "sources": self.sources, "files": self.files}
 
     def lines(self) -> list[str]:
-        splits = ", ".join(f"{n} {s}" for s, n in self.per_split.items())
-        return [f"dataset card {self.path}: {self.images} images ({splits}), {len(self.labels)} classes, "
+        splits = ", ".join(f"{n} {s}" for s, n in self.per_split.items() if s != "(missing)") or "not split"
+        return [f"dataset card {self.path}: {plural(self.images, 'image')} ({splits}), "
+                f"{plural(len(self.labels), 'class', 'classes')}, "
                 f"sources: {', '.join(f'{k} {v}' for k, v in self.sources.items())}"]
 
 
