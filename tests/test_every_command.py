@@ -83,6 +83,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     must(["curate", "dedupe", manifest.name], root)
     must(["curate", "split", manifest.name, "--ratios", "0.5,0.25,0.25"], root)
     must(["train", "run", manifest.name, *RUN, "--out", "runs/base"], root)
+    # out-of-fold predictions, as `curate label-issues` trains them (tests/curate/quality runs that
+    # training through the command); here both output modes reuse them
+    must(["train", "run", manifest.name, *RUN, "--folds", "2", "--predictions", "oof.csv",
+          "--out", "runs/folds"], root)
     os.environ.pop("REDDIT_CLIENT_ID", None)
     with FakeWeb() as web:
         from tests.harvest.conftest import RedditWorld
@@ -108,9 +112,7 @@ def args(cli_name: str, command: str, w: World, work: Path) -> list[str]:
         ("curate", "augment"): [m, "--by", "label"],
         ("curate", "balance"): [m, "--by", "label"],
         ("curate", "export"): [m, str(work / "export")],
-        ("curate", "label-issues"): [m, "--folds", "2", "--epochs", "1", *TRAIN,
-                                     "--train-arg=--batch-size=16", "--train-arg=--freeze-epochs=0",
-                                     "--train-arg=--workers=0"],
+        ("curate", "label-issues"): [m, "--predictions", str(w.root / "oof.csv")],
         ("curate", "report"): [m, "-o", str(work / "report.html")],
         ("curate", "review"): [m, "--check", "--run", str(w.run)],  # serving is tests/curate/review
         ("train", "run"): [m, *RUN, "--out", str(work / "run")],
