@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -19,7 +21,7 @@ import manifests
 from manifests import LockTimeout, schema
 from manifests.groups import PARQUET_KEY, declared, meta_path, read_meta
 from manifests.lock import locked
-from manifests.update import Appender
+from manifests.update import Appender, declare_groups
 
 
 def _row(n: int, street: str) -> dict[str, object]:
@@ -86,6 +88,16 @@ def test_an_appender_gives_up_on_a_held_lock_after_its_timeout(tmp_path: Path, r
     sink.declare_groups(["street"], "harvest folder")
     for n in range(rows):
         sink.add(_row(10 + n, "s"))
+    with _held(manifest):
+        start = time.monotonic()
+        with pytest.raises(LockTimeout):
+            sink.flush()
+        assert time.monotonic() - start < 4  # its own 0.3 s, not the default wait
+
+
+@contextmanager
+def _held(manifest: Path) -> Iterator[None]:
+    """The manifest's lock, held by another thread for the duration of the block."""
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -97,10 +109,57 @@ def test_an_appender_gives_up_on_a_held_lock_after_its_timeout(tmp_path: Path, r
     holder.start()
     try:
         assert held.wait(5)
-        start = time.monotonic()
-        with pytest.raises(LockTimeout):
-            sink.flush()
-        assert time.monotonic() - start < 4  # its own 0.3 s, not the default wait
+        yield
     finally:
         release.set()
         holder.join()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_declare_groups_records_them_and_rewrites_only_parquet(tmp_path: Path, suffix: str) -> None:
+    manifest = tmp_path / f"m{suffix}"
+    _first_run(manifest)
+    before = manifest.read_bytes()
+    declare_groups(manifest, ["street"], "harvest folder")
+    assert "street" in declared(read_meta(manifest))
+    if suffix == ".parquet":
+        assert "street" in _declared_in_file(manifest)
+        assert len(manifests.read(manifest)) == 3
+    else:
+        assert manifest.read_bytes() == before
+    with _held(manifest):
+        start = time.monotonic()
+        with pytest.raises(LockTimeout):
+            declare_groups(manifest, ["scene"], "harvest frames", timeout=0.3)
+        assert time.monotonic() - start < 4
+
+
+def _entries(manifest: Path) -> list[dict]:
+    return manifests.lineage_entries(manifest)
+
+
+def test_each_run_leaves_one_lineage_entry_that_says_what_it_changed(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    _first_run(manifest)
+    first = _entries(manifest)[-1]
+    assert (first["command"], first["added"], first["rows"]) == ("harvest folder shots", 3, 3)
+    assert first["details"]["already_present"] == 0
+    with Appender(manifest, command="harvest folder shots again") as sink:
+        sink.details["pattern"] = "{street}/{n}.png"
+        for n in range(4):
+            sink.add(_row(n, f"street{n}"))  # three present, one new
+    second = _entries(manifest)[-1]
+    assert (second["command"], second["added"], second["rows"]) == ("harvest folder shots again", 1, 4)
+    assert second["details"] == {"already_present": 3, "pattern": "{street}/{n}.png"}
+    with Appender(manifest, command="harvest folder shots idle") as sink:
+        sink.details["pattern"] = "{street}/{n}.png"
+        for n in range(4):
+            sink.add(_row(n, f"street{n}"))  # nothing new: a run that changed nothing logs nothing
+    assert len(_entries(manifest)) == 2
+
+
+def test_an_appender_without_a_command_records_the_command_line(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    with Appender(manifest) as sink:
+        sink.add(_row(1, "s"))
+    assert _entries(manifest)[-1]["command"] == manifests.lineage.command_line()
