@@ -9,12 +9,9 @@ One tiny run through ``train.cli.main`` in this process (the tiny timm ResNet of
 from __future__ import annotations
 
 import hashlib
-import html
-import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import pytest
 import manifests
 from manifests import schema
 from tests.fixtures import media
+from tests.fixtures.chromium import probe_verdict
 from tests.fixtures.models import ARCH
 from train import cli as train_cli
 from train.data import MIN_PER_CLASS
@@ -102,22 +100,7 @@ def rendered_scale(page: Path, tmp_path: Path) -> dict | None:
     if browser is None:
         assert not os.environ.get("GLEANSET_REQUIRE_CHROMIUM"), "chromium is missing"
         return None
-    probe = tmp_path / "probe.html"
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
-                     encoding="utf-8")
-    proc = subprocess.Popen([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             "--disable-background-networking", "--disable-component-update",
-                             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-                             probe.as_uri()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        dom, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:  # stop what we started, by its PID
-            proc.kill()
-            proc.wait()
-    found = re.search(r'<pre id="verdict">(.*?)</pre>', dom, re.S)
-    assert found, f"chromium ran no probe: {err[-500:]}"
-    return json.loads(html.unescape(found.group(1)))
+    return probe_verdict(browser, page, PROBE, tmp_path)
 
 
 def test_the_first_line_comes_before_pytorch_loads(tmp_path, capsys, monkeypatch):

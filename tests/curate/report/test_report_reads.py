@@ -15,9 +15,6 @@ outline, where each caption's lines break, and the page's text. The verdicts:
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,6 +24,7 @@ from curate import cli
 from manifests import schema
 from tests.curate.report.test_report import _chromium
 from tests.fixtures import media
+from tests.fixtures.chromium import probe_verdict
 
 pytestmark = pytest.mark.slow
 
@@ -99,24 +97,7 @@ def test_the_report_reads_right_in_chromium(tmp_path, capsys):
     assert exc.value.code == 0
     said = capsys.readouterr()
     assert "(4 of them with no image file)" in said.out + said.err
-    probe = tmp_path / "probe.html"
-    probe.write_text(out.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run",
-           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=900,1600", "--dump-dom",
-           probe.as_uri()]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        dom, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:  # stop what we started, by its PID
-            proc.kill()
-            proc.wait()
-    found = re.search(r"<pre id=\"verdict\">(.*?)</pre>", dom, re.S)
-    assert found, f"chromium ran no probe: {err[-500:]}"
-    import html
-
-    verdict = json.loads(html.unescape(found.group(1)))
+    verdict = probe_verdict(browser, out, PROBE, tmp_path, window="900,1600")
     # 6 scenes x 1 other label: zeros by construction, shown apart, never red; street y's b cell (1
     # row) and its empty a cell are real thin cells
     assert verdict["nested"] == 6
