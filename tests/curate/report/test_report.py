@@ -4,10 +4,7 @@ page rendered by a real headless Chromium into a screenshot that is not blank.""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +14,7 @@ from curate import cli
 from curate.report import ReportOptions, split_deviation, write_report
 from curate.tables import crosstab
 from tests.curate.conftest import Dataset
+from tests.fixtures.chromium import find_chromium, run_chromium
 
 SECTIONS = ("counts", "groups", "splits", "sources", "sizes", "samples", "duplicates", "failed",
             "issues", "leaks", "attribution", "lineage")
@@ -102,32 +100,14 @@ def test_split_deviation_names_the_worst_cell() -> None:
     assert (round(worst, 3), label) == (0.1, "a") and split in ("train", "val")
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.environ.get("GLEANSET_REQUIRE_CHROMIUM"):  # make test installs it: missing is a failure
-        pytest.fail("chromium is missing although `make test` should have installed it")
-    pytest.skip("chromium is not installed (make test installs it; or apt-get install chromium)")
-
-
 @pytest.mark.slow
 def test_report_renders_in_headless_chromium(dataset: Dataset, page: str, tmp_path: Path) -> None:
     from PIL import Image
 
-    browser = _chromium()
+    browser = find_chromium()
     shot = tmp_path / "shot.png"
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,2000",
-           (dataset.root / "report.html").as_uri()]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:  # stop what we started, by its PID
-            proc.kill()
-            proc.wait()
+    _, err = run_chromium(browser, [f"--screenshot={shot}", "--window-size=1200,2000",
+                                    (dataset.root / "report.html").as_uri()], tmp_path)
     assert shot.exists(), f"chromium wrote no screenshot: {err[-500:]}"
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape == (2000, 1200)

@@ -22,9 +22,8 @@ import pytest
 import manifests
 from curate import cli
 from manifests import schema
-from tests.curate.report.test_report import _chromium
 from tests.fixtures import media
-from tests.fixtures.chromium import probe_verdict
+from tests.fixtures.chromium import find_chromium, probe_verdict
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +88,7 @@ def make_manifest(root: Path) -> Path:
 
 
 def test_the_report_reads_right_in_chromium(tmp_path, capsys):
-    browser = _chromium()
+    browser = find_chromium()
     manifest = make_manifest(tmp_path / "data")
     out = tmp_path / "data" / "report.html"
     with pytest.raises(SystemExit) as exc:

@@ -3,8 +3,6 @@ headless Chromium per module driven by Playwright (the system's browser, never a
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +12,9 @@ import pytest
 
 from curate.review import ReviewOptions
 from tests.curate.conftest import Dataset, make_dataset
+from tests.fixtures.chromium import FLAGS, find_chromium
 
 COMMAND = "curate review manifest.csv"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @dataclass
@@ -46,24 +43,14 @@ def served(tmp_path: Path) -> Iterator[Served]:
         server.stop()
 
 
-def chromium() -> str:
-    """The system's Chromium, or a skip that says why (a failure under make test, which installs it)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.environ.get("GLEANSET_REQUIRE_CHROMIUM"):
-        pytest.fail("chromium is missing although `make test` should have installed it")
-    pytest.skip("chromium is not installed (make test installs it; or apt-get install chromium)")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Chromium for the module, launched from its executable (no browser download)."""
     from playwright.sync_api import sync_playwright  # the dev extra installs it
 
-    path = chromium()
+    path = find_chromium()
     with sync_playwright() as play:
-        launched = play.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        launched = play.chromium.launch(executable_path=path, args=FLAGS)
         try:
             yield launched
         finally:
