@@ -71,6 +71,17 @@ def commands_of(entries: list[dict[str, Any]], collector: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def first_option(commands: list[str], name: str) -> str | None:
+    """The value of option ``name`` in the first of ``commands`` that gives it."""
+    return next((value for c in commands if (value := option(c, name))), None)
+
+
+def labels_from(commands: list[str], otherwise: str) -> str:
+    """Where labels came from: a fixed ``--label`` value, else the collector's own rule."""
+    fixed = first_option(commands, "--label")
+    return f"the value {fixed!r} given with --label" if fixed else otherwise
+
+
 def _day(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d")
 
@@ -92,10 +103,9 @@ def _folder(rows: pd.DataFrame, commands: list[str]) -> tuple[list[str], str]:
         origins = as_text(rows[schema.ORIGIN].dropna())
         if len(origins):
             facts.append(f"files under {os.path.commonpath(list(origins)) or '/'}")
-    field_ = next((option(c, "--label-field") for c in commands if option(c, "--label-field")), None)
-    fixed = next((option(c, "--label") for c in commands if option(c, "--label")), None)
-    labels = (f"the file name pattern's field {field_!r}" if field_ else f"the value {fixed!r} given with "
-              "--label" if fixed else "the name of the folder each file is in")
+    field_ = first_option(commands, "--label-field")
+    labels = (f"the file name pattern's field {field_!r}" if field_
+              else labels_from(commands, "the name of the folder each file is in"))
     return facts, f"folder: labels from {labels}"
 
 
@@ -108,9 +118,7 @@ def _frames(rows: pd.DataFrame, commands: list[str]) -> tuple[list[str], str]:
             scenes = group[schema.SCENE].nunique() if schema.SCENE in group else 0
             facts.append(f"video {os.path.basename(str(video))}: {len(group)} frames exported from "
                          f"{scenes} scenes, sampled {sampling}, crop {crop} (W:H:X:Y)")
-    fixed = next((option(c, "--label") for c in commands if option(c, "--label")), None)
-    labels = f"the value {fixed!r} given with --label" if fixed else "each video's file name"
-    return facts, f"frames: labels from {labels}"
+    return facts, "frames: labels from " + labels_from(commands, "each video's file name")
 
 
 def _reddit(rows: pd.DataFrame, commands: list[str]) -> tuple[list[str], str]:
@@ -127,9 +135,7 @@ def _reddit(rows: pd.DataFrame, commands: list[str]) -> tuple[list[str], str]:
                  if option(command, "--" + name)]
         if asked:
             facts.append("asked for " + ", ".join(asked))
-    fixed = next((option(c, "--label") for c in commands if option(c, "--label")), None)
-    labels = f"the value {fixed!r} given with --label" if fixed else "the subreddit each post is in"
-    return facts, f"reddit: labels from {labels}"
+    return facts, f"reddit: labels from {labels_from(commands, 'the subreddit each post is in')}"
 
 
 def _search(rows: pd.DataFrame, commands: list[str]) -> tuple[list[str], str]:
