@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from manifests import lineage, read, schema, update
 from manifests.store import STORE_DIR
 
@@ -57,8 +59,9 @@ class GcResult(StageResult):
         return head + [f"  {p}" for p in self.files[:LISTED]] + more
 
 
-def _ok_paths(manifest: Path) -> set[Path]:
-    frame = read(manifest)
+def _ok_paths(manifest: Path, frame: pd.DataFrame | None = None) -> set[Path]:
+    """The files the ``ok`` rows of a manifest (or of ``frame``, its rows) name, resolved."""
+    frame = read(manifest) if frame is None else frame
     ok = frame[(frame[schema.STATUS] == schema.OK)][schema.PATH].dropna().astype(str)
     return {(manifest.parent / p).resolve() for p in ok}
 
@@ -101,8 +104,14 @@ def gc(manifest: Path, options: GcOptions = GcOptions()) -> GcResult:
     result.bytes = sum(p.stat().st_size for p in doomed)
     if not options.delete or not doomed:
         return result
-    gone = set(result.files)
     with update(manifest, lineage.command_line()) as tx:
+        # under the manifest's lock, on its rows as they are now: a row another command merged since
+        # the listing keeps its file
+        used = _ok_paths(manifest, tx.frame).union(*(_ok_paths(p) for p in sources[1:]))
+        doomed = [p for p in doomed if p.resolve() not in used]
+        result.files = [p.relative_to(root).as_posix() for p in doomed]
+        result.bytes = sum(p.stat().st_size for p in doomed)
+        gone = set(result.files)
         for path in doomed:
             path.unlink(missing_ok=True)
         pointed = tx.frame[schema.PATH].isin(gone) & (tx.frame[schema.STATUS] != schema.OK)

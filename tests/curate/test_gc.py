@@ -73,3 +73,24 @@ def test_gc_dry_run_then_delete_inside_the_store_only(tmp_path: Path,
     assert after.loc[after[schema.PATH].isin(unused - {paths[0]})].empty  # rows lost the path
     assert (after[schema.STATUS] == schema.REMOVED).sum() == 2  # and kept their status
     assert gc(manifest, GcOptions(delete=True)).files == []
+
+
+def test_a_row_merged_while_gc_lists_keeps_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another command merges an ok row for an unused file between gc's listing and its deletion (the
+    listing is read without the lock): the deletion, under the lock, must spare that file."""
+    import curate.gc as gc_module
+
+    manifest, paths = removed_dataset(tmp_path / "data")
+    listing = gc_module._unreferenced
+
+    def listed_then_another_command_writes(store: Path, used: set[Path]) -> list[Path]:
+        found = listing(store, used)
+        with manifests.update(manifest, "harvest folder again") as tx:  # a real write, as a rerun does
+            tx.frame.loc[tx.frame[schema.PATH] == paths[0], schema.STATUS] = schema.OK
+        return found
+
+    monkeypatch.setattr(gc_module, "_unreferenced", listed_then_another_command_writes)
+    result = gc(manifest, GcOptions(delete=True))
+    assert (manifest.parent / paths[0]).is_file()
+    assert paths[0] not in result.files and paths[1] in result.files
+    assert not (manifest.parent / paths[1]).exists()
