@@ -1,0 +1,47 @@
+"""Which frame indices a decoding pass keeps (:func:`harvest.video.decode.kept_indices`, shared by the
+ffmpeg pipe and the PyAV decoder), against a brute-force oracle: every index from ``start`` to the
+nearer of ``end`` and ``stop``, kept when the selection keeps it; and the scene thumbnails' size (96 wide,
+the nearest even height in proportion, at least 2)."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import pytest
+
+from harvest.video.decode import DecodePlan, Selection, kept_indices, thumb_size
+from harvest.video.probe import CropBox
+
+FPS = Fraction(30000, 1001)
+SELECTIONS = [Selection(every=4), Selection(seconds=0.5), Selection(frames=frozenset({0, 3, 7, 40, 41}))]
+
+
+def brute(selection: Selection, start: int, end: int | None, stop: int | None, limit: int) -> list[int]:
+    bounds = [b for b in (end, stop) if b is not None]
+    last = min(bounds) if bounds else limit
+    return [i for i in range(start, last) if selection.keeps(i, FPS)]
+
+
+@pytest.mark.parametrize(("selection", "start", "end", "stop"), [
+    (sel, start, end, stop) for sel, start, end, stop in itertools.product(
+        SELECTIONS, (0, 3, 8), (None, 20, 45), (None, 10, 30, 50))])
+def test_kept_indices_are_the_brute_force_answer(selection: Selection, start: int, end: int | None,
+                                                stop: int | None) -> None:
+    plan = DecodePlan(selection, CropBox(64, 48), (64, 48), start=start, end=end)
+    got = kept_indices(plan, FPS, stop)
+    if end is None and stop is None:  # endless: the first ones
+        got = list(itertools.islice(got, len(brute(selection, start, None, None, 60))))
+        want = brute(selection, start, None, None, 60)
+        if selection.frames is not None:  # listed frames end by themselves
+            want = sorted(i for i in selection.frames if i >= start)
+    else:
+        got, want = list(got), brute(selection, start, end, stop, 10**6)
+    assert got == want
+
+
+@pytest.mark.parametrize(("box", "want"), [((64, 48), (96, 72)), ((1280, 544), (96, 40)),
+                                           ((100, 1), (96, 2)), ((90, 31), (96, 34))])
+def test_thumbnails_are_96_wide_with_the_nearest_even_height_in_proportion(box: tuple[int, int],
+                                                                   want: tuple[int, int]) -> None:
+    assert thumb_size(CropBox(*box)) == want
