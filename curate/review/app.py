@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -165,12 +166,20 @@ class _TokenGuard:
         await self.app(scope, receive, send)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, remembering whether a signal (not ``stop()``) ended it."""
+
+    signalled = False
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.signalled = True
+        super().handle_exit(sig, frame)
+
+
 class ReviewServer:
     """The app on a socket of 127.0.0.1: ``serve()`` until Ctrl-C, or ``start()``/``stop()`` (tests)."""
 
     def __init__(self, manifest: Path, options: ReviewOptions, command: str | None = None) -> None:
-        import uvicorn
-
         self.review = Review(manifest, options, command)
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -185,12 +194,19 @@ class ReviewServer:
         self.port = self.socket.getsockname()[1]
         self.url = f"http://{HOST}:{self.port}/?token={options.token}"
         config = uvicorn.Config(self.review.app, log_level="warning", lifespan="on", access_log=False)
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         self._thread: threading.Thread | None = None
 
     def serve(self) -> None:
-        """Serve until the server is told to stop (Ctrl-C); the last batch is written on the way out."""
+        """Serve until the server is told to stop (Ctrl-C); the last batch is written on the way out.
+
+        A Ctrl-C or SIGTERM ends in ``KeyboardInterrupt`` (exit status 130) whatever the moment it came:
+        uvicorn raises the signal again after its shutdown, but asyncio's runner can swallow that
+        second signal when the serving task has just finished.
+        """
         self.server.run(sockets=[self.socket])
+        if self.server.signalled:
+            raise KeyboardInterrupt
 
     def start(self) -> None:
         """Serve from a thread; return once it answers."""
