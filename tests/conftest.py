@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import resource
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,3 +74,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in gpu:
         item.add_marker(pytest.mark.skip(reason="needs a CUDA device (gpu marker)"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With ``GLEANSET_TEST_CPU=FILE``: append each test's CPU seconds (its setup, call and teardown, in
+    this process and in the child processes it waited for) to FILE, a JSON line per test; what
+    docs/testing.md's cost table is made from (``python -m tests.cpu_costs FILE`` sums it)."""
+    target = os.environ.get("GLEANSET_TEST_CPU")
+    if not target:
+        yield
+        return
+    before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    yield
+    after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    own, children = ((a.ru_utime + a.ru_stime) - (b.ru_utime + b.ru_stime)
+                     for a, b in zip(after, before, strict=True))
+    line = {"test": item.nodeid, "own": round(own, 2), "children": round(children, 2)}
+    with open(target, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
