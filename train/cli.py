@@ -29,14 +29,14 @@ from manifests.cliargs import (
 )
 from manifests.console import RichProgress, err_console, print_json, run_app, setup_logging
 
+from .archs import ARCHS, check_name
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from .runner import TrainOptions
 
-# The names of train.model.ARCHS, spelled out so --help does not import torch (a test keeps them equal).
-ARCH_NAMES = ("resnet18", "resnet34", "resnet50", "efficientnet_b0", "efficientnet_b1",
-              "efficientnet_b2", "efficientnet_b3", "convnext_tiny", "mobilenet_v3_large", "vit_b_16")
+ARCH_NAMES = tuple(ARCHS)  # train.archs imports no PyTorch: --help stays instant
 
 COMMANDS = ("run", "predict", "eval", "export", "embed")
 
@@ -161,6 +161,7 @@ def run_cmd(
     Writes model.pt, config.json, history.csv, curves.png, metrics.json (with accuracy per street,
     scene, source... to expose leaks), confusion.png, predictions.csv and review.html to the run folder.
     """
+    check_name(arch)  # a misspelt --arch fails now, not after seconds of loading PyTorch
     if not as_json and _rank() == 0:  # said before PyTorch loads: the first seconds are never silent
         err_console.print("train: loading PyTorch (a few seconds), then the data and the model...",
                           highlight=False)

@@ -20,12 +20,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 
 from manifests import group_columns, schema
 
@@ -69,6 +63,10 @@ def group_accuracy(rows: pd.DataFrame, correct: np.ndarray) -> dict[str, dict[st
 
 def evaluate(rows: pd.DataFrame, probs: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class P/R/F1/support, confusion matrix and per-group accuracy."""
+    # scikit-learn (and SciPy under it) is imported here, not with the module: 1.6 CPU s that
+    # predict, export, embed and the other ranks of a torchrun never need
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
     index = {c: i for i, c in enumerate(classes)}
     y_true = rows[schema.LABEL].map(index).to_numpy(dtype=np.int64)
     y_pred = probs.argmax(axis=1)

@@ -1,13 +1,12 @@
-"""Models by name: the torchvision architectures ``train`` knows, their heads, weights and preprocessing.
+"""Models by name: building the architectures of :mod:`train.archs`, their heads, weights and preprocessing.
 
-``ARCHS`` is the registry: each :class:`Arch` names the torchvision builder, the dotted path of the
-final linear layer (replaced by a fresh one with the dataset's outputs), the layer Grad-CAM hooks and
-any input size the architecture fixes. When timm is installed (the ``timm`` extra), ``timm/<name>``
-names any timm model through the same registry (head, Grad-CAM layer and preprocessing read from the
-model's own config). ``build_model`` builds one with ``--weights imagenet`` (the
-arch's recommended torchvision weights and *their* preprocessing), ``none`` (random init) or a PATH to a
-state dict (a plain one, or a ``model.pt`` this package wrote). ``save_model``/``load_model`` write
-and read ``model.pt``: weights, arch, class names and preprocessing, enough to predict with no manifest.
+``ARCHS`` (in :mod:`train.archs`, re-exported here) is the registry: each :class:`Arch` names the
+torchvision builder, the final linear layer, the Grad-CAM layer and any input size the architecture
+fixes; ``timm/<name>`` names any timm model (the ``timm`` extra). ``build_model`` builds one with
+``--weights imagenet`` (the arch's recommended torchvision weights and *their* preprocessing), ``none``
+(random init) or a PATH to a state dict (a plain one, or a ``model.pt`` this package wrote).
+``save_model``/``load_model`` write and read ``model.pt``: weights, arch, class names and
+preprocessing, enough to predict with no manifest.
 """
 
 from __future__ import annotations
@@ -24,41 +23,13 @@ from torch import nn
 
 from manifests import InputError, NetworkError, UsageError
 
+from .archs import ARCHS, TIMM_PREFIX, Arch, get_arch, timm_arch  # noqa: F401 - re-exported (they live there)
+
 log = logging.getLogger(__name__)
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class Arch:
-    """One registered architecture.
-
-    Attributes:
-        name: torchvision builder name (``torchvision.models.get_model``).
-        head: dotted path of the final ``nn.Linear``; replaced by one with the dataset's outputs.
-        cam_layer: dotted path of the module whose activations Grad-CAM weighs.
-        tokens: the cam layer outputs ``(B, 1 + H*W, C)`` tokens (ViT) rather than ``(B, C, H, W)``.
-        patch: input sides must be a multiple of this (ViT patch size); 0 when any size works.
-    """
-
-    name: str
-    head: str
-    cam_layer: str
-    tokens: bool = False
-    patch: int = 0
-    source: str = "torchvision"
-
-
-ARCHS: dict[str, Arch] = {a.name: a for a in (
-    Arch("resnet18", "fc", "layer4"),
-    Arch("resnet34", "fc", "layer4"),
-    Arch("resnet50", "fc", "layer4"),
-    *(Arch(f"efficientnet_b{i}", "classifier.1", "features") for i in range(4)),
-    Arch("convnext_tiny", "classifier.2", "features"),
-    Arch("mobilenet_v3_large", "classifier.3", "features"),
-    Arch("vit_b_16", "heads.head", "encoder.layers.encoder_layer_11.ln_1", tokens=True, patch=16),
-)}
 
 
 MAX_INPUT_SIDE = 4096  # pixels: the largest input side a model.pt may ask for (20000 would be 4.8 GB/image)
@@ -79,37 +50,6 @@ class Preprocess:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocess:
         return cls(int(data["size"]), int(data["resize"]), tuple(data["mean"]), tuple(data["std"]))
-
-
-TIMM_PREFIX = "timm/"
-
-
-def get_arch(name: str) -> Arch:
-    """The registered architecture called ``name`` (or ``timm/<model>``); a usage error lists them."""
-    if name.startswith(TIMM_PREFIX):
-        return timm_arch(name)
-    try:
-        return ARCHS[name]
-    except KeyError:
-        raise UsageError(f"unknown --arch {name!r}; choose one of {', '.join(ARCHS)} or timm/<name> "
-                         f"(any timm model, with the timm extra)") from None
-
-
-def timm_arch(name: str) -> Arch:
-    """The :class:`Arch` of a timm model, read from a shape-only (meta) instance of it."""
-    try:
-        import timm
-    except ImportError:
-        raise UsageError(f"--arch {name} needs timm: pip install 'gleanset[timm]'") from None
-    model_name = name[len(TIMM_PREFIX):]
-    if not timm.is_model(model_name):
-        raise UsageError(f"timm has no model {model_name!r} (see timm.list_models())")
-    with torch.device("meta"):
-        net = timm.create_model(model_name, pretrained=False)
-    prefix = int(getattr(net, "num_prefix_tokens", 0) or 0)
-    patch = getattr(getattr(net, "patch_embed", None), "patch_size", (0,))[0] if prefix else 0
-    return Arch(name, net.pretrained_cfg["classifier"], net.feature_info[-1]["module"],
-                tokens=prefix > 0, patch=int(patch), source="timm")
 
 
 def num_outputs(n_classes: int, binary: bool) -> int:

@@ -11,6 +11,8 @@ from torch import nn
 from manifests import InputError, NetworkError, UsageError
 from train import model as M
 
+from .conftest import make_dataset
+
 
 @pytest.mark.parametrize("name", sorted(M.ARCHS))
 def test_every_registered_arch_builds_with_a_new_head(name):
@@ -81,7 +83,19 @@ def test_imagenet_preprocessing_comes_from_the_weights():
         M.preprocess_for(M.ARCHS["vit_b_16"], "none", 40)
 
 
-def test_cli_help_names_every_arch() -> None:
+def test_cli_help_names_every_arch_and_a_misspelt_one_fails_before_torch_loads(tmp_path) -> None:
+    """``train --help`` lists the registry, and ``--arch resnt18`` is a usage error in a process that
+    never imported PyTorch (the registry, train.archs, imports none)."""
+    import subprocess
+    import sys
+
     from train import cli
 
     assert tuple(M.ARCHS) == cli.ARCH_NAMES
+    manifest = make_dataset(tmp_path, per_split={"train": 2})
+    probe = ("import sys, train.cli\ntry:\n    train.cli.main(sys.argv[1:])\nexcept SystemExit as e:\n"
+             "    print('exit', e.code, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe, str(manifest), "--arch", "resnt18"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["exit", "2", "False"], done.stdout + done.stderr
+    assert "unknown --arch 'resnt18'" in done.stderr and "resnet18" in done.stderr
