@@ -33,7 +33,7 @@ def is_parquet(path: str | os.PathLike[str]) -> bool:
 
 def empty() -> pd.DataFrame:
     """An empty manifest with the core and stage columns."""
-    return conform(pd.DataFrame({name: [] for name in schema.REQUIRED}))
+    return conform(pd.DataFrame())  # conform adds the required columns
 
 
 def _coerce(series: pd.Series, dtype: str) -> pd.Series:

@@ -135,3 +135,38 @@ def test_other_readers_of_a_parquet_manifest_see_its_columns_and_dtypes(tmp_path
     assert pq.read_schema(path).names == list(manifests.read(path).columns)  # no index column
     plain = pd.read_parquet(path)  # pandas without gleanset: the dtypes come from the file's metadata
     assert str(plain[schema.WIDTH].dtype) == "Int64" and plain[schema.WIDTH].isna().tolist() == [True, False]
+
+
+def test_conform_gives_each_column_its_dtype_and_empty_text_is_missing() -> None:
+    frame = pd.DataFrame({
+        schema.SHA256: pd.Series(["a" * 64, "", "b" * 64], dtype="string"),  # already conformed
+        schema.WIDTH: pd.Series([16, None, ""], dtype=object),  # ints as a Python user gives them
+        schema.HEIGHT: pd.Series(["16", "", None], dtype="string"),
+        schema.SCORE: pd.Series([2**62 + 1, 16.0, float("nan")], dtype=object),
+        schema.WEIGHT: pd.Series(["0.5", "", None], dtype=object),
+        schema.OVER_18: pd.Series([" TRUE ", "no", ""], dtype=object),
+        "street": pd.Series(["", "x", None], dtype=object),
+    })
+    out = manifests.conform(frame)
+    assert out[schema.SHA256].isna().tolist() == [False, True, False]
+    assert out[schema.WIDTH].tolist()[0] == 16 and out[schema.WIDTH].isna().tolist() == [False, True, True]
+    assert out[schema.HEIGHT].tolist()[0] == 16 and out[schema.HEIGHT].isna().tolist() == [False, True, True]
+    assert out[schema.SCORE].tolist()[:2] == [2**62 + 1, 16] and out[schema.SCORE].isna().tolist()[2]
+    assert out[schema.WEIGHT].tolist()[0] == 0.5 and out[schema.WEIGHT].isna().tolist() == [False, True, True]
+    assert out[schema.OVER_18].tolist()[:2] == [True, False] and out[schema.OVER_18].isna().tolist()[2]
+    assert out["street"].isna().tolist() == [True, False, True]
+    assert [str(out[c].dtype) for c in (schema.WIDTH, schema.HEIGHT, schema.SCORE, schema.WEIGHT,
+                                        schema.OVER_18)] == ["Int64", "Int64", "Int64", "Float64", "boolean"]
+
+
+@pytest.mark.parametrize("words", [["true", "1", "yes", "Yes"], ["false", "0", "no", "NO"]])
+def test_every_spelling_of_a_boolean_reads_as_it_says(words: list[str]) -> None:
+    out = manifests.conform(pd.DataFrame({schema.OVER_18: pd.Series(words, dtype=object)}))
+    assert out[schema.OVER_18].tolist() == [words[0] == "true"] * 4
+
+
+def test_a_required_manifest_that_is_missing_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    assert _error(manifests.read, path, [schema.LABEL]) == f"{path} does not exist or is empty"
+    path.touch()
+    assert _error(manifests.read, path, [schema.LABEL]) == f"{path} does not exist or is empty"
