@@ -146,6 +146,7 @@ def test_conform_gives_each_column_its_dtype_and_empty_text_is_missing() -> None
         schema.WEIGHT: pd.Series(["0.5", "", None], dtype=object),
         schema.OVER_18: pd.Series([" TRUE ", "no", ""], dtype=object),
         "street": pd.Series(["", "x", None], dtype=object),
+        schema.CLAIMED_HEIGHT: pd.Series([None, "", None], dtype=object),  # none given at all
     })
     out = manifests.conform(frame)
     assert out[schema.SHA256].isna().tolist() == [False, True, False]
@@ -156,7 +157,15 @@ def test_conform_gives_each_column_its_dtype_and_empty_text_is_missing() -> None
     assert out[schema.OVER_18].tolist()[:2] == [True, False] and out[schema.OVER_18].isna().tolist()[2]
     assert out["street"].isna().tolist() == [True, False, True]
     assert [str(out[c].dtype) for c in (schema.WIDTH, schema.HEIGHT, schema.SCORE, schema.WEIGHT,
-                                        schema.OVER_18)] == ["Int64", "Int64", "Int64", "Float64", "boolean"]
+                                        schema.OVER_18, schema.CLAIMED_HEIGHT)] == [
+        "Int64", "Int64", "Int64", "Float64", "boolean", "Int64"]
+
+
+def test_a_fraction_in_an_integer_column_is_refused_not_cut_off() -> None:
+    with pytest.raises(ManifestError) as info:
+        manifests.from_records([{schema.SHA256: "a" * 64, schema.STATUS: schema.OK, schema.WIDTH: 16},
+                                {schema.SHA256: "b" * 64, schema.STATUS: schema.OK, schema.WIDTH: 16.5}])
+    assert str(info.value) == "column 'width', row 2: 16.5 is not an integer"
 
 
 @pytest.mark.parametrize("words", [["true", "1", "yes", "Yes"], ["false", "0", "no", "NO"]])
