@@ -89,6 +89,7 @@ def test_a_utf8_manifest_reads_the_same_under_an_ascii_locale(tmp_path: Path) ->
     frame = _frame()
     frame["größe"] = ["groß", "klein"]
     manifests.write(frame, path)
+    assert manifests.read(path)["größe"].tolist() == ["groß", "klein"]
     code = ("import json, sys, manifests; f = manifests.read(sys.argv[1]); "
             "print(json.dumps({c: f[c].tolist() for c in f.columns[-1:]}))")  # ASCII: the command line
     env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0"}  # locale encoding: ASCII
