@@ -77,8 +77,8 @@ def read_meta(manifest: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _parquet_meta(path: Path) -> dict[str, Any]:
-    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
-        return {}
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file() or not path.stat().st_size:
+        return {}  # an empty file is an empty manifest (manifests.io.read), with no metadata
     import pyarrow.parquet as pq
 
     try:

@@ -33,7 +33,7 @@ def is_parquet(path: str | os.PathLike[str]) -> bool:
 
 def empty() -> pd.DataFrame:
     """An empty manifest with the core and stage columns."""
-    return conform(pd.DataFrame({name: [] for name in schema.REQUIRED}))
+    return conform(pd.DataFrame())  # conform adds the required columns
 
 
 def _coerce(series: pd.Series, dtype: str) -> pd.Series:
@@ -54,7 +54,7 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
         return text.map(mapping, na_action="ignore").astype("boolean")
     if dtype == schema.INT and series.dtype == object:
         # Exact for integers beyond 2**53: never go through float.
-        return pd.array([None if _missing(v) else int(v) for v in series], dtype="Int64")
+        return pd.array([None if _missing(v) else _integer(v) for v in series], dtype="Int64")
     if series.dtype in ("string", object):
         series = series.mask(series.astype("string") == "")
     return series.astype(dtype)
@@ -62,6 +62,13 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
 
 _DECLARED = {name: pd.Series([], dtype=name).dtype
              for name in (schema.STRING, schema.INT, schema.FLOAT, schema.BOOL)}
+
+
+def _integer(value: Any) -> int:
+    """``int(value)``, refusing a float with a fraction, which ``int`` would cut off silently."""
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{value!r} is not an integer")
+    return int(value)
 
 
 def _missing(value: Any) -> bool:

@@ -240,13 +240,13 @@ class Appender:
             current = self._current()
             merged, stats = merge(current, batch)
             wrote = self._commit_groups(current)
-            if stats.added or stats.replaced_failures or not self.path.exists() or \
-                    (wrote and io.is_parquet(self.path)):
+            # Rows added is the one test: a failure is only replaced by an added row, and a batch
+            # into a manifest that does not exist yet adds at least one (the file is created).
+            if stats.added or (wrote and io.is_parquet(self.path)):
                 io.write(merged, self.path, conformed=True)
             self._rows = len(merged)
             self._known = (_stamp(self.path), merged)
         self._buffer.clear()
-        self._last_flush = time.monotonic()
         self.stats += stats
         return stats
 

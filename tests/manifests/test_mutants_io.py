@@ -1,0 +1,182 @@
+"""Reading and writing manifests at the edges ``make mutate`` found unpinned in ``manifests/io.py``:
+the header of a CSV (a Parquet file named ``.csv``, a column name holding a line break, UTF-8 under
+an ASCII locale), the one-line errors and their wording, a file that exists but is empty, a write
+into folders that do not exist yet, the columns and dtypes other readers of a Parquet manifest see
+(pyarrow's schema, plain ``pandas.read_parquet``, the outside oracles here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import manifests
+from manifests import ManifestError, schema
+from manifests.update import Appender
+
+
+def _frame(n: int = 2) -> pd.DataFrame:
+    return manifests.from_records([{schema.SHA256: f"{i:064x}", schema.PATH: f"{i}.png",
+                                    schema.STATUS: schema.OK, schema.WIDTH: 16 if i else None,
+                                    schema.LABEL: "cat"} for i in range(n)])
+
+
+def _error(call, *args: object) -> str:
+    with pytest.raises(ManifestError) as info:
+        call(*args)
+    return str(info.value)
+
+
+def test_a_parquet_file_named_csv_is_named_with_its_right_name(tmp_path: Path) -> None:
+    manifests.write(_frame(), tmp_path / "m.parquet")
+    disguised = tmp_path / "data.csv"
+    disguised.write_bytes((tmp_path / "m.parquet").read_bytes())
+    expected = (f"{disguised} is a Parquet file, not CSV: rename it to data.parquet (gleanset reads the "
+                "format from the extension)")
+    assert _error(manifests.read, disguised) == expected
+    assert _error(Appender, disguised) == expected
+
+
+def test_a_table_that_is_not_a_manifest_is_named_once(tmp_path: Path) -> None:
+    other = tmp_path / "prices.csv"
+    other.write_text("item,price\r\ntea,3\r\n")
+    expected = (f"{other} is not a gleanset manifest (it has item, price; no sha256, path or status "
+                "column): refusing to read or rewrite it")
+    assert _error(manifests.read, other) == expected
+    assert _error(Appender, other) == expected
+    table = tmp_path / "prices.parquet"
+    pd.DataFrame({"item": ["tea"], "price": [3]}).to_parquet(table)
+    assert _error(Appender, table).startswith(f"{table} is not a gleanset manifest (it has item, price;")
+    assert other.read_bytes() == b"item,price\r\ntea,3\r\n"
+
+
+def test_an_unreadable_parquet_target_is_one_line_naming_the_cause(tmp_path: Path) -> None:
+    broken = tmp_path / "m.parquet"
+    broken.write_bytes(b"not parquet at all, " * 8)
+    with pytest.raises(Exception) as cause:  # what pyarrow itself says about the file
+        pq.read_schema(broken)
+    words = " ".join(str(cause.value).split())
+    assert _error(Appender, broken) == f"cannot read manifest {broken}: {words}"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_existing_empty_file_is_a_new_manifest(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"m{suffix}"
+    path.touch()  # made by the user (or a crashed tool) before the first run
+    with Appender(path) as sink:
+        sink.add({schema.SHA256: "a" * 64, schema.PATH: "a.png", schema.STATUS: schema.OK})
+    assert manifests.read(path)[schema.SHA256].tolist() == ["a" * 64]
+
+
+def test_a_column_name_holding_a_line_break_keeps_its_text(tmp_path: Path) -> None:
+    """The csv module needs ``newline=""`` to read a quoted line break as part of the field; else the
+    name differs from pandas' and its column loses the string dtype ("007" would read as 7)."""
+    path = tmp_path / "m.csv"
+    path.write_bytes(f'sha256,path,status,"shot\r\nid"\r\n{"a" * 64},a.png,ok,007\r\n'.encode())
+    frame = manifests.read(path)
+    assert frame["shot\r\nid"].tolist() == ["007"]
+
+
+def test_a_utf8_manifest_reads_the_same_under_an_ascii_locale(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    frame = _frame()
+    frame["größe"] = ["groß", "klein"]
+    manifests.write(frame, path)
+    assert manifests.read(path)["größe"].tolist() == ["groß", "klein"]
+    code = ("import json, sys, manifests; f = manifests.read(sys.argv[1]); "
+            "print(json.dumps({c: f[c].tolist() for c in f.columns[-1:]}))")  # ASCII: the command line
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0"}  # locale encoding: ASCII
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                          env=env, encoding="utf-8", timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert json.loads(done.stdout) == {"größe": ["groß", "klein"]}
+
+
+def test_a_missing_value_spelled_na_is_named_as_a_bad_integer(tmp_path: Path) -> None:
+    """Only an empty field is missing: ``NA`` in ``width`` is a bad value, named with its row (pandas'
+    own NA spellings would hide it in the text read that finds the row)."""
+    path = tmp_path / "m.csv"
+    path.write_text(f"sha256,path,status,width\n{'a' * 64},a.png,ok,16\n{'b' * 64},b.png,ok,NA\n")
+    assert _error(manifests.read, path) == f"{path}: column 'width', row 2: 'NA' is not an integer"
+
+
+def test_write_conforms_the_frame_it_is_given(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    manifests.write(pd.DataFrame({"street": ["a"], schema.WIDTH: ["16"], schema.SHA256: ["a" * 64],
+                                  schema.STATUS: ["ok"]}), path)
+    header = path.read_text().splitlines()[0].split(",")
+    assert header[:len(schema.REQUIRED)] == list(schema.REQUIRED) and header[-1] == "street"
+    assert manifests.read(path)[schema.WIDTH].tolist() == [16]
+
+
+def test_write_makes_the_folders_it_needs(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "m.csv"
+    manifests.write(_frame(), path)
+    assert len(manifests.read(path)) == 2
+
+
+def test_write_refuses_a_plain_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert _error(manifests.write, _frame(), folder).startswith(f"{folder} is a folder, not a manifest")
+    assert list(folder.iterdir()) == []
+
+
+def test_other_readers_of_a_parquet_manifest_see_its_columns_and_dtypes(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    manifests.write(_frame(), path)
+    manifests.declare_groups(path, [schema.LABEL], by="test")  # the file now carries gleanset metadata
+    assert pq.read_schema(path).names == list(manifests.read(path).columns)  # no index column
+    plain = pd.read_parquet(path)  # pandas without gleanset: the dtypes come from the file's metadata
+    assert str(plain[schema.WIDTH].dtype) == "Int64" and plain[schema.WIDTH].isna().tolist() == [True, False]
+
+
+def test_conform_gives_each_column_its_dtype_and_empty_text_is_missing() -> None:
+    frame = pd.DataFrame({
+        schema.SHA256: pd.Series(["a" * 64, "", "b" * 64], dtype="string"),  # already conformed
+        schema.WIDTH: pd.Series([16, None, ""], dtype=object),  # ints as a Python user gives them
+        schema.HEIGHT: pd.Series(["16", "", None], dtype="string"),
+        schema.SCORE: pd.Series([2**62 + 1, 16.0, float("nan")], dtype=object),
+        schema.WEIGHT: pd.Series(["0.5", "", None], dtype=object),
+        schema.OVER_18: pd.Series([" TRUE ", "no", ""], dtype=object),
+        "street": pd.Series(["", "x", None], dtype=object),
+        schema.CLAIMED_HEIGHT: pd.Series([None, "", None], dtype=object),  # none given at all
+    })
+    out = manifests.conform(frame)
+    assert out[schema.SHA256].isna().tolist() == [False, True, False]
+    assert out[schema.WIDTH].tolist()[0] == 16 and out[schema.WIDTH].isna().tolist() == [False, True, True]
+    assert out[schema.HEIGHT].tolist()[0] == 16 and out[schema.HEIGHT].isna().tolist() == [False, True, True]
+    assert out[schema.SCORE].tolist()[:2] == [2**62 + 1, 16] and out[schema.SCORE].isna().tolist()[2]
+    assert out[schema.WEIGHT].tolist()[0] == 0.5 and out[schema.WEIGHT].isna().tolist() == [False, True, True]
+    assert out[schema.OVER_18].tolist()[:2] == [True, False] and out[schema.OVER_18].isna().tolist()[2]
+    assert out["street"].isna().tolist() == [True, False, True]
+    assert [str(out[c].dtype) for c in (schema.WIDTH, schema.HEIGHT, schema.SCORE, schema.WEIGHT,
+                                        schema.OVER_18, schema.CLAIMED_HEIGHT)] == [
+        "Int64", "Int64", "Int64", "Float64", "boolean", "Int64"]
+
+
+def test_a_fraction_in_an_integer_column_is_refused_not_cut_off() -> None:
+    with pytest.raises(ManifestError) as info:
+        manifests.from_records([{schema.SHA256: "a" * 64, schema.STATUS: schema.OK, schema.WIDTH: 16},
+                                {schema.SHA256: "b" * 64, schema.STATUS: schema.OK, schema.WIDTH: 16.5}])
+    assert str(info.value) == "column 'width', row 2: 16.5 is not an integer"
+
+
+@pytest.mark.parametrize("words", [["true", "1", "yes", "Yes"], ["false", "0", "no", "NO"]])
+def test_every_spelling_of_a_boolean_reads_as_it_says(words: list[str]) -> None:
+    out = manifests.conform(pd.DataFrame({schema.OVER_18: pd.Series(words, dtype=object)}))
+    assert out[schema.OVER_18].tolist() == [words[0] == "true"] * 4
+
+
+def test_a_required_manifest_that_is_missing_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    assert _error(manifests.read, path, [schema.LABEL]) == f"{path} does not exist or is empty"
+    path.touch()
+    assert _error(manifests.read, path, [schema.LABEL]) == f"{path} does not exist or is empty"
