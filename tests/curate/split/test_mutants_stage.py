@@ -7,6 +7,7 @@ module docstring's rules."""
 
 from __future__ import annotations
 
+import locale
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,17 @@ def test_pin_files_take_aliases_comments_and_composite_lines(tmp_path: Path) -> 
         ("test", ("ttc", f"scene 1{SEP}creator a, b")), ("train", ("ttc", f"scene 1{SEP}creator a, b")))
     assert read_pins([f"val={pins}"], ("scene", "creator", "post_id"))[0][1][1] == \
         f"scene 1{SEP}creator a{SEP}b"
+
+
+def test_pin_files_are_utf8_whatever_the_locale_and_may_have_an_equals_sign(tmp_path: Path) -> None:
+    pins = tmp_path / "scenes=val.txt"
+    pins.write_text("Amélie:0001\n千と千尋:0002\n", encoding="utf-8")
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")  # a container's POSIX locale: ASCII by default
+    try:
+        assert read_pins([f"val={pins}"], ("scene",)) == (("val", ("Amélie:0001", "千と千尋:0002")),)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
 
 
 def test_bad_pin_options_say_what_is_wrong(tmp_path: Path) -> None:
