@@ -152,6 +152,10 @@ def test_more_restarts_keep_an_answer_that_was_already_best() -> None:
     ([-3.0, -1.0, -2.4], 2, [0, 2, 0]),
     ([3.5, 3.5, 0.0], 7, [4, 3, 0]),
     ([1.0], 4, [4]),
+    # on a tie the earlier split takes the row (in a 50/50 split of one row, train)
+    ([0.0, 0.0], 1, [1, 0]),
+    ([5.0, 5.0, 2.5], 1, [1, 0, 0]),
+    ([-1.0, 2.5, 2.5], 1, [0, 1, 0]),
 ])
 def test_waterfill_on_hand_solved_cases(deficit: list[float], n: int, expected: list[int]) -> None:
     with warnings.catch_warnings():
