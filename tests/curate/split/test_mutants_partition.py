@@ -154,6 +154,7 @@ def test_more_restarts_keep_an_answer_that_was_already_best() -> None:
     ([1.0], 4, [4]),
     # on a tie the earlier split takes the row (in a 50/50 split of one row, train)
     ([0.0, 0.0], 1, [1, 0]),
+    ([3.5, 3.5], 1, [1, 0]),
     ([5.0, 5.0, 2.5], 1, [1, 0, 0]),
     ([-1.0, 2.5, 2.5], 1, [0, 1, 0]),
 ])
