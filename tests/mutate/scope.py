@@ -11,6 +11,7 @@ code 5), which mutmut records as "no tests", not as killed.
 
 from __future__ import annotations
 
+import gc
 import os
 import tomllib
 from pathlib import Path
@@ -47,6 +48,14 @@ def scope(mutant: str, table: dict[str, list[str]]) -> list[str]:
 def _inside(nodeid: str, paths: list[str]) -> bool:
     file = nodeid.split("::", 1)[0]
     return any(file == p or file.startswith(p.rstrip("/") + "/") for p in paths)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """After a collect-only run (mutmut's fork server warming up), freeze what is in memory: the
+    mutants forked from the server then leave it out of their garbage collections (pytest collects
+    twice at exit), which otherwise walk, and copy page by page, every object the server imported."""
+    if session.config.option.collectonly:
+        gc.freeze()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 import pandas as pd
@@ -122,3 +123,31 @@ def test_every_member_is_within_the_threshold_of_its_keeper(data) -> None:
         reach = rows[dist[node_of[0, r], node_of[0, rows]] <= threshold]
         earlier = [k for k in np.unique(keeper) if dist[node_of[0, k], node_of[0, r]] <= threshold]
         assert rank[keeper[r]] == min(rank[k] for k in earlier), (r, reach)
+
+
+# -- mutation testing (docs/testing.md): the warning's two limits and its figures, small hash sizes ------
+
+def chance_rate(bits: int, threshold: int) -> float:
+    """Exactly counted: the share of the 2**bits differences with at most ``threshold`` bits set."""
+    return sum(math.comb(bits, k) for k in range(threshold + 1)) / 2**bits
+
+
+def test_the_chance_pair_warning_starts_at_one_expected_pair() -> None:
+    rate = chance_rate(64, 10)  # 1e-8: below one in 10,000, so only the expected pairs can warn
+    assert clusters.random_match_rate(64, 10) == pytest.approx(rate, rel=1e-9)
+    # 14155 hashes: 14155 * 14154 / 2 pairs, 0.99999 expected chance pairs; 14156 hashes: 1.0001
+    assert rate * 14155 * 14154 / 2 < 1 < rate * 14156 * 14155 / 2
+    assert clusters.random_match_warning(64, 10, 14155) is None
+    assert clusters.random_match_warning(64, 10, 14156) == (
+        "threshold 10 is high for 64-bit hashes: two unrelated random hashes match with probability 1e-08 "
+        "(about 1 chance pairs among 14,156 hashes); the default for this size is 10")
+    # a rate of one in 10,000 or more warns even for a handful of hashes
+    assert chance_rate(64, 24) > 1e-4
+    assert clusters.random_match_warning(64, 24, 1) == (
+        "threshold 24 is high for 64-bit hashes: two unrelated random hashes match with probability 0.03 "
+        "(about 0 chance pairs among 1 hashes); the default for this size is 10")
+    assert "about 4,950 chance pairs among 100 hashes" in clusters.random_match_warning(8, 8, 100)
+
+
+def test_the_default_threshold_is_at_least_one_bit() -> None:
+    assert [clusters.default_threshold(b) for b in (1, 3, 4, 16, 64, 256)] == [1, 1, 1, 2, 10, 40]
