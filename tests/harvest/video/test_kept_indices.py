@@ -45,3 +45,29 @@ def test_kept_indices_are_the_brute_force_answer(selection: Selection, start: in
 def test_thumbnails_are_96_wide_with_the_nearest_even_height_in_proportion(box: tuple[int, int],
                                                                    want: tuple[int, int]) -> None:
     assert thumb_size(CropBox(*box)) == want
+
+
+def _first_of_each_slot(seconds: str, fps: Fraction, n: int) -> list[int]:
+    """Exact arithmetic: frame ``i`` (at ``i / fps`` s) is kept when it is the first in its slot of
+    ``seconds`` (the decimal as typed) — frame 0, and each frame whose slot number is above the last's."""
+    slot_of = [(i / fps) // Fraction(seconds) for i in range(n)]
+    return [i for i in range(n) if i == 0 or slot_of[i] > slot_of[i - 1]]
+
+
+@pytest.mark.parametrize("fps", [Fraction(30000, 1001), Fraction(25), Fraction(24000, 1001)])
+def test_every_seconds_keeps_the_first_frame_of_each_slot_in_exact_arithmetic(fps: Fraction) -> None:
+    for seconds in ("0.5", "1.001", "0.123", "2", "0.04", "1.2345"):
+        selection = Selection(seconds=float(seconds))
+        got = [i for i in range(1200) if selection.keeps(i, fps)]
+        assert got == _first_of_each_slot(seconds, fps, 1200), seconds
+        plan = DecodePlan(selection, CropBox(64, 48), (64, 48), start=100, end=1100)
+        assert list(kept_indices(plan, fps)) == [i for i in got if 100 <= i < 1100], seconds
+
+
+def test_listed_frames_on_every_start_end_and_stop_are_kept_below_the_nearer_bound() -> None:
+    frames = frozenset({0, 1, 4, 5, 9})
+    for start, end, stop in itertools.product(range(11), [None, *range(11)], [None, *range(11)]):
+        plan = DecodePlan(Selection(frames=frames), CropBox(64, 48), (64, 48), start=start, end=end)
+        bounds = [b for b in (end, stop) if b is not None]
+        want = [i for i in sorted(frames) if i >= start and (not bounds or i < min(bounds))]
+        assert list(kept_indices(plan, FPS, stop)) == want, (start, end, stop)
