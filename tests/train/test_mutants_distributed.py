@@ -68,6 +68,15 @@ def test_outside_a_process_group_every_function_is_the_single_process_answer(mon
     assert not dist.is_initialized()
 
 
+def test_the_group_runs_nccl_on_the_local_ranks_gpu_with_cuda_and_gloo_without(monkeypatch) -> None:
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert distributed.group_setup(False) == ("gloo", None)
+    assert distributed.group_setup(True) == ("nccl", 0)  # torchrun always sets it; one GPU: the first
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert distributed.group_setup(True) == ("nccl", 3)
+    assert distributed.group_setup(False) == ("gloo", None)
+
+
 def _rank(out: str) -> None:
     """One torchrun-like worker: joins through ``init_distributed`` and writes what it saw."""
     distributed.init_distributed()
