@@ -47,6 +47,10 @@ def _state(model: torch.nn.Module) -> dict[str, list]:
 
 
 def test_outside_a_process_group_every_function_is_the_single_process_answer(monkeypatch) -> None:
+    _alone(monkeypatch)
+
+
+def _alone(monkeypatch) -> None:
     for name in ("WORLD_SIZE", "TORCHELASTIC_RUN_ID"):
         monkeypatch.delenv(name, raising=False)
     before = _death_signal()
@@ -102,8 +106,8 @@ def _rank(out: str) -> None:
     Path(out, f"{rank}.json").write_text(json.dumps(found), encoding="utf-8")
 
 
-def test_a_torchrun_described_gloo_group_shares_rank0s_choice_and_weights_and_leaves_together(
-        tmp_path) -> None:
+def test_ranks_joined_as_torchrun_describes_share_rank0s_choice_and_weights_and_leave_together(
+        tmp_path, monkeypatch) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -125,3 +129,7 @@ def test_a_torchrun_described_gloo_group_shares_rank0s_choice_and_weights_and_le
         assert seen["choice"] == {"seed": 10}
         assert seen["state"] == rank0
         assert seen["barrier_waited"] and seen["left_after_outputs"] and not seen["still_in_group"]
+    # the same functions in this process too (mutmut times a test only for the functions it calls in
+    # the process it runs in; the group branches ran in the ranks)
+    _alone(monkeypatch)
+    assert distributed.group_setup(False) == ("gloo", None)

@@ -6,6 +6,9 @@ the nearest even height in proportion, at least 2)."""
 from __future__ import annotations
 
 import itertools
+import re
+import shutil
+import subprocess
 from fractions import Fraction
 
 import pytest
@@ -71,3 +74,23 @@ def test_listed_frames_on_every_start_end_and_stop_are_kept_below_the_nearer_bou
         bounds = [b for b in (end, stop) if b is not None]
         want = [i for i in sorted(frames) if i >= start and (not bounds or i < min(bounds))]
         assert list(kept_indices(plan, FPS, stop)) == want, (start, end, stop)
+
+
+def _ffmpeg_selects(expression: str, offset: int, n: int) -> list[int]:
+    """The frame indices ffmpeg's ``select`` keeps with ``expression`` over frames ``offset``..``n - 1``
+    of a generated 29.97 fps clip (``pts`` is the frame index there)."""
+    out = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-f", "lavfi", "-i",
+                          "testsrc=size=16x16:rate=30000/1001", "-vf",
+                          f"trim=start_frame={offset}:end_frame={n},select='{expression}',showinfo",
+                          "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    return [int(m) for m in re.findall(r"\bn:\s*\d+\s+pts:\s*(\d+)", out)]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+@pytest.mark.parametrize("selection", [Selection(every=4), Selection(seconds=0.5), Selection(seconds=0.123),
+                                       Selection(frames=frozenset({0, 3, 7, 40, 41, 70}))])
+def test_ffmpegs_select_keeps_the_frames_the_selection_keeps(selection: Selection) -> None:
+    """The pipe decoder's ``select`` expression, evaluated by ffmpeg itself, against ``keeps``."""
+    for offset in (0, 5):
+        want = [i for i in range(offset, 60) if selection.keeps(i, FPS)]
+        assert _ffmpeg_selects(selection.expression(offset, FPS), offset, 60) == want, offset
