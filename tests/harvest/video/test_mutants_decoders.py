@@ -47,6 +47,18 @@ def test_the_plans_scene_rules_and_first_scene_number_the_kept_frames(two_shots:
 
 
 @pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_a_pass_from_a_later_frame_keeps_those_frames_pixels(two_shots: Path, decoder: str) -> None:
+    plan = DecodePlan(Selection(every=5), CropBox(*SIZE), SIZE, start=15, end=35, decoder=decoder)
+    with open_decoder(probe(two_shots), plan) as dec:
+        kept = list(dec)
+        assert dec.finish() == 0
+    assert [i for i, _ in kept] == [15, 20, 25, 30]
+    for i, rgb in kept:  # frames 0-24 are red, 25-49 blue
+        red, blue = rgb.reshape(-1, 3).mean(0)[[0, 2]]
+        assert (red > blue) == (i < 25), i
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
 def test_a_file_that_no_longer_opens_fails_the_pass_with_the_decoders_reason(tmp_path: Path,
                                                                            decoder: str) -> None:
     video = make_video(tmp_path / "gone.mp4", [("color=c=red", 10)], size=SIZE)
