@@ -84,13 +84,22 @@ def sync_from_rank0(model: torch.nn.Module) -> None:
         dist.broadcast(tensor, src=0)
 
 
+def group_setup(cuda: bool) -> tuple[str, int | None]:
+    """The process group's backend and this rank's GPU: NCCL on GPU ``LOCAL_RANK`` (torchrun's
+    numbering on this machine) with CUDA, gloo and no GPU without."""
+    if cuda:
+        return "nccl", int(os.environ.get("LOCAL_RANK", "0"))
+    return "gloo", None
+
+
 def init_distributed() -> None:
     """Join the process group ``torchrun`` describes (WORLD_SIZE > 1); nothing otherwise."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
         die_with_launcher()
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        backend, gpu = group_setup(torch.cuda.is_available())
+        dist.init_process_group(backend)
+        if gpu is not None:
+            torch.cuda.set_device(gpu)
 
 
 def finish_distributed() -> None:
@@ -110,4 +119,4 @@ def die_with_launcher() -> None:
     if "TORCHELASTIC_RUN_ID" not in os.environ:
         return
     if not procs.die_with_parent(os.getppid(), signal.SIGTERM):
-        log.debug("cannot ask to die with the launcher (prctl unavailable)")
+        log.debug("cannot ask to die with the launcher (prctl unavailable)")  # pragma: no mutate

@@ -140,3 +140,19 @@ def test_rows_and_exact_sums_over_a_two_process_gloo_group_match_one_process(tmp
         assert found["5"] == alone, rank
         assert found["1"] == [[0, 1]], rank
         assert found["sum"] == [3.0, 2.0, 1.0, 2.0**25 + 1], rank
+
+
+def test_a_cache_of_larger_squares_still_gives_input_size_batches_once_complete(tiny, tmp_path) -> None:
+    """``--cache-size``: the memory map holds 32 px squares for a 16 px input, so a complete cache is
+    still read through the dataset (resized per image), never as whole batches of cached squares."""
+    table = data.load_table(tiny)
+    frame = table.split("val")
+    pre = Preprocess(16, 16)
+    ds = data.ManifestDataset(table, frame, pre, data.split_cache(tmp_path, table, frame, pre, size=32))
+    batches = split_loader(ds, 4, 0, False, train=False)
+    first = [(x.clone(), i.clone()) for x, _, i in batches]
+    assert ds.cache.complete() and ds.cache.size == 32
+    again = list(batches)
+    assert [tuple(x.shape[1:]) for x, _, _ in again] == [(3, 16, 16)] * len(first)
+    for (x1, i1), (x2, _, i2) in zip(first, again, strict=True):
+        assert torch.equal(x1, x2) and torch.equal(i1, i2)

@@ -1,0 +1,120 @@
+"""Both decoders of a ``harvest frames`` pass (``pyav`` and ``ffmpeg``) on what mutation testing found
+unchecked (docs/testing.md): the pass's scene rules and first scene number reach the scene tracker (a
+hard cut between two colours found by default, ignored under a minimum scene length longer than the
+clip; kept frames numbered from ``first_scene``), and a file that no longer opens gives no frame, a
+failed exit code and one error at the pass's start frame carrying the decoder's reason; a container
+whose timestamps start late (MPEG-TS: 1.4 s) still numbers frames from 0; a video shown turned by 180
+degrees (same coded and shown size, nothing to crop) comes out upright, as ffmpeg shows it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harvest.video.decode import DecodePlan, Selection
+from harvest.video.decoders import DECODERS, open_decoder
+from harvest.video.probe import CropBox, probe
+from harvest.video.scenes import SceneRules
+from tests.fixtures.video import make_video
+
+SIZE = (64, 48)
+
+
+@pytest.fixture(scope="module")
+def two_shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # 25 red frames, then 25 blue ones: one hard cut, at frame 25
+    return make_video(tmp_path_factory.mktemp("decoders") / "shots.mp4",
+                      [("color=c=red", 25), ("color=c=blue", 25)], size=SIZE)
+
+
+def _scenes(video: Path, decoder: str, rules: SceneRules) -> dict[int, int]:
+    info = probe(video)
+    plan = DecodePlan(Selection(every=10), CropBox(*SIZE), SIZE, rules=rules, first_scene=5, decoder=decoder)
+    with open_decoder(info, plan) as dec:
+        kept = [index for index, _ in dec]
+        assert dec.finish() == 0
+    assert kept == [0, 10, 20, 30, 40]
+    return {i: dec.state.scenes[i] for i in kept}
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_the_plans_scene_rules_and_first_scene_number_the_kept_frames(two_shots: Path, decoder: str) -> None:
+    assert _scenes(two_shots, decoder, SceneRules()) == {0: 5, 10: 5, 20: 5, 30: 6, 40: 6}
+    assert _scenes(two_shots, decoder, SceneRules(min_scene_len=60)) == {0: 5, 10: 5, 20: 5, 30: 5, 40: 5}
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_a_pass_from_a_later_frame_keeps_those_frames_pixels(two_shots: Path, decoder: str) -> None:
+    plan = DecodePlan(Selection(every=5), CropBox(*SIZE), SIZE, start=15, end=35, decoder=decoder)
+    with open_decoder(probe(two_shots), plan) as dec:
+        kept = list(dec)
+        assert dec.finish() == 0
+    assert [i for i, _ in kept] == [15, 20, 25, 30]
+    for i, rgb in kept:  # frames 0-24 are red, 25-49 blue
+        red, blue = rgb.reshape(-1, 3).mean(0)[[0, 2]]
+        assert (red > blue) == (i < 25), i
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_a_file_that_no_longer_opens_fails_the_pass_with_the_decoders_reason(tmp_path: Path,
+                                                                           decoder: str) -> None:
+    video = make_video(tmp_path / "gone.mp4", [("color=c=red", 10)], size=SIZE)
+    info = probe(video)
+    video.write_bytes(b"not a video any more " * 64)  # replaced between probe and decode
+    plan = DecodePlan(Selection(every=2), CropBox(*SIZE), SIZE, start=4, decoder=decoder)
+    with open_decoder(info, plan) as dec:
+        assert list(dec) == []
+        code = dec.finish()
+    assert code == 1 if decoder == "pyav" else code not in (0, None)  # pyav: 1, documented
+    assert dec.state.errors and all(at == 4 for at, _ in dec.state.errors)
+    assert any("Invalid data found" in reason for _, reason in dec.state.errors), dec.state.errors
+
+
+def _halves(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean colour of the top and the bottom half."""
+    h = rgb.shape[0] // 2
+    return rgb[:h].reshape(-1, 3).mean(0), rgb[h:].reshape(-1, 3).mean(0)
+
+
+def _kept(video: Path, decoder: str, every: int) -> list[tuple[int, np.ndarray]]:
+    info = probe(video)
+    plan = DecodePlan(Selection(every=every), CropBox(info.width, info.height), (info.width, info.height),
+                      decoder=decoder)
+    with open_decoder(info, plan) as dec:
+        kept = list(dec)
+        assert dec.finish() == 0 and dec.state.decoded == 20 and not dec.state.errors
+    return kept
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_frames_are_numbered_from_0_when_the_container_starts_late(tmp_path: Path, decoder: str) -> None:
+    video = make_video(tmp_path / "late.ts", [("color=c=red", 10), ("color=c=blue", 10)], size=SIZE)
+    start = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0",
+                            str(video)], capture_output=True, text=True, check=True).stdout
+    assert float(start) > 1  # MPEG-TS's usual 1.4 s
+    kept = _kept(video, decoder, 5)
+    assert [i for i, _ in kept] == [0, 5, 10, 15]
+    for i, rgb in kept:
+        red, blue = rgb.reshape(-1, 3).mean(0)[[0, 2]]
+        assert (red > blue) == (i < 10), i
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_a_video_shown_turned_by_180_degrees_comes_out_as_ffmpeg_shows_it(tmp_path: Path,
+                                                                          decoder: str) -> None:
+    coded = make_video(tmp_path / "coded.mp4", [("color=c=red", 20)], size=SIZE,
+                       post="drawbox=x=0:y=0:w=64:h=24:color=blue:t=fill")  # blue on top as coded
+    turned = tmp_path / "turned.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(coded), "-c", "copy", "-metadata:s:v", "rotate=180",
+                    str(turned)], check=True)
+    shown = subprocess.run(["ffmpeg", "-v", "error", "-i", str(turned), "-frames:v", "1", "-f", "rawvideo",
+                            "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    want = _halves(np.frombuffer(shown, np.uint8).reshape(SIZE[1], SIZE[0], 3))
+    assert want[0][0] > want[0][2] and want[1][2] > want[1][0]  # ffmpeg shows it red on top
+    (index, rgb), = _kept(turned, decoder, 30)
+    assert index == 0 and rgb.shape == (SIZE[1], SIZE[0], 3)
+    for got, expected in zip(_halves(rgb), want, strict=True):
+        assert np.abs(got - expected).max() < 12
