@@ -41,6 +41,7 @@ class Module:
     path: str
     counts: Counter = field(default_factory=Counter)
     uncaught: list[tuple[str, str]] = field(default_factory=list)  # (mutant, status)
+    unrun: list[str] = field(default_factory=list)  # mutants mutmut has no result for yet
 
     @property
     def total(self) -> int:
@@ -68,6 +69,8 @@ def load(path: str) -> Module:
     for name, code in sorted(data.exit_code_by_key.items(), key=lambda kv: _natural(kv[0])):
         status = status_by_exit_code[code]
         module.counts[status if status in COLUMNS else "other"] += 1
+        if status == "not checked":
+            module.unrun.append(name)
         if status in UNCAUGHT:
             module.uncaught.append((name, status))
     return module
@@ -115,12 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="module paths (default: all of only_mutate)")
     parser.add_argument("--out", type=Path, help="write here as well as to stdout")
+    parser.add_argument("--unrun", action="store_true", help="print only the names of the mutants not run "
+                        "yet (for make mutate MUTANTS=...: a run cut short goes on where it stopped)")
     args = parser.parse_args(argv)
     root = Path.cwd()
     paths = args.modules or only_mutate(root)
     unknown = sorted(set(paths) - set(only_mutate(root)))
     if unknown:
         parser.error(f"not in [tool.mutmut] only_mutate: {unknown}")
+    if args.unrun:
+        print(" ".join(name for p in paths for name in load(p).unrun))
+        return 0
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
     text = f"make mutate report (commit {commit.strip() or '?'})\n\n" + render(
         [load(p) for p in paths], equivalents(root / "docs" / "testing.md"))
