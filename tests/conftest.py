@@ -90,6 +90,22 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     own, children = ((a.ru_utime + a.ru_stime) - (b.ru_utime + b.ru_stime)
                      for a, b in zip(after, before, strict=True))
-    line = {"test": item.nodeid, "own": round(own, 2), "children": round(children, 2)}
+    line = {"test": item.nodeid, "own": round(own, 2), "children": round(children, 2),
+            "left": _live_children()}  # processes a test leaves running are charged to a later one
     with open(target, "a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")
+
+
+def _live_children() -> list[str]:
+    """This process's children still running (or unreaped): pid and command line, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{entry.name} {command[:160]}")
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
