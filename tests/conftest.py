@@ -53,10 +53,12 @@ def train_seed(request: pytest.FixtureRequest) -> int:
     return int(request.config.getoption("--train-seed"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_cluster() -> Iterator[str]:
-    """A real ``distributed.LocalCluster`` with 2 single-threaded worker processes, started once for
-    the tests that ask for it; yields the scheduler address."""
+    """A real ``distributed.LocalCluster`` with 2 single-threaded worker processes, started once per
+    test module that asks for it; yields the scheduler address. Not once per session: the idle workers
+    and their nannies then ran beside the rest of the suite (20-40 CPU s of heartbeats, charged to
+    whichever test reaped them), where a module's own cluster costs about 3 CPU s to start."""
     distributed = pytest.importorskip("distributed", reason="dask[distributed] is in the dev extra")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None, silence_logs=logging.ERROR) as local:
