@@ -130,11 +130,11 @@ def waterfill(deficit: np.ndarray, n: int) -> np.ndarray:
         lam = (top[:m].sum() - n) / m
         if m == len(d) or lam >= top[m]:
             break
+    # below the level every deficit is in and lies above it (each step's level lies between the last
+    # one and the deficit it adds), so the shares sum to n and their floors to at most n
     k = np.floor(np.maximum(0.0, d - lam)).astype(int)
     while k.sum() < n:  # at most len(d) rounds: the floors lost less than one unit each
         k[int(np.argmax(d - k))] += 1
-    while k.sum() > n:
-        k[int(np.argmin(np.where(k > 0, d - k, np.inf)))] -= 1
     return k
 
 
