@@ -7,13 +7,19 @@ folders. mutmut names the mutant under test in ``MUTANT_UNDER_TEST`` (``manifest
 its module's list, and for mutmut's other runs (stats, clean run, forced failure) every test outside
 the union of the lists. A mutant that no test of its module reaches then runs no test (pytest's exit
 code 5), which mutmut records as "no tests", not as killed.
+
+mutmut passes a mutant's tests with ``-x`` in collection order; the plugin runs them fastest first
+(durations from mutmut's stats run, ``mutmut-stats.json``), so a killed mutant stops at its cheapest
+failing test instead of after the slow property tests its file lists first.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import tomllib
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -45,6 +51,16 @@ def scope(mutant: str, table: dict[str, list[str]]) -> list[str]:
     return table[module]
 
 
+@cache
+def durations(stats: Path) -> dict[str, float]:
+    """Seconds each test took in mutmut's stats run (node ids as this run collects them); {} without."""
+    try:
+        data = json.loads(stats.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {name.removeprefix("mutants/"): float(d) for name, d in data.get("duration_by_test", {}).items()}
+
+
 def _inside(nodeid: str, paths: list[str]) -> bool:
     file = nodeid.split("::", 1)[0]
     return any(file == p or file.startswith(p.rstrip("/") + "/") for p in paths)
@@ -64,4 +80,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped = [item for item in items if not _inside(item.nodeid, paths)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+    if MUTANT_MARK in os.environ.get("MUTANT_UNDER_TEST", ""):
+        took = durations(Path.cwd() / "mutmut-stats.json")
+        keep.sort(key=lambda item: took.get(item.nodeid, 0.0))  # stable: file order among equals
+    items[:] = keep

@@ -233,6 +233,17 @@ def test_existing_splits_are_normalised_kept_and_counted() -> None:
                [schema.SPLIT]) == {"train", "val"}
 
 
+def test_a_split_value_that_is_no_split_is_refused_not_silently_reassigned() -> None:
+    rows = [{schema.LABEL: "a", STREET: f"s{i}"} for i in range(10)]
+    rows[3][schema.SPLIT] = " Holdout"
+    with pytest.raises(UsageError) as exc:
+        assign_splits(frame_of(rows), SplitOptions(group_by=(STREET,)))
+    assert str(exc.value) == ("the manifest's split column holds 'holdout', which --ratios does not "
+                              "give (train/val/test); give three ratios or --force to split again")
+    out, _ = assign_splits(frame_of(rows), SplitOptions(group_by=(STREET,), force=True))
+    assert set(out[schema.SPLIT]) <= {"train", "val", "test"}
+
+
 def test_a_group_split_across_two_sides_takes_its_majority_and_warns() -> None:
     rows = [{schema.LABEL: "a", STREET: "leaky"} for _ in range(3)]
     rows += [{schema.LABEL: "a", STREET: f"s{i}"} for i in range(20)]
