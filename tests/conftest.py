@@ -14,6 +14,12 @@ import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
+# The suite's processes share the machine's cores (two xdist workers on two): one OpenMP/BLAS thread in
+# each, and in every process a test starts (they inherit the environment), rather than a pool per core
+# in every one of them spinning against the others. A user's own setting wins.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
 
 @pytest.fixture
 def shared_fixtures() -> Path:

@@ -23,7 +23,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import torch
@@ -105,6 +104,8 @@ class GradCAM:
 
 def heatmap(cam: np.ndarray) -> np.ndarray:
     """A 0..1 map as an RGB uint8 image (jet colour map)."""
+    import matplotlib  # here: a run that draws no map does not import it
+
     rgb = matplotlib.colormaps["jet"](cam)[..., :3]
     return (rgb * 255).astype(np.uint8)
 

@@ -5,23 +5,23 @@ macro-F1, per-class precision/recall/F1/support (scikit-learn) and accuracy per 
 subreddit and every group column the manifest records (:func:`manifests.group_columns`: street, scene,
 video, post_id, a user's own site...): the table that exposes a leak.
 ``predictions_frame`` is ``predictions.csv`` (joinable to the manifest by sha256). Plots use
-matplotlib's Agg backend (no display needed).
+matplotlib's Agg backend (no display needed), imported when a plot is drawn: a process that only
+predicts, embeds or exports does not pay for it.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from manifests import group_columns, schema
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,16 @@ def evaluate(rows: pd.DataFrame, probs: np.ndarray, classes: tuple[str, ...]) ->
     }
 
 
+def _pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def accuracy_of(matrix: np.ndarray) -> float:
     """Share of the confusion matrix on its diagonal."""
     total = matrix.sum()
@@ -95,16 +105,16 @@ def plot_confusion(matrix: list[list[int]], classes: tuple[str, ...], path: Path
     """confusion.png: counts on the left, row-normalised (recall) on the right; accuracy in the title."""
     fig = confusion_figure(matrix, classes, title)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _pyplot().close(fig)
 
 
-def confusion_figure(matrix: list[list[int]], classes: tuple[str, ...], title: str = "") -> plt.Figure:
+def confusion_figure(matrix: list[list[int]], classes: tuple[str, ...], title: str = "") -> Figure:
     """The confusion figure; the caller saves and closes it."""
     counts = np.asarray(matrix, dtype=float)
     norm = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     n = len(classes)
     side = max(4.0, 0.5 * n + 2.5)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side + 0.6), layout="constrained")
+    fig, axes = _pyplot().subplots(1, 2, figsize=(2 * side + 1, side + 0.6), layout="constrained")
     panels = ((axes[0], counts, "counts", "{:.0f}"), (axes[1], norm, "share of each true class", "{:.2f}"))
     for ax, data, name, fmt in panels:
         image = ax.imshow(data, cmap="Blues", vmin=0, vmax=max(data.max(), 1e-9))
@@ -136,15 +146,15 @@ def plot_curves(history: pd.DataFrame, path: Path, best: int | None = None) -> N
     """curves.png: train/val loss and val accuracy per epoch; the unfreeze point and best epoch marked."""
     fig = curves_figure(history, best)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _pyplot().close(fig)
 
 
-def curves_figure(history: pd.DataFrame, best: int | None = None) -> plt.Figure:
+def curves_figure(history: pd.DataFrame, best: int | None = None) -> Figure:
     """The training-curves figure; the caller saves and closes it."""
     from matplotlib.ticker import MaxNLocator
 
     best = best_epoch(history) if best is None else best
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_acc) = _pyplot().subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(history["epoch"], history["train_loss"], marker="o", label="train loss")
     ax_loss.plot(history["epoch"], history["val_loss"], marker="o", label="val loss")
     ax_acc.plot(history["epoch"], history["val_accuracy"], marker="o", color="tab:green",

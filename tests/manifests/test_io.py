@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +12,7 @@ from hypothesis import strategies as st
 
 import manifests
 from manifests import schema
+from tests.fixtures.kill import Writers
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
                max_size=40)
@@ -84,13 +81,14 @@ def test_failed_write_leaves_old_manifest_and_no_temp_files(tmp_path: Path, suff
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
-WRITER = """
-import sys, manifests
+SETUP = """
+import manifests
 from manifests import schema
-path, n = sys.argv[1], int(sys.argv[2])
+path, n = args[0], int(args[1])
 rows = [{schema.SHA256: f"{i:064x}", schema.STATUS: "ok", schema.TITLE: "t" * 200} for i in range(n)]
 frame = manifests.from_records(rows)
-print("ready", flush=True)
+"""
+WRITE = """
 while True:
     manifests.write(frame, path)
 """
@@ -101,15 +99,13 @@ def test_killed_writer_leaves_a_readable_manifest(tmp_path: Path, suffix: str) -
     path = tmp_path / f"m{suffix}"
     old = manifests.from_records([{schema.SHA256: "a" * 64, schema.STATUS: "ok"}])
     manifests.write(old, path)
-    for attempt in range(6):
-        child = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "20000"],
-                                 stdout=subprocess.PIPE, text=True)
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(0.05 + 0.07 * attempt)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        frame = manifests.read(path)
-        assert len(frame) in (1, 20000)
+    with Writers(SETUP, WRITE, str(path), "20000") as writers:
+        for attempt in range(6):  # each a fresh process, killed later into its writes
+            pid = writers.start()
+            time.sleep(0.05 + 0.07 * attempt)
+            writers.kill(pid)
+            frame = manifests.read(path)
+            assert len(frame) in (1, 20000)
     # a kill can leave a temp file, but always a hidden one that no glob for manifests picks up
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == [path.name]
     assert manifests.read(path)[schema.STATUS].eq("ok").all()

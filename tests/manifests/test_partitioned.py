@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +12,7 @@ import pytest
 import manifests
 from manifests import Appender, ManifestError, schema
 from manifests.partitioned import INDEX
+from tests.fixtures.kill import Writers
 
 
 def rows(start: int, n: int) -> list[dict]:
@@ -67,10 +65,12 @@ def test_a_damaged_part_list_is_a_one_line_error(tmp_path: Path) -> None:
         manifests.read(path)
 
 
-WRITER = """
-import sys, manifests
+SETUP = """
+import manifests
 from tests.manifests.test_partitioned import rows
-path = sys.argv[1]
+path = args[0]
+"""
+WRITE = """
 n = 0
 while True:
     manifests.write(manifests.from_records(rows(0, 200 + n % 7)), path)
@@ -82,16 +82,15 @@ while True:
 def test_kill_during_writes_leaves_a_whole_manifest(tmp_path: Path) -> None:
     path = tmp_path / "m.parquet"
     manifests.write(manifests.from_records(rows(0, 200)), path, partitioned=True)
-    for attempt in range(6):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
-                                env={**os.environ, "PYTHONPATH": str(Path.cwd())})
-        for _ in range(2 + attempt):
-            proc.stdout.readline()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        frame = manifests.read(path)
-        assert 200 <= len(frame) <= 206 and frame[schema.SHA256].is_unique
-        assert json.loads((path / INDEX).read_text())["version"] == 1
+    with Writers(SETUP, WRITE, str(path), env={**os.environ, "PYTHONPATH": str(Path.cwd())}) as writers:
+        for attempt in range(6):  # each a fresh process, killed after 2 to 7 whole writes
+            pid = writers.start()
+            for _ in range(2 + attempt):
+                writers.line()
+            writers.kill(pid)
+            frame = manifests.read(path)
+            assert 200 <= len(frame) <= 206 and frame[schema.SHA256].is_unique
+            assert json.loads((path / INDEX).read_text())["version"] == 1
 
 
 def test_a_killed_writes_temporary_files_are_removed_by_the_next_write(tmp_path: Path) -> None:
