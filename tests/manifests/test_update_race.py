@@ -28,7 +28,6 @@ UPDATER = """
 import sys, time
 from pathlib import Path
 import pandas as pd
-import pytest
 
 import manifests
 from manifests import schema
@@ -52,7 +51,6 @@ for r in range(int(rounds)):
 APPENDER = """
 import sys, time
 from pathlib import Path
-import pytest
 
 import manifests
 from manifests import schema
