@@ -384,3 +384,40 @@ def test_without_stratify_every_row_is_one_class() -> None:
     assert report.deviation == pytest.approx(0.0) and report.worst == ("(all)", "train")
     assert (out[schema.SPLIT] == "train").sum() == 6
     assert np.array_equal(out[schema.SPLIT].notna(), np.ones(10, bool))
+
+
+def test_a_class_kept_whole_in_train_is_warned_about_the_splits_it_misses(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # three groups of class x, all already in train: nothing is left to place in val or test
+    rows = [{schema.LABEL: "x", STREET: f"x{i}", schema.SPLIT: "train"} for i in range(3)]
+    with caplog.at_level("INFO", logger="curate.split.stage"):
+        out, report = assign_splits(frame_of(rows), SplitOptions(group_by=(STREET,)))
+    assert out[schema.SPLIT].tolist() == ["train"] * 3
+    assert report.counts == {"x": {"train": 3, "val": 0, "test": 0}}
+    assert report.deviation == pytest.approx(0.3) and report.worst == ("x", "train")
+    assert report.warnings == ["class 'x' has no rows in val, test"]
+    assert [r.getMessage() for r in caplog.records if r.name == "curate.split.stage"] == report.warnings
+
+
+def test_a_conflicting_composite_pin_is_named_as_its_file_line() -> None:
+    # (scene, creator): the rows s0/c0 and s1/c0 share the creator c0, so they are one item
+    rows = [{schema.LABEL: "a", schema.SCENE: "s0", schema.CREATOR: "c0"},
+            {schema.LABEL: "a", schema.SCENE: "s1", schema.CREATOR: "c0"}]
+    rows += [{schema.LABEL: "a", schema.SCENE: f"t{i}", schema.CREATOR: f"k{i}"} for i in range(8)]
+    options = SplitOptions(group_by=("scene", "creator"),
+                           pins=(("val", ("s0",)), ("test", (f"s1{SEP}c0",))))
+    with pytest.raises(InputError) as exc:
+        assign_splits(frame_of(rows), options)
+    assert str(exc.value) == ("group 's1,c0' is pinned to test but shares rows or near-duplicates with a "
+                              "group pinned to val")
+
+
+def test_a_row_without_sha256_path_or_group_value_is_named_by_no_pin() -> None:
+    # its own key stands for no group value: no pin line ('nan', '<NA>', blank) reaches it
+    rows = [{schema.LABEL: "a", STREET: f"s{i}"} for i in range(8)]
+    rows.append({schema.LABEL: "a", schema.SHA256: None, schema.PATH: None})
+    pins = ("nan", "<NA>", "None")
+    _, report = assign_splits(frame_of(rows), SplitOptions(group_by=(STREET,), pins=(("test", pins),)))
+    assert report.pinned == {}
+    assert report.warnings == ["1 ok rows have no value in street: each of them is a group of its own",
+                               "3 pinned groups are not in the manifest: nan, <NA>, None"]
