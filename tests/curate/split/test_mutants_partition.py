@@ -162,3 +162,19 @@ def test_waterfill_on_hand_solved_cases(deficit: list[float], n: int, expected: 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no numpy warning (a division by zero) reaches the user
         assert waterfill(np.array(deficit), n).tolist() == expected
+
+
+
+def test_moves_repeat_until_none_helps() -> None:
+    # classes a, b: items (4,1) (0,5) (2,3) (0,1), 50/50 of 6 a and 10 b. Greedy gives (4,2) / (2,8);
+    # moving (0,5) over gives (4,7) / (2,3), and only a second move, (0,1) back, reaches the optimum
+    # (4,6) / (2,4)
+    counts = np.array([[4.0, 1.0], [0.0, 5.0], [2.0, 3.0], [0.0, 1.0]])
+    ratios = np.array([0.5, 0.5])
+    greedy = partition(counts, ratios, options=PartitionOptions(restarts=1, max_steps=0))
+    assert greedy.tolist() == [0, 1, 1, 0]
+    one = partition(counts, ratios, options=PartitionOptions(restarts=1, max_steps=1, swap_sample=0))
+    assert one.tolist() == [0, 0, 1, 0]
+    moves = partition(counts, ratios, options=PartitionOptions(restarts=1, swap_sample=0))
+    assert moves.tolist() == [0, 0, 1, 1]
+    assert objective(counts, moves, ratios) == pytest.approx(brute_force(counts, ratios))
