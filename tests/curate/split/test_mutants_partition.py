@@ -75,6 +75,12 @@ def test_the_docstring_example_and_a_hand_solved_split() -> None:
     assert np.bincount(best, weights=counts[:, 0]).tolist() == [6, 6]
     moves = partition(counts, np.array([0.5, 0.5]), options=PartitionOptions(restarts=1, swap_sample=0))
     assert sorted(np.bincount(moves, weights=counts[:, 0], minlength=2)) == [5, 7]
+    # the same items around a val that holds only a fixed item: the swap is between train and test, so
+    # val having nothing to swap must not stop the search there (6/3/6, not 7/3/5)
+    counts = np.array([[3], [3], [3], [2], [2], [2]])
+    fixed = np.array([1, -1, -1, -1, -1, -1])
+    best = partition(counts, np.array([0.4, 0.2, 0.4]), fixed, PartitionOptions(restarts=1))
+    assert np.bincount(best, weights=counts[:, 0]).tolist() == [6, 3, 6]
 
 
 def test_each_step_of_the_search_reaches_more_optima() -> None:
@@ -119,6 +125,17 @@ def test_single_rows_fill_what_the_groups_left() -> None:
     counts = np.array([[1.0], [3.0], [1.0], [1.0], [1.0], [1.0]])
     assign = partition(counts, np.array([0.5, 0.5]), options=PartitionOptions(restarts=1, max_steps=0))
     assert np.bincount(assign, weights=counts[:, 0]).tolist() == [4, 4]
+
+
+def test_a_tie_between_two_swaps_goes_to_the_earlier_split() -> None:
+    # one class, 17 rows at 0.6/0.2/0.2 (10.2/3.4/3.4): greedy gives 11/3/3; swapping the train 4 for
+    # the val 3 or for the test 3 gains the same, and as in water-filling the earlier split, val,
+    # takes the extra row: 10/4/3
+    counts = np.array([[5], [3], [2], [4], [3]])
+    ratios = np.array([0.6, 0.2, 0.2])
+    greedy = partition(counts, ratios, options=PartitionOptions(restarts=1, max_steps=0))
+    assert np.bincount(greedy, weights=counts[:, 0]).tolist() == [11, 3, 3]
+    assert np.bincount(partition(counts, ratios), weights=counts[:, 0]).tolist() == [10, 4, 3]
 
 
 def test_items_without_rows_go_to_the_first_split() -> None:
