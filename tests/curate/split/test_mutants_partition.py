@@ -86,6 +86,7 @@ def test_the_docstring_example_and_a_hand_solved_split() -> None:
 def test_each_step_of_the_search_reaches_more_optima() -> None:
     # 40 random instances of 3-7 items: greedy alone, + moves, + swaps, + restarts
     assert optimal(PartitionOptions(restarts=1, max_steps=0)) == 24
+    assert optimal(PartitionOptions(max_steps=0)) == 33  # greedy alone, from 8 perturbed starts
     assert optimal(PartitionOptions(restarts=1, swap_sample=0)) == 26
     assert optimal(PartitionOptions(restarts=1)) == 35
     assert optimal(PartitionOptions()) == 39
@@ -154,6 +155,9 @@ def test_fixed_items_stay_and_free_ones_balance_around_them() -> None:
             for a in itertools.product(range(2), repeat=3)))
     everything = partition(counts, np.array([0.5, 0.5]), np.array([0, 1, 1, 0, 1]))
     assert everything.tolist() == [0, 1, 1, 0, 1]
+    # fixed to the first split (split 0) counts as fixed too, though moving one would even it out
+    both = partition(np.array([[4.0], [4.0], [1.0]]), np.array([0.5, 0.5]), np.array([0, 0, -1]))
+    assert both.tolist() == [0, 0, 1]
 
 
 def test_more_restarts_keep_an_answer_that_was_already_best() -> None:
