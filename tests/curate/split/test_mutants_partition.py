@@ -75,15 +75,29 @@ def test_the_docstring_example_and_a_hand_solved_split() -> None:
     assert np.bincount(best, weights=counts[:, 0]).tolist() == [6, 6]
     moves = partition(counts, np.array([0.5, 0.5]), options=PartitionOptions(restarts=1, swap_sample=0))
     assert sorted(np.bincount(moves, weights=counts[:, 0], minlength=2)) == [5, 7]
+    # the same items around a val that holds only a fixed item: the swap is between train and test, so
+    # val having nothing to swap must not stop the search there (6/3/6, not 7/3/5)
+    counts = np.array([[3], [3], [3], [2], [2], [2]])
+    fixed = np.array([1, -1, -1, -1, -1, -1])
+    best = partition(counts, np.array([0.4, 0.2, 0.4]), fixed, PartitionOptions(restarts=1))
+    assert np.bincount(best, weights=counts[:, 0]).tolist() == [6, 3, 6]
 
 
 def test_each_step_of_the_search_reaches_more_optima() -> None:
     # 40 random instances of 3-7 items: greedy alone, + moves, + swaps, + restarts
     assert optimal(PartitionOptions(restarts=1, max_steps=0)) == 24
+    assert optimal(PartitionOptions(max_steps=0)) == 33  # greedy alone, from 8 perturbed starts
     assert optimal(PartitionOptions(restarts=1, swap_sample=0)) == 26
     assert optimal(PartitionOptions(restarts=1)) == 35
     assert optimal(PartitionOptions()) == 39
     assert optimal(PartitionOptions(restarts=0)) == 35  # at least one start
+
+
+def test_swaps_drawn_from_small_samples_reach_fewer_optima() -> None:
+    # each step samples each pair of splits once (one ordered pair, never a split with itself): with
+    # one or two items drawn per split the swaps reach fewer of the 40 optima than all swaps (35)
+    assert optimal(PartitionOptions(restarts=1, swap_sample=1)) == 27
+    assert optimal(PartitionOptions(restarts=1, swap_sample=2)) == 31
 
 
 def test_single_row_items_are_shared_out_exactly() -> None:
@@ -114,6 +128,17 @@ def test_single_rows_fill_what_the_groups_left() -> None:
     assert np.bincount(assign, weights=counts[:, 0]).tolist() == [4, 4]
 
 
+def test_a_tie_between_two_swaps_goes_to_the_earlier_split() -> None:
+    # one class, 17 rows at 0.6/0.2/0.2 (10.2/3.4/3.4): greedy gives 11/3/3; swapping the train 4 for
+    # the val 3 or for the test 3 gains the same, and as in water-filling the earlier split, val,
+    # takes the extra row: 10/4/3
+    counts = np.array([[5], [3], [2], [4], [3]])
+    ratios = np.array([0.6, 0.2, 0.2])
+    greedy = partition(counts, ratios, options=PartitionOptions(restarts=1, max_steps=0))
+    assert np.bincount(greedy, weights=counts[:, 0]).tolist() == [11, 3, 3]
+    assert np.bincount(partition(counts, ratios), weights=counts[:, 0]).tolist() == [10, 4, 3]
+
+
 def test_items_without_rows_go_to_the_first_split() -> None:
     counts = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [3.0, 3.0]])
     assign = partition(counts, np.array([0.2, 0.8]), options=PartitionOptions(restarts=1, max_steps=0))
@@ -130,6 +155,9 @@ def test_fixed_items_stay_and_free_ones_balance_around_them() -> None:
             for a in itertools.product(range(2), repeat=3)))
     everything = partition(counts, np.array([0.5, 0.5]), np.array([0, 1, 1, 0, 1]))
     assert everything.tolist() == [0, 1, 1, 0, 1]
+    # fixed to the first split (split 0) counts as fixed too, though moving one would even it out
+    both = partition(np.array([[4.0], [4.0], [1.0]]), np.array([0.5, 0.5]), np.array([0, 0, -1]))
+    assert both.tolist() == [0, 0, 1]
 
 
 def test_more_restarts_keep_an_answer_that_was_already_best() -> None:
@@ -162,3 +190,19 @@ def test_waterfill_on_hand_solved_cases(deficit: list[float], n: int, expected: 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no numpy warning (a division by zero) reaches the user
         assert waterfill(np.array(deficit), n).tolist() == expected
+
+
+
+def test_moves_repeat_until_none_helps() -> None:
+    # classes a, b: items (4,1) (0,5) (2,3) (0,1), 50/50 of 6 a and 10 b. Greedy gives (4,2) / (2,8);
+    # moving (0,5) over gives (4,7) / (2,3), and only a second move, (0,1) back, reaches the optimum
+    # (4,6) / (2,4)
+    counts = np.array([[4.0, 1.0], [0.0, 5.0], [2.0, 3.0], [0.0, 1.0]])
+    ratios = np.array([0.5, 0.5])
+    greedy = partition(counts, ratios, options=PartitionOptions(restarts=1, max_steps=0))
+    assert greedy.tolist() == [0, 1, 1, 0]
+    one = partition(counts, ratios, options=PartitionOptions(restarts=1, max_steps=1, swap_sample=0))
+    assert one.tolist() == [0, 0, 1, 0]
+    moves = partition(counts, ratios, options=PartitionOptions(restarts=1, swap_sample=0))
+    assert moves.tolist() == [0, 0, 1, 1]
+    assert objective(counts, moves, ratios) == pytest.approx(brute_force(counts, ratios))

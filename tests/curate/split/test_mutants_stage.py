@@ -7,6 +7,7 @@ module docstring's rules."""
 
 from __future__ import annotations
 
+import itertools
 import locale
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from curate.split.stage import (
     join_items,
 )
 from manifests import InputError, UsageError, schema
+from manifests.groups import ATTR
 
 STREET = "street"
 
@@ -384,3 +386,94 @@ def test_without_stratify_every_row_is_one_class() -> None:
     assert report.deviation == pytest.approx(0.0) and report.worst == ("(all)", "train")
     assert (out[schema.SPLIT] == "train").sum() == 6
     assert np.array_equal(out[schema.SPLIT].notna(), np.ones(10, bool))
+
+
+def test_a_class_kept_whole_in_train_is_warned_about_the_splits_it_misses(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # three groups of class x, all already in train: nothing is left to place in val or test
+    rows = [{schema.LABEL: "x", STREET: f"x{i}", schema.SPLIT: "train"} for i in range(3)]
+    with caplog.at_level("INFO", logger="curate.split.stage"):
+        out, report = assign_splits(frame_of(rows), SplitOptions(group_by=(STREET,)))
+    assert out[schema.SPLIT].tolist() == ["train"] * 3
+    assert report.counts == {"x": {"train": 3, "val": 0, "test": 0}}
+    assert report.deviation == pytest.approx(0.3) and report.worst == ("x", "train")
+    assert report.warnings == ["class 'x' has no rows in val, test"]
+    assert [r.getMessage() for r in caplog.records if r.name == "curate.split.stage"] == report.warnings
+
+
+def test_a_conflicting_composite_pin_is_named_as_its_file_line() -> None:
+    # (scene, creator): the rows s0/c0 and s1/c0 share the creator c0, so they are one item
+    rows = [{schema.LABEL: "a", schema.SCENE: "s0", schema.CREATOR: "c0"},
+            {schema.LABEL: "a", schema.SCENE: "s1", schema.CREATOR: "c0"}]
+    rows += [{schema.LABEL: "a", schema.SCENE: f"t{i}", schema.CREATOR: f"k{i}"} for i in range(8)]
+    options = SplitOptions(group_by=("scene", "creator"),
+                           pins=(("val", ("s0",)), ("test", (f"s1{SEP}c0",))))
+    with pytest.raises(InputError) as exc:
+        assign_splits(frame_of(rows), options)
+    assert str(exc.value) == ("group 's1,c0' is pinned to test but shares rows or near-duplicates with a "
+                              "group pinned to val")
+
+
+def test_a_row_without_sha256_path_or_group_value_is_named_by_no_pin() -> None:
+    # its own key stands for no group value: no pin line ('nan', '<NA>', blank) reaches it
+    rows = [{schema.LABEL: "a", STREET: f"s{i}"} for i in range(8)]
+    rows.append({schema.LABEL: "a", schema.SHA256: None, schema.PATH: None})
+    pins = ("nan", "<NA>", "None")
+    _, report = assign_splits(frame_of(rows), SplitOptions(group_by=(STREET,), pins=(("test", pins),)))
+    assert report.pinned == {}
+    assert report.warnings == ["1 ok rows have no value in street: each of them is a group of its own",
+                               "3 pinned groups are not in the manifest: nan, <NA>, None"]
+
+
+def test_rows_without_any_of_two_group_columns_are_counted_naming_both() -> None:
+    rows = [{schema.LABEL: "a", schema.SCENE: f"s{i}", schema.CREATOR: f"c{i}"} for i in range(6)]
+    rows += [{schema.LABEL: "a"}, {schema.LABEL: "a"}]
+    _, report = assign_splits(frame_of(rows), SplitOptions(group_by=("scene", "creator")))
+    assert report.warnings == ["2 ok rows have no value in scene or creator: each of them is a group of "
+                               "its own"]
+
+
+def test_a_declared_group_column_no_row_fills_is_refused_by_curate_split() -> None:
+    frame = frame_of([{schema.LABEL: "a"}, {schema.LABEL: "b"}])
+    frame.attrs[ATTR] = ["scene"]
+    with pytest.raises(InputError) as exc:
+        assign_splits(frame, SplitOptions(random=True))
+    assert str(exc.value).startswith("curate split: the manifest declares 'scene' as a group column "
+                                     "(.meta.json sidecar) but no row holds a 'scene' value")
+
+
+def test_the_seed_picks_one_of_the_equally_good_splits() -> None:
+    # 20 rows of one class, split row by row: 14/3/3 whatever the seed, but which rows depends on it
+    rows = [{schema.LABEL: "a"} for _ in range(20)]
+    draws = set()
+    for seed in range(4):
+        out, report = assign_splits(frame_of(rows), SplitOptions(random=True, seed=seed))
+        assert report.counts == {"a": {"train": 14, "val": 3, "test": 3}}
+        draws.add(tuple(out[schema.SPLIT]))
+    assert len(draws) > 1
+    again, _ = assign_splits(frame_of(rows), SplitOptions(random=True, seed=3))
+    assert tuple(again[schema.SPLIT]) in draws
+
+
+def relative_error(out: pd.DataFrame, ratios: tuple[float, ...]) -> float:
+    """The partition's objective (curate/split/partition.py's docstring) of a split manifest."""
+    table = pd.crosstab(out[schema.LABEL], out[schema.SPLIT]).reindex(
+        columns=["train", "val", "test"], fill_value=0)
+    totals = table.sum(axis=1).to_numpy()[:, None]
+    return float((((table.to_numpy() - np.array(ratios) * totals) / totals) ** 2).sum())
+
+
+def test_more_restarts_reach_the_best_split_one_start_misses() -> None:
+    # four streets (rows of class c0, c1): 3+2, 0+5, 4+0, 4+4; brute force over all 3**4 placements
+    per_street = [(3, 2), (0, 5), (4, 0), (4, 4)]
+    rows = [{schema.LABEL: f"c{c}", STREET: f"s{i}"}
+            for i, n in enumerate(per_street) for c, k in enumerate(n) for _ in range(k)]
+    ratios = (0.6, 0.2, 0.2)
+    frame = frame_of(rows)
+    best = min(relative_error(frame.assign(**{schema.SPLIT: [("train", "val", "test")[a[int(r[1:])]]
+                                                             for r in frame[STREET]]}), ratios)
+               for a in itertools.product(range(3), repeat=4))
+    one, _ = assign_splits(frame, SplitOptions(group_by=(STREET,), ratios=ratios, restarts=1))
+    eight, _ = assign_splits(frame, SplitOptions(group_by=(STREET,), ratios=ratios, restarts=8))
+    assert relative_error(eight, ratios) == pytest.approx(best)
+    assert relative_error(one, ratios) > best + 1e-6
