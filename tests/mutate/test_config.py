@@ -66,3 +66,11 @@ def test_equivalent_mutants_are_read_from_backticked_names(tmp_path: Path) -> No
                    "- `manifests.archive.xǁArchiveǁadd__mutmut_2` and `not_a_mutant`\n", encoding="utf-8")
     assert report.equivalents(doc) == {"manifests.merge.x_row_keys__mutmut_9",
                                        "manifests.archive.xǁArchiveǁadd__mutmut_2"}
+
+
+def test_a_mutants_tests_run_fastest_first_by_the_stats_runs_durations(tmp_path: Path) -> None:
+    stats = tmp_path / "mutmut-stats.json"
+    stats.write_text('{"duration_by_test": {"mutants/tests/a.py::slow": 6.0, "tests/a.py::fast": 0.1}}',
+                     encoding="utf-8")
+    assert scope.durations(stats) == {"tests/a.py::slow": 6.0, "tests/a.py::fast": 0.1}
+    assert scope.durations(tmp_path / "none.json") == {}  # no stats run yet: collection order
