@@ -4,7 +4,9 @@ hard cut between two colours found by default, ignored under a minimum scene len
 clip; kept frames numbered from ``first_scene``), and a file that no longer opens gives no frame, a
 failed exit code and one error at the pass's start frame carrying the decoder's reason; a container
 whose timestamps start late (MPEG-TS: 1.4 s) still numbers frames from 0; a video shown turned by 180
-degrees (same coded and shown size, nothing to crop) comes out upright, as ffmpeg shows it."""
+degrees (same coded and shown size, nothing to crop) comes out upright, as ffmpeg shows it; a pass
+from 9 s into an MP4 on the 90 kHz clock keeps its start frame's pixels, as ffmpeg decodes them from
+the start (the ffmpeg pipe's input seek must not land even microseconds after that frame)."""
 
 from __future__ import annotations
 
@@ -118,3 +120,31 @@ def test_a_video_shown_turned_by_180_degrees_comes_out_as_ffmpeg_shows_it(tmp_pa
     assert index == 0 and rgb.shape == (SIZE[1], SIZE[0], 3)
     for got, expected in zip(_halves(rgb), want, strict=True):
         assert np.abs(got - expected).max() < 12
+
+
+@pytest.fixture(scope="module")
+def clock_90k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # 50 frames at 5 fps, frame N a flat grey of luma 20 + 4 N; timestamps in 1/90000 s, the MPEG clock
+    # many cameras' MP4s use (one tick is 11.1 us: a seek 9 us late rounds to a tick after frame 45, 9 s)
+    path = tmp_path_factory.mktemp("clock") / "90k.mp4"
+    grey = "color=size=16x16:rate=5,geq=lum=20+4*N:cb=128:cr=128"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", grey, "-frames:v", "50", "-c:v", "libx264",
+                    "-g", "10", "-pix_fmt", "yuv420p",
+                    "-video_track_timescale", "90000", str(path)], check=True)
+    return path
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_a_pass_from_seconds_in_keeps_its_start_frames_pixels_on_a_90khz_clock(clock_90k: Path,
+                                                                                decoder: str) -> None:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clock_90k), "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout  # all, from 0
+    truth = np.frombuffer(raw, np.uint8).reshape(-1, 16 * 16 * 3).mean(1)
+    assert len(truth) == 50 and np.diff(truth).min() > 3  # each frame a lighter grey
+    plan = DecodePlan(Selection(every=1), CropBox(16, 16), (16, 16), start=45, end=48, decoder=decoder)
+    with open_decoder(probe(clock_90k), plan) as dec:
+        kept = list(dec)
+        assert dec.finish() == 0
+    assert [i for i, _ in kept] == [45, 46, 47]
+    for i, rgb in kept:
+        assert abs(rgb.mean() - truth[i]) < 1.5, (i, rgb.mean(), truth[i - 1:i + 2])
