@@ -2,12 +2,16 @@
 the header of a CSV (a Parquet file named ``.csv``, a column name holding a line break, UTF-8 under
 an ASCII locale), the one-line errors and their wording, a file that exists but is empty, a write
 into folders that do not exist yet, the columns and dtypes other readers of a Parquet manifest see
-(pyarrow's schema, plain ``pandas.read_parquet``, the outside oracles here).
+(pyarrow's schema, plain ``pandas.read_parquet``, the outside oracles here); an integer column held
+to one rule whatever it arrives as (CSV text, a Parquet file another tool wrote with text or float
+``width``, Python values): padded text reads, and ``inf``, a value beyond 64 bits and ``1_000`` are
+refused naming their row, never read as ``-2**63`` nor a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -180,3 +184,36 @@ def test_a_required_manifest_that_is_missing_says_so(tmp_path: Path) -> None:
     assert _error(manifests.read, path, [schema.LABEL]) == f"{path} does not exist or is empty"
     path.touch()
     assert _error(manifests.read, path, [schema.LABEL]) == f"{path} does not exist or is empty"
+
+
+def _outside_parquet(path: Path, width: list[object]) -> Path:
+    """A manifest another tool wrote with pandas: ``width`` as it was given (text, float)."""
+    pd.DataFrame({schema.SHA256: [f"{i:064x}" for i in range(len(width))], schema.STATUS: schema.OK,
+                  schema.WIDTH: width}).to_parquet(path)
+    return path
+
+
+def test_an_integer_column_reads_padded_text_alike_from_every_source(tmp_path: Path) -> None:
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text(f"sha256,status,width\n{'a' * 64},ok,16\n{'b' * 64},ok, 17 \n")
+    assert manifests.read(csv_path)[schema.WIDTH].tolist() == [16, 17]
+    parquet = _outside_parquet(tmp_path / "m.parquet", ["16", " 17 "])
+    assert manifests.read(parquet)[schema.WIDTH].tolist() == [16, 17]
+    rows = [{schema.SHA256: "a" * 64, schema.WIDTH: 16}, {schema.SHA256: "b" * 64, schema.WIDTH: " 17 "}]
+    assert manifests.from_records(rows)[schema.WIDTH].tolist() == [16, 17]
+
+
+@pytest.mark.parametrize(("text", "value"), [("inf", math.inf), ("1_000", "1_000"),
+                                             (str(2**64), 2**64), (str(-2**63 - 1), str(-2**63 - 1))])
+def test_a_value_no_integer_column_holds_is_refused_by_row_from_every_source(tmp_path: Path, text: str,
+                                                                             value: object) -> None:
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text(f"sha256,status,width\n{'a' * 64},ok,16\n{'b' * 64},ok,{text}\n")
+    expected = f"{csv_path}: column 'width', row 2: {text!r} is not an integer"
+    assert _error(manifests.read, csv_path) == expected
+    stored = value if isinstance(value, float) else text  # a float column, or text
+    parquet = _outside_parquet(tmp_path / "m.parquet", [16.0 if isinstance(value, float) else "16", stored])
+    expected = f"{parquet}: column 'width', row 2: {stored!r} is not an integer"
+    assert _error(manifests.read, parquet) == expected
+    rows = [{schema.SHA256: "a" * 64, schema.WIDTH: 16}, {schema.SHA256: "b" * 64, schema.WIDTH: value}]
+    assert _error(manifests.from_records, rows) == f"column 'width', row 2: {value!r} is not an integer"
