@@ -149,6 +149,7 @@ def test_conform_gives_each_column_its_dtype_and_empty_text_is_missing() -> None
         schema.HEIGHT: pd.Series(["16", "", None], dtype="string"),
         schema.SCORE: pd.Series([2**62 + 1, 16.0, float("nan")], dtype=object),
         schema.WEIGHT: pd.Series(["0.5", "", None], dtype=object),
+        schema.TIME: pd.Series(["1.5", "", None], dtype="string"),  # text as pandas reads a Parquet's
         schema.OVER_18: pd.Series([" TRUE ", "no", ""], dtype=object),
         "street": pd.Series(["", "x", None], dtype=object),
         schema.CLAIMED_HEIGHT: pd.Series([None, "", None], dtype=object),  # none given at all
@@ -159,11 +160,12 @@ def test_conform_gives_each_column_its_dtype_and_empty_text_is_missing() -> None
     assert out[schema.HEIGHT].tolist()[0] == 16 and out[schema.HEIGHT].isna().tolist() == [False, True, True]
     assert out[schema.SCORE].tolist()[:2] == [2**62 + 1, 16] and out[schema.SCORE].isna().tolist()[2]
     assert out[schema.WEIGHT].tolist()[0] == 0.5 and out[schema.WEIGHT].isna().tolist() == [False, True, True]
+    assert out[schema.TIME].tolist()[0] == 1.5 and out[schema.TIME].isna().tolist() == [False, True, True]
     assert out[schema.OVER_18].tolist()[:2] == [True, False] and out[schema.OVER_18].isna().tolist()[2]
     assert out["street"].isna().tolist() == [True, False, True]
     assert [str(out[c].dtype) for c in (schema.WIDTH, schema.HEIGHT, schema.SCORE, schema.WEIGHT,
-                                        schema.OVER_18, schema.CLAIMED_HEIGHT)] == [
-        "Int64", "Int64", "Int64", "Float64", "boolean", "Int64"]
+                                        schema.OVER_18, schema.CLAIMED_HEIGHT, schema.TIME)] == [
+        "Int64", "Int64", "Int64", "Float64", "boolean", "Int64", "Float64"]
 
 
 def test_a_fraction_in_an_integer_column_is_refused_not_cut_off() -> None:
