@@ -6,10 +6,13 @@ failed exit code and one error at the pass's start frame carrying the decoder's 
 whose timestamps start late (MPEG-TS: 1.4 s) still numbers frames from 0; a video shown turned by 180
 degrees (same coded and shown size, nothing to crop) comes out upright, as ffmpeg shows it; a pass
 from 9 s into an MP4 on the 90 kHz clock keeps its start frame's pixels, as ffmpeg decodes them from
-the start (the ffmpeg pipe's input seek must not land even microseconds after that frame)."""
+the start (the ffmpeg pipe's input seek must not land even microseconds after that frame); a clip
+with a sound track gives its video frames only, as ffmpeg decodes them; each packet PyAV refuses in a
+damaged clip is one decoding error and one ``-vv`` debug line naming the file and libav's reason."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from harvest.video.decode import DecodePlan, Selection
 from harvest.video.decoders import DECODERS, open_decoder
 from harvest.video.probe import CropBox, probe
 from harvest.video.scenes import SceneRules
-from tests.fixtures.video import make_video
+from tests.fixtures.video import corrupt, make_video
 
 SIZE = (64, 48)
 
@@ -148,3 +151,47 @@ def test_a_pass_from_seconds_in_keeps_its_start_frames_pixels_on_a_90khz_clock(c
     assert [i for i, _ in kept] == [45, 46, 47]
     for i, rgb in kept:
         assert abs(rgb.mean() - truth[i]) < 1.5, (i, rgb.mean(), truth[i - 1:i + 2])
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_a_clip_with_a_sound_track_gives_its_video_frames_as_ffmpeg_decodes_them(tmp_path: Path,
+                                                                                 decoder: str) -> None:
+    video = tmp_path / "sound.mp4"  # 20 frames, frame N a flat grey of luma 20 + 8 N, and a tone
+    grey = "color=size=16x16:rate=25,geq=lum=20+8*N:cb=128:cr=128"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", grey, "-f", "lavfi",
+                    "-i", "sine=frequency=440:sample_rate=8000", "-frames:v", "20",
+                    "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+                    str(video)], check=True)
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:v", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    truth = np.frombuffer(raw, np.uint8).reshape(-1, 16 * 16 * 3).mean(1)
+    assert len(truth) == 20 and np.diff(truth).min() > 6
+    plan = DecodePlan(Selection(every=1), CropBox(16, 16), (16, 16), decoder=decoder)
+    with open_decoder(probe(video), plan) as dec:
+        kept = list(dec)
+        assert dec.finish() == 0 and not dec.state.errors
+    assert [i for i, _ in kept] == list(range(20))
+    for i, rgb in kept:
+        assert abs(rgb.mean() - truth[i]) < 2, (i, rgb.mean(), truth[max(0, i - 1):i + 2])
+
+
+@pytest.mark.parametrize(("span", "kept_frames"), [((0.4, 0.55), [0, 10, 20]), ((0.05, 0.2), [10, 20])])
+def test_each_packet_pyav_refuses_is_an_error_and_a_debug_line(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture,
+                                                              span: tuple[float, float],
+                                                              kept_frames: list[int]) -> None:
+    """Bytes overwritten in the middle of the clip, or in its first frames (refused before any frame
+    was decoded): the pass goes on to the end, each refused packet is an error at the frame decoded
+    last before it (the pass's start when none was), and a debug line ``FILE: REASON``."""
+    video = corrupt(make_video(tmp_path / "damaged.mp4", [("testsrc2", 30)], size=SIZE), *span)
+    plan = DecodePlan(Selection(every=10), CropBox(*SIZE), SIZE, decoder="pyav")
+    with caplog.at_level(logging.DEBUG, "harvest.video.avdecode"), open_decoder(probe(video), plan) as dec:
+        assert [i for i, _ in dec] == kept_frames
+        assert dec.finish() == 0
+    assert dec.state.end == 30
+    refused = [(at, reason) for at, reason in dec.state.errors if reason != "corrupt frame"]
+    assert refused and all("Invalid data found" in reason for _, reason in refused), dec.state.errors
+    first_kept = kept_frames[0]
+    assert all(type(at) is int and (0 < at < 10 if first_kept == 0 else at == 0) for at, _ in refused)
+    lines = [r.getMessage() for r in caplog.records if r.name == "harvest.video.avdecode"]
+    assert lines == [f"{video}: {reason}" for _, reason in refused]
