@@ -175,23 +175,35 @@ def test_a_clip_with_a_sound_track_gives_its_video_frames_as_ffmpeg_decodes_them
         assert abs(rgb.mean() - truth[i]) < 2, (i, rgb.mean(), truth[max(0, i - 1):i + 2])
 
 
-@pytest.mark.parametrize(("span", "kept_frames"), [((0.4, 0.55), [0, 10, 20]), ((0.05, 0.2), [10, 20])])
+@pytest.mark.parametrize(("span", "kept_frames", "at", "refused_packets"), [
+    ((0.4, 0.55), [0, 10, 20], range(1, 10), True),  # the middle: packets refused after frame 0
+    ((0.05, 0.2), [10, 20], range(1), True),  # the first frames: refused before any frame decoded
+    ((0.15, 0.16), [0, 10, 20], range(1), False),  # the first frame: decoded, concealed, flagged
+])
 def test_each_packet_pyav_refuses_is_an_error_and_a_debug_line(tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture,
                                                               span: tuple[float, float],
-                                                              kept_frames: list[int]) -> None:
-    """Bytes overwritten in the middle of the clip, or in its first frames (refused before any frame
-    was decoded): the pass goes on to the end, each refused packet is an error at the frame decoded
-    last before it (the pass's start when none was), and a debug line ``FILE: REASON``."""
+                                                              kept_frames: list[int], at: range,
+                                                              refused_packets: bool) -> None:
+    """Bytes overwritten in a clip: the pass goes on to the end; each refused packet and each frame
+    decoded with errors is an error at the frame decoded last before it (the pass's start when none
+    was), a refused packet also a debug line ``FILE: REASON``; a pass that ends before the damage
+    stops decoding there and counts none."""
     video = corrupt(make_video(tmp_path / "damaged.mp4", [("testsrc2", 30)], size=SIZE), *span)
     plan = DecodePlan(Selection(every=10), CropBox(*SIZE), SIZE, decoder="pyav")
     with caplog.at_level(logging.DEBUG, "harvest.video.avdecode"), open_decoder(probe(video), plan) as dec:
         assert [i for i, _ in dec] == kept_frames
         assert dec.finish() == 0
-    assert dec.state.end == 30
-    refused = [(at, reason) for at, reason in dec.state.errors if reason != "corrupt frame"]
-    assert refused and all("Invalid data found" in reason for _, reason in refused), dec.state.errors
-    first_kept = kept_frames[0]
-    assert all(type(at) is int and (0 < at < 10 if first_kept == 0 else at == 0) for at, _ in refused)
+    assert dec.state.end == 30 and dec.state.errors
+    assert all(type(index) is int and index in at for index, _ in dec.state.errors), dec.state.errors
+    refused = [reason for _, reason in dec.state.errors if reason != "corrupt frame"]
+    assert bool(refused) == refused_packets
+    assert all("Invalid data found" in reason for reason in refused), dec.state.errors
     lines = [r.getMessage() for r in caplog.records if r.name == "harvest.video.avdecode"]
-    assert lines == [f"{video}: {reason}" for _, reason in refused]
+    assert lines == [f"{video}: {reason}" for reason in refused]
+    if at.start > 0:
+        plan = DecodePlan(Selection(every=10), CropBox(*SIZE), SIZE, end=5, decoder="pyav")
+        with open_decoder(probe(video), plan) as dec:
+            assert [i for i, _ in dec] == [0]
+            assert dec.finish() == 0
+        assert dec.state.errors == [] and dec.state.end == 5
