@@ -219,3 +219,14 @@ def test_a_value_no_integer_column_holds_is_refused_by_row_from_every_source(tmp
     assert _error(manifests.read, parquet) == expected
     rows = [{schema.SHA256: "a" * 64, schema.WIDTH: 16}, {schema.SHA256: "b" * 64, schema.WIDTH: value}]
     assert _error(manifests.from_records, rows) == f"column 'width', row 2: {value!r} is not an integer"
+
+
+def test_number_text_pandas_cannot_parse_names_the_column_and_the_reason(tmp_path: Path) -> None:
+    """``1_0.5`` is a number to Python's ``float`` (so no row is named) but not to pandas: the one
+    line names the column and gives pandas' reason, which holds the value."""
+    parquet = tmp_path / "m.parquet"
+    pd.DataFrame({schema.SHA256: ["a" * 64], schema.STATUS: [schema.OK],
+                  schema.TIME: ["1_0.5"]}).to_parquet(parquet)
+    error = _error(manifests.read, parquet)
+    assert error.startswith(f"{parquet}: column 'time' does not hold a number values: ")
+    assert "'1_0.5'" in error
