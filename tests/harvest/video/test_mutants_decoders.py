@@ -8,7 +8,9 @@ degrees (same coded and shown size, nothing to crop) comes out upright, as ffmpe
 from 9 s into an MP4 on the 90 kHz clock keeps its start frame's pixels, as ffmpeg decodes them from
 the start (the ffmpeg pipe's input seek must not land even microseconds after that frame); a clip
 with a sound track gives its video frames only, as ffmpeg decodes them; each packet PyAV refuses in a
-damaged clip is one decoding error and one ``-vv`` debug line naming the file and libav's reason."""
+damaged clip is one decoding error and one ``-vv`` debug line naming the file and libav's reason; a
+video replaced by a sound file fails PyAV's pass with "no video stream"; a kept frame scaled by PyAV is
+ffmpeg's bicubic ``scale`` of it, as the pipe's."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from harvest.video.decode import DecodePlan, Selection
 from harvest.video.decoders import DECODERS, open_decoder
 from harvest.video.probe import CropBox, probe
 from harvest.video.scenes import SceneRules
-from tests.fixtures.video import corrupt, make_video
+from tests.fixtures.video import corrupt, make_audio, make_video
 
 SIZE = (64, 48)
 
@@ -211,3 +213,33 @@ def test_each_packet_pyav_refuses_is_an_error_and_a_debug_line(tmp_path: Path,
             assert [i for i, _ in dec] == [0]
             assert dec.finish() == 0
         assert dec.state.errors == [] and dec.state.end == 5
+
+
+def test_a_video_replaced_by_a_sound_file_fails_the_pyav_pass_with_no_video_stream(tmp_path: Path) -> None:
+    video = make_video(tmp_path / "clip.mp4", [("color=c=red", 10)], size=SIZE)
+    info = probe(video)
+    video.write_bytes(make_audio(tmp_path / "tone.m4a").read_bytes())  # replaced after the probe
+    plan = DecodePlan(Selection(every=2), CropBox(*SIZE), SIZE, start=4, decoder="pyav")
+    with open_decoder(info, plan) as dec:
+        assert list(dec) == []
+        assert dec.finish() == 1
+    assert dec.state.errors == [(4, "no video stream")]
+
+
+def test_a_kept_frame_scaled_by_pyav_is_ffmpegs_bicubic_scale(tmp_path: Path) -> None:
+    """Closer to ffmpeg's bicubic than to its bilinear scale by far (PyAV converts to RGB in the same
+    step, so neither matches to the last bit)."""
+    video = make_video(tmp_path / "detail.mp4", [("testsrc2", 1)], size=(160, 120))
+
+    def scaled(flags: str) -> np.ndarray:
+        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-vf", f"scale=40:30:flags={flags}",
+                              "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                             capture_output=True, check=True).stdout
+        return np.frombuffer(raw, np.uint8).reshape(30, 40, 3).astype(float)
+
+    plan = DecodePlan(Selection(every=1), CropBox(160, 120), (40, 30), decoder="pyav")
+    with open_decoder(probe(video), plan) as dec:
+        (index, rgb), = list(dec)
+        assert dec.finish() == 0
+    bicubic, bilinear = (np.abs(rgb - scaled(flags)).mean() for flags in ("bicubic", "bilinear"))
+    assert index == 0 and bicubic < 0.7 * bilinear, (bicubic, bilinear)
