@@ -10,7 +10,8 @@ the start (the ffmpeg pipe's input seek must not land even microseconds after th
 with a sound track gives its video frames only, as ffmpeg decodes them; each packet PyAV refuses in a
 damaged clip is one decoding error and one ``-vv`` debug line naming the file and libav's reason; a
 video replaced by a sound file fails PyAV's pass with "no video stream"; a kept frame scaled by PyAV is
-ffmpeg's bicubic ``scale`` of it, as the pipe's."""
+ffmpeg's bicubic ``scale`` of it, as the pipe's; PyAV's scene thumbnails average the pixels they cover
+in both directions (a slow diagonal pan over fine noise stays one scene)."""
 
 from __future__ import annotations
 
@@ -243,3 +244,20 @@ def test_a_kept_frame_scaled_by_pyav_is_ffmpegs_bicubic_scale(tmp_path: Path) ->
         assert dec.finish() == 0
     bicubic, bilinear = (np.abs(rgb - scaled(flags)).mean() for flags in ("bicubic", "bilinear"))
     assert index == 0 and bicubic < 0.7 * bilinear, (bicubic, bilinear)
+
+
+def test_pyav_scene_thumbnails_average_both_ways_so_a_pan_over_noise_is_one_scene(tmp_path: Path) -> None:
+    """As ``test_scenes.py``'s pan for the pipe: noise finer than a thumbnail pixel panned 2 px a frame
+    right and down; a thumbnail that keeps the full width or height aliases into a cut every frame."""
+    still, video = tmp_path / "noise.png", tmp_path / "pan.mp4"
+    noise = "color=gray:s=1280x320,noise=alls=100:allf=0"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", noise, "-frames:v", "1", str(still)],
+                   check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-i", str(still), "-vf",
+                    "crop=640:160:x='n*2':y='n*2',format=yuv420p", "-frames:v", "24", "-r", "24",
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", str(video)], check=True)
+    plan = DecodePlan(Selection(every=12), CropBox(640, 160), (80, 20), decoder="pyav")
+    with open_decoder(probe(video), plan) as dec:
+        assert [i for i, _ in dec] == [0, 12]
+        assert dec.finish() == 0
+    assert dec.state.decoded == 24 and dec.state.starts == [0] and dec.state.cuts == 0
