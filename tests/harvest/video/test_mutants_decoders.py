@@ -11,7 +11,9 @@ with a sound track gives its video frames only, as ffmpeg decodes them; each pac
 damaged clip is one decoding error and one ``-vv`` debug line naming the file and libav's reason; a
 video replaced by a sound file fails PyAV's pass with "no video stream"; a kept frame scaled by PyAV is
 ffmpeg's bicubic ``scale`` of it, as the pipe's; PyAV's scene thumbnails average the pixels they cover
-in both directions (a slow diagonal pan over fine noise stays one scene)."""
+in both directions (a slow diagonal pan over fine noise stays one scene); under ``--sampling keyframes``
+each decoded frame nearest to a target is kept once, the last one also for a target after it (ffmpeg's
+``-skip_frame nokey`` the oracle)."""
 
 from __future__ import annotations
 
@@ -261,3 +263,23 @@ def test_pyav_scene_thumbnails_average_both_ways_so_a_pan_over_noise_is_one_scen
         assert [i for i, _ in dec] == [0, 12]
         assert dec.finish() == 0
     assert dec.state.decoded == 24 and dec.state.starts == [0] and dec.state.cuts == 0
+
+
+@pytest.mark.parametrize(("selection", "end", "targets", "expected"), [
+    (Selection(every=7), None, [0, 7, 14, 21], [0, 10, 20]),  # 21 after the last key frame
+    (Selection(frames=frozenset({0, 20, 22})), None, [0, 20, 22], [0, 20]),  # 20 kept once
+    (Selection(every=15), 40, [0, 15, 30], [0, 10, 20]),  # --end past the clip's 25 frames
+])
+def test_keyframes_sampling_keeps_each_nearest_key_frame_once_the_last_also_for_later_targets(
+        tmp_path: Path, selection: Selection, end: int | None, targets: list[int],
+        expected: list[int]) -> None:
+    from tests.harvest.video.test_sampling import decoded_under, nearest
+
+    video = make_video(tmp_path / "keys.mp4", [("testsrc2", 25)], size=SIZE)  # key frames 0, 10, 20
+    decoded = decoded_under(video, "nokey")
+    assert decoded == [0, 10, 20]
+    plan = DecodePlan(selection, CropBox(*SIZE), SIZE, end=end, sampling="keyframes", decoder="pyav")
+    with open_decoder(probe(video), plan) as dec:
+        kept = [i for i, _ in dec]
+        assert dec.finish() == 0
+    assert kept == nearest(decoded, targets) == expected
