@@ -13,7 +13,8 @@ video replaced by a sound file fails PyAV's pass with "no video stream"; a kept 
 ffmpeg's bicubic ``scale`` of it, as the pipe's; PyAV's scene thumbnails average the pixels they cover
 in both directions (a slow diagonal pan over fine noise stays one scene); under ``--sampling keyframes``
 each decoded frame nearest to a target is kept once, the last one also for a target after it (ffmpeg's
-``-skip_frame nokey`` the oracle)."""
+``-skip_frame nokey`` the oracle); an exact pass over a clip whose last frames are lost ends after the
+last frame it decoded, not at the frame count the container announces."""
 
 from __future__ import annotations
 
@@ -283,3 +284,20 @@ def test_keyframes_sampling_keeps_each_nearest_key_frame_once_the_last_also_for_
         kept = [i for i, _ in dec]
         assert dec.finish() == 0
     assert kept == nearest(decoded, targets) == expected
+
+
+def test_an_exact_pass_over_a_clip_with_its_end_lost_ends_after_its_last_decoded_frame(tmp_path: Path
+                                                                                       ) -> None:
+    video = tmp_path / "tail.mp4"  # the index first (faststart), so the damage hits only the last frames
+    source = f"testsrc2=size={SIZE[0]}x{SIZE[1]}:rate=25"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", source, "-frames:v", "30",
+                    "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p",
+                    "-movflags", "+faststart", str(video)], check=True)
+    info = probe(video)
+    corrupt(video, 0.85, 1.0)
+    plan = DecodePlan(Selection(every=10), CropBox(*SIZE), SIZE, decoder="pyav")
+    with open_decoder(info, plan) as dec:
+        list(dec)
+        assert dec.finish() == 0
+    assert info.frames == 30 and 10 < dec.state.decoded < 30 and dec.state.errors
+    assert dec.state.end == dec.state.decoded  # frames 0 .. decoded - 1, one a slot
