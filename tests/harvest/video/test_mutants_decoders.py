@@ -198,7 +198,7 @@ def test_each_packet_pyav_refuses_is_an_error_and_a_debug_line(tmp_path: Path,
     """Bytes overwritten in a clip: the pass goes on to the end; each refused packet and each frame
     decoded with errors is an error at the frame decoded last before it (the pass's start when none
     was), a refused packet also a debug line ``FILE: REASON``; a pass that ends before the damage
-    stops decoding there and counts none."""
+    stops decoding there and counts none, and one that starts after it seeks past it."""
     video = corrupt(make_video(tmp_path / "damaged.mp4", [("testsrc2", 30)], size=SIZE), *span)
     plan = DecodePlan(Selection(every=10), CropBox(*SIZE), SIZE, decoder="pyav")
     with caplog.at_level(logging.DEBUG, "harvest.video.avdecode"), open_decoder(probe(video), plan) as dec:
@@ -217,6 +217,11 @@ def test_each_packet_pyav_refuses_is_an_error_and_a_debug_line(tmp_path: Path,
             assert [i for i, _ in dec] == [0]
             assert dec.finish() == 0
         assert dec.state.errors == [] and dec.state.end == 5
+        plan = DecodePlan(Selection(every=10), CropBox(*SIZE), SIZE, start=20, decoder="pyav")
+        with open_decoder(probe(video), plan) as dec:  # from the key frame after the damage
+            assert [i for i, _ in dec] == [20]
+            assert dec.finish() == 0
+        assert dec.state.errors == [] and dec.state.end == 30
 
 
 def test_a_video_replaced_by_a_sound_file_fails_the_pyav_pass_with_no_video_stream(tmp_path: Path) -> None:
