@@ -14,7 +14,8 @@ ffmpeg's bicubic ``scale`` of it, as the pipe's; PyAV's scene thumbnails average
 in both directions (a slow diagonal pan over fine noise stays one scene); under ``--sampling keyframes``
 each decoded frame nearest to a target is kept once, the last one also for a target after it (ffmpeg's
 ``-skip_frame nokey`` the oracle); an exact pass over a clip whose last frames are lost ends after the
-last frame it decoded, not at the frame count the container announces."""
+last frame it decoded, not at the frame count the container announces; a crop is ffmpeg's ``crop`` of
+the frame, and a scan-only pass (the first pass of frames-per-scene) finds the scenes and keeps none."""
 
 from __future__ import annotations
 
@@ -306,3 +307,22 @@ def test_an_exact_pass_over_a_clip_with_its_end_lost_ends_after_its_last_decoded
         assert dec.finish() == 0
     assert info.frames == 30 and 10 < dec.state.decoded < 30 and dec.state.errors
     assert dec.state.end == dec.state.decoded  # frames 0 .. decoded - 1, one a slot
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_a_crop_is_ffmpegs_crop_and_a_scan_only_pass_keeps_nothing(tmp_path: Path, two_shots: Path,
+                                                                   decoder: str) -> None:
+    detail = make_video(tmp_path / "detail.mp4", [("testsrc2", 1)], size=SIZE)
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(detail), "-vf", "crop=24:16:32:8",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    want = np.frombuffer(raw, np.uint8).reshape(16, 24, 3).astype(float)
+    box = CropBox(24, 16, 32, 8)  # x, y, w, h all different
+    with open_decoder(probe(detail), DecodePlan(Selection(every=1), box, (24, 16), decoder=decoder)) as dec:
+        (index, rgb), = list(dec)
+        assert dec.finish() == 0
+    assert index == 0 and np.abs(rgb - want).mean() < 3, np.abs(rgb - want).mean()
+    scan = DecodePlan(Selection(every=25), box, (24, 16), scan_only=True, decoder=decoder)
+    with open_decoder(probe(two_shots), scan) as dec:
+        assert list(dec) == []
+        assert dec.finish() == 0
+    assert dec.state.decoded == 50 and dec.state.starts == [0, 25]
