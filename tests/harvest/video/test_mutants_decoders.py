@@ -326,3 +326,11 @@ def test_a_crop_is_ffmpegs_crop_and_a_scan_only_pass_keeps_nothing(tmp_path: Pat
         assert list(dec) == []
         assert dec.finish() == 0
     assert dec.state.decoded == 50 and dec.state.starts == [0, 25]
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_every_seconds_keeps_the_first_frame_of_each_slot(two_shots: Path, decoder: str) -> None:
+    plan = DecodePlan(Selection(seconds=0.4), CropBox(*SIZE), SIZE, decoder=decoder)  # 10 frames at 25 fps
+    with open_decoder(probe(two_shots), plan) as dec:
+        assert [i for i, _ in dec] == [0, 10, 20, 30, 40]
+        assert dec.finish() == 0
