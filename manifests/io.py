@@ -52,8 +52,10 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
         text = series.astype("string").str.strip().str.lower()
         mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
         return text.map(mapping, na_action="ignore").astype("boolean")
-    if dtype == schema.INT and series.dtype == object:
-        # Exact for integers beyond 2**53: never go through float.
+    if dtype == schema.INT:
+        # Value by value, whatever the column held (text, float, object): exact beyond 2**53 (never
+        # through float), and one rule for every source (pandas' own cast turns a Float64 inf into
+        # -2**63 and refuses the padded text a CSV reads).
         return pd.array([None if _missing(v) else _integer(v) for v in series], dtype="Int64")
     if series.dtype in ("string", object):
         series = series.mask(series.astype("string") == "")
@@ -65,8 +67,9 @@ _DECLARED = {name: pd.Series([], dtype=name).dtype
 
 
 def _integer(value: Any) -> int:
-    """``int(value)``, refusing a float with a fraction, which ``int`` would cut off silently."""
-    if isinstance(value, float) and not value.is_integer():
+    """``int(value)``, refusing a float with a fraction, which ``int`` would cut off silently, an
+    infinite one, and text with ``_`` (``int`` reads ``1_000``; a CSV's integer column does not)."""
+    if (isinstance(value, float) and not value.is_integer()) or (isinstance(value, str) and "_" in value):
         raise ValueError(f"{value!r} is not an integer")
     return int(value)
 
@@ -84,7 +87,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     for name in frame.columns:
         try:
             frame[name] = _coerce(frame[name], schema.dtype_of(name))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # Overflow: an integer beyond 64 bits
             raise validate.dtype_error(name, frame[name], schema.dtype_of(name), exc) from exc
     return frame[schema.ordered(list(frame.columns))].reset_index(drop=True)
 
@@ -171,7 +174,7 @@ def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
     options = {"keep_default_na": False, "na_values": [""], "encoding": "utf-8", "engine": "c"}
     try:
         return pd.read_csv(path, dtype=dtypes, **options)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         # Read as text so that conform() can name the column that does not fit its dtype.
         conform(pd.read_csv(path, dtype="string", **options))
         raise

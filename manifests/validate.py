@@ -29,6 +29,7 @@ from .errors import ManifestError
 
 SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _INT_RE = re.compile(r"\s*[+-]?\d+\s*")
+_INT64 = range(-2**63, 2**63)  # what an Int64 column holds
 _BOOLS = frozenset({"true", "1", "yes", "false", "0", "no"})
 IDENTITY = (schema.SHA256, schema.PATH, schema.STATUS)
 
@@ -45,8 +46,10 @@ def _fits(value: Any, dtype: str) -> bool:
         return True
     if dtype == schema.INT:
         if isinstance(value, str):
-            return bool(_INT_RE.fullmatch(value))
-        return isinstance(value, int | bool) or (isinstance(value, float) and value.is_integer())
+            return bool(_INT_RE.fullmatch(value)) and int(value) in _INT64
+        if isinstance(value, float):
+            return value.is_integer() and int(value) in _INT64
+        return isinstance(value, int) and value in _INT64
     if dtype == schema.FLOAT:
         try:
             float(value)

@@ -2,12 +2,16 @@
 the header of a CSV (a Parquet file named ``.csv``, a column name holding a line break, UTF-8 under
 an ASCII locale), the one-line errors and their wording, a file that exists but is empty, a write
 into folders that do not exist yet, the columns and dtypes other readers of a Parquet manifest see
-(pyarrow's schema, plain ``pandas.read_parquet``, the outside oracles here).
+(pyarrow's schema, plain ``pandas.read_parquet``, the outside oracles here); an integer column held
+to one rule whatever it arrives as (CSV text, a Parquet file another tool wrote with text or float
+``width``, Python values): padded text reads, and ``inf``, a value beyond 64 bits and ``1_000`` are
+refused naming their row, never read as ``-2**63`` nor a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -145,6 +149,7 @@ def test_conform_gives_each_column_its_dtype_and_empty_text_is_missing() -> None
         schema.HEIGHT: pd.Series(["16", "", None], dtype="string"),
         schema.SCORE: pd.Series([2**62 + 1, 16.0, float("nan")], dtype=object),
         schema.WEIGHT: pd.Series(["0.5", "", None], dtype=object),
+        schema.TIME: pd.Series(["1.5", "", None], dtype="string"),  # text as pandas reads a Parquet's
         schema.OVER_18: pd.Series([" TRUE ", "no", ""], dtype=object),
         "street": pd.Series(["", "x", None], dtype=object),
         schema.CLAIMED_HEIGHT: pd.Series([None, "", None], dtype=object),  # none given at all
@@ -155,11 +160,12 @@ def test_conform_gives_each_column_its_dtype_and_empty_text_is_missing() -> None
     assert out[schema.HEIGHT].tolist()[0] == 16 and out[schema.HEIGHT].isna().tolist() == [False, True, True]
     assert out[schema.SCORE].tolist()[:2] == [2**62 + 1, 16] and out[schema.SCORE].isna().tolist()[2]
     assert out[schema.WEIGHT].tolist()[0] == 0.5 and out[schema.WEIGHT].isna().tolist() == [False, True, True]
+    assert out[schema.TIME].tolist()[0] == 1.5 and out[schema.TIME].isna().tolist() == [False, True, True]
     assert out[schema.OVER_18].tolist()[:2] == [True, False] and out[schema.OVER_18].isna().tolist()[2]
     assert out["street"].isna().tolist() == [True, False, True]
     assert [str(out[c].dtype) for c in (schema.WIDTH, schema.HEIGHT, schema.SCORE, schema.WEIGHT,
-                                        schema.OVER_18, schema.CLAIMED_HEIGHT)] == [
-        "Int64", "Int64", "Int64", "Float64", "boolean", "Int64"]
+                                        schema.OVER_18, schema.CLAIMED_HEIGHT, schema.TIME)] == [
+        "Int64", "Int64", "Int64", "Float64", "boolean", "Int64", "Float64"]
 
 
 def test_a_fraction_in_an_integer_column_is_refused_not_cut_off() -> None:
@@ -180,3 +186,47 @@ def test_a_required_manifest_that_is_missing_says_so(tmp_path: Path) -> None:
     assert _error(manifests.read, path, [schema.LABEL]) == f"{path} does not exist or is empty"
     path.touch()
     assert _error(manifests.read, path, [schema.LABEL]) == f"{path} does not exist or is empty"
+
+
+def _outside_parquet(path: Path, width: list[object]) -> Path:
+    """A manifest another tool wrote with pandas: ``width`` as it was given (text, float)."""
+    pd.DataFrame({schema.SHA256: [f"{i:064x}" for i in range(len(width))], schema.STATUS: schema.OK,
+                  schema.WIDTH: width}).to_parquet(path)
+    return path
+
+
+def test_an_integer_column_reads_padded_text_alike_from_every_source(tmp_path: Path) -> None:
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text(f"sha256,status,width\n{'a' * 64},ok,16\n{'b' * 64},ok, 17 \n")
+    assert manifests.read(csv_path)[schema.WIDTH].tolist() == [16, 17]
+    parquet = _outside_parquet(tmp_path / "m.parquet", ["16", " 17 "])
+    assert manifests.read(parquet)[schema.WIDTH].tolist() == [16, 17]
+    rows = [{schema.SHA256: "a" * 64, schema.WIDTH: 16}, {schema.SHA256: "b" * 64, schema.WIDTH: " 17 "}]
+    assert manifests.from_records(rows)[schema.WIDTH].tolist() == [16, 17]
+
+
+@pytest.mark.parametrize(("text", "value"), [("inf", math.inf), ("1_000", "1_000"),
+                                             (str(2**64), 2**64), (str(-2**63 - 1), str(-2**63 - 1))])
+def test_a_value_no_integer_column_holds_is_refused_by_row_from_every_source(tmp_path: Path, text: str,
+                                                                             value: object) -> None:
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text(f"sha256,status,width\n{'a' * 64},ok,16\n{'b' * 64},ok,{text}\n")
+    expected = f"{csv_path}: column 'width', row 2: {text!r} is not an integer"
+    assert _error(manifests.read, csv_path) == expected
+    stored = value if isinstance(value, float) else text  # a float column, or text
+    parquet = _outside_parquet(tmp_path / "m.parquet", [16.0 if isinstance(value, float) else "16", stored])
+    expected = f"{parquet}: column 'width', row 2: {stored!r} is not an integer"
+    assert _error(manifests.read, parquet) == expected
+    rows = [{schema.SHA256: "a" * 64, schema.WIDTH: 16}, {schema.SHA256: "b" * 64, schema.WIDTH: value}]
+    assert _error(manifests.from_records, rows) == f"column 'width', row 2: {value!r} is not an integer"
+
+
+def test_number_text_pandas_cannot_parse_names_the_column_and_the_reason(tmp_path: Path) -> None:
+    """``1_0.5`` is a number to Python's ``float`` (so no row is named) but not to pandas: the one
+    line names the column and gives pandas' reason, which holds the value."""
+    parquet = tmp_path / "m.parquet"
+    pd.DataFrame({schema.SHA256: ["a" * 64], schema.STATUS: [schema.OK],
+                  schema.TIME: ["1_0.5"]}).to_parquet(parquet)
+    error = _error(manifests.read, parquet)
+    assert error.startswith(f"{parquet}: column 'time' does not hold a number values: ")
+    assert "'1_0.5'" in error

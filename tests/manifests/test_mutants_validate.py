@@ -1,6 +1,7 @@
 """manifests.validate on the cases mutation testing found unchecked (docs/testing.md): which values fit
 each dtype (the blanks every column accepts, integers written as floats, numbers and booleans as
-text), the message naming what a column should hold, and where a long value is cut in a message."""
+text; an Int64 holds -2**63 to 2**63 - 1), the message naming what a column should hold, and where a
+long value is cut in a message."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ BLANKS = [None, pd.NA, math.nan, "", "   "]
 
 
 @pytest.mark.parametrize(("dtype", "fit", "bad"), [
-    (schema.INT, ["12", " -3 ", "+7", 4, True, 5.0, -2.0], ["2.5", 2.5, "x", "1e3", math.inf]),
+    (schema.INT, ["12", " -3 ", "+7", 4, True, 5.0, -2.0, str(2**63 - 1), -2**63, -2.0**63],
+     ["2.5", 2.5, "x", "1e3", math.inf, str(2**63), 2**63, -2**63 - 1, 2.0**63]),
     (schema.FLOAT, ["1e3", " 2.5 ", "-0", 3, 2.5, "nan", "inf"], ["abc", "1,5", "2.5.1"]),
     (schema.BOOL, ["true", "FALSE", " yes ", "No", "0", "1", True, False, 1], ["maybe", "2", "t", 2]),
     (schema.STRING, ["anything", 3, 2.5, "../../etc/passwd"], []),
