@@ -1,0 +1,59 @@
+"""The ffmpeg pipe decoder's scan-only pass (``harvest frames --frames-per-scene N --decoder ffmpeg``,
+whose first pass scores scenes over every frame and keeps none), which mutation testing found
+unchecked (docs/testing.md): the scan finds the clip's hard cut and its end, so the second pass keeps
+the middle frame of each scene, with that scene's colour; the scan keeps no frame of its own."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from harvest.cli import main
+from harvest.video.decode import DecodePlan, Selection
+from harvest.video.decoders import open_decoder
+from harvest.video.probe import CropBox, probe
+from harvest.video.scenelist import scan_scenes
+from manifests import schema
+from tests.fixtures.video import make_video
+
+SIZE = (64, 48)
+
+
+@pytest.fixture(scope="module")
+def two_shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # 25 red frames, then 25 blue ones: one hard cut, at frame 25 (uniform: --keep-dark keeps them)
+    return make_video(tmp_path_factory.mktemp("decode_ffmpeg") / "shots.mp4",
+                      [("color=c=red", 25), ("color=c=blue", 25)], size=SIZE)
+
+
+def test_the_scan_only_pass_finds_the_cut_and_the_end_and_keeps_nothing(two_shots: Path) -> None:
+    info = probe(two_shots)
+    plan = DecodePlan(Selection(every=1), CropBox(*SIZE), SIZE, decoder="ffmpeg")
+    assert scan_scenes(info, plan) == ([0, 25], 50)
+    scan = DecodePlan(Selection(every=1), CropBox(*SIZE), SIZE, scan_only=True, decoder="ffmpeg")
+    with open_decoder(info, scan) as dec:
+        assert list(dec) == []
+        assert dec.finish() == 0
+    assert (dec.state.decoded, dec.state.sent, dec.state.expected, dec.state.errors) == (50, 0, None, [])
+
+
+def test_frames_per_scene_through_the_ffmpeg_pipe_keeps_each_scenes_middle(two_shots: Path,
+                                                                           tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.csv"
+    try:
+        code = main(["frames", str(two_shots), "--frames-per-scene", "1", "--decoder", "ffmpeg",
+                     "--crop", "none", "--keep-dark", "-m", str(manifest)])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    assert code == 0
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r[schema.STATUS] == schema.OK]
+    assert [int(r[schema.FRAME]) for r in rows] == [12, 37]  # the middle of 0-24 and of 25-49
+    for row, (red, blue) in zip(rows, [(True, False), (False, True)], strict=True):
+        rgb = np.asarray(Image.open(manifest.parent / row[schema.PATH]).convert("RGB"), float)
+        r, _, b = rgb.reshape(-1, 3).mean(0)
+        assert (r > 128, b > 128) == (red, blue), row[schema.FRAME]
