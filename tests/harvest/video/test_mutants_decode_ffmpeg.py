@@ -1,7 +1,8 @@
 """The ffmpeg pipe decoder's scan-only pass (``harvest frames --frames-per-scene N --decoder ffmpeg``,
 whose first pass scores scenes over every frame and keeps none), which mutation testing found
 unchecked (docs/testing.md): the scan finds the clip's hard cut and its end, so the second pass keeps
-the middle frame of each scene, with that scene's colour; the scan keeps no frame of its own."""
+the middle frame of each scene, with that scene's colour; the scan keeps no frame of its own. A pass
+left on an error (an interrupt) stops ffmpeg and reaps it instead of waiting on it."""
 
 from __future__ import annotations
 
@@ -57,3 +58,17 @@ def test_frames_per_scene_through_the_ffmpeg_pipe_keeps_each_scenes_middle(two_s
         rgb = np.asarray(Image.open(manifest.parent / row[schema.PATH]).convert("RGB"), float)
         r, _, b = rgb.reshape(-1, 3).mean(0)
         assert (r > 128, b > 128) == (red, blue), row[schema.FRAME]
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.timeout(60)  # a pass that waits on an ffmpeg blocked writing frames nobody reads hangs
+def test_leaving_a_pass_on_an_error_stops_ffmpeg(two_shots: Path) -> None:
+    # 49 unread frames of 64x48 RGB (9 KiB each) fill the pipe: ffmpeg blocks until it is stopped
+    plan = DecodePlan(Selection(every=1), CropBox(*SIZE), SIZE, decoder="ffmpeg")
+    with pytest.raises(Stop), open_decoder(probe(two_shots), plan) as dec:
+        for _ in dec:
+            raise Stop
+    assert dec._proc is not None and dec._proc.returncode not in (0, None)  # killed, not finished
