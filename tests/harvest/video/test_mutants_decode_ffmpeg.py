@@ -2,11 +2,13 @@
 whose first pass scores scenes over every frame and keeps none), which mutation testing found
 unchecked (docs/testing.md): the scan finds the clip's hard cut and its end, so the second pass keeps
 the middle frame of each scene, with that scene's colour; the scan keeps no frame of its own. A pass
-left on an error (an interrupt) stops ffmpeg and reaps it instead of waiting on it."""
+left on an error (an interrupt) stops ffmpeg and reaps it instead of waiting on it. A cropped pass of a
+24 fps clip keeps every kept frame's box, as ffmpeg's own crop filter gives it."""
 
 from __future__ import annotations
 
 import csv
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +74,29 @@ def test_leaving_a_pass_on_an_error_stops_ffmpeg(two_shots: Path) -> None:
         for _ in dec:
             raise Stop
     assert dec._proc is not None and dec._proc.returncode not in (0, None)  # killed, not finished
+
+
+def _ffmpeg_frames(video: Path, vf: str, size: tuple[int, int]) -> np.ndarray:
+    """Every frame of ``video`` through ffmpeg's own ``-vf``, as RGB arrays (the oracle)."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-vf", vf, "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    w, h = size
+    return np.frombuffer(out, np.uint8).reshape(-1, h, w, 3)
+
+
+def test_a_cropped_pass_at_24_fps_keeps_the_boxs_pixels_of_every_frame(tmp_path: Path) -> None:
+    # 20 frames at 24 fps (not ffmpeg's default 25) of testsrc2 (each frame differs from the next)
+    # with a blue quarter at the bottom right
+    video = make_video(tmp_path / "quarter.mp4", [("testsrc2", 20)], size=SIZE, rate=24,
+                       post="drawbox=x=32:y=24:w=32:h=24:color=blue:t=fill")
+    box = CropBox(w=32, h=24, x=28, y=20)
+    plan = DecodePlan(Selection(every=5), box, (box.w, box.h), decoder="ffmpeg")
+    with open_decoder(probe(video), plan) as dec:
+        kept = list(dec)
+        assert dec.finish() == 0
+    assert dec.state.decoded == 20 and [i for i, _ in kept] == [0, 5, 10, 15]
+    truth = _ffmpeg_frames(video, f"crop={box.w}:{box.h}:{box.x}:{box.y}", (box.w, box.h))
+    assert len(truth) == 20
+    for i, rgb in kept:
+        assert rgb.shape == (24, 32, 3)
+        assert np.abs(rgb.astype(int) - truth[i]).mean() < 1, i  # frame i's box, not another's
