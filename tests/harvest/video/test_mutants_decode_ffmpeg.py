@@ -1,13 +1,17 @@
-"""The ffmpeg pipe decoder's scan-only pass (``harvest frames --frames-per-scene N --decoder ffmpeg``,
-whose first pass scores scenes over every frame and keeps none), which mutation testing found
-unchecked (docs/testing.md): the scan finds the clip's hard cut and its end, so the second pass keeps
-the middle frame of each scene, with that scene's colour; the scan keeps no frame of its own. A pass
-left on an error (an interrupt) stops ffmpeg and reaps it instead of waiting on it. A cropped pass of a
-24 fps clip keeps every kept frame's box, as ffmpeg's own crop filter gives it."""
+"""The ffmpeg pipe decoder (``--decoder ffmpeg``) on what mutation testing found unchecked
+(docs/testing.md): the scan-only pass of ``--frames-per-scene N`` (scenes scored over every frame, no
+frame kept) finds the clip's hard cut and its end, so the second pass keeps the middle frame of each
+scene, with that scene's colour; a pass left on an error (an interrupt) stops ffmpeg and reaps it
+instead of waiting on it; a cropped pass of a 24 fps clip keeps every kept frame's box, as ffmpeg's own
+crop filter gives it; ffmpeg's device lines under ``--hwaccel auto`` are debug lines (exactly those
+ffmpeg prints) while the damage is still errors, at frames of the pass; a software pass keeps an error
+line that names a file called like a hardware API (``drm_...``)."""
 
 from __future__ import annotations
 
 import csv
+import logging
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,12 +20,12 @@ import pytest
 from PIL import Image
 
 from harvest.cli import main
-from harvest.video.decode import DecodePlan, Selection
+from harvest.video.decode import HWACCEL_NOISE, DecodePlan, Selection
 from harvest.video.decoders import open_decoder
 from harvest.video.probe import CropBox, probe
 from harvest.video.scenelist import scan_scenes
 from manifests import schema
-from tests.fixtures.video import make_video
+from tests.fixtures.video import corrupt, make_video
 
 SIZE = (64, 48)
 
@@ -100,3 +104,55 @@ def test_a_cropped_pass_at_24_fps_keeps_the_boxs_pixels_of_every_frame(tmp_path:
     for i, rgb in kept:
         assert rgb.shape == (24, 32, 3)
         assert np.abs(rgb.astype(int) - truth[i]).mean() < 1, i  # frame i's box, not another's
+
+
+def test_a_file_named_like_a_hardware_api_keeps_its_error(two_shots: Path, tmp_path: Path) -> None:
+    # software decoding: a line naming "drm_free_clip.mp4" is ffmpeg's reason, not hardware noise
+    video = tmp_path / "drm_free_clip.mp4"
+    video.write_bytes(two_shots.read_bytes())
+    info = probe(video)
+    video.write_bytes(b"not a video any more " * 64)  # replaced between probe and decode
+    plan = DecodePlan(Selection(every=2), CropBox(*SIZE), SIZE, decoder="ffmpeg")
+    with open_decoder(info, plan) as dec:
+        assert list(dec) == []
+        assert dec.finish() not in (0, None)
+    assert any("drm_free_clip.mp4" in reason and "Invalid data" in reason for _, reason in dec.state.errors)
+
+
+def _lines(text: str) -> list[str]:
+    """ffmpeg's message lines with the object addresses (``@ 0x55...``) that differ run to run masked."""
+    return sorted(re.sub(r"0x[0-9a-f]+", "0x", line.strip()) for line in text.splitlines() if line.strip())
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # 50 frames whose middle bytes are overwritten: decoding errors from about frame 16
+    return corrupt(make_video(tmp_path_factory.mktemp("decode_ffmpeg") / "damaged.mp4", [("testsrc2", 50)],
+                              size=SIZE))
+
+
+def test_hwaccel_auto_device_lines_are_debug_lines_and_the_damage_still_errors(
+        damaged: Path, caplog: pytest.LogCaptureFixture) -> None:
+    video = damaged
+    plan = DecodePlan(Selection(every=5), CropBox(*SIZE), SIZE, hwaccel="auto", decoder="ffmpeg")
+    caplog.set_level(logging.DEBUG, logger="harvest.video.decode")
+    with open_decoder(probe(video), plan) as dec:
+        assert len(list(dec)) == 10
+        assert dec.finish() == 0
+    # the oracle: what ffmpeg itself prints about devices when asked for -hwaccel auto on this machine
+    said = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-hwaccel", "auto", "-i", str(video),
+                           "-f", "null", "-"], capture_output=True, text=True).stderr
+    device = [line for line in _lines(said) if HWACCEL_NOISE.search(line)]
+    prefix = "ffmpeg hwaccel: "
+    debug = [r.getMessage()[len(prefix):] for r in caplog.records if r.getMessage().startswith(prefix)]
+    assert _lines("\n".join(debug)) == device  # none where a device works, each where one failed
+    assert dec.state.errors and not any(HWACCEL_NOISE.search(reason) for _, reason in dec.state.errors)
+
+
+def test_errors_of_a_pass_from_a_later_frame_are_at_frames_of_that_pass(damaged: Path) -> None:
+    plan = DecodePlan(Selection(every=5), CropBox(*SIZE), SIZE, start=10, decoder="ffmpeg")
+    with open_decoder(probe(damaged), plan) as dec:
+        assert [i for i, _ in dec] == [10, 15, 20, 25, 30, 35, 40, 45]
+        dec.finish()
+    at = [i for i, _ in dec.state.errors]
+    assert at and all(10 <= i <= 50 for i in at) and max(at) > 10, at  # counted from the pass's start
