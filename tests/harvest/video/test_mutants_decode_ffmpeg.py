@@ -2,10 +2,11 @@
 (docs/testing.md): the scan-only pass of ``--frames-per-scene N`` (scenes scored over every frame, no
 frame kept) finds the clip's hard cut and its end, so the second pass keeps the middle frame of each
 scene, with that scene's colour; a pass left on an error (an interrupt) stops ffmpeg and reaps it
-instead of waiting on it; a cropped pass of a 24 fps clip keeps every kept frame's box, as ffmpeg's own
-crop filter gives it; ffmpeg's device lines under ``--hwaccel auto`` are debug lines (exactly those
-ffmpeg prints) while the damage is still errors, at frames of the pass; a software pass keeps an error
-line that names a file called like a hardware API (``drm_...``)."""
+instead of waiting on it; a cropped pass of a 24 fps clip keeps every kept frame's box as ffmpeg's own
+crop filter gives it, and a cropped and scaled one every quarter second its crop and scale; ffmpeg's
+device lines under ``--hwaccel auto`` are debug lines (exactly those ffmpeg prints) while the damage
+is still errors, at frames of the pass; a software pass keeps an error line that names a file called
+like a hardware API (``drm_...``)."""
 
 from __future__ import annotations
 
@@ -88,11 +89,16 @@ def _ffmpeg_frames(video: Path, vf: str, size: tuple[int, int]) -> np.ndarray:
     return np.frombuffer(out, np.uint8).reshape(-1, h, w, 3)
 
 
-def test_a_cropped_pass_at_24_fps_keeps_the_boxs_pixels_of_every_frame(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def quarter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # 20 frames at 24 fps (not ffmpeg's default 25) of testsrc2 (each frame differs from the next)
     # with a blue quarter at the bottom right
-    video = make_video(tmp_path / "quarter.mp4", [("testsrc2", 20)], size=SIZE, rate=24,
-                       post="drawbox=x=32:y=24:w=32:h=24:color=blue:t=fill")
+    return make_video(tmp_path_factory.mktemp("decode_ffmpeg") / "quarter.mp4", [("testsrc2", 20)],
+                      size=SIZE, rate=24, post="drawbox=x=32:y=24:w=32:h=24:color=blue:t=fill")
+
+
+def test_a_cropped_pass_at_24_fps_keeps_the_boxs_pixels_of_every_frame(quarter: Path) -> None:
+    video = quarter
     box = CropBox(w=32, h=24, x=28, y=20)
     plan = DecodePlan(Selection(every=5), box, (box.w, box.h), decoder="ffmpeg")
     with open_decoder(probe(video), plan) as dec:
@@ -156,3 +162,16 @@ def test_errors_of_a_pass_from_a_later_frame_are_at_frames_of_that_pass(damaged:
         dec.finish()
     at = [i for i, _ in dec.state.errors]
     assert at and all(10 <= i <= 50 for i in at) and max(at) > 10, at  # counted from the pass's start
+
+
+def test_a_cropped_and_scaled_pass_every_quarter_second_keeps_ffmpegs_scaled_box(quarter: Path) -> None:
+    box = CropBox(w=32, h=24, x=28, y=20)
+    plan = DecodePlan(Selection(seconds=0.25), box, (16, 12), decoder="ffmpeg")
+    with open_decoder(probe(quarter), plan) as dec:
+        kept = list(dec)
+        assert dec.finish() == 0 and dec.state.mismatch() is None
+    assert [i for i, _ in kept] == [0, 6, 12, 18]  # 6 frames a slot at 24 fps
+    truth = _ffmpeg_frames(quarter, f"crop={box.w}:{box.h}:{box.x}:{box.y},scale=16:12", (16, 12))
+    for i, rgb in kept:
+        assert rgb.shape == (12, 16, 3)
+        assert np.abs(rgb.astype(int) - truth[i]).mean() < 1, i
