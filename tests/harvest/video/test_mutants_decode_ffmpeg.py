@@ -4,9 +4,9 @@ frame kept) finds the clip's hard cut and its end, so the second pass keeps the 
 scene, with that scene's colour; a pass left on an error (an interrupt) stops ffmpeg and reaps it
 instead of waiting on it; a cropped pass of a 24 fps clip keeps every kept frame's box as ffmpeg's own
 crop filter gives it, and a cropped and scaled one every quarter second its crop and scale; ffmpeg's
-device lines under ``--hwaccel auto`` are debug lines (exactly those ffmpeg prints) while the damage
-is still errors, at frames of the pass; a software pass keeps an error line that names a file called
-like a hardware API (``drm_...``)."""
+device lines under ``--hwaccel auto`` are debug lines (exactly those ffmpeg prints), as is the
+command line, while the damage is still errors, at frames of the pass; a software pass keeps an error
+line that names a file called like a hardware API (``drm_...``)."""
 
 from __future__ import annotations
 
@@ -152,6 +152,10 @@ def test_hwaccel_auto_device_lines_are_debug_lines_and_the_damage_still_errors(
     prefix = "ffmpeg hwaccel: "
     debug = [r.getMessage()[len(prefix):] for r in caplog.records if r.getMessage().startswith(prefix)]
     assert _lines("\n".join(debug)) == device  # none where a device works, each where one failed
+    # and -vv shows the command line ffmpeg was started with
+    run = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ffmpeg: ")]
+    assert len(run) == 1 and run[0].startswith("ffmpeg: ffmpeg -hwaccel auto -i ") and str(video) in run[0]
+    assert " pipe:1 " in run[0] and run[0].endswith(" -nostdin -hide_banner -nostats -loglevel error")
     assert dec.state.errors and not any(HWACCEL_NOISE.search(reason) for _, reason in dec.state.errors)
 
 
