@@ -179,3 +179,18 @@ def test_a_cropped_and_scaled_pass_every_quarter_second_keeps_ffmpegs_scaled_box
     for i, rgb in kept:
         assert rgb.shape == (12, 16, 3)
         assert np.abs(rgb.astype(int) - truth[i]).mean() < 1, i
+
+
+def test_every_seconds_rows_name_their_sampling(quarter: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.csv"
+    try:
+        code = main(["frames", str(quarter), "--every-seconds", "0.5", "--decoder", "ffmpeg",
+                     "--crop", "none", "-m", str(manifest)])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    assert code == 0
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r[schema.FRAME]) for r in rows] == [0, 12]  # the first frame of each 12-frame slot (24 fps)
+    # another interval would be another run
+    assert {r[schema.SAMPLING].split()[0] for r in rows} == {"every_seconds=0.5"}
