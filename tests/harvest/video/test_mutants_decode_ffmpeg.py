@@ -6,7 +6,8 @@ instead of waiting on it; a cropped pass of a 24 fps clip keeps every kept frame
 crop filter gives it, and a cropped and scaled one every quarter second its crop and scale; ffmpeg's
 device lines under ``--hwaccel auto`` are debug lines (exactly those ffmpeg prints), as is the
 command line, while the damage is still errors, at frames of the pass; a software pass keeps an error
-line that names a file called like a hardware API (``drm_...``)."""
+line that names a file called like a hardware API (``drm_...``); rows kept every N seconds say so in
+their ``sampling`` column."""
 
 from __future__ import annotations
 
