@@ -76,8 +76,13 @@ def append(manifest: str | os.PathLike[str], command: str, changes: Changes,
         entry["details"] = details
     path = log_path(manifest)
     path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(entry, ensure_ascii=False, default=str)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # a command line naming a file whose name is not valid UTF-8
+        line = json.dumps(entry, default=str)  # \u escapes: still one valid JSON line in UTF-8
     with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        fh.write(line + "\n")
         fh.flush()
         os.fsync(fh.fileno())
     return entry

@@ -21,6 +21,7 @@ from manifests.executor import ExecutorSpec, run_partitions
 from manifests.progress import Progress, or_none
 
 from ..collector import Collector
+from ..folderscan import shown
 from .options import FrameOptions, FramesOptions
 from .pipeline import SOURCE, harvest_video
 from .probe import check_hwaccel, require_ffmpeg
@@ -135,7 +136,7 @@ class FramesCollector(Collector):
                 raise KeyboardInterrupt
             result = harvest_video(task.video, task.options, shared, store_root=Path(task.store_root),
                                    label=task.label, resume=task.resume, cancel=cancel,
-                                   progress=progress.task(Path(task.video).name))
+                                   progress=progress.task(shown(Path(Path(task.video).name))))
             return result, []
 
         return one

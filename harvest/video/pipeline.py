@@ -42,6 +42,7 @@ from manifests import Rows, lineage, schema
 from manifests.progress import Progress, or_none
 from manifests.store import store_encoded
 
+from ..folderscan import shown
 from .decode import DecodePlan, DecodeState, Selection
 from .decoders import open_decoder
 from .options import FORMATS, FrameOptions
@@ -162,9 +163,10 @@ def harvest_video(path: str | Path, options: FrameOptions, sink: Rows, *, store_
     require_ffmpeg()
     check_hwaccel(options.hwaccel)
     path = Path(path)
-    name = name or str(path)
+    name = name or shown(path)
     result = VideoResult(name)
     try:
+        _check_name(path)
         info = probe(path)
         check_pixels(info, options.limits.max_pixels)
         report = choose_crop(info, options.crop)
@@ -243,11 +245,19 @@ def _why_none(result: VideoResult, name: str) -> str:
     return f"{name}: no frame in the range asked for ({result.decoded} decoded)"
 
 
+def _check_name(path: Path) -> None:
+    """A file name with a byte of another encoding (not valid UTF-8) fails as one line: ffmpeg's Python
+    binding cannot build a command around it, nor can a UTF-8 manifest hold it."""
+    if shown(path) != str(path):
+        raise VideoError(schema.ERROR, f"{shown(path)}: the file name is not valid UTF-8 (a byte of "
+                                       f"another encoding); rename the file and run again")
+
+
 def _failure_row(name: str, path: Path, result: VideoResult, label: str | None,
                  extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """The manifest row that records why a video gave no frames, or not all of them."""
     return {schema.SOURCE: SOURCE, schema.ORIGIN: name, schema.VIDEO: name,
-            schema.LABEL: label or path.stem, schema.STATUS: result.status, schema.ERROR: result.error,
+            schema.LABEL: label or Path(name).stem, schema.STATUS: result.status, schema.ERROR: result.error,
             schema.HARVESTED_AT: lineage.now(), **(extra or {})}
 
 

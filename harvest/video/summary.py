@@ -8,6 +8,7 @@ from typing import Any
 
 from manifests import schema
 
+from ..folderscan import shown
 from ..summary import RunSummary
 from .scenelist import SceneSpan
 
@@ -44,7 +45,7 @@ class FramesSummary(RunSummary):
     def add_video(self, name: str, result: VideoResult, label: str | None) -> None:
         """Count one video's rows (a skipped video's frames count as already present)."""
         self.videos[name] = result
-        tag = label or Path(name).stem
+        tag = label or shown(Path(Path(name).stem))  # a byte of another encoding shown escaped
         if result.skipped:
             self.known += result.kept
             return
