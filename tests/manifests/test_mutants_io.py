@@ -88,7 +88,8 @@ def test_a_column_name_holding_a_line_break_keeps_its_text(tmp_path: Path) -> No
     assert frame["shot\r\nid"].tolist() == ["007"]
 
 
-def test_a_utf8_manifest_reads_the_same_under_an_ascii_locale(tmp_path: Path) -> None:
+def test_a_utf8_manifest_reads_alike_here_and_under_an_ascii_locale(tmp_path: Path) -> None:
+    # (renamed so that mutmut times it again: its stats linked the old name to the child process only)
     path = tmp_path / "m.csv"
     frame = _frame()
     frame["größe"] = ["groß", "klein"]
@@ -230,3 +231,43 @@ def test_number_text_pandas_cannot_parse_names_the_column_and_the_reason(tmp_pat
     error = _error(manifests.read, parquet)
     assert error.startswith(f"{parquet}: column 'time' does not hold a number values: ")
     assert "'1_0.5'" in error
+
+
+def test_yes_no_and_one_zero_in_a_csv_boolean_column_read_as_booleans(tmp_path: Path) -> None:
+    """A boolean column is read as text and conformed (``yes``/``no``/``1``/``0`` as written by hand
+    or by other tools), never handed to pandas' own boolean parser, which refuses them."""
+    path = tmp_path / "m.csv"
+    path.write_text(f"sha256,path,status,{schema.LABEL_ISSUE},{schema.SPOILER}\n"
+                    f"{'a' * 64},a.png,ok,yes,1\n{'b' * 64},b.png,ok,no,0\n{'c' * 64},c.png,ok,,True\n",
+                    encoding="utf-8")
+    frame = manifests.read(path)
+    assert frame[schema.LABEL_ISSUE].tolist() == [True, False, pd.NA]
+    assert frame[schema.SPOILER].tolist() == [True, False, True]
+
+
+def test_a_parquet_integer_column_another_tool_wrote_keeps_values_beyond_2_53(tmp_path: Path) -> None:
+    """A Parquet file without pandas' metadata (pyarrow, another tool) with a nullable int64 column:
+    read with nullable dtypes, so 2**53 + 1 stays itself (through float64 it would become 2**53)."""
+    import pyarrow as pa
+
+    table = pa.table({schema.SHA256: ["a" * 64, "b" * 64], schema.PATH: ["a.png", "b.png"],
+                      schema.STATUS: ["ok", "ok"], schema.BYTES: pa.array([2**53 + 1, None], pa.int64())})
+    path = tmp_path / "m.parquet"
+    pq.write_table(table, path)
+    assert manifests.read(path)[schema.BYTES].tolist() == [2**53 + 1, pd.NA]
+
+
+def test_a_bad_sha256_is_shown_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(f"sha256,path,status\n{'a' * 64},a.png,ok\nnot-a-hash,b.png,ok\n", encoding="utf-8")
+    assert _error(manifests.read, path) == f"{path}: column 'sha256', row 2: 'not-a-hash' is not 64 hex digits"
+
+
+def test_a_table_that_is_no_manifest_names_its_first_five_columns_or_none(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("f,e,d,c,b,a\n1,2,3,4,5,6\n", encoding="utf-8")
+    assert _error(manifests.read, path) == (f"{path} is not a gleanset manifest (it has a, b, c, d, e; no "
+                                            "sha256, path or status column): refusing to read or rewrite it")
+    blank = tmp_path / "blank.csv"
+    blank.write_text("\n\n", encoding="utf-8")
+    assert "(it has no columns; no sha256" in _error(manifests.read, blank)
