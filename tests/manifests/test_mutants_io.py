@@ -260,7 +260,8 @@ def test_a_parquet_integer_column_another_tool_wrote_keeps_values_beyond_2_53(tm
 def test_a_bad_sha256_is_shown_in_the_error(tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text(f"sha256,path,status\n{'a' * 64},a.png,ok\nnot-a-hash,b.png,ok\n", encoding="utf-8")
-    assert _error(manifests.read, path) == f"{path}: column 'sha256', row 2: 'not-a-hash' is not 64 hex digits"
+    want = f"{path}: column 'sha256', row 2: 'not-a-hash' is not 64 hex digits"
+    assert _error(manifests.read, path) == want
 
 
 def test_a_table_that_is_no_manifest_names_its_first_five_columns_or_none(tmp_path: Path) -> None:
