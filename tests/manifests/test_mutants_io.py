@@ -10,6 +10,7 @@ refused naming their row, never read as ``-2**63`` nor a traceback.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -272,3 +273,39 @@ def test_a_table_that_is_no_manifest_names_its_first_five_columns_or_none(tmp_pa
     blank = tmp_path / "blank.csv"
     blank.write_text("\n\n", encoding="utf-8")
     assert "(it has no columns; no sha256" in _error(manifests.read, blank)
+
+
+def test_numpy_integers_conform_to_each_columns_declared_dtype(tmp_path: Path) -> None:
+    """A frame built from Python rows holds numpy int64: an integer column becomes Int64 (written as
+    ``16``, never ``16.0``), a float column Float64 and a text column text, each as declared."""
+    frame = pd.DataFrame({schema.SHA256: ["a" * 64, "b" * 64], schema.STATUS: ["ok", "ok"],
+                          schema.WIDTH: [16, 2**62], schema.WEIGHT: [1, 2], schema.LABEL: [3, 4]})
+    assert str(frame[schema.WIDTH].dtype) == "int64"
+    out = manifests.conform(frame)
+    assert str(out[schema.WIDTH].dtype) == "Int64" and out[schema.WIDTH].tolist() == [16, 2**62]
+    assert str(out[schema.WEIGHT].dtype) == "Float64" and out[schema.WEIGHT].tolist() == [1.0, 2.0]
+    assert out[schema.LABEL].tolist() == ["3", "4"]
+    path = tmp_path / "m.csv"
+    manifests.write(frame, path)
+    with path.open(encoding="utf-8", newline="") as fh:
+        assert [row[schema.WIDTH] for row in csv.DictReader(fh)] == ["16", str(2**62)]
+
+
+def test_errors_name_the_file_a_command_read(tmp_path: Path) -> None:
+    """Every refusal of ``read`` starts with the file's path, in one line: a CSV pandas cannot parse
+    (its multi-line reason joined), a column the command needs, a non-manifest."""
+    broken = tmp_path / "broken.csv"
+    broken.write_text('sha256,path,status\n"unclosed,a.png,ok\n', encoding="utf-8")
+    text = _error(manifests.read, broken)
+    assert text.startswith(f"cannot read manifest {broken}: ") and "\n" not in text
+    assert "EOF inside string" in text
+    plain = tmp_path / "m.csv"
+    plain.write_text(f"sha256,path,status\n{'a' * 64},a.png,ok\n", encoding="utf-8")
+    assert _error(manifests.read, plain, [schema.LABEL]) == \
+        f"{plain} has no 'label' column, which this command needs"
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert _error(manifests.read, other).startswith(f"{other} is not a gleanset manifest (it has a, b;")
+    table = tmp_path / "other.parquet"
+    pd.DataFrame({"a": [1], "b": [2]}).to_parquet(table)
+    assert _error(manifests.read, table).startswith(f"{table} is not a gleanset manifest (it has a, b;")
