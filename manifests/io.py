@@ -53,7 +53,7 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
         mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
         return text.map(mapping, na_action="ignore").astype("boolean")
     if dtype == schema.INT and pd.api.types.is_integer_dtype(series.dtype):
-        return series.astype("Int64")  # integers already (a typed CSV or Parquet read): exact and fast
+        return series.astype("Int64")  # numpy integers (a frame built from Python rows): exact and fast
     if dtype == schema.INT:
         # Value by value, whatever the column held (text, float, object): exact beyond 2**53 (never
         # through float), and one rule for every source (pandas' own cast turns a Float64 inf into
