@@ -37,6 +37,7 @@ from av.video.reformatter import VideoReformatter
 from .decode import THUMB_BATCH, DecodePlan, DecodeState, kept_indices, thumb_size
 from .probe import VideoInfo
 from .scenes import SceneTracker
+from .seek import picture_stream, seek_frame, seek_time
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +70,20 @@ class AvDecoder:
             self.state.errors.append((self.plan.start, str(exc)))
             self._code = 1
             return self
-        pictures = [s for s in self._container.streams.video  # cover art is no video: probe skips it
-                    if not s.disposition & av.stream.Disposition.attached_pic]
-        if not pictures:
+        stream = picture_stream(self._container)
+        if stream is None:
             self.state.errors.append((self.plan.start, "no video stream"))
             self._code = 1
             self._container.close()
             self._container = None
             return self
-        stream = pictures[0]
         stream.thread_type = "AUTO"
         stream.codec_context.skip_frame = SKIP[self.plan.sampling]
         self._stream = stream
-        if self.plan.start:
-            at = math.floor(self.info.time_of(self.plan.start) * 1e6)  # a key frame at or before it
-            self._container.seek(at + (self._container.start_time or 0), backward=True, any_frame=False)
+        origin = seek_frame(self.info, self.plan.start)  # a key frame at or before the start
+        if origin:
+            self._container.seek(seek_time(self.info, origin) + (self._container.start_time or 0),
+                                 backward=True, any_frame=False)
         return self
 
     def _graph(self) -> Any:

@@ -35,6 +35,7 @@ import numpy as np
 
 from .probe import CropBox, VideoInfo
 from .scenes import SceneRules, SceneTracker
+from .seek import seek_frame, seek_time
 
 log = logging.getLogger(__name__)
 
@@ -174,19 +175,25 @@ class VideoDecoder:
         self.thumb = thumb_size(plan.crop)
         self._proc: subprocess.Popen[bytes] | None = None
         self._threads: list[threading.Thread] = []
+        self._origin: int | None = None
 
     def command(self, kept_fd: int) -> list[str]:
         """The ffmpeg command line of this pass."""
         plan, info = self.plan, self.info
-        # Seek to a time at or just before the start frame: accurate seeking drops what precedes it.
-        seek = {"ss": f"{math.floor(info.time_of(plan.start) * 1e6) / 1e6:.6f}"} if plan.start else {}
+        # Seek to a frame at or before the start whose seek lands at or before it (harvest.video.seek):
+        # accurate seeking drops what precedes that frame, and trim what lies between it and the start.
+        origin = self.origin()
+        seek = {"ss": f"{seek_time(info, origin) / 1e6:.6f}"} if origin else {}
         if plan.hwaccel != "none":
             seek["hwaccel"] = plan.hwaccel
         source = ffmpeg.input(str(info.path), **seek)
         # Constant frame rate: frames a damaged stretch loses are filled in, so indices stay true.
         video = source.video.filter("fps", fps=str(info.fps))
+        lead = {"start_frame": plan.start - origin} if plan.start > origin else {}
         if plan.end is not None:
-            video = video.trim(end_frame=plan.end - plan.start)
+            lead["end_frame"] = plan.end - origin
+        if lead:
+            video = video.trim(**lead)
         box = plan.crop
         if (box.w, box.h) != (info.width, info.height):
             video = video.crop(box.x, box.y, box.w, box.h)
@@ -203,6 +210,12 @@ class VideoDecoder:
         return (ffmpeg.merge_outputs(thumbs.output("pipe:1", flush_packets=1, **raw),
                                      kept.output(f"pipe:{kept_fd}", **raw))
                 .global_args(*quiet).compile())
+
+    def origin(self) -> int:
+        """The frame this pass seeks to (0: none), found once (:func:`harvest.video.seek.seek_frame`)."""
+        if self._origin is None:
+            self._origin = seek_frame(self.info, self.plan.start)
+        return self._origin
 
     def kept_indices(self, stop: int | None = None) -> Iterator[int]:
         """Indices of the frames this pass keeps, in order (those below ``stop`` when given)."""

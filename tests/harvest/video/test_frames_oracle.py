@@ -285,6 +285,29 @@ def test_variable_frame_rate_stores_the_frame_shown_at_k_over_fps(tmp_path: Path
     assert assert_frames_are_theirs(manifest, video, vfr=True) >= 10
 
 
+@pytest.fixture(scope="module")
+def transport(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MPEG-TS clip: its stream starts at 1.4 s and a seek to a time lands on a *later* key frame
+    (libavformat's timestamp search in that format), so ``--start`` cannot trust the seek."""
+    return make_video(tmp_path_factory.mktemp("oracle") / "clip.ts", [("testsrc2", 48)], post=COUNTER,
+                      gop=8)
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "ffmpeg"])
+@pytest.mark.parametrize("start", ["0.6", "1.2"])
+def test_start_in_an_mpeg_ts_clip_stores_frame_k_in_row_k(transport: Path, tmp_path: Path, decoder: str,
+                                                           start: str) -> None:
+    stream = ffprobe(transport)
+    assert len(stream.times) == 48 and stream.times[0] > 1, "not a transport stream starting late"
+    manifest = tmp_path / "manifest.csv"
+    assert run("frames", str(transport), "--every", "5", "--start", start, "--crop", "none", "--decoder",
+               decoder, "-m", str(manifest)) == 0
+    first = math.ceil(Fraction(start) * RATE)
+    kept = [k for k in range(first, 48) if k % 5 == 0]
+    assert frame_numbers(manifest) == kept
+    assert assert_frames_are_theirs(manifest, transport) == 2 * len(kept)
+
+
 # -- the run-time check: ffmpeg's kept frames must be as many as the selection keeps ------------------
 
 
