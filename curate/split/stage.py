@@ -186,7 +186,9 @@ def group_keys(ok: pd.DataFrame, group_by: tuple[str, ...]) -> tuple[pd.Series, 
     """One key per row: the value of the first group column it has (columns prefixed, so a scene and a
     creator spelled alike stay apart), or the row's own key when it has none. The other columns tie
     keys together in :func:`join_items` (see :func:`group_ties`)."""
-    own = "\0row:" + ok[schema.SHA256].fillna(ok[schema.PATH]).fillna("").astype(str)
+    position = pd.Series(np.arange(len(ok)), index=ok.index).astype(str)
+    own = "\0row:" + ok[schema.SHA256].fillna(ok[schema.PATH]).astype("string").fillna("\0#" + position)
+    own = own.astype(str)  # a row with neither sha256 nor path: its position, never a key shared
     if not group_by:
         return own, len(ok)
     keys = pd.Series(pd.NA, index=ok.index, dtype="string")

@@ -477,3 +477,14 @@ def test_more_restarts_reach_the_best_split_one_start_misses() -> None:
     eight, _ = assign_splits(frame, SplitOptions(group_by=(STREET,), ratios=ratios, restarts=8))
     assert relative_error(eight, ratios) == pytest.approx(best)
     assert relative_error(one, ratios) > best + 1e-6
+
+
+def test_rows_with_neither_hash_nor_path_are_each_their_own_group() -> None:
+    # ok rows a manifest holds with no sha256 and no path (a hand-made CSV) are still separate images:
+    # one key for all of them would force them all into one split
+    rows = [{schema.LABEL: "ab"[i % 2], schema.SHA256: None, schema.PATH: None} for i in range(40)]
+    keys, ungrouped = group_keys(frame_of(rows), ())
+    assert keys.nunique() == 40 and ungrouped == 40
+    out, _ = assign_splits(frame_of(rows), SplitOptions())
+    for label in "ab":
+        assert len(split_of(out, schema.LABEL, label)) == 3
