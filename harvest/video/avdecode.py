@@ -25,7 +25,6 @@ The decoder runs libav's frame threads; the thumbnails are scored on the calling
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
@@ -37,7 +36,7 @@ from av.video.reformatter import VideoReformatter
 from .decode import THUMB_BATCH, DecodePlan, DecodeState, kept_indices, thumb_size
 from .probe import VideoInfo
 from .scenes import SceneTracker
-from .seek import picture_stream, seek_frame, seek_time
+from .seek import picture_stream, seek_frame, seek_time, slot_of
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ class AvDecoder:
         stream.thread_type = "AUTO"
         stream.codec_context.skip_frame = SKIP[self.plan.sampling]
         self._stream = stream
-        origin = seek_frame(self.info, self.plan.start)  # a key frame at or before the start
+        origin = seek_frame(self.info, self.plan.start, exact=False)  # lands at or before the start
         if origin:
             self._container.seek(seek_time(self.info, origin) + (self._container.start_time or 0),
                                  backward=True, any_frame=False)
@@ -123,7 +122,7 @@ class AvDecoder:
                     self.state.errors.append((held[0] if held else self.plan.start, "corrupt frame"))
                 if frame.pts is None:
                     continue
-                slot = math.floor((frame.pts * base_tb - base) * fps + Fraction(1, 2))
+                slot = slot_of(frame.pts, base_tb, base, fps)
                 if slot < self.plan.start:
                     continue
                 if end is not None and slot >= end:  # past the range: nothing more to decode

@@ -214,7 +214,7 @@ class VideoDecoder:
     def origin(self) -> int:
         """The frame this pass seeks to (0: none), found once (:func:`harvest.video.seek.seek_frame`)."""
         if self._origin is None:
-            self._origin = seek_frame(self.info, self.plan.start)
+            self._origin = seek_frame(self.info, self.plan.start, exact=True)
         return self._origin
 
     def kept_indices(self, stop: int | None = None) -> Iterator[int]:

@@ -9,9 +9,12 @@ paired every index with a later frame's pixels.
 
 ``seek_frame`` tries the seek before a pass trusts it: it seeks with PyAV (the same libavformat call as
 ffmpeg's ``-ss``: a backward search for the time) and decodes one frame. Where that frame comes after
-the frame sought, it tries one second earlier, then two, four..., and at the video's start it does
-not seek at all. A seek to an earlier time never lands later (ffmpeg itself seeks a little earlier
-than asked when a stream has B-frames), so the frame found is safe for both decoders.
+the start, it tries one second earlier, then two, four..., and at the video's start it does not seek
+at all. The PyAV decoder numbers frames by their times, so any landing at or before the start will
+do. The ffmpeg pipe numbers frames by their order from its seek, so it needs a seek that lands at or
+before the very frame sought (``exact``): in MPEG-TS that is only the video's start. A seek to an
+earlier time never lands later (ffmpeg itself seeks a little earlier than asked when a stream has
+B-frames), so the frame found is safe for ffmpeg too.
 """
 
 from __future__ import annotations
@@ -34,19 +37,11 @@ def seek_time(info: VideoInfo, index: int) -> int:
     return math.floor(info.time_of(index) * 1e6)
 
 
-def landing(container: Any, stream: Any, info: VideoInfo, index: int) -> int | None:
-    """Seek ``container`` to frame ``index``'s time; the frame index where decoding then begins
-    (``None`` when no frame follows, or the frames there would not decode)."""
-    base = container.start_time or 0
-    container.seek(seek_time(info, index) + base, backward=True, any_frame=False)
-    try:
-        for frame in container.decode(stream):
-            if frame.pts is not None:
-                seconds = frame.pts * stream.time_base - Fraction(base, 10**6)
-                return math.floor(seconds * info.fps + Fraction(1, 2))
-    except av.error.FFmpegError as exc:
-        log.debug("%s: seek to frame %d: %s", info.path, index, exc)
-    return None
+def slot_of(pts: int, time_base: Fraction, start: Fraction, fps: Fraction) -> int:
+    """The frame index of a frame shown at ``pts`` (``time_base`` units) in a video whose first frame
+    is at ``start`` seconds: its time in frame slots of ``1 / fps``, rounded half up (the rule of
+    ffmpeg's ``fps`` filter, which the pipe decoder runs)."""
+    return math.floor((pts * time_base - start) * fps + Fraction(1, 2))
 
 
 def picture_stream(container: Any) -> Any:
@@ -56,23 +51,44 @@ def picture_stream(container: Any) -> Any:
     return next(pictures, None)
 
 
-def seek_frame(info: VideoInfo, start: int) -> int:
-    """The frame to seek to for a pass starting at frame ``start``: ``start`` itself where the seek
-    lands at or before it, else an earlier frame where it does (1, 2, 4... seconds back), else 0 (no
-    seek: decode from the start, as for a file that will not open here)."""
+def landing(container: Any, stream: Any, info: VideoInfo, index: int) -> int | None:
+    """Seek ``container`` to frame ``index``'s time; the frame index where decoding then begins
+    (``None`` when no frame follows, or the frames there would not decode)."""
+    base = container.start_time or 0
+    container.seek(seek_time(info, index) + base, backward=True, any_frame=False)
+    try:
+        frame = next((f for f in container.decode(stream) if f.pts is not None), None)
+    except av.error.FFmpegError:
+        return None
+    return None if frame is None else slot_of(frame.pts, stream.time_base, Fraction(base, 10**6), info.fps)
+
+
+def _search(container: Any, info: VideoInfo, start: int, exact: bool) -> tuple[int, list[str]]:
+    stream = picture_stream(container)
+    frame, back, tries = start, 1, []
+    while stream is not None and frame > 0:
+        landed = landing(container, stream, info, frame)
+        tries.append(f"frame {frame} lands at {landed}")
+        if landed is not None and landed <= (frame if exact else start):
+            return frame, tries
+        frame, back = start - math.ceil(back * info.fps), back * 2
+    return 0, tries
+
+
+def seek_frame(info: VideoInfo, start: int, *, exact: bool) -> int:
+    """The frame to seek to for a pass starting at frame ``start`` (0: decode from the video's start).
+
+    It is ``start`` itself where the seek lands at or before it, else an earlier frame (1, 2, 4...
+    seconds back) whose seek lands at or before ``start``; ``exact`` asks for a seek that lands at or
+    before the frame sought itself (ffmpeg's accurate ``-ss``, which then drops the frames before that
+    frame: the pipe numbers the frames it receives from there). A file that will not open here is
+    decoded from its start (the decoder says what is wrong with it)."""
     if start <= 0:
         return 0
     try:
         with av.open(str(info.path)) as container:
-            stream = picture_stream(container)
-            frame, back = start, Fraction(1)
-            while stream is not None and frame > 0:
-                landed = landing(container, stream, info, frame)
-                if landed is not None and landed <= frame:
-                    return frame
-                log.debug("%s: a seek to frame %d lands at %s; trying earlier", info.path, frame, landed)
-                frame = start - math.ceil(back * info.fps)
-                back *= 2
-    except av.error.FFmpegError as exc:
-        log.debug("%s: %s", info.path, exc)
-    return 0
+            chosen, tries = _search(container, info, start, exact)
+    except av.error.FFmpegError:
+        chosen, tries = 0, ["the file would not open"]
+    log.debug("%s: a pass from frame %d seeks to frame %d (%s)", info.path, start, chosen, "; ".join(tries))
+    return chosen

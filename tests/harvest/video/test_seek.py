@@ -1,57 +1,138 @@
-"""Where a pass that starts mid-video seeks to (:mod:`harvest.video.seek`), checked against ffmpeg
-itself: the first frame ``ffmpeg -ss`` gives for the frame chosen is that frame, in an MP4 (whose seek
-lands where asked) and in an MPEG-TS clip (whose seek lands on a later key frame)."""
+"""Where a pass that starts mid-video seeks to (:mod:`harvest.video.seek`).
+
+Two oracles. ffmpeg itself: the first frame ``ffmpeg -ss`` gives for the frame the pipe decoder's
+search chose (``exact``) is that very frame. And a brute-force search written here from scratch (its
+own seek and decode of one frame per try, numbering the frame by its time in seconds): the frame
+chosen is the first of start, start - 1 s, start - 2 s, start - 4 s... whose seek lands at or before
+the start (or, ``exact``, the frame itself), else 0. The clips are an MP4, whose seek lands where
+asked, and an MPEG-TS clip with 2.4 s between key frames, whose seek lands on a later key frame, so
+the search must go back one, two, then four seconds.
+"""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
-from harvest.video.probe import probe
-from harvest.video.seek import seek_frame, seek_time
-from tests.fixtures.video import make_video
+from harvest.video.probe import VideoInfo, probe
+from harvest.video.seek import picture_stream, seek_frame, seek_time
+from tests.fixtures.video import make_audio, make_video
 from tests.harvest.video.test_frames_oracle import COUNTER, coded_frames, ffprobe
 
-FRAMES = 48
+FRAMES = 250
+STARTS = (1, 30, 100, 155, 179, 240)
 
 
 @pytest.fixture(scope="module", params=["mp4", "ts"])
 def video(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("seek")
-    return make_video(folder / f"clip.{request.param}", [("testsrc2", FRAMES)], post=COUNTER, gop=8)
+    return make_video(folder / f"clip.{request.param}", [("testsrc2", FRAMES)], post=COUNTER, gop=60)
+
+
+def first_decoded(video: Path, seconds: float) -> int | None:
+    """Seek to ``seconds`` after the video's start and number the first frame decoded by its time."""
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        offset = container.start_time or 0
+        container.seek(round(seconds * 1e6) + offset, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            if frame.time is not None:
+                return round((frame.time - offset / 1e6) * 25 + 1e-9)
+    return None
+
+
+def brute_force(video: Path, start: int, exact: bool) -> tuple[int, list[tuple[int, int | None]]]:
+    """The frame to seek to, and every (frame tried, frame landed on) on the way."""
+    tried, back = [], 1
+    frame = start
+    while frame > 0:
+        landed = first_decoded(video, frame / 25)
+        tried.append((frame, landed))
+        if landed is not None and landed <= (frame if exact else start):
+            return frame, tried
+        frame = start - 25 * back
+        back *= 2
+    return 0, tried
 
 
 def first_frame_after_ss(video: Path, seconds: float, shape: tuple[int, ...]) -> np.ndarray:
-    """The first frame ``ffmpeg -ss`` (an accurate input seek, as the ffmpeg decoder runs it) gives."""
+    """The first frame ``ffmpeg -ss`` (an accurate input seek, as the pipe decoder runs it) gives."""
     out = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{seconds:.6f}", "-i", str(video), "-frames:v",
                           "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True,
                          check=True).stdout
     return np.frombuffer(out, np.uint8).reshape(shape)
 
 
-def test_ffmpeg_starts_at_the_frame_chosen(video: Path) -> None:
+@pytest.mark.parametrize("exact", [True, False])
+def test_the_frame_chosen_is_the_brute_force_answer(video: Path, exact: bool) -> None:
     info = probe(video)
-    stream = ffprobe(video)
-    frames = coded_frames(video, stream)
-    chosen = {start: seek_frame(info, start) for start in (1, 7, 8, 9, 20, 33, 47)}
-    assert all(0 <= frame <= start for start, frame in chosen.items())
-    for start, frame in chosen.items():
+    assert info.fps == 25
+    chosen = {start: seek_frame(info, start, exact=exact) for start in STARTS}
+    expected = {start: brute_force(video, start, exact)[0] for start in STARTS}
+    assert chosen == expected
+    if video.suffix == ".mp4":  # a seek that lands where asked is taken as it is
+        assert chosen == {start: start for start in STARTS}
+    elif not exact:  # the search went back 1, 2 and 4 s, and still seeks (never from the start)
+        tries = {len(brute_force(video, start, exact)[1]) for start in STARTS if start >= 100}
+        assert tries >= {2, 3} and all(chosen[start] > 0 for start in STARTS if start >= 100)
+
+
+def test_ffmpeg_starts_at_the_frame_an_exact_search_chose(video: Path) -> None:
+    info = probe(video)
+    frames = coded_frames(video, ffprobe(video))
+    for start in STARTS:
+        frame = seek_frame(info, start, exact=True)
         if frame:
             got = first_frame_after_ss(video, seek_time(info, frame) / 1e6, frames[0].shape)
             assert np.array_equal(got, frames[frame]), f"start {start}: -ss to frame {frame}"
-    if video.suffix == ".mp4":  # a seek that lands where asked is taken as it is
-        assert all(frame == start for start, frame in chosen.items())
-    else:  # it had to go back: this is the clip where the seek cannot be trusted
-        assert sum(frame < start for start, frame in chosen.items()) >= 4, chosen
+
+
+def test_the_search_says_where_it_went(video: Path, caplog: pytest.LogCaptureFixture) -> None:
+    info = probe(video)
+    with caplog.at_level(logging.DEBUG, logger="harvest.video.seek"):
+        frame = seek_frame(info, 179, exact=False)
+    expected, tried = brute_force(video, 179, exact=False)
+    tries = "; ".join(f"frame {f} lands at {landed}" for f, landed in tried)
+    assert frame == expected
+    assert caplog.messages == [f"{video}: a pass from frame 179 seeks to frame {expected} ({tries})"]
 
 
 def test_the_start_needs_no_seek_and_a_file_that_will_not_open_is_decoded_from_its_start(
-        video: Path, tmp_path: Path) -> None:
+        video: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     info = probe(video)
-    assert seek_frame(info, 0) == 0
+    for exact in (True, False):
+        assert seek_frame(info, 0, exact=exact) == 0
     broken = tmp_path / f"gone{video.suffix}"
-    assert seek_frame(replace(info, path=broken), 20) == 0
+    with caplog.at_level(logging.DEBUG, logger="harvest.video.seek"):
+        assert seek_frame(replace(info, path=broken), 20, exact=False) == 0
+    assert caplog.messages == [f"{broken}: a pass from frame 20 seeks to frame 0 (the file would not open)"]
+
+
+def test_a_file_without_pictures_is_decoded_from_its_start(tmp_path: Path) -> None:
+    sound = make_audio(tmp_path / "tone.m4a", seconds=2.0)
+    with av.open(str(sound)) as container:
+        assert picture_stream(container) is None
+    info = VideoInfo(sound, 64, 48, Fraction(25), None, 2.0, "h264")
+    assert seek_frame(info, 20, exact=False) == 0
+
+
+def test_a_clip_with_a_sound_track_is_sought_by_its_pictures(tmp_path: Path) -> None:
+    # the first frame decoded after a seek is a picture, never a sound frame (whose times count in
+    # 1/48000 s: read in the picture's time base they would land the seek far later)
+    clip = tmp_path / "sound.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-f",
+                    "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-frames:v", "100", "-c:v",
+                    "libx264", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(clip)],
+                   check=True)
+    info = probe(clip)
+    with av.open(str(clip)) as container:
+        assert picture_stream(container).type == "video"
+    for start in (30, 70):
+        assert seek_frame(info, start, exact=True) == brute_force(clip, start, exact=True)[0] == start
