@@ -21,7 +21,9 @@ import av
 import numpy as np
 import pytest
 
-from harvest.video.probe import VideoInfo, probe
+from harvest.video.avdecode import AvDecoder
+from harvest.video.decode import DecodePlan, Selection, VideoDecoder
+from harvest.video.probe import CropBox, VideoInfo, probe
 from harvest.video.seek import picture_stream, seek_frame, seek_time
 from tests.fixtures.video import make_audio, make_video
 from tests.harvest.video.test_frames_oracle import COUNTER, coded_frames, ffprobe
@@ -94,21 +96,49 @@ def test_ffmpeg_starts_at_the_frame_an_exact_search_chose(video: Path) -> None:
             assert np.array_equal(got, frames[frame]), f"start {start}: -ss to frame {frame}"
 
 
-def test_the_search_says_where_it_went(video: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(("start", "exact"), [(179, False), (100, True)])
+def test_the_search_says_where_it_went(video: Path, caplog: pytest.LogCaptureFixture, start: int,
+                                       exact: bool) -> None:
     info = probe(video)
     with caplog.at_level(logging.DEBUG, logger="harvest.video.seek"):
-        frame = seek_frame(info, 179, exact=False)
-    expected, tried = brute_force(video, 179, exact=False)
+        frame = seek_frame(info, start, exact=exact)
+    expected, tried = brute_force(video, start, exact=exact)
     tries = "; ".join(f"frame {f} lands at {landed}" for f, landed in tried)
     assert frame == expected
-    assert caplog.messages == [f"{video}: a pass from frame 179 seeks to frame {expected} ({tries})"]
+    assert caplog.messages == [f"{video}: a pass from frame {start} seeks to frame {expected} ({tries})"]
+
+
+@pytest.mark.parametrize("decoder", [AvDecoder, VideoDecoder])
+def test_each_decoder_seeks_where_its_numbering_allows(video: Path, decoder: type,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    # PyAV numbers frames by their times: any seek landing at or before the start; the ffmpeg pipe by
+    # their order from its seek: a seek landing at or before the frame sought (in MPEG-TS: none)
+    info = probe(video)
+    box = CropBox(info.width, info.height)
+    plan = DecodePlan(Selection(every=7), box, (box.w, box.h), start=179, end=200, decoder="pyav")
+    with caplog.at_level(logging.DEBUG, logger="harvest.video.seek"), decoder(info, plan) as running:
+        kept = list(running)
+        running.finish()
+    exact = decoder is VideoDecoder
+    expected = brute_force(video, 179, exact=exact)[0]
+    assert [m.split(" seeks to frame ")[1].split(" ")[0] for m in caplog.messages] == [str(expected)]
+    if video.suffix == ".mp4":
+        assert expected == 179
+    else:
+        assert expected == 0 if exact else 0 < expected < 179
+    frames = coded_frames(video, ffprobe(video))
+    assert [index for index, _ in kept] == [182, 189, 196]
+    for index, picture in kept:  # frame K's pixels (both decoders convert to RGB within a level or two)
+        assert np.abs(picture.astype(int) - frames[index]).mean() < 2
 
 
 def test_the_start_needs_no_seek_and_a_file_that_will_not_open_is_decoded_from_its_start(
         video: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     info = probe(video)
-    for exact in (True, False):
-        assert seek_frame(info, 0, exact=exact) == 0
+    with caplog.at_level(logging.DEBUG, logger="harvest.video.seek"):
+        for exact in (True, False):
+            assert seek_frame(info, 0, exact=exact) == 0
+    assert caplog.messages == []  # no search, no file opened
     broken = tmp_path / f"gone{video.suffix}"
     with caplog.at_level(logging.DEBUG, logger="harvest.video.seek"):
         assert seek_frame(replace(info, path=broken), 20, exact=False) == 0
