@@ -12,9 +12,10 @@ ffmpeg's ``-ss``: a backward search for the time) and decodes one frame. Where t
 the start, it tries one second earlier, then two, four..., and at the video's start it does not seek
 at all. The PyAV decoder numbers frames by their times, so any landing at or before the start will
 do. The ffmpeg pipe numbers frames by their order from its seek, so it needs a seek that lands at or
-before the very frame sought (``exact``): in MPEG-TS that is only the video's start. A seek to an
-earlier time never lands later (ffmpeg itself seeks a little earlier than asked when a stream has
-B-frames), so the frame found is safe for ffmpeg too.
+before the very frame sought (``exact``): in MPEG-TS that is only the video's start. ffmpeg's
+``-ss`` seeks 3/23 s earlier than asked where a stream has B-frames, and an earlier time can land
+*later* (in FLV a seek before the first frame lands on a key frame near the end), so an exact search
+tries both times.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ import av
 from .probe import VideoInfo
 
 log = logging.getLogger(__name__)
+
+# ffmpeg's -ss seeks 3/23 s before the time asked where a stream has B-frames and the container is not
+# sought by presentation time (fftools' "dts heuristic"); the pipe decoder's seek must hold for both
+FFMPEG_EARLY = (0, 3 * 10**6 // 23)
 
 
 def seek_time(info: VideoInfo, index: int) -> int:
@@ -51,12 +56,13 @@ def picture_stream(container: Any) -> Any:
     return next(pictures, None)
 
 
-def landing(container: Any, stream: Any, info: VideoInfo, index: int) -> int | None:
-    """Seek ``container`` to frame ``index``'s time; the frame index where decoding then begins
-    (``None`` when no frame follows, or the frames there would not decode)."""
+def landing(container: Any, stream: Any, info: VideoInfo, index: int, early: int = 0) -> int | None:
+    """Seek ``container`` to frame ``index``'s time (``early`` microseconds before it); the frame
+    index where decoding then begins (``None`` when the seek fails, no frame follows, or the frames
+    there would not decode)."""
     base = container.start_time or 0
-    container.seek(seek_time(info, index) + base, backward=True, any_frame=False)
-    try:
+    try:  # a seek can fail (FLV refuses a time before its first frame): no landing to trust
+        container.seek(seek_time(info, index) + base - early, backward=True, any_frame=False)
         frame = next((f for f in container.decode(stream) if f.pts is not None), None)
     except av.error.FFmpegError:
         return None
@@ -67,9 +73,10 @@ def _search(container: Any, info: VideoInfo, start: int, exact: bool) -> tuple[i
     stream = picture_stream(container)
     frame, back, tries = start, 1, []
     while stream is not None and frame > 0:
-        landed = landing(container, stream, info, frame)
-        tries.append(f"frame {frame} lands at {landed}")
-        if landed is not None and landed <= (frame if exact else start):
+        earlies = FFMPEG_EARLY if exact else (0,)
+        landed = [landing(container, stream, info, frame, early) for early in earlies]
+        tries.append(f"frame {frame} lands at {' or '.join(map(str, landed))}")
+        if all(at is not None and at <= (frame if exact else start) for at in landed):
             return frame, tries
         frame, back = start - math.ceil(back * info.fps), back * 2
     return 0, tries
