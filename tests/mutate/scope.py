@@ -10,7 +10,8 @@ code 5), which mutmut records as "no tests", not as killed.
 
 mutmut passes a mutant's tests with ``-x`` in collection order; the plugin runs them fastest first
 (durations from mutmut's stats run, ``mutmut-stats.json``), so a killed mutant stops at its cheapest
-failing test instead of after the slow property tests its file lists first.
+failing test instead of after the slow property tests its file lists first; and each of them may take
+``MUTANT_TEST_TIMEOUT`` seconds (a mutant that deadlocks fails its test then, and counts as killed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from pathlib import Path
 import pytest
 
 MUTANT_MARK = "__mutmut_"
+# Seconds one test may take under a mutant (pytest-timeout; the slowest judging test takes ~15 s).
+# mutmut's own limit is on CPU time, which a mutant that deadlocks on a pipe never spends: without
+# this, each such mutant of the video decoders waited out the suite's 600 s.
+MUTANT_TEST_TIMEOUT = 60
 
 
 def tests_by_module(root: Path) -> dict[str, list[str]]:
@@ -83,4 +88,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if MUTANT_MARK in os.environ.get("MUTANT_UNDER_TEST", ""):
         took = durations(Path.cwd() / "mutmut-stats.json")
         keep.sort(key=lambda item: took.get(item.nodeid, 0.0))  # stable: file order among equals
+        for item in keep:
+            item.add_marker(pytest.mark.timeout(MUTANT_TEST_TIMEOUT))
     items[:] = keep

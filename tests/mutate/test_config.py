@@ -7,6 +7,7 @@ from __future__ import annotations
 import tomllib
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -74,3 +75,27 @@ def test_a_mutants_tests_run_fastest_first_by_the_stats_runs_durations(tmp_path:
                      encoding="utf-8")
     assert scope.durations(stats) == {"tests/a.py::slow": 6.0, "tests/a.py::fast": 0.1}
     assert scope.durations(tmp_path / "none.json") == {}  # no stats run yet: collection order
+
+
+class Item:
+    def __init__(self, nodeid: str) -> None:
+        self.nodeid = nodeid
+        self.marks: list[pytest.Mark] = []
+
+    def add_marker(self, mark: pytest.MarkDecorator) -> None:
+        self.marks.append(mark.mark)
+
+
+@pytest.mark.parametrize(("mutant", "limited"), [("curate.dedupe.clusters.x_clusters__mutmut_1", True),
+                                                 ("stats", False)])
+def test_a_mutants_tests_each_get_a_time_limit(monkeypatch: pytest.MonkeyPatch, mutant: str,
+                                              limited: bool) -> None:
+    # mutmut limits a mutant's CPU time, which one that deadlocks on a pipe never spends
+    monkeypatch.setenv("MUTANT_UNDER_TEST", mutant)
+    inside = Item("tests/curate/dedupe/test_clusters.py::test_a")
+    items = [inside, Item("tests/train/test_loop.py::test_b")]
+    config = SimpleNamespace(rootpath=ROOT, hook=SimpleNamespace(pytest_deselected=lambda items: None))
+    scope.pytest_collection_modifyitems(config, items)
+    assert inside in items
+    expected = [pytest.mark.timeout(scope.MUTANT_TEST_TIMEOUT).mark] if limited else []
+    assert inside.marks == expected and scope.MUTANT_TEST_TIMEOUT == 60
