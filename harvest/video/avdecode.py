@@ -36,7 +36,7 @@ from av.video.reformatter import VideoReformatter
 from .decode import THUMB_BATCH, DecodePlan, DecodeState, kept_indices, thumb_size
 from .probe import VideoInfo
 from .scenes import SceneTracker
-from .seek import picture_stream, seek_frame, seek_time, slot_of
+from .seek import picture_stream, seek_frame, seek_to, slot_of
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,7 @@ class AvDecoder:
         self._stream = stream
         origin = seek_frame(self.info, self.plan.start, exact=False)  # lands at or before the start
         if origin:
-            self._container.seek(seek_time(self.info, origin) + (self._container.start_time or 0),
-                                 backward=True, any_frame=False)
+            seek_to(self._container, self.info, origin, 0)
         return self
 
     def _graph(self) -> Any:

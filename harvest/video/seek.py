@@ -56,17 +56,24 @@ def picture_stream(container: Any) -> Any:
     return next(pictures, None)
 
 
-def landing(container: Any, stream: Any, info: VideoInfo, index: int, early: int = 0) -> int | None:
+def seek_to(container: Any, info: VideoInfo, index: int, early: int) -> None:
+    """Seek ``container`` to frame ``index``'s time less ``early`` microseconds: backward, to a key
+    frame (the call ffmpeg's ``-ss`` makes). Raises PyAV's error where the seek fails."""
+    at = seek_time(info, index) + (container.start_time or 0) - early
+    container.seek(at, backward=True, any_frame=False)
+
+
+def landing(container: Any, stream: Any, info: VideoInfo, index: int, early: int) -> int | None:
     """Seek ``container`` to frame ``index``'s time (``early`` microseconds before it); the frame
     index where decoding then begins (``None`` when the seek fails, no frame follows, or the frames
     there would not decode)."""
-    base = container.start_time or 0
     try:  # a seek can fail (FLV refuses a time before its first frame): no landing to trust
-        container.seek(seek_time(info, index) + base - early, backward=True, any_frame=False)
+        seek_to(container, info, index, early)
         frame = next((f for f in container.decode(stream) if f.pts is not None), None)
     except av.error.FFmpegError:
         return None
-    return None if frame is None else slot_of(frame.pts, stream.time_base, Fraction(base, 10**6), info.fps)
+    base = Fraction(container.start_time or 0, 10**6)
+    return None if frame is None else slot_of(frame.pts, stream.time_base, base, info.fps)
 
 
 def _search(container: Any, info: VideoInfo, start: int, exact: bool) -> tuple[int, list[str]]:

@@ -485,6 +485,11 @@ def test_rows_with_neither_hash_nor_path_are_each_their_own_group() -> None:
     rows = [{schema.LABEL: "ab"[i % 2], schema.SHA256: None, schema.PATH: None} for i in range(40)]
     keys, ungrouped = group_keys(frame_of(rows), ())
     assert keys.nunique() == 40 and ungrouped == 40
+    # ... also behind rows that are not ok (the ok rows' index then starts at 10, not 0)
+    failed = [{schema.LABEL: "a", schema.STATUS: "error"} for _ in range(10)]
+    mixed = frame_of(failed + rows)
+    keys, _ = group_keys(mixed[mixed[schema.STATUS] == schema.OK], ())
+    assert keys.nunique() == 40
     out, _ = assign_splits(frame_of(rows), SplitOptions())
     for label in "ab":
         assert len(split_of(out, schema.LABEL, label)) == 3

@@ -25,7 +25,7 @@ import pytest
 from harvest.video.avdecode import AvDecoder
 from harvest.video.decode import DecodePlan, Selection, VideoDecoder
 from harvest.video.probe import CropBox, VideoInfo, probe
-from harvest.video.seek import picture_stream, seek_frame, seek_time
+from harvest.video.seek import picture_stream, seek_frame, seek_time, slot_of
 from tests.fixtures.video import make_audio, make_video
 from tests.harvest.video.test_frames_oracle import COUNTER, coded_frames, ffprobe
 
@@ -101,7 +101,7 @@ def test_ffmpeg_starts_at_the_frame_an_exact_search_chose(video: Path) -> None:
             assert np.array_equal(got, frames[frame]), f"start {start}: -ss to frame {frame}"
 
 
-@pytest.mark.parametrize(("start", "exact"), [(179, False), (100, True)])
+@pytest.mark.parametrize(("start", "exact"), [(179, False), (100, True), (240, False)])
 def test_the_search_says_where_it_went(video: Path, caplog: pytest.LogCaptureFixture, start: int,
                                        exact: bool) -> None:
     info = probe(video)
@@ -173,3 +173,16 @@ def test_a_clip_with_a_sound_track_is_sought_by_its_pictures(tmp_path: Path) -> 
         assert picture_stream(container).type == "video"
     for start in (30, 70):
         assert seek_frame(info, start, exact=True) == brute_force(clip, start, exact=True)[0] == start
+
+
+@pytest.mark.parametrize(("slots", "frame"), [(Fraction(0), 0), (Fraction(49, 100), 0), (Fraction(1, 2), 1),
+                                               (Fraction(6, 10), 1), (Fraction(149, 100), 1),
+                                               (Fraction(3, 2), 2)])
+def test_a_frame_takes_the_slot_nearest_its_time_half_up(slots: Fraction, frame: int) -> None:
+    # as ffmpeg's fps filter numbers frames (round half up; test_frames_oracle's variable frame rate
+    # clip checks the same rule against ffmpeg's own output): here at 25 fps on a 1/90000 s clock,
+    # from a stream that starts at 1.4 s
+    fps, clock, start = Fraction(25), Fraction(1, 90000), Fraction(7, 5)
+    pts = (start + slots / fps) / clock
+    assert pts.denominator == 1
+    assert slot_of(int(pts), clock, start, fps) == frame
