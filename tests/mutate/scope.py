@@ -10,8 +10,9 @@ code 5), which mutmut records as "no tests", not as killed.
 
 mutmut passes a mutant's tests with ``-x`` in collection order; the plugin runs them fastest first
 (durations from mutmut's stats run, ``mutmut-stats.json``), so a killed mutant stops at its cheapest
-failing test instead of after the slow property tests its file lists first; and each of them may take
-``MUTANT_TEST_TIMEOUT`` seconds (a mutant that deadlocks fails its test then, and counts as killed).
+failing test instead of after the slow property tests its file lists first; and each of them may take five
+times as long as it took there (``time_limit``: a mutant that deadlocks fails its test then, and
+counts as killed, as mutmut counts its own timeouts).
 """
 
 from __future__ import annotations
@@ -26,10 +27,19 @@ from pathlib import Path
 import pytest
 
 MUTANT_MARK = "__mutmut_"
-# Seconds one test may take under a mutant (pytest-timeout; the slowest judging test takes ~15 s).
-# mutmut's own limit is on CPU time, which a mutant that deadlocks on a pipe never spends: without
-# this, each such mutant of the video decoders waited out the suite's 600 s.
+# Seconds one test may take under a mutant (pytest-timeout): five times what it took in the stats run,
+# at least 10 s, at most 60 s (the slowest judging test takes ~15 s). mutmut's own limit is on CPU
+# time, which a mutant that deadlocks on a pipe never spends: without this, each such mutant of the
+# video decoders waited out the suite's 600 s.
 MUTANT_TEST_TIMEOUT = 60
+TIME_LIMIT_FACTOR, TIME_LIMIT_FLOOR = 5.0, 10.0
+
+
+def time_limit(took: float | None) -> float:
+    """The pytest-timeout seconds of a test that took ``took`` seconds in mutmut's stats run."""
+    if took is None:
+        return MUTANT_TEST_TIMEOUT
+    return min(MUTANT_TEST_TIMEOUT, max(TIME_LIMIT_FLOOR, TIME_LIMIT_FACTOR * took))
 
 
 def tests_by_module(root: Path) -> dict[str, list[str]]:
@@ -89,5 +99,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         took = durations(Path.cwd() / "mutmut-stats.json")
         keep.sort(key=lambda item: took.get(item.nodeid, 0.0))  # stable: file order among equals
         for item in keep:
-            item.add_marker(pytest.mark.timeout(MUTANT_TEST_TIMEOUT))
+            item.add_marker(pytest.mark.timeout(time_limit(took.get(item.nodeid))))
     items[:] = keep
