@@ -312,6 +312,25 @@ def test_start_where_a_seek_lands_late_stores_frame_k_in_row_k(late_seeking: Pat
     assert assert_frames_are_theirs(manifest, late_seeking) == 2 * len(kept)
 
 
+# Frames closer than a slot, then farther apart: 45 frames 0.6 slots apart, then 45 frames 1.4 apart
+# (25 fps on average; no time falls on a half slot).
+DENSE_PTS = "settb=1/1000,setpts='if(lt(N,45),N*0.6,27+(N-45)*1.4)/25/TB'"
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "ffmpeg"])
+def test_of_two_frames_in_one_slot_the_later_is_stored(tmp_path: Path, decoder: str) -> None:
+    video = make_video(tmp_path / "dense.mkv", [("testsrc2", 90)], post=f"{COUNTER},{DENSE_PTS}", gop=30,
+                       vfr=True, timebase="1/1000")
+    stream = ffprobe(video)
+    slots = [math.floor(t * stream.fps + Fraction(1, 2)) for t in stream.times]
+    assert len(slots) == 90 and len(set(slots[:45])) < 30, "no slot holds two frames"
+    manifest = tmp_path / "manifest.csv"
+    assert run("frames", str(video), "--every", "1", "--crop", "none", "--decoder", decoder, "-m",
+               str(manifest)) == 0
+    assert frame_numbers(manifest)[:3] == [0, 1, 2]
+    assert assert_frames_are_theirs(manifest, video, vfr=True) >= 40
+
+
 # -- the run-time check: ffmpeg's kept frames must be as many as the selection keeps ------------------
 
 
