@@ -368,6 +368,7 @@ class Rows:
     (10, 5, 12, None),  # ffmpeg sends twice as many frames as the rule keeps
     (5, 10, 6, None),  # ... half as many
     (10, 5, 6, 1.2),  # more frames than the rule keeps in [0, 30): drained and counted, not paired
+    (10, 2, 15, 1.2),  # ... twelve of them left on the pipe, each counted once
 ])
 def test_a_pass_whose_ffmpeg_sends_other_frames_fails_the_video(clip: Path, tmp_path: Path, every: int,
                                                                 says: int, sent: int,

@@ -12,6 +12,7 @@ their ``sampling`` column."""
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 from PIL import Image
 
 from harvest.cli import main
-from harvest.video.decode import HWACCEL_NOISE, DecodePlan, Selection
+from harvest.video.decode import HWACCEL_NOISE, DecodePlan, Selection, VideoDecoder
 from harvest.video.decoders import open_decoder
 from harvest.video.probe import CropBox, probe
 from harvest.video.scenelist import scan_scenes
@@ -195,3 +196,16 @@ def test_every_seconds_rows_name_their_sampling(quarter: Path, tmp_path: Path) -
     assert [int(r[schema.FRAME]) for r in rows] == [0, 12]  # the first frame of each 12-frame slot (24 fps)
     # another interval would be another run
     assert {r[schema.SAMPLING].split()[0] for r in rows} == {"every_seconds=0.5"}
+
+
+def test_a_torn_last_thumbnail_is_not_counted(two_shots: Path) -> None:
+    # ffmpeg killed mid-frame leaves part of a thumbnail on the pipe: the whole ones are scored, the
+    # torn one is no decoded frame
+    info = probe(two_shots)
+    box = CropBox(info.width, info.height)
+    decoder = VideoDecoder(info, DecodePlan(Selection(every=5), box, (box.w, box.h)))
+    w, h = decoder.thumb
+    frame = w * h * 3
+    torn = (bytes(range(256)) * (frame * 3 // 256 + 1))[: frame * 5 // 2]  # two and a half frames
+    decoder._thumbs(io.BytesIO(torn))
+    assert decoder.state.decoded == 2 and decoder.state.numbered == 2
