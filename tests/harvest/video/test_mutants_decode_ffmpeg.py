@@ -209,3 +209,18 @@ def test_a_torn_last_thumbnail_is_not_counted(two_shots: Path) -> None:
     torn = (bytes(range(256)) * (frame * 3 // 256 + 1))[: frame * 5 // 2]  # two and a half frames
     decoder._thumbs(io.BytesIO(torn))
     assert decoder.state.decoded == 2 and decoder.state.numbered == 2
+
+
+def test_a_pass_after_every_listed_frame_keeps_nothing_and_ends_well(two_shots: Path) -> None:
+    # frames-per-scene's list lies wholly before a pass from a later frame: ffmpeg's select keeps
+    # nothing ("0") and decodes the rest of the video without an error
+    info = probe(two_shots)
+    box = CropBox(info.width, info.height)
+    plan = DecodePlan(Selection(frames=frozenset({2, 7}), per_scene=1), box, (box.w, box.h), start=10,
+                      decoder="ffmpeg")
+    assert plan.selection.expression(10, info.fps) == "0"
+    with VideoDecoder(info, plan) as decoder:
+        assert list(decoder) == []
+        assert decoder.finish() == 0
+    assert decoder.state.errors == [] and decoder.state.decoded == info.frames - 10
+    assert decoder.state.mismatch() is None
