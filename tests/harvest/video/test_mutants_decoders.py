@@ -334,3 +334,27 @@ def test_every_seconds_keeps_the_first_frame_of_each_slot(two_shots: Path, decod
     with open_decoder(probe(two_shots), plan) as dec:
         assert [i for i, _ in dec] == [0, 10, 20, 30, 40]
         assert dec.finish() == 0
+
+
+def test_pyav_scores_ffmpegs_area_thumbnails(tmp_path: Path) -> None:
+    # the thumbnails scene detection scores are averaged over the pixels they cover, as ffmpeg's
+    # scale=...:flags=area makes them (the pipe decoder's); a point-sampling or bilinear scaler aliases
+    # fine texture (here: 640x480 noise to 96x72, where bilinear is 5.6 levels off, bicubic 4.0)
+    video = make_video(tmp_path / "noise.mp4", [("testsrc2", 12)], size=(640, 480),
+                       post="noise=alls=60:allf=t")
+    info = probe(video)
+    box = CropBox(info.width, info.height)
+    decoder = open_decoder(info, DecodePlan(Selection(every=5), box, (box.w, box.h), decoder="pyav"))
+    scored: list[np.ndarray] = []
+    feed = decoder._tracker.feed
+    decoder._tracker.feed = lambda frames: (scored.append(frames.copy()), feed(frames))[1]
+    with decoder:
+        list(decoder)
+        decoder.finish()
+    w, h = decoder.thumb
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-vf", f"scale={w}:{h}:flags=area",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    area = np.frombuffer(out, np.uint8).reshape(-1, h, w, 3)
+    thumbs = np.concatenate(scored)
+    assert thumbs.shape == area.shape == (12, 72, 96, 3)
+    assert np.abs(thumbs.astype(int) - area).mean() < 2.5

@@ -29,8 +29,14 @@ from harvest.video.seek import picture_stream, seek_frame, seek_time, slot_of
 from tests.fixtures.video import make_audio, make_video
 from tests.harvest.video.test_frames_oracle import COUNTER, coded_frames, ffprobe
 
-FRAMES = 250
-STARTS = (1, 30, 100, 155, 179, 240)
+FRAMES = 200
+STARTS = (1, 30, 100, 155, 179)
+
+
+@pytest.fixture(scope="module")
+def frames(video: Path) -> np.ndarray:
+    """Every frame of the clip, decoded by one separate ffmpeg command."""
+    return coded_frames(video, ffprobe(video))
 
 
 @pytest.fixture(scope="module", params=["mp4", "ts", "flv"])
@@ -82,18 +88,17 @@ def test_the_frame_chosen_is_the_brute_force_answer(video: Path, exact: bool) ->
     info = probe(video)
     assert info.fps == 25
     chosen = {start: seek_frame(info, start, exact=exact) for start in STARTS}
-    expected = {start: brute_force(video, start, exact)[0] for start in STARTS}
-    assert chosen == expected
+    searched = {start: brute_force(video, start, exact) for start in STARTS}
+    assert chosen == {start: frame for start, (frame, _) in searched.items()}
     if video.suffix == ".mp4":  # a seek that lands where asked is taken as it is
         assert chosen == {start: start for start in STARTS}
     elif video.suffix == ".ts" and not exact:  # it went back 1, 2 and 4 s, and still seeks
-        tries = {len(brute_force(video, start, exact)[1]) for start in STARTS if start >= 100}
-        assert tries >= {2, 3} and all(chosen[start] > 0 for start in STARTS if start >= 100)
+        tries = {len(searched[start][1]) for start in STARTS if start >= 100}
+        assert max(tries) >= 3 and all(chosen[start] > 0 for start in STARTS if start >= 100)
 
 
-def test_ffmpeg_starts_at_the_frame_an_exact_search_chose(video: Path) -> None:
+def test_ffmpeg_starts_at_the_frame_an_exact_search_chose(video: Path, frames: np.ndarray) -> None:
     info = probe(video)
-    frames = coded_frames(video, ffprobe(video))
     for start in STARTS:
         frame = seek_frame(info, start, exact=True)
         if frame:
@@ -101,7 +106,7 @@ def test_ffmpeg_starts_at_the_frame_an_exact_search_chose(video: Path) -> None:
             assert np.array_equal(got, frames[frame]), f"start {start}: -ss to frame {frame}"
 
 
-@pytest.mark.parametrize(("start", "exact"), [(179, False), (100, True), (240, False)])
+@pytest.mark.parametrize(("start", "exact"), [(179, False), (100, True)])
 def test_the_search_says_where_it_went(video: Path, caplog: pytest.LogCaptureFixture, start: int,
                                        exact: bool) -> None:
     info = probe(video)
@@ -114,7 +119,7 @@ def test_the_search_says_where_it_went(video: Path, caplog: pytest.LogCaptureFix
 
 
 @pytest.mark.parametrize("decoder", [AvDecoder, VideoDecoder])
-def test_each_decoder_seeks_where_its_numbering_allows(video: Path, decoder: type,
+def test_each_decoder_seeks_where_its_numbering_allows(video: Path, frames: np.ndarray, decoder: type,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     # PyAV numbers frames by their times: any seek landing at or before the start; the ffmpeg pipe by
     # their order from its seek: a seek landing at or before the frame sought (in MPEG-TS: none)
@@ -133,7 +138,6 @@ def test_each_decoder_seeks_where_its_numbering_allows(video: Path, decoder: typ
         assert expected == 0
     else:  # FLV lands frame 179's seek on key frame 180; MPEG-TS on a later one still
         assert 0 < expected < 179
-    frames = coded_frames(video, ffprobe(video))
     assert [index for index, _ in kept] == [182, 189, 196]
     for index, picture in kept:  # frame K's pixels (both decoders convert to RGB within a level or two)
         assert np.abs(picture.astype(int) - frames[index]).mean() < 2
