@@ -30,7 +30,7 @@ from tests.fixtures.video import make_audio, make_video
 from tests.harvest.video.test_frames_oracle import COUNTER, coded_frames, ffprobe
 
 FRAMES = 200
-STARTS = (1, 30, 100, 155, 179)
+STARTS = (1, 30, 100, 120, 155, 179)  # 120: a key frame, where a seek lands on the frame itself
 
 
 @pytest.fixture(scope="module")
