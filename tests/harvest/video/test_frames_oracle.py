@@ -291,17 +291,17 @@ def test_variable_frame_rate_stores_the_frame_shown_at_k_over_fps(tmp_path: Path
 @pytest.fixture(scope="module", params=["ts", "mpg", "flv"])
 def late_seeking(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Clips whose seek to a time can land on a *later* key frame: MPEG-TS (its stream starts at 1.4 s)
-    and MPEG-PS always do, FLV for a frame just before a key frame (frame 7 here). ``--start`` must not
-    trust the seek."""
+    and MPEG-PS always do, FLV for a frame just before a key frame. ``--start`` must not trust the
+    seek."""
     codec = "mpeg2video" if request.param == "mpg" else "libx264"  # MPEG-PS: as on a DVD
     return make_video(tmp_path_factory.mktemp("oracle") / f"clip.{request.param}", [("testsrc2", 48)],
                       post=COUNTER, gop=8, codec=codec)
 
 
 @pytest.mark.parametrize("decoder", ["pyav", "ffmpeg"])
-@pytest.mark.parametrize("start", ["0.28", "1.2"])
 def test_start_where_a_seek_lands_late_stores_frame_k_in_row_k(late_seeking: Path, tmp_path: Path,
-                                                               decoder: str, start: str) -> None:
+                                                               decoder: str) -> None:
+    start = "1.2"  # frame 30, two frames before key frame 32
     assert len(ffprobe(late_seeking).times) == 48
     manifest = tmp_path / "manifest.csv"
     assert run("frames", str(late_seeking), "--every", "5", "--start", start, "--crop", "none", "--decoder",
