@@ -331,6 +331,39 @@ def test_of_two_frames_in_one_slot_the_later_is_stored(tmp_path: Path, decoder: 
     assert assert_frames_are_theirs(manifest, video, vfr=True) >= 40
 
 
+def test_reference_sampling_keeps_the_later_of_two_decoded_frames_in_one_slot(tmp_path: Path) -> None:
+    # the oracle: the frames ffmpeg decodes when it skips non-reference frames (-skip_frame noref, as
+    # --sampling reference asks PyAV), their times from ffmpeg's framecrc muxer
+    # frames 0.3 slots apart (12 ms), then 1.7 apart: several decoded frames share a slot
+    denser = "settb=1/1000,setpts='if(lt(N,45),N*0.3,13.5+(N-45)*1.7)/25/TB'"
+    video = make_video(tmp_path / "denser.mkv", [("testsrc2", 90)], post=f"{COUNTER},{denser}", gop=30,
+                       vfr=True, timebase="1/1000")
+    noref = ["ffmpeg", "-v", "error", "-skip_frame", "noref", "-i", str(video), "-fps_mode", "passthrough",
+             "-enc_time_base", "-1"]
+    crc = subprocess.run([*noref, "-f", "framecrc", "-"], capture_output=True, check=True, text=True).stdout
+    assert "#tb 0: 1/1000" in crc
+    times = [Fraction(int(line.split(",")[2]), 1000) for line in crc.splitlines() if not line.startswith("#")]
+    raw = subprocess.run([*noref, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True,
+                         check=True).stdout
+    pictures = np.frombuffer(raw, np.uint8).reshape(len(times), 120, 160, 3)
+    slots = [math.floor(t * RATE + Fraction(1, 2)) for t in times]
+    shared = {k for k in slots if slots.count(k) > 1}
+    assert len(times) < 90 and len(shared) >= 3, "the clip must hold slots of several decoded frames"
+    manifest = tmp_path / "manifest.csv"
+    assert run("frames", str(video), "--every", "1", "--crop", "none", "--sampling", "reference", "-m",
+               str(manifest)) == 0
+    checked = 0
+    for row in stored_rows(manifest):
+        k = int(row[schema.FRAME])
+        stored = np.asarray(Image.open(manifest.parent / row[schema.PATH]).convert("RGB"))
+        later, *earlier = [pictures[i] for i in reversed(range(len(slots))) if slots[i] == k]
+        assert distance(stored, later) < CLOSE, f"frame {k} is not the last frame decoded in its slot"
+        if earlier:
+            checked += 1
+            assert distance(stored, earlier[0]) > MARGIN * distance(stored, later)
+    assert checked == len(shared)
+
+
 # -- the run-time check: ffmpeg's kept frames must be as many as the selection keeps ------------------
 
 
