@@ -105,7 +105,7 @@ class AvDecoder:
         base = Fraction(self._container.start_time or 0, 10**6)
         fps, base_tb = self.info.fps, self._stream.time_base
         exact = self.plan.sampling == "exact"
-        graph, held = self._graph(), None
+        graph, held, last = self._graph(), None, -1
         end, done = self.plan.end, False
         for packet in self._container.demux(self._stream):
             if done:
@@ -119,9 +119,11 @@ class AvDecoder:
             for frame in frames:
                 if frame.is_corrupt:  # decoded with errors concealed: the picture may be wrong
                     self.state.errors.append((held[0] if held else self.plan.start, "corrupt frame"))
-                if frame.pts is None:
-                    continue
-                slot = slot_of(frame.pts, base_tb, base, fps)
+                # a frame without a time (a raw H.264 stream; MPEG-PS leaves some B-frames so) takes
+                # the slot after the last one, as ffmpeg guesses its time (the search never seeks
+                # into a stream whose frames have no time: it decodes those from the start)
+                slot = last + 1 if frame.pts is None else slot_of(frame.pts, base_tb, base, fps)
+                last = slot
                 if slot < self.plan.start:
                     continue
                 if end is not None and slot >= end:  # past the range: nothing more to decode

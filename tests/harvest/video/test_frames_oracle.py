@@ -77,8 +77,9 @@ def ffprobe(video: Path) -> Stream:
     stream = data["streams"][0]
     fps = Fraction(stream["avg_frame_rate"])
     times: list[Fraction] = []
-    for f in data["frames"]:  # MPEG-PS leaves its last frame without a time: one frame after the last
-        times.append(Fraction(f["pts_time"]) if "pts_time" in f else times[-1] + 1 / fps)
+    for f in data["frames"]:  # without a time (MPEG-PS's last frame, raw H.264): one frame after the last
+        guess = times[-1] + 1 / fps if times else Fraction(0)
+        times.append(Fraction(f["pts_time"]) if "pts_time" in f else guess)
     return Stream(stream["width"], stream["height"], fps, tuple(times))
 
 
@@ -362,6 +363,18 @@ def test_reference_sampling_keeps_the_later_of_two_decoded_frames_in_one_slot(tm
             checked += 1
             assert distance(stored, earlier[0]) > MARGIN * distance(stored, later)
     assert checked == len(shared)
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "ffmpeg"])
+def test_a_raw_h264_stream_without_times_stores_frame_k_in_row_k(tmp_path: Path, decoder: str) -> None:
+    # an elementary stream has no container and its frames no times: frame K is the K-th decoded
+    # (the PyAV decoder once skipped every such frame and stored nothing, with status ok)
+    video = make_video(tmp_path / "raw.h264", [("testsrc2", 48)], post=COUNTER, gop=8)
+    manifest = tmp_path / "manifest.csv"
+    assert run("frames", str(video), "--every", "5", "--crop", "none", "--decoder", decoder, "-m",
+               str(manifest)) == 0
+    assert frame_numbers(manifest) == list(range(0, 48, 5))
+    assert assert_frames_are_theirs(manifest, video) == 2 * 10 - 1
 
 
 # -- the run-time check: ffmpeg's kept frames must be as many as the selection keeps ------------------
