@@ -14,11 +14,16 @@ function api(path, params) {
     return r.json();
   });
 }
+// Decisions reach the server one after another, in the order they were made (two keys pressed quickly
+// sent two requests at once, and the server could write the second first).
+let posted = Promise.resolve();
 function post(path, body) {
   state.inflight++;
-  return fetch(path, { method: "POST", body: JSON.stringify(body || {}),
-    headers: { "X-Review-Token": S.token, "Content-Type": "application/json" } })
-    .then((r) => r.json()).finally(() => { state.inflight--; });
+  const send = () => fetch(path, { method: "POST", body: JSON.stringify(body || {}),
+    headers: { "X-Review-Token": S.token, "Content-Type": "application/json" } }).then((r) => r.json());
+  const done = posted.then(send, send).finally(() => { state.inflight--; });
+  posted = done.catch(() => {});
+  return done;
 }
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
