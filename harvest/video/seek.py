@@ -69,11 +69,13 @@ def landing(container: Any, stream: Any, info: VideoInfo, index: int, early: int
     there would not decode)."""
     try:  # a seek can fail (FLV refuses a time before its first frame): no landing to trust
         seek_to(container, info, index, early)
-        frame = next((f for f in container.decode(stream) if f.pts is not None), None)
+        frame = next(iter(container.decode(stream)), None)
     except av.error.FFmpegError:
         return None
+    if frame is None or frame.pts is None:  # no time (a raw H.264 stream): the search backs off to 0
+        return None
     base = Fraction(container.start_time or 0, 10**6)
-    return None if frame is None else slot_of(frame.pts, stream.time_base, base, info.fps)
+    return slot_of(frame.pts, stream.time_base, base, info.fps)
 
 
 def _search(container: Any, info: VideoInfo, start: int, exact: bool) -> tuple[int, list[str]]:
