@@ -15,14 +15,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
 from .cache import CachedBatches, TensorCache
-from .data import ManifestDataset
 from .distributed import rank_world
+
+if TYPE_CHECKING:  # annotations only: importing train.loaders does not import torchvision
+    from .data import ManifestDataset
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
 
 from train import data, distributed, loaders
 from train.loaders import NoSingleBatches, split_loader
@@ -103,29 +102,15 @@ def test_outside_a_process_group_rows_are_reordered_and_sums_are_the_values() ->
     assert distributed.all_sum(1.5, 2.0, 0.0) == [1.5, 2.0, 0.0]
 
 
-def _rank(rank: int, world: int, port: int, out: str) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
-        found = {}
-        for n in (5, 1):  # 5 rows: rank 0 has 0, 2, 4 and rank 1 has 1, 3; one row: rank 1 has none
-            index = torch.tensor(list(loaders.EvalShard(n)), dtype=torch.int64)
-            values = torch.stack([index * 10, index * 10 + 1], dim=1)
-            found[n] = distributed.gather_rows(index, values, n).tolist()
-        # 2**24 + 1 and above are not float32 numbers: the sum is taken in float64
-        found["sum"] = distributed.all_sum(float(rank + 1), 2.0 * rank, 0.5, 2.0**24 + rank)
-        Path(out, f"{rank}.json").write_text(json.dumps(found), encoding="utf-8")
-    finally:
-        dist.destroy_process_group()
-
-
 def test_rows_and_exact_sums_over_a_two_process_gloo_group_match_one_process(tmp_path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parents[2]  # the tree the tests run from (mutmut: its copy)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    code = "import sys; from tests.train.test_mutants_loaders import _rank; " \
-           "_rank(int(sys.argv[1]), 2, int(sys.argv[2]), sys.argv[3])"
+    # the rank's module imports torch, train.distributed and train.loaders only (not torchvision)
+    code = "import sys; from tests.train.gloo_rank import run_rank; " \
+           "run_rank(int(sys.argv[1]), 2, int(sys.argv[2]), sys.argv[3])"
     ranks = [subprocess.Popen([sys.executable, "-c", code, str(rank), str(port), str(tmp_path)], cwd=root,
                               env=env) for rank in (0, 1)]
     assert [p.wait(timeout=300) for p in ranks] == [0, 0]
