@@ -252,29 +252,39 @@ def test_cuda_run_gpu_decode_compile_and_predict_agree(tiny, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # inductor's C++ builds: ~40 s on a quiet 2-core machine, 3x that on a loaded one
-def test_compile_on_the_cpu_trains_and_predicts_like_the_run(tiny, tmp_path):
+@pytest.mark.timeout(900)  # inductor's C++ builds: ~30 s on a quiet 2-core machine, 3x that on a loaded one
+def test_compile_on_the_cpu_trains_and_predicts_like_the_run(tiny, tmp_path, monkeypatch):
     """``--compile`` (inductor, C++ on the CPU) on the tiniest model: the graph is compiled (the inductor
     cache fills), training runs on static batches, and model.pt is the plain model predict reloads.
 
     The run starts from a weights file and trains its one epoch frozen (the head stage of a fine-tune):
     inductor compiles the whole forward pass and a head-only backward, one C++ build per kernel, about
-    half the builds of a from-scratch run's full backward, and the same code of ours."""
+    half the builds of a from-scratch run's full backward, and the same code of ours. It runs through
+    the CLI's ``main`` in this process, whose torch, timm and scikit-learn are already imported (a child
+    process imported them again: 8 CPU s), with inductor's cache in the test's folder and its builds in
+    this process (``compile_threads=1``: no pool of compile workers left running)."""
     pytest.importorskip("timm")
+    import torch._dynamo
+    import torch._inductor.config as inductor_config
+
+    from train.cli import main
     from train.model import build_model
 
     torch.manual_seed(5)
     start = build_model(ARCH, 1000, "none").state_dict()
     torch.save(start, tmp_path / "start.pt")
     out, inductor = tmp_path / "compiled", tmp_path / "inductor"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-           "TORCHINDUCTOR_CACHE_DIR": str(inductor), "TORCHINDUCTOR_COMPILE_THREADS": "1"}
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(inductor))
+    monkeypatch.chdir(tmp_path)
     args = [str(tiny), "--arch", ARCH, "--weights", str(tmp_path / "start.pt"), "--freeze-epochs", "1",
             "--img-size", "16", "--batch-size", "8", "--epochs", "1", "--workers", "0", "--device", "cpu",
             "--compile", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
-    done = subprocess.run([sys.executable, "-m", "train", *args], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=800)
-    assert done.returncode == 0, done.stderr[-3000:]
+    try:
+        with inductor_config.patch(compile_threads=1), pytest.raises(SystemExit) as done:
+            main(args)
+    finally:
+        torch._dynamo.reset()  # this process's later tests start from no compiled code
+    assert done.value.code == 0
     assert any(p.is_file() for p in inductor.rglob("*")), "nothing was compiled"
     assert json.loads((out / "config.json").read_text())["compile"] is True
     history = pd.read_csv(out / "history.csv")
