@@ -66,9 +66,21 @@ def dask_cluster() -> Iterator[str]:
     and their nannies then ran beside the rest of the suite (20-40 CPU s of heartbeats, charged to
     whichever test reaped them), where a module's own cluster costs about 3 CPU s to start."""
     distributed = pytest.importorskip("distributed", reason="dask[distributed] is in the dev extra")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR) as local:
-        yield local.scheduler_address
+    import dask
+
+    # Dask's diagnostics, not its scheduling: the statistical profiler samples each worker's stacks every
+    # 10 ms, the event-loop health check ticks every 20 ms, the system and memory monitors poll every
+    # 0.5 s and 0.1 s, in every process of the cluster for as long as it lives. Rarer here (the workers
+    # read them from the environment they are started with), the same tasks, retries and work stealing.
+    quiet = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+             "distributed.admin.system-monitor.interval": "5s",
+             "distributed.worker.memory.monitor-interval": "1s"}
+    with pytest.MonkeyPatch.context() as patch, dask.config.set(quiet):
+        for key, value in quiet.items():
+            patch.setenv("DASK_" + key.upper().replace(".", "__").replace("-", "_"), str(value))
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, silence_logs=logging.ERROR) as local:
+            yield local.scheduler_address
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
