@@ -52,9 +52,8 @@ test: venv ffmpeg chromium
 	@echo "test order: make test SEED=$(SEED) replays it"
 	@# PYTHONDONTWRITEBYTECODE= : keep the bytecode (and pytest's rewritten test modules) a session set not
 	@# to write, or every worker and every command the tests start compiles the sources again
-	@# --no-loadscope-reorder: the files go out in the order tests/conftest.py gives them (slow ones first)
-	PYTHONDONTWRITEBYTECODE= GLEANSET_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile \
-	  --no-loadscope-reorder --durations=15 --randomly-seed=$(SEED)
+	PYTHONDONTWRITEBYTECODE= GLEANSET_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 \
+	  --randomly-seed=$(SEED)
 
 # kill -9 each long command at random points SOAK_N times (default 5); figures in docs/reliability.md
 soak: venv ffmpeg

@@ -84,14 +84,8 @@ def dask_cluster() -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The files holding a test marked ``slow`` run first, so that the xdist workers, which take whole
-    files (``make test``: ``--dist loadfile --no-loadscope-reorder``), do not end on a long one while
-    the other waits; a stable sort on pytest-randomly's order, which stays random within each group.
-
-    Tests marked ``gpu`` skip, saying why, where torch sees no CUDA device (tests/test_markers.py
+    """Tests marked ``gpu`` skip, saying why, where torch sees no CUDA device (tests/test_markers.py
     checks that every test asking for CUDA carries the marker)."""
-    slow = {item.nodeid.split("::")[0] for item in items if "slow" in item.keywords}
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
     gpu = [item for item in items if "gpu" in item.keywords]
     if not gpu:
         return
