@@ -149,5 +149,16 @@ def test_the_chance_pair_warning_starts_at_one_expected_pair() -> None:
     assert "about 4,950 chance pairs among 100 hashes" in clusters.random_match_warning(8, 8, 100)
 
 
+@pytest.mark.parametrize("bits", [8, 64, 256])
+def test_the_chance_rate_is_scipys_binomial_cdf(bits: int) -> None:
+    """Against scipy's binomial CDF (an implementation from outside the code), every threshold from
+    below zero to past the hash's size."""
+    from scipy.stats import binom
+
+    for threshold in range(-1, bits + 2):
+        assert clusters.random_match_rate(bits, threshold) == pytest.approx(
+            float(binom.cdf(threshold, bits, 0.5)), rel=1e-9, abs=1e-300), threshold
+
+
 def test_the_default_threshold_is_at_least_one_bit() -> None:
     assert [clusters.default_threshold(b) for b in (1, 3, 4, 16, 64, 256)] == [1, 1, 1, 2, 10, 40]
