@@ -450,3 +450,33 @@ def test_a_pass_that_agrees_with_its_rule_is_ok(clip: Path) -> None:
     # the same pass, told that ffmpeg sent one more frame than the rule keeps, is not trusted
     state.sent += 1
     assert "ffmpeg sent 8 kept frames where the selection keeps 7 of the 45 frames" in state.mismatch()
+
+
+def test_a_clock_going_back_in_the_last_batch_keeps_the_frames_after_it(tmp_path: Path) -> None:
+    """Two MPEG-TS clips joined byte for byte (``cat``, as captures get joined by hand), the second's
+    clock starting two frames before the first's last frame. PyAV's decoder hands the second clip's
+    frames over in one batch at the end of the file, the first of them behind the frame held: that
+    frame is skipped and the pass goes on, so the slots past the first clip hold the second clip's
+    frames (a ``break`` there once dropped them, status ok), and the slot both clips fill holds the
+    later frame, as ffmpeg's ``fps`` filter keeps it."""
+    first = make_video(tmp_path / "first.ts", [("testsrc2", 30)], post=COUNTER)
+    second = tmp_path / "second.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size=160x120:rate={RATE}",
+                    "-frames:v", "4", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p",
+                    "-output_ts_offset", "1.2", str(second)], check=True)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    times = ffprobe(joined).times
+    slots = [round((t - times[0]) * RATE) for t in times]
+    back = slots[30]  # the second clip's first slot: behind the first clip's last, and it runs past it
+    assert slots[:30] == list(range(30)) and back < 29 < slots[-1], slots
+    manifest = tmp_path / "manifest.csv"
+    assert run("frames", str(joined), "--every", "1", "--crop", "none", "--format", "png", "-m",
+               str(manifest)) == 0
+    rows = stored_rows(manifest)
+    assert [int(r[schema.FRAME]) for r in rows] == list(range(slots[-1] + 1))
+    theirs = coded_frames(second, ffprobe(second))
+    for row in rows[29:]:
+        stored = np.asarray(Image.open(manifest.parent / row[schema.PATH]).convert("RGB"))
+        own = theirs[int(row[schema.FRAME]) - back]
+        assert distance(stored, own) < CLOSE, row[schema.FRAME]
