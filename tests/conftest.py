@@ -21,6 +21,16 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _encoded_videos_discarded() -> Iterator[None]:
+    """The clips tests/fixtures/video.py keeps to copy go with the session (xdist workers and mutmut's
+    forks leave through ``os._exit``, past atexit)."""
+    yield
+    from tests.fixtures.video import discard_encoded
+
+    discard_encoded()
+
+
 @pytest.fixture
 def shared_fixtures() -> Path:
     """../shared/fixtures, or a skip that says why when a clone does not have it."""
