@@ -460,10 +460,7 @@ def test_a_clock_going_back_in_the_last_batch_keeps_the_frames_after_it(tmp_path
     frames (a ``break`` there once dropped them, status ok), and the slot both clips fill holds the
     later frame, as ffmpeg's ``fps`` filter keeps it."""
     first = make_video(tmp_path / "first.ts", [("testsrc2", 30)], post=COUNTER)
-    second = tmp_path / "second.ts"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size=160x120:rate={RATE}",
-                    "-frames:v", "4", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p",
-                    "-output_ts_offset", "1.2", str(second)], check=True)
+    second = make_video(tmp_path / "second.ts", [("testsrc", 4)], ts_offset=1.2)
     joined = tmp_path / "joined.ts"
     joined.write_bytes(first.read_bytes() + second.read_bytes())
     times = ffprobe(joined).times
